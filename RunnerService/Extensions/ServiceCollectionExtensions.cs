@@ -1,0 +1,45 @@
+using System.Text.Json;
+using Executor.Runner.Runs;
+using Executor.Sandbox;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Executor.Runner.Extensions;
+
+public static class ServiceCollectionExtensions
+{
+    public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        builder.AddSandbox("runner");
+        builder.Services.AddOptions<RunnerOptions>()
+            .BindConfiguration(RunnerOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddMemoryCache(o => o.SizeLimit = 100_000);
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
+
+        builder.Services.AddSingleton<ContainerJanitor>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ContainerJanitor>());
+        builder.Services.AddSingleton<SandboxRunner>();
+        builder.Services.AddSingleton<RunRegistry>();
+
+#pragma warning disable EXTEXP0001 // RemoveAllResilienceHandlers: the documented way to replace the defaults' handler for one client.
+        builder.Services.AddHttpClient<PrewarmClient>((sp, http) =>
+                http.BaseAddress = new Uri(sp.GetRequiredService<IOptions<RunnerOptions>>().Value.PrewarmUrl))
+            // A lease is on every run's hot path: when the pool is slow or down, give up fast and start cold.
+            .RemoveAllResilienceHandlers()
+            .AddStandardResilienceHandler(o =>
+            {
+                o.AttemptTimeout.Timeout = TimeSpan.FromMilliseconds(750);
+                o.Retry.MaxRetryAttempts = 1;
+                o.Retry.Delay = TimeSpan.FromMilliseconds(20);
+                o.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(2);
+                o.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(10);
+                o.CircuitBreaker.BreakDuration = TimeSpan.FromSeconds(5);
+            });
+#pragma warning restore EXTEXP0001
+        return builder;
+    }
+}

@@ -1,0 +1,65 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Executor.Runner.Runs;
+
+/// <summary>
+/// The job the launcher reads from stdin: one JSON header line, then the raw bytes of each file in order,
+/// then the user's stdin. Sizes in the header frame the bytes, so no content is ever escaped or parsed.
+/// </summary>
+public static class LauncherJob
+{
+    public static byte[] Encode(RunRequest request, TimeSpan timeout, long outputLimitBytes)
+    {
+        var stdin = Encoding.UTF8.GetBytes(request.Stdin ?? "");
+        var header = new Header(
+            request.Entrypoint,
+            request.Args ?? [],
+            [.. request.Files.Select(f => new HeaderFile(f.Path, f.Content.Length))],
+            stdin.Length,
+            (long)timeout.TotalMilliseconds,
+            outputLimitBytes);
+
+        var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            JsonSerializer.Serialize(writer, header, LauncherJsonContext.Default.Header);
+        }
+        buffer.WriteByte((byte)'\n');
+        foreach (var file in request.Files)
+        {
+            buffer.Write(file.Content);
+        }
+        buffer.Write(stdin);
+        return buffer.ToArray();
+    }
+
+    internal sealed record Header(
+        string Entrypoint,
+        IReadOnlyList<string> Args,
+        IReadOnlyList<HeaderFile> Files,
+        long StdinSize,
+        long TimeoutMs,
+        long OutputLimitBytes);
+
+    internal sealed record HeaderFile(string Path, long Size);
+}
+
+/// <summary>The launcher's closing record: how the entry script's process ended, measured inside the sandbox.</summary>
+public sealed record LauncherExit(
+    string Outcome,
+    int? ExitCode,
+    int? Signal,
+    double? CpuMs,
+    long? MaxRssBytes,
+    double? WallMs,
+    int OomKills,
+    bool StdoutTruncated,
+    bool StderrTruncated,
+    string? Detail);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(LauncherJob.Header))]
+[JsonSerializable(typeof(LauncherExit))]
+internal sealed partial class LauncherJsonContext : JsonSerializerContext;

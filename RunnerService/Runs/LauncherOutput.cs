@@ -1,0 +1,145 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Json;
+
+namespace Executor.Runner.Runs;
+
+/// <summary>
+/// Decodes the launcher's frames (1 byte kind, 4 bytes big-endian length, payload) from its stdout into capped
+/// stdout, stderr and combined buffers. Never holds more than the output limit per buffer, whatever the sandbox sends.
+/// </summary>
+public sealed class LauncherOutput(long limitBytes)
+{
+    private const int HeaderSize = 5;
+    private const int MaxExitRecordBytes = 64 * 1024;
+
+    private readonly ArrayBufferWriter<byte> _stdout = new();
+    private readonly ArrayBufferWriter<byte> _stderr = new();
+    private readonly ArrayBufferWriter<byte> _combined = new();
+    private readonly byte[] _header = new byte[HeaderSize];
+    private int _headerFilled;
+    private byte _kind;
+    private int _remaining;
+    private ArrayBufferWriter<byte>? _exitRecord;
+
+    public LauncherExit? Exit { get; private set; }
+
+    /// <summary>The stream broke the framing protocol: the sandbox's output cannot be trusted further.</summary>
+    public bool Corrupt { get; private set; }
+
+    /// <summary>The sandbox sent more output than the limit: the launcher should have stopped it first.</summary>
+    public bool OverLimit { get; private set; }
+
+    public bool StdoutTruncated { get; private set; }
+
+    public bool StderrTruncated { get; private set; }
+
+    public long TotalBytes => _stdout.WrittenCount + _stderr.WrittenCount;
+
+    public void Feed(ReadOnlySpan<byte> data)
+    {
+        while (!data.IsEmpty && !Corrupt && Exit is null)
+        {
+            if (_remaining == 0 && _headerFilled < HeaderSize)
+            {
+                var take = Math.Min(HeaderSize - _headerFilled, data.Length);
+                data[..take].CopyTo(_header.AsSpan(_headerFilled));
+                _headerFilled += take;
+                data = data[take..];
+                if (_headerFilled == HeaderSize)
+                {
+                    BeginFrame();
+                }
+                continue;
+            }
+
+            var chunk = data[..Math.Min(_remaining, data.Length)];
+            Accept(chunk);
+            _remaining -= chunk.Length;
+            data = data[chunk.Length..];
+            if (_remaining == 0)
+            {
+                EndFrame();
+            }
+        }
+    }
+
+    public string Stdout => Decode(_stdout);
+
+    public string Stderr => Decode(_stderr);
+
+    public string Logs => Decode(_combined);
+
+    private void BeginFrame()
+    {
+        _kind = _header[0];
+        var length = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(1));
+        if (_kind is not ((byte)'o' or (byte)'e' or (byte)'x') || length > int.MaxValue
+            || (_kind == (byte)'x' && length > MaxExitRecordBytes))
+        {
+            Corrupt = true;
+            return;
+        }
+        _remaining = (int)length;
+        if (_kind == (byte)'x')
+        {
+            _exitRecord = new ArrayBufferWriter<byte>();
+        }
+        if (_remaining == 0)
+        {
+            EndFrame();
+        }
+    }
+
+    private void Accept(ReadOnlySpan<byte> chunk)
+    {
+        switch (_kind)
+        {
+            case (byte)'x':
+                _exitRecord!.Write(chunk);
+                break;
+            case (byte)'o':
+                StdoutTruncated |= !Append(_stdout, chunk);
+                break;
+            default:
+                StderrTruncated |= !Append(_stderr, chunk);
+                break;
+        }
+    }
+
+    private bool Append(ArrayBufferWriter<byte> stream, ReadOnlySpan<byte> chunk)
+    {
+        var room = (int)Math.Max(0, limitBytes - TotalBytes);
+        var kept = chunk[..Math.Min(room, chunk.Length)];
+        stream.Write(kept);
+        _combined.Write(kept);
+        if (kept.Length < chunk.Length)
+        {
+            OverLimit = true;
+            return false;
+        }
+        return true;
+    }
+
+    private void EndFrame()
+    {
+        _headerFilled = 0;
+        if (_kind != (byte)'x')
+        {
+            return;
+        }
+        try
+        {
+            Exit = JsonSerializer.Deserialize(_exitRecord!.WrittenSpan, LauncherJsonContext.Default.LauncherExit);
+            Corrupt = Exit is null;
+        }
+        catch (JsonException)
+        {
+            Corrupt = true;
+        }
+    }
+
+    // Invalid UTF-8 from the script becomes U+FFFD: the result is always valid JSON text.
+    private static string Decode(ArrayBufferWriter<byte> bytes) => Encoding.UTF8.GetString(bytes.WrittenSpan);
+}

@@ -1,0 +1,46 @@
+namespace Executor.Runner.Runs;
+
+/// <summary>One run of one session. The session id is the run id: a retried request joins the same run.</summary>
+public sealed record RunRequest(
+    string SessionId,
+    IReadOnlyList<RunFile> Files,
+    string Entrypoint,
+    IReadOnlyList<string>? Args = null,
+    string? Stdin = null);
+
+/// <summary>A file of the run's working directory; <see cref="Path"/> is relative and already validated.</summary>
+public sealed record RunFile(string Path, byte[] Content);
+
+/// <summary>Terminal statuses a run ends in.</summary>
+public static class RunStatus
+{
+    public const string Completed = "completed";
+    public const string Failed = "failed";
+    public const string TimedOut = "timed_out";
+    public const string MemoryExceeded = "memory_exceeded";
+    public const string OutputLimitExceeded = "output_limit_exceeded";
+    public const string Cancelled = "cancelled";
+    public const string InternalError = "internal_error";
+}
+
+public sealed record RunResult
+{
+    public required string Status { get; init; }
+    public int? ExitCode { get; init; }
+    public int? Signal { get; init; }
+    public string Stdout { get; init; } = "";
+    public string Stderr { get; init; } = "";
+    public string Logs { get; init; } = "";
+    public bool StdoutTruncated { get; init; }
+    public bool StderrTruncated { get; init; }
+    public double DurationMs { get; init; }
+    public double? CpuTimeMs { get; init; }
+    public long? PeakMemoryBytes { get; init; }
+    public DateTimeOffset StartedAt { get; init; }
+    public DateTimeOffset FinishedAt { get; init; }
+    public bool WarmStart { get; init; }
+    public string? Detail { get; init; }
+}
+
+/// <summary>What the runner knows of a run while it happens.</summary>
+public sealed record RunInfo(string SessionId, string State, string? ContainerId, bool? WarmStart);

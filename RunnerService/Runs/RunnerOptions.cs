@@ -1,0 +1,26 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Executor.Runner.Runs;
+
+public sealed class RunnerOptions
+{
+    public const string Section = "Runner";
+
+    /// <summary>Where PrewarmService is found (service discovery name or URL).</summary>
+    [Required]
+    public string PrewarmUrl { get; set; } = "http://prewarm";
+
+    /// <summary>Lease warm containers from PrewarmService; when false every run starts a cold container.</summary>
+    public bool UseWarmPool { get; set; } = true;
+
+    /// <summary>
+    /// The launcher enforces the timeout inside the sandbox; the runner kills the container itself if no result
+    /// has arrived this long after the timeout (a wedged or starved sandbox).
+    /// </summary>
+    [Range(1, 600)]
+    public int KillGraceSeconds { get; set; } = 3;
+
+    /// <summary>How long a finished run's result is kept so that a retried request gets it again instead of a re-run.</summary>
+    [Range(1, 1440)]
+    public int ResultRetentionMinutes { get; set; } = 10;
+}

@@ -1,0 +1,246 @@
+using System.Diagnostics;
+using Docker.DotNet;
+using Executor.Sandbox;
+using Microsoft.Extensions.Options;
+
+namespace Executor.Runner.Runs;
+
+/// <summary>
+/// Runs one session's script in one single-use container: lease a warm one (or start a cold one), send the job
+/// over the attach stream, read the launcher's frames until its exit record, and hand the container to the
+/// janitor. The launcher enforces the timeout and the output cap inside the sandbox; this class enforces both
+/// again from outside, so a sandbox that stops cooperating is still killed.
+/// </summary>
+public sealed partial class SandboxRunner(
+    IContainerEngine engine,
+    PrewarmClient prewarm,
+    ContainerJanitor janitor,
+    SandboxInstance instance,
+    IOptions<SandboxOptions> sandboxOptions,
+    IOptions<RunnerOptions> runnerOptions,
+    TimeProvider time,
+    ILogger<SandboxRunner> logger)
+{
+    public static readonly ActivitySource ActivitySource = new("Executor.Runner");
+
+    private const int ReadBufferSize = 64 * 1024;
+
+    public async Task<RunResult> RunAsync(RunRequest request, ActiveRun run, CancellationToken cancellationToken)
+    {
+        var sandbox = sandboxOptions.Value;
+        var startedAt = time.GetUtcNow();
+        var started = time.GetTimestamp();
+        string? containerId = null;
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, run.CancelToken);
+        try
+        {
+            (containerId, var warm) = await AcquireAsync(request.SessionId, linked.Token);
+            run.Attach(containerId, warm);
+            var result = await ExecuteAsync(request, containerId, warm, run, sandbox, linked.Token);
+            if (result is null && warm)
+            {
+                // The warm container died before it took the job (engine restart, stale pool): go cold once.
+                LogWarmContainerDead(request.SessionId, containerId);
+                _ = janitor.RemoveAsync(containerId);
+                containerId = await StartColdAsync(request.SessionId, linked.Token);
+                run.Attach(containerId, warm: false);
+                result = await ExecuteAsync(request, containerId, warm: false, run, sandbox, linked.Token);
+            }
+            result ??= Failure(RunStatus.InternalError, "The sandbox ended before it received the script.");
+            return Complete(result, startedAt, started);
+        }
+        catch (OperationCanceledException) when (run.CancelRequested)
+        {
+            return Complete(Failure(RunStatus.Cancelled, "Cancelled by a cleanup request before it finished."), startedAt, started);
+        }
+        catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or OperationCanceledException)
+        {
+            LogRunFailed(request.SessionId, e);
+            return Complete(Failure(RunStatus.InternalError, $"The container engine failed: {e.Message}"), startedAt, started);
+        }
+        finally
+        {
+            run.SetRemoval(containerId is null ? Task.CompletedTask : janitor.RemoveAsync(containerId));
+        }
+    }
+
+    private async Task<(string ContainerId, bool Warm)> AcquireAsync(string sessionId, CancellationToken cancellationToken)
+    {
+        using var activity = ActivitySource.StartActivity("acquire container");
+        if (runnerOptions.Value.UseWarmPool && await prewarm.TryLeaseAsync(sessionId, cancellationToken) is { } leased)
+        {
+            activity?.SetTag("executor.warm", true);
+            return (leased, true);
+        }
+        activity?.SetTag("executor.warm", false);
+        return (await StartColdAsync(sessionId, cancellationToken), false);
+    }
+
+    private Task<string> StartColdAsync(string sessionId, CancellationToken cancellationToken)
+    {
+        var spec = SandboxSpec.Create(sandboxOptions.Value, instance, SandboxLabels.ColdRole, time, sessionId);
+        return engine.StartAsync(spec, cancellationToken);
+    }
+
+    /// <summary>Null when the container ended without reading anything: nothing of the user's ran.</summary>
+    private async Task<RunResult?> ExecuteAsync(
+        RunRequest request, string containerId, bool warm, ActiveRun run, SandboxOptions sandbox, CancellationToken cancellationToken)
+    {
+        using var activity = ActivitySource.StartActivity("run container");
+        activity?.SetTag("executor.session_id", request.SessionId);
+        activity?.SetTag("executor.container_id", containerId[..12]);
+        activity?.SetTag("executor.warm", warm);
+
+        var output = new LauncherOutput(sandbox.OutputLimitBytes);
+        using var stream = await engine.AttachAsync(containerId, cancellationToken);
+        var job = LauncherJob.Encode(request, sandbox.Timeout, sandbox.OutputLimitBytes);
+        await stream.WriteAsync(job, 0, job.Length, cancellationToken);
+        stream.CloseWrite();
+
+        // From here the run ends one of four ways: the exit record, a cancel, the outside deadline, or too much output.
+        using var deadline = new CancellationTokenSource(sandbox.Timeout + TimeSpan.FromSeconds(runnerOptions.Value.KillGraceSeconds), time);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token, run.CancelToken);
+        var buffer = new byte[ReadBufferSize];
+        var diagnostics = new List<byte>();
+        var killed = false;
+        try
+        {
+            await ReadUntilExitAsync(stream, output, buffer, diagnostics, stop.Token);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            killed = true;
+        }
+
+        if (output.OverLimit && output.Exit is null)
+        {
+            killed = true;
+        }
+        if (killed)
+        {
+            await engine.KillAsync(containerId, CancellationToken.None);
+        }
+
+        var result = await InterpretAsync(containerId, output, diagnostics, run, deadline.IsCancellationRequested, killed);
+        activity?.SetTag("executor.status", result?.Status);
+        activity?.SetTag("executor.exit_code", result?.ExitCode);
+        return result is null ? null : result with { WarmStart = warm };
+    }
+
+    private static async Task ReadUntilExitAsync(
+        MultiplexedStream stream, LauncherOutput output, byte[] buffer, List<byte> diagnostics, CancellationToken cancellationToken)
+    {
+        while (output.Exit is null && !output.Corrupt && !output.OverLimit)
+        {
+            var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, cancellationToken);
+            if (read.EOF)
+            {
+                return;
+            }
+            if (read.Target == MultiplexedStream.TargetStream.StandardOut)
+            {
+                output.Feed(buffer.AsSpan(0, read.Count));
+            }
+            else if (diagnostics.Count < 8192)
+            {
+                // The launcher's own stderr: only its failures write there.
+                diagnostics.AddRange(buffer.AsSpan(0, Math.Min(read.Count, 8192 - diagnostics.Count)));
+            }
+        }
+    }
+
+    private async Task<RunResult?> InterpretAsync(
+        string containerId, LauncherOutput output, List<byte> diagnostics, ActiveRun run, bool deadlinePassed, bool killed)
+    {
+        if (output.Exit is { } exit)
+        {
+            return FromExit(exit, output);
+        }
+        if (run.CancelRequested)
+        {
+            return WithOutput(output, RunStatus.Cancelled, "Cancelled by a cleanup request while it was running.");
+        }
+        if (deadlinePassed)
+        {
+            return WithOutput(output, RunStatus.TimedOut, $"Killed after {sandboxOptions.Value.TimeoutSeconds} s: the sandbox did not stop itself.") with { Signal = 9 };
+        }
+        if (output.OverLimit)
+        {
+            return WithOutput(output, RunStatus.OutputLimitExceeded, OutputLimitDetail()) with { Signal = 9 };
+        }
+
+        var state = await engine.InspectStateAsync(containerId, CancellationToken.None);
+        if (state?.OOMKilled == true)
+        {
+            return WithOutput(output, RunStatus.MemoryExceeded, MemoryDetail()) with { Signal = 9 };
+        }
+        if (output.TotalBytes == 0 && diagnostics.Count == 0 && !killed)
+        {
+            return null;
+        }
+        var why = output.Corrupt ? "broke the output protocol" : $"ended without a result (exit code {state?.ExitCode})";
+        var launcherSaid = diagnostics.Count > 0 ? $": {System.Text.Encoding.UTF8.GetString([.. diagnostics]).Trim()}" : "";
+        LogSandboxBroke(containerId, why + launcherSaid);
+        return WithOutput(output, RunStatus.InternalError, $"The sandbox {why}.");
+    }
+
+    private RunResult FromExit(LauncherExit exit, LauncherOutput output)
+    {
+        var (status, detail) = exit.Outcome switch
+        {
+            "timed_out" => (RunStatus.TimedOut, $"Killed after the {sandboxOptions.Value.TimeoutSeconds} s time limit."),
+            "output_limit_exceeded" => (RunStatus.OutputLimitExceeded, OutputLimitDetail()),
+            "launcher_error" => (RunStatus.InternalError, $"The sandbox could not start the script: {exit.Detail}"),
+            _ when exit.Signal == 9 && exit.OomKills > 0 => (RunStatus.MemoryExceeded, MemoryDetail()),
+            _ when exit.ExitCode == 0 => (RunStatus.Completed, null),
+            _ when exit.Signal is { } signal => (RunStatus.Failed, $"Killed by signal {signal}."),
+            _ => (RunStatus.Failed, (string?)null),
+        };
+        return WithOutput(output, status, detail) with
+        {
+            DurationMs = exit.WallMs ?? 0,
+            ExitCode = exit.ExitCode,
+            Signal = exit.Signal,
+            CpuTimeMs = exit.CpuMs,
+            PeakMemoryBytes = exit.MaxRssBytes,
+            StdoutTruncated = exit.StdoutTruncated || output.StdoutTruncated,
+            StderrTruncated = exit.StderrTruncated || output.StderrTruncated,
+        };
+    }
+
+    private string OutputLimitDetail() =>
+        $"Killed after writing more than {sandboxOptions.Value.OutputLimitBytes} bytes of output.";
+
+    private string MemoryDetail() =>
+        $"Killed for using more than its {sandboxOptions.Value.MemoryMb} MiB of memory.";
+
+    private static RunResult WithOutput(LauncherOutput output, string status, string? detail) => new()
+    {
+        Status = status,
+        Detail = detail,
+        Stdout = output.Stdout,
+        Stderr = output.Stderr,
+        Logs = output.Logs,
+        StdoutTruncated = output.StdoutTruncated,
+        StderrTruncated = output.StderrTruncated,
+    };
+
+    private static RunResult Failure(string status, string detail) => new() { Status = status, Detail = detail };
+
+    private RunResult Complete(RunResult result, DateTimeOffset startedAt, long started) => result with
+    {
+        StartedAt = startedAt,
+        FinishedAt = time.GetUtcNow(),
+        // The script's own wall time as the launcher measured it; the whole run's when the launcher could not say.
+        DurationMs = result.DurationMs > 0 ? result.DurationMs : Math.Round(time.GetElapsedTime(started).TotalMilliseconds, 3),
+    };
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Warm container {ContainerId} for session {SessionId} was dead; retrying cold")]
+    private partial void LogWarmContainerDead(string sessionId, string containerId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Run of session {SessionId} failed in the container engine")]
+    private partial void LogRunFailed(string sessionId, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Sandbox {ContainerId} {Problem}")]
+    private partial void LogSandboxBroke(string containerId, string problem);
+}

@@ -1,0 +1,93 @@
+using System.Net;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+
+namespace Executor.Sandbox;
+
+public sealed class DockerContainerEngine(IDockerClient docker) : IContainerEngine
+{
+    private static readonly ContainerAttachParameters AttachAll = new()
+    {
+        Stream = true,
+        Stdin = true,
+        Stdout = true,
+        Stderr = true,
+    };
+
+    public async Task<string> StartAsync(CreateContainerParameters spec, CancellationToken cancellationToken)
+    {
+        var created = await docker.Containers.CreateContainerAsync(spec, cancellationToken);
+        try
+        {
+            await docker.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), cancellationToken);
+            return created.ID;
+        }
+        catch
+        {
+            await RemoveAsync(created.ID, CancellationToken.None);
+            throw;
+        }
+    }
+
+    public Task<MultiplexedStream> AttachAsync(string containerId, CancellationToken cancellationToken) =>
+        docker.Containers.AttachContainerAsync(containerId, AttachAll, cancellationToken);
+
+    public async Task KillAsync(string containerId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await docker.Containers.KillContainerAsync(containerId, new ContainerKillParameters { Signal = "SIGKILL" }, cancellationToken);
+        }
+        catch (DockerApiException e) when (e.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Conflict)
+        {
+            // Gone already, or no longer running: either way it runs nothing.
+        }
+    }
+
+    public async Task RemoveAsync(string containerId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await docker.Containers.RemoveContainerAsync(
+                containerId, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, cancellationToken);
+        }
+        catch (DockerContainerNotFoundException)
+        {
+        }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound
+            || (e.StatusCode == HttpStatusCode.Conflict && (e.ResponseBody ?? "").Contains("already in progress", StringComparison.Ordinal)))
+        {
+        }
+    }
+
+    public async Task<State?> InspectStateAsync(string containerId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await docker.Containers.InspectContainerAsync(containerId, cancellationToken)).State;
+        }
+        catch (DockerContainerNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    public async Task<IReadOnlyList<ContainerListResponse>> ListAsync(
+        IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken)
+    {
+        var filter = labels.ToDictionary(l => $"{l.Key}={l.Value}", _ => true);
+        var containers = await docker.Containers.ListContainersAsync(
+            new ContainersListParameters
+            {
+                All = true,
+                Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = filter },
+            },
+            cancellationToken);
+        return containers.ToList();
+    }
+
+    public Task RenameAsync(string containerId, string name, CancellationToken cancellationToken) =>
+        docker.Containers.RenameContainerAsync(containerId, new ContainerRenameParameters { NewName = name }, cancellationToken);
+
+    public Task PingAsync(CancellationToken cancellationToken) => docker.System.PingAsync(cancellationToken);
+}

@@ -1,0 +1,36 @@
+namespace Executor.Sandbox;
+
+/// <summary>
+/// Labels on every container Executor creates, so that any leftover can be found and attributed
+/// (the way testcontainers' Ryuk finds its own).
+/// </summary>
+public static class SandboxLabels
+{
+    public const string Managed = "executor.managed";
+    public const string Deployment = "executor.deployment";
+    public const string Service = "executor.service";
+    public const string Role = "executor.role";
+    public const string Instance = "executor.instance";
+    public const string Session = "executor.session";
+    public const string CreatedAt = "executor.created-at";
+
+    /// <summary>Pre-started container waiting in the warm pool.</summary>
+    public const string PoolRole = "pool";
+
+    /// <summary>Container created on demand for one session.</summary>
+    public const string ColdRole = "cold";
+
+    /// <summary>Name prefix of a pool container nobody has leased yet.</summary>
+    public const string PoolNamePrefix = "executor-pool-";
+
+    /// <summary>Name prefix of a container running a session (a leased pool container is renamed to it).</summary>
+    public const string RunNamePrefix = "executor-run-";
+
+    /// <summary>The labels that select every container of one deployment made by one service.</summary>
+    public static Dictionary<string, string> Owned(SandboxOptions options, string service) => new()
+    {
+        [Managed] = "true",
+        [Deployment] = options.Deployment,
+        [Service] = service,
+    };
+}

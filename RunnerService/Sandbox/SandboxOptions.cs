@@ -1,0 +1,69 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Executor.Sandbox;
+
+/// <summary>
+/// How every sandbox container is built. Warm and cold containers come from the same options, so a warm
+/// container is never looser than a cold one. Safe by default; bound from the "Sandbox" section.
+/// </summary>
+public sealed class SandboxOptions
+{
+    public const string Section = "Sandbox";
+
+    /// <summary>Image with a full Python 3 standard library (see eng/prerequisites.sh).</summary>
+    [Required]
+    public string Image { get; set; } = "executor-python:3.11";
+
+    /// <summary>
+    /// Names this installation on a shared engine: containers carry it, and the services only ever sweep up
+    /// leftovers of their own deployment (a developer's stack and a test run can share one engine).
+    /// </summary>
+    [Required]
+    [RegularExpression("^[a-z0-9][a-z0-9_.-]{0,62}$")]
+    public string Deployment { get; set; } = "default";
+
+    /// <summary>Docker engine endpoint; empty means DOCKER_HOST, else the local Unix socket.</summary>
+    public string? DockerEndpoint { get; set; }
+
+    /// <summary>OCI runtime, e.g. "runsc" for gVisor where installed; empty means the engine's default.</summary>
+    public string? Runtime { get; set; }
+
+    [Range(16, 65536)]
+    public int MemoryMb { get; set; } = 128;
+
+    [Range(0.01, 64)]
+    public double Cpus { get; set; } = 0.5;
+
+    [Range(8, 4096)]
+    public int PidsLimit { get; set; } = 64;
+
+    [Range(1, 3600)]
+    public int TimeoutSeconds { get; set; } = 10;
+
+    /// <summary>Size of the writable work directory holding the user's files.</summary>
+    [Range(1, 1024)]
+    public int WorkDirSizeMb { get; set; } = 16;
+
+    [Range(1, 1024)]
+    public int TmpSizeMb { get; set; } = 16;
+
+    [Range(1, 1024)]
+    public int ShmSizeMb { get; set; } = 16;
+
+    /// <summary>Combined stdout and stderr a run may produce; the run is killed when it passes this.</summary>
+    [Range(1024, 256L * 1024 * 1024)]
+    public long OutputLimitBytes { get; set; } = 1024 * 1024;
+
+    [Range(16, 65536)]
+    public int OpenFilesLimit { get; set; } = 256;
+
+    /// <summary>Largest file a sandboxed process may write (RLIMIT_FSIZE).</summary>
+    [Range(1, 1024)]
+    public int FileSizeLimitMb { get; set; } = 16;
+
+    /// <summary>The unprivileged user the sandbox runs as (nobody:nogroup).</summary>
+    [Required]
+    public string User { get; set; } = "65534:65534";
+
+    public TimeSpan Timeout => TimeSpan.FromSeconds(TimeoutSeconds);
+}

@@ -1,0 +1,82 @@
+using System.Globalization;
+using Docker.DotNet.Models;
+
+namespace Executor.Sandbox;
+
+/// <summary>Turns <see cref="SandboxOptions"/> into the engine's container definition: the one place limits live.</summary>
+public static class SandboxSpec
+{
+    public static CreateContainerParameters Create(
+        SandboxOptions options, SandboxInstance owner, string role, TimeProvider time, string? sessionId = null, string? name = null)
+    {
+        var labels = new Dictionary<string, string>
+        {
+            [SandboxLabels.Managed] = "true",
+            [SandboxLabels.Deployment] = options.Deployment,
+            [SandboxLabels.Service] = owner.Service,
+            [SandboxLabels.Role] = role,
+            [SandboxLabels.Instance] = owner.Id,
+            [SandboxLabels.CreatedAt] = time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
+        };
+        if (sessionId is not null)
+        {
+            labels[SandboxLabels.Session] = sessionId;
+        }
+
+        var memory = options.MemoryMb * 1024L * 1024;
+        return new CreateContainerParameters
+        {
+            Name = name,
+            Image = options.Image,
+            Cmd = Launcher.Command,
+            User = options.User,
+            Labels = labels,
+            // Nothing from the services' environment: only what Python needs.
+            Env = ["PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "HOME=" + Launcher.WorkDirectory, "PYTHONDONTWRITEBYTECODE=1"],
+            // The job arrives on stdin; closing our side of the attach delivers EOF.
+            OpenStdin = true,
+            StdinOnce = true,
+            AttachStdin = true,
+            AttachStdout = true,
+            AttachStderr = true,
+            Tty = false,
+            NetworkDisabled = true,
+            HostConfig = new HostConfig
+            {
+                NetworkMode = "none",
+                Memory = memory,
+                MemorySwap = memory, // equal to memory: no swap beyond it
+                MemorySwappiness = 0,
+                NanoCPUs = (long)(options.Cpus * 1_000_000_000),
+                PidsLimit = options.PidsLimit,
+                ReadonlyRootfs = true,
+                CapDrop = ["ALL"],
+                SecurityOpt = ["no-new-privileges"],
+                Privileged = false,
+                // The launcher is PID 1 so that it outlives anything the script does and can kill it all.
+                Init = false,
+                Runtime = string.IsNullOrWhiteSpace(options.Runtime) ? null : options.Runtime,
+                Tmpfs = new Dictionary<string, string>
+                {
+                    [Launcher.WorkDirectory] = $"rw,nosuid,nodev,size={options.WorkDirSizeMb}m,uid={Uid(options)},gid={Gid(options)},mode=0700",
+                    ["/tmp"] = $"rw,nosuid,nodev,noexec,size={options.TmpSizeMb}m",
+                },
+                ShmSize = options.ShmSizeMb * 1024L * 1024,
+                Ulimits =
+                [
+                    new Ulimit { Name = "nofile", Soft = options.OpenFilesLimit, Hard = options.OpenFilesLimit },
+                    new Ulimit { Name = "fsize", Soft = options.FileSizeLimitMb * 1024L * 1024, Hard = options.FileSizeLimitMb * 1024L * 1024 },
+                    new Ulimit { Name = "core", Soft = 0, Hard = 0 },
+                ],
+                // Output travels over the attach stream only: nothing is written to the host's disk.
+                LogConfig = new LogConfig { Type = "none" },
+                AutoRemove = false,
+                RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.No },
+            },
+        };
+    }
+
+    private static string Uid(SandboxOptions options) => options.User.Split(':')[0];
+
+    private static string Gid(SandboxOptions options) => options.User.Split(':') is [_, var gid] ? gid : options.User;
+}
