@@ -1,0 +1,26 @@
+using System.Text.Json;
+using Executor.Prewarm.Pool;
+using Executor.Sandbox;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Executor.Prewarm.Extensions;
+
+public static class ServiceCollectionExtensions
+{
+    public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        builder.AddSandbox("prewarm");
+        builder.Services.AddOptions<PoolOptions>()
+            .BindConfiguration(PoolOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
+        builder.Services.AddSingleton<WarmPool>();
+        builder.Services.AddHostedService<PoolFiller>();
+        builder.Services.AddHealthChecks().AddCheck<PoolHealthCheck>("pool");
+        builder.Services.AddOpenApi("v1");
+        return builder;
+    }
+}
