@@ -1,0 +1,68 @@
+using System.Threading.Channels;
+using Executor.Session.Sessions;
+using Microsoft.Extensions.Options;
+
+namespace Executor.Session.Dispatch;
+
+/// <summary>
+/// Sessions waiting for a run slot. A submission reserves its place before it is stored, so a full queue turns
+/// a request away (429) without ever dropping a session that was accepted.
+/// </summary>
+public sealed class RunQueue
+{
+    private readonly Channel<string> _channel;
+    private readonly int _capacity;
+    private int _reserved;
+
+    public RunQueue(IOptions<SessionServiceOptions> options)
+    {
+        _capacity = options.Value.QueueCapacity;
+        _channel = Channel.CreateBounded<string>(new BoundedChannelOptions(_capacity)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleWriter = false,
+            SingleReader = false,
+        });
+    }
+
+    public int Count => Volatile.Read(ref _reserved);
+
+    /// <summary>Claims a place for a new session; false when the queue is full.</summary>
+    public bool TryReserve()
+    {
+        if (Interlocked.Increment(ref _reserved) > _capacity)
+        {
+            Interlocked.Decrement(ref _reserved);
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>Gives back a place claimed by <see cref="TryReserve"/> that was not used.</summary>
+    public void Unreserve() => Interlocked.Decrement(ref _reserved);
+
+    /// <summary>Queues a session whose place was reserved: there is always room for it.</summary>
+    public void EnqueueReserved(string sessionId)
+    {
+        if (!_channel.Writer.TryWrite(sessionId))
+        {
+            throw new InvalidOperationException("A reserved place in the run queue was missing");
+        }
+    }
+
+    /// <summary>Queues a session found unfinished after a restart, waiting for room when the queue is full.</summary>
+    public ValueTask EnqueueRecoveredAsync(string sessionId, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _reserved);
+        return _channel.Writer.WriteAsync(sessionId, cancellationToken);
+    }
+
+    public async IAsyncEnumerable<string> ReadAllAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var sessionId in _channel.Reader.ReadAllAsync(cancellationToken))
+        {
+            Interlocked.Decrement(ref _reserved);
+            yield return sessionId;
+        }
+    }
+}

@@ -1,0 +1,25 @@
+namespace Executor.Session.Dispatch;
+
+// RunnerService's contract as this service uses it (JSON, snake_case). Each service owns the shapes it speaks:
+// no shared assembly couples their deployments.
+
+public sealed record RunRequest(string SessionId, IReadOnlyList<RunFile> Files, string Entrypoint);
+
+public sealed record RunFile(string Path, byte[] Content);
+
+public sealed record RunResult
+{
+    public required string Status { get; init; }
+    public int? ExitCode { get; init; }
+    public int? Signal { get; init; }
+    public string Stdout { get; init; } = "";
+    public string Stderr { get; init; } = "";
+    public string Logs { get; init; } = "";
+    public bool StdoutTruncated { get; init; }
+    public bool StderrTruncated { get; init; }
+    public double DurationMs { get; init; }
+    public double? CpuTimeMs { get; init; }
+    public long? PeakMemoryBytes { get; init; }
+    public bool WarmStart { get; init; }
+    public string? Detail { get; init; }
+}

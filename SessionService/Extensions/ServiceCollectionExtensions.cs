@@ -1,0 +1,63 @@
+using System.Text.Json;
+using Executor.Session.Dispatch;
+using Executor.Session.OpenApi;
+using Executor.Session.Sessions;
+using Executor.Session.Storage;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Executor.Session.Extensions;
+
+public static class ServiceCollectionExtensions
+{
+    public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<SessionServiceOptions>()
+            .BindConfiguration(SessionServiceOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddOptions<KestrelServerOptions>()
+            .Configure<IOptions<SessionServiceOptions>>((kestrel, sessions) => kestrel.Limits.MaxRequestBodySize = sessions.Value.MaxUploadBytes);
+
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
+
+        builder.Services.AddSingleton<SessionStore>();
+        builder.Services.AddHostedService<SessionStoreInitializer>();
+        builder.Services.AddHealthChecks().AddCheck<SessionStoreHealthCheck>("database");
+        builder.Services.AddSingleton<RunQueue>();
+        builder.Services.AddHostedService<Dispatcher>();
+
+        builder.Services.AddHttpClient<RunnerClient>((sp, http) =>
+            {
+                var options = sp.GetRequiredService<IOptions<SessionServiceOptions>>().Value;
+                http.BaseAddress = new Uri(options.RunnerUrl);
+                http.Timeout = Timeout.InfiniteTimeSpan; // the resilience handler owns timeouts
+            })
+            .AddRunResilience(builder.Configuration.GetSection(SessionServiceOptions.Section).Get<SessionServiceOptions>() ?? new());
+
+        builder.Services.AddOpenApi("v1", o => o.AddOperationTransformer<ExecuteFormTransformer>());
+        return builder;
+    }
+
+    /// <summary>
+    /// A run lasts as long as the script's timeout, far past the standard handler's 10 s attempt and 30 s total.
+    /// Retrying is safe because the runner treats the session id as the run id.
+    /// </summary>
+    private static IHttpClientBuilder AddRunResilience(this IHttpClientBuilder http, SessionServiceOptions sessions)
+    {
+#pragma warning disable EXTEXP0001 // RemoveAllResilienceHandlers: the documented way to replace the defaults' handler for one client.
+        http.RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
+        http.AddStandardResilienceHandler(o =>
+            {
+                var attempt = TimeSpan.FromSeconds(sessions.RunnerAttemptTimeoutSeconds);
+                o.AttemptTimeout.Timeout = attempt;
+                o.Retry.MaxRetryAttempts = 3;
+                o.TotalRequestTimeout.Timeout = attempt * 4 + TimeSpan.FromSeconds(30);
+                o.CircuitBreaker.SamplingDuration = attempt * 2;
+            });
+        return http;
+    }
+}

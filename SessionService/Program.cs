@@ -1,0 +1,20 @@
+using Executor.Session.Apis;
+using Executor.Session.Extensions;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddServiceDefaults();
+builder.AddApplicationServices();
+builder.Services.AddProblemDetails();
+
+var app = builder.Build();
+
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.MapDefaultEndpoints();
+app.MapOpenApi();
+app.MapSessionsApi();
+
+app.Run();
+
+public partial class Program;

@@ -1,0 +1,68 @@
+using System.ComponentModel;
+
+namespace Executor.Session.Sessions;
+
+/// <summary>A file of a session's working directory.</summary>
+public sealed record SessionFile(string Path, byte[] Content);
+
+/// <summary>The answer to POST /execute.</summary>
+/// <param name="SessionId">Unguessable id to read the result with.</param>
+public sealed record ExecuteResponse([property: Description("Unguessable id of the new session.")] string SessionId);
+
+/// <summary>GET /result while the session has not finished (HTTP 202).</summary>
+public sealed record PendingResponse(
+    [property: Description("Always \"still running\" until the session ends (seed-compatible).")] string Status,
+    [property: Description("queued (waiting for a run slot) or running (in its sandbox).")] string State,
+    string SessionId);
+
+/// <summary>GET /result once the session has ended (HTTP 200).</summary>
+public sealed record SessionResult
+{
+    public required string SessionId { get; init; }
+
+    [Description("completed (exit 0), failed (non-zero exit or killed by a signal), timed_out, memory_exceeded, output_limit_exceeded, cancelled (cleaned up before it ended) or internal_error (not the script's fault; see detail).")]
+    public required string Status { get; init; }
+
+    [Description("stdout and stderr together, in the order the script wrote them.")]
+    public string Logs { get; init; } = "";
+
+    public string Stdout { get; init; } = "";
+
+    public string Stderr { get; init; } = "";
+
+    [Description("The script's exit code; null when it was killed by a signal or never ran.")]
+    public int? ExitCode { get; init; }
+
+    [Description("The signal that killed the script (9 for timeouts, memory and output limits), else null.")]
+    public int? Signal { get; init; }
+
+    public bool StdoutTruncated { get; init; }
+
+    public bool StderrTruncated { get; init; }
+
+    [Description("Wall-clock time of the script in its sandbox, in milliseconds.")]
+    public double DurationMs { get; init; }
+
+    [Description("CPU time the script used (user + system), in milliseconds.")]
+    public double? CpuTimeMs { get; init; }
+
+    [Description("Peak resident memory of the script's process, in bytes.")]
+    public long? PeakMemoryBytes { get; init; }
+
+    [Description("True when the script ran in a pre-started container from the warm pool.")]
+    public bool WarmStart { get; init; }
+
+    public DateTimeOffset CreatedAt { get; init; }
+
+    public DateTimeOffset? StartedAt { get; init; }
+
+    public DateTimeOffset? FinishedAt { get; init; }
+
+    [Description("Why the session ended as it did, when the status alone does not say.")]
+    public string? Detail { get; init; }
+}
+
+/// <summary>The answer to POST /cleanup.</summary>
+/// <param name="Status">Always "cleaned up".</param>
+/// <param name="SessionStatus">The session's status after the cleanup.</param>
+public sealed record CleanupResponse(string Status, string SessionStatus);

@@ -1,0 +1,198 @@
+using System.Text.Json;
+using Executor.Session.Dispatch;
+using Executor.Session.Sessions;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+
+namespace Executor.Session.Storage;
+
+/// <summary>
+/// The truth about sessions: their files, state and result, in one SQLite file (WAL). Every state change is one
+/// conditional statement, so a session ends exactly once whoever races to end it (runner result, cleanup).
+/// </summary>
+public sealed class SessionStore
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+    };
+
+    private readonly string _connectionString;
+    private readonly TimeProvider _time;
+
+    public SessionStore(IOptions<SessionServiceOptions> options, IHostEnvironment environment, TimeProvider time)
+    {
+        var path = Path.GetFullPath(options.Value.DatabasePath, environment.ContentRootPath);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true }.ToString();
+        _time = time;
+        DatabasePath = path;
+    }
+
+    public string DatabasePath { get; }
+
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            PRAGMA journal_mode = WAL;
+            CREATE TABLE IF NOT EXISTS sessions (
+                id          TEXT PRIMARY KEY,
+                status      TEXT NOT NULL,
+                created_at  TEXT NOT NULL,
+                started_at  TEXT,
+                finished_at TEXT,
+                entrypoint  TEXT NOT NULL,
+                result      TEXT
+            );
+            CREATE INDEX IF NOT EXISTS sessions_unfinished ON sessions (status) WHERE status IN ('queued', 'running');
+            CREATE TABLE IF NOT EXISTS session_files (
+                session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+                path       TEXT NOT NULL,
+                content    BLOB NOT NULL,
+                PRIMARY KEY (session_id, path)
+            );
+            """;
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task CreateAsync(string id, string entrypoint, IReadOnlyList<SessionFile> files, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await using (var insert = connection.CreateCommand())
+        {
+            insert.Transaction = transaction;
+            insert.CommandText = "INSERT INTO sessions (id, status, created_at, entrypoint) VALUES ($id, $status, $now, $entrypoint)";
+            insert.Parameters.AddWithValue("$id", id);
+            insert.Parameters.AddWithValue("$status", SessionStatus.Queued);
+            insert.Parameters.AddWithValue("$now", _time.GetUtcNow());
+            insert.Parameters.AddWithValue("$entrypoint", entrypoint);
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        foreach (var file in files)
+        {
+            await using var insertFile = connection.CreateCommand();
+            insertFile.Transaction = transaction;
+            insertFile.CommandText = "INSERT INTO session_files (session_id, path, content) VALUES ($id, $path, $content)";
+            insertFile.Parameters.AddWithValue("$id", id);
+            insertFile.Parameters.AddWithValue("$path", file.Path);
+            insertFile.Parameters.AddWithValue("$content", file.Content);
+            await insertFile.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<SessionRecord?> FindAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT status, created_at, started_at, finished_at, result FROM sessions WHERE id = $id";
+        command.Parameters.AddWithValue("$id", id);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+        return new SessionRecord(
+            id,
+            reader.GetString(0),
+            reader.GetFieldValue<DateTimeOffset>(1),
+            reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2),
+            reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3),
+            reader.IsDBNull(4) ? null : JsonSerializer.Deserialize<RunResult>(reader.GetString(4), Json));
+    }
+
+    /// <summary>What the runner needs to run a session: its entry point and files.</summary>
+    public async Task<RunRequest?> LoadRunAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT s.entrypoint, f.path, f.content
+            FROM sessions s JOIN session_files f ON f.session_id = s.id
+            WHERE s.id = $id
+            """;
+        command.Parameters.AddWithValue("$id", id);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        string? entrypoint = null;
+        var files = new List<RunFile>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            entrypoint = reader.GetString(0);
+            files.Add(new RunFile(reader.GetString(1), reader.GetFieldValue<byte[]>(2)));
+        }
+        return entrypoint is null ? null : new RunRequest(id, files, entrypoint);
+    }
+
+    /// <summary>Moves a queued (or, after a restart, running) session to running. False once it has ended.</summary>
+    public async Task<bool> MarkRunningAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            UPDATE sessions SET status = $running, started_at = COALESCE(started_at, $now)
+            WHERE id = $id AND status IN ($queued, $running)
+            """;
+        command.Parameters.AddWithValue("$id", id);
+        command.Parameters.AddWithValue("$now", _time.GetUtcNow());
+        command.Parameters.AddWithValue("$queued", SessionStatus.Queued);
+        command.Parameters.AddWithValue("$running", SessionStatus.Running);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    /// <summary>Ends a session with its result; only the first result counts. False when it had already ended.</summary>
+    public async Task<bool> CompleteAsync(string id, RunResult result, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            UPDATE sessions SET status = $status, finished_at = $now, result = $result
+            WHERE id = $id AND status IN ($queued, $running)
+            """;
+        command.Parameters.AddWithValue("$id", id);
+        command.Parameters.AddWithValue("$status", result.Status);
+        command.Parameters.AddWithValue("$now", _time.GetUtcNow());
+        command.Parameters.AddWithValue("$result", JsonSerializer.Serialize(result, Json));
+        command.Parameters.AddWithValue("$queued", SessionStatus.Queued);
+        command.Parameters.AddWithValue("$running", SessionStatus.Running);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    /// <summary>Sessions that had not ended when the service last stopped, oldest first.</summary>
+    public async Task<IReadOnlyList<string>> ListUnfinishedAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id FROM sessions WHERE status IN ($queued, $running) ORDER BY created_at";
+        command.Parameters.AddWithValue("$queued", SessionStatus.Queued);
+        command.Parameters.AddWithValue("$running", SessionStatus.Running);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var ids = new List<string>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            ids.Add(reader.GetString(0));
+        }
+        return ids;
+    }
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var pragmas = connection.CreateCommand();
+        // WAL with NORMAL sync: durable across process crashes; a power cut may lose the last transactions.
+        pragmas.CommandText = "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+        await pragmas.ExecuteNonQueryAsync(cancellationToken);
+        return connection;
+    }
+}
+
+public sealed record SessionRecord(
+    string Id,
+    string Status,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? FinishedAt,
+    RunResult? Result);

@@ -1,0 +1,25 @@
+using Microsoft.AspNetCore.Mvc;
+
+namespace Executor.Session.Uploads;
+
+/// <summary>RFC 9457 problem details with stable type URIs, one per kind of failure a client can act on.</summary>
+public static class Problems
+{
+    public const string TypePrefix = "urn:executor:problem:";
+
+    public static ProblemDetails Create(int status, string type, string title, string detail) => new()
+    {
+        Status = status,
+        Type = TypePrefix + type,
+        Title = title,
+        Detail = detail,
+    };
+
+    public static ProblemDetails SessionNotFound(string sessionId) => Create(
+        StatusCodes.Status404NotFound, "session-not-found", "No such session",
+        $"There is no session '{sessionId}': it never existed or it has expired.");
+
+    public static ProblemDetails QueueFull(int retryAfterSeconds) => Create(
+        StatusCodes.Status429TooManyRequests, "queue-full", "Too many sessions waiting",
+        $"Every run slot is busy and the queue is full. Nothing was stored; retry in {retryAfterSeconds} s.");
+}
