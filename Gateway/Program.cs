@@ -1,0 +1,21 @@
+using Executor.Gateway.ApiDocs;
+using Executor.Gateway.Extensions;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddServiceDefaults();
+builder.AddGatewayServices();
+builder.Services.AddProblemDetails();
+
+var app = builder.Build();
+
+app.UseExceptionHandler();
+// Errors the proxy produces itself (413 body too large, 502/503/504 backend down) become problem details too.
+app.UseStatusCodePages();
+app.MapDefaultEndpoints();
+app.MapApiDocs();
+app.MapReverseProxy();
+
+app.Run();
+
+public partial class Program;
