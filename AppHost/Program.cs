@@ -1,0 +1,36 @@
+var builder = DistributedApplication.CreateBuilder(args);
+
+var executor = builder.Configuration.GetSection("Executor");
+var deployment = executor["Deployment"] ?? "default";
+var image = executor["RuntimeImage"] ?? "executor-python:3.11";
+var dataDirectory = Path.GetFullPath(executor["DataDirectory"] ?? Path.Combine(builder.AppHostDirectory, "..", ".data"));
+
+// Only these two hold the Docker socket. Both build sandboxes from the same settings.
+var prewarm = builder.AddProject<Projects.PrewarmService>("prewarm")
+    .WithEnvironment("Sandbox__Image", image)
+    .WithEnvironment("Sandbox__Deployment", deployment)
+    .WithEnvironment("Pool__TargetSize", executor["PoolSize"] ?? "2")
+    .WithHttpHealthCheck("/health");
+
+var runner = builder.AddProject<Projects.RunnerService>("runner")
+    .WithEnvironment("Sandbox__Image", image)
+    .WithEnvironment("Sandbox__Deployment", deployment)
+    .WithReference(prewarm)
+    .WithHttpHealthCheck("/health");
+
+var session = builder.AddProject<Projects.SessionService>("session")
+    .WithEnvironment("Sessions__DatabasePath", Path.Combine(dataDirectory, "sessions.db"))
+    .WithReference(runner)
+    .WaitFor(runner)
+    .WithHttpHealthCheck("/health");
+
+// The one external endpoint: the API and its docs on http://localhost:5000.
+builder.AddProject<Projects.Gateway>("gateway")
+    .WithReference(session)
+    .WithReference(prewarm)
+    .WaitFor(session)
+    .WithEndpoint("http", endpoint => endpoint.Port = int.Parse(executor["GatewayPort"] ?? "5000", System.Globalization.CultureInfo.InvariantCulture))
+    .WithExternalHttpEndpoints()
+    .WithHttpHealthCheck("/health");
+
+builder.Build().Run();
