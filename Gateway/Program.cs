@@ -5,7 +5,6 @@ var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddGatewayServices();
-builder.Services.AddProblemDetails();
 
 var app = builder.Build();
 

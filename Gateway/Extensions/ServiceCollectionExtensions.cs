@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Executor.Gateway.ApiDocs;
 
 namespace Executor.Gateway.Extensions;
@@ -10,6 +11,9 @@ public static class ServiceCollectionExtensions
         builder.Services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
             .AddServiceDiscoveryDestinationResolver();
+
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = GatewayProblems.Describe);
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
 
         builder.Services.AddHttpClient(nameof(OpenApiAggregator));
         // One aggregator for the process, so the last good document survives between requests.
