@@ -1,0 +1,89 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+
+namespace Executor.EndToEndTests;
+
+/// <summary>The public API as a client uses it: multipart upload, polling, cleanup.</summary>
+public static class ExecutorApi
+{
+    /// <summary>Generous: a bound on a hang, not a performance expectation.</summary>
+    public static readonly TimeSpan ResultDeadline = TimeSpan.FromSeconds(60);
+
+    private static readonly string[] UnfinishedStates = ["queued", "running"];
+
+    public static Task<HttpResponseMessage> UploadAsync(this HttpClient gateway, string script, string fileName = "main.py", string field = "file") =>
+        gateway.UploadBytesAsync(Encoding.UTF8.GetBytes(script), fileName, field);
+
+    public static async Task<HttpResponseMessage> UploadBytesAsync(this HttpClient gateway, byte[] content, string fileName, string field = "file")
+    {
+        using var form = new MultipartFormDataContent();
+        var file = new ByteArrayContent(content);
+        file.Headers.ContentType = new MediaTypeHeaderValue("text/x-python");
+        form.Add(file, field, fileName);
+        return await gateway.PostAsync("/execute", form);
+    }
+
+    public static async Task<string> SubmitAsync(this HttpClient gateway, string script)
+    {
+        using var response = await gateway.UploadAsync(script);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return body.GetProperty("session_id").GetString()!;
+    }
+
+    /// <summary>Polls GET /result until the session has ended, checking the "still running" shape on the way.</summary>
+    public static async Task<JsonElement> WaitForResultAsync(this HttpClient gateway, string sessionId)
+    {
+        var deadline = DateTime.UtcNow + ResultDeadline;
+        while (true)
+        {
+            using var response = await gateway.GetAsync($"/result/{sessionId}");
+            var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                return body;
+            }
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            Assert.Equal("still running", body.GetProperty("status").GetString());
+            Assert.Contains(body.GetProperty("state").GetString(), UnfinishedStates);
+            Assert.True(DateTime.UtcNow < deadline, $"session {sessionId} did not end within {ResultDeadline}");
+            await Task.Delay(50);
+        }
+    }
+
+    public static async Task<JsonElement> RunAsync(this HttpClient gateway, string script) =>
+        await gateway.WaitForResultAsync(await gateway.SubmitAsync(script));
+
+    /// <summary>Waits until the runner reports the session running in a container, and returns that container's id.</summary>
+    public static async Task<string> WaitForContainerAsync(this HttpClient runner, string sessionId)
+    {
+        var deadline = DateTime.UtcNow + ResultDeadline;
+        while (true)
+        {
+            using var response = await runner.GetAsync($"/runs/{sessionId}");
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                var run = await response.Content.ReadFromJsonAsync<JsonElement>();
+                if (run.GetProperty("container_id").GetString() is { } containerId)
+                {
+                    return containerId;
+                }
+            }
+            Assert.True(DateTime.UtcNow < deadline, $"session {sessionId} never got a container");
+            await Task.Delay(50);
+        }
+    }
+
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + ResultDeadline;
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting until {what}");
+            await Task.Delay(100);
+        }
+    }
+}

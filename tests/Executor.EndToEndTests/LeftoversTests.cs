@@ -1,0 +1,32 @@
+namespace Executor.EndToEndTests;
+
+[CollectionDefinition(Name)]
+public sealed class AfterStackCollection
+{
+    public const string Name = "2 after the stack";
+}
+
+/// <summary>Runs after the stack's collection (collections run in name order) and its shutdown.</summary>
+[Collection(AfterStackCollection.Name)]
+public sealed class LeftoversTests
+{
+    [Fact]
+    public async Task No_container_of_the_suite_is_left_but_the_pool()
+    {
+        using var docker = new Docker.DotNet.DockerClientBuilder().WithEndpoint(new Uri("unix:///var/run/docker.sock")).Build();
+        var containers = await docker.Containers.ListContainersAsync(new Docker.DotNet.Models.ContainersListParameters
+        {
+            All = true,
+            Filters = new Dictionary<string, IDictionary<string, bool>>
+            {
+                ["label"] = new Dictionary<string, bool> { [$"executor.deployment={StackFixture.Deployment}"] = true },
+            },
+        });
+
+        var leftovers = containers
+            .Where(c => !(c.Labels["executor.role"] == "pool" && c.Names.Any(n => n.StartsWith("/executor-pool-", StringComparison.Ordinal))))
+            .Select(c => $"{c.Names.FirstOrDefault()} ({c.State}, {c.Labels["executor.role"]})")
+            .ToList();
+        Assert.Empty(leftovers);
+    }
+}

@@ -1,0 +1,107 @@
+using System.Net;
+using System.Net.Sockets;
+using Aspire.Hosting;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+
+namespace Executor.EndToEndTests;
+
+/// <summary>
+/// The whole Executor stack, started once for the suite through the real AppHost, against the real Docker engine.
+/// Its containers carry the deployment label "tests", so the suite can see exactly what it left behind.
+/// </summary>
+public sealed class StackFixture : IAsyncLifetime
+{
+    public const string Deployment = "tests";
+    public const int PoolSize = 2;
+
+    private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "executor-tests-" + Guid.NewGuid().ToString("N"));
+    private DistributedApplication? _app;
+
+    public HttpClient Gateway { get; private set; } = null!;
+
+    public HttpClient Runner { get; private set; } = null!;
+
+    public HttpClient Prewarm { get; private set; } = null!;
+
+    public IDockerClient Docker { get; } = new DockerClientBuilder().WithEndpoint(new Uri("unix:///var/run/docker.sock")).Build();
+
+    public async Task InitializeAsync()
+    {
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
+            [
+                $"--Executor:Deployment={Deployment}",
+                $"--Executor:DataDirectory={_dataDirectory}",
+                $"--Executor:PoolSize={PoolSize}",
+                // Any free port: the suite must not collide with a stack started by ./run.sh on 5000.
+                $"--Executor:GatewayPort={FreePort()}",
+            ],
+            (options, _) => options.DisableDashboard = true);
+        _app = await builder.BuildAsync();
+
+        using var startup = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await _app.StartAsync(startup.Token);
+        foreach (var resource in new[] { "prewarm", "runner", "session", "gateway" })
+        {
+            await _app.ResourceNotifications.WaitForResourceHealthyAsync(resource, startup.Token);
+        }
+
+        Gateway = _app.CreateHttpClient("gateway");
+        Runner = _app.CreateHttpClient("runner");
+        Prewarm = _app.CreateHttpClient("prewarm");
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+        Docker.Dispose();
+        try
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+    }
+
+    /// <summary>Every container of this test deployment, running or not.</summary>
+    public async Task<IList<ContainerListResponse>> ContainersAsync() =>
+        await Docker.Containers.ListContainersAsync(new ContainersListParameters
+        {
+            All = true,
+            Filters = new Dictionary<string, IDictionary<string, bool>>
+            {
+                ["label"] = new Dictionary<string, bool> { [$"executor.deployment={Deployment}"] = true },
+            },
+        });
+
+    public async Task<bool> ContainerExistsAsync(string containerId)
+    {
+        try
+        {
+            await Docker.Containers.InspectContainerAsync(containerId);
+            return true;
+        }
+        catch (DockerContainerNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class StackCollection : ICollectionFixture<StackFixture>
+{
+    public const string Name = "1 stack";
+}

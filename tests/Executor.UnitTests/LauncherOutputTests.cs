@@ -1,0 +1,100 @@
+using System.Buffers.Binary;
+using System.Text;
+using Executor.Runner.Runs;
+
+namespace Executor.UnitTests;
+
+public class LauncherOutputTests
+{
+    private static byte[] Frame(char kind, string payload) => Frame(kind, Encoding.UTF8.GetBytes(payload));
+
+    private static byte[] Frame(char kind, byte[] payload)
+    {
+        var frame = new byte[5 + payload.Length];
+        frame[0] = (byte)kind;
+        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)payload.Length);
+        payload.CopyTo(frame, 5);
+        return frame;
+    }
+
+    private const string ExitRecord = """{"outcome": "exited", "exit_code": 3, "signal": null, "cpu_ms": 2.5, "max_rss_bytes": 1000, "wall_ms": 4.0, "oom_kills": 0, "stdout_truncated": false, "stderr_truncated": false}""";
+
+    [Fact]
+    public void Frames_split_at_every_byte_decode_to_the_same_streams_in_order()
+    {
+        byte[] stream = [.. Frame('o', "a\n"), .. Frame('e', "b\n"), .. Frame('o', "c\n"), .. Frame('x', ExitRecord)];
+        var output = new LauncherOutput(1024);
+
+        foreach (var b in stream)
+        {
+            output.Feed([b]);
+        }
+
+        Assert.Equal("a\nc\n", output.Stdout);
+        Assert.Equal("b\n", output.Stderr);
+        Assert.Equal("a\nb\nc\n", output.Logs);
+        Assert.NotNull(output.Exit);
+        Assert.Equal(3, output.Exit!.ExitCode);
+        Assert.Equal(2.5, output.Exit.CpuMs);
+        Assert.False(output.Corrupt);
+    }
+
+    [Fact]
+    public void Output_past_the_limit_is_dropped_and_flagged_per_stream()
+    {
+        var output = new LauncherOutput(limitBytes: 4);
+
+        output.Feed([.. Frame('o', "abc"), .. Frame('e', "def")]);
+
+        Assert.Equal("abc", output.Stdout);
+        Assert.Equal("d", output.Stderr);
+        Assert.Equal("abcd", output.Logs);
+        Assert.True(output.OverLimit);
+        Assert.False(output.StdoutTruncated);
+        Assert.True(output.StderrTruncated);
+    }
+
+    [Fact]
+    public void Invalid_utf8_becomes_replacement_characters()
+    {
+        var output = new LauncherOutput(1024);
+
+        output.Feed(Frame('o', [0x66, 0xff, 0x6f]));
+
+        Assert.Equal("f\uFFFDo", output.Stdout);
+    }
+
+    [Fact]
+    public void A_multibyte_character_split_across_frames_survives()
+    {
+        var euro = Encoding.UTF8.GetBytes("€");
+        var output = new LauncherOutput(1024);
+
+        output.Feed([.. Frame('o', euro[..1]), .. Frame('o', euro[1..])]);
+
+        Assert.Equal("€", output.Stdout);
+    }
+
+    [Fact]
+    public void An_unknown_frame_kind_marks_the_stream_corrupt()
+    {
+        var output = new LauncherOutput(1024);
+
+        output.Feed([.. Frame('o', "fine"), .. Frame('z', "forged")]);
+
+        Assert.True(output.Corrupt);
+        Assert.Equal("fine", output.Stdout);
+        Assert.Null(output.Exit);
+    }
+
+    [Fact]
+    public void Nothing_after_the_exit_record_is_read()
+    {
+        var output = new LauncherOutput(1024);
+
+        output.Feed([.. Frame('x', ExitRecord), .. Frame('o', "late")]);
+
+        Assert.NotNull(output.Exit);
+        Assert.Equal("", output.Stdout);
+    }
+}

@@ -1,0 +1,43 @@
+using Executor.Sandbox;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Executor.UnitTests;
+
+public class SandboxSpecTests
+{
+    [Fact]
+    public void Default_options_give_a_locked_down_container()
+    {
+        var spec = SandboxSpec.Create(new SandboxOptions(), new SandboxInstance("runner"), SandboxLabels.ColdRole,
+            new FakeTimeProvider(), sessionId: "abc");
+        var host = spec.HostConfig!;
+
+        Assert.Equal(128L * 1024 * 1024, host.Memory);
+        Assert.Equal(host.Memory, host.MemorySwap);
+        Assert.Equal(500_000_000, host.NanoCPUs);
+        Assert.Equal(64, host.PidsLimit);
+        Assert.Equal("none", host.NetworkMode);
+        Assert.True(spec.NetworkDisabled);
+        Assert.True(host.ReadonlyRootfs);
+        Assert.Equal(["ALL"], host.CapDrop);
+        Assert.Contains("no-new-privileges", host.SecurityOpt);
+        Assert.Equal("65534:65534", spec.User);
+        Assert.Equal("none", host.LogConfig!.Type);
+        Assert.Contains("/tmp", host.Tmpfs!.Keys);
+        Assert.True(spec.OpenStdin);
+        Assert.True(spec.StdinOnce);
+        Assert.Equal("abc", spec.Labels[SandboxLabels.Session]);
+        Assert.Equal("true", spec.Labels[SandboxLabels.Managed]);
+        Assert.Equal("default", spec.Labels[SandboxLabels.Deployment]);
+        Assert.DoesNotContain(spec.Env, e => e.StartsWith("DOCKER", StringComparison.Ordinal) || e.Contains("SECRET", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_launcher_travels_in_the_command()
+    {
+        var spec = SandboxSpec.Create(new SandboxOptions(), new SandboxInstance("prewarm"), SandboxLabels.PoolRole, new FakeTimeProvider());
+
+        Assert.Equal(["python3", "-I", "-c"], spec.Cmd.Take(3));
+        Assert.Contains("def main()", spec.Cmd[3], StringComparison.Ordinal);
+    }
+}
