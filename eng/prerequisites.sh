@@ -3,6 +3,7 @@
 # Python runtime image that sandboxes run. Safe to run repeatedly; does nothing that is already done.
 #
 #   eng/prerequisites.sh            engine + runtime image
+#   eng/prerequisites.sh --compose  also docker-compose (the tests check the compose file with it)
 #   EXECUTOR_RUNTIME_IMAGE=name     image tag to build (default executor-python:3.11)
 #   EXECUTOR_RUNTIME_BUILD=offline|registry|auto   how to build the image when missing (default auto)
 set -euo pipefail
@@ -111,5 +112,16 @@ ensure_image() {
   say "runtime image $image built"
 }
 
+ensure_compose() {
+  command -v docker-compose >/dev/null 2>&1 && return 0
+  if is_root && is_debian_like; then
+    say "installing docker-compose from the distribution"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
+  else
+    die "docker-compose is not installed"
+  fi
+}
+
 ensure_engine
 ensure_image
+if [ "${1:-}" = "--compose" ]; then ensure_compose; fi
