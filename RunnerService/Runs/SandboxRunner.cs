@@ -53,10 +53,17 @@ public sealed partial class SandboxRunner(
         {
             return Complete(Failure(RunStatus.Cancelled, "Cancelled by a cleanup request before it finished."), startedAt, started);
         }
-        catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or OperationCanceledException)
+        catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or System.Net.Sockets.SocketException)
         {
             LogRunFailed(request.SessionId, e);
             return Complete(Failure(RunStatus.InternalError, $"The container engine failed: {e.Message}"), startedAt, started);
+        }
+        catch (Exception e)
+        {
+            // Never the script's fault, and never a reason to leave the session without an answer.
+            LogRunFailed(request.SessionId, e);
+            var why = e is OperationCanceledException ? "the runner is shutting down" : e.Message;
+            return Complete(Failure(RunStatus.InternalError, $"The run could not complete: {why}"), startedAt, started);
         }
         finally
         {
