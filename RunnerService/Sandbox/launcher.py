@@ -103,8 +103,9 @@ def run_child(job, stdin_fd, out_w, err_w, ord_w):
         threading._shutdown()  # join non-daemon threads, as interpreter shutdown does
         import atexit
         atexit._run_exitfuncs()
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None and not stream.closed:  # as the interpreter does at exit
+                stream.flush()
     except SystemExit as e:
         code = exit_code_of(e)
     except BaseException as e:
@@ -233,6 +234,7 @@ class Supervisor:
         kill_everything_else()
         if status is None:
             _, status, rusage = os.wait4(pid, 0)
+        reap_orphans()
         drain_until = time.monotonic() + 1
         while sources and not self.over_limit and time.monotonic() < drain_until:
             for fd, _ in poller.poll(100):
@@ -275,6 +277,10 @@ def kill_everything_else():
         os.kill(-1, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def reap_orphans():
+    # Orphans are re-parented to PID 1: collect them once the entry script's own status is known.
     while True:
         try:
             if os.waitpid(-1, os.WNOHANG)[0] == 0:
@@ -335,10 +341,10 @@ def main():
     prepare()
     try:
         job, stdin_fd = receive_job()
-    except Exception as e:  # a broken job is the runner's bug, reported as such
-        emit(b"x", json.dumps({"outcome": "launcher_error", "detail": str(e)}).encode())
-        return
-    Supervisor(job).run(stdin_fd)
+        Supervisor(job).run(stdin_fd)
+    except Exception as e:  # the launcher's own failure: say so rather than end without a record
+        kill_everything_else()
+        emit(b"x", json.dumps({"outcome": "launcher_error", "detail": f"{type(e).__name__}: {e}"}).encode())
 
 
 main()
