@@ -80,7 +80,7 @@ public sealed partial class WarmPool(
             var started = time.GetTimestamp();
             try
             {
-                var spec = SandboxSpec.Create(sandboxOptions.Value, instance, SandboxLabels.PoolRole, time,
+                var spec = SandboxSpec.Create(sandboxOptions.Value, SandboxLimits.Defaults(sandboxOptions.Value), instance, SandboxLabels.PoolRole, time,
                     name: SandboxLabels.PoolNamePrefix + Suffix());
                 _ready.Enqueue(await engine.StartAsync(spec, ct));
                 _counters.Refilled(time.GetElapsedTime(started));

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Executor.Sandbox;
 
 namespace Executor.Runner.Runs;
 
@@ -10,7 +11,7 @@ namespace Executor.Runner.Runs;
 /// </summary>
 public static class LauncherJob
 {
-    public static byte[] Encode(RunRequest request, TimeSpan timeout, long outputLimitBytes)
+    public static byte[] Encode(RunRequest request, SandboxLimits limits)
     {
         var stdin = Encoding.UTF8.GetBytes(request.Stdin ?? "");
         var header = new Header(
@@ -18,8 +19,8 @@ public static class LauncherJob
             request.Args ?? [],
             [.. request.Files.Select(f => new HeaderFile(f.Path, f.Content.Length))],
             stdin.Length,
-            (long)timeout.TotalMilliseconds,
-            outputLimitBytes);
+            (long)limits.Timeout.TotalMilliseconds,
+            limits.OutputLimitBytes);
 
         var buffer = new MemoryStream();
         using (var writer = new Utf8JsonWriter(buffer))

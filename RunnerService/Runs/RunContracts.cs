@@ -1,3 +1,5 @@
+using Executor.Sandbox;
+
 namespace Executor.Runner.Runs;
 
 /// <summary>One run of one session. The session id is the run id: a retried request joins the same run.</summary>
@@ -6,7 +8,9 @@ public sealed record RunRequest(
     IReadOnlyList<RunFile> Files,
     string Entrypoint,
     IReadOnlyList<string>? Args = null,
-    string? Stdin = null);
+    string? Stdin = null,
+    int? TimeoutSeconds = null,
+    int? MemoryMb = null);
 
 /// <summary>A file of the run's working directory; <see cref="Path"/> is relative and already validated.</summary>
 public sealed record RunFile(string Path, byte[] Content);
@@ -40,6 +44,7 @@ public sealed record RunResult
     public DateTimeOffset FinishedAt { get; init; }
     public bool WarmStart { get; init; }
     public string? Detail { get; init; }
+    public SandboxLimits? Limits { get; init; }
 }
 
 /// <summary>What the runner knows of a run while it happens.</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text;
 using Docker.DotNet;
 using Executor.Sandbox;
 using Microsoft.Extensions.Options;
@@ -24,46 +25,47 @@ public sealed partial class SandboxRunner(
     public static readonly ActivitySource ActivitySource = new("Executor.Runner");
 
     private const int ReadBufferSize = 64 * 1024;
+    private const int DiagnosticsLimit = 8192;
 
     public async Task<RunResult> RunAsync(RunRequest request, ActiveRun run, CancellationToken cancellationToken)
     {
-        var sandbox = sandboxOptions.Value;
+        var limits = SandboxLimits.For(sandboxOptions.Value, request.TimeoutSeconds, request.MemoryMb);
         var startedAt = time.GetUtcNow();
         var started = time.GetTimestamp();
         string? containerId = null;
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, run.CancelToken);
         try
         {
-            (containerId, var warm) = await AcquireAsync(request.SessionId, linked.Token);
+            (containerId, var warm) = await AcquireAsync(request.SessionId, limits, linked.Token);
             run.Attach(containerId, warm);
-            var result = await ExecuteAsync(request, containerId, warm, run, sandbox, linked.Token);
+            var result = await ExecuteAsync(request, limits, containerId, warm, run, linked.Token);
             if (result is null && warm)
             {
                 // The warm container died before it took the job (engine restart, stale pool): go cold once.
                 LogWarmContainerDead(request.SessionId, containerId);
                 _ = janitor.RemoveAsync(containerId);
-                containerId = await StartColdAsync(request.SessionId, linked.Token);
+                containerId = await StartColdAsync(request.SessionId, limits, linked.Token);
                 run.Attach(containerId, warm: false);
-                result = await ExecuteAsync(request, containerId, warm: false, run, sandbox, linked.Token);
+                result = await ExecuteAsync(request, limits, containerId, warm: false, run, linked.Token);
             }
             result ??= Failure(RunStatus.InternalError, "The sandbox ended before it received the script.");
-            return Complete(result, startedAt, started);
+            return Complete(result, limits, startedAt, started);
         }
         catch (OperationCanceledException) when (run.CancelRequested)
         {
-            return Complete(Failure(RunStatus.Cancelled, "Cancelled by a cleanup request before it finished."), startedAt, started);
+            return Complete(Failure(RunStatus.Cancelled, "Cancelled by a cleanup request before it finished."), limits, startedAt, started);
         }
         catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or System.Net.Sockets.SocketException)
         {
             LogRunFailed(request.SessionId, e);
-            return Complete(Failure(RunStatus.InternalError, $"The container engine failed: {e.Message}"), startedAt, started);
+            return Complete(Failure(RunStatus.InternalError, $"The container engine failed: {e.Message}"), limits, startedAt, started);
         }
         catch (Exception e)
         {
             // Never the script's fault, and never a reason to leave the session without an answer.
             LogRunFailed(request.SessionId, e);
             var why = e is OperationCanceledException ? "the runner is shutting down" : e.Message;
-            return Complete(Failure(RunStatus.InternalError, $"The run could not complete: {why}"), startedAt, started);
+            return Complete(Failure(RunStatus.InternalError, $"The run could not complete: {why}"), limits, startedAt, started);
         }
         finally
         {
@@ -71,72 +73,72 @@ public sealed partial class SandboxRunner(
         }
     }
 
-    private async Task<(string ContainerId, bool Warm)> AcquireAsync(string sessionId, CancellationToken cancellationToken)
+    private async Task<(string ContainerId, bool Warm)> AcquireAsync(string sessionId, SandboxLimits limits, CancellationToken cancellationToken)
     {
         using var activity = ActivitySource.StartActivity("acquire container");
-        if (runnerOptions.Value.UseWarmPool && await prewarm.TryLeaseAsync(sessionId, cancellationToken) is { } leased)
+        // Pool containers are built with the default memory limit; the timeout travels with the job, so any fits.
+        var fitsPool = limits.MemoryMb == sandboxOptions.Value.MemoryMb;
+        if (fitsPool && runnerOptions.Value.UseWarmPool && await prewarm.TryLeaseAsync(sessionId, cancellationToken) is { } leased)
         {
             activity?.SetTag("executor.warm", true);
             return (leased, true);
         }
         activity?.SetTag("executor.warm", false);
-        return (await StartColdAsync(sessionId, cancellationToken), false);
+        return (await StartColdAsync(sessionId, limits, cancellationToken), false);
     }
 
-    private Task<string> StartColdAsync(string sessionId, CancellationToken cancellationToken)
+    private Task<string> StartColdAsync(string sessionId, SandboxLimits limits, CancellationToken cancellationToken)
     {
-        var spec = SandboxSpec.Create(sandboxOptions.Value, instance, SandboxLabels.ColdRole, time, sessionId);
+        var name = $"{SandboxLabels.RunNamePrefix}{sessionId}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}";
+        var spec = SandboxSpec.Create(sandboxOptions.Value, limits, instance, SandboxLabels.ColdRole, time, sessionId, name);
         return engine.StartAsync(spec, cancellationToken);
     }
 
     /// <summary>Null when the container ended without reading anything: nothing of the user's ran.</summary>
     private async Task<RunResult?> ExecuteAsync(
-        RunRequest request, string containerId, bool warm, ActiveRun run, SandboxOptions sandbox, CancellationToken cancellationToken)
+        RunRequest request, SandboxLimits limits, string containerId, bool warm, ActiveRun run, CancellationToken cancellationToken)
     {
         using var activity = ActivitySource.StartActivity("run container");
         activity?.SetTag("executor.session_id", request.SessionId);
         activity?.SetTag("executor.container_id", containerId[..12]);
         activity?.SetTag("executor.warm", warm);
 
-        var output = new LauncherOutput(sandbox.OutputLimitBytes);
+        var output = new LauncherOutput(limits.OutputLimitBytes);
         using var stream = await engine.AttachAsync(containerId, cancellationToken);
-        var job = LauncherJob.Encode(request, sandbox.Timeout, sandbox.OutputLimitBytes);
+        var job = LauncherJob.Encode(request, limits);
         await stream.WriteAsync(job, 0, job.Length, cancellationToken);
         stream.CloseWrite();
 
         // From here the run ends one of four ways: the exit record, a cancel, the outside deadline, or too much output.
-        using var deadline = new CancellationTokenSource(sandbox.Timeout + TimeSpan.FromSeconds(runnerOptions.Value.KillGraceSeconds), time);
+        using var deadline = new CancellationTokenSource(limits.Timeout + TimeSpan.FromSeconds(runnerOptions.Value.KillGraceSeconds), time);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token, run.CancelToken);
-        var buffer = new byte[ReadBufferSize];
         var diagnostics = new List<byte>();
         var killed = false;
         try
         {
-            await ReadUntilExitAsync(stream, output, buffer, diagnostics, stop.Token);
+            await ReadUntilExitAsync(stream, output, diagnostics, stop.Token);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
             killed = true;
         }
 
-        if (output.OverLimit && output.Exit is null)
+        if (killed || (output.OverLimit && output.Exit is null))
         {
             killed = true;
-        }
-        if (killed)
-        {
             await engine.KillAsync(containerId, CancellationToken.None);
         }
 
-        var result = await InterpretAsync(containerId, output, diagnostics, run, deadline.IsCancellationRequested, killed);
+        var result = await InterpretAsync(containerId, limits, output, diagnostics, run, deadline.IsCancellationRequested, killed);
         activity?.SetTag("executor.status", result?.Status);
         activity?.SetTag("executor.exit_code", result?.ExitCode);
         return result is null ? null : result with { WarmStart = warm };
     }
 
     private static async Task ReadUntilExitAsync(
-        MultiplexedStream stream, LauncherOutput output, byte[] buffer, List<byte> diagnostics, CancellationToken cancellationToken)
+        MultiplexedStream stream, LauncherOutput output, List<byte> diagnostics, CancellationToken cancellationToken)
     {
+        var buffer = new byte[ReadBufferSize];
         while (output.Exit is null && !output.Corrupt && !output.OverLimit)
         {
             var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, cancellationToken);
@@ -148,57 +150,57 @@ public sealed partial class SandboxRunner(
             {
                 output.Feed(buffer.AsSpan(0, read.Count));
             }
-            else if (diagnostics.Count < 8192)
+            else if (diagnostics.Count < DiagnosticsLimit)
             {
                 // The launcher's own stderr: only its failures write there.
-                diagnostics.AddRange(buffer.AsSpan(0, Math.Min(read.Count, 8192 - diagnostics.Count)));
+                diagnostics.AddRange(buffer.AsSpan(0, Math.Min(read.Count, DiagnosticsLimit - diagnostics.Count)));
             }
         }
     }
 
     private async Task<RunResult?> InterpretAsync(
-        string containerId, LauncherOutput output, List<byte> diagnostics, ActiveRun run, bool deadlinePassed, bool killed)
+        string containerId, SandboxLimits limits, LauncherOutput output, List<byte> diagnostics, ActiveRun run, bool deadlinePassed, bool killed)
     {
         if (output.Exit is { } exit)
         {
-            return FromExit(exit, output);
+            return FromExit(exit, limits, output);
         }
         if (run.CancelRequested)
         {
-            return WithOutput(output, RunStatus.Cancelled, "Cancelled by a cleanup request while it was running.");
+            return WithOutput(output, RunStatus.Cancelled, "Cancelled by a cleanup request while it was running.") with { Signal = 9 };
         }
         if (deadlinePassed)
         {
-            return WithOutput(output, RunStatus.TimedOut, $"Killed after {sandboxOptions.Value.TimeoutSeconds} s: the sandbox did not stop itself.") with { Signal = 9 };
+            return WithOutput(output, RunStatus.TimedOut, $"Killed after {limits.TimeoutSeconds} s: the sandbox did not stop itself.") with { Signal = 9 };
         }
         if (output.OverLimit)
         {
-            return WithOutput(output, RunStatus.OutputLimitExceeded, OutputLimitDetail()) with { Signal = 9 };
+            return WithOutput(output, RunStatus.OutputLimitExceeded, OutputLimitDetail(limits)) with { Signal = 9 };
         }
 
         var state = await engine.InspectStateAsync(containerId, CancellationToken.None);
         if (state?.OOMKilled == true)
         {
-            return WithOutput(output, RunStatus.MemoryExceeded, MemoryDetail()) with { Signal = 9 };
+            return WithOutput(output, RunStatus.MemoryExceeded, MemoryDetail(limits)) with { Signal = 9 };
         }
         if (output.TotalBytes == 0 && diagnostics.Count == 0 && !killed)
         {
             return null;
         }
         var why = output.Corrupt ? "broke the output protocol" : $"ended without a result (exit code {state?.ExitCode})";
-        var launcherSaid = diagnostics.Count > 0 ? $": {System.Text.Encoding.UTF8.GetString([.. diagnostics]).Trim()}" : "";
+        var launcherSaid = diagnostics.Count > 0 ? $": {Encoding.UTF8.GetString([.. diagnostics]).Trim()}" : "";
         LogSandboxBroke(containerId, why + launcherSaid);
         return WithOutput(output, RunStatus.InternalError, $"The sandbox {why}.");
     }
 
-    private RunResult FromExit(LauncherExit exit, LauncherOutput output)
+    private static RunResult FromExit(LauncherExit exit, SandboxLimits limits, LauncherOutput output)
     {
         var (status, detail) = exit.Outcome switch
         {
-            "timed_out" => (RunStatus.TimedOut, $"Killed after the {sandboxOptions.Value.TimeoutSeconds} s time limit."),
-            "output_limit_exceeded" => (RunStatus.OutputLimitExceeded, OutputLimitDetail()),
+            "timed_out" => (RunStatus.TimedOut, $"Killed after the {limits.TimeoutSeconds} s time limit."),
+            "output_limit_exceeded" => (RunStatus.OutputLimitExceeded, OutputLimitDetail(limits)),
             "launcher_error" => (RunStatus.InternalError, $"The sandbox could not start the script: {exit.Detail}"),
-            _ when exit.Signal == 9 && exit.OomKills > 0 => (RunStatus.MemoryExceeded, MemoryDetail()),
+            _ when exit.Signal == 9 && exit.OomKills > 0 => (RunStatus.MemoryExceeded, MemoryDetail(limits)),
             _ when exit.ExitCode == 0 => (RunStatus.Completed, null),
             _ when exit.Signal is { } signal => (RunStatus.Failed, $"Killed by signal {signal}."),
             _ => (RunStatus.Failed, (string?)null),
@@ -215,11 +217,11 @@ public sealed partial class SandboxRunner(
         };
     }
 
-    private string OutputLimitDetail() =>
-        $"Killed after writing more than {sandboxOptions.Value.OutputLimitBytes} bytes of output.";
+    private static string OutputLimitDetail(SandboxLimits limits) =>
+        $"Killed after writing more than {limits.OutputLimitBytes} bytes of output.";
 
-    private string MemoryDetail() =>
-        $"Killed for using more than its {sandboxOptions.Value.MemoryMb} MiB of memory.";
+    private static string MemoryDetail(SandboxLimits limits) =>
+        $"Killed for using more than its {limits.MemoryMb} MiB of memory.";
 
     private static RunResult WithOutput(LauncherOutput output, string status, string? detail) => new()
     {
@@ -234,8 +236,9 @@ public sealed partial class SandboxRunner(
 
     private static RunResult Failure(string status, string detail) => new() { Status = status, Detail = detail };
 
-    private RunResult Complete(RunResult result, DateTimeOffset startedAt, long started) => result with
+    private RunResult Complete(RunResult result, SandboxLimits limits, DateTimeOffset startedAt, long started) => result with
     {
+        Limits = limits,
         StartedAt = startedAt,
         FinishedAt = time.GetUtcNow(),
         // The script's own wall time as the launcher measured it; the whole run's when the launcher could not say.
@@ -245,7 +248,7 @@ public sealed partial class SandboxRunner(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Warm container {ContainerId} for session {SessionId} was dead; retrying cold")]
     private partial void LogWarmContainerDead(string sessionId, string containerId);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Run of session {SessionId} failed in the container engine")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "Run of session {SessionId} failed")]
     private partial void LogRunFailed(string sessionId, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Sandbox {ContainerId} {Problem}")]

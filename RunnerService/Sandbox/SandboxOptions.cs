@@ -40,6 +40,14 @@ public sealed class SandboxOptions
     [Range(1, 3600)]
     public int TimeoutSeconds { get; set; } = 10;
 
+    /// <summary>The most a request may ask for with timeout_seconds.</summary>
+    [Range(1, 3600)]
+    public int MaxTimeoutSeconds { get; set; } = 60;
+
+    /// <summary>The most a request may ask for with memory_mb.</summary>
+    [Range(16, 65536)]
+    public int MaxMemoryMb { get; set; } = 512;
+
     /// <summary>Size of the writable work directory holding the user's files.</summary>
     [Range(1, 1024)]
     public int WorkDirSizeMb { get; set; } = 16;
@@ -64,6 +72,4 @@ public sealed class SandboxOptions
     /// <summary>The unprivileged user the sandbox runs as (nobody:nogroup).</summary>
     [Required]
     public string User { get; set; } = "65534:65534";
-
-    public TimeSpan Timeout => TimeSpan.FromSeconds(TimeoutSeconds);
 }

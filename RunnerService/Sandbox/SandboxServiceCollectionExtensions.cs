@@ -12,6 +12,8 @@ public static class SandboxServiceCollectionExtensions
             .BindConfiguration(SandboxOptions.Section)
             .ValidateDataAnnotations()
             .Validate(o => o.User.Split(':').All(p => uint.TryParse(p, out _)), "Sandbox:User must be numeric uid[:gid]: names depend on the image")
+            .Validate(o => o.TimeoutSeconds <= o.MaxTimeoutSeconds, "Sandbox:TimeoutSeconds must not exceed Sandbox:MaxTimeoutSeconds")
+            .Validate(o => o.MemoryMb <= o.MaxMemoryMb, "Sandbox:MemoryMb must not exceed Sandbox:MaxMemoryMb")
             .ValidateOnStart();
 
         builder.Services.AddSingleton(new SandboxInstance(serviceName));

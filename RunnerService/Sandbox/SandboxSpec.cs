@@ -7,7 +7,8 @@ namespace Executor.Sandbox;
 public static class SandboxSpec
 {
     public static CreateContainerParameters Create(
-        SandboxOptions options, SandboxInstance owner, string role, TimeProvider time, string? sessionId = null, string? name = null)
+        SandboxOptions options, SandboxLimits limits, SandboxInstance owner, string role, TimeProvider time,
+        string? sessionId = null, string? name = null)
     {
         var labels = new Dictionary<string, string>
         {
@@ -23,7 +24,7 @@ public static class SandboxSpec
             labels[SandboxLabels.Session] = sessionId;
         }
 
-        var memory = options.MemoryMb * 1024L * 1024;
+        var memory = limits.MemoryMb * 1024L * 1024;
         return new CreateContainerParameters
         {
             Name = name,
@@ -47,8 +48,8 @@ public static class SandboxSpec
                 Memory = memory,
                 MemorySwap = memory, // equal to memory: no swap beyond it
                 MemorySwappiness = 0,
-                NanoCPUs = (long)(options.Cpus * 1_000_000_000),
-                PidsLimit = options.PidsLimit,
+                NanoCPUs = (long)(limits.Cpus * 1_000_000_000),
+                PidsLimit = limits.PidsLimit,
                 ReadonlyRootfs = true,
                 CapDrop = ["ALL"],
                 SecurityOpt = ["no-new-privileges"],

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Executor.Runner.Runs;
+using Executor.Sandbox;
 
 namespace Executor.UnitTests;
 
@@ -13,7 +14,7 @@ public class LauncherJobTests
             [new RunFile("main.py", Encoding.UTF8.GetBytes("print(1)\n")), new RunFile("lib/util.py", [0, 1, 2])],
             "main.py", ["--flag"], "input");
 
-        var job = LauncherJob.Encode(request, TimeSpan.FromSeconds(10), 1024);
+        var job = LauncherJob.Encode(request, new SandboxLimits(10, 128, 0.5, 64, 1024));
 
         var newline = Array.IndexOf(job, (byte)'\n');
         using var header = JsonDocument.Parse(job.AsMemory(0, newline));

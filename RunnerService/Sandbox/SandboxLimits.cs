@@ -1,0 +1,17 @@
+namespace Executor.Sandbox;
+
+/// <summary>The limits one run gets: the configured defaults, or a request's own within the configured maximums.</summary>
+public sealed record SandboxLimits(int TimeoutSeconds, int MemoryMb, double Cpus, int PidsLimit, long OutputLimitBytes)
+{
+    public TimeSpan Timeout => TimeSpan.FromSeconds(TimeoutSeconds);
+
+    public static SandboxLimits Defaults(SandboxOptions options) =>
+        new(options.TimeoutSeconds, options.MemoryMb, options.Cpus, options.PidsLimit, options.OutputLimitBytes);
+
+    /// <summary>A request's timeout and memory, never above the maximums (callers refuse those before they get here).</summary>
+    public static SandboxLimits For(SandboxOptions options, int? timeoutSeconds, int? memoryMb) => Defaults(options) with
+    {
+        TimeoutSeconds = Math.Clamp(timeoutSeconds ?? options.TimeoutSeconds, 1, options.MaxTimeoutSeconds),
+        MemoryMb = Math.Clamp(memoryMb ?? options.MemoryMb, 16, options.MaxMemoryMb),
+    };
+}
