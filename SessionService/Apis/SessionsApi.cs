@@ -20,7 +20,7 @@ public static class SessionsApi
         api.MapPost("/execute", ExecuteAsync)
             .WithName(ExecuteFormTransformer.EndpointName)
             .WithSummary("Submits a Python script to run in a fresh sandbox")
-            .WithDescription("multipart/form-data with the script (a UTF-8 .py file) in the field 'file'. Answers at once with the session id; read the outcome from GET /result/{session_id}.")
+            .WithDescription("multipart/form-data with the script (a UTF-8 .py file) in the field 'file' — or several 'file' fields, or a .zip, which become the working directory — and optional 'entrypoint', 'stdin', 'args', 'timeout_seconds' and 'memory_mb'. Answers at once with the session id; read the outcome from GET /result/{session_id}.")
             .Produces<ExecuteResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
@@ -57,7 +57,7 @@ public static class SessionsApi
         var sessionId = SessionIds.New();
         try
         {
-            await store.CreateAsync(sessionId, upload!.Entrypoint, upload.Files, cancellationToken);
+            await store.CreateAsync(sessionId, upload!.Entrypoint, upload.Files, upload.Options, cancellationToken);
         }
         catch
         {

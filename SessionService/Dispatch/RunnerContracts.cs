@@ -3,7 +3,14 @@ namespace Executor.Session.Dispatch;
 // RunnerService's contract as this service uses it (JSON, snake_case). Each service owns the shapes it speaks:
 // no shared assembly couples their deployments.
 
-public sealed record RunRequest(string SessionId, IReadOnlyList<RunFile> Files, string Entrypoint);
+public sealed record RunRequest(
+    string SessionId,
+    IReadOnlyList<RunFile> Files,
+    string Entrypoint,
+    IReadOnlyList<string> Args,
+    string? Stdin,
+    int? TimeoutSeconds,
+    int? MemoryMb);
 
 public sealed record RunFile(string Path, byte[] Content);
 
@@ -22,4 +29,8 @@ public sealed record RunResult
     public long? PeakMemoryBytes { get; init; }
     public bool WarmStart { get; init; }
     public string? Detail { get; init; }
+    public RunLimits? Limits { get; init; }
 }
+
+/// <summary>The limits a run had.</summary>
+public sealed record RunLimits(int TimeoutSeconds, int MemoryMb, double Cpus, int PidsLimit, long OutputLimitBytes);

@@ -37,7 +37,7 @@ public static class ServiceCollectionExtensions
             })
             .AddRunResilience(builder.Configuration.GetSection(SessionServiceOptions.Section).Get<SessionServiceOptions>() ?? new());
 
-        builder.Services.AddOpenApi("v1", o => o.AddOperationTransformer<ExecuteFormTransformer>());
+        builder.Services.AddOpenApi("v1", o => o.AddOperationTransformer<ExecuteFormTransformer>().AddSchemaTransformer<StatusEnumTransformer>());
         return builder;
     }
 

@@ -12,6 +12,8 @@ public sealed class ExecuteFormTransformer : IOpenApiOperationTransformer
 {
     public const string EndpointName = "Execute";
 
+    private static OpenApiSchema Text(string description) => new() { Type = JsonSchemaType.String, Description = description };
+
     public Task TransformAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
     {
         if (context.Description.ActionDescriptor.EndpointMetadata.OfType<IEndpointNameMetadata>().Any(n => n.EndpointName == EndpointName))
@@ -32,9 +34,31 @@ public sealed class ExecuteFormTransformer : IOpenApiOperationTransformer
                             {
                                 [UploadReader.FileField] = new OpenApiSchema
                                 {
-                                    Type = JsonSchemaType.String,
-                                    Format = "binary",
-                                    Description = "A UTF-8 Python script whose name ends in .py (at most 1 MiB by default).",
+                                    Type = JsonSchemaType.Array,
+                                    Items = new OpenApiSchema { Type = JsonSchemaType.String, Format = "binary" },
+                                    Description = "The script: a UTF-8 .py file (at most 1 MiB by default). Several 'file' fields, or one .zip, "
+                                        + "become the working directory; their names may hold '/' for subdirectories.",
+                                },
+                                [UploadReader.EntrypointField] = Text("The file to run when several are uploaded; default main.py, else the only .py file."),
+                                [RunOptionsReader.StdinField] = Text("Text given to the script on stdin; without it stdin is empty."),
+                                [RunOptionsReader.ArgsField] = new OpenApiSchema
+                                {
+                                    Type = JsonSchemaType.Array,
+                                    Items = new OpenApiSchema { Type = JsonSchemaType.String },
+                                    Description = "Command-line arguments (sys.argv[1:]), one per 'args' field, passed without a shell; "
+                                        + "or one field holding a JSON array of strings.",
+                                },
+                                [RunOptionsReader.TimeoutField] = new OpenApiSchema
+                                {
+                                    Type = JsonSchemaType.Integer,
+                                    Minimum = "1",
+                                    Description = "Wall-clock limit in seconds (default 10); above the server's maximum (default 60) is a 400.",
+                                },
+                                [RunOptionsReader.MemoryField] = new OpenApiSchema
+                                {
+                                    Type = JsonSchemaType.Integer,
+                                    Minimum = "16",
+                                    Description = "Memory limit in MiB, with no swap (default 128); above the server's maximum (default 512) is a 400.",
                                 },
                             },
                         },

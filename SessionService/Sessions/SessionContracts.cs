@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using Executor.Session.Dispatch;
 
 namespace Executor.Session.Sessions;
 
@@ -60,6 +61,9 @@ public sealed record SessionResult
 
     [Description("Why the session ended as it did, when the status alone does not say.")]
     public string? Detail { get; init; }
+
+    [Description("The limits the script ran under.")]
+    public RunLimits? Limits { get; init; }
 }
 
 /// <summary>The answer to POST /cleanup.</summary>

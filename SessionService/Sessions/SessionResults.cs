@@ -26,6 +26,7 @@ public static class SessionResults
             StartedAt = session.StartedAt,
             FinishedAt = session.FinishedAt,
             Detail = run.Detail,
+            Limits = run.Limits,
         };
     }
 }

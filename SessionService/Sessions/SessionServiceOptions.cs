@@ -10,9 +10,36 @@ public sealed class SessionServiceOptions
     [Required]
     public string DatabasePath { get; set; } = "data/sessions.db";
 
-    /// <summary>Largest script accepted (bytes). Larger uploads get 413.</summary>
+    /// <summary>Largest single file accepted (bytes). Larger files get 413.</summary>
     [Range(1, 64L * 1024 * 1024)]
     public long MaxScriptBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Largest working directory accepted: all files together, a zip's after extraction (bytes).</summary>
+    [Range(1, 256L * 1024 * 1024)]
+    public long MaxTotalFileBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Most files in one working directory.</summary>
+    [Range(1, 10_000)]
+    public int MaxFiles { get; set; } = 100;
+
+    /// <summary>Largest stdin accepted (bytes).</summary>
+    [Range(0, 64L * 1024 * 1024)]
+    public long MaxStdinBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Most command-line arguments, and the longest one.</summary>
+    [Range(0, 4096)]
+    public int MaxArgs { get; set; } = 64;
+
+    [Range(1, 128 * 1024)]
+    public int MaxArgLength { get; set; } = 4096;
+
+    /// <summary>The most a request may ask for with timeout_seconds (keep equal to the runner's Sandbox:MaxTimeoutSeconds).</summary>
+    [Range(1, 3600)]
+    public int MaxTimeoutSeconds { get; set; } = 60;
+
+    /// <summary>The most a request may ask for with memory_mb (keep equal to the runner's Sandbox:MaxMemoryMb).</summary>
+    [Range(16, 65536)]
+    public int MaxMemoryMb { get; set; } = 512;
 
     /// <summary>Where RunnerService is found (service discovery name or URL).</summary>
     [Required]
@@ -30,6 +57,6 @@ public sealed class SessionServiceOptions
     [Range(5, 3600)]
     public int RunnerAttemptTimeoutSeconds { get; set; } = 120;
 
-    /// <summary>Extra request-body room for the multipart envelope around the script.</summary>
-    public long MaxUploadBytes => MaxScriptBytes + 64 * 1024;
+    /// <summary>The largest request body: files, stdin and room for the multipart envelope.</summary>
+    public long MaxUploadBytes => MaxTotalFileBytes + MaxStdinBytes + 64 * 1024;
 }

@@ -44,6 +44,7 @@ public sealed class SessionStore
                 started_at  TEXT,
                 finished_at TEXT,
                 entrypoint  TEXT NOT NULL,
+                options     TEXT,
                 result      TEXT
             );
             CREATE INDEX IF NOT EXISTS sessions_unfinished ON sessions (status) WHERE status IN ('queued', 'running');
@@ -55,16 +56,42 @@ public sealed class SessionStore
             );
             """;
         await command.ExecuteNonQueryAsync(cancellationToken);
+        await MigrateAsync(connection, cancellationToken);
     }
 
-    public async Task CreateAsync(string id, string entrypoint, IReadOnlyList<SessionFile> files, CancellationToken cancellationToken)
+    /// <summary>Brings a database made by an earlier version up to this schema: columns are only ever added.</summary>
+    private static async Task MigrateAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        var columns = new HashSet<string>(StringComparer.Ordinal);
+        await using (var info = connection.CreateCommand())
+        {
+            info.CommandText = "SELECT name FROM pragma_table_info('sessions')";
+            await using var reader = await info.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                columns.Add(reader.GetString(0));
+            }
+        }
+        if (!columns.Contains("options"))
+        {
+            await using var alter = connection.CreateCommand();
+            alter.CommandText = "ALTER TABLE sessions ADD COLUMN options TEXT";
+            await alter.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
+    public async Task CreateAsync(string id, string entrypoint, IReadOnlyList<SessionFile> files, RunOptions options, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         await using (var insert = connection.CreateCommand())
         {
             insert.Transaction = transaction;
-            insert.CommandText = "INSERT INTO sessions (id, status, created_at, entrypoint) VALUES ($id, $status, $now, $entrypoint)";
+            insert.CommandText = """
+                INSERT INTO sessions (id, status, created_at, entrypoint, options)
+                VALUES ($id, $status, $now, $entrypoint, $options)
+                """;
+            insert.Parameters.AddWithValue("$options", JsonSerializer.Serialize(options, Json));
             insert.Parameters.AddWithValue("$id", id);
             insert.Parameters.AddWithValue("$status", SessionStatus.Queued);
             insert.Parameters.AddWithValue("$now", _time.GetUtcNow());
@@ -110,20 +137,24 @@ public sealed class SessionStore
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = """
-            SELECT s.entrypoint, f.path, f.content
+            SELECT s.entrypoint, s.options, f.path, f.content
             FROM sessions s JOIN session_files f ON f.session_id = s.id
             WHERE s.id = $id
             """;
         command.Parameters.AddWithValue("$id", id);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         string? entrypoint = null;
+        var options = RunOptions.None;
         var files = new List<RunFile>();
         while (await reader.ReadAsync(cancellationToken))
         {
             entrypoint = reader.GetString(0);
-            files.Add(new RunFile(reader.GetString(1), reader.GetFieldValue<byte[]>(2)));
+            options = reader.IsDBNull(1) ? RunOptions.None : JsonSerializer.Deserialize<RunOptions>(reader.GetString(1), Json) ?? RunOptions.None;
+            files.Add(new RunFile(reader.GetString(2), reader.GetFieldValue<byte[]>(3)));
         }
-        return entrypoint is null ? null : new RunRequest(id, files, entrypoint);
+        return entrypoint is null
+            ? null
+            : new RunRequest(id, files, entrypoint, options.Args, options.Stdin, options.TimeoutSeconds, options.MemoryMb);
     }
 
     /// <summary>Moves a queued (or, after a restart, running) session to running. False once it has ended.</summary>

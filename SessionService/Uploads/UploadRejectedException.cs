@@ -1,0 +1,15 @@
+using Microsoft.AspNetCore.Mvc;
+
+namespace Executor.Session.Uploads;
+
+/// <summary>An upload refused with a problem the client can act on. Thrown inside upload reading, answered at its edge.</summary>
+public sealed class UploadRejectedException(ProblemDetails problem) : Exception(problem.Detail)
+{
+    public ProblemDetails Problem { get; } = problem;
+
+    public static UploadRejectedException BadRequest(string type, string title, string detail) =>
+        new(Problems.Create(StatusCodes.Status400BadRequest, type, title, detail));
+
+    public static UploadRejectedException TooLarge(string detail) =>
+        new(Problems.Create(StatusCodes.Status413PayloadTooLarge, "upload-too-large", "Upload too large", detail));
+}
