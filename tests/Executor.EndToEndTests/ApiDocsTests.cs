@@ -20,7 +20,12 @@ public sealed class ApiDocsTests(StackFixture stack)
         Assert.Equal(4, paths.EnumerateObject().Count());
 
         var form = execute.GetProperty("post").GetProperty("requestBody").GetProperty("content").GetProperty("multipart/form-data").GetProperty("schema");
-        Assert.Equal("binary", form.GetProperty("properties").GetProperty("file").GetProperty("format").GetString());
+        var fields = form.GetProperty("properties");
+        Assert.Equal("binary", fields.GetProperty("file").GetProperty("items").GetProperty("format").GetString());
+        foreach (var field in new[] { "entrypoint", "stdin", "args", "timeout_seconds", "memory_mb" })
+        {
+            Assert.True(fields.TryGetProperty(field, out _), $"the form field '{field}' is not documented");
+        }
         Assert.True(execute.GetProperty("post").GetProperty("responses").TryGetProperty("413", out _));
         var resultResponses = result.GetProperty("get").GetProperty("responses");
         Assert.True(resultResponses.TryGetProperty("200", out _));
@@ -28,7 +33,13 @@ public sealed class ApiDocsTests(StackFixture stack)
         Assert.True(cleanup.TryGetProperty("post", out _));
         Assert.True(prewarm.TryGetProperty("post", out _));
         var schemas = document.GetProperty("components").GetProperty("schemas");
-        Assert.True(schemas.GetProperty("SessionResult").GetProperty("properties").TryGetProperty("exit_code", out _));
+        var model = schemas.GetProperty("SessionResult").GetProperty("properties");
+        Assert.True(model.TryGetProperty("exit_code", out _));
+        Assert.True(model.TryGetProperty("limits", out _));
+        Assert.Equal(
+            ["completed", "failed", "timed_out", "memory_exceeded", "output_limit_exceeded", "cancelled", "internal_error"],
+            model.GetProperty("status").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
+        Assert.Contains("memory_exceeded", model.GetProperty("status").GetProperty("description").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -26,12 +26,33 @@ public static class ExecutorApi
         return await gateway.PostAsync("/execute", form);
     }
 
-    public static async Task<string> SubmitAsync(this HttpClient gateway, string script)
+    public static async Task<string> SubmitAsync(this HttpClient gateway, string script, params (string Field, string Value)[] fields)
     {
-        using var response = await gateway.UploadAsync(script);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var form = new MultipartFormDataContent();
+        form.AddFile("main.py", script);
+        foreach (var (field, value) in fields)
+        {
+            form.Add(new StringContent(value), field);
+        }
+        return await gateway.SubmitFormAsync(form);
+    }
+
+    public static async Task<string> SubmitFormAsync(this HttpClient gateway, MultipartFormDataContent form)
+    {
+        using var response = await gateway.PostAsync("/execute", form);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"submit answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
         var body = await response.Content.ReadFromJsonAsync<JsonElement>();
         return body.GetProperty("session_id").GetString()!;
+    }
+
+    public static void AddFile(this MultipartFormDataContent form, string fileName, string content) =>
+        form.AddFile(fileName, Encoding.UTF8.GetBytes(content));
+
+    public static void AddFile(this MultipartFormDataContent form, string fileName, byte[] content)
+    {
+        var file = new ByteArrayContent(content);
+        file.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        form.Add(file, "file", fileName);
     }
 
     /// <summary>Polls GET /result until the session has ended, checking the "still running" shape on the way.</summary>
@@ -54,8 +75,8 @@ public static class ExecutorApi
         }
     }
 
-    public static async Task<JsonElement> RunAsync(this HttpClient gateway, string script) =>
-        await gateway.WaitForResultAsync(await gateway.SubmitAsync(script));
+    public static async Task<JsonElement> RunAsync(this HttpClient gateway, string script, params (string Field, string Value)[] fields) =>
+        await gateway.WaitForResultAsync(await gateway.SubmitAsync(script, fields));
 
     /// <summary>Waits until the runner reports the session running in a container, and returns that container's id.</summary>
     public static async Task<string> WaitForContainerAsync(this HttpClient runner, string sessionId)

@@ -43,6 +43,7 @@ public sealed class SandboxLimitsTests(StackFixture stack)
             status = dict(line.split(":", 1) for line in open("/proc/self/status"))
             print("caps", status["CapEff"].strip(), status["CapBnd"].strip())
             print("nonewprivs", status["NoNewPrivs"].strip())
+            print("seccomp", status["Seccomp"].strip())
             try:
                 socket.create_connection(("1.1.1.1", 53), timeout=2)
                 print("network open")
@@ -61,6 +62,7 @@ public sealed class SandboxLimitsTests(StackFixture stack)
         Assert.Contains("uid 65534 65534", lines);
         Assert.Contains("caps 0000000000000000 0000000000000000", lines);
         Assert.Contains("nonewprivs 1", lines);
+        Assert.Contains("seccomp 2", lines); // the engine's default seccomp filter
         Assert.Contains(lines, l => l.StartsWith("network closed", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("root read-only", StringComparison.Ordinal));
         Assert.Contains("env ['HOME', 'HOSTNAME', 'LANG', 'PATH', 'PYTHONDONTWRITEBYTECODE']", lines);

@@ -24,6 +24,8 @@ public sealed class StackFixture : IAsyncLifetime
 
     public HttpClient Prewarm { get; private set; } = null!;
 
+    public HttpClient Session { get; private set; } = null!;
+
     public IDockerClient Docker { get; } = new DockerClientBuilder().WithEndpoint(new Uri("unix:///var/run/docker.sock")).Build();
 
     public async Task InitializeAsync()
@@ -49,6 +51,7 @@ public sealed class StackFixture : IAsyncLifetime
         Gateway = _app.CreateHttpClient("gateway");
         Runner = _app.CreateHttpClient("runner");
         Prewarm = _app.CreateHttpClient("prewarm");
+        Session = _app.CreateHttpClient("session");
     }
 
     public async Task DisposeAsync()
@@ -78,6 +81,23 @@ public sealed class StackFixture : IAsyncLifetime
                 ["label"] = new Dictionary<string, bool> { [$"executor.deployment={Deployment}"] = true },
             },
         });
+
+    /// <summary>Containers that ran a session: cold ones carry its label, leased warm ones its name.</summary>
+    public async Task<IList<string>> ContainersOfSessionAsync(string sessionId) =>
+        [.. (await ContainersAsync())
+            .Where(c => c.Labels.TryGetValue("executor.session", out var s) && s == sessionId
+                || c.Names.Any(n => n.StartsWith($"/executor-run-{sessionId}-", StringComparison.Ordinal)))
+            .Select(c => c.ID)];
+
+    /// <summary>Every service answers its readiness probe.</summary>
+    public async Task AssertHealthyAsync()
+    {
+        foreach (var service in new[] { Gateway, Runner, Prewarm, Session })
+        {
+            using var response = await service.GetAsync("/health");
+            Assert.True(response.IsSuccessStatusCode, $"{service.BaseAddress} /health answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        }
+    }
 
     public async Task<bool> ContainerExistsAsync(string containerId)
     {

@@ -49,7 +49,7 @@ public sealed class UploadValidationTests(StackFixture stack)
     [Fact]
     public async Task A_body_far_over_the_limit_is_refused_with_a_413_problem()
     {
-        using var response = await stack.Gateway.UploadBytesAsync(new byte[5 * 1024 * 1024], "huge.py");
+        using var response = await stack.Gateway.UploadBytesAsync(new byte[8 * 1024 * 1024], "huge.py");
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
     }

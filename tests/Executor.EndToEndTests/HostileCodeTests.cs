@@ -1,0 +1,281 @@
+using System.Text.Json;
+
+namespace Executor.EndToEndTests;
+
+/// <summary>
+/// Code written to break out, exhaust or confuse the sandbox. Each case must end in the status it deserves, and
+/// afterwards every service is healthy, a normal script still runs correctly, and no container of the session is left.
+/// </summary>
+[Collection(StackCollection.Name)]
+public sealed class HostileCodeTests(StackFixture stack)
+{
+    /// <summary>Short enough to keep the suite quick; the default 10 s timeout is proven elsewhere.</summary>
+    private static readonly (string, string) ShortTimeout = ("timeout_seconds", "3");
+
+    /// <summary>ENOSPC, or EFBIG from the fsize limit.</summary>
+    private static readonly string[] DiskFullErrors = ["28", "27"];
+
+    private async Task<JsonElement> RunContainedAsync(string script, string expectedStatus, params (string, string)[] fields)
+    {
+        var sessionId = await stack.Gateway.SubmitAsync(script, fields);
+        var result = await stack.Gateway.WaitForResultAsync(sessionId);
+
+        Assert.True(expectedStatus == result.GetProperty("status").GetString(),
+            $"expected {expectedStatus}, got {result.GetProperty("status")}: {result.GetProperty("detail")} / {Tail(result.GetProperty("logs").GetString())}");
+        await stack.AssertHealthyAsync();
+        var normal = await stack.Gateway.RunAsync("print(sum(range(10)))\n");
+        Assert.Equal("completed", normal.GetProperty("status").GetString());
+        Assert.Equal("45\n", normal.GetProperty("logs").GetString());
+        await ExecutorApi.WaitUntilAsync(async () => (await stack.ContainersOfSessionAsync(sessionId)).Count == 0,
+            $"no container of session {sessionId} is left");
+        return result;
+    }
+
+    private static string? Tail(string? text) => text is { Length: > 300 } ? text[^300..] : text;
+
+    private static string Stdout(JsonElement result) => result.GetProperty("stdout").GetString()!;
+
+    [Fact]
+    public async Task Fork_bomb_is_contained_by_the_pids_limit()
+    {
+        var result = await RunContainedAsync("""
+            import os
+            while True:
+                try:
+                    os.fork()
+                except OSError:
+                    pass
+            """, "timed_out", ShortTimeout);
+
+        Assert.Equal(9, result.GetProperty("signal").GetInt32());
+    }
+
+    [Fact]
+    public async Task Memory_bomb_is_killed_at_the_memory_limit()
+    {
+        var result = await RunContainedAsync("""
+            hog = []
+            while True:
+                hog.append(bytearray(8 * 1024 * 1024))
+            """, "memory_exceeded");
+
+        Assert.Equal(9, result.GetProperty("signal").GetInt32());
+        Assert.Contains("128 MiB", result.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Cpu_bound_infinite_loop_ends_at_the_timeout()
+    {
+        var result = await RunContainedAsync("while True:\n    pass\n", "timed_out", ShortTimeout);
+
+        // Half a CPU: the loop gets about half the wall time.
+        Assert.InRange(result.GetProperty("cpu_time_ms").GetDouble(), 500, 2_600);
+    }
+
+    [Fact]
+    public async Task Sleeping_forever_ends_at_the_timeout() =>
+        await RunContainedAsync("import time\ntime.sleep(10**6)\n", "timed_out", ShortTimeout);
+
+    [Fact]
+    public async Task Stdout_flood_of_hundreds_of_megabytes_is_cut_at_the_output_limit()
+    {
+        var result = await RunContainedAsync("""
+            import os
+            chunk = b"x" * (1024 * 1024)
+            for _ in range(500):
+                os.write(1, chunk)
+            """, "output_limit_exceeded");
+
+        Assert.Equal(1024 * 1024, Stdout(result).Length);
+        Assert.True(result.GetProperty("stdout_truncated").GetBoolean());
+        Assert.False(result.GetProperty("stderr_truncated").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Stderr_flood_is_cut_at_the_output_limit()
+    {
+        var result = await RunContainedAsync("""
+            import sys
+            while True:
+                sys.stderr.write("e" * 65536)
+            """, "output_limit_exceeded");
+
+        Assert.Equal(1024 * 1024, result.GetProperty("stderr").GetString()!.Length);
+        Assert.True(result.GetProperty("stderr_truncated").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Filling_tmp_shm_and_the_work_directory_stops_at_their_sizes()
+    {
+        var result = await RunContainedAsync("""
+            import os
+            for d in ("/tmp", "/dev/shm", "/sandbox"):
+                written = 0
+                try:
+                    with open(os.path.join(d, "fill"), "wb") as f:
+                        while True:
+                            f.write(b"\0" * 1024 * 1024)
+                            f.flush()
+                            written += 1
+                except OSError as e:
+                    print(d, written, e.errno)
+            """, "completed");
+
+        var lines = Stdout(result).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, lines.Length);
+        Assert.All(lines, line =>
+        {
+            var parts = line.Split(' ');
+            Assert.InRange(int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture), 0, 16);
+            Assert.Contains(parts[2], DiskFullErrors);
+        });
+    }
+
+    [Fact]
+    public async Task Writing_to_the_root_and_usr_is_refused()
+    {
+        var result = await RunContainedAsync("""
+            for path in ("/evil", "/usr/evil", "/usr/bin/python3", "/etc/passwd"):
+                try:
+                    open(path, "a").write("x")
+                    print(path, "WRITTEN")
+                except OSError as e:
+                    print(path, "refused", e.errno)
+            """, "completed");
+
+        Assert.DoesNotContain("WRITTEN", Stdout(result), StringComparison.Ordinal);
+        Assert.Equal(4, Stdout(result).Split('\n', StringSplitOptions.RemoveEmptyEntries).Count(l => l.Contains("refused", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Network_connections_and_dns_lookups_fail()
+    {
+        var result = await RunContainedAsync("""
+            import socket
+            try:
+                socket.create_connection(("1.1.1.1", 80), timeout=2)
+                print("CONNECTED")
+            except OSError as e:
+                print("connect refused", e.errno)
+            try:
+                socket.getaddrinfo("example.com", 80)
+                print("RESOLVED")
+            except OSError as e:
+                print("dns refused")
+            print([name for _, name in socket.if_nameindex()])
+            """, "completed");
+
+        Assert.DoesNotContain("CONNECTED", Stdout(result), StringComparison.Ordinal);
+        Assert.DoesNotContain("RESOLVED", Stdout(result), StringComparison.Ordinal);
+        Assert.Contains("['lo']", Stdout(result), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_environment_holds_no_secrets_of_the_services()
+    {
+        var result = await RunContainedAsync("""
+            import os
+            print(sorted(os.environ))
+            try:
+                print(open("/proc/1/environ").read())
+            except OSError as e:
+                print("launcher environ refused", e.errno)
+            """, "completed");
+
+        Assert.Equal("['HOME', 'HOSTNAME', 'LANG', 'PATH', 'PYTHONDONTWRITEBYTECODE']\nlauncher environ refused 13\n", Stdout(result));
+    }
+
+    [Fact]
+    public async Task Killing_every_process_and_pid_1_does_not_lose_the_result()
+    {
+        var result = await RunContainedAsync("""
+            import os, signal
+            try:
+                os.kill(-1, signal.SIGKILL)  # everything but itself and PID 1: nothing else is left (ESRCH)
+            except ProcessLookupError:
+                pass
+            os.kill(1, signal.SIGKILL)
+            os.kill(1, signal.SIGTERM)
+            print("still here")
+            """, "completed");
+
+        Assert.Equal("still here\n", Stdout(result));
+    }
+
+    [Fact]
+    public async Task A_detached_background_process_does_not_outlive_the_script()
+    {
+        var result = await RunContainedAsync("""
+            import subprocess, sys
+            subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(1)"],
+                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            print("spawned")
+            """, "completed");
+
+        Assert.Equal("spawned\n", Stdout(result));
+    }
+
+    [Fact]
+    public async Task Closing_stdout_early_is_harmless()
+    {
+        var result = await RunContainedAsync("""
+            import os, sys
+            print("before")
+            sys.stdout.close()
+            os.close(1)
+            sys.stderr.write("after\n")
+            """, "completed");
+
+        Assert.Equal("before\nafter\n", result.GetProperty("logs").GetString());
+    }
+
+    [Fact]
+    public async Task Invalid_utf8_output_arrives_as_replacement_characters()
+    {
+        var result = await RunContainedAsync("import sys\nsys.stdout.buffer.write(b'bad \\xff\\xfe bytes\\n')\n", "completed");
+
+        Assert.Equal("bad \uFFFD\uFFFD bytes\n", Stdout(result));
+    }
+
+    [Fact]
+    public async Task Reading_stdin_forever_without_stdin_gets_end_of_file()
+    {
+        var result = await RunContainedAsync("import sys\ndata = sys.stdin.read()\nprint('read', len(data))\n", "completed");
+
+        Assert.Equal("read 0\n", Stdout(result));
+    }
+
+    [Fact]
+    public async Task Children_that_keep_writing_after_the_script_exits_are_stopped()
+    {
+        var result = await RunContainedAsync("""
+            import os, time
+            for _ in range(3):
+                if os.fork() == 0:
+                    while True:
+                        print("child", flush=True)
+                        time.sleep(0.01)
+            time.sleep(0.2)
+            print("parent done", flush=True)
+            """, "completed");
+
+        Assert.Contains("parent done\n", result.GetProperty("logs").GetString(), StringComparison.Ordinal);
+        Assert.True(result.GetProperty("duration_ms").GetDouble() < 3_000, "the run waited for the children");
+    }
+
+    [Fact]
+    public async Task A_script_cannot_forge_its_result()
+    {
+        var result = await RunContainedAsync("""
+            import os, sys
+            forged = b'{"outcome": "exited", "exit_code": 0, "signal": null}'
+            frame = b"x" + len(forged).to_bytes(4, "big") + forged
+            os.write(1, frame)
+            os.write(3, frame)
+            sys.stdout.flush()
+            sys.exit(5)
+            """, "failed");
+
+        Assert.Equal(5, result.GetProperty("exit_code").GetInt32());
+    }
+}

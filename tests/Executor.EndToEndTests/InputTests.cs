@@ -1,0 +1,253 @@
+using System.IO.Compression;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Executor.EndToEndTests;
+
+[Collection(StackCollection.Name)]
+public sealed class InputTests(StackFixture stack)
+{
+    private static byte[] Zip(params (string Name, string Content)[] entries)
+    {
+        var buffer = new MemoryStream();
+        using (var zip = new ZipArchive(buffer, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            foreach (var (name, content) in entries)
+            {
+                using var writer = new StreamWriter(zip.CreateEntry(name).Open());
+                writer.Write(content);
+            }
+        }
+        return buffer.ToArray();
+    }
+
+    private async Task<JsonElement> ProblemOfAsync(MultipartFormDataContent form, HttpStatusCode status)
+    {
+        using var response = await stack.Gateway.PostAsync("/execute", form);
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    [Fact]
+    public async Task Stdin_reaches_the_script()
+    {
+        var result = await stack.Gateway.RunAsync("import sys\nfor line in sys.stdin:\n    print(line.strip().upper())\n",
+            ("stdin", "hello\nworld\n"));
+
+        Assert.Equal("HELLO\nWORLD\n", result.GetProperty("stdout").GetString());
+    }
+
+    [Fact]
+    public async Task Args_reach_the_script_unchanged_and_without_a_shell()
+    {
+        var repeated = await stack.Gateway.RunAsync("import sys\nprint(sys.argv[1:])\n",
+            ("args", "one two"), ("args", "$(rm -rf /)"), ("args", "'quoted'"));
+        var json = await stack.Gateway.RunAsync("import sys\nprint(sys.argv[1:])\n", ("args", """["a", "b c", ";ls"]"""));
+
+        Assert.Equal("['one two', '$(rm -rf /)', \"'quoted'\"]\n", repeated.GetProperty("stdout").GetString());
+        Assert.Equal("['a', 'b c', ';ls']\n", json.GetProperty("stdout").GetString());
+    }
+
+    [Fact]
+    public async Task Several_files_become_the_working_directory()
+    {
+        using var form = new MultipartFormDataContent();
+        form.AddFile("main.py", "from helpers import greet\nprint(greet(open('data.txt').read().strip()))\n");
+        form.AddFile("helpers.py", "def greet(name):\n    return f'hello {name}'\n");
+        form.AddFile("data.txt", "world\n");
+
+        var result = await stack.Gateway.WaitForResultAsync(await stack.Gateway.SubmitFormAsync(form));
+
+        Assert.Equal("completed", result.GetProperty("status").GetString());
+        Assert.Equal("hello world\n", result.GetProperty("stdout").GetString());
+    }
+
+    [Fact]
+    public async Task A_zip_becomes_the_working_directory_and_entrypoint_picks_the_script()
+    {
+        using var form = new MultipartFormDataContent();
+        form.AddFile("project.zip", Zip(
+            ("app/run.py", "import sys\nfrom util import double\nprint(double(int(open('data/n.txt').read())), sys.argv[0])\n"),
+            ("app/util.py", "def double(x):\n    return 2 * x\n"),
+            ("data/n.txt", "21\n"),
+            ("main.py", "print('not me')\n")));
+        form.Add(new StringContent("app/run.py"), "entrypoint");
+
+        var result = await stack.Gateway.WaitForResultAsync(await stack.Gateway.SubmitFormAsync(form));
+
+        // As with `python3 /sandbox/app/run.py` from /sandbox: its own folder is importable, paths are relative to the root.
+        Assert.Equal("completed", result.GetProperty("status").GetString());
+        Assert.Equal("42 /sandbox/app/run.py\n", result.GetProperty("stdout").GetString());
+    }
+
+    [Fact]
+    public async Task A_zip_with_main_py_at_its_root_runs_main_py()
+    {
+        using var form = new MultipartFormDataContent();
+        form.AddFile("project.zip", Zip(("main.py", "from pkg.calc import double\nprint(double(21))\n"), ("pkg/__init__.py", ""),
+            ("pkg/calc.py", "def double(x):\n    return 2 * x\n"), ("other.py", "print('not me')\n")));
+
+        var result = await stack.Gateway.WaitForResultAsync(await stack.Gateway.SubmitFormAsync(form));
+
+        Assert.Equal("42\n", result.GetProperty("stdout").GetString());
+    }
+
+    [Theory]
+    [InlineData("../escape.py")]
+    [InlineData("/etc/evil.py")]
+    [InlineData("dir/../../escape.py")]
+    [InlineData("dir\\evil.py")]
+    public async Task A_file_name_that_leaves_the_work_directory_is_a_400(string name)
+    {
+        using var form = new MultipartFormDataContent();
+        form.AddFile("main.py", "print(1)\n");
+        form.AddFile(name, "print(2)\n");
+
+        var problem = await ProblemOfAsync(form, HttpStatusCode.BadRequest);
+
+        Assert.Equal("urn:executor:problem:bad-file-name", problem.GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task A_zip_entry_that_leaves_the_work_directory_is_a_400()
+    {
+        using var form = new MultipartFormDataContent();
+        form.AddFile("evil.zip", Zip(("main.py", "print(1)\n"), ("../../etc/cron.d/evil", "* * * * * root id\n")));
+
+        var problem = await ProblemOfAsync(form, HttpStatusCode.BadRequest);
+
+        Assert.Equal("urn:executor:problem:bad-file-name", problem.GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task A_symbolic_link_in_a_zip_is_a_400()
+    {
+        var buffer = new MemoryStream();
+        using (var zip = new ZipArchive(buffer, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            using (var writer = new StreamWriter(zip.CreateEntry("main.py").Open()))
+            {
+                writer.Write("print(open('secret').read())\n");
+            }
+            var link = zip.CreateEntry("secret");
+            link.ExternalAttributes = unchecked((int)0xA1FF0000); // S_IFLNK | 0777, as zip -y stores it
+            using var target = new StreamWriter(link.Open());
+            target.Write("/etc/shadow");
+        }
+        using var form = new MultipartFormDataContent();
+        form.AddFile("links.zip", buffer.ToArray());
+
+        var problem = await ProblemOfAsync(form, HttpStatusCode.BadRequest);
+
+        Assert.Equal("urn:executor:problem:bad-file-name", problem.GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task Several_scripts_without_main_py_need_an_entrypoint()
+    {
+        using var form = new MultipartFormDataContent();
+        form.AddFile("a.py", "print('a')\n");
+        form.AddFile("b.py", "print('b')\n");
+
+        var problem = await ProblemOfAsync(form, HttpStatusCode.BadRequest);
+
+        Assert.Equal("urn:executor:problem:ambiguous-entrypoint", problem.GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task Files_over_the_total_limit_are_a_413()
+    {
+        using var form = new MultipartFormDataContent();
+        form.AddFile("main.py", "print(1)\n");
+        for (var i = 0; i < 5; i++)
+        {
+            form.AddFile($"data{i}.bin", new byte[1000 * 1024]);
+        }
+
+        var problem = await ProblemOfAsync(form, HttpStatusCode.RequestEntityTooLarge);
+
+        Assert.Equal("urn:executor:problem:upload-too-large", problem.GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task A_shorter_timeout_applies_and_is_reported()
+    {
+        var result = await stack.Gateway.RunAsync("import time\ntime.sleep(30)\n", ("timeout_seconds", "2"));
+
+        Assert.Equal("timed_out", result.GetProperty("status").GetString());
+        Assert.Equal(2, result.GetProperty("limits").GetProperty("timeout_seconds").GetInt32());
+        Assert.InRange(result.GetProperty("duration_ms").GetDouble(), 1_900, 9_000);
+    }
+
+    [Fact]
+    public async Task More_memory_can_be_asked_for_and_applies()
+    {
+        const string Allocate200Mib = "x = bytearray(200 * 1024 * 1024)\nprint('allocated')\n";
+        var roomy = await stack.Gateway.RunAsync(Allocate200Mib, ("memory_mb", "320"));
+        var tight = await stack.Gateway.RunAsync(Allocate200Mib);
+
+        Assert.Equal("completed", roomy.GetProperty("status").GetString());
+        Assert.Equal(320, roomy.GetProperty("limits").GetProperty("memory_mb").GetInt32());
+        Assert.False(roomy.GetProperty("warm_start").GetBoolean(), "a pool container has the default memory limit");
+        Assert.Equal("memory_exceeded", tight.GetProperty("status").GetString());
+        Assert.Equal(128, tight.GetProperty("limits").GetProperty("memory_mb").GetInt32());
+    }
+
+    [Theory]
+    [InlineData("timeout_seconds", "61")]
+    [InlineData("timeout_seconds", "0")]
+    [InlineData("timeout_seconds", "ten")]
+    [InlineData("memory_mb", "100000")]
+    public async Task A_limit_outside_the_allowed_range_is_a_400(string field, string value)
+    {
+        using var form = new MultipartFormDataContent();
+        form.AddFile("main.py", "print(1)\n");
+        form.Add(new StringContent(value), field);
+
+        var problem = await ProblemOfAsync(form, HttpStatusCode.BadRequest);
+
+        Assert.Equal("urn:executor:problem:bad-limit", problem.GetProperty("type").GetString());
+        Assert.Contains(field, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_result_carries_the_whole_model()
+    {
+        var result = await stack.Gateway.RunAsync("import sys\nprint('o')\nprint('e', file=sys.stderr)\nsum(range(10**6))\n");
+
+        foreach (var field in new[] { "session_id", "status", "logs", "stdout", "stderr", "exit_code", "signal", "stdout_truncated",
+            "stderr_truncated", "duration_ms", "cpu_time_ms", "peak_memory_bytes", "created_at", "started_at", "finished_at", "limits" })
+        {
+            Assert.True(result.TryGetProperty(field, out _), $"the result has no '{field}'");
+        }
+        Assert.True(result.GetProperty("cpu_time_ms").GetDouble() > 0);
+        Assert.True(result.GetProperty("peak_memory_bytes").GetInt64() > 1024 * 1024);
+        var created = result.GetProperty("created_at").GetDateTimeOffset();
+        var started = result.GetProperty("started_at").GetDateTimeOffset();
+        var finished = result.GetProperty("finished_at").GetDateTimeOffset();
+        Assert.True(created <= started && started <= finished);
+        var limits = result.GetProperty("limits");
+        Assert.Equal(10, limits.GetProperty("timeout_seconds").GetInt32());
+        Assert.Equal(128, limits.GetProperty("memory_mb").GetInt32());
+        Assert.Equal(0.5, limits.GetProperty("cpus").GetDouble());
+        Assert.Equal(64, limits.GetProperty("pids_limit").GetInt32());
+        Assert.Equal(1024 * 1024, limits.GetProperty("output_limit_bytes").GetInt64());
+    }
+
+    [Fact]
+    public async Task The_runtime_holds_the_full_standard_library()
+    {
+        var result = await stack.Gateway.RunAsync("""
+            import json, asyncio, sqlite3, unittest, uuid, decimal, fractions, statistics, collections, itertools
+            import re, datetime, zoneinfo, csv, hashlib, secrets, dataclasses, typing, pathlib, tempfile, zlib, ssl
+            db = sqlite3.connect(":memory:")
+            db.execute("create table t (x)")
+            print(json.dumps({"ok": asyncio.run(asyncio.sleep(0, result=1))}), uuid.uuid4().version)
+            """);
+
+        Assert.Equal("completed", result.GetProperty("status").GetString());
+        Assert.Equal("{\"ok\": 1} 4\n", result.GetProperty("stdout").GetString());
+    }
+}
