@@ -1,5 +1,7 @@
 using Executor.Prewarm.Pool;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
 
 namespace Executor.Prewarm.Apis;
 
@@ -11,7 +13,9 @@ public static class PoolApi
             .WithName("Prewarm")
             .WithTags("Pool")
             .WithSummary("Triggers a refill of the warm pool")
-            .WithDescription("Returns at once; the pool starts containers in the background until it is back at its target size.");
+            .WithDescription("Returns at once; the pool starts containers in the background. With ?count=N the pool keeps N "
+                + "containers ready from now on (at most the server's maximum, 64 by default).")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
 
         // Internal: the gateway does not route these.
         app.MapGet("/pool", GetState)
@@ -19,7 +23,7 @@ public static class PoolApi
             .WithTags("Pool")
             .WithSummary("The pool's state (internal)")
             .ExcludeFromDescription();
-        app.MapPost("/leases", Lease)
+        app.MapPost("/leases", LeaseAsync)
             .WithName("LeaseContainer")
             .WithTags("Pool")
             .WithSummary("Hands a ready container to the runner for one run (internal)")
@@ -27,26 +31,41 @@ public static class PoolApi
         return app;
     }
 
-    public static Ok<PrewarmResponse> Prewarm(WarmPool pool)
+    public static Results<Ok<PrewarmResponse>, ProblemHttpResult> Prewarm(WarmPool pool, IOptions<PoolOptions> options, [FromQuery] int? count)
     {
+        if (count is { } requested)
+        {
+            if (requested < 0 || requested > options.Value.MaxSize)
+            {
+                return TypedResults.Problem(
+                    statusCode: StatusCodes.Status400BadRequest,
+                    type: "urn:executor:problem:bad-pool-size",
+                    title: "Invalid pool size",
+                    detail: $"count must be from 0 to {options.Value.MaxSize}; got {requested}.");
+            }
+            return TypedResults.Ok(new PrewarmResponse("prewarm triggered", pool.Resize(requested)));
+        }
         pool.RequestRefill();
-        return TypedResults.Ok(new PrewarmResponse("prewarm triggered"));
+        return TypedResults.Ok(new PrewarmResponse("prewarm triggered", pool.Target));
     }
 
     public static Ok<PoolState> GetState(WarmPool pool) =>
-        TypedResults.Ok(new PoolState(pool.Target, pool.Ready, pool.Starting, pool.Hits, pool.Misses));
+        TypedResults.Ok(new PoolState(pool.Target, pool.Ready, pool.Starting, pool.Metrics.Hits, pool.Metrics.Misses, pool.Metrics.Recycled));
 
-    public static Results<Ok<LeaseResponse>, NoContent> Lease(LeaseRequest request, WarmPool pool) =>
-        pool.TryLease(request.SessionId) is { } containerId
+    public static async Task<Results<Ok<LeaseResponse>, NoContent>> LeaseAsync(
+        WarmPool pool, IOptions<PoolOptions> options, [FromQuery(Name = "wait_ms")] int? waitMs, CancellationToken cancellationToken)
+    {
+        var wait = TimeSpan.FromMilliseconds(Math.Clamp(waitMs ?? 0, 0, options.Value.MaxLeaseWaitMs));
+        return await pool.LeaseAsync(wait, cancellationToken) is { } containerId
             ? TypedResults.Ok(new LeaseResponse(containerId))
             : TypedResults.NoContent();
+    }
 }
 
 /// <param name="Status">Always "prewarm triggered".</param>
-public sealed record PrewarmResponse(string Status);
+/// <param name="Target">How many containers the pool now keeps ready.</param>
+public sealed record PrewarmResponse(string Status, int Target);
 
-public sealed record PoolState(int Target, int Ready, int Starting, long Hits, long Misses);
-
-public sealed record LeaseRequest(string SessionId);
+public sealed record PoolState(int Target, int Ready, int Starting, long Hits, long Misses, long Recycled);
 
 public sealed record LeaseResponse(string ContainerId);

@@ -13,10 +13,12 @@ public static class ServiceCollectionExtensions
         builder.Services.AddOptions<PoolOptions>()
             .BindConfiguration(PoolOptions.Section)
             .ValidateDataAnnotations()
+            .Validate(o => o.MinSize <= o.MaxSize && o.TargetSize <= o.MaxSize, "Pool:MinSize and Pool:TargetSize must not exceed Pool:MaxSize")
             .ValidateOnStart();
 
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
+        builder.Services.AddSingleton<PoolMetrics>();
         builder.Services.AddSingleton<WarmPool>();
         builder.Services.AddHostedService<PoolFiller>();
         builder.Services.AddHealthChecks().AddCheck<PoolHealthCheck>("pool");

@@ -24,6 +24,8 @@ public sealed partial class PoolFiller(
         {
             try
             {
+                await pool.RenameLeasedAsync();
+                await pool.RecycleAsync(stoppingToken);
                 await pool.FillAsync(stoppingToken);
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
@@ -37,12 +39,30 @@ public sealed partial class PoolFiller(
             try
             {
                 await pool.RefillRequests.ReadAsync(wake.Token);
+                await HoldBackDuringBurstAsync(stoppingToken);
             }
             catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
             {
             }
         }
     }
+
+    /// <summary>
+    /// Starting a container costs the engine ~200 ms of CPU: not while leases come in quick succession (the runs of a
+    /// burst need the cores), but as soon as they pause, and never later than a second after the first of them.
+    /// </summary>
+    private async Task HoldBackDuringBurstAsync(CancellationToken stoppingToken)
+    {
+        var quiet = TimeSpan.FromMilliseconds(poolOptions.Value.RefillDelayMs);
+        var started = time.GetTimestamp();
+        do
+        {
+            await Task.Delay(quiet, time, stoppingToken);
+        }
+        while (pool.SinceLastLease < quiet && time.GetElapsedTime(started) < MaxHoldBack);
+    }
+
+    private static readonly TimeSpan MaxHoldBack = TimeSpan.FromSeconds(1);
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {

@@ -6,15 +6,42 @@ public sealed class PoolOptions
 {
     public const string Section = "Pool";
 
-    /// <summary>How many started containers to keep waiting for a script.</summary>
-    [Range(0, 256)]
+    /// <summary>How many started containers to keep waiting for a script. POST /prewarm?count=N changes it.</summary>
+    [Range(0, 1024)]
     public int TargetSize { get; set; } = 2;
+
+    /// <summary>Below this many ready containers the pool reports itself Degraded.</summary>
+    [Range(0, 1024)]
+    public int MinSize { get; set; } = 1;
+
+    /// <summary>The most POST /prewarm may ask for.</summary>
+    [Range(0, 1024)]
+    public int MaxSize { get; set; } = 64;
 
     /// <summary>Containers started at once while refilling: each start costs the engine ~200 ms of CPU.</summary>
     [Range(1, 16)]
-    public int RefillConcurrency { get; set; } = 1;
+    public int RefillConcurrency { get; set; } = 2;
 
-    /// <summary>How often the pool checks itself even when nothing asked it to.</summary>
+    /// <summary>
+    /// How long leases must pause before the refill starts (at most a second after the first): the runs that just
+    /// took containers should not compete with the start of their replacements (~200 ms of engine CPU each).
+    /// </summary>
+    [Range(0, 10_000)]
+    public int RefillDelayMs { get; set; } = 100;
+
+    /// <summary>A container waiting longer than this is replaced by a fresh one.</summary>
+    [Range(1, 24 * 60)]
+    public int MaxAgeMinutes { get; set; } = 30;
+
+    /// <summary>How long a new container may take to boot its launcher before it is given up.</summary>
+    [Range(1, 600)]
+    public int BootTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>The longest a lease may wait for a container when the pool is empty.</summary>
+    [Range(0, 60_000)]
+    public int MaxLeaseWaitMs { get; set; } = 10_000;
+
+    /// <summary>How often the pool checks itself (fill, recycle) even when nothing asked it to.</summary>
     [Range(1, 3600)]
     public int CheckIntervalSeconds { get; set; } = 5;
 }

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
 using System.Security.Cryptography;
 using System.Threading.Channels;
 using Executor.Sandbox;
@@ -9,49 +7,116 @@ namespace Executor.Prewarm.Pool;
 
 /// <summary>
 /// Started, single-use sandbox containers whose launcher has booted and waits for a script. A lease hands one
-/// over for good: the runner removes it after its one run. The pool never gets a container back.
+/// over for good: it is renamed (so a restarted pool never sweeps it up) and the runner removes it after its one
+/// run. The pool never gets a container back.
 /// </summary>
-public sealed partial class WarmPool(
-    IContainerEngine engine,
-    SandboxInstance instance,
-    IOptions<SandboxOptions> sandboxOptions,
-    IOptions<PoolOptions> poolOptions,
-    TimeProvider time,
-    IMeterFactory meterFactory,
-    ILogger<WarmPool> logger)
+public sealed partial class WarmPool
 {
-    private readonly ConcurrentQueue<string> _ready = new();
+    private readonly IContainerEngine _engine;
+    private readonly SandboxInstance _instance;
+    private readonly IOptions<SandboxOptions> _sandboxOptions;
+    private readonly PoolOptions _options;
+    private readonly TimeProvider _time;
+    private readonly PoolMetrics _metrics;
+    private readonly ILogger<WarmPool> _logger;
+    private readonly Channel<PooledContainer> _ready;
     private readonly Channel<bool> _refillRequests = Channel.CreateBounded<bool>(
         new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
-    private readonly Counters _counters = new(meterFactory);
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _toRename = new();
     private int _starting;
+    private int _target;
+    private long _lastLeaseTicks;
 
-    public int Ready => _ready.Count;
+    public WarmPool(
+        IContainerEngine engine,
+        SandboxInstance instance,
+        IOptions<SandboxOptions> sandboxOptions,
+        IOptions<PoolOptions> options,
+        TimeProvider time,
+        PoolMetrics metrics,
+        ILogger<WarmPool> logger)
+    {
+        _engine = engine;
+        _instance = instance;
+        _sandboxOptions = sandboxOptions;
+        _options = options.Value;
+        _time = time;
+        _metrics = metrics;
+        _logger = logger;
+        _target = Math.Min(_options.TargetSize, _options.MaxSize);
+        // Never more ready containers than the largest target: filling stops at the target anyway.
+        _ready = Channel.CreateBounded<PooledContainer>(new BoundedChannelOptions(Math.Max(1, _options.MaxSize))
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        metrics.Meter.CreateObservableGauge("executor.pool.size", () => Ready, "{container}", "Containers ready to lease");
+        metrics.Meter.CreateObservableGauge("executor.pool.starting", () => Starting, "{container}", "Containers being started");
+    }
+
+    public int Ready => _ready.Reader.Count;
 
     public int Starting => Volatile.Read(ref _starting);
 
-    public int Target => poolOptions.Value.TargetSize;
+    public int Target => Volatile.Read(ref _target);
 
-    public long Hits => _counters.HitCount;
+    public int MinSize => _options.MinSize;
 
-    public long Misses => _counters.MissCount;
+    public PoolMetrics Metrics => _metrics;
 
     internal ChannelReader<bool> RefillRequests => _refillRequests.Reader;
 
-    /// <summary>Takes a ready container for a session, or null when none is ready (the caller starts a cold one).</summary>
-    public string? TryLease(string sessionId)
+    /// <summary>
+    /// Takes a ready container, waiting up to <paramref name="wait"/> for one when the pool is empty; null when none
+    /// came in time (the caller starts a cold one).
+    /// </summary>
+    public async Task<string?> LeaseAsync(TimeSpan wait, CancellationToken cancellationToken)
     {
-        if (!_ready.TryDequeue(out var containerId))
-        {
-            _counters.Miss();
-            RequestRefill();
-            return null;
-        }
-        _counters.Hit();
         RequestRefill();
-        // The new name marks it as no longer the pool's, so a restarted pool never sweeps it up mid-run.
-        _ = RenameAsync(containerId, $"{SandboxLabels.RunNamePrefix}{sessionId}-{Suffix()}");
-        return containerId;
+        if (!_ready.Reader.TryRead(out var container))
+        {
+            if (wait <= TimeSpan.Zero)
+            {
+                _metrics.Miss();
+                return null;
+            }
+            using var timeout = new CancellationTokenSource(wait, _time);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
+            try
+            {
+                container = await _ready.Reader.ReadAsync(linked.Token);
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+            {
+                _metrics.Miss();
+                return null;
+            }
+        }
+        _metrics.Hit();
+        Volatile.Write(ref _lastLeaseTicks, _time.GetTimestamp());
+        // Renamed shortly (see RenameLeasedAsync), which marks it as no longer the pool's: a restarted pool never
+        // sweeps it up mid-run.
+        _toRename.Enqueue(container.Id);
+        return container.Id;
+    }
+
+    /// <summary>Time since the last lease: the filler holds back while leases come in quick succession (a burst).</summary>
+    internal TimeSpan SinceLastLease => _time.GetElapsedTime(Volatile.Read(ref _lastLeaseTicks));
+
+    /// <summary>Gives the containers leased since the last call their leased name.</summary>
+    internal async Task RenameLeasedAsync()
+    {
+        while (_toRename.TryDequeue(out var containerId))
+        {
+            await RenameAsync(containerId, SandboxLabels.LeasedNamePrefix + Suffix());
+        }
+    }
+
+    /// <summary>Sets how many containers the pool keeps ready (at most <see cref="PoolOptions.MaxSize"/>) and fills up to it.</summary>
+    public int Resize(int target)
+    {
+        Volatile.Write(ref _target, Math.Clamp(target, 0, _options.MaxSize));
+        RequestRefill();
+        return Target;
     }
 
     /// <summary>Asks the background filler to top the pool up; returns at once.</summary>
@@ -60,30 +125,34 @@ public sealed partial class WarmPool(
     /// <summary>Starts containers until ready + starting reaches the target, at most <see cref="PoolOptions.RefillConcurrency"/> at a time.</summary>
     internal async Task FillAsync(CancellationToken cancellationToken)
     {
-        var options = poolOptions.Value;
-        var missing = options.TargetSize - Ready - Starting;
+        var missing = Target - Ready - Starting;
         if (missing <= 0)
         {
             return;
         }
         await Parallel.ForAsync(0, missing, new ParallelOptions
         {
-            MaxDegreeOfParallelism = options.RefillConcurrency,
+            MaxDegreeOfParallelism = _options.RefillConcurrency,
             CancellationToken = cancellationToken,
         }, async (_, ct) =>
         {
-            if (Ready + Starting >= options.TargetSize)
+            if (Ready + Starting >= Target)
             {
                 return;
             }
             Interlocked.Increment(ref _starting);
-            var started = time.GetTimestamp();
+            var started = _time.GetTimestamp();
             try
             {
-                var spec = SandboxSpec.Create(sandboxOptions.Value, SandboxLimits.Defaults(sandboxOptions.Value), instance, SandboxLabels.PoolRole, time,
+                var sandbox = _sandboxOptions.Value;
+                var spec = SandboxSpec.Create(sandbox, SandboxLimits.Defaults(sandbox), _instance, SandboxLabels.PoolRole, _time,
                     name: SandboxLabels.PoolNamePrefix + Suffix());
-                _ready.Enqueue(await engine.StartAsync(spec, ct));
-                _counters.Refilled(time.GetElapsedTime(started));
+                var id = await StartBootedAsync(spec, ct);
+                if (!_ready.Writer.TryWrite(new PooledContainer(id, _time.GetUtcNow())))
+                {
+                    await _engine.RemoveAsync(id, ct);
+                }
+                _metrics.Refilled(_time.GetElapsedTime(started));
             }
             finally
             {
@@ -92,12 +161,63 @@ public sealed partial class WarmPool(
         });
     }
 
+    /// <summary>
+    /// Starts a container and returns once its launcher has booted: a container still booting Python would make the
+    /// run that leases it wait, and would compete for the CPU with the runs around it.
+    /// </summary>
+    private async Task<string> StartBootedAsync(Docker.DotNet.Models.CreateContainerParameters spec, CancellationToken cancellationToken)
+    {
+        var id = await _engine.CreateAsync(spec, cancellationToken);
+        try
+        {
+            using var watcher = await _engine.WatchAsync(id, cancellationToken);
+            await _engine.StartCreatedAsync(id, cancellationToken);
+            using var boot = new CancellationTokenSource(TimeSpan.FromSeconds(_options.BootTimeoutSeconds), _time);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(boot.Token, cancellationToken);
+            if (!await LauncherReadiness.WaitAsync(watcher, linked.Token))
+            {
+                throw new InvalidOperationException($"Pool container {id[..12]} ended before its launcher was ready");
+            }
+            return id;
+        }
+        catch
+        {
+            await _engine.RemoveAsync(id, CancellationToken.None);
+            throw;
+        }
+    }
+
+    /// <summary>Replaces containers that have waited longer than the maximum age, and any beyond the target.</summary>
+    internal async Task RecycleAsync(CancellationToken cancellationToken)
+    {
+        var oldest = _time.GetUtcNow() - TimeSpan.FromMinutes(_options.MaxAgeMinutes);
+        var keep = new List<PooledContainer>();
+        var drop = new List<PooledContainer>();
+        for (var n = Ready; n > 0 && _ready.Reader.TryRead(out var container); n--)
+        {
+            (container.StartedAt >= oldest && keep.Count < Target ? keep : drop).Add(container);
+        }
+        foreach (var container in keep)
+        {
+            _ready.Writer.TryWrite(container);
+        }
+        foreach (var container in drop)
+        {
+            await _engine.RemoveAsync(container.Id, cancellationToken);
+            _metrics.Recycle();
+        }
+        if (drop.Count > 0)
+        {
+            LogRecycled(drop.Count);
+        }
+    }
+
     /// <summary>Removes every container still waiting in the pool (shutdown).</summary>
     internal async Task DrainAsync(CancellationToken cancellationToken)
     {
-        while (_ready.TryDequeue(out var containerId))
+        while (_ready.Reader.TryRead(out var container))
         {
-            await engine.RemoveAsync(containerId, cancellationToken);
+            await _engine.RemoveAsync(container.Id, cancellationToken);
         }
     }
 
@@ -105,7 +225,7 @@ public sealed partial class WarmPool(
     {
         try
         {
-            await engine.RenameAsync(containerId, name, CancellationToken.None);
+            await _engine.RenameAsync(containerId, name, CancellationToken.None);
         }
         catch (Exception e)
         {
@@ -118,38 +238,8 @@ public sealed partial class WarmPool(
     [LoggerMessage(Level = LogLevel.Debug, Message = "Could not rename leased container {ContainerId}: {Reason}")]
     private partial void LogRenameFailed(string containerId, string reason);
 
-    private sealed class Counters
-    {
-        private readonly Counter<long> _hits;
-        private readonly Counter<long> _misses;
-        private readonly Histogram<double> _refillDuration;
-        private long _hitCount;
-        private long _missCount;
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replaced {Count} pool containers")]
+    private partial void LogRecycled(int count);
 
-        public Counters(IMeterFactory meterFactory)
-        {
-            var meter = meterFactory.Create("Executor.Prewarm");
-            _hits = meter.CreateCounter<long>("executor.pool.hits", "{lease}", "Leases served from the warm pool");
-            _misses = meter.CreateCounter<long>("executor.pool.misses", "{lease}", "Leases asked for when the pool was empty");
-            _refillDuration = meter.CreateHistogram<double>("executor.pool.refill.duration", "s", "Time to start one pool container");
-        }
-
-        public long HitCount => Interlocked.Read(ref _hitCount);
-
-        public long MissCount => Interlocked.Read(ref _missCount);
-
-        public void Hit()
-        {
-            Interlocked.Increment(ref _hitCount);
-            _hits.Add(1);
-        }
-
-        public void Miss()
-        {
-            Interlocked.Increment(ref _missCount);
-            _misses.Add(1);
-        }
-
-        public void Refilled(TimeSpan duration) => _refillDuration.Record(duration.TotalSeconds);
-    }
+    private sealed record PooledContainer(string Id, DateTimeOffset StartedAt);
 }

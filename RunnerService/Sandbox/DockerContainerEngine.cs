@@ -14,23 +14,39 @@ public sealed class DockerContainerEngine(IDockerClient docker) : IContainerEngi
         Stderr = true,
     };
 
+    private static readonly ContainerAttachParameters AttachOutput = new()
+    {
+        Stream = true,
+        Stdout = true,
+        Stderr = true,
+    };
+
     public async Task<string> StartAsync(CreateContainerParameters spec, CancellationToken cancellationToken)
     {
-        var created = await docker.Containers.CreateContainerAsync(spec, cancellationToken);
+        var id = await CreateAsync(spec, cancellationToken);
         try
         {
-            await docker.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), cancellationToken);
-            return created.ID;
+            await StartCreatedAsync(id, cancellationToken);
+            return id;
         }
         catch
         {
-            await RemoveAsync(created.ID, CancellationToken.None);
+            await RemoveAsync(id, CancellationToken.None);
             throw;
         }
     }
 
+    public async Task<string> CreateAsync(CreateContainerParameters spec, CancellationToken cancellationToken) =>
+        (await docker.Containers.CreateContainerAsync(spec, cancellationToken)).ID;
+
+    public Task StartCreatedAsync(string containerId, CancellationToken cancellationToken) =>
+        docker.Containers.StartContainerAsync(containerId, new ContainerStartParameters(), cancellationToken);
+
     public Task<MultiplexedStream> AttachAsync(string containerId, CancellationToken cancellationToken) =>
         docker.Containers.AttachContainerAsync(containerId, AttachAll, cancellationToken);
+
+    public Task<MultiplexedStream> WatchAsync(string containerId, CancellationToken cancellationToken) =>
+        docker.Containers.AttachContainerAsync(containerId, AttachOutput, cancellationToken);
 
     public async Task KillAsync(string containerId, CancellationToken cancellationToken)
     {

@@ -9,8 +9,17 @@ public interface IContainerEngine
     /// <summary>Creates and starts a container; removes it again if it cannot be started.</summary>
     Task<string> StartAsync(CreateContainerParameters spec, CancellationToken cancellationToken);
 
+    /// <summary>Creates a container without starting it.</summary>
+    Task<string> CreateAsync(CreateContainerParameters spec, CancellationToken cancellationToken);
+
+    /// <summary>Starts a created container.</summary>
+    Task StartCreatedAsync(string containerId, CancellationToken cancellationToken);
+
     /// <summary>Attaches to stdin, stdout and stderr of a running container.</summary>
     Task<MultiplexedStream> AttachAsync(string containerId, CancellationToken cancellationToken);
+
+    /// <summary>Attaches to stdout and stderr only: watching a container leaves its stdin to whoever runs a job in it.</summary>
+    Task<MultiplexedStream> WatchAsync(string containerId, CancellationToken cancellationToken);
 
     /// <summary>Kills a container at once (SIGKILL); a container that is already gone is not an error.</summary>
     Task KillAsync(string containerId, CancellationToken cancellationToken);

@@ -23,6 +23,9 @@ public static class SandboxLabels
     /// <summary>Name prefix of a pool container nobody has leased yet.</summary>
     public const string PoolNamePrefix = "executor-pool-";
 
+    /// <summary>Name prefix of a pool container handed to the runner and not yet given a session.</summary>
+    public const string LeasedNamePrefix = "executor-leased-";
+
     /// <summary>Name prefix of a container running a session (a leased pool container is renamed to it).</summary>
     public const string RunNamePrefix = "executor-run-";
 
