@@ -16,6 +16,12 @@ public static class RunsApi
         api.MapGet("/{sessionId}", Get)
             .WithName("GetRun")
             .WithSummary("What the runner knows of a run: running (with its container) or finished.");
+        app.MapGet("/state", (WarmSlots slots, RunRegistry runs, ContainerJanitor janitor, Microsoft.Extensions.Options.IOptions<RunnerOptions> options) =>
+                TypedResults.Ok(new RunnerState(
+                    options.Value.UseWarmPool ? options.Value.AttachedSlots : 0, slots.Ready, runs.ActiveCount, janitor.Pending)))
+            .WithName("GetRunnerState")
+            .WithTags("Runs")
+            .WithSummary("Attached warm slots, runs in progress and removals pending (internal)");
         api.MapDelete("/{sessionId}", CancelAsync)
             .WithName("CancelRun")
             .WithSummary("Kills a run and removes its container, then answers with its result; an unknown run is cancelled ahead.");
@@ -40,7 +46,7 @@ public static class RunsApi
         }
         if (runs.FindFinished(sessionId) is { } done)
         {
-            return TypedResults.Ok(new RunInfo(sessionId, done.Status, null, done.WarmStart));
+            return TypedResults.Ok(new RunInfo(sessionId, done.Status, done.ContainerId, done.WarmStart));
         }
         return TypedResults.NotFound();
     }

@@ -22,9 +22,12 @@ public static class ServiceCollectionExtensions
 
         builder.Services.AddSingleton<ContainerJanitor>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ContainerJanitor>());
+        builder.Services.AddSingleton<WarmSlots>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<WarmSlots>());
         builder.Services.AddSingleton<SandboxRunner>();
         builder.Services.AddSingleton<RunRegistry>();
 
+        var runner = builder.Configuration.GetSection(RunnerOptions.Section).Get<RunnerOptions>() ?? new();
 #pragma warning disable EXTEXP0001 // RemoveAllResilienceHandlers: the documented way to replace the defaults' handler for one client.
         builder.Services.AddHttpClient<PrewarmClient>((sp, http) =>
                 http.BaseAddress = new Uri(sp.GetRequiredService<IOptions<RunnerOptions>>().Value.PrewarmUrl))
@@ -32,11 +35,13 @@ public static class ServiceCollectionExtensions
             .RemoveAllResilienceHandlers()
             .AddStandardResilienceHandler(o =>
             {
-                o.AttemptTimeout.Timeout = TimeSpan.FromMilliseconds(750);
+                // Room for the configured wait for an empty pool, plus the call itself.
+                var wait = TimeSpan.FromMilliseconds(runner.EmptyPoolWaitMs);
+                o.AttemptTimeout.Timeout = wait + TimeSpan.FromMilliseconds(750);
                 o.Retry.MaxRetryAttempts = 1;
                 o.Retry.Delay = TimeSpan.FromMilliseconds(20);
-                o.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(2);
-                o.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(10);
+                o.TotalRequestTimeout.Timeout = 2 * wait + TimeSpan.FromSeconds(2);
+                o.CircuitBreaker.SamplingDuration = 2 * wait + TimeSpan.FromSeconds(10);
                 o.CircuitBreaker.BreakDuration = TimeSpan.FromSeconds(5);
             });
 #pragma warning restore EXTEXP0001

@@ -75,7 +75,8 @@ public sealed class LauncherOutput(long limitBytes)
     {
         _kind = _header[0];
         var length = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(1));
-        if (_kind is not ((byte)'o' or (byte)'e' or (byte)'x') || length > int.MaxValue
+        if (_kind is not ((byte)'o' or (byte)'e' or (byte)'x' or (byte)'r') || length > int.MaxValue
+            || (_kind == (byte)'r' && length != 0)
             || (_kind == (byte)'x' && length > MaxExitRecordBytes))
         {
             Corrupt = true;
@@ -125,7 +126,7 @@ public sealed class LauncherOutput(long limitBytes)
     private void EndFrame()
     {
         _headerFilled = 0;
-        if (_kind != (byte)'x')
+        if (_kind != (byte)'x') // 'r' (ready) matters only to the pool, which watches a container's start
         {
             return;
         }

@@ -11,11 +11,11 @@ public sealed partial class PrewarmClient(HttpClient http, ILogger<PrewarmClient
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
     };
 
-    public async Task<string?> TryLeaseAsync(string sessionId, CancellationToken cancellationToken)
+    public async Task<string?> TryLeaseAsync(int waitMs, CancellationToken cancellationToken)
     {
         try
         {
-            using var response = await http.PostAsJsonAsync("/leases", new LeaseRequest(sessionId), Json, cancellationToken);
+            using var response = await http.PostAsync($"/leases?wait_ms={waitMs}", null, cancellationToken);
             if (response.StatusCode == HttpStatusCode.NoContent)
             {
                 return null;
@@ -31,8 +31,6 @@ public sealed partial class PrewarmClient(HttpClient http, ILogger<PrewarmClient
             return null;
         }
     }
-
-    private sealed record LeaseRequest(string SessionId);
 
     private sealed record LeaseResponse(string ContainerId);
 

@@ -45,7 +45,13 @@ public sealed record RunResult
     public bool WarmStart { get; init; }
     public string? Detail { get; init; }
     public SandboxLimits? Limits { get; init; }
+
+    /// <summary>The container the run used (the last one, if a dead warm one was replaced). Internal: for operators and tests.</summary>
+    public string? ContainerId { get; init; }
 }
 
 /// <summary>What the runner knows of a run while it happens.</summary>
 public sealed record RunInfo(string SessionId, string State, string? ContainerId, bool? WarmStart);
+
+/// <summary>What the runner is doing: attached warm slots (target and filled), runs in progress, removals pending.</summary>
+public sealed record RunnerState(int SlotsTarget, int SlotsReady, int ActiveRuns, int PendingRemovals);

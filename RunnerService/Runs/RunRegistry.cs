@@ -38,6 +38,8 @@ public sealed class RunRegistry(
 
     public ActiveRun? Find(string sessionId) => _active.GetValueOrDefault(sessionId);
 
+    public int ActiveCount => _active.Count;
+
     public RunResult? FindFinished(string sessionId) => finished.Get<RunResult>(sessionId);
 
     /// <summary>

@@ -15,6 +15,7 @@ namespace Executor.Runner.Runs;
 public sealed partial class SandboxRunner(
     IContainerEngine engine,
     PrewarmClient prewarm,
+    WarmSlots slots,
     ContainerJanitor janitor,
     SandboxInstance instance,
     IOptions<SandboxOptions> sandboxOptions,
@@ -36,9 +37,10 @@ public sealed partial class SandboxRunner(
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, run.CancelToken);
         try
         {
-            (containerId, var warm) = await AcquireAsync(request.SessionId, limits, linked.Token);
+            var sandbox = await AcquireAsync(request.SessionId, limits, linked.Token);
+            (containerId, var warm) = (sandbox.ContainerId, sandbox.Warm);
             run.Attach(containerId, warm);
-            var result = await ExecuteAsync(request, limits, containerId, warm, run, linked.Token);
+            var result = await ExecuteAsync(request, limits, sandbox, run, linked.Token);
             if (result is null && warm)
             {
                 // The warm container died before it took the job (engine restart, stale pool): go cold once.
@@ -46,65 +48,77 @@ public sealed partial class SandboxRunner(
                 _ = janitor.RemoveAsync(containerId);
                 containerId = await StartColdAsync(request.SessionId, limits, linked.Token);
                 run.Attach(containerId, warm: false);
-                result = await ExecuteAsync(request, limits, containerId, warm: false, run, linked.Token);
+                result = await ExecuteAsync(request, limits, new Acquired(containerId, Warm: false, Stream: null), run, linked.Token);
             }
             result ??= Failure(RunStatus.InternalError, "The sandbox ended before it received the script.");
-            return Complete(result, limits, startedAt, started);
+            return Complete(result, limits, containerId, startedAt, started);
         }
         catch (OperationCanceledException) when (run.CancelRequested)
         {
-            return Complete(Failure(RunStatus.Cancelled, "Cancelled by a cleanup request before it finished."), limits, startedAt, started);
+            return Complete(Failure(RunStatus.Cancelled, "Cancelled by a cleanup request before it finished."), limits, containerId, startedAt, started);
         }
         catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or System.Net.Sockets.SocketException)
         {
             LogRunFailed(request.SessionId, e);
-            return Complete(Failure(RunStatus.InternalError, $"The container engine failed: {e.Message}"), limits, startedAt, started);
+            return Complete(Failure(RunStatus.InternalError, $"The container engine failed: {e.Message}"), limits, containerId, startedAt, started);
         }
         catch (Exception e)
         {
             // Never the script's fault, and never a reason to leave the session without an answer.
             LogRunFailed(request.SessionId, e);
             var why = e is OperationCanceledException ? "the runner is shutting down" : e.Message;
-            return Complete(Failure(RunStatus.InternalError, $"The run could not complete: {why}"), limits, startedAt, started);
+            return Complete(Failure(RunStatus.InternalError, $"The run could not complete: {why}"), limits, containerId, startedAt, started);
         }
         finally
         {
-            run.SetRemoval(containerId is null ? Task.CompletedTask : janitor.RemoveAsync(containerId));
+            run.SetRemoval(containerId is null ? Task.CompletedTask : janitor.RemoveAsync(containerId, now: run.CancelRequested));
+            // Replace a used slot only now: leasing and attaching during the run would compete with it for the engine.
+            slots.Replenish();
         }
     }
 
-    private async Task<(string ContainerId, bool Warm)> AcquireAsync(string sessionId, SandboxLimits limits, CancellationToken cancellationToken)
+    /// <summary>A warm container (attached slot, else a lease), or a cold one started with the run's own limits.</summary>
+    private async Task<Acquired> AcquireAsync(string sessionId, SandboxLimits limits, CancellationToken cancellationToken)
     {
         using var activity = ActivitySource.StartActivity("acquire container");
+        var options = runnerOptions.Value;
         // Pool containers are built with the default memory limit; the timeout travels with the job, so any fits.
-        var fitsPool = limits.MemoryMb == sandboxOptions.Value.MemoryMb;
-        if (fitsPool && runnerOptions.Value.UseWarmPool && await prewarm.TryLeaseAsync(sessionId, cancellationToken) is { } leased)
+        if (options.UseWarmPool && limits.MemoryMb == sandboxOptions.Value.MemoryMb)
         {
-            activity?.SetTag("executor.warm", true);
-            return (leased, true);
+            var slot = slots.TryTake();
+            var leased = slot?.ContainerId ?? await prewarm.TryLeaseAsync(options.EmptyPoolWaitMs, cancellationToken);
+            if (leased is not null)
+            {
+                activity?.SetTag("executor.warm", true);
+                activity?.SetTag("executor.attached_slot", slot is not null);
+                return new Acquired(leased, Warm: true, slot?.Stream);
+            }
         }
         activity?.SetTag("executor.warm", false);
-        return (await StartColdAsync(sessionId, limits, cancellationToken), false);
+        return new Acquired(await StartColdAsync(sessionId, limits, cancellationToken), Warm: false, Stream: null);
     }
+
+    private static string RunName(string sessionId) =>
+        $"{SandboxLabels.RunNamePrefix}{sessionId}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}";
 
     private Task<string> StartColdAsync(string sessionId, SandboxLimits limits, CancellationToken cancellationToken)
     {
-        var name = $"{SandboxLabels.RunNamePrefix}{sessionId}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}";
-        var spec = SandboxSpec.Create(sandboxOptions.Value, limits, instance, SandboxLabels.ColdRole, time, sessionId, name);
+        var spec = SandboxSpec.Create(sandboxOptions.Value, limits, instance, SandboxLabels.ColdRole, time, sessionId, RunName(sessionId));
         return engine.StartAsync(spec, cancellationToken);
     }
 
     /// <summary>Null when the container ended without reading anything: nothing of the user's ran.</summary>
     private async Task<RunResult?> ExecuteAsync(
-        RunRequest request, SandboxLimits limits, string containerId, bool warm, ActiveRun run, CancellationToken cancellationToken)
+        RunRequest request, SandboxLimits limits, Acquired sandbox, ActiveRun run, CancellationToken cancellationToken)
     {
+        var (containerId, warm) = (sandbox.ContainerId, sandbox.Warm);
         using var activity = ActivitySource.StartActivity("run container");
         activity?.SetTag("executor.session_id", request.SessionId);
         activity?.SetTag("executor.container_id", containerId[..12]);
         activity?.SetTag("executor.warm", warm);
 
         var output = new LauncherOutput(limits.OutputLimitBytes);
-        using var stream = await engine.AttachAsync(containerId, cancellationToken);
+        using var stream = sandbox.Stream ?? await engine.AttachAsync(containerId, cancellationToken);
         var job = LauncherJob.Encode(request, limits);
         await stream.WriteAsync(job, 0, job.Length, cancellationToken);
         stream.CloseWrite();
@@ -236,14 +250,17 @@ public sealed partial class SandboxRunner(
 
     private static RunResult Failure(string status, string detail) => new() { Status = status, Detail = detail };
 
-    private RunResult Complete(RunResult result, SandboxLimits limits, DateTimeOffset startedAt, long started) => result with
+    private RunResult Complete(RunResult result, SandboxLimits limits, string? containerId, DateTimeOffset startedAt, long started) => result with
     {
         Limits = limits,
+        ContainerId = containerId,
         StartedAt = startedAt,
         FinishedAt = time.GetUtcNow(),
         // The script's own wall time as the launcher measured it; the whole run's when the launcher could not say.
         DurationMs = result.DurationMs > 0 ? result.DurationMs : Math.Round(time.GetElapsedTime(started).TotalMilliseconds, 3),
     };
+
+    private sealed record Acquired(string ContainerId, bool Warm, MultiplexedStream? Stream);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Warm container {ContainerId} for session {SessionId} was dead; retrying cold")]
     private partial void LogWarmContainerDead(string sessionId, string containerId);
