@@ -1,14 +1,16 @@
+using System.Globalization;
 using Executor.Session.Dispatch;
 using Executor.Session.OpenApi;
 using Executor.Session.Sessions;
 using Executor.Session.Storage;
 using Executor.Session.Uploads;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 
 namespace Executor.Session.Apis;
 
-/// <summary>The public API of sessions: submit a script, read its result, clean it up.</summary>
+/// <summary>The public API of sessions: submit a script, read its result (at once or waiting), clean it up.</summary>
 public static class SessionsApi
 {
     private const int RetryAfterSeconds = 2;
@@ -20,8 +22,11 @@ public static class SessionsApi
         api.MapPost("/execute", ExecuteAsync)
             .WithName(ExecuteFormTransformer.EndpointName)
             .WithSummary("Submits a Python script to run in a fresh sandbox")
-            .WithDescription("multipart/form-data with the script (a UTF-8 .py file) in the field 'file' — or several 'file' fields, or a .zip, which become the working directory — and optional 'entrypoint', 'stdin', 'args', 'timeout_seconds' and 'memory_mb'. Answers at once with the session id; read the outcome from GET /result/{session_id}.")
-            .Produces<ExecuteResponse>()
+            .WithDescription("multipart/form-data with the script (a UTF-8 .py file) in the field 'file' — or several 'file' fields, "
+                + "or a .zip, which become the working directory — and optional 'entrypoint', 'stdin', 'args', 'timeout_seconds' and "
+                + "'memory_mb'. Answers at once with the session id; read the outcome from GET /result/{session_id}. With ?wait=true "
+                + "(or ?wait_seconds=N) it answers 200 with the whole result when the run ends within the wait (30 s by default, at "
+                + "most 60), else 202 with the session id.")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
@@ -31,7 +36,9 @@ public static class SessionsApi
         api.MapGet("/result/{session_id}", GetResultAsync)
             .WithName("GetResult")
             .WithSummary("Reads a session's result")
-            .WithDescription("202 with {\"status\": \"still running\"} while the session is queued or running; 200 with the result once it has ended.");
+            .WithDescription("202 with {\"status\": \"still running\"} while the session is queued or running; 200 with the result once "
+                + "it has ended. With ?wait_seconds=N (at most 60) the request waits up to N seconds for the end before answering.")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
 
         api.MapPost("/cleanup/{session_id}", CleanupAsync)
             .WithName("Cleanup")
@@ -40,9 +47,14 @@ public static class SessionsApi
         return app;
     }
 
-    public static async Task<Results<Ok<ExecuteResponse>, ProblemHttpResult>> ExecuteAsync(
-        HttpContext context, SessionStore store, RunQueue queue, IOptions<SessionServiceOptions> options, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<ExecuteResponse>, Ok<SessionResult>, Accepted<PendingResponse>, ProblemHttpResult>> ExecuteAsync(
+        HttpContext context, SessionStore store, RunQueue queue, SessionCompletions completions, IOptions<SessionServiceOptions> options,
+        [FromQuery] bool? wait, [FromQuery(Name = "wait_seconds")] int? waitSeconds, CancellationToken cancellationToken)
     {
+        if (WaitFor(wait, waitSeconds, options.Value) is not { } waitFor)
+        {
+            return TypedResults.Problem(BadWait(options.Value));
+        }
         var (upload, problem) = await UploadReader.ReadAsync(context.Request, options.Value, cancellationToken);
         if (problem is not null)
         {
@@ -50,7 +62,7 @@ public static class SessionsApi
         }
         if (!queue.TryReserve())
         {
-            context.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            context.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
             return TypedResults.Problem(Problems.QueueFull(RetryAfterSeconds));
         }
 
@@ -64,28 +76,41 @@ public static class SessionsApi
             queue.Unreserve();
             throw;
         }
-        queue.EnqueueReserved(sessionId);
-        return TypedResults.Ok(new ExecuteResponse(sessionId));
+        queue.EnqueueReserved(sessionId, RunRequests.For(sessionId, upload));
+        if (waitFor <= TimeSpan.Zero)
+        {
+            return TypedResults.Ok(new ExecuteResponse(sessionId));
+        }
+
+        var session = await completions.WaitAsync(sessionId, waitFor, cancellationToken);
+        return session is not null && SessionStatus.IsTerminal(session.Status)
+            ? TypedResults.Ok(SessionResults.From(session))
+            : TypedResults.Accepted($"/result/{sessionId}", Pending(sessionId, session?.Status ?? SessionStatus.Queued));
     }
 
     public static async Task<Results<Ok<SessionResult>, Accepted<PendingResponse>, ProblemHttpResult>> GetResultAsync(
-        [Microsoft.AspNetCore.Mvc.FromRoute(Name = "session_id")] string sessionId, SessionStore store, CancellationToken cancellationToken)
+        [FromRoute(Name = "session_id")] string sessionId, [FromQuery(Name = "wait_seconds")] int? waitSeconds,
+        SessionCompletions completions, IOptions<SessionServiceOptions> options, CancellationToken cancellationToken)
     {
-        var session = SessionIds.IsWellFormed(sessionId) ? await store.FindAsync(sessionId, cancellationToken) : null;
+        if (WaitFor(wait: null, waitSeconds, options.Value) is not { } waitFor)
+        {
+            return TypedResults.Problem(BadWait(options.Value));
+        }
+        var session = SessionIds.IsWellFormed(sessionId) ? await completions.WaitAsync(sessionId, waitFor, cancellationToken) : null;
         if (session is null)
         {
             return TypedResults.Problem(Problems.SessionNotFound(sessionId));
         }
         if (!SessionStatus.IsTerminal(session.Status))
         {
-            return TypedResults.Accepted((string?)null, new PendingResponse(SessionStatus.StillRunning, session.Status, sessionId));
+            return TypedResults.Accepted((string?)null, Pending(sessionId, session.Status));
         }
         return TypedResults.Ok(SessionResults.From(session));
     }
 
     public static async Task<Results<Ok<CleanupResponse>, ProblemHttpResult>> CleanupAsync(
-        [Microsoft.AspNetCore.Mvc.FromRoute(Name = "session_id")] string sessionId,
-        SessionStore store, RunnerClient runner, CancellationToken cancellationToken)
+        [FromRoute(Name = "session_id")] string sessionId,
+        SessionStore store, RunnerClient runner, SessionCompletions completions, CancellationToken cancellationToken)
     {
         var session = SessionIds.IsWellFormed(sessionId) ? await store.FindAsync(sessionId, cancellationToken) : null;
         if (session is null)
@@ -102,8 +127,23 @@ public static class SessionsApi
                 Detail = "Cancelled by a cleanup request before it started.",
             };
             await store.CompleteAsync(sessionId, result, cancellationToken);
+            completions.Completed(sessionId);
             session = await store.FindAsync(sessionId, cancellationToken) ?? session;
         }
         return TypedResults.Ok(new CleanupResponse("cleaned up", session.Status));
     }
+
+    private static PendingResponse Pending(string sessionId, string state) => new(SessionStatus.StillRunning, state, sessionId);
+
+    /// <summary>How long to wait for the end: zero without wait parameters, null when they are out of range.</summary>
+    private static TimeSpan? WaitFor(bool? wait, int? waitSeconds, SessionServiceOptions options) => waitSeconds switch
+    {
+        null => TimeSpan.FromSeconds(wait == true ? Math.Min(options.DefaultWaitSeconds, options.MaxWaitSeconds) : 0),
+        >= 0 when waitSeconds <= options.MaxWaitSeconds => TimeSpan.FromSeconds(waitSeconds.Value),
+        _ => null,
+    };
+
+    private static ProblemDetails BadWait(SessionServiceOptions options) => Problems.Create(
+        StatusCodes.Status400BadRequest, "bad-wait", "Invalid wait",
+        $"wait_seconds must be a whole number from 0 to {options.MaxWaitSeconds}.");
 }

@@ -13,6 +13,7 @@ public sealed partial class Dispatcher(
     RunQueue queue,
     SessionStore store,
     RunnerClient runner,
+    SessionCompletions completions,
     IOptions<SessionServiceOptions> options,
     ILogger<Dispatcher> logger) : BackgroundService
 {
@@ -27,8 +28,9 @@ public sealed partial class Dispatcher(
             DispatchAsync);
     }
 
-    private async ValueTask DispatchAsync(string sessionId, CancellationToken stoppingToken)
+    private async ValueTask DispatchAsync(QueuedSession queued, CancellationToken stoppingToken)
     {
+        var sessionId = queued.SessionId;
         using var activity = ActivitySource.StartActivity("dispatch session");
         activity?.SetTag("executor.session_id", sessionId);
         try
@@ -37,7 +39,7 @@ public sealed partial class Dispatcher(
             {
                 return; // cleaned up while it waited
             }
-            var request = await store.LoadRunAsync(sessionId, stoppingToken)
+            var request = queued.Request ?? await store.LoadRunAsync(sessionId, stoppingToken)
                 ?? throw new InvalidOperationException($"Session {sessionId} has no files");
             RunResult result;
             try
@@ -55,6 +57,7 @@ public sealed partial class Dispatcher(
             }
             activity?.SetTag("executor.status", result.Status);
             await store.CompleteAsync(sessionId, result, stoppingToken);
+            completions.Completed(sessionId);
         }
         catch (Exception e) when (!stoppingToken.IsCancellationRequested)
         {

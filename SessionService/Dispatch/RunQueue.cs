@@ -10,14 +10,14 @@ namespace Executor.Session.Dispatch;
 /// </summary>
 public sealed class RunQueue
 {
-    private readonly Channel<string> _channel;
+    private readonly Channel<QueuedSession> _channel;
     private readonly int _capacity;
     private int _reserved;
 
     public RunQueue(IOptions<SessionServiceOptions> options)
     {
         _capacity = options.Value.QueueCapacity;
-        _channel = Channel.CreateBounded<string>(new BoundedChannelOptions(_capacity)
+        _channel = Channel.CreateBounded<QueuedSession>(new BoundedChannelOptions(_capacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
             SingleWriter = false,
@@ -42,9 +42,9 @@ public sealed class RunQueue
     public void Unreserve() => Interlocked.Decrement(ref _reserved);
 
     /// <summary>Queues a session whose place was reserved: there is always room for it.</summary>
-    public void EnqueueReserved(string sessionId)
+    public void EnqueueReserved(string sessionId, RunRequest? request = null)
     {
-        if (!_channel.Writer.TryWrite(sessionId))
+        if (!_channel.Writer.TryWrite(new QueuedSession(sessionId, request)))
         {
             throw new InvalidOperationException("A reserved place in the run queue was missing");
         }
@@ -54,15 +54,18 @@ public sealed class RunQueue
     public ValueTask EnqueueRecoveredAsync(string sessionId, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _reserved);
-        return _channel.Writer.WriteAsync(sessionId, cancellationToken);
+        return _channel.Writer.WriteAsync(new QueuedSession(sessionId, null), cancellationToken);
     }
 
-    public async IAsyncEnumerable<string> ReadAllAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<QueuedSession> ReadAllAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await foreach (var sessionId in _channel.Reader.ReadAllAsync(cancellationToken))
+        await foreach (var queued in _channel.Reader.ReadAllAsync(cancellationToken))
         {
             Interlocked.Decrement(ref _reserved);
-            yield return sessionId;
+            yield return queued;
         }
     }
 }
+
+/// <summary>A session waiting for a run slot, with its run request when it was just submitted (no need to read it back).</summary>
+public sealed record QueuedSession(string SessionId, RunRequest? Request);

@@ -27,6 +27,7 @@ public static class ServiceCollectionExtensions
         builder.Services.AddHostedService<SessionStoreInitializer>();
         builder.Services.AddHealthChecks().AddCheck<SessionStoreHealthCheck>("database");
         builder.Services.AddSingleton<RunQueue>();
+        builder.Services.AddSingleton<SessionCompletions>();
         builder.Services.AddHostedService<Dispatcher>();
 
         builder.Services.AddHttpClient<RunnerClient>((sp, http) =>

@@ -53,6 +53,14 @@ public sealed class SessionServiceOptions
     [Range(1, 1_000_000)]
     public int QueueCapacity { get; set; } = 256;
 
+    /// <summary>How long ?wait=true waits for the end when no wait_seconds is given.</summary>
+    [Range(0, 3600)]
+    public int DefaultWaitSeconds { get; set; } = 30;
+
+    /// <summary>The longest wait a request may ask for with wait_seconds.</summary>
+    [Range(0, 3600)]
+    public int MaxWaitSeconds { get; set; } = 60;
+
     /// <summary>How long one call to the runner may take: longer than the longest sandbox timeout.</summary>
     [Range(5, 3600)]
     public int RunnerAttemptTimeoutSeconds { get; set; } = 120;
