@@ -7,18 +7,22 @@ var dataDirectory = Path.GetFullPath(executor["DataDirectory"] ?? Path.Combine(b
 
 // Only these two hold the Docker socket. Both build sandboxes from the same settings.
 var prewarm = builder.AddProject<Projects.PrewarmService>("prewarm")
+    .WithEndpoint("http", Direct)
     .WithEnvironment("Sandbox__Image", image)
     .WithEnvironment("Sandbox__Deployment", deployment)
     .WithEnvironment("Pool__TargetSize", executor["PoolSize"] ?? "2")
     .WithHttpHealthCheck("/health");
 
 var runner = builder.AddProject<Projects.RunnerService>("runner")
+    .WithEndpoint("http", Direct)
+    .WithEnvironment("Runner__UseWarmPool", executor["UseWarmPool"] ?? "true")
     .WithEnvironment("Sandbox__Image", image)
     .WithEnvironment("Sandbox__Deployment", deployment)
     .WithReference(prewarm)
     .WithHttpHealthCheck("/health");
 
 var session = builder.AddProject<Projects.SessionService>("session")
+    .WithEndpoint("http", Direct)
     .WithEnvironment("Sessions__DatabasePath", Path.Combine(dataDirectory, "sessions.db"))
     .WithReference(runner)
     .WaitFor(runner)
@@ -29,8 +33,16 @@ builder.AddProject<Projects.Gateway>("gateway")
     .WithReference(session)
     .WithReference(prewarm)
     .WaitFor(session)
-    .WithEndpoint("http", endpoint => endpoint.Port = int.Parse(executor["GatewayPort"] ?? "5000", System.Globalization.CultureInfo.InvariantCulture))
+    .WithEndpoint("http", endpoint =>
+    {
+        Direct(endpoint);
+        endpoint.Port = int.Parse(executor["GatewayPort"] ?? "5000", System.Globalization.CultureInfo.InvariantCulture);
+    })
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health");
 
 builder.Build().Run();
+
+// Services listen on their own ports instead of behind the orchestrator's proxy: every run crosses three of these
+// hops, and each proxy hop costs about a millisecond.
+static void Direct(EndpointAnnotation endpoint) => endpoint.IsProxied = false;
