@@ -9,6 +9,10 @@ public sealed class PoolTests(StackFixture stack)
 {
     private async Task<JsonElement> PoolAsync() => await stack.Prewarm.GetFromJsonAsync<JsonElement>("/pool");
 
+    private async Task<List<Docker.DotNet.Models.ContainerListResponse>> PoolContainersAsync() =>
+        [.. (await stack.ContainersAsync())
+            .Where(c => c.Labels["executor.role"] == "pool" && c.Names.Any(n => n.StartsWith("/executor-pool-", StringComparison.Ordinal)))];
+
     private async Task WaitForFullPoolAsync() =>
         await ExecutorApi.WaitUntilAsync(async () => (await PoolAsync()).GetProperty("ready").GetInt32() == StackFixture.PoolSize,
             "the pool is full");
@@ -22,11 +26,10 @@ public sealed class PoolTests(StackFixture stack)
         var body = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("prewarm triggered", body.GetProperty("status").GetString());
         await WaitForFullPoolAsync();
-        var pool = (await stack.ContainersAsync())
-            .Where(c => c.Labels["executor.role"] == "pool" && c.Names.Any(n => n.StartsWith("/executor-pool-", StringComparison.Ordinal)))
-            .ToList();
-        Assert.Equal(StackFixture.PoolSize, pool.Count);
-        Assert.All(pool, c => Assert.Equal("running", c.State));
+        // Leased containers are renamed shortly after their lease; once that settles, the pool-named ones are the pool.
+        await ExecutorApi.WaitUntilAsync(async () => (await PoolContainersAsync()).Count == StackFixture.PoolSize,
+            "the engine holds exactly the pool's containers under pool names");
+        Assert.All(await PoolContainersAsync(), c => Assert.Equal("running", c.State));
     }
 
     [Fact]
@@ -41,9 +44,33 @@ public sealed class PoolTests(StackFixture stack)
 
             Assert.Equal($"{i}\n", result.GetProperty("logs").GetString());
             Assert.True(result.GetProperty("warm_start").GetBoolean(), "ran cold although the pool was full");
-            Assert.Equal(hitsBefore + 1, (await PoolAsync()).GetProperty("hits").GetInt64());
+            // The runner replaces the container it used with a lease from the pool once the run is over.
+            await ExecutorApi.WaitUntilAsync(async () => (await PoolAsync()).GetProperty("hits").GetInt64() == hitsBefore + 1,
+                "the runner leased a replacement from the pool");
         }
         await WaitForFullPoolAsync();
+    }
+
+    [Fact]
+    public async Task Prewarm_with_a_count_resizes_the_pool_within_its_maximum()
+    {
+        try
+        {
+            using var resize = await stack.Gateway.PostAsync("/prewarm?count=4", null);
+            Assert.Equal(HttpStatusCode.OK, resize.StatusCode);
+            Assert.Equal(4, (await resize.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("target").GetInt32());
+            await ExecutorApi.WaitUntilAsync(async () => (await PoolAsync()).GetProperty("ready").GetInt32() == 4, "the pool holds 4");
+
+            using var tooMany = await stack.Gateway.PostAsync("/prewarm?count=100000", null);
+            Assert.Equal(HttpStatusCode.BadRequest, tooMany.StatusCode);
+            Assert.Equal("application/problem+json", tooMany.Content.Headers.ContentType?.MediaType);
+        }
+        finally
+        {
+            using var restore = await stack.Gateway.PostAsync($"/prewarm?count={StackFixture.PoolSize}", null);
+        }
+        await ExecutorApi.WaitUntilAsync(async () => (await PoolAsync()).GetProperty("ready").GetInt32() == StackFixture.PoolSize,
+            "the pool shrinks back to its size");
     }
 
     [Fact]

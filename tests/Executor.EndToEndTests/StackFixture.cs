@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Net.Sockets;
 using Aspire.Hosting;
 using Docker.DotNet;
@@ -82,12 +83,19 @@ public sealed class StackFixture : IAsyncLifetime
             },
         });
 
-    /// <summary>Containers that ran a session: cold ones carry its label, leased warm ones its name.</summary>
-    public async Task<IList<string>> ContainersOfSessionAsync(string sessionId) =>
-        [.. (await ContainersAsync())
-            .Where(c => c.Labels.TryGetValue("executor.session", out var s) && s == sessionId
-                || c.Names.Any(n => n.StartsWith($"/executor-run-{sessionId}-", StringComparison.Ordinal)))
+    /// <summary>
+    /// Containers of a session that still exist: the one the runner says it used (warm ones are leased, not
+    /// labelled with the session) and any that carry the session's label (cold ones).
+    /// </summary>
+    public async Task<IList<string>> ContainersOfSessionAsync(string sessionId)
+    {
+        var run = await Runner.GetFromJsonAsync<System.Text.Json.JsonElement>($"/runs/{sessionId}");
+        var used = run.GetProperty("container_id").GetString();
+        Assert.False(string.IsNullOrEmpty(used), $"the runner does not know which container session {sessionId} used");
+        return [.. (await ContainersAsync())
+            .Where(c => c.ID == used || (c.Labels.TryGetValue("executor.session", out var s) && s == sessionId))
             .Select(c => c.ID)];
+    }
 
     /// <summary>Every service answers its readiness probe.</summary>
     public async Task AssertHealthyAsync()

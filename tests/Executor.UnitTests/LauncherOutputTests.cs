@@ -97,4 +97,16 @@ public class LauncherOutputTests
         Assert.NotNull(output.Exit);
         Assert.Equal("", output.Stdout);
     }
+
+    [Fact]
+    public void The_ready_frame_of_a_cold_container_is_ignored()
+    {
+        var output = new LauncherOutput(1024);
+
+        output.Feed([.. Frame('r', ""), .. Frame('o', "hi"), .. Frame('x', ExitRecord)]);
+
+        Assert.Equal("hi", output.Stdout);
+        Assert.NotNull(output.Exit);
+        Assert.False(output.Corrupt);
+    }
 }

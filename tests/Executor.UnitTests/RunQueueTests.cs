@@ -29,7 +29,7 @@ public class RunQueueTests
         await using var reader = queue.ReadAllAsync(CancellationToken.None).GetAsyncEnumerator();
         Assert.True(await reader.MoveNextAsync());
 
-        Assert.Equal("a", reader.Current);
+        Assert.Equal("a", reader.Current.SessionId);
         Assert.True(queue.TryReserve());
     }
 

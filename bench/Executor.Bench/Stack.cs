@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using Aspire.Hosting;
+using Aspire.Hosting.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Executor.Bench;
+
+/// <summary>The Executor stack under its AppHost, and a client that uses it as a platform would (wait mode).</summary>
+public sealed class Stack : IAsyncDisposable
+{
+    private static readonly byte[] HelloWorld = "print(\"Hello from Python\")\n"u8.ToArray();
+
+    private static readonly string[] Services = ["Gateway", "SessionService", "RunnerService", "PrewarmService"];
+
+    private readonly DistributedApplication _app;
+
+    private Stack(DistributedApplication app, HttpClient gateway, HttpClient prewarm, HttpClient runner)
+    {
+        _app = app;
+        Gateway = gateway;
+        Prewarm = prewarm;
+        Runner = runner;
+    }
+
+    public HttpClient Runner { get; }
+
+    public HttpClient Gateway { get; }
+
+    public HttpClient Prewarm { get; }
+
+    public static async Task<Stack> StartAsync(bool warmPool, int poolSize)
+    {
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
+            [
+                "--Executor:Deployment=bench",
+                $"--Executor:DataDirectory={Path.Combine(Path.GetTempPath(), "executor-bench-" + Guid.NewGuid().ToString("N"))}",
+                $"--Executor:PoolSize={poolSize}",
+                $"--Executor:UseWarmPool={warmPool}",
+                $"--Executor:GatewayPort={FreePort()}",
+            ],
+            (options, _) => options.DisableDashboard = true);
+        // The services' own logs go to their OTLP exporters; here they would only bury the figures.
+        builder.Services.Configure<LoggerFilterOptions>(filter =>
+        {
+            filter.MinLevel = LogLevel.Warning;
+            filter.Rules.Clear();
+        });
+        var app = await builder.BuildAsync();
+        using var startup = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await app.StartAsync(startup.Token);
+        foreach (var resource in new[] { "prewarm", "runner", "session", "gateway" })
+        {
+            await app.ResourceNotifications.WaitForResourceHealthyAsync(resource, startup.Token);
+        }
+        var gateway = new HttpClient { BaseAddress = app.GetEndpoint("gateway", "http"), Timeout = TimeSpan.FromMinutes(2) };
+        var prewarm = new HttpClient { BaseAddress = app.GetEndpoint("prewarm", "http") };
+        var runner = new HttpClient { BaseAddress = app.GetEndpoint("runner", "http") };
+        var stack = new Stack(app, gateway, prewarm, runner);
+        await stack.WaitForPoolAsync(poolSize);
+        return stack;
+    }
+
+    /// <summary>Submits hello world and waits for its result; returns the wall time and whether it ran warm.</summary>
+    public async Task<(double Ms, bool Warm)> HelloWorldAsync()
+    {
+        using var form = new MultipartFormDataContent();
+        var file = new ByteArrayContent(HelloWorld);
+        file.Headers.ContentType = new MediaTypeHeaderValue("text/x-python");
+        form.Add(file, "file", "main.py");
+        var sw = Stopwatch.StartNew();
+        using var response = await Gateway.PostAsync("/execute?wait=true&wait_seconds=60", form);
+        var result = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var ms = sw.Elapsed.TotalMilliseconds;
+        if (response.StatusCode != HttpStatusCode.OK || result.GetProperty("logs").GetString() != "Hello from Python\n")
+        {
+            throw new InvalidOperationException($"hello world did not complete: {(int)response.StatusCode} {result}");
+        }
+        return (ms, result.GetProperty("warm_start").GetBoolean());
+    }
+
+    public async Task ResizePoolAsync(int size)
+    {
+        using var response = await Gateway.PostAsync($"/prewarm?count={size}", null);
+        response.EnsureSuccessStatusCode();
+        await WaitForPoolAsync(size);
+    }
+
+    /// <summary>
+    /// Waits until the pool holds <paramref name="size"/> booted containers, none is starting, the runner's attached
+    /// slots are full and no removal is pending: nothing left over from earlier runs competes with the next one.
+    /// </summary>
+    public async Task WaitForPoolAsync(int size)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+        while (!await SettledAsync(size))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"the pool did not reach {size}");
+            }
+            await Task.Delay(50);
+        }
+    }
+
+    private async Task<bool> SettledAsync(int size)
+    {
+        var pool = await Prewarm.GetFromJsonAsync<JsonElement>("/pool");
+        var runner = await Runner.GetFromJsonAsync<JsonElement>("/state");
+        return pool.GetProperty("ready").GetInt32() >= size && pool.GetProperty("starting").GetInt32() == 0
+            && runner.GetProperty("slots_ready").GetInt32() >= runner.GetProperty("slots_target").GetInt32()
+            && runner.GetProperty("pending_removals").GetInt32() == 0;
+    }
+
+    /// <summary>Resident memory of each service process, in MiB.</summary>
+    public static IReadOnlyList<(string Service, double Mib)> ServiceMemory() =>
+        [.. Services.Select(name => (name, Process.GetProcessesByName(name).Sum(p => p.WorkingSet64) / 1024.0 / 1024))];
+
+    public async ValueTask DisposeAsync()
+    {
+        Gateway.Dispose();
+        Prewarm.Dispose();
+        Runner.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The benchmark: one command, every figure measured side by side in one run on this machine.
+#   bench/run.sh            full run (about 8 minutes)
+#   bench/run.sh --quick    shorter runs, for a first look
+set -euo pipefail
+cd "$(dirname "$0")/.."
+eng/prerequisites.sh
+exec dotnet run -c Release --project bench/Executor.Bench -- "$@"

@@ -1,0 +1,116 @@
+extern alias prewarm;
+
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using PoolOptions = prewarm::Executor.Prewarm.Pool.PoolOptions;
+using PoolMetrics = prewarm::Executor.Prewarm.Pool.PoolMetrics;
+using WarmPool = prewarm::Executor.Prewarm.Pool.WarmPool;
+// PrewarmService compiles its own copy of the sandbox code: the pool speaks to that copy's types.
+using IContainerEngine = prewarm::Executor.Sandbox.IContainerEngine;
+using SandboxInstance = prewarm::Executor.Sandbox.SandboxInstance;
+using SandboxOptions = prewarm::Executor.Sandbox.SandboxOptions;
+
+namespace Executor.UnitTests;
+
+/// <summary>The pool's bookkeeping, on a fake engine and a fake clock; the real engine is in the end-to-end suite.</summary>
+public class WarmPoolTests
+{
+    [Fact]
+    public async Task Containers_older_than_the_maximum_age_are_replaced()
+    {
+        var (pool, engine, time) = Create(new PoolOptions { TargetSize = 2, MaxAgeMinutes = 30 });
+        await pool.FillAsync(CancellationToken.None);
+        Assert.Equal(2, pool.Ready);
+
+        time.Advance(TimeSpan.FromMinutes(31));
+        await pool.RecycleAsync(CancellationToken.None);
+
+        Assert.Equal(0, pool.Ready);
+        Assert.Equal(2, engine.Removed.Count);
+        Assert.Equal(2, pool.Metrics.Recycled);
+        await pool.FillAsync(CancellationToken.None);
+        Assert.Equal(2, pool.Ready);
+    }
+
+    [Fact]
+    public async Task A_lease_takes_a_ready_container_and_an_empty_pool_is_a_miss()
+    {
+        var (pool, _, _) = Create(new PoolOptions { TargetSize = 1 });
+        await pool.FillAsync(CancellationToken.None);
+
+        var first = await pool.LeaseAsync(TimeSpan.Zero, CancellationToken.None);
+        var second = await pool.LeaseAsync(TimeSpan.Zero, CancellationToken.None);
+
+        Assert.NotNull(first);
+        Assert.Null(second);
+        Assert.Equal((1, 1), (pool.Metrics.Hits, pool.Metrics.Misses));
+    }
+
+    [Fact]
+    public async Task Resizing_is_bounded_by_the_maximum()
+    {
+        var (pool, _, _) = Create(new PoolOptions { TargetSize = 2, MaxSize = 5 });
+
+        Assert.Equal(5, pool.Resize(50));
+        await pool.FillAsync(CancellationToken.None);
+        Assert.Equal(5, pool.Ready);
+    }
+
+    private static (WarmPool, FakeEngine, FakeTimeProvider) Create(PoolOptions options)
+    {
+        var engine = new FakeEngine();
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var pool = new WarmPool(engine, new SandboxInstance("prewarm"), Options.Create(new SandboxOptions()), Options.Create(options),
+            time, new PoolMetrics(new TestMeterFactory()), NullLogger<WarmPool>.Instance);
+        return (pool, engine, time);
+    }
+
+    private sealed class TestMeterFactory : System.Diagnostics.Metrics.IMeterFactory
+    {
+        public System.Diagnostics.Metrics.Meter Create(System.Diagnostics.Metrics.MeterOptions options) => new(options);
+
+        public void Dispose()
+        {
+        }
+    }
+
+    /// <summary>An engine whose containers boot at once: "started" and "ready" are the same thing here.</summary>
+    private sealed class FakeEngine : IContainerEngine
+    {
+        private int _next;
+
+        public List<string> Removed { get; } = [];
+
+        public Task<string> CreateAsync(CreateContainerParameters spec, CancellationToken cancellationToken) =>
+            Task.FromResult($"c{Interlocked.Increment(ref _next)}");
+
+        public Task StartCreatedAsync(string containerId, CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task<MultiplexedStream> WatchAsync(string containerId, CancellationToken cancellationToken) =>
+            Task.FromResult(new MultiplexedStream(new MemoryStream([1, 0, 0, 0, 0, 0, 0, 5, (byte)'r', 0, 0, 0, 0]), multiplexed: true));
+
+        public Task RemoveAsync(string containerId, CancellationToken cancellationToken)
+        {
+            Removed.Add(containerId);
+            return Task.CompletedTask;
+        }
+
+        public Task RenameAsync(string containerId, string name, CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task<string> StartAsync(CreateContainerParameters spec, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<MultiplexedStream> AttachAsync(string containerId, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task KillAsync(string containerId, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<State?> InspectStateAsync(string containerId, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<IReadOnlyList<ContainerListResponse>> ListAsync(IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken) =>
+            throw new NotSupportedException();
+
+        public Task PingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}
