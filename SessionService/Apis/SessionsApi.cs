@@ -76,13 +76,14 @@ public static class SessionsApi
             queue.Unreserve();
             throw;
         }
+        var ended = waitFor > TimeSpan.Zero ? completions.Listen(sessionId) : null;
         queue.EnqueueReserved(sessionId, RunRequests.For(sessionId, upload));
-        if (waitFor <= TimeSpan.Zero)
+        if (ended is null)
         {
             return TypedResults.Ok(new ExecuteResponse(sessionId));
         }
 
-        var session = await completions.WaitAsync(sessionId, waitFor, cancellationToken);
+        var session = await completions.WaitAsync(sessionId, ended, waitFor, cancellationToken);
         return session is not null && SessionStatus.IsTerminal(session.Status)
             ? TypedResults.Ok(SessionResults.From(session))
             : TypedResults.Accepted($"/result/{sessionId}", Pending(sessionId, session?.Status ?? SessionStatus.Queued));
@@ -126,8 +127,7 @@ public static class SessionsApi
                 Status = SessionStatus.Cancelled,
                 Detail = "Cancelled by a cleanup request before it started.",
             };
-            await store.CompleteAsync(sessionId, result, cancellationToken);
-            completions.Completed(sessionId);
+            completions.Completed(sessionId, await store.CompleteAsync(sessionId, result, cancellationToken));
             session = await store.FindAsync(sessionId, cancellationToken) ?? session;
         }
         return TypedResults.Ok(new CleanupResponse("cleaned up", session.Status));

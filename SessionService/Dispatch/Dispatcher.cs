@@ -35,12 +35,15 @@ public sealed partial class Dispatcher(
         activity?.SetTag("executor.session_id", sessionId);
         try
         {
-            if (!await store.MarkRunningAsync(sessionId, stoppingToken))
-            {
-                return; // cleaned up while it waited
-            }
+            // Marked running while the runner already works: a session cleaned up meanwhile is cancelled by the
+            // runner too (it remembers cancelled ids), so starting before the mark is written loses nothing.
+            var marked = store.MarkRunningAsync(sessionId, stoppingToken);
             var request = queued.Request ?? await store.LoadRunAsync(sessionId, stoppingToken)
                 ?? throw new InvalidOperationException($"Session {sessionId} has no files");
+            if (queued.Request is null && !await marked)
+            {
+                return; // recovered after a restart, but it had ended meanwhile
+            }
             RunResult result;
             try
             {
@@ -56,8 +59,8 @@ public sealed partial class Dispatcher(
                 };
             }
             activity?.SetTag("executor.status", result.Status);
-            await store.CompleteAsync(sessionId, result, stoppingToken);
-            completions.Completed(sessionId);
+            await marked;
+            completions.Completed(sessionId, await store.CompleteAsync(sessionId, result, stoppingToken));
         }
         catch (Exception e) when (!stoppingToken.IsCancellationRequested)
         {

@@ -9,8 +9,10 @@ namespace Executor.Session.Storage;
 /// <summary>
 /// The truth about sessions: their files, state and result, in one SQLite file (WAL). Every state change is one
 /// conditional statement, so a session ends exactly once whoever races to end it (runner result, cleanup).
+/// Writes go through one long-lived connection (SQLite has one writer anyway; its settings are made once), reads
+/// through pooled ones, which WAL lets run beside the writer.
 /// </summary>
-public sealed class SessionStore
+public sealed class SessionStore : IAsyncDisposable
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -19,12 +21,14 @@ public sealed class SessionStore
 
     private readonly string _connectionString;
     private readonly TimeProvider _time;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private SqliteConnection? _writer;
 
     public SessionStore(IOptions<SessionServiceOptions> options, IHostEnvironment environment, TimeProvider time)
     {
         var path = Path.GetFullPath(options.Value.DatabasePath, environment.ContentRootPath);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true }.ToString();
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 5 }.ToString();
         _time = time;
         DatabasePath = path;
     }
@@ -33,7 +37,15 @@ public sealed class SessionStore
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        _writer = new SqliteConnection(_connectionString);
+        await _writer.OpenAsync(cancellationToken);
+        await using (var pragmas = _writer.CreateCommand())
+        {
+            // WAL with NORMAL sync: durable across process crashes; a power cut may lose the last transactions.
+            pragmas.CommandText = "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+            await pragmas.ExecuteNonQueryAsync(cancellationToken);
+        }
+        var connection = _writer;
         await using var command = connection.CreateCommand();
         command.CommandText = """
             PRAGMA journal_mode = WAL;
@@ -82,7 +94,8 @@ public sealed class SessionStore
 
     public async Task CreateAsync(string id, string entrypoint, IReadOnlyList<SessionFile> files, RunOptions options, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        using var writing = await WriteAsync(cancellationToken);
+        var connection = writing.Connection;
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         await using (var insert = connection.CreateCommand())
         {
@@ -118,18 +131,16 @@ public sealed class SessionStore
         command.CommandText = "SELECT status, created_at, started_at, finished_at, result FROM sessions WHERE id = $id";
         command.Parameters.AddWithValue("$id", id);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken))
-        {
-            return null;
-        }
-        return new SessionRecord(
-            id,
-            reader.GetString(0),
-            reader.GetFieldValue<DateTimeOffset>(1),
-            reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2),
-            reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3),
-            reader.IsDBNull(4) ? null : JsonSerializer.Deserialize<RunResult>(reader.GetString(4), Json));
+        return await reader.ReadAsync(cancellationToken) ? ReadRecord(id, reader) : null;
     }
+
+    private static SessionRecord ReadRecord(string id, SqliteDataReader reader) => new(
+        id,
+        reader.GetString(0),
+        reader.GetFieldValue<DateTimeOffset>(1),
+        reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2),
+        reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3),
+        reader.IsDBNull(4) ? null : JsonSerializer.Deserialize<RunResult>(reader.GetString(4), Json));
 
     /// <summary>What the runner needs to run a session: its entry point and files.</summary>
     public async Task<RunRequest?> LoadRunAsync(string id, CancellationToken cancellationToken)
@@ -160,8 +171,8 @@ public sealed class SessionStore
     /// <summary>Moves a queued (or, after a restart, running) session to running. False once it has ended.</summary>
     public async Task<bool> MarkRunningAsync(string id, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
+        using var writing = await WriteAsync(cancellationToken);
+        await using var command = writing.Connection.CreateCommand();
         command.CommandText = """
             UPDATE sessions SET status = $running, started_at = COALESCE(started_at, $now)
             WHERE id = $id AND status IN ($queued, $running)
@@ -173,14 +184,15 @@ public sealed class SessionStore
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
-    /// <summary>Ends a session with its result; only the first result counts. False when it had already ended.</summary>
-    public async Task<bool> CompleteAsync(string id, RunResult result, CancellationToken cancellationToken)
+    /// <summary>Ends a session with its result; only the first result counts. Null when it had already ended.</summary>
+    public async Task<SessionRecord?> CompleteAsync(string id, RunResult result, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
+        using var writing = await WriteAsync(cancellationToken);
+        await using var command = writing.Connection.CreateCommand();
         command.CommandText = """
             UPDATE sessions SET status = $status, finished_at = $now, result = $result
             WHERE id = $id AND status IN ($queued, $running)
+            RETURNING status, created_at, started_at, finished_at, result
             """;
         command.Parameters.AddWithValue("$id", id);
         command.Parameters.AddWithValue("$status", result.Status);
@@ -188,7 +200,8 @@ public sealed class SessionStore
         command.Parameters.AddWithValue("$result", JsonSerializer.Serialize(result, Json));
         command.Parameters.AddWithValue("$queued", SessionStatus.Queued);
         command.Parameters.AddWithValue("$running", SessionStatus.Running);
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? ReadRecord(id, reader) : null;
     }
 
     /// <summary>Sessions that had not ended when the service last stopped, oldest first.</summary>
@@ -208,15 +221,35 @@ public sealed class SessionStore
         return ids;
     }
 
+    /// <summary>A pooled connection for reading.</summary>
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken);
-        await using var pragmas = connection.CreateCommand();
-        // WAL with NORMAL sync: durable across process crashes; a power cut may lose the last transactions.
-        pragmas.CommandText = "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
-        await pragmas.ExecuteNonQueryAsync(cancellationToken);
         return connection;
+    }
+
+    /// <summary>The writer connection, held until the returned lease is disposed.</summary>
+    private async Task<WriteLease> WriteAsync(CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken);
+        return new WriteLease(_writer ?? throw new InvalidOperationException("The session store is not initialized"), _writeLock);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_writer is not null)
+        {
+            await _writer.DisposeAsync();
+        }
+        _writeLock.Dispose();
+    }
+
+    private readonly struct WriteLease(SqliteConnection connection, SemaphoreSlim gate) : IDisposable
+    {
+        public SqliteConnection Connection { get; } = connection;
+
+        public void Dispose() => gate.Release();
     }
 }
 
