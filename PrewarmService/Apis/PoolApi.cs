@@ -66,6 +66,10 @@ public static class PoolApi
 /// <param name="Target">How many containers the pool now keeps ready.</param>
 public sealed record PrewarmResponse(string Status, int Target);
 
-public sealed record PoolState(int Target, int Ready, int Starting, long Hits, long Misses, long Recycled);
+public sealed record PoolState(int Target, int Ready, int Starting, long Hits, long Misses, long Recycled)
+{
+    /// <summary>This process, for operators (and fault tests) that must find it.</summary>
+    public int Pid { get; } = Environment.ProcessId;
+}
 
 public sealed record LeaseResponse(string ContainerId);

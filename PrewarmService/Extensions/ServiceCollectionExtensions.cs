@@ -20,6 +20,8 @@ public static class ServiceCollectionExtensions
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
         builder.Services.AddSingleton<PoolMetrics>();
         builder.Services.AddSingleton<WarmPool>();
+        builder.Services.AddSingleton<PoolReaper>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<PoolReaper>());
         builder.Services.AddHostedService<PoolFiller>();
         builder.Services.AddHealthChecks().AddCheck<PoolHealthCheck>("pool");
         builder.Services.AddOpenApi("v1");

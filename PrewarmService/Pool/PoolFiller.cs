@@ -1,24 +1,22 @@
-using Executor.Sandbox;
 using Microsoft.Extensions.Options;
 
 namespace Executor.Prewarm.Pool;
 
 /// <summary>
-/// Keeps the pool at its target in the background: at start (after sweeping up what an earlier instance left),
+/// Keeps the pool at its target in the background: at start (after the reaper swept up what an earlier instance left),
 /// whenever a lease or POST /prewarm asks, and on a timer. Failures are logged and retried on the next round.
 /// </summary>
 public sealed partial class PoolFiller(
     WarmPool pool,
-    IContainerEngine engine,
-    SandboxInstance instance,
-    IOptions<SandboxOptions> sandboxOptions,
+    PoolReaper reaper,
     IOptions<PoolOptions> poolOptions,
     TimeProvider time,
     ILogger<PoolFiller> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await SweepAbandonedAsync(stoppingToken);
+        // What an earlier instance left behind goes first; then the pool fills.
+        await reaper.FirstSweep.WaitAsync(stoppingToken);
         var interval = TimeSpan.FromSeconds(poolOptions.Value.CheckIntervalSeconds);
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -70,38 +68,7 @@ public sealed partial class PoolFiller(
         await pool.DrainAsync(cancellationToken);
     }
 
-    /// <summary>
-    /// Removes pool containers that an earlier instance of this service started and nobody leased (still named as
-    /// pool containers). Leased ones were renamed and belong to a run.
-    /// </summary>
-    private async Task SweepAbandonedAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            var labels = SandboxLabels.Owned(sandboxOptions.Value, instance.Service);
-            labels[SandboxLabels.Role] = SandboxLabels.PoolRole;
-            foreach (var container in await engine.ListAsync(labels, cancellationToken))
-            {
-                var unleased = container.Names.Any(n => n.TrimStart('/').StartsWith(SandboxLabels.PoolNamePrefix, StringComparison.Ordinal));
-                if (unleased && (!container.Labels.TryGetValue(SandboxLabels.Instance, out var owner) || owner != instance.Id))
-                {
-                    await engine.RemoveAsync(container.ID, cancellationToken);
-                    LogSwept(container.ID[..12]);
-                }
-            }
-        }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
-        {
-            LogSweepFailed(e);
-        }
-    }
-
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not fill the warm pool; retrying on the next round")]
     private partial void LogFillFailed(Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Removed abandoned pool container {ContainerId}")]
-    private partial void LogSwept(string containerId);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not sweep abandoned pool containers")]
-    private partial void LogSweepFailed(Exception exception);
 }

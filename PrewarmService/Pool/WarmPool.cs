@@ -23,6 +23,7 @@ public sealed partial class WarmPool
     private readonly Channel<bool> _refillRequests = Channel.CreateBounded<bool>(
         new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly System.Collections.Concurrent.ConcurrentQueue<string> _toRename = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _held = new();
     private int _starting;
     private int _target;
     private long _lastLeaseTicks;
@@ -63,6 +64,9 @@ public sealed partial class WarmPool
 
     public PoolMetrics Metrics => _metrics;
 
+    /// <summary>Whether the container is the pool's: ready, or still starting.</summary>
+    public bool Holds(string containerId) => _held.ContainsKey(containerId);
+
     internal ChannelReader<bool> RefillRequests => _refillRequests.Reader;
 
     /// <summary>
@@ -92,6 +96,7 @@ public sealed partial class WarmPool
             }
         }
         _metrics.Hit();
+        _held.TryRemove(container.Id, out _);
         Volatile.Write(ref _lastLeaseTicks, _time.GetTimestamp());
         // Renamed shortly (see RenameLeasedAsync), which marks it as no longer the pool's: a restarted pool never
         // sweeps it up mid-run.
@@ -134,7 +139,7 @@ public sealed partial class WarmPool
         {
             MaxDegreeOfParallelism = _options.RefillConcurrency,
             CancellationToken = cancellationToken,
-        }, async (_, ct) =>
+        }, async (slot, ct) =>
         {
             if (Ready + Starting >= Target)
             {
@@ -150,6 +155,7 @@ public sealed partial class WarmPool
                 var id = await StartBootedAsync(spec, ct);
                 if (!_ready.Writer.TryWrite(new PooledContainer(id, _time.GetUtcNow())))
                 {
+                    _held.TryRemove(id, out _);
                     await _engine.RemoveAsync(id, ct);
                 }
                 _metrics.Refilled(_time.GetElapsedTime(started));
@@ -168,6 +174,7 @@ public sealed partial class WarmPool
     private async Task<string> StartBootedAsync(Docker.DotNet.Models.CreateContainerParameters spec, CancellationToken cancellationToken)
     {
         var id = await _engine.CreateAsync(spec, cancellationToken);
+        _held[id] = true;
         try
         {
             using var watcher = await _engine.WatchAsync(id, cancellationToken);
@@ -182,20 +189,35 @@ public sealed partial class WarmPool
         }
         catch
         {
+            _held.TryRemove(id, out _);
             await _engine.RemoveAsync(id, CancellationToken.None);
             throw;
         }
     }
 
-    /// <summary>Replaces containers that have waited longer than the maximum age, and any beyond the target.</summary>
+    /// <summary>
+    /// Replaces containers that have waited longer than the maximum age, any beyond the target, and any the engine no
+    /// longer runs (an engine restart kills them all): one list call, whatever the pool's size.
+    /// </summary>
     internal async Task RecycleAsync(CancellationToken cancellationToken)
     {
+        if (Ready == 0)
+        {
+            return;
+        }
+        var labels = new Dictionary<string, string>
+        {
+            [SandboxLabels.Managed] = "true",
+            [SandboxLabels.Deployment] = _sandboxOptions.Value.Deployment,
+            [SandboxLabels.Role] = SandboxLabels.PoolRole,
+        };
+        var running = (await _engine.ListAsync(labels, cancellationToken)).Where(c => c.State == "running").Select(c => c.ID).ToHashSet();
         var oldest = _time.GetUtcNow() - TimeSpan.FromMinutes(_options.MaxAgeMinutes);
         var keep = new List<PooledContainer>();
         var drop = new List<PooledContainer>();
         for (var n = Ready; n > 0 && _ready.Reader.TryRead(out var container); n--)
         {
-            (container.StartedAt >= oldest && keep.Count < Target ? keep : drop).Add(container);
+            (container.StartedAt >= oldest && keep.Count < Target && running.Contains(container.Id) ? keep : drop).Add(container);
         }
         foreach (var container in keep)
         {
@@ -203,6 +225,7 @@ public sealed partial class WarmPool
         }
         foreach (var container in drop)
         {
+            _held.TryRemove(container.Id, out _);
             await _engine.RemoveAsync(container.Id, cancellationToken);
             _metrics.Recycle();
         }
@@ -217,6 +240,7 @@ public sealed partial class WarmPool
     {
         while (_ready.Reader.TryRead(out var container))
         {
+            _held.TryRemove(container.Id, out _);
             await _engine.RemoveAsync(container.Id, cancellationToken);
         }
     }

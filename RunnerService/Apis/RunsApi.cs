@@ -51,6 +51,6 @@ public static class RunsApi
         return TypedResults.NotFound();
     }
 
-    public static async Task<Ok<RunResult>> CancelAsync(string sessionId, RunRegistry runs, TimeProvider time) =>
-        TypedResults.Ok(await runs.CancelAsync(sessionId, time));
+    public static async Task<Ok<RunResult>> CancelAsync(string sessionId, RunRegistry runs) =>
+        TypedResults.Ok(await runs.CancelAsync(sessionId));
 }

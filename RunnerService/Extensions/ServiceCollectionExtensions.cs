@@ -22,8 +22,15 @@ public static class ServiceCollectionExtensions
 
         builder.Services.AddSingleton<ContainerJanitor>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ContainerJanitor>());
+        builder.Services.AddSingleton<RunnerReaper>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<RunnerReaper>());
         builder.Services.AddSingleton<WarmSlots>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<WarmSlots>());
+        builder.Services.AddHostedService(sp =>
+        {
+            var slots = sp.GetRequiredService<WarmSlots>();
+            slots.StartAfter = sp.GetRequiredService<RunnerReaper>().FirstSweep;
+            return slots;
+        });
         builder.Services.AddSingleton<SandboxRunner>();
         builder.Services.AddSingleton<RunRegistry>();
 

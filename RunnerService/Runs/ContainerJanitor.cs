@@ -12,6 +12,7 @@ namespace Executor.Runner.Runs;
 public sealed partial class ContainerJanitor(IContainerEngine engine, TimeProvider time, ILogger<ContainerJanitor> logger) : BackgroundService
 {
     private const int Parallelism = 4;
+    private const int MaxAttempts = 12;
     // After the launcher's one-second linger (launcher.py): by then the container has exited, which costs nothing
     // while it waits, and removing an exited container is the cheap kind of removal.
     private static readonly TimeSpan Deferral = TimeSpan.FromMilliseconds(1500);
@@ -23,7 +24,11 @@ public sealed partial class ContainerJanitor(IContainerEngine engine, TimeProvid
             SingleReader = false,
         });
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _removing = new();
     private int _pending;
+
+    /// <summary>Whether the container is waiting for, or in, its removal.</summary>
+    public bool IsRemoving(string containerId) => _removing.ContainsKey(containerId);
 
     /// <summary>Containers handed over for removal and not yet removed.</summary>
     public int Pending => Volatile.Read(ref _pending);
@@ -32,14 +37,28 @@ public sealed partial class ContainerJanitor(IContainerEngine engine, TimeProvid
     {
         var removed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var notBefore = time.GetUtcNow() + (now ? TimeSpan.Zero : Deferral);
-        if (!_queue.Writer.TryWrite(new Removal(containerId, notBefore, removed)))
+        var removal = new Removal(containerId, notBefore, removed, Attempt: 1);
+        if (!_queue.Writer.TryWrite(removal))
         {
             // Thousands of removals behind: remove inline rather than lose track of a container.
             return engine.RemoveAsync(containerId, CancellationToken.None);
         }
-        Interlocked.Increment(ref _pending);
-        _ = removed.Task.ContinueWith(_ => Interlocked.Decrement(ref _pending), TaskScheduler.Default);
+        Track(removal);
         return removed.Task;
+    }
+
+    private void Track(Removal removal)
+    {
+        Interlocked.Increment(ref _pending);
+        _removing[removal.ContainerId] = true;
+        _ = removal.Removed.Task.ContinueWith(done =>
+        {
+            Interlocked.Decrement(ref _pending);
+            if (done.IsCompletedSuccessfully)
+            {
+                _removing.TryRemove(removal.ContainerId, out _);
+            }
+        }, TaskScheduler.Default);
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
@@ -57,10 +76,29 @@ public sealed partial class ContainerJanitor(IContainerEngine engine, TimeProvid
                 }
                 catch (Exception e)
                 {
-                    LogRemoveFailed(item.ContainerId, e);
+                    // Whoever waits hears of the failure now; the container is tried again (the engine may be away).
                     item.Removed.TrySetException(e);
+                    Retry(item, e);
                 }
             });
+
+    private void Retry(Removal failed, Exception error)
+    {
+        if (failed.Attempt >= MaxAttempts)
+        {
+            _removing.TryRemove(failed.ContainerId, out _); // no longer ours to remove: the reaper will find it
+            LogGaveUp(failed.ContainerId, error);
+            return;
+        }
+        LogRemoveFailed(failed.ContainerId, failed.Attempt, error.Message);
+        var backoff = TimeSpan.FromSeconds(Math.Min(30, 1 << failed.Attempt));
+        var again = new Removal(failed.ContainerId, time.GetUtcNow() + backoff,
+            new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), failed.Attempt + 1);
+        if (_queue.Writer.TryWrite(again))
+        {
+            Track(again);
+        }
+    }
 
     private async Task WaitUntilDueAsync(Removal item, CancellationToken cancellationToken)
     {
@@ -83,14 +121,25 @@ public sealed partial class ContainerJanitor(IContainerEngine engine, TimeProvid
         _queue.Writer.TryComplete();
         while (_queue.Reader.TryRead(out var item))
         {
-            await engine.RemoveAsync(item.ContainerId, cancellationToken);
-            item.Removed.TrySetResult();
+            try
+            {
+                await engine.RemoveAsync(item.ContainerId, cancellationToken);
+                item.Removed.TrySetResult();
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                item.Removed.TrySetException(e);
+                LogGaveUp(item.ContainerId, e);
+            }
         }
         await base.StopAsync(cancellationToken);
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not remove container {ContainerId}")]
-    private partial void LogRemoveFailed(string containerId, Exception exception);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not remove container {ContainerId} (attempt {Attempt}): {Reason}; retrying")]
+    private partial void LogRemoveFailed(string containerId, int attempt, string reason);
 
-    private sealed record Removal(string ContainerId, DateTimeOffset NotBefore, TaskCompletionSource Removed);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Gave up removing container {ContainerId}; the orphan reaper will")]
+    private partial void LogGaveUp(string containerId, Exception exception);
+
+    private sealed record Removal(string ContainerId, DateTimeOffset NotBefore, TaskCompletionSource Removed, int Attempt);
 }

@@ -2,7 +2,11 @@ using Executor.Sandbox;
 
 namespace Executor.Runner.Runs;
 
-/// <summary>One run of one session. The session id is the run id: a retried request joins the same run.</summary>
+/// <summary>
+/// One run of one session. The session id is the run id: a repeated request joins the same run. With
+/// <see cref="RecoverOnly"/> (sent after SessionService restarted) it only joins a run or returns its result, and
+/// never starts one: a session runs at most once.
+/// </summary>
 public sealed record RunRequest(
     string SessionId,
     IReadOnlyList<RunFile> Files,
@@ -10,7 +14,8 @@ public sealed record RunRequest(
     IReadOnlyList<string>? Args = null,
     string? Stdin = null,
     int? TimeoutSeconds = null,
-    int? MemoryMb = null);
+    int? MemoryMb = null,
+    bool RecoverOnly = false);
 
 /// <summary>A file of the run's working directory; <see cref="Path"/> is relative and already validated.</summary>
 public sealed record RunFile(string Path, byte[] Content);
@@ -54,4 +59,8 @@ public sealed record RunResult
 public sealed record RunInfo(string SessionId, string State, string? ContainerId, bool? WarmStart);
 
 /// <summary>What the runner is doing: attached warm slots (target and filled), runs in progress, removals pending.</summary>
-public sealed record RunnerState(int SlotsTarget, int SlotsReady, int ActiveRuns, int PendingRemovals);
+public sealed record RunnerState(int SlotsTarget, int SlotsReady, int ActiveRuns, int PendingRemovals)
+{
+    /// <summary>This process, for operators (and fault tests) that must find it.</summary>
+    public int Pid { get; } = Environment.ProcessId;
+}

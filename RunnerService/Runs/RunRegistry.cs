@@ -12,7 +12,8 @@ public sealed class RunRegistry(
     SandboxRunner runner,
     IMemoryCache finished,
     IOptions<RunnerOptions> options,
-    IHostApplicationLifetime lifetime)
+    IHostApplicationLifetime lifetime,
+    TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, ActiveRun> _active = new();
     private readonly Lock _startLock = new();
@@ -29,6 +30,17 @@ public sealed class RunRegistry(
             {
                 return existing.Completion;
             }
+            if (request.RecoverOnly)
+            {
+                var now = time.GetUtcNow();
+                return Task.FromResult(new RunResult
+                {
+                    Status = RunStatus.InternalError,
+                    Detail = "The run was interrupted: its runner stopped before it reported a result. It is not started again.",
+                    StartedAt = now,
+                    FinishedAt = now,
+                });
+            }
             var run = new ActiveRun(request.SessionId);
             _active[request.SessionId] = run;
             run.Start(r => RunAndRecordAsync(request, r));
@@ -42,11 +54,14 @@ public sealed class RunRegistry(
 
     public RunResult? FindFinished(string sessionId) => finished.Get<RunResult>(sessionId);
 
+    /// <summary>Containers this runner holds for runs in progress.</summary>
+    public IEnumerable<string> ContainerIds => _active.Values.Select(r => r.ContainerId).OfType<string>();
+
     /// <summary>
     /// Stops a run and waits until it has ended and its container is gone. A run not seen yet is cancelled ahead:
     /// the id is remembered as cancelled, so a start request that arrives later (already in flight) never runs.
     /// </summary>
-    public async Task<RunResult> CancelAsync(string sessionId, TimeProvider time)
+    public async Task<RunResult> CancelAsync(string sessionId)
     {
         ActiveRun? run;
         lock (_startLock)

@@ -26,13 +26,22 @@ public sealed partial class WarmSlots(
         new BoundedChannelOptions(Math.Max(1, options.Value.AttachedSlots)) { FullMode = BoundedChannelFullMode.Wait });
     private readonly Channel<bool> _taken = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _held = new();
+
     public int Ready => _slots.Reader.Count;
+
+    /// <summary>Whether the container is one of this runner's slots (filled, or being filled).</summary>
+    public bool Holds(string containerId) => _held.ContainsKey(containerId);
+
+    /// <summary>Set by the reaper: slots are filled only after its first sweep, so it never takes them for orphans.</summary>
+    public Task? StartAfter { get; set; }
 
     /// <summary>An attached warm container, or null when no slot is filled.</summary>
     public AttachedSandbox? TryTake()
     {
         while (_slots.Reader.TryRead(out var slot))
         {
+            _held.TryRemove(slot.ContainerId, out _);
             if (time.GetUtcNow() - slot.AttachedAt < MaxSlotAge)
             {
                 return slot;
@@ -51,6 +60,10 @@ public sealed partial class WarmSlots(
         if (target == 0 || !options.Value.UseWarmPool)
         {
             return;
+        }
+        if (StartAfter is { } first)
+        {
+            await first.WaitAsync(stoppingToken);
         }
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -97,6 +110,7 @@ public sealed partial class WarmSlots(
         {
             return false;
         }
+        _held[containerId] = true;
         MultiplexedStream stream;
         try
         {
@@ -104,11 +118,13 @@ public sealed partial class WarmSlots(
         }
         catch
         {
+            _held.TryRemove(containerId, out _);
             _ = janitor.RemoveAsync(containerId);
             throw;
         }
         if (!_slots.Writer.TryWrite(new AttachedSandbox(containerId, stream, time.GetUtcNow())))
         {
+            _held.TryRemove(containerId, out _);
             stream.Dispose();
             _ = janitor.RemoveAsync(containerId);
         }
@@ -120,6 +136,7 @@ public sealed partial class WarmSlots(
         while (_slots.Reader.TryPeek(out var oldest) && time.GetUtcNow() - oldest.AttachedAt >= MaxSlotAge
             && _slots.Reader.TryRead(out var stale))
         {
+            _held.TryRemove(stale.ContainerId, out _);
             await Discard(stale);
         }
     }

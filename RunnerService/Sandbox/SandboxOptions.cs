@@ -22,6 +22,10 @@ public sealed class SandboxOptions
     [RegularExpression("^[a-z0-9][a-z0-9_.-]{0,62}$")]
     public string Deployment { get; set; } = "default";
 
+    /// <summary>How often the services look for containers nobody owns any more.</summary>
+    [Range(1, 3600)]
+    public int ReapIntervalSeconds { get; set; } = 30;
+
     /// <summary>Docker engine endpoint; empty means DOCKER_HOST, else the local Unix socket.</summary>
     public string? DockerEndpoint { get; set; }
 

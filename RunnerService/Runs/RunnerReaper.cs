@@ -1,0 +1,30 @@
+using System.Diagnostics.Metrics;
+using Docker.DotNet.Models;
+using Executor.Sandbox;
+using Microsoft.Extensions.Options;
+
+namespace Executor.Runner.Runs;
+
+/// <summary>
+/// The runner is responsible for every container it has taken: leased warm ones and the cold ones it started. One
+/// runner serves a deployment, so any such container this process does not hold is an orphan (a crashed runner's).
+/// </summary>
+public sealed class RunnerReaper(
+    IContainerEngine engine,
+    IOptions<SandboxOptions> options,
+    SandboxInstance instance,
+    TimeProvider time,
+    IMeterFactory meterFactory,
+    ILogger<RunnerReaper> logger,
+    RunRegistry runs,
+    WarmSlots slots,
+    ContainerJanitor janitor) : OrphanReaper(engine, options, instance, time, meterFactory, logger)
+{
+    protected override bool IsResponsibleFor(ContainerListResponse container) =>
+        container.Labels.TryGetValue(SandboxLabels.Role, out var role) && role == SandboxLabels.ColdRole
+        || HasName(container, SandboxLabels.LeasedNamePrefix)
+        || HasName(container, SandboxLabels.RunNamePrefix);
+
+    protected override bool IsOwned(string containerId) =>
+        runs.ContainerIds.Contains(containerId) || slots.Holds(containerId) || janitor.IsRemoving(containerId);
+}

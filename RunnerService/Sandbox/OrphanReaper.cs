@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Docker.DotNet.Models;
+using Microsoft.Extensions.Options;
+
+namespace Executor.Sandbox;
+
+/// <summary>
+/// Finds this service's containers that nobody owns any more (left by a crash, an engine restart, a lost removal)
+/// and removes them: at start, when this process can own nothing yet, and then periodically, where a container
+/// must be unknown in two sweeps in a row before it goes, so that one being handed over is never taken for lost.
+/// Only containers of this deployment are ever looked at.
+/// </summary>
+public abstract partial class OrphanReaper : BackgroundService
+{
+    public static readonly ActivitySource ActivitySource = new("Executor.Reaper");
+
+    private readonly IContainerEngine _engine;
+    private readonly SandboxOptions _options;
+    private readonly SandboxInstance _instance;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Counter<long> _removed;
+    private readonly TaskCompletionSource _firstSweep = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private HashSet<string> _suspects = [];
+
+    protected OrphanReaper(IContainerEngine engine, IOptions<SandboxOptions> options, SandboxInstance instance, TimeProvider time,
+        IMeterFactory meterFactory, ILogger logger)
+    {
+        _engine = engine;
+        _options = options.Value;
+        _instance = instance;
+        _time = time;
+        _logger = logger;
+        _removed = meterFactory.Create("Executor.Reaper").CreateCounter<long>(
+            "executor.reaper.removed", "{container}", "Containers removed because nobody owned them");
+    }
+
+    /// <summary>Completes after the first sweep (done or failed): work that creates containers starts after it.</summary>
+    public Task FirstSweep => _firstSweep.Task;
+
+    protected SandboxOptions Options => _options;
+
+    /// <summary>Whether this service is the one responsible for the container (its kind, its names).</summary>
+    protected abstract bool IsResponsibleFor(ContainerListResponse container);
+
+    /// <summary>Whether this process knows the container as in use right now.</summary>
+    protected abstract bool IsOwned(string containerId);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await SweepAsync(firstSweep: true, stoppingToken);
+        _firstSweep.TrySetResult();
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(_options.ReapIntervalSeconds), _time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            await SweepAsync(firstSweep: false, stoppingToken);
+        }
+    }
+
+    private async Task SweepAsync(bool firstSweep, CancellationToken cancellationToken)
+    {
+        using var activity = ActivitySource.StartActivity("reap orphans");
+        activity?.SetTag("executor.service", _instance.Service);
+        try
+        {
+            var labels = new Dictionary<string, string> { [SandboxLabels.Managed] = "true", [SandboxLabels.Deployment] = _options.Deployment };
+            var unknown = (await _engine.ListAsync(labels, cancellationToken))
+                .Where(c => IsResponsibleFor(c) && !IsOwned(c.ID))
+                .Select(c => c.ID)
+                .ToHashSet();
+            var orphans = firstSweep ? unknown : [.. unknown.Where(_suspects.Contains)];
+            _suspects = [.. unknown.Except(orphans)];
+            foreach (var id in orphans)
+            {
+                await _engine.RemoveAsync(id, cancellationToken);
+                _removed.Add(1, new KeyValuePair<string, object?>("executor.service", _instance.Service));
+                LogReaped(_instance.Service, id[..12]);
+            }
+            activity?.SetTag("executor.reaped", orphans.Count);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            // An engine that is away now is asked again at the next sweep.
+            LogSweepFailed(e.Message);
+        }
+    }
+
+    protected static bool HasName(ContainerListResponse container, string prefix) =>
+        container.Names.Any(n => n.TrimStart('/').StartsWith(prefix, StringComparison.Ordinal));
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Service} removed orphan container {ContainerId}")]
+    private partial void LogReaped(string service, string containerId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Orphan sweep failed: {Reason}")]
+    private partial void LogSweepFailed(string reason);
+}
