@@ -14,6 +14,7 @@ namespace Executor.Session.Apis;
 public static class SessionsApi
 {
     private const int RetryAfterSeconds = 2;
+    private const int EngineRetryAfterSeconds = 5;
 
     public static IEndpointRouteBuilder MapSessionsApi(this IEndpointRouteBuilder app)
     {
@@ -31,6 +32,7 @@ public static class SessionsApi
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .DisableAntiforgery();
 
         api.MapGet("/result/{session_id}", GetResultAsync)
@@ -48,7 +50,7 @@ public static class SessionsApi
     }
 
     public static async Task<Results<Ok<ExecuteResponse>, Ok<SessionResult>, Accepted<PendingResponse>, ProblemHttpResult>> ExecuteAsync(
-        HttpContext context, SessionStore store, RunQueue queue, SessionCompletions completions, IOptions<SessionServiceOptions> options,
+        HttpContext context, SessionStore store, RunQueue queue, SessionCompletions completions, EngineStatus engine, IOptions<SessionServiceOptions> options,
         [FromQuery] bool? wait, [FromQuery(Name = "wait_seconds")] int? waitSeconds, CancellationToken cancellationToken)
     {
         if (WaitFor(wait, waitSeconds, options.Value) is not { } waitFor)
@@ -59,6 +61,11 @@ public static class SessionsApi
         if (problem is not null)
         {
             return TypedResults.Problem(problem);
+        }
+        if (engine.Unavailable is { } why)
+        {
+            context.Response.Headers.RetryAfter = EngineRetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+            return TypedResults.Problem(Problems.EngineUnavailable(why, EngineRetryAfterSeconds));
         }
         if (!queue.TryReserve())
         {

@@ -14,10 +14,16 @@ public sealed partial class Dispatcher(
     SessionStore store,
     RunnerClient runner,
     SessionCompletions completions,
+    EngineStatus engine,
     IOptions<SessionServiceOptions> options,
     ILogger<Dispatcher> logger) : BackgroundService
 {
     public static readonly ActivitySource ActivitySource = new("Executor.Session");
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _inFlight = new();
+
+    /// <summary>Whether this process is handing the session to the runner right now.</summary>
+    public bool IsInFlight(string sessionId) => _inFlight.ContainsKey(sessionId);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -31,8 +37,11 @@ public sealed partial class Dispatcher(
     private async ValueTask DispatchAsync(QueuedSession queued, CancellationToken stoppingToken)
     {
         var sessionId = queued.SessionId;
+        // While the engine is away, sessions wait here rather than fail.
+        await engine.WhenAvailableAsync(stoppingToken);
         using var activity = ActivitySource.StartActivity("dispatch session");
         activity?.SetTag("executor.session_id", sessionId);
+        _inFlight[sessionId] = true;
         try
         {
             // Marked running while the runner already works: a session cleaned up meanwhile is cancelled by the
@@ -40,6 +49,9 @@ public sealed partial class Dispatcher(
             var marked = store.MarkRunningAsync(sessionId, stoppingToken);
             var request = queued.Request ?? await store.LoadRunAsync(sessionId, stoppingToken)
                 ?? throw new InvalidOperationException($"Session {sessionId} has no files");
+            // A session that was running when this service stopped runs at most once: the runner joins the run or
+            // returns its result, and if it no longer knows it (it stopped too), the session ends as internal_error.
+            request = request with { RecoverOnly = queued.WasRunning };
             if (queued.Request is null && !await marked)
             {
                 return; // recovered after a restart, but it had ended meanwhile
@@ -55,7 +67,9 @@ public sealed partial class Dispatcher(
                 result = new RunResult
                 {
                     Status = SessionStatus.InternalError,
-                    Detail = $"The runner could not run the script: {e.Message}",
+                    Detail = e is HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded }
+                        ? "The runner stopped during the run; the script is not started again."
+                        : $"The runner could not be reached: {e.Message}",
                 };
             }
             activity?.SetTag("executor.status", result.Status);
@@ -67,14 +81,18 @@ public sealed partial class Dispatcher(
             // One broken session must not stop the others.
             LogDispatchFailed(sessionId, e);
         }
+        finally
+        {
+            _inFlight.TryRemove(sessionId, out _);
+        }
     }
 
     private async Task RecoverAsync(CancellationToken stoppingToken)
     {
         var unfinished = await store.ListUnfinishedAsync(stoppingToken);
-        foreach (var sessionId in unfinished)
+        foreach (var (sessionId, status) in unfinished)
         {
-            await queue.EnqueueRecoveredAsync(sessionId, stoppingToken);
+            await queue.EnqueueRecoveredAsync(sessionId, wasRunning: status == SessionStatus.Running, stoppingToken);
         }
         if (unfinished.Count > 0)
         {

@@ -51,10 +51,10 @@ public sealed class RunQueue
     }
 
     /// <summary>Queues a session found unfinished after a restart, waiting for room when the queue is full.</summary>
-    public ValueTask EnqueueRecoveredAsync(string sessionId, CancellationToken cancellationToken)
+    public ValueTask EnqueueRecoveredAsync(string sessionId, bool wasRunning, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _reserved);
-        return _channel.Writer.WriteAsync(new QueuedSession(sessionId, null), cancellationToken);
+        return _channel.Writer.WriteAsync(new QueuedSession(sessionId, null, wasRunning), cancellationToken);
     }
 
     public async IAsyncEnumerable<QueuedSession> ReadAllAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
@@ -67,5 +67,8 @@ public sealed class RunQueue
     }
 }
 
-/// <summary>A session waiting for a run slot, with its run request when it was just submitted (no need to read it back).</summary>
-public sealed record QueuedSession(string SessionId, RunRequest? Request);
+/// <summary>
+/// A session waiting for a run slot, with its run request when it was just submitted (no need to read it back).
+/// <see cref="WasRunning"/>: found running after a restart; it may only be recovered, never started again.
+/// </summary>
+public sealed record QueuedSession(string SessionId, RunRequest? Request, bool WasRunning = false);

@@ -10,7 +10,8 @@ public sealed record RunRequest(
     IReadOnlyList<string> Args,
     string? Stdin,
     int? TimeoutSeconds,
-    int? MemoryMb);
+    int? MemoryMb,
+    bool RecoverOnly = false);
 
 public sealed record RunFile(string Path, byte[] Content);
 

@@ -28,7 +28,12 @@ public static class ServiceCollectionExtensions
         builder.Services.AddHealthChecks().AddCheck<SessionStoreHealthCheck>("database");
         builder.Services.AddSingleton<RunQueue>();
         builder.Services.AddSingleton<SessionCompletions>();
-        builder.Services.AddHostedService<Dispatcher>();
+        builder.Services.AddSingleton<EngineStatus>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineStatus>());
+        builder.Services.AddHttpClient(EngineStatus.ClientName);
+        builder.Services.AddSingleton<Dispatcher>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Dispatcher>());
+        builder.Services.AddHostedService<SessionMaintenance>();
 
         builder.Services.AddHttpClient<RunnerClient>((sp, http) =>
             {
@@ -56,6 +61,16 @@ public static class ServiceCollectionExtensions
                 var attempt = TimeSpan.FromSeconds(sessions.RunnerAttemptTimeoutSeconds);
                 o.AttemptTimeout.Timeout = attempt;
                 o.Retry.MaxRetryAttempts = 3;
+                // Retry only what cannot have started a second run: no connection, a runner not ready, or an attempt
+                // that timed out (a retry joins the same run). A connection lost mid-run is not retried: the script
+                // may be what brought the runner down.
+                o.Retry.ShouldHandle = args => ValueTask.FromResult(args.Outcome switch
+                {
+                    { Exception: HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError } } => true,
+                    { Exception: Polly.Timeout.TimeoutRejectedException } => true,
+                    { Result.StatusCode: System.Net.HttpStatusCode.ServiceUnavailable or System.Net.HttpStatusCode.TooManyRequests } => true,
+                    _ => false,
+                });
                 o.TotalRequestTimeout.Timeout = attempt * 4 + TimeSpan.FromSeconds(30);
                 o.CircuitBreaker.SamplingDuration = attempt * 2;
             });

@@ -45,9 +45,12 @@ public sealed class SessionServiceOptions
     [Required]
     public string RunnerUrl { get; set; } = "http://runner";
 
-    /// <summary>Runs in flight at once across the runner; default two per core (each sandbox gets half a core).</summary>
+    /// <summary>
+    /// Runs in flight at once across the runner. Default: two per core (each sandbox gets half a core), and no more
+    /// than half the memory can hold at 256 MiB a run (128 MiB sandbox plus the engine's share).
+    /// </summary>
     [Range(1, 1024)]
-    public int MaxConcurrentRuns { get; set; } = Math.Max(2, Environment.ProcessorCount * 2);
+    public int MaxConcurrentRuns { get; set; } = DefaultConcurrency();
 
     /// <summary>Accepted sessions waiting for a run slot. When full, POST /execute answers 429 with Retry-After.</summary>
     [Range(1, 1_000_000)]
@@ -65,6 +68,28 @@ public sealed class SessionServiceOptions
     [Range(5, 3600)]
     public int RunnerAttemptTimeoutSeconds { get; set; } = 120;
 
+    /// <summary>How long a finished session (its files and result) is kept.</summary>
+    [Range(1, 24 * 365)]
+    public int RetentionHours { get; set; } = 24;
+
+    /// <summary>How often expired sessions are purged and stuck ones looked for.</summary>
+    [Range(1, 24 * 60)]
+    public int MaintenanceIntervalSeconds { get; set; } = 60;
+
+    /// <summary>
+    /// A session running this long with no call to the runner in flight here is ended as internal_error: longer
+    /// than the longest timeout plus the runner's grace, so a live run is never cut short.
+    /// </summary>
+    [Range(10, 24 * 3600)]
+    public int StuckAfterSeconds { get; set; } = 180;
+
     /// <summary>The largest request body: files, stdin and room for the multipart envelope.</summary>
     public long MaxUploadBytes => MaxTotalFileBytes + MaxStdinBytes + 64 * 1024;
+
+    private static int DefaultConcurrency()
+    {
+        var byCpu = Environment.ProcessorCount * 2;
+        var byMemory = (int)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2 / (256L * 1024 * 1024));
+        return Math.Clamp(Math.Min(byCpu, byMemory), 1, 1024);
+    }
 }

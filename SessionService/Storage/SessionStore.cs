@@ -60,6 +60,7 @@ public sealed class SessionStore : IAsyncDisposable
                 result      TEXT
             );
             CREATE INDEX IF NOT EXISTS sessions_unfinished ON sessions (status) WHERE status IN ('queued', 'running');
+            CREATE INDEX IF NOT EXISTS sessions_finished_at ON sessions (finished_at) WHERE finished_at IS NOT NULL;
             CREATE TABLE IF NOT EXISTS session_files (
                 session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
                 path       TEXT NOT NULL,
@@ -204,21 +205,34 @@ public sealed class SessionStore : IAsyncDisposable
         return await reader.ReadAsync(cancellationToken) ? ReadRecord(id, reader) : null;
     }
 
-    /// <summary>Sessions that had not ended when the service last stopped, oldest first.</summary>
-    public async Task<IReadOnlyList<string>> ListUnfinishedAsync(CancellationToken cancellationToken)
+    /// <summary>Sessions that have not ended (id and status), oldest first; with a cutoff, only those running since before it.</summary>
+    public async Task<IReadOnlyList<(string Id, string Status)>> ListUnfinishedAsync(CancellationToken cancellationToken, DateTimeOffset? runningSince = null)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT id FROM sessions WHERE status IN ($queued, $running) ORDER BY created_at";
+        command.CommandText = runningSince is null
+            ? "SELECT id, status FROM sessions WHERE status IN ($queued, $running) ORDER BY created_at"
+            : "SELECT id, status FROM sessions WHERE status = $running AND started_at < $since ORDER BY created_at";
         command.Parameters.AddWithValue("$queued", SessionStatus.Queued);
         command.Parameters.AddWithValue("$running", SessionStatus.Running);
+        command.Parameters.AddWithValue("$since", runningSince ?? DateTimeOffset.MinValue);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var ids = new List<string>();
+        var sessions = new List<(string, string)>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            ids.Add(reader.GetString(0));
+            sessions.Add((reader.GetString(0), reader.GetString(1)));
         }
-        return ids;
+        return sessions;
+    }
+
+    /// <summary>Deletes sessions (with their files) that ended before the cutoff; returns how many.</summary>
+    public async Task<int> PurgeAsync(DateTimeOffset endedBefore, CancellationToken cancellationToken)
+    {
+        using var writing = await WriteAsync(cancellationToken);
+        await using var command = writing.Connection.CreateCommand();
+        command.CommandText = "DELETE FROM sessions WHERE finished_at IS NOT NULL AND finished_at < $cutoff";
+        command.Parameters.AddWithValue("$cutoff", endedBefore);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>A pooled connection for reading.</summary>

@@ -8,7 +8,7 @@ public sealed class SessionStoreHealthCheck(SessionStore store) : IHealthCheck
     {
         try
         {
-            await store.ListUnfinishedAsync(cancellationToken);
+            await store.FindAsync("health", cancellationToken);
             return HealthCheckResult.Healthy($"SQLite at {store.DatabasePath}");
         }
         catch (Exception e)

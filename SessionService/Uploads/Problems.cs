@@ -19,6 +19,10 @@ public static class Problems
         StatusCodes.Status404NotFound, "session-not-found", "No such session",
         $"There is no session '{sessionId}': it never existed or it has expired.");
 
+    public static ProblemDetails EngineUnavailable(string why, int retryAfterSeconds) => Create(
+        StatusCodes.Status503ServiceUnavailable, "engine-unavailable", "Cannot run scripts right now",
+        $"The container engine is unavailable ({why}). Nothing was stored; retry in {retryAfterSeconds} s.");
+
     public static ProblemDetails QueueFull(int retryAfterSeconds) => Create(
         StatusCodes.Status429TooManyRequests, "queue-full", "Too many sessions waiting",
         $"Every run slot is busy and the queue is full. Nothing was stored; retry in {retryAfterSeconds} s.");
