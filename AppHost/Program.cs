@@ -6,8 +6,11 @@ var image = executor["RuntimeImage"] ?? "executor-python:3.11";
 var dataDirectory = Path.GetFullPath(executor["DataDirectory"] ?? Path.Combine(builder.AppHostDirectory, "..", ".data"));
 
 // Only these two hold the Docker socket. Both build sandboxes from the same settings.
+var reapInterval = executor["ReapIntervalSeconds"] ?? "30";
+
 var prewarm = builder.AddProject<Projects.PrewarmService>("prewarm")
     .WithEndpoint("http", Direct)
+    .WithEnvironment("Sandbox__ReapIntervalSeconds", reapInterval)
     .WithEnvironment("Sandbox__Image", image)
     .WithEnvironment("Sandbox__Deployment", deployment)
     .WithEnvironment("Pool__TargetSize", executor["PoolSize"] ?? "2")
@@ -16,6 +19,7 @@ var prewarm = builder.AddProject<Projects.PrewarmService>("prewarm")
 var runner = builder.AddProject<Projects.RunnerService>("runner")
     .WithEndpoint("http", Direct)
     .WithEnvironment("Runner__UseWarmPool", executor["UseWarmPool"] ?? "true")
+    .WithEnvironment("Sandbox__ReapIntervalSeconds", reapInterval)
     .WithEnvironment("Sandbox__Image", image)
     .WithEnvironment("Sandbox__Deployment", deployment)
     .WithReference(prewarm)
@@ -24,6 +28,17 @@ var runner = builder.AddProject<Projects.RunnerService>("runner")
 var session = builder.AddProject<Projects.SessionService>("session")
     .WithEndpoint("http", Direct)
     .WithEnvironment("Sessions__DatabasePath", Path.Combine(dataDirectory, "sessions.db"))
+    .WithEnvironment(context =>
+    {
+        // Optional: left to the service's own defaults unless the AppHost's configuration names them.
+        foreach (var setting in (string[])["MaxConcurrentRuns", "QueueCapacity"])
+        {
+            if (executor[setting] is { } value)
+            {
+                context.EnvironmentVariables[$"Sessions__{setting}"] = value;
+            }
+        }
+    })
     .WithReference(runner)
     .WaitFor(runner)
     .WithHttpHealthCheck("/health");
@@ -35,8 +50,8 @@ builder.AddProject<Projects.Gateway>("gateway")
     .WaitFor(session)
     .WithEndpoint("http", endpoint =>
     {
-        Direct(endpoint);
-        endpoint.Port = int.Parse(executor["GatewayPort"] ?? "5000", System.Globalization.CultureInfo.InvariantCulture);
+        endpoint.IsProxied = false;
+        endpoint.Port = endpoint.TargetPort = int.Parse(executor["GatewayPort"] ?? "5000", System.Globalization.CultureInfo.InvariantCulture);
     })
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health");
@@ -44,5 +59,20 @@ builder.AddProject<Projects.Gateway>("gateway")
 builder.Build().Run();
 
 // Services listen on their own ports instead of behind the orchestrator's proxy: every run crosses three of these
-// hops, and each proxy hop costs about a millisecond.
-static void Direct(EndpointAnnotation endpoint) => endpoint.IsProxied = false;
+// hops, and each proxy hop costs about a millisecond. The ports are the launch profiles', or free ones when
+// Executor:ServicePorts is "random" (tests and the benchmark, which may run beside a developer's stack).
+void Direct(EndpointAnnotation endpoint)
+{
+    endpoint.IsProxied = false;
+    if (executor["ServicePorts"] == "random")
+    {
+        endpoint.Port = endpoint.TargetPort = FreePort();
+    }
+}
+
+static int FreePort()
+{
+    using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+    listener.Start();
+    return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+}
