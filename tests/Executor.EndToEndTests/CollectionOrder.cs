@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 
 namespace Executor.EndToEndTests;
 
-/// <summary>Runs collections in name order, so the leftovers check ("2 ...") runs after the stack ("1 ...") has stopped.</summary>
+/// <summary>Runs collections in name order: the stack ("1 ..."), the faults ("3 ..."), then the leftovers check ("9 ...").</summary>
 public sealed class CollectionsByName : ITestCollectionOrderer
 {
     public IEnumerable<ITestCollection> OrderTestCollections(IEnumerable<ITestCollection> testCollections) =>

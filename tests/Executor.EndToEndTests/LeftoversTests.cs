@@ -3,10 +3,10 @@ namespace Executor.EndToEndTests;
 [CollectionDefinition(Name)]
 public sealed class AfterStackCollection
 {
-    public const string Name = "2 after the stack";
+    public const string Name = "9 after the stacks";
 }
 
-/// <summary>Runs after the stack's collection (collections run in name order) and its shutdown.</summary>
+/// <summary>Runs after the stacks' collections (collections run in name order) and their shutdown.</summary>
 [Collection(AfterStackCollection.Name)]
 public sealed class LeftoversTests
 {

@@ -11,13 +11,21 @@ namespace Executor.EndToEndTests;
 /// The whole Executor stack, started once for the suite through the real AppHost, against the real Docker engine.
 /// Its containers carry the deployment label "tests", so the suite can see exactly what it left behind.
 /// </summary>
-public sealed class StackFixture : IAsyncLifetime
+public class StackFixture : IAsyncLifetime
 {
     public const string Deployment = "tests";
     public const int PoolSize = 2;
 
     private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "executor-tests-" + Guid.NewGuid().ToString("N"));
+
+    /// <summary>Where this stack's SessionService keeps its database; unique to the stack.</summary>
+    public string DataDirectory => _dataDirectory;
     private DistributedApplication? _app;
+
+    /// <summary>AppHost settings a derived stack adds.</summary>
+    protected virtual IEnumerable<string> ExtraArguments => [];
+
+    public DistributedApplication App => _app ?? throw new InvalidOperationException("The stack has not started");
 
     public HttpClient Gateway { get; private set; } = null!;
 
@@ -34,10 +42,12 @@ public sealed class StackFixture : IAsyncLifetime
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
             [
                 $"--Executor:Deployment={Deployment}",
+                "--Executor:ServicePorts=random",
                 $"--Executor:DataDirectory={_dataDirectory}",
                 $"--Executor:PoolSize={PoolSize}",
                 // Any free port: the suite must not collide with a stack started by ./run.sh on 5000.
                 $"--Executor:GatewayPort={FreePort()}",
+                .. ExtraArguments,
             ],
             (options, _) => options.DisableDashboard = true);
         _app = await builder.BuildAsync();
@@ -55,10 +65,17 @@ public sealed class StackFixture : IAsyncLifetime
         Session = _app.CreateHttpClient("session");
     }
 
+    public async Task WaitHealthyAsync(string resource)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await App.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
+    }
+
     public async Task DisposeAsync()
     {
         if (_app is not null)
         {
+            await StopGracefullyAsync();
             await _app.StopAsync();
             await _app.DisposeAsync();
         }
@@ -69,6 +86,29 @@ public sealed class StackFixture : IAsyncLifetime
         }
         catch (DirectoryNotFoundException)
         {
+        }
+    }
+
+    /// <summary>
+    /// Stops the two services that own containers as an orchestrator would (SIGTERM, then wait), so they clean up
+    /// after themselves: the test host does not always deliver a graceful stop to processes it restarted.
+    /// </summary>
+    private async Task StopGracefullyAsync()
+    {
+        foreach (var (client, path) in new[] { (Runner, "/state"), (Prewarm, "/pool") })
+        {
+            try
+            {
+                var state = await client.GetFromJsonAsync<System.Text.Json.JsonElement>(path);
+                using var process = System.Diagnostics.Process.GetProcessById(state.GetProperty("pid").GetInt32());
+                using var term = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+                await term.WaitForExitAsync();
+                process.WaitForExit(30_000);
+            }
+            catch (Exception e) when (e is HttpRequestException or ArgumentException or InvalidOperationException)
+            {
+                // Not running: nothing to stop.
+            }
         }
     }
 

@@ -36,6 +36,19 @@ public class WarmPoolTests
     }
 
     [Fact]
+    public async Task Containers_the_engine_no_longer_runs_leave_the_pool()
+    {
+        var (pool, engine, _) = Create(new PoolOptions { TargetSize = 2 });
+        await pool.FillAsync(CancellationToken.None);
+        engine.Removed.Add("c1"); // gone with an engine restart
+
+        await pool.RecycleAsync(CancellationToken.None);
+
+        Assert.Equal(1, pool.Ready);
+        Assert.Equal("c2", await pool.LeaseAsync(TimeSpan.Zero, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task A_lease_takes_a_ready_container_and_an_empty_pool_is_a_miss()
     {
         var (pool, _, _) = Create(new PoolOptions { TargetSize = 1 });
@@ -80,12 +93,17 @@ public class WarmPoolTests
     /// <summary>An engine whose containers boot at once: "started" and "ready" are the same thing here.</summary>
     private sealed class FakeEngine : IContainerEngine
     {
+        private readonly List<string> _created = [];
         private int _next;
 
         public List<string> Removed { get; } = [];
 
-        public Task<string> CreateAsync(CreateContainerParameters spec, CancellationToken cancellationToken) =>
-            Task.FromResult($"c{Interlocked.Increment(ref _next)}");
+        public Task<string> CreateAsync(CreateContainerParameters spec, CancellationToken cancellationToken)
+        {
+            var id = $"c{Interlocked.Increment(ref _next)}";
+            _created.Add(id);
+            return Task.FromResult(id);
+        }
 
         public Task StartCreatedAsync(string containerId, CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -109,7 +127,8 @@ public class WarmPoolTests
         public Task<State?> InspectStateAsync(string containerId, CancellationToken cancellationToken) => throw new NotSupportedException();
 
         public Task<IReadOnlyList<ContainerListResponse>> ListAsync(IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken) =>
-            throw new NotSupportedException();
+            Task.FromResult<IReadOnlyList<ContainerListResponse>>(
+                [.. _created.Except(Removed).Select(id => new ContainerListResponse { ID = id, State = "running" })]);
 
         public Task PingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }

@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Aspire.Hosting.ApplicationModel;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Executor.EndToEndTests;
+
+/// <summary>A stack of its own for fault tests: one run at a time (so sessions queue) and quick orphan sweeps.</summary>
+public sealed class FaultStackFixture : StackFixture
+{
+    protected override IEnumerable<string> ExtraArguments => ["--Executor:MaxConcurrentRuns=1", "--Executor:ReapIntervalSeconds=3"];
+}
+
+[CollectionDefinition(Name)]
+public sealed class FaultCollection : ICollectionFixture<FaultStackFixture>
+{
+    public const string Name = "3 faults";
+}
+
+/// <summary>
+/// Processes killed, services restarted, the engine stopped: every session still ends in a terminal status, nothing
+/// accepted is lost, no container is left behind, and service resumes without anyone restarting anything by hand.
+/// </summary>
+[Collection(FaultCollection.Name)]
+public sealed class FaultTests(FaultStackFixture stack)
+{
+    private async Task RunCommandAsync(string resource, string command)
+    {
+        var result = await stack.App.Services.GetRequiredService<ResourceCommandService>().ExecuteCommandAsync(resource, command);
+        Assert.True(result.Success, $"{command} on {resource} failed: {result.Message}");
+    }
+
+    private async Task<string> StateOfAsync(string sessionId)
+    {
+        using var response = await stack.Gateway.GetAsync($"/result/{sessionId}");
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return response.StatusCode == HttpStatusCode.Accepted ? body.GetProperty("state").GetString()! : body.GetProperty("status").GetString()!;
+    }
+
+    /// <summary>
+    /// Stops SessionService gracefully (SIGTERM, as an orchestrator does) and starts it again. The process is found by
+    /// its database path, which is this stack's own.
+    /// </summary>
+    private async Task RestartSessionServiceAsync()
+    {
+        var marker = "Sessions__DatabasePath=" + Path.Combine(stack.DataDirectory, "sessions.db");
+        var pid = Process.GetProcessesByName("SessionService")
+            .Single(p => File.ReadAllText($"/proc/{p.Id}/environ").Split('\0').Contains(marker)).Id;
+        using (var process = Process.GetProcessById(pid))
+        {
+            await Shell($"kill -TERM {pid}");
+            Assert.True(process.WaitForExit(30_000), "SessionService did not stop within 30 s of SIGTERM");
+        }
+        await StartAgainAsync("session");
+    }
+
+    /// <summary>Starts a resource whose process has ended, once the orchestrator has seen it end.</summary>
+    private async Task StartAgainAsync(string resource)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        await stack.App.ResourceNotifications.WaitForResourceAsync(resource,
+            e => e.Snapshot.State?.Text is "Exited" or "Finished" or "FailedToStart", timeout.Token);
+        await RunCommandAsync(resource, KnownResourceCommands.StartCommand);
+        await stack.WaitHealthyAsync(resource);
+    }
+
+    private static void Kill(int pid)
+    {
+        using var process = Process.GetProcessById(pid);
+        process.Kill(entireProcessTree: true); // SIGKILL: no graceful shutdown, nothing cleaned up
+        process.WaitForExit(10_000);
+    }
+
+    private async Task AssertServesAsync()
+    {
+        var result = await stack.Gateway.RunAsync("print('still serving')\n");
+        Assert.Equal("still serving\n", result.GetProperty("logs").GetString());
+    }
+
+    [Fact]
+    public async Task Finished_running_and_queued_sessions_all_answer_correctly_after_SessionService_restarts()
+    {
+        var finished = await stack.Gateway.SubmitAsync("print('finished before')\n");
+        await stack.Gateway.WaitForResultAsync(finished);
+        var running = await stack.Gateway.SubmitAsync("import time\ntime.sleep(4)\nprint('ran through the restart')\n");
+        await ExecutorApi.WaitUntilAsync(async () => await StateOfAsync(running) == "running", "the long session runs");
+        var queued = await stack.Gateway.SubmitAsync("print('waited through the restart')\n");
+        Assert.Equal("queued", await StateOfAsync(queued));
+
+        await RestartSessionServiceAsync();
+
+        Assert.Equal("finished before\n", (await stack.Gateway.WaitForResultAsync(finished)).GetProperty("logs").GetString());
+        var joined = await stack.Gateway.WaitForResultAsync(running);
+        Assert.Equal("completed", joined.GetProperty("status").GetString());
+        Assert.Equal("ran through the restart\n", joined.GetProperty("logs").GetString());
+        Assert.Equal("waited through the restart\n", (await stack.Gateway.WaitForResultAsync(queued)).GetProperty("logs").GetString());
+    }
+
+    [Fact]
+    public async Task A_runner_killed_during_a_run_ends_the_session_and_its_container_is_reaped()
+    {
+        var sessionId = await stack.Gateway.SubmitAsync("import time\ntime.sleep(60)\n");
+        var containerId = await stack.Runner.WaitForContainerAsync(sessionId);
+        var runner = await stack.Runner.GetFromJsonAsync<JsonElement>("/state");
+
+        Kill(runner.GetProperty("pid").GetInt32());
+
+        var result = await stack.Gateway.WaitForResultAsync(sessionId);
+        Assert.Equal("internal_error", result.GetProperty("status").GetString());
+        Assert.Contains("runner", result.GetProperty("detail").GetString(), StringComparison.Ordinal);
+
+        await StartAgainAsync("runner");
+        await ExecutorApi.WaitUntilAsync(async () => !await stack.ContainerExistsAsync(containerId), "the dead runner's container is reaped");
+        await AssertServesAsync();
+    }
+
+    [Fact]
+    public async Task A_killed_pool_leaves_containers_that_are_reaped_and_the_pool_refills()
+    {
+        await ExecutorApi.WaitUntilAsync(async () => (await stack.Prewarm.GetFromJsonAsync<JsonElement>("/pool")).GetProperty("ready").GetInt32() == StackFixture.PoolSize,
+            "the pool is full");
+        var pool = await stack.Prewarm.GetFromJsonAsync<JsonElement>("/pool");
+        var left = (await stack.ContainersAsync())
+            .Where(c => c.Names.Any(n => n.StartsWith("/executor-pool-", StringComparison.Ordinal))).Select(c => c.ID).ToList();
+        Assert.NotEmpty(left);
+
+        Kill(pool.GetProperty("pid").GetInt32());
+        Assert.All(left, id => Assert.True(stack.ContainerExistsAsync(id).Result, "the pool's containers outlive it"));
+
+        await StartAgainAsync("prewarm");
+        foreach (var id in left)
+        {
+            await ExecutorApi.WaitUntilAsync(async () => !await stack.ContainerExistsAsync(id), $"the abandoned pool container {id[..12]} is reaped");
+        }
+        await ExecutorApi.WaitUntilAsync(async () => (await stack.Prewarm.GetFromJsonAsync<JsonElement>("/pool")).GetProperty("ready").GetInt32() == StackFixture.PoolSize,
+            "the restarted pool refills");
+        await AssertServesAsync();
+    }
+
+    [Fact]
+    public async Task When_the_engine_goes_away_submissions_get_503_runs_end_and_service_resumes_when_it_returns()
+    {
+        Assert.True(Environment.UserName == "root", "this test stops and starts the Docker engine, which needs root");
+        // Its own timeout is longer than the engine takes to shut down, so the outage is what ends it.
+        var running = await stack.Gateway.SubmitAsync("import time\ntime.sleep(60)\n", ("timeout_seconds", "60"));
+        await stack.Runner.WaitForContainerAsync(running);
+        try
+        {
+            await Shell("pkill -TERM -x dockerd; for i in $(seq 1 60); do pgrep -x dockerd >/dev/null || exit 0; sleep 1; done; exit 1");
+
+            using (var health = await stack.Runner.GetAsync("/health"))
+            {
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
+                Assert.Contains("Docker engine unreachable", await health.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            }
+            Assert.Equal("internal_error", (await stack.Gateway.WaitForResultAsync(running)).GetProperty("status").GetString());
+
+            HttpResponseMessage? refused = null;
+            await ExecutorApi.WaitUntilAsync(async () =>
+            {
+                refused?.Dispose();
+                refused = await stack.Gateway.UploadAsync("print(1)\n");
+                return refused.StatusCode == HttpStatusCode.ServiceUnavailable;
+            }, "submissions are refused while the engine is away");
+            Assert.Equal("application/problem+json", refused!.Content.Headers.ContentType?.MediaType);
+            Assert.True(refused.Headers.RetryAfter is not null, "a 503 says when to retry");
+            Assert.Equal("urn:executor:problem:engine-unavailable", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("type").GetString());
+            refused.Dispose();
+        }
+        finally
+        {
+            await Shell("pgrep -x dockerd >/dev/null || (setsid dockerd >/var/log/executor-dockerd.log 2>&1 </dev/null &); "
+                + "for i in $(seq 1 60); do docker info >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1");
+        }
+
+        await stack.WaitHealthyAsync("runner");
+        await ExecutorApi.WaitUntilAsync(async () =>
+        {
+            using var response = await stack.Gateway.UploadAsync("print(1)\n");
+            return response.StatusCode == HttpStatusCode.OK;
+        }, "submissions are accepted again");
+        await AssertServesAsync();
+        await ExecutorApi.WaitUntilAsync(async () => (await stack.Prewarm.GetFromJsonAsync<JsonElement>("/pool")).GetProperty("ready").GetInt32() == StackFixture.PoolSize,
+            "the pool refills with the engine back");
+    }
+
+    private static async Task Shell(string script)
+    {
+        using var process = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", script]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var errors = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"'{script}' failed: {errors}");
+    }
+}
