@@ -2,6 +2,7 @@
 # The benchmark: one command, every figure measured side by side in one run on this machine.
 #   bench/run.sh            full run (about 8 minutes)
 #   bench/run.sh --quick    shorter runs, for a first look
+#   bench/run.sh --load     overload: 1,000 submissions at concurrency 50; every one refused or ended, none lost
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eng/prerequisites.sh

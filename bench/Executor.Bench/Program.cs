@@ -4,7 +4,15 @@ using Docker.DotNet;
 using Executor.Bench;
 
 // One command, one machine, one run: every figure below is measured side by side.
-//   dotnet run -c Release --project bench/Executor.Bench [-- --quick]
+//   dotnet run -c Release --project bench/Executor.Bench [-- --quick | --load]
+if (args.Contains("--load"))
+{
+    using var engine = new DockerClientBuilder().WithEndpoint(new Uri("unix:///var/run/docker.sock")).Build();
+    await using var loaded = await Stack.StartAsync(warmPool: true, poolSize: 2);
+    await Load.RunAsync(loaded, engine, submissions: 1000, concurrency: 50);
+    return;
+}
+
 var quick = args.Contains("--quick");
 var latencyRuns = quick ? 20 : 60;
 var throughputSeconds = quick ? 10 : 30;

@@ -39,6 +39,7 @@ public sealed class Stack : IAsyncDisposable
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
             [
                 "--Executor:Deployment=bench",
+                "--Executor:ServicePorts=random",
                 $"--Executor:DataDirectory={Path.Combine(Path.GetTempPath(), "executor-bench-" + Guid.NewGuid().ToString("N"))}",
                 $"--Executor:PoolSize={poolSize}",
                 $"--Executor:UseWarmPool={warmPool}",
