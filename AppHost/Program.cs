@@ -56,6 +56,20 @@ builder.AddProject<Projects.Gateway>("gateway")
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health");
 
+// Telemetry to an OTLP/HTTP collector of the caller's choosing (the tests' own), instead of the dashboard's.
+if (executor["OtlpEndpoint"] is { Length: > 0 } otlp)
+{
+    foreach (var service in builder.Resources.OfType<ProjectResource>())
+    {
+        builder.CreateResourceBuilder(service).WithEnvironment(context =>
+        {
+            context.EnvironmentVariables["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp;
+            context.EnvironmentVariables["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
+            context.EnvironmentVariables["OTEL_BSP_SCHEDULE_DELAY"] = "500";
+        });
+    }
+}
+
 builder.Build().Run();
 
 // Services listen on their own ports instead of behind the orchestrator's proxy: every run crosses three of these

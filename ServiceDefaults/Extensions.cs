@@ -58,7 +58,9 @@ public static class Extensions
                     options.Filter = context =>
                         !context.Request.Path.StartsWithSegments(HealthEndpointPath)
                         && !context.Request.Path.StartsWithSegments(AlivenessEndpointPath))
-                .AddHttpClientInstrumentation());
+                .AddHttpClientInstrumentation(options =>
+                    options.FilterHttpRequestMessage = request =>
+                        request.RequestUri?.AbsolutePath is not (HealthEndpointPath or AlivenessEndpointPath)));
 
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {

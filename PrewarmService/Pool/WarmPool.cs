@@ -19,6 +19,8 @@ public sealed partial class WarmPool
     private readonly TimeProvider _time;
     private readonly PoolMetrics _metrics;
     private readonly ILogger<WarmPool> _logger;
+    public static readonly System.Diagnostics.ActivitySource ActivitySource = new(PoolMetrics.MeterName);
+
     private readonly Channel<PooledContainer> _ready;
     private readonly Channel<bool> _refillRequests = Channel.CreateBounded<bool>(
         new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
@@ -96,6 +98,7 @@ public sealed partial class WarmPool
             }
         }
         _metrics.Hit();
+        System.Diagnostics.Activity.Current?.SetTag("executor.container_id", container.Id[..12]);
         _held.TryRemove(container.Id, out _);
         Volatile.Write(ref _lastLeaseTicks, _time.GetTimestamp());
         // Renamed shortly (see RenameLeasedAsync), which marks it as no longer the pool's: a restarted pool never
@@ -147,12 +150,14 @@ public sealed partial class WarmPool
             }
             Interlocked.Increment(ref _starting);
             var started = _time.GetTimestamp();
+            using var activity = ActivitySource.StartActivity("start pool container");
             try
             {
                 var sandbox = _sandboxOptions.Value;
                 var spec = SandboxSpec.Create(sandbox, SandboxLimits.Defaults(sandbox), _instance, SandboxLabels.PoolRole, _time,
                     name: SandboxLabels.PoolNamePrefix + Suffix());
                 var id = await StartBootedAsync(spec, ct);
+                activity?.SetTag("executor.container_id", id[..12]);
                 if (!_ready.Writer.TryWrite(new PooledContainer(id, _time.GetUtcNow())))
                 {
                     _held.TryRemove(id, out _);

@@ -90,6 +90,7 @@ public sealed partial class SandboxRunner(
             if (leased is not null)
             {
                 activity?.SetTag("executor.warm", true);
+                activity?.SetTag("executor.container_id", leased[..12]);
                 activity?.SetTag("executor.attached_slot", slot is not null);
                 return new Acquired(leased, Warm: true, slot?.Stream);
             }
@@ -118,23 +119,32 @@ public sealed partial class SandboxRunner(
         activity?.SetTag("executor.warm", warm);
 
         var output = new LauncherOutput(limits.OutputLimitBytes);
-        using var stream = sandbox.Stream ?? await engine.AttachAsync(containerId, cancellationToken);
-        var job = LauncherJob.Encode(request, limits);
-        await stream.WriteAsync(job, 0, job.Length, cancellationToken);
-        stream.CloseWrite();
+        MultiplexedStream stream;
+        using (ActivitySource.StartActivity("send job"))
+        {
+            stream = sandbox.Stream ?? await engine.AttachAsync(containerId, cancellationToken);
+            var job = LauncherJob.Encode(request, limits);
+            await stream.WriteAsync(job, 0, job.Length, cancellationToken);
+            stream.CloseWrite();
+        }
+        using var attached = stream;
 
         // From here the run ends one of four ways: the exit record, a cancel, the outside deadline, or too much output.
         using var deadline = new CancellationTokenSource(limits.Timeout + TimeSpan.FromSeconds(runnerOptions.Value.KillGraceSeconds), time);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token, run.CancelToken);
         var diagnostics = new List<byte>();
         var killed = false;
-        try
+        using (var collect = ActivitySource.StartActivity("collect output"))
         {
-            await ReadUntilExitAsync(stream, output, diagnostics, stop.Token);
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
-            killed = true;
+            try
+            {
+                await ReadUntilExitAsync(stream, output, diagnostics, stop.Token);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                killed = true;
+            }
+            collect?.SetTag("executor.output_bytes", output.TotalBytes);
         }
 
         if (killed || (output.OverLimit && output.Exit is null))

@@ -106,10 +106,14 @@ public sealed partial class WarmSlots(
 
     private async Task<bool> FillOneAsync(CancellationToken cancellationToken)
     {
+        // A trace of its own: the lease is done ahead of the run that will use it.
+        using var activity = SandboxRunner.ActivitySource.StartActivity("fill warm slot");
         if (await prewarm.TryLeaseAsync(waitMs: 0, cancellationToken) is not { } containerId)
         {
+            activity?.SetTag("executor.leased", false);
             return false;
         }
+        activity?.SetTag("executor.container_id", containerId[..12]);
         _held[containerId] = true;
         MultiplexedStream stream;
         try

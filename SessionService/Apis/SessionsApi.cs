@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using System.Globalization;
 using Executor.Session.Dispatch;
 using Executor.Session.OpenApi;
 using Executor.Session.Sessions;
 using Executor.Session.Storage;
+using Executor.Session.Telemetry;
 using Executor.Session.Uploads;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -50,41 +52,56 @@ public static class SessionsApi
     }
 
     public static async Task<Results<Ok<ExecuteResponse>, Ok<SessionResult>, Accepted<PendingResponse>, ProblemHttpResult>> ExecuteAsync(
-        HttpContext context, SessionStore store, RunQueue queue, SessionCompletions completions, EngineStatus engine, IOptions<SessionServiceOptions> options,
+        HttpContext context, SessionStore store, RunQueue queue, SessionCompletions completions, EngineStatus engine,
+        SessionTelemetry telemetry, TimeProvider time, IOptions<SessionServiceOptions> options,
         [FromQuery] bool? wait, [FromQuery(Name = "wait_seconds")] int? waitSeconds, CancellationToken cancellationToken)
     {
         if (WaitFor(wait, waitSeconds, options.Value) is not { } waitFor)
         {
+            telemetry.Rejected("bad_wait");
             return TypedResults.Problem(BadWait(options.Value));
         }
-        var (upload, problem) = await UploadReader.ReadAsync(context.Request, options.Value, cancellationToken);
-        if (problem is not null)
+        Upload? upload;
+        using (var validate = SessionTelemetry.Source.StartActivity("validate upload"))
         {
-            return TypedResults.Problem(problem);
+            (upload, var problem) = await UploadReader.ReadAsync(context.Request, options.Value, cancellationToken);
+            if (problem is not null)
+            {
+                validate?.SetTag(SessionTelemetry.Reason, problem.Type);
+                telemetry.Rejected("invalid_upload");
+                return TypedResults.Problem(problem);
+            }
         }
         if (engine.Unavailable is { } why)
         {
+            telemetry.Rejected("engine_unavailable");
             context.Response.Headers.RetryAfter = EngineRetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
             return TypedResults.Problem(Problems.EngineUnavailable(why, EngineRetryAfterSeconds));
         }
         if (!queue.TryReserve())
         {
+            telemetry.Rejected("queue_full");
             context.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
             return TypedResults.Problem(Problems.QueueFull(RetryAfterSeconds));
         }
 
         var sessionId = SessionIds.New();
-        try
+        Activity.Current?.SetTag(SessionTelemetry.SessionId, sessionId);
+        using (var persist = SessionTelemetry.Source.StartActivity("persist session"))
         {
-            await store.CreateAsync(sessionId, upload!.Entrypoint, upload.Files, upload.Options, cancellationToken);
-        }
-        catch
-        {
-            queue.Unreserve();
-            throw;
+            persist?.SetTag(SessionTelemetry.SessionId, sessionId);
+            try
+            {
+                await store.CreateAsync(sessionId, upload!.Entrypoint, upload.Files, upload.Options, cancellationToken);
+            }
+            catch
+            {
+                queue.Unreserve();
+                throw;
+            }
         }
         var ended = waitFor > TimeSpan.Zero ? completions.Listen(sessionId) : null;
-        queue.EnqueueReserved(sessionId, RunRequests.For(sessionId, upload));
+        queue.EnqueueReserved(new QueuedSession(sessionId, RunRequests.For(sessionId, upload), Activity.Current?.Context ?? default, time.GetUtcNow()));
         if (ended is null)
         {
             return TypedResults.Ok(new ExecuteResponse(sessionId));

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Executor.Session.Sessions;
+using Executor.Session.Telemetry;
 using Executor.Session.Storage;
 using Microsoft.Extensions.Options;
 
@@ -15,11 +16,11 @@ public sealed partial class Dispatcher(
     RunnerClient runner,
     SessionCompletions completions,
     EngineStatus engine,
+    SessionTelemetry telemetry,
+    TimeProvider time,
     IOptions<SessionServiceOptions> options,
     ILogger<Dispatcher> logger) : BackgroundService
 {
-    public static readonly ActivitySource ActivitySource = new("Executor.Session");
-
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _inFlight = new();
 
     /// <summary>Whether this process is handing the session to the runner right now.</summary>
@@ -39,8 +40,13 @@ public sealed partial class Dispatcher(
         var sessionId = queued.SessionId;
         // While the engine is away, sessions wait here rather than fail.
         await engine.WhenAvailableAsync(stoppingToken);
-        using var activity = ActivitySource.StartActivity("dispatch session");
-        activity?.SetTag("executor.session_id", sessionId);
+        using (var wait = SessionTelemetry.Source.StartActivity("queue wait", ActivityKind.Internal, queued.Submitted, startTime: queued.EnqueuedAt))
+        {
+            wait?.SetTag(SessionTelemetry.SessionId, sessionId);
+            telemetry.Waited(time.GetUtcNow() - queued.EnqueuedAt);
+        }
+        using var activity = SessionTelemetry.Source.StartActivity("dispatch session", ActivityKind.Internal, queued.Submitted);
+        activity?.SetTag(SessionTelemetry.SessionId, sessionId);
         _inFlight[sessionId] = true;
         try
         {
@@ -72,9 +78,19 @@ public sealed partial class Dispatcher(
                         : $"The runner could not be reached: {e.Message}",
                 };
             }
-            activity?.SetTag("executor.status", result.Status);
+            activity?.SetTag(SessionTelemetry.Status, result.Status);
+            activity?.SetTag(SessionTelemetry.ExitCode, result.ExitCode);
+            activity?.SetTag(SessionTelemetry.Warm, result.WarmStart);
             await marked;
-            completions.Completed(sessionId, await store.CompleteAsync(sessionId, result, stoppingToken));
+            using (SessionTelemetry.Source.StartActivity("store result"))
+            {
+                var stored = await store.CompleteAsync(sessionId, result, stoppingToken);
+                completions.Completed(sessionId, stored);
+                if (stored is not null)
+                {
+                    telemetry.Ended(result.Status, result.WarmStart, result.DurationMs);
+                }
+            }
         }
         catch (Exception e) when (!stoppingToken.IsCancellationRequested)
         {

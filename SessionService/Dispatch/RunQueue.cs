@@ -42,9 +42,9 @@ public sealed class RunQueue
     public void Unreserve() => Interlocked.Decrement(ref _reserved);
 
     /// <summary>Queues a session whose place was reserved: there is always room for it.</summary>
-    public void EnqueueReserved(string sessionId, RunRequest? request = null)
+    public void EnqueueReserved(QueuedSession session)
     {
-        if (!_channel.Writer.TryWrite(new QueuedSession(sessionId, request)))
+        if (!_channel.Writer.TryWrite(session))
         {
             throw new InvalidOperationException("A reserved place in the run queue was missing");
         }
@@ -54,7 +54,7 @@ public sealed class RunQueue
     public ValueTask EnqueueRecoveredAsync(string sessionId, bool wasRunning, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _reserved);
-        return _channel.Writer.WriteAsync(new QueuedSession(sessionId, null, wasRunning), cancellationToken);
+        return _channel.Writer.WriteAsync(new QueuedSession(sessionId, null, default, DateTimeOffset.UtcNow, wasRunning), cancellationToken);
     }
 
     public async IAsyncEnumerable<QueuedSession> ReadAllAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
@@ -68,7 +68,9 @@ public sealed class RunQueue
 }
 
 /// <summary>
-/// A session waiting for a run slot, with its run request when it was just submitted (no need to read it back).
-/// <see cref="WasRunning"/>: found running after a restart; it may only be recovered, never started again.
+/// A session waiting for a run slot, with its run request when it was just submitted (no need to read it back), and
+/// the trace of the request that submitted it, so that its run continues that trace. <see cref="WasRunning"/>: found
+/// running after a restart; it may only be recovered, never started again.
 /// </summary>
-public sealed record QueuedSession(string SessionId, RunRequest? Request, bool WasRunning = false);
+public sealed record QueuedSession(
+    string SessionId, RunRequest? Request, System.Diagnostics.ActivityContext Submitted, DateTimeOffset EnqueuedAt, bool WasRunning = false);

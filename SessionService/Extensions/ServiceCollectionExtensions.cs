@@ -3,6 +3,7 @@ using Executor.Session.Dispatch;
 using Executor.Session.OpenApi;
 using Executor.Session.Sessions;
 using Executor.Session.Storage;
+using Executor.Session.Telemetry;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -23,6 +24,7 @@ public static class ServiceCollectionExtensions
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
 
+        builder.Services.AddSingleton<SessionTelemetry>();
         builder.Services.AddSingleton<SessionStore>();
         builder.Services.AddHostedService<SessionStoreInitializer>();
         builder.Services.AddHealthChecks().AddCheck<SessionStoreHealthCheck>("database");

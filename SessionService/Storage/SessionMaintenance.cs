@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Executor.Session.Dispatch;
 using Executor.Session.Sessions;
+using Executor.Session.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace Executor.Session.Storage;
@@ -40,7 +42,8 @@ public sealed partial class SessionMaintenance(
 
     public async Task RunOnceAsync(CancellationToken cancellationToken)
     {
-        using var activity = Dispatcher.ActivitySource.StartActivity("session maintenance");
+        // Its own trace: housekeeping is not part of any request.
+        using var activity = SessionTelemetry.Source.StartActivity("session maintenance", ActivityKind.Internal, parentContext: default);
         var now = time.GetUtcNow();
         var purged = await store.PurgeAsync(now - TimeSpan.FromHours(options.Value.RetentionHours), cancellationToken);
         _purged.Add(purged);
