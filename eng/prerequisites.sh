@@ -12,15 +12,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 image=${EXECUTOR_RUNTIME_IMAGE:-executor-python:3.11}
 mode=${EXECUTOR_RUNTIME_BUILD:-auto}
 
-say() { printf '==> %s\n' "$*"; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
-is_root() { [ "$(id -u)" = 0 ]; }
-is_debian_like() { [ -f /etc/debian_version ]; }
-
-# The distribution's client lives in /usr/bin; prefer it over any other docker on PATH so client and
-# engine agree on the API version.
-docker_cli() { if [ -x /usr/bin/docker ]; then echo /usr/bin/docker; else command -v docker; fi; }
+# shellcheck source=eng/common.sh
+. "$here/common.sh"
 
 ensure_engine() {
   if command -v docker >/dev/null 2>&1 && "$(docker_cli)" info >/dev/null 2>&1; then
@@ -55,39 +48,12 @@ registry_reachable() {
   timeout 20 "$(docker_cli)" pull -q python:3.11-slim-bookworm >/dev/null 2>&1
 }
 
-# The machine's own Debian mirror, as configured in its apt sources (deb822 or one-line format).
-debian_mirror() {
-  local uri=""
-  if compgen -G "/etc/apt/sources.list.d/*.sources" >/dev/null; then
-    uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources)
-  fi
-  if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
-    uri=$(awk '$1 == "deb" && $0 !~ /security/ {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' /etc/apt/sources.list)
-  fi
-  [ -n "$uri" ] || die "cannot find a Debian mirror in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list"
-  echo "$uri"
-}
-
 build_offline() {
-  is_root || die "building the runtime image offline needs root (debootstrap)"
-  command -v debootstrap >/dev/null 2>&1 || { say "installing debootstrap"; apt-get install -y -qq debootstrap >/dev/null; }
-  local mirror rootfs
-  mirror=$(debian_mirror)
-  rootfs=$(mktemp -d /var/tmp/executor-rootfs.XXXXXX)
-  say "building $image offline with debootstrap (bookworm, python3) from the machine's Debian mirror"
   # The full python3 package: python3-minimal lacks json, asyncio, sqlite3, unittest...
-  if ! debootstrap --variant=minbase --include=python3 bookworm "$rootfs" "$mirror" >/var/tmp/executor-debootstrap.log 2>&1; then
-    rm -rf "$rootfs"
-    die "debootstrap failed; see /var/tmp/executor-debootstrap.log"
-  fi
-  # Nothing of apt's state or caches is needed at run time.
-  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
-  tar -C "$rootfs" -c . | "$(docker_cli)" import \
+  debootstrap_image "$image" python3 \
     --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
     --change 'ENV LANG=C.UTF-8' \
-    --change 'CMD ["python3"]' \
-    - "$image" >/dev/null
-  rm -rf "$rootfs"
+    --change 'CMD ["python3"]'
 }
 
 build_registry() {
