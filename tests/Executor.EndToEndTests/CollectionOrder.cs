@@ -5,7 +5,10 @@ using Xunit.Abstractions;
 
 namespace Executor.EndToEndTests;
 
-/// <summary>Runs collections in name order: the stack ("1 ..."), the faults ("3 ..."), then the leftovers check ("9 ...").</summary>
+/// <summary>
+/// Runs collections in name order: the stack ("1 ..."), the faults ("3 ..."), docker-compose ("4 ..."), then the
+/// leftovers check ("9 ...").
+/// </summary>
 public sealed class CollectionsByName : ITestCollectionOrderer
 {
     public IEnumerable<ITestCollection> OrderTestCollections(IEnumerable<ITestCollection> testCollections) =>

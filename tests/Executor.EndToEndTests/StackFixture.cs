@@ -37,8 +37,12 @@ public class StackFixture : IAsyncLifetime
 
     public IDockerClient Docker { get; } = new DockerClientBuilder().WithEndpoint(new Uri("unix:///var/run/docker.sock")).Build();
 
+    /// <summary>Every span the stack's services export (OTLP/HTTP, as to any collector).</summary>
+    public OtlpReceiver Telemetry { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
+        Telemetry = await OtlpReceiver.StartAsync();
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
             [
                 $"--Executor:Deployment={Deployment}",
@@ -47,6 +51,7 @@ public class StackFixture : IAsyncLifetime
                 $"--Executor:PoolSize={PoolSize}",
                 // Any free port: the suite must not collide with a stack started by ./run.sh on 5000.
                 $"--Executor:GatewayPort={FreePort()}",
+                $"--Executor:OtlpEndpoint={Telemetry.Endpoint}",
                 .. ExtraArguments,
             ],
             (options, _) => options.DisableDashboard = true);
@@ -80,6 +85,7 @@ public class StackFixture : IAsyncLifetime
             await _app.DisposeAsync();
         }
         Docker.Dispose();
+        await Telemetry.DisposeAsync();
         try
         {
             Directory.Delete(_dataDirectory, recursive: true);

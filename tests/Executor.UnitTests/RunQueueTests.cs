@@ -12,9 +12,9 @@ public class RunQueueTests
         var queue = new RunQueue(Options.Create(new SessionServiceOptions { QueueCapacity = 2 }));
 
         Assert.True(queue.TryReserve());
-        queue.EnqueueReserved("a");
+        queue.EnqueueReserved(Queued("a"));
         Assert.True(queue.TryReserve());
-        queue.EnqueueReserved("b");
+        queue.EnqueueReserved(Queued("b"));
         Assert.False(queue.TryReserve());
         Assert.Equal(2, queue.Count);
     }
@@ -24,7 +24,7 @@ public class RunQueueTests
     {
         var queue = new RunQueue(Options.Create(new SessionServiceOptions { QueueCapacity = 1 }));
         Assert.True(queue.TryReserve());
-        queue.EnqueueReserved("a");
+        queue.EnqueueReserved(Queued("a"));
 
         await using var reader = queue.ReadAllAsync(CancellationToken.None).GetAsyncEnumerator();
         Assert.True(await reader.MoveNextAsync());
@@ -41,4 +41,6 @@ public class RunQueueTests
         Assert.Equal(1000, ids.Count);
         Assert.All(ids, id => Assert.Matches("^[0-9a-f]{32}$", id));
     }
+
+    private static QueuedSession Queued(string id) => new(id, null, default, DateTimeOffset.UtcNow);
 }

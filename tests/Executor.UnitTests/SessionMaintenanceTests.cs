@@ -1,6 +1,7 @@
 using Executor.Session.Dispatch;
 using Executor.Session.Sessions;
 using Executor.Session.Storage;
+using Executor.Session.Telemetry;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -25,7 +26,8 @@ public sealed class SessionMaintenanceTests : IAsyncLifetime, IDisposable
         await _store.InitializeAsync(CancellationToken.None);
         var completions = new SessionCompletions(_store, _time);
         var dispatcher = new Dispatcher(new RunQueue(options), _store, new RunnerClient(new HttpClient()), completions,
-            new EngineStatus(null!, options, _time, NullLogger<EngineStatus>.Instance), options, NullLogger<Dispatcher>.Instance);
+            new EngineStatus(null!, options, _time, NullLogger<EngineStatus>.Instance), new SessionTelemetry(new MeterFactory()), _time, options,
+            NullLogger<Dispatcher>.Instance);
         _maintenance = new SessionMaintenance(_store, dispatcher, completions, options, _time, new MeterFactory(), NullLogger<SessionMaintenance>.Instance);
     }
 
