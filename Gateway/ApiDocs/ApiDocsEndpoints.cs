@@ -30,6 +30,8 @@ public static class ApiDocsEndpoints
             options.WithTitle("Executor API");
             options.WithOpenApiRoutePattern("/openapi/{documentName}.json");
             options.Telemetry = false;
+            // Self-contained: no fonts fetched from Scalar's servers (they fail offline, and leak the visit).
+            options.DefaultFonts = false;
         });
         return app;
     }
