@@ -22,7 +22,7 @@ public sealed class ComposeStackTests
     public async Task The_offline_compose_stack_runs_scripts_on_port_5000_and_leaves_nothing_behind()
     {
         await Script(TimeSpan.FromMinutes(15), "build");
-        var port = IsFree(5000) ? 5000 : FreePort();
+        var port = IsFree(5000) ? 5000 : StackFixture.FreePort();
         try
         {
             await Script(TimeSpan.FromMinutes(5), "-p", Project, "up", "-d", "--no-build", ("EXECUTOR_PORT", port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
@@ -99,12 +99,5 @@ public sealed class ComposeStackTests
         {
             return false;
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -166,7 +166,8 @@ public class StackFixture : IAsyncLifetime
         }
     }
 
-    private static int FreePort()
+    /// <summary>A port nothing listens on right now.</summary>
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
