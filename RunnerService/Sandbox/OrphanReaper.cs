@@ -39,8 +39,6 @@ public abstract partial class OrphanReaper : BackgroundService
     /// <summary>Completes after the first sweep (done or failed): work that creates containers starts after it.</summary>
     public Task FirstSweep => _firstSweep.Task;
 
-    protected SandboxOptions Options => _options;
-
     /// <summary>Whether this service is the one responsible for the container (its kind, its names).</summary>
     protected abstract bool IsResponsibleFor(ContainerListResponse container);
 
