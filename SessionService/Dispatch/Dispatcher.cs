@@ -108,7 +108,7 @@ public sealed partial class Dispatcher(
         var unfinished = await store.ListUnfinishedAsync(stoppingToken);
         foreach (var (sessionId, status) in unfinished)
         {
-            await queue.EnqueueRecoveredAsync(sessionId, wasRunning: status == SessionStatus.Running, stoppingToken);
+            await queue.EnqueueRecoveredAsync(sessionId, wasRunning: status == SessionStatus.Running, time.GetUtcNow(), stoppingToken);
         }
         if (unfinished.Count > 0)
         {

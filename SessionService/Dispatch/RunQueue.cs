@@ -51,10 +51,10 @@ public sealed class RunQueue
     }
 
     /// <summary>Queues a session found unfinished after a restart, waiting for room when the queue is full.</summary>
-    public ValueTask EnqueueRecoveredAsync(string sessionId, bool wasRunning, CancellationToken cancellationToken)
+    public ValueTask EnqueueRecoveredAsync(string sessionId, bool wasRunning, DateTimeOffset now, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _reserved);
-        return _channel.Writer.WriteAsync(new QueuedSession(sessionId, null, default, DateTimeOffset.UtcNow, wasRunning), cancellationToken);
+        return _channel.Writer.WriteAsync(new QueuedSession(sessionId, null, default, now, wasRunning), cancellationToken);
     }
 
     public async IAsyncEnumerable<QueuedSession> ReadAllAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
