@@ -1,17 +1,10 @@
-extern alias prewarm;
-
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
-using PoolOptions = prewarm::Executor.Prewarm.Pool.PoolOptions;
-using PoolMetrics = prewarm::Executor.Prewarm.Pool.PoolMetrics;
-using WarmPool = prewarm::Executor.Prewarm.Pool.WarmPool;
-// PrewarmService compiles its own copy of the sandbox code: the pool speaks to that copy's types.
-using IContainerEngine = prewarm::Executor.Sandbox.IContainerEngine;
-using SandboxInstance = prewarm::Executor.Sandbox.SandboxInstance;
-using SandboxOptions = prewarm::Executor.Sandbox.SandboxOptions;
+using Executor.Prewarm.Pool;
+using Executor.Sandbox;
 
 namespace Executor.UnitTests;
 
