@@ -64,8 +64,9 @@ public sealed partial class PoolFiller(
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
+        await pool.DrainAsync(); // no lease from here on
         await base.StopAsync(cancellationToken);
-        await pool.DrainAsync(cancellationToken);
+        await pool.DrainAsync(); // what the fill in progress started
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not fill the warm pool; retrying on the next round")]

@@ -12,12 +12,13 @@ namespace Executor.Prewarm.Pool;
 /// </summary>
 public sealed class PoolReaper(
     IContainerEngine engine,
+    ContainerJanitor janitor,
     IOptions<SandboxOptions> options,
     SandboxInstance instance,
     TimeProvider time,
     IMeterFactory meterFactory,
     ILogger<PoolReaper> logger,
-    WarmPool pool) : OrphanReaper(engine, options, instance, time, meterFactory, logger)
+    WarmPool pool) : OrphanReaper(engine, janitor, options, instance, time, meterFactory, logger)
 {
     protected override bool IsResponsibleFor(ContainerListResponse container) =>
         container.Labels.TryGetValue(SandboxLabels.Role, out var role) && role == SandboxLabels.PoolRole

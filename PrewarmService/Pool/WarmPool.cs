@@ -13,6 +13,8 @@ namespace Executor.Prewarm.Pool;
 public sealed partial class WarmPool
 {
     private readonly IContainerEngine _engine;
+    private readonly ContainerJanitor _janitor;
+    private readonly SandboxRuntime _runtime;
     private readonly SandboxInstance _instance;
     private readonly IOptions<SandboxOptions> _sandboxOptions;
     private readonly PoolOptions _options;
@@ -27,11 +29,14 @@ public sealed partial class WarmPool
     private readonly System.Collections.Concurrent.ConcurrentQueue<string> _toRename = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _held = new();
     private int _starting;
+    private volatile bool _stopping;
     private int _target;
     private long _lastLeaseTicks;
 
     public WarmPool(
         IContainerEngine engine,
+        ContainerJanitor janitor,
+        SandboxRuntime runtime,
         SandboxInstance instance,
         IOptions<SandboxOptions> sandboxOptions,
         IOptions<PoolOptions> options,
@@ -40,6 +45,8 @@ public sealed partial class WarmPool
         ILogger<WarmPool> logger)
     {
         _engine = engine;
+        _janitor = janitor;
+        _runtime = runtime;
         _instance = instance;
         _sandboxOptions = sandboxOptions;
         _options = options.Value;
@@ -77,6 +84,10 @@ public sealed partial class WarmPool
     /// </summary>
     public async Task<string?> LeaseAsync(TimeSpan wait, CancellationToken cancellationToken)
     {
+        if (_stopping)
+        {
+            return null; // every container left is being removed
+        }
         RequestRefill();
         if (!_ready.Reader.TryRead(out var container))
         {
@@ -154,14 +165,14 @@ public sealed partial class WarmPool
             try
             {
                 var sandbox = _sandboxOptions.Value;
-                var spec = SandboxSpec.Create(sandbox, SandboxLimits.Defaults(sandbox), _instance, SandboxLabels.PoolRole, _time,
+                var spec = SandboxSpec.Create(sandbox, _runtime.Name, SandboxLimits.Defaults(sandbox), _instance, SandboxLabels.PoolRole, _time,
                     name: SandboxLabels.PoolNamePrefix + Suffix());
                 var id = await StartBootedAsync(spec, ct);
                 activity?.SetTag("executor.container_id", id[..12]);
-                if (!_ready.Writer.TryWrite(new PooledContainer(id, _time.GetUtcNow())))
+                if (_stopping || !_ready.Writer.TryWrite(new PooledContainer(id, _time.GetUtcNow())))
                 {
                     _held.TryRemove(id, out _);
-                    await _engine.RemoveAsync(id, ct);
+                    await _janitor.RemoveAsync(id, now: true);
                 }
                 _metrics.Refilled(_time.GetElapsedTime(started));
             }
@@ -178,12 +189,14 @@ public sealed partial class WarmPool
     /// </summary>
     private async Task<string> StartBootedAsync(Docker.DotNet.Models.CreateContainerParameters spec, CancellationToken cancellationToken)
     {
-        var id = await _engine.CreateAsync(spec, cancellationToken);
+        // Create, attach and start are never cancelled half-way (see IContainerEngine): a stop waits for them, then
+        // removes the container, so a removal never races the engine's own start of it.
+        var id = await _engine.CreateAsync(spec);
         _held[id] = true;
         try
         {
-            using var watcher = await _engine.WatchAsync(id, cancellationToken);
-            await _engine.StartCreatedAsync(id, cancellationToken);
+            using var watcher = await _engine.WatchAsync(id, CancellationToken.None);
+            await _engine.StartCreatedAsync(id);
             using var boot = new CancellationTokenSource(TimeSpan.FromSeconds(_options.BootTimeoutSeconds), _time);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(boot.Token, cancellationToken);
             if (!await LauncherReadiness.WaitAsync(watcher, linked.Token))
@@ -195,7 +208,7 @@ public sealed partial class WarmPool
         catch
         {
             _held.TryRemove(id, out _);
-            await _engine.RemoveAsync(id, CancellationToken.None);
+            await _janitor.RemoveAsync(id, now: true);
             throw;
         }
     }
@@ -231,7 +244,7 @@ public sealed partial class WarmPool
         foreach (var container in drop)
         {
             _held.TryRemove(container.Id, out _);
-            await _engine.RemoveAsync(container.Id, cancellationToken);
+            _ = _janitor.RemoveAsync(container.Id, now: true);
             _metrics.Recycle();
         }
         if (drop.Count > 0)
@@ -240,14 +253,20 @@ public sealed partial class WarmPool
         }
     }
 
-    /// <summary>Removes every container still waiting in the pool (shutdown).</summary>
-    internal async Task DrainAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Shutdown: no more leases; every container still in the pool goes to the janitor, which removes them all in
+    /// parallel before the process ends. Containers still starting were waited for (their fill has ended) and went
+    /// the same way; leased ones get their leased name, so they are plainly the runner's.
+    /// </summary>
+    internal async Task DrainAsync()
     {
+        _stopping = true;
         while (_ready.Reader.TryRead(out var container))
         {
             _held.TryRemove(container.Id, out _);
-            await _engine.RemoveAsync(container.Id, cancellationToken);
+            _ = _janitor.RemoveAsync(container.Id, now: true);
         }
+        await RenameLeasedAsync();
     }
 
     private async Task RenameAsync(string containerId, string name)

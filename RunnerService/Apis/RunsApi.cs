@@ -1,4 +1,5 @@
 using Executor.Runner.Runs;
+using Executor.Sandbox;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Executor.Runner.Apis;

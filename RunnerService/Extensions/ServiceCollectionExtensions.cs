@@ -20,8 +20,6 @@ public static class ServiceCollectionExtensions
         builder.Services.AddMemoryCache(o => o.SizeLimit = 100_000);
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
 
-        builder.Services.AddSingleton<ContainerJanitor>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<ContainerJanitor>());
         builder.Services.AddSingleton<RunnerReaper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RunnerReaper>());
         builder.Services.AddSingleton<WarmSlots>();
@@ -33,6 +31,8 @@ public static class ServiceCollectionExtensions
         });
         builder.Services.AddSingleton<SandboxRunner>();
         builder.Services.AddSingleton<RunRegistry>();
+        // Registered last so it stops first: runs in progress end before the slots and the janitor stop.
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<RunRegistry>());
 
         var runner = builder.Configuration.GetSection(RunnerOptions.Section).Get<RunnerOptions>() ?? new();
 #pragma warning disable EXTEXP0001 // RemoveAllResilienceHandlers: the documented way to replace the defaults' handler for one client.

@@ -51,6 +51,9 @@ public sealed record RunResult
     public string? Detail { get; init; }
     public SandboxLimits? Limits { get; init; }
 
+    /// <summary>The OCI runtime that ran the sandbox: "runc", or "runsc" for gVisor.</summary>
+    public string? Runtime { get; init; }
+
     /// <summary>The container the run used (the last one, if a dead warm one was replaced). Internal: for operators and tests.</summary>
     public string? ContainerId { get; init; }
 }

@@ -13,7 +13,7 @@ public sealed class RunRegistry(
     IMemoryCache finished,
     IOptions<RunnerOptions> options,
     IHostApplicationLifetime lifetime,
-    TimeProvider time)
+    TimeProvider time) : IHostedService
 {
     private readonly ConcurrentDictionary<string, ActiveRun> _active = new();
     private readonly Lock _startLock = new();
@@ -45,6 +45,21 @@ public sealed class RunRegistry(
             _active[request.SessionId] = run;
             run.Start(r => RunAndRecordAsync(request, r));
             return run.Completion;
+        }
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        // Cancelled by ApplicationStopping already; each run ends in its own finally, handing its container over.
+        var ending = _active.Values.Select(run => (Task)run.Completion).ToArray();
+        try
+        {
+            await Task.WhenAll(ending).WaitAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
         }
     }
 

@@ -11,14 +11,14 @@ namespace Executor.Runner.Runs;
 /// </summary>
 public sealed class RunnerReaper(
     IContainerEngine engine,
+    ContainerJanitor janitor,
     IOptions<SandboxOptions> options,
     SandboxInstance instance,
     TimeProvider time,
     IMeterFactory meterFactory,
     ILogger<RunnerReaper> logger,
     RunRegistry runs,
-    WarmSlots slots,
-    ContainerJanitor janitor) : OrphanReaper(engine, options, instance, time, meterFactory, logger)
+    WarmSlots slots) : OrphanReaper(engine, janitor, options, instance, time, meterFactory, logger)
 {
     protected override bool IsResponsibleFor(ContainerListResponse container) =>
         container.Labels.TryGetValue(SandboxLabels.Role, out var role) && role == SandboxLabels.ColdRole
@@ -26,5 +26,5 @@ public sealed class RunnerReaper(
         || HasName(container, SandboxLabels.RunNamePrefix);
 
     protected override bool IsOwned(string containerId) =>
-        runs.ContainerIds.Contains(containerId) || slots.Holds(containerId) || janitor.IsRemoving(containerId);
+        runs.ContainerIds.Contains(containerId) || slots.Holds(containerId);
 }

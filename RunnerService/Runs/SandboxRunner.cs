@@ -18,6 +18,7 @@ public sealed partial class SandboxRunner(
     WarmSlots slots,
     ContainerJanitor janitor,
     SandboxInstance instance,
+    SandboxRuntime runtime,
     IOptions<SandboxOptions> sandboxOptions,
     IOptions<RunnerOptions> runnerOptions,
     TimeProvider time,
@@ -46,7 +47,8 @@ public sealed partial class SandboxRunner(
                 // The warm container died before it took the job (engine restart, stale pool): go cold once.
                 LogWarmContainerDead(request.SessionId, containerId);
                 _ = janitor.RemoveAsync(containerId);
-                containerId = await StartColdAsync(request.SessionId, limits, linked.Token);
+                linked.Token.ThrowIfCancellationRequested();
+                containerId = await StartColdAsync(request.SessionId, limits);
                 run.Attach(containerId, warm: false);
                 result = await ExecuteAsync(request, limits, new Acquired(containerId, Warm: false, Stream: null), run, linked.Token);
             }
@@ -86,7 +88,8 @@ public sealed partial class SandboxRunner(
         if (options.UseWarmPool && limits.MemoryMb == sandboxOptions.Value.MemoryMb)
         {
             var slot = slots.TryTake();
-            var leased = slot?.ContainerId ?? await prewarm.TryLeaseAsync(options.EmptyPoolWaitMs, cancellationToken);
+            // Not cancelled half-way (the call is bounded by its own timeout): a granted lease must reach this process.
+            var leased = slot?.ContainerId ?? await prewarm.TryLeaseAsync(options.EmptyPoolWaitMs, CancellationToken.None);
             if (leased is not null)
             {
                 activity?.SetTag("executor.warm", true);
@@ -96,16 +99,18 @@ public sealed partial class SandboxRunner(
             }
         }
         activity?.SetTag("executor.warm", false);
-        return new Acquired(await StartColdAsync(sessionId, limits, cancellationToken), Warm: false, Stream: null);
+        cancellationToken.ThrowIfCancellationRequested();
+        return new Acquired(await StartColdAsync(sessionId, limits), Warm: false, Stream: null);
     }
 
     private static string RunName(string sessionId) =>
         $"{SandboxLabels.RunNamePrefix}{sessionId}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}";
 
-    private Task<string> StartColdAsync(string sessionId, SandboxLimits limits, CancellationToken cancellationToken)
+    /// <summary>Never cancelled half-way (see <see cref="IContainerEngine"/>): the caller removes what it returns.</summary>
+    private Task<string> StartColdAsync(string sessionId, SandboxLimits limits)
     {
-        var spec = SandboxSpec.Create(sandboxOptions.Value, limits, instance, SandboxLabels.ColdRole, time, sessionId, RunName(sessionId));
-        return engine.StartAsync(spec, cancellationToken);
+        var spec = SandboxSpec.Create(sandboxOptions.Value, runtime.Name, limits, instance, SandboxLabels.ColdRole, time, sessionId, RunName(sessionId));
+        return engine.StartAsync(spec);
     }
 
     /// <summary>Null when the container ended without reading anything: nothing of the user's ran.</summary>
@@ -263,6 +268,7 @@ public sealed partial class SandboxRunner(
     private RunResult Complete(RunResult result, SandboxLimits limits, string? containerId, DateTimeOffset startedAt, long started) => result with
     {
         Limits = limits,
+        Runtime = runtime.Name,
         ContainerId = containerId,
         StartedAt = startedAt,
         FinishedAt = time.GetUtcNow(),

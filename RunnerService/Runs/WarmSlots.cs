@@ -94,13 +94,15 @@ public sealed partial class WarmSlots(
         }
     }
 
+    /// <summary>Hands every filled slot to the janitor, which removes them all before the process ends.</summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
         while (_slots.Reader.TryRead(out var slot))
         {
+            _held.TryRemove(slot.ContainerId, out _);
             slot.Stream.Dispose();
-            await engine.RemoveAsync(slot.ContainerId, cancellationToken);
+            _ = janitor.RemoveAsync(slot.ContainerId, now: true);
         }
     }
 
@@ -108,7 +110,8 @@ public sealed partial class WarmSlots(
     {
         // A trace of its own: the lease is done ahead of the run that will use it.
         using var activity = SandboxRunner.ActivitySource.StartActivity("fill warm slot");
-        if (await prewarm.TryLeaseAsync(waitMs: 0, cancellationToken) is not { } containerId)
+        // Not cancelled half-way: a lease the pool granted must reach this process, which then owns the container.
+        if (await prewarm.TryLeaseAsync(waitMs: 0, CancellationToken.None) is not { } containerId)
         {
             activity?.SetTag("executor.leased", false);
             return false;
@@ -123,7 +126,7 @@ public sealed partial class WarmSlots(
         catch
         {
             _held.TryRemove(containerId, out _);
-            _ = janitor.RemoveAsync(containerId);
+            _ = janitor.RemoveAsync(containerId, now: cancellationToken.IsCancellationRequested);
             throw;
         }
         if (!_slots.Writer.TryWrite(new AttachedSandbox(containerId, stream, time.GetUtcNow())))

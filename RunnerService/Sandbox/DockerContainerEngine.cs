@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using Docker.DotNet;
 using Docker.DotNet.Models;
@@ -21,26 +22,39 @@ public sealed class DockerContainerEngine(IDockerClient docker) : IContainerEngi
         Stderr = true,
     };
 
-    public async Task<string> StartAsync(CreateContainerParameters spec, CancellationToken cancellationToken)
+    private readonly ConcurrentDictionary<string, Lazy<Task>> _removals = new();
+
+    public async Task<string> StartAsync(CreateContainerParameters spec)
     {
-        var id = await CreateAsync(spec, cancellationToken);
+        var id = await CreateAsync(spec);
         try
         {
-            await StartCreatedAsync(id, cancellationToken);
+            await StartCreatedAsync(id);
             return id;
         }
         catch
         {
-            await RemoveAsync(id, CancellationToken.None);
+            await RemoveAsync(id);
             throw;
         }
     }
 
-    public async Task<string> CreateAsync(CreateContainerParameters spec, CancellationToken cancellationToken) =>
-        (await docker.Containers.CreateContainerAsync(spec, cancellationToken)).ID;
+    public async Task<string> CreateAsync(CreateContainerParameters spec)
+    {
+        try
+        {
+            return (await docker.Containers.CreateContainerAsync(spec, CancellationToken.None)).ID;
+        }
+        catch (Exception e) when (spec.Name is { Length: > 0 } name && !IsConflict(e))
+        {
+            // The engine may have made it before the call failed (a timeout, a dropped connection): it has our name.
+            await RemoveAsync(name);
+            throw;
+        }
+    }
 
-    public Task StartCreatedAsync(string containerId, CancellationToken cancellationToken) =>
-        docker.Containers.StartContainerAsync(containerId, new ContainerStartParameters(), cancellationToken);
+    public Task StartCreatedAsync(string containerId) =>
+        docker.Containers.StartContainerAsync(containerId, new ContainerStartParameters(), CancellationToken.None);
 
     public Task<MultiplexedStream> AttachAsync(string containerId, CancellationToken cancellationToken) =>
         docker.Containers.AttachContainerAsync(containerId, AttachAll, cancellationToken);
@@ -60,12 +74,26 @@ public sealed class DockerContainerEngine(IDockerClient docker) : IContainerEngi
         }
     }
 
-    public async Task RemoveAsync(string containerId, CancellationToken cancellationToken)
+    public async Task RemoveAsync(string containerId)
+    {
+        var removal = new Lazy<Task>(() => RemoveOnceAsync(containerId));
+        var current = _removals.GetOrAdd(containerId, removal);
+        try
+        {
+            await current.Value;
+        }
+        finally
+        {
+            _removals.TryRemove(new KeyValuePair<string, Lazy<Task>>(containerId, current));
+        }
+    }
+
+    private async Task RemoveOnceAsync(string containerId)
     {
         try
         {
             await docker.Containers.RemoveContainerAsync(
-                containerId, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, cancellationToken);
+                containerId, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, CancellationToken.None);
         }
         catch (DockerContainerNotFoundException)
         {
@@ -75,6 +103,8 @@ public sealed class DockerContainerEngine(IDockerClient docker) : IContainerEngi
         {
         }
     }
+
+    private static bool IsConflict(Exception e) => e is DockerApiException { StatusCode: HttpStatusCode.Conflict };
 
     public async Task<State?> InspectStateAsync(string containerId, CancellationToken cancellationToken)
     {

@@ -16,6 +16,7 @@ public abstract partial class OrphanReaper : BackgroundService
     public static readonly ActivitySource ActivitySource = new("Executor.Reaper");
 
     private readonly IContainerEngine _engine;
+    private readonly ContainerJanitor _janitor;
     private readonly SandboxOptions _options;
     private readonly SandboxInstance _instance;
     private readonly TimeProvider _time;
@@ -24,10 +25,11 @@ public abstract partial class OrphanReaper : BackgroundService
     private readonly TaskCompletionSource _firstSweep = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private HashSet<string> _suspects = [];
 
-    protected OrphanReaper(IContainerEngine engine, IOptions<SandboxOptions> options, SandboxInstance instance, TimeProvider time,
-        IMeterFactory meterFactory, ILogger logger)
+    protected OrphanReaper(IContainerEngine engine, ContainerJanitor janitor, IOptions<SandboxOptions> options, SandboxInstance instance,
+        TimeProvider time, IMeterFactory meterFactory, ILogger logger)
     {
         _engine = engine;
+        _janitor = janitor;
         _options = options.Value;
         _instance = instance;
         _time = time;
@@ -64,17 +66,17 @@ public abstract partial class OrphanReaper : BackgroundService
         {
             var labels = new Dictionary<string, string> { [SandboxLabels.Managed] = "true", [SandboxLabels.Deployment] = _options.Deployment };
             var unknown = (await _engine.ListAsync(labels, cancellationToken))
-                .Where(c => IsResponsibleFor(c) && !IsOwned(c.ID))
+                .Where(c => IsResponsibleFor(c) && !IsOwned(c.ID) && !_janitor.IsRemoving(c.ID))
                 .Select(c => c.ID)
                 .ToHashSet();
             var orphans = firstSweep ? unknown : [.. unknown.Where(_suspects.Contains)];
             _suspects = [.. unknown.Except(orphans)];
-            foreach (var id in orphans)
+            await Task.WhenAll(orphans.Select(async id =>
             {
-                await _engine.RemoveAsync(id, cancellationToken);
+                await _janitor.RemoveAsync(id, now: true);
                 _removed.Add(1, new KeyValuePair<string, object?>("executor.service", _instance.Service));
                 LogReaped(_instance.Service, id[..12]);
-            }
+            }));
             activity?.SetTag("executor.reaped", orphans.Count);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)

@@ -6,8 +6,12 @@ namespace Executor.Sandbox;
 /// <summary>Turns <see cref="SandboxOptions"/> into the engine's container definition: the one place limits live.</summary>
 public static class SandboxSpec
 {
+    /// <summary>
+    /// A sandbox container for <paramref name="runtime"/>, the OCI runtime that will run it (<see cref="SandboxRuntime.Name"/>):
+    /// the seccomp profile depends on it.
+    /// </summary>
     public static CreateContainerParameters Create(
-        SandboxOptions options, SandboxLimits limits, SandboxInstance owner, string role, TimeProvider time,
+        SandboxOptions options, string runtime, SandboxLimits limits, SandboxInstance owner, string role, TimeProvider time,
         string? sessionId = null, string? name = null)
     {
         var labels = new Dictionary<string, string>
@@ -52,7 +56,8 @@ public static class SandboxSpec
                 PidsLimit = limits.PidsLimit,
                 ReadonlyRootfs = true,
                 CapDrop = ["ALL"],
-                SecurityOpt = ["no-new-privileges"],
+                // Executor's own seccomp profile, passed by value: it holds whatever the engine's default is.
+                SecurityOpt = ["no-new-privileges", "seccomp=" + SeccompProfile.For(runtime)],
                 Privileged = false,
                 // The launcher is PID 1 so that it outlives anything the script does and can kill it all.
                 Init = false,

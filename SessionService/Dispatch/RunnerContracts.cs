@@ -31,6 +31,7 @@ public sealed record RunResult
     public bool WarmStart { get; init; }
     public string? Detail { get; init; }
     public RunLimits? Limits { get; init; }
+    public string? Runtime { get; init; }
 }
 
 /// <summary>The limits a run had.</summary>

@@ -64,6 +64,9 @@ public sealed record SessionResult
 
     [Description("The limits the script ran under.")]
     public RunLimits? Limits { get; init; }
+
+    [Description("The OCI runtime that isolated the script: runc (containers with Executor's seccomp profile) or runsc (gVisor).")]
+    public string? Runtime { get; init; }
 }
 
 /// <summary>The answer to POST /cleanup.</summary>

@@ -27,6 +27,7 @@ public static class SessionResults
             FinishedAt = session.FinishedAt,
             Detail = run.Detail,
             Limits = run.Limits,
+            Runtime = run.Runtime,
         };
     }
 }

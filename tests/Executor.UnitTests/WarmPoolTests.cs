@@ -69,7 +69,9 @@ public class WarmPoolTests
     {
         var engine = new FakeEngine();
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var pool = new WarmPool(engine, new SandboxInstance("prewarm"), Options.Create(new SandboxOptions()), Options.Create(options),
+        var janitor = new ContainerJanitor(engine, time, NullLogger<ContainerJanitor>.Instance);
+        var runtime = new SandboxRuntime(null!, Options.Create(new SandboxOptions()), NullLogger<SandboxRuntime>.Instance);
+        var pool = new WarmPool(engine, janitor, runtime, new SandboxInstance("prewarm"), Options.Create(new SandboxOptions()), Options.Create(options),
             time, new PoolMetrics(new TestMeterFactory()), NullLogger<WarmPool>.Instance);
         return (pool, engine, time);
     }
@@ -91,19 +93,19 @@ public class WarmPoolTests
 
         public List<string> Removed { get; } = [];
 
-        public Task<string> CreateAsync(CreateContainerParameters spec, CancellationToken cancellationToken)
+        public Task<string> CreateAsync(CreateContainerParameters spec)
         {
             var id = $"c{Interlocked.Increment(ref _next)}";
             _created.Add(id);
             return Task.FromResult(id);
         }
 
-        public Task StartCreatedAsync(string containerId, CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StartCreatedAsync(string containerId) => Task.CompletedTask;
 
         public Task<MultiplexedStream> WatchAsync(string containerId, CancellationToken cancellationToken) =>
             Task.FromResult(new MultiplexedStream(new MemoryStream([1, 0, 0, 0, 0, 0, 0, 5, (byte)'r', 0, 0, 0, 0]), multiplexed: true));
 
-        public Task RemoveAsync(string containerId, CancellationToken cancellationToken)
+        public Task RemoveAsync(string containerId)
         {
             Removed.Add(containerId);
             return Task.CompletedTask;
@@ -111,7 +113,7 @@ public class WarmPoolTests
 
         public Task RenameAsync(string containerId, string name, CancellationToken cancellationToken) => Task.CompletedTask;
 
-        public Task<string> StartAsync(CreateContainerParameters spec, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<string> StartAsync(CreateContainerParameters spec) => throw new NotSupportedException();
 
         public Task<MultiplexedStream> AttachAsync(string containerId, CancellationToken cancellationToken) => throw new NotSupportedException();
 
