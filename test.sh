@@ -4,7 +4,9 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 
-eng/prerequisites.sh --compose || exit 1
+eng/prerequisites.sh --compose --runsc || exit 1
+# The tests never stop, restart or reconfigure the machine's engine (faults get a private one): checked at the end.
+engine_pid=$(cat /var/run/docker.pid 2>/dev/null || true)
 
 results=TestResults
 rm -rf "$results"
@@ -23,6 +25,11 @@ for trx in "$results"/*.trx; do
 done
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1 # the build or a test host failed before any test could report
+fi
+if [ -n "$engine_pid" ] && [ "$(cat /var/run/docker.pid 2>/dev/null || true)" != "$engine_pid" ]; then
+  echo "error: the machine's Docker engine (pid $engine_pid) did not keep running through the tests" >&2
+  failed=$((failed + 1))
+  status=1
 fi
 echo "$passed passed, $failed failed"
 exit "$status"

@@ -1,44 +1,30 @@
 var builder = DistributedApplication.CreateBuilder(args);
 
+// The AppHost's own settings (Executor:*, see appsettings.json) are passed on only when given: the services' own
+// defaults apply otherwise, and so do the service settings of the environment it was started in (./run.sh passes
+// its environment on: Sandbox__MemoryMb=256 ./run.sh reaches runner and prewarm).
 var executor = builder.Configuration.GetSection("Executor");
-var deployment = executor["Deployment"] ?? "default";
-var image = executor["RuntimeImage"] ?? "executor-python:3.11";
 var dataDirectory = Path.GetFullPath(executor["DataDirectory"] ?? Path.Combine(builder.AppHostDirectory, "..", ".data"));
 
 // Only these two hold the Docker socket. Both build sandboxes from the same settings.
-var reapInterval = executor["ReapIntervalSeconds"] ?? "30";
-
 var prewarm = builder.AddProject<Projects.PrewarmService>("prewarm")
     .WithEndpoint("http", Direct)
-    .WithEnvironment("Sandbox__ReapIntervalSeconds", reapInterval)
-    .WithEnvironment("Sandbox__Image", image)
-    .WithEnvironment("Sandbox__Deployment", deployment)
-    .WithEnvironment("Pool__TargetSize", executor["PoolSize"] ?? "2")
+    .WithSandboxSettings()
+    .WithSetting("Pool__TargetSize", "PoolSize")
     .WithHttpHealthCheck("/health");
 
 var runner = builder.AddProject<Projects.RunnerService>("runner")
     .WithEndpoint("http", Direct)
-    .WithEnvironment("Runner__UseWarmPool", executor["UseWarmPool"] ?? "true")
-    .WithEnvironment("Sandbox__ReapIntervalSeconds", reapInterval)
-    .WithEnvironment("Sandbox__Image", image)
-    .WithEnvironment("Sandbox__Deployment", deployment)
+    .WithSandboxSettings()
+    .WithSetting("Runner__UseWarmPool", "UseWarmPool")
     .WithReference(prewarm)
     .WithHttpHealthCheck("/health");
 
 var session = builder.AddProject<Projects.SessionService>("session")
     .WithEndpoint("http", Direct)
     .WithEnvironment("Sessions__DatabasePath", Path.Combine(dataDirectory, "sessions.db"))
-    .WithEnvironment(context =>
-    {
-        // Optional: left to the service's own defaults unless the AppHost's configuration names them.
-        foreach (var setting in (string[])["MaxConcurrentRuns", "QueueCapacity"])
-        {
-            if (executor[setting] is { } value)
-            {
-                context.EnvironmentVariables[$"Sessions__{setting}"] = value;
-            }
-        }
-    })
+    .WithSetting("Sessions__MaxConcurrentRuns", "MaxConcurrentRuns")
+    .WithSetting("Sessions__QueueCapacity", "QueueCapacity")
     .WithReference(runner)
     .WaitFor(runner)
     .WithHttpHealthCheck("/health");
@@ -89,4 +75,25 @@ static int FreePort()
     using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
     listener.Start();
     return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+}
+
+internal static class AppHostSettings
+{
+    /// <summary>Sets a service's setting from the AppHost's Executor:* setting, when that is given.</summary>
+    public static IResourceBuilder<ProjectResource> WithSetting(this IResourceBuilder<ProjectResource> service, string variable, string setting) =>
+        service.WithEnvironment(context =>
+        {
+            if (service.ApplicationBuilder.Configuration[$"Executor:{setting}"] is { Length: > 0 } value)
+            {
+                context.EnvironmentVariables[variable] = value;
+            }
+        });
+
+    /// <summary>What runner and prewarm must agree on, so that warm and cold sandboxes are the same.</summary>
+    public static IResourceBuilder<ProjectResource> WithSandboxSettings(this IResourceBuilder<ProjectResource> service) => service
+        .WithSetting("Sandbox__Image", "RuntimeImage")
+        .WithSetting("Sandbox__Deployment", "Deployment")
+        .WithSetting("Sandbox__Runtime", "Runtime")
+        .WithSetting("Sandbox__DockerEndpoint", "DockerEndpoint")
+        .WithSetting("Sandbox__ReapIntervalSeconds", "ReapIntervalSeconds");
 }

@@ -4,6 +4,7 @@
 #
 #   eng/prerequisites.sh            engine + runtime image
 #   eng/prerequisites.sh --compose  also docker-compose (the tests check the compose file with it)
+#   eng/prerequisites.sh --runsc    also gVisor: Debian's runsc, registered with the engine as runtime "runsc"
 #   EXECUTOR_RUNTIME_IMAGE=name     image tag to build (default executor-python:3.11)
 #   EXECUTOR_RUNTIME_BUILD=offline|registry|auto   how to build the image when missing (default auto)
 set -euo pipefail
@@ -88,6 +89,52 @@ ensure_compose() {
   fi
 }
 
+# gVisor's runsc, registered with the engine: /etc/docker/daemon.json gains a "runsc" runtime (its other settings are
+# kept), then the engine reloads its configuration (SIGHUP: no restart, running containers untouched). The runtime
+# arguments: --network=none, since runsc cannot share the host's network namespace (every start fails without it; the
+# sandboxes have no network anyway); --oci-seccomp, so gVisor applies Executor's seccomp profile inside the sandbox too
+# (it ignores it otherwise). The ptrace platform (the default) works here; KVM hung.
+ensure_runsc() {
+  local config=/etc/docker/daemon.json
+  if ! command -v runsc >/dev/null 2>&1; then
+    is_root && is_debian_like || die "gVisor (runsc) is not installed: see https://gvisor.dev/docs/user_guide/install/"
+    say "installing runsc (gVisor) from the distribution"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runsc >/dev/null
+  fi
+  if "$(docker_cli)" info --format '{{json .Runtimes}}' | grep -q '"runsc"'; then
+    say "runtime runsc registered"
+    return 0
+  fi
+  is_root || die "registering runsc with the engine needs root (it edits $config)"
+  command -v jq >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null
+  local runsc current
+  runsc=$(command -v runsc)
+  current='{}'
+  [ -s "$config" ] && current=$(cat "$config")
+  mkdir -p "$(dirname "$config")"
+  jq --arg path "$runsc" '.runtimes.runsc = {path: $path, runtimeArgs: ["--network=none", "--oci-seccomp"]}' <<<"$current" >"$config.executor-new"
+  mv "$config.executor-new" "$config"
+  local pid
+  pid=$(cat /var/run/docker.pid 2>/dev/null || pgrep -o -x dockerd)
+  [ -n "$pid" ] || die "cannot find the engine's process to reload its configuration; restart it to pick up runsc"
+  say "registering runsc with the engine (reloading its configuration)"
+  kill -HUP "$pid"
+  for _ in $(seq 1 30); do
+    "$(docker_cli)" info --format '{{json .Runtimes}}' | grep -q '"runsc"' && break
+    sleep 1
+  done
+  "$(docker_cli)" info --format '{{json .Runtimes}}' | grep -q '"runsc"' || die "the engine did not pick up runsc; see $config"
+  "$(docker_cli)" run --rm --runtime runsc --network none "$image" python3 -c 'print("gVisor ready")' >/dev/null \
+    || die "a sandbox under runsc failed to start"
+  say "runtime runsc registered"
+}
+
 ensure_engine
 ensure_image
-if [ "${1:-}" = "--compose" ]; then ensure_compose; fi
+for option in "$@"; do
+  case $option in
+    --compose) ensure_compose ;;
+    --runsc) ensure_runsc ;;
+    *) die "unknown option $option (use --compose, --runsc)" ;;
+  esac
+done

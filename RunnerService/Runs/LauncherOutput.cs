@@ -25,6 +25,9 @@ public sealed class LauncherOutput(long limitBytes)
 
     public LauncherExit? Exit { get; private set; }
 
+    /// <summary>The launcher said it has read the job: from then on the script may have run, and is never run again elsewhere.</summary>
+    public bool JobAccepted { get; private set; }
+
     /// <summary>The stream broke the framing protocol: the sandbox's output cannot be trusted further.</summary>
     public bool Corrupt { get; private set; }
 
@@ -75,8 +78,8 @@ public sealed class LauncherOutput(long limitBytes)
     {
         _kind = _header[0];
         var length = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(1));
-        if (_kind is not ((byte)'o' or (byte)'e' or (byte)'x' or (byte)'r') || length > int.MaxValue
-            || (_kind == (byte)'r' && length != 0)
+        if (_kind is not ((byte)'o' or (byte)'e' or (byte)'x' or (byte)'r' or (byte)'a') || length > int.MaxValue
+            || (_kind is (byte)'r' or (byte)'a' && length != 0)
             || (_kind == (byte)'x' && length > MaxExitRecordBytes))
         {
             Corrupt = true;
@@ -126,6 +129,10 @@ public sealed class LauncherOutput(long limitBytes)
     private void EndFrame()
     {
         _headerFilled = 0;
+        if (_kind == (byte)'a')
+        {
+            JobAccepted = true;
+        }
         if (_kind != (byte)'x') // 'r' (ready) matters only to the pool, which watches a container's start
         {
             return;

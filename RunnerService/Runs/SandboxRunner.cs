@@ -212,9 +212,9 @@ public sealed partial class SandboxRunner(
         {
             return WithOutput(output, RunStatus.MemoryExceeded, MemoryDetail(limits)) with { Signal = 9 };
         }
-        if (output.TotalBytes == 0 && diagnostics.Count == 0 && !killed)
+        if (!output.JobAccepted && output.TotalBytes == 0 && diagnostics.Count == 0 && !killed)
         {
-            return null;
+            return null; // the launcher never had the job: nothing of the user's ran, so another container may run it
         }
         var why = output.Corrupt ? "broke the output protocol" : $"ended without a result (exit code {state?.ExitCode})";
         var launcherSaid = diagnostics.Count > 0 ? $": {Encoding.UTF8.GetString([.. diagnostics]).Trim()}" : "";

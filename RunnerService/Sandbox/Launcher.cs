@@ -10,8 +10,14 @@ public static class Launcher
 
     public static string Source { get; } = LoadSource();
 
-    /// <summary>Isolated mode (-I): no user site, no PYTHON* variables, no script directory on sys.path.</summary>
-    public static IList<string> Command => ["python3", "-I", "-c", Source];
+    /// <summary>
+    /// Isolated mode (-I): no user site, no PYTHON* variables, no script directory on sys.path. The launcher runs as
+    /// root without capabilities but SETUID, SETGID and KILL; the script as <paramref name="user"/> (uid:gid), with none.
+    /// </summary>
+    public static IList<string> Command(string user) => ["python3", "-I", "-c", Source, user];
+
+    /// <summary>What the launcher needs of root: becoming the sandbox's user in the script's process, and killing it.</summary>
+    public static IList<string> Capabilities { get; } = ["SETUID", "SETGID", "KILL"];
 
     private static string LoadSource()
     {

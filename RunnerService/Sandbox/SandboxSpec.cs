@@ -29,12 +29,14 @@ public static class SandboxSpec
         }
 
         var memory = limits.MemoryMb * 1024L * 1024;
+        var gvisor = SeccompProfile.IsGvisor(runtime);
         return new CreateContainerParameters
         {
             Name = name,
             Image = options.Image,
-            Cmd = Launcher.Command,
-            User = options.User,
+            Cmd = Launcher.Command(options.User),
+            // The launcher starts as root and the script's process drops to options.User (launcher.py says why).
+            User = "0:0",
             Labels = labels,
             // Nothing from the services' environment: only what Python needs.
             Env = ["PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "HOME=" + Launcher.WorkDirectory, "PYTHONDONTWRITEBYTECODE=1"],
@@ -53,9 +55,10 @@ public static class SandboxSpec
                 MemorySwap = memory, // equal to memory: no swap beyond it
                 MemorySwappiness = 0,
                 NanoCPUs = (long)(limits.Cpus * 1_000_000_000),
-                PidsLimit = limits.PidsLimit,
+                PidsLimit = HostPidsLimit(limits, gvisor),
                 ReadonlyRootfs = true,
                 CapDrop = ["ALL"],
+                CapAdd = [.. Launcher.Capabilities],
                 // Executor's own seccomp profile, passed by value: it holds whatever the engine's default is.
                 SecurityOpt = ["no-new-privileges", "seccomp=" + SeccompProfile.For(runtime)],
                 Privileged = false,
@@ -73,6 +76,7 @@ public static class SandboxSpec
                     new Ulimit { Name = "nofile", Soft = options.OpenFilesLimit, Hard = options.OpenFilesLimit },
                     new Ulimit { Name = "fsize", Soft = options.FileSizeLimitMb * 1024L * 1024, Hard = options.FileSizeLimitMb * 1024L * 1024 },
                     new Ulimit { Name = "core", Soft = 0, Hard = 0 },
+                    .. gvisor ? [new Ulimit { Name = "nproc", Soft = limits.PidsLimit, Hard = limits.PidsLimit }] : Array.Empty<Ulimit>(),
                 ],
                 // Output travels over the attach stream only: nothing is written to the host's disk.
                 LogConfig = new LogConfig { Type = "none" },
@@ -81,6 +85,15 @@ public static class SandboxSpec
             },
         };
     }
+
+    /// <summary>
+    /// Under runc the engine's pids limit counts the sandbox's own processes and threads. Under gVisor it counts the
+    /// host threads of gVisor's kernel and one host process per sandboxed process (ptrace platform): about 40 for a
+    /// python that has just started (measured), and at 64 a fork bomb crashes gVisor itself. There the limit on the
+    /// sandbox's processes is RLIMIT_NPROC, which gVisor enforces per sandbox (under runc it would count every
+    /// process of that uid on the host), and the host limit only bounds gVisor.
+    /// </summary>
+    private static long HostPidsLimit(SandboxLimits limits, bool gvisor) => gvisor ? limits.PidsLimit * 8L : limits.PidsLimit;
 
     private static string Uid(SandboxOptions options) => options.User.Split(':')[0];
 

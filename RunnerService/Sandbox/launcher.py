@@ -1,15 +1,22 @@
 # Executor's launcher: the one process a sandbox container starts with (PID 1).
 #
 # It boots the interpreter once and forks, ahead of any job, the process that will become the user's program:
-# that child sets up its streams and then blocks on a control pipe. The launcher blocks reading a single job from
-# stdin: a JSON header line followed by the raw bytes of each file and of the user's stdin. It writes the files
-# into the work directory and tells the child to go; the child runs the entry script in the already-booted
-# interpreter (no start-up cost, not even a fork). The launcher frames the child's output onto its own stdout and
-# ends with an exit record that the child cannot forge: the child never holds the launcher's stdout. One job per
-# container; the container ends when the launcher does.
+# that child drops to the sandbox's user, sets up its streams and then blocks on a control pipe. The launcher blocks
+# reading a single job from stdin: a JSON header line followed by the raw bytes of each file and of the user's stdin,
+# and passes it all to the child, which writes the files into the work directory and runs the entry script in the
+# already-booted interpreter (no start-up cost, not even a fork). The launcher frames the child's output onto its
+# own stdout and ends with an exit record that the child cannot forge. One job per container; the container ends when
+# the launcher does.
+#
+# Two users: the launcher runs as root with no capability but SETUID, SETGID and KILL (to become the sandbox user in
+# the child, and to kill whatever the script leaves); the script runs as the sandbox user (argv[1], uid:gid) with no
+# capability at all. So the script can neither signal its supervisor nor open anything of its in /proc (its stdout,
+# where the record goes), whatever the kernel: under runc the PID namespace already shields PID 1 from signals, but
+# gVisor (runsc) does not, and lets a process of the same user open /proc/1/fd/1.
 #
 # Frames on stdout: 1 byte kind, 4 bytes big-endian length, payload.
-#   b"r" ready (empty: booted, waiting for a job), b"o" stdout bytes, b"e" stderr bytes, b"x" exit record (JSON).
+#   b"r" ready (empty: booted, waiting for a job), b"a" accepted (empty: the job was read; from here on it never runs
+#   elsewhere), b"o" stdout bytes, b"e" stderr bytes, b"x" exit record (JSON).
 # Between the child and the launcher, sys.stdout/sys.stderr writes travel on one "ordered" pipe (fd 3) as
 # small frames (1 byte stream, 2 bytes length, payload) so the combined log keeps the order they were
 # written in; raw writes to fds 1 and 2 (os.write, subprocesses) travel on plain pipes.
@@ -95,7 +102,7 @@ def text_stream(raw, errors):
 class Child:
     """The user's program-to-be, forked before the job arrives and waiting on the control pipe."""
 
-    def __init__(self):
+    def __init__(self, user):
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         ord_r, ord_w = os.pipe()
@@ -103,21 +110,30 @@ class Child:
         self.pid = os.fork()
         if self.pid == 0:
             try:
-                child_main(out_w, err_w, ord_w, ctl_r)
+                child_main(user, out_w, err_w, ord_w, ctl_r)
             finally:
                 os._exit(70)
         for fd in (out_w, err_w, ord_w, ctl_r):
             os.close(fd)
         self.out, self.err, self.ordered, self.control = out_r, err_r, ord_r, ctl_w
 
-    def go(self, job, stdin):
+    def go(self, job, files, stdin):
         """Hands the child its job; from here on it is the user's program."""
-        message = json.dumps({"entrypoint": job["entrypoint"], "args": job.get("args", []), "stdin_size": len(stdin)}).encode()
-        write_all(self.control, struct.pack(">I", len(message)) + message + stdin)
+        message = json.dumps({
+            "entrypoint": job["entrypoint"],
+            "args": job.get("args", []),
+            "files": [{"path": f["path"], "size": len(content)} for f, content in zip(job["files"], files)],
+            "stdin_size": len(stdin),
+        }).encode()
+        write_all(self.control, struct.pack(">I", len(message)) + message)
+        for content in files:
+            write_all(self.control, content)
+        write_all(self.control, stdin)
         os.close(self.control)
 
 
-def child_main(out_w, err_w, ord_w, ctl_r):
+def child_main(user, out_w, err_w, ord_w, ctl_r):
+    become(user)
     # Before anything else: never hold the launcher's stdin (the job) or stdout (the frames).
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
@@ -136,9 +152,11 @@ def child_main(out_w, err_w, ord_w, ctl_r):
     stdout = text_stream(OrderedWriter(b"o", 1), "surrogateescape")
     stderr = text_stream(OrderedWriter(b"e", 2), "backslashreplace")
 
-    # Wait for the job.
+    # Wait for the job; write its files as the sandbox's user.
     size = struct.unpack(">I", read_exactly(CONTROL_FD, 4))[0]
     job = json.loads(read_exactly(CONTROL_FD, size))
+    for f in job["files"]:
+        write_file(f["path"], read_exactly(CONTROL_FD, f["size"]))
     stdin = os.memfd_create("stdin")
     write_all(stdin, read_exactly(CONTROL_FD, job["stdin_size"]))
     os.lseek(stdin, 0, os.SEEK_SET)
@@ -146,6 +164,28 @@ def child_main(out_w, err_w, ord_w, ctl_r):
     os.close(stdin)
     os.close(CONTROL_FD)
     run_user_program(job, stdout, stderr)
+
+
+def become(user):
+    """Drops from the launcher's root to the sandbox's user: every capability goes with the change of uid."""
+    if os.getuid() != 0:
+        return  # started as the sandbox's user already (a container that forbids root): nothing to drop
+    uid, _, gid = user.partition(":")
+    os.setgroups([])
+    os.setgid(int(gid or uid))
+    os.setuid(int(uid))
+    if os.getuid() == 0 or os.geteuid() == 0:
+        raise PermissionError("could not leave root")
+
+
+def write_file(name, content):
+    path = safe_path(name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        write_all(fd, content)
+    finally:
+        os.close(fd)
 
 
 def run_user_program(job, stdout, stderr):
@@ -268,17 +308,17 @@ class Supervisor:
         until = deadline if self.pending_since is None else min(deadline, self.pending_since + FLUSH_AFTER)
         return max(0, (until - time.monotonic()) * 1000)
 
-    def run(self, stdin):
+    def run(self, files, stdin):
         child = self.child
-        pidfd = os.pidfd_open(child.pid)
+        exited, acknowledge = exit_watch(child.pid)
         ordered = OrderedReader()
         sources = {child.out: b"o", child.err: b"e", child.ordered: None}
         poller = select.poll()
         for fd in sources:
             poller.register(fd, select.POLLIN)
-        poller.register(pidfd, select.POLLIN)
+        poller.register(exited, select.POLLIN)
         started = time.monotonic()
-        child.go(self.job, stdin)
+        child.go(self.job, files, stdin)
         deadline = started + self.job.get("timeout_ms", 10000) / 1000
         outcome = None
         status = rusage = None
@@ -298,8 +338,11 @@ class Supervisor:
                 outcome = "timed_out"
                 break
             for fd, _ in poller.poll(self.poll_timeout(deadline)):
-                if fd == pidfd:
-                    _, status, rusage = os.wait4(child.pid, 0)
+                if fd == exited:
+                    acknowledge()
+                    pid, status, rusage = os.wait4(child.pid, os.WNOHANG)
+                    if pid == 0:  # another process's SIGCHLD (an orphan of the script's): still running
+                        status = None
                 elif fd in sources:
                     pump(fd)
             if self.over_limit:
@@ -335,6 +378,30 @@ class Supervisor:
         self.flush()
 
 
+def exit_watch(pid):
+    """A file descriptor that becomes readable when the process may have exited, and what to call once it was: its
+    pidfd, or where the kernel has none (gVisor), a pipe the SIGCHLD handler writes to. Readable means "ask wait4"."""
+    try:
+        return os.pidfd_open(pid), lambda: None
+    except OSError:
+        wake_r, wake_w = os.pipe()
+        for fd in (wake_r, wake_w):
+            os.set_blocking(fd, False)
+        signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so the wakeup fd is written
+        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # cannot happen: the child waits for its job
+            raise ChildProcessError("the script's process ended before its job")
+        return wake_r, lambda: drain(wake_r)
+
+
+def drain(fd):
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
+
+
 def oom_kills():
     """How many processes the kernel's OOM killer ended in this sandbox's memory cgroup (v1 or v2)."""
     for path, key in (("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill"), ("/sys/fs/cgroup/memory.events", "oom_kill")):
@@ -350,7 +417,8 @@ def oom_kills():
 
 
 def kill_everything_else():
-    # As PID 1 of the sandbox's PID namespace, kill(-1) reaches every other process in it and never us.
+    # As PID 1 of the sandbox's PID namespace, kill(-1) reaches every other process in it and never us (CAP_KILL: they
+    # are another user's).
     try:
         os.kill(-1, signal.SIGKILL)
     except ProcessLookupError:
@@ -382,22 +450,18 @@ def safe_path(name):
 
 
 def receive_job():
-    """Reads the job and writes its files; returns the job and the user's stdin."""
+    """Reads the job: its header, the files' contents and the user's stdin (written into the sandbox by the child)."""
     source = sys.stdin.buffer
     header = source.readline(HEADER_LIMIT)
     if not header.endswith(b"\n"):
         raise EOFError("no job header")
     job = json.loads(header)
+    files = []
     for f in job["files"]:
-        path = safe_path(f["path"])
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-        try:
-            write_all(fd, read_exact(source, f["size"]))
-        finally:
-            os.close(fd)
+        safe_path(f["path"])
+        files.append(read_exact(source, f["size"]))
     safe_path(job["entrypoint"])
-    return job, read_exact(source, job.get("stdin_size", 0))
+    return job, files, read_exact(source, job.get("stdin_size", 0))
 
 
 def prepare():
@@ -405,8 +469,9 @@ def prepare():
     # same user, so make this process non-dumpable (its /proc entries become root's).
     ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # The first run_path in a process pays for imports and caches; pay it here, before the child is forked.
-    warm = os.path.join(WORK_DIR, ".warm.py")
+    # The first run_path in a process pays for imports and caches; pay it here, before the child is forked. (In /tmp:
+    # the work directory is the sandbox user's, closed to this root without capabilities.)
+    warm = os.path.join("/tmp", ".executor-warm.py")
     with open(warm, "w"):
         pass
     runpy.run_path(warm, run_name="__warm__")
@@ -415,11 +480,12 @@ def prepare():
 
 def main():
     prepare()
-    child = Child()
+    child = Child(sys.argv[1] if len(sys.argv) > 1 else "65534:65534")
     emit(b"r", b"")  # whoever watches the start (the warm pool) now knows a job will run at once
     try:
-        job, stdin = receive_job()
-        Supervisor(job, child).run(stdin)
+        job, files, stdin = receive_job()
+        emit(b"a", b"")  # the job is here: whatever happens now, it must not run anywhere else
+        Supervisor(job, child).run(files, stdin)
     except Exception as e:  # the launcher's own failure: say so rather than end without a record
         kill_everything_else()
         emit(b"x", json.dumps({"outcome": "launcher_error", "detail": f"{type(e).__name__}: {e}"}).encode())

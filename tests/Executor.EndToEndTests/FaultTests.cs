@@ -7,10 +7,39 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Executor.EndToEndTests;
 
-/// <summary>A stack of its own for fault tests: one run at a time (so sessions queue) and quick orphan sweeps.</summary>
+/// <summary>
+/// A stack of its own for fault tests: one run at a time (so sessions queue), quick orphan sweeps, and a private Docker
+/// engine that the tests may stop and start without touching the machine's.
+/// </summary>
 public sealed class FaultStackFixture : StackFixture
 {
+    private PrivateDockerEngine? _engine;
+
+    public PrivateDockerEngine Engine => _engine ?? throw new InvalidOperationException("The engine has not started");
+
+    public override string Deployment => "tests-faults";
+
+    protected override string DockerEndpoint => Engine.Endpoint;
+
     protected override IEnumerable<string> ExtraArguments => ["--Executor:MaxConcurrentRuns=1", "--Executor:ReapIntervalSeconds=3"];
+
+    public override async Task InitializeAsync()
+    {
+        _engine = await PrivateDockerEngine.StartAsync("faults", RuntimeImages.All);
+        await base.InitializeAsync();
+    }
+
+    public override async Task DisposeAsync()
+    {
+        try
+        {
+            await base.DisposeAsync();
+        }
+        finally
+        {
+            await Engine.DisposeAsync();
+        }
+    }
 }
 
 [CollectionDefinition(Name)]
@@ -50,7 +79,7 @@ public sealed class FaultTests(FaultStackFixture stack)
             .Single(p => File.ReadAllText($"/proc/{p.Id}/environ").Split('\0').Contains(marker)).Id;
         using (var process = Process.GetProcessById(pid))
         {
-            await Shell($"kill -TERM {pid}");
+            await Shell.RunAsync($"kill -TERM {pid}");
             Assert.True(process.WaitForExit(30_000), "SessionService did not stop within 30 s of SIGTERM");
         }
         await StartAgainAsync("session");
@@ -142,13 +171,13 @@ public sealed class FaultTests(FaultStackFixture stack)
     [Fact]
     public async Task When_the_engine_goes_away_submissions_get_503_runs_end_and_service_resumes_when_it_returns()
     {
-        Assert.True(Environment.UserName == "root", "this test stops and starts the Docker engine, which needs root");
+        var machineEngine = await MachineEnginePidAsync();
         // Its own timeout is longer than the engine takes to shut down, so the outage is what ends it.
         var running = await stack.Gateway.SubmitAsync("import time\ntime.sleep(60)\n", ("timeout_seconds", "60"));
         await stack.Runner.WaitForContainerAsync(running);
         try
         {
-            await Shell("pkill -TERM -x dockerd; for i in $(seq 1 60); do pgrep -x dockerd >/dev/null || exit 0; sleep 1; done; exit 1");
+            await stack.Engine.StopAsync();
 
             using (var health = await stack.Runner.GetAsync("/health"))
             {
@@ -171,8 +200,7 @@ public sealed class FaultTests(FaultStackFixture stack)
         }
         finally
         {
-            await Shell("pgrep -x dockerd >/dev/null || (setsid dockerd >/var/log/executor-dockerd.log 2>&1 </dev/null &); "
-                + "for i in $(seq 1 60); do docker info >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1");
+            await stack.Engine.StartAsync();
         }
 
         await stack.WaitHealthyAsync("runner");
@@ -184,13 +212,10 @@ public sealed class FaultTests(FaultStackFixture stack)
         await AssertServesAsync();
         await ExecutorApi.WaitUntilAsync(async () => (await stack.Prewarm.GetFromJsonAsync<JsonElement>("/pool")).GetProperty("ready").GetInt32() == StackFixture.PoolSize,
             "the pool refills with the engine back");
+        Assert.Equal(machineEngine, await MachineEnginePidAsync());
     }
 
-    private static async Task Shell(string script)
-    {
-        using var process = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", script]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var errors = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, $"'{script}' failed: {errors}");
-    }
+    /// <summary>The process serving the machine's engine: the suite never stops or restarts it.</summary>
+    private static async Task<string> MachineEnginePidAsync() =>
+        (await Shell.RunAsync("cat /var/run/docker.pid")).Trim();
 }

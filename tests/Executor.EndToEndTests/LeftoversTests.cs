@@ -11,7 +11,7 @@ public sealed class AfterStackCollection
 public sealed class LeftoversTests
 {
     [Fact]
-    public async Task No_container_of_the_suite_is_left_but_the_pool()
+    public async Task No_container_of_the_suite_is_left_not_even_the_pools()
     {
         using var docker = new Docker.DotNet.DockerClientBuilder().WithEndpoint(new Uri("unix:///var/run/docker.sock")).Build();
         var containers = await docker.Containers.ListContainersAsync(new Docker.DotNet.Models.ContainersListParameters
@@ -19,12 +19,12 @@ public sealed class LeftoversTests
             All = true,
             Filters = new Dictionary<string, IDictionary<string, bool>>
             {
-                ["label"] = new Dictionary<string, bool> { [$"executor.deployment={StackFixture.Deployment}"] = true },
+                ["label"] = new Dictionary<string, bool> { ["executor.managed=true"] = true },
             },
         });
 
         var leftovers = containers
-            .Where(c => !(c.Labels["executor.role"] == "pool" && c.Names.Any(n => n.StartsWith("/executor-pool-", StringComparison.Ordinal))))
+            .Where(c => c.Labels["executor.deployment"].StartsWith(StackFixture.DeploymentPrefix, StringComparison.Ordinal))
             .Select(c => $"{c.Names.FirstOrDefault()} ({c.State}, {c.Labels["executor.role"]})")
             .ToList();
         Assert.Empty(leftovers);

@@ -1,7 +1,12 @@
 namespace Executor.EndToEndTests;
 
 [Collection(StackCollection.Name)]
-public sealed class SandboxLimitsTests(StackFixture stack)
+public sealed class SandboxLimitsTests(StackFixture stack) : SandboxLimitsSuite(stack);
+
+[Collection(GvisorCollection.Name)]
+public sealed class SandboxLimitsTestsUnderGvisor(GvisorStackFixture stack) : SandboxLimitsSuite(stack);
+
+public abstract class SandboxLimitsSuite(StackFixture stack)
 {
     [Fact]
     public async Task The_running_container_has_every_limit()
@@ -17,13 +22,22 @@ public sealed class SandboxLimitsTests(StackFixture stack)
             Assert.Equal(128L * 1024 * 1024, host.Memory);
             Assert.Equal(128L * 1024 * 1024, host.MemorySwap);
             Assert.Equal(500_000_000, host.NanoCPUs);
-            Assert.Equal(64, host.PidsLimit);
+            // Under gVisor the engine's limit bounds gVisor's own host threads; RLIMIT_NPROC bounds the sandbox's processes.
+            Assert.Equal(stack.ExpectedRuntime == "runsc" ? 512 : 64, host.PidsLimit);
+            if (stack.ExpectedRuntime == "runsc")
+            {
+                Assert.Contains(host.Ulimits, u => u.Name == "nproc" && u.Hard == 64);
+            }
             Assert.Equal("none", host.NetworkMode);
             Assert.True(host.ReadonlyRootfs);
-            Assert.Equal("65534:65534", container.Config!.User);
+            // The launcher is root with three capabilities; the script drops to 65534 with none (the next test).
+            Assert.Equal("0:0", container.Config!.User);
             Assert.Contains("ALL", host.CapDrop);
-            Assert.True(host.CapAdd is null || host.CapAdd.Count == 0);
+            Assert.Equal(["KILL", "SETGID", "SETUID"], host.CapAdd.Order(StringComparer.Ordinal));
             Assert.Contains("no-new-privileges", host.SecurityOpt);
+            var seccomp = Assert.Single(host.SecurityOpt, o => o.StartsWith("seccomp=", StringComparison.Ordinal));
+            Assert.DoesNotContain("io_uring", seccomp, StringComparison.Ordinal);
+            Assert.Equal(stack.ExpectedRuntime, host.Runtime);
             Assert.False(host.Privileged);
             Assert.Empty(host.Binds ?? []);
             Assert.Equal("true", container.Config.Labels["executor.managed"]);
@@ -40,10 +54,16 @@ public sealed class SandboxLimitsTests(StackFixture stack)
         var result = await stack.Gateway.RunAsync("""
             import os, socket
             print("uid", os.getuid(), os.getgid())
-            status = dict(line.split(":", 1) for line in open("/proc/self/status"))
-            print("caps", status["CapEff"].strip(), status["CapBnd"].strip())
-            print("nonewprivs", status["NoNewPrivs"].strip())
-            print("seccomp", status["Seccomp"].strip())
+            status = {k: v.strip() for k, v in (line.split(":", 1) for line in open("/proc/self/status"))}
+            print("caps", status["CapEff"], status["CapPrm"], status["CapInh"])
+            print("nonewprivs", status.get("NoNewPrivs", "not shown"))
+            print("seccomp", status["Seccomp"])
+            for signal_number in (9, 15):
+                try:
+                    os.kill(1, signal_number)
+                    print("launcher signalled")
+                except PermissionError:
+                    print("launcher out of reach")
             try:
                 socket.create_connection(("1.1.1.1", 53), timeout=2)
                 print("network open")
@@ -60,9 +80,12 @@ public sealed class SandboxLimitsTests(StackFixture stack)
         Assert.Equal("completed", result.GetProperty("status").GetString());
         var lines = result.GetProperty("stdout").GetString()!.Split('\n');
         Assert.Contains("uid 65534 65534", lines);
-        Assert.Contains("caps 0000000000000000 0000000000000000", lines);
-        Assert.Contains("nonewprivs 1", lines);
-        Assert.Contains("seccomp 2", lines); // the engine's default seccomp filter
+        Assert.Contains("caps 0000000000000000 0000000000000000 0000000000000000", lines);
+        // gVisor's /proc does not show it; the engine sets it all the same (previous test).
+        Assert.Contains(stack.ExpectedRuntime == "runsc" ? "nonewprivs not shown" : "nonewprivs 1", lines);
+        Assert.Equal(2, lines.Count(l => l == "launcher out of reach"));
+        Assert.Contains("seccomp 2", lines); // a seccomp filter: Executor's profile
+        Assert.Equal(stack.ExpectedRuntime, result.GetProperty("runtime").GetString());
         Assert.Contains(lines, l => l.StartsWith("network closed", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("root read-only", StringComparison.Ordinal));
         Assert.Contains("env ['HOME', 'HOSTNAME', 'LANG', 'PATH', 'PYTHONDONTWRITEBYTECODE']", lines);

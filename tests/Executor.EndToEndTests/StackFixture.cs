@@ -13,8 +13,18 @@ namespace Executor.EndToEndTests;
 /// </summary>
 public class StackFixture : IAsyncLifetime
 {
-    public const string Deployment = "tests";
+    /// <summary>Every stack of the suite labels its containers with a deployment starting with this.</summary>
+    public const string DeploymentPrefix = "tests";
     public const int PoolSize = 2;
+
+    /// <summary>This stack's deployment label: stacks that run side by side never sweep up each other's containers.</summary>
+    public virtual string Deployment => DeploymentPrefix;
+
+    /// <summary>The OCI runtime the stack's sandboxes run under, as results name it.</summary>
+    public virtual string ExpectedRuntime => "runc";
+
+    /// <summary>The Docker engine the stack's sandboxes run on: the machine's, unless a stack brings its own.</summary>
+    protected virtual string DockerEndpoint => "unix:///var/run/docker.sock";
 
     private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "executor-tests-" + Guid.NewGuid().ToString("N"));
 
@@ -35,13 +45,14 @@ public class StackFixture : IAsyncLifetime
 
     public HttpClient Session { get; private set; } = null!;
 
-    public IDockerClient Docker { get; } = new DockerClientBuilder().WithEndpoint(new Uri("unix:///var/run/docker.sock")).Build();
+    public IDockerClient Docker { get; private set; } = null!;
 
     /// <summary>Every span the stack's services export (OTLP/HTTP, as to any collector).</summary>
     public OtlpReceiver Telemetry { get; private set; } = null!;
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
+        Docker = new DockerClientBuilder().WithEndpoint(new Uri(DockerEndpoint)).Build();
         Telemetry = await OtlpReceiver.StartAsync();
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
             [
@@ -52,6 +63,7 @@ public class StackFixture : IAsyncLifetime
                 // Any free port: the suite must not collide with a stack started by ./run.sh on 5000.
                 $"--Executor:GatewayPort={FreePort()}",
                 $"--Executor:OtlpEndpoint={Telemetry.Endpoint}",
+                $"--Executor:DockerEndpoint={DockerEndpoint}",
                 .. ExtraArguments,
             ],
             (options, _) => options.DisableDashboard = true);
@@ -76,7 +88,7 @@ public class StackFixture : IAsyncLifetime
         await App.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (_app is not null)
         {
@@ -179,4 +191,20 @@ public class StackFixture : IAsyncLifetime
 public sealed class StackCollection : ICollectionFixture<StackFixture>
 {
     public const string Name = "1 stack";
+}
+
+/// <summary>The same stack with every sandbox under gVisor (runsc, registered by eng/prerequisites.sh --runsc).</summary>
+public sealed class GvisorStackFixture : StackFixture
+{
+    public override string Deployment => "tests-gvisor";
+
+    public override string ExpectedRuntime => "runsc";
+
+    protected override IEnumerable<string> ExtraArguments => ["--Executor:Runtime=runsc"];
+}
+
+[CollectionDefinition(Name)]
+public sealed class GvisorCollection : ICollectionFixture<GvisorStackFixture>
+{
+    public const string Name = "2 gvisor";
 }

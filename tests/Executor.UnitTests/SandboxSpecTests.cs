@@ -22,7 +22,9 @@ public class SandboxSpecTests
         Assert.True(host.ReadonlyRootfs);
         Assert.Equal(["ALL"], host.CapDrop);
         Assert.Contains("no-new-privileges", host.SecurityOpt);
-        Assert.Equal("65534:65534", spec.User);
+        Assert.Equal("0:0", spec.User); // the launcher; the script drops to 65534, its last argument
+        Assert.Equal("65534:65534", spec.Cmd[^1]);
+        Assert.Equal(["SETUID", "SETGID", "KILL"], host.CapAdd);
         Assert.Equal("none", host.LogConfig!.Type);
         Assert.Contains("/tmp", host.Tmpfs!.Keys);
         Assert.True(spec.OpenStdin);

@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Executor.EndToEndTests;
+
+[CollectionDefinition(Name)]
+public sealed class ShutdownCollection
+{
+    public const string Name = "5 shutdown";
+}
+
+/// <summary>A stack of one test's own, which the test stops.</summary>
+public sealed class ShutdownStackFixture(string deployment) : StackFixture
+{
+    public override string Deployment => deployment;
+}
+
+/// <summary>
+/// A graceful stop leaves nothing behind: every container the stopped service owns or has leased is removed before
+/// it exits, including those it is still creating, however many there are.
+/// </summary>
+[Collection(ShutdownCollection.Name)]
+public sealed class ShutdownTests
+{
+    private const int Filling = 64;
+
+    [Fact]
+    public async Task Stopping_the_whole_stack_while_the_pool_fills_towards_64_leaves_no_container()
+    {
+        var stack = new ShutdownStackFixture("tests-stop-all");
+        await stack.InitializeAsync();
+        try
+        {
+            await FillTowardsAsync(stack);
+            await stack.Gateway.RunAsync("print('a run before the stop')\n");
+
+            // As Ctrl+C on ./run.sh does: the orchestrator stops every service (SIGTERM, a few seconds' grace).
+            await stack.App.StopAsync();
+
+            Assert.Empty(Describe(await stack.ContainersAsync()));
+        }
+        finally
+        {
+            await stack.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Stopping_the_pool_while_it_fills_towards_64_removes_every_container_it_holds()
+    {
+        var stack = new ShutdownStackFixture("tests-stop-pool");
+        await stack.InitializeAsync();
+        try
+        {
+            await FillTowardsAsync(stack);
+            var pool = await stack.Prewarm.GetFromJsonAsync<JsonElement>("/pool");
+            using var process = Process.GetProcessById(pool.GetProperty("pid").GetInt32());
+
+            await Shell.RunAsync($"kill -TERM {process.Id}");
+            Assert.True(process.WaitForExit(30_000), "PrewarmService did not stop within 30 s of SIGTERM");
+
+            // What is left is the runner's: its attached slots, leased before the stop.
+            var left = (await stack.ContainersAsync()).Where(c => c.Names.Any(n => n.StartsWith("/executor-pool-", StringComparison.Ordinal)));
+            Assert.Empty(Describe([.. left]));
+        }
+        finally
+        {
+            await stack.DisposeAsync();
+        }
+    }
+
+    /// <summary>Asks for 64 warm containers and returns while the pool is still starting them.</summary>
+    private static async Task FillTowardsAsync(StackFixture stack)
+    {
+        using var resized = await stack.Gateway.PostAsync($"/prewarm?count={Filling}", null);
+        resized.EnsureSuccessStatusCode();
+        await ExecutorApi.WaitUntilAsync(async () =>
+        {
+            var pool = await stack.Prewarm.GetFromJsonAsync<JsonElement>("/pool");
+            return pool.GetProperty("ready").GetInt32() >= 16 && pool.GetProperty("starting").GetInt32() > 0;
+        }, "the pool is half-way filling");
+    }
+
+    private static List<string> Describe(IList<Docker.DotNet.Models.ContainerListResponse> containers) =>
+        [.. containers.Select(c => $"{c.Names.FirstOrDefault()} ({c.State})")];
+}
