@@ -1,14 +1,33 @@
 #!/usr/bin/env bash
 # Sets up what Executor needs (a Docker engine, the Python runtime image) and runs the whole stack under the
-# Aspire AppHost. Ctrl+C stops it.
+# Aspire AppHost. Ctrl+C stops it, and every container it started goes with it.
+#
+#   ./run.sh                    every sandbox under the engine's default runtime (runc) with Executor's seccomp profile
+#   ./run.sh --runtime runsc    every sandbox under gVisor (installs and registers runsc first)
+#
+# Any setting of the README's configuration table can be given as an environment variable, e.g.
+#   Sandbox__MemoryMb=256 Pool__TargetSize=4 ./run.sh
 set -euo pipefail
 cd "$(dirname "$0")"
 
-eng/prerequisites.sh
-command -v dotnet >/dev/null 2>&1 || { echo "error: the .NET 10 SDK (dotnet) is required: https://dot.net" >&2; exit 1; }
+runtime=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --runtime) runtime=${2:?--runtime needs a value, e.g. runsc}; shift 2 ;;
+    --runtime=*) runtime=${1#--runtime=}; shift ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "error: unknown option $1 (see ./run.sh --help)" >&2; exit 2 ;;
+  esac
+done
 
-cat <<'TXT'
-==> starting Executor (first start builds the solution)
+prerequisites=()
+[ "$runtime" = runsc ] && prerequisites+=(--runsc)
+eng/prerequisites.sh "${prerequisites[@]}"
+command -v dotnet >/dev/null 2>&1 || { echo "error: the .NET 10 SDK (dotnet) is required: https://dot.net" >&2; exit 1; }
+[ -n "$runtime" ] && export Executor__Runtime="$runtime"
+
+cat <<TXT
+==> starting Executor (first start builds the solution)${runtime:+, sandboxes under $runtime}
     API          http://localhost:5000          e.g. curl -F file=@hello.py http://localhost:5000/execute
     API docs     http://localhost:5000/apidocs  (Swagger UI)   http://localhost:5000/scalar (Scalar)
     Dashboard    http://localhost:15080         (the login link with its token is printed below)

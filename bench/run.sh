@@ -5,5 +5,5 @@
 #   bench/run.sh --load     overload: 1,000 submissions at concurrency 50; every one refused or ended, none lost
 set -euo pipefail
 cd "$(dirname "$0")/.."
-eng/prerequisites.sh
+eng/prerequisites.sh --runsc
 exec dotnet run -c Release --project bench/Executor.Bench -- "$@"

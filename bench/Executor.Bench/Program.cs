@@ -105,11 +105,43 @@ await using (var stack = await Stack.StartAsync(warmPool: false, poolSize: 0))
     cold = new Stats("Executor cold (pool disabled), end to end", samples);
 }
 
+// gVisor: the same hello world, warm and cold, with every sandbox under runsc (eng/prerequisites.sh --runsc).
+Stats gvisorWarm, gvisorCold;
+Console.WriteLine("starting the stack under gVisor (runsc) ...");
+await using (var stack = await Stack.StartAsync(warmPool: true, poolSize: 2, runtime: "runsc"))
+{
+    for (var i = 0; i < 10; i++)
+    {
+        await stack.HelloWorldAsync();
+    }
+    Console.WriteLine("measuring warm end to end under runsc ...");
+    var samples = new List<double>();
+    for (var i = 0; i < (quick ? 10 : 30); i++)
+    {
+        await Task.Delay(200);
+        await stack.WaitForPoolAsync(2);
+        samples.Add((await stack.HelloWorldAsync()).Ms);
+    }
+    gvisorWarm = new Stats("Executor warm under gVisor (runsc)", samples);
+}
+await using (var stack = await Stack.StartAsync(warmPool: false, poolSize: 0, runtime: "runsc"))
+{
+    await stack.HelloWorldAsync();
+    Console.WriteLine("measuring cold end to end under runsc ...");
+    var samples = new List<double>();
+    for (var i = 0; i < (quick ? 8 : 20); i++)
+    {
+        await Task.Delay(250);
+        samples.Add((await stack.HelloWorldAsync()).Ms);
+    }
+    gvisorCold = new Stats("Executor cold under gVisor (runsc)", samples);
+}
+
 string F(double v) => v.ToString(v < 100 ? "0.0" : "0", inv);
 Console.WriteLine();
 Console.WriteLine("| Hello world | median ms | p95 ms | min ms | runs |");
 Console.WriteLine("|---|---:|---:|---:|---:|");
-foreach (var s in new[] { warm, cold, dockerRun, host })
+foreach (var s in new[] { warm, cold, gvisorWarm, gvisorCold, dockerRun, host })
 {
     Console.WriteLine($"| {s.Name} | {F(s.Median)} | {F(s.P95)} | {F(s.Min)} | {s.Count} |");
 }
@@ -120,6 +152,8 @@ Console.WriteLine($"| warm median / host python3 median | {(warm.Median / host.M
 Console.WriteLine($"| docker run --rm median / warm median | {(dockerRun.Median / warm.Median).ToString("0.0", inv)}× | ≥ 15× |");
 Console.WriteLine($"| warm p95 / warm median | {(warm.P95 / warm.Median).ToString("0.00", inv)} | ≤ 3 |");
 Console.WriteLine($"| cold median / warm median | {(cold.Median / warm.Median).ToString("0.0", inv)}× | |");
+Console.WriteLine($"| gVisor warm median / runc warm median | {(gvisorWarm.Median / warm.Median).ToString("0.0", inv)}× | |");
+Console.WriteLine($"| gVisor cold median / runc cold median | {(gvisorCold.Median / cold.Median).ToString("0.0", inv)}× | |");
 Console.WriteLine();
 Console.WriteLine("| Sustained, hello world | Executor runs/s | raw create-start-wait-remove/s | ratio | target |");
 Console.WriteLine("|---|---:|---:|---:|---|");

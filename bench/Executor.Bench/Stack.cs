@@ -34,7 +34,8 @@ public sealed class Stack : IAsyncDisposable
 
     public HttpClient Prewarm { get; }
 
-    public static async Task<Stack> StartAsync(bool warmPool, int poolSize)
+    /// <summary>Starts a stack; <paramref name="runtime"/> is the sandboxes' OCI runtime: null for the engine's default (runc), "runsc" for gVisor.</summary>
+    public static async Task<Stack> StartAsync(bool warmPool, int poolSize, string? runtime = null)
     {
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
             [
@@ -44,13 +45,16 @@ public sealed class Stack : IAsyncDisposable
                 $"--Executor:PoolSize={poolSize}",
                 $"--Executor:UseWarmPool={warmPool}",
                 $"--Executor:GatewayPort={FreePort()}",
+                .. runtime is null ? Array.Empty<string>() : [$"--Executor:Runtime={runtime}"],
             ],
             (options, _) => options.DisableDashboard = true);
         // The services' own logs go to their OTLP exporters; here they would only bury the figures.
+        // Nor do the orchestrator's health-check failures while the services start (a stack trace each).
         builder.Services.Configure<LoggerFilterOptions>(filter =>
         {
-            filter.MinLevel = LogLevel.Warning;
+            filter.MinLevel = LogLevel.Error;
             filter.Rules.Clear();
+            filter.Rules.Add(new LoggerFilterRule(null, "Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None, null));
         });
         var app = await builder.BuildAsync();
         using var startup = new CancellationTokenSource(TimeSpan.FromMinutes(3));

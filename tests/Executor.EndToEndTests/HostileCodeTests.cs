@@ -326,7 +326,7 @@ public abstract class HostileCodeSuite(StackFixture stack)
                     launcher.write(frame)
                 print("WROTE INTO THE LAUNCHER")
             except OSError as e:
-                print("launcher output refused", e.errno)
+                print(f"launcher output refused {e.errno}")  # one write: fd 3's forged frame left that stream raw
             sys.stdout.flush()
             sys.exit(5)
             """, "failed");
