@@ -7,6 +7,7 @@ cd "$(dirname "$0")"
 eng/prerequisites.sh --compose --runsc || exit 1
 # The tests never stop, restart or reconfigure the machine's engine (faults get a private one): checked at the end.
 engine_pid=$(cat /var/run/docker.pid 2>/dev/null || true)
+engine_bridge=$(ip -br link show docker0 2>/dev/null | awk '{print $1}')
 
 results=TestResults
 rm -rf "$results"
@@ -28,6 +29,11 @@ if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
 fi
 if [ -n "$engine_pid" ] && [ "$(cat /var/run/docker.pid 2>/dev/null || true)" != "$engine_pid" ]; then
   echo "error: the machine's Docker engine (pid $engine_pid) did not keep running through the tests" >&2
+  failed=$((failed + 1))
+  status=1
+fi
+if [ -n "$engine_bridge" ] && ! ip link show docker0 >/dev/null 2>&1; then
+  echo "error: the machine's Docker bridge docker0 is gone after the tests" >&2
   failed=$((failed + 1))
   status=1
 fi

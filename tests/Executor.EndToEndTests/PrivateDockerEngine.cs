@@ -5,8 +5,10 @@ namespace Executor.EndToEndTests;
 
 /// <summary>
 /// A Docker engine of the tests' own: its own socket, data root, exec root, pid file and containerd, no bridge and no
-/// iptables, so a test may stop it, break it or run a second runner host on it without ever touching the machine's
-/// engine (which keeps running the other stacks). The runtime images are copied in from the machine's engine.
+/// iptables, in a network namespace of its own, so a test may stop it, break it or run a second runner host on it
+/// without ever touching the machine's engine (which keeps running the other stacks). The network namespace matters:
+/// a dockerd started with --bridge=none deletes the host's docker0, the machine engine's bridge. The runtime images
+/// are copied in from the machine's engine.
 /// </summary>
 public sealed class PrivateDockerEngine : IAsyncDisposable
 {
@@ -49,8 +51,11 @@ public sealed class PrivateDockerEngine : IAsyncDisposable
     /// <summary>Starts the engine (again, after <see cref="StopAsync"/>: same data, same socket) and waits until it answers.</summary>
     public async Task StartAsync()
     {
-        _dockerd = Process.Start(new ProcessStartInfo("dockerd",
+        _dockerd = Process.Start(new ProcessStartInfo("unshare",
         [
+            "--net",
+            "--",
+            "dockerd",
             "--host", Endpoint,
             "--data-root", Path.Combine(_root, "data"),
             "--exec-root", Path.Combine(_root, "exec"),
