@@ -1,43 +1,111 @@
+using Microsoft.Extensions.Configuration;
+using System.Globalization;
+
 var builder = DistributedApplication.CreateBuilder(args);
 
-// The AppHost's own settings (Executor:*, see appsettings.json) are passed on only when given: the services' own
-// defaults apply otherwise, and so do the service settings of the environment it was started in (./run.sh passes
-// its environment on: Sandbox__MemoryMb=256 ./run.sh reaches runner and prewarm).
+// The AppHost's own settings (Executor:*, see README) are passed on only when given: the services' own defaults apply
+// otherwise, and so do the service settings of the environment it was started in (./run.sh passes its environment
+// on: Sandbox__MemoryMb=256 ./run.sh reaches runner and prewarm).
 var executor = builder.Configuration.GetSection("Executor");
 var dataDirectory = Path.GetFullPath(executor["DataDirectory"] ?? Path.Combine(builder.AppHostDirectory, "..", ".data"));
+var repository = Path.GetFullPath(Path.Combine(builder.AppHostDirectory, ".."));
+var distributed = executor["Mode"] == "distributed";
+var replicas = distributed ? Count("SessionReplicas", 2) : 1;
+var hostCount = distributed ? Count("RunnerHosts", 2) : 1;
+var deployment = executor["Deployment"] ?? "default";
+// The runner hosts' shared secret for the run protocol, new at every start.
+var hostToken = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
 
-// Only these two hold the Docker socket. Both build sandboxes from the same settings.
-var prewarm = builder.AddProject<Projects.PrewarmService>("prewarm")
-    .WithEndpoint("http", Direct)
-    .WithSandboxSettings()
-    .WithSetting("Pool__TargetSize", "PoolSize")
-    .WithHttpHealthCheck("/health");
+// Distributed mode: PostgreSQL holds sessions, files, results and the queue. An existing server when
+// ConnectionStrings:executor is given; otherwise one started from the project's script, in the data folder.
+IResourceBuilder<IResourceWithConnectionString>? database = null;
+IResourceBuilder<ExecutableResource>? postgres = null;
+if (distributed)
+{
+    if (string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString("executor")))
+    {
+        var root = Path.Combine(dataDirectory, "postgres");
+        var port = int.Parse(executor["PostgresPort"] ?? FreePort().ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+        postgres = builder.AddExecutable("postgres", "bash", repository, "eng/postgres.sh", "run", root, port.ToString(CultureInfo.InvariantCulture));
+        database = builder.AddConnectionString("executor", ReferenceExpression.Create(
+            $"Host=127.0.0.1;Port={port.ToString(CultureInfo.InvariantCulture)};Database=executor;Username=executor;Password={PostgresPassword(root)}"));
+    }
+    else
+    {
+        database = builder.AddConnectionString("executor");
+    }
+}
 
-var runner = builder.AddProject<Projects.RunnerService>("runner")
-    .WithEndpoint("http", Direct)
-    .WithSandboxSettings()
-    .WithSetting("Runner__UseWarmPool", "UseWarmPool")
-    .WithReference(prewarm)
-    .WithHttpHealthCheck("/health");
+var sessions = new List<IResourceBuilder<ProjectResource>>();
+for (var i = 1; i <= replicas; i++)
+{
+    var session = builder.AddProject<Projects.SessionService>(replicas == 1 ? "session" : $"session-{i}")
+        .WithEndpoint("http", Direct)
+        .WithEnvironment("Sessions__HostToken", hostToken)
+        .WithSetting("Sessions__QueueCapacity", "QueueCapacity")
+        .WithHttpHealthCheck("/health");
+    if (database is null)
+    {
+        session.WithEnvironment("Sessions__DatabasePath", Path.Combine(dataDirectory, "sessions.db"));
+    }
+    else
+    {
+        session.WithReference(database);
+        if (postgres is not null)
+        {
+            session.WaitFor(postgres);
+        }
+    }
+    sessions.Add(session);
+}
 
-var session = builder.AddProject<Projects.SessionService>("session")
-    .WithEndpoint("http", Direct)
-    .WithEnvironment("Sessions__DatabasePath", Path.Combine(dataDirectory, "sessions.db"))
-    .WithSetting("Sessions__MaxConcurrentRuns", "MaxConcurrentRuns")
-    .WithSetting("Sessions__QueueCapacity", "QueueCapacity")
-    .WithReference(runner)
-    .WaitFor(runner)
-    .WithHttpHealthCheck("/health");
+// A runner host: RunnerService and PrewarmService beside one Docker engine (only these two hold its socket). The first
+// uses the machine's engine (or Executor:DockerEndpoint); each further one gets a private engine of its own.
+for (var h = 1; h <= hostCount; h++)
+{
+    var suffix = hostCount == 1 ? "" : $"-{h}";
+    var hostName = hostCount == 1 ? executor["Host"] : $"host-{h}";
+    string? engine = h == 1 ? executor["DockerEndpoint"] : null;
+    IResourceBuilder<ExecutableResource>? privateEngine = null;
+    if (h > 1)
+    {
+        var engineName = $"{deployment}-host-{h}".ToLowerInvariant();
+        privateEngine = builder.AddExecutable($"engine{suffix}", "bash", repository,
+            "eng/private-engine.sh", "run", engineName, executor["RuntimeImage"] ?? "executor-python:3.11");
+        engine = $"unix:///var/tmp/executor-engines/{engineName}/docker.sock";
+    }
+
+    var prewarm = builder.AddProject<Projects.PrewarmService>($"prewarm{suffix}")
+        .WithEndpoint("http", Direct)
+        .WithSandboxSettings(hostName, engine)
+        .WithSetting("Pool__TargetSize", "PoolSize")
+        .WithHttpHealthCheck("/health");
+    var runner = builder.AddProject<Projects.RunnerService>($"runner{suffix}")
+        .WithEndpoint("http", Direct)
+        .WithSandboxSettings(hostName, engine)
+        .WithSetting("Runner__UseWarmPool", "UseWarmPool")
+        .WithSetting("Runner__MaxConcurrentRuns", "MaxConcurrentRuns")
+        .WithEnvironment("Runner__HostToken", hostToken)
+        .WithEnvironment("Runner__PrewarmUrl", $"http://prewarm{suffix}")
+        .WithReference(prewarm)
+        .WithSessions(sessions)
+        .WaitFor(sessions[0])
+        .WithHttpHealthCheck("/health");
+    if (privateEngine is not null)
+    {
+        prewarm.WaitFor(privateEngine);
+        runner.WaitFor(privateEngine);
+    }
+}
 
 // The one external endpoint: the API and its docs on http://localhost:5000.
-builder.AddProject<Projects.Gateway>("gateway")
-    .WithReference(session)
-    .WithReference(prewarm)
-    .WaitFor(session)
+var gateway = builder.AddProject<Projects.Gateway>("gateway")
+    .WithSessions(sessions)
+    .WaitFor(sessions[0])
     .WithEndpoint("http", endpoint =>
     {
         endpoint.IsProxied = false;
-        endpoint.Port = endpoint.TargetPort = int.Parse(executor["GatewayPort"] ?? "5000", System.Globalization.CultureInfo.InvariantCulture);
+        endpoint.Port = endpoint.TargetPort = int.Parse(executor["GatewayPort"] ?? "5000", CultureInfo.InvariantCulture);
     })
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health");
@@ -58,13 +126,15 @@ if (executor["OtlpEndpoint"] is { Length: > 0 } otlp)
 
 builder.Build().Run();
 
+int Count(string setting, int fallback) => int.Parse(executor[setting] ?? fallback.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+
 // Services listen on their own ports instead of behind the orchestrator's proxy: every run crosses three of these
 // hops, and each proxy hop costs about a millisecond. The ports are the launch profiles', or free ones when
 // Executor:ServicePorts is "random" (tests and the benchmark, which may run beside a developer's stack).
 void Direct(EndpointAnnotation endpoint)
 {
     endpoint.IsProxied = false;
-    if (executor["ServicePorts"] == "random")
+    if (executor["ServicePorts"] == "random" || distributed)
     {
         endpoint.Port = endpoint.TargetPort = FreePort();
     }
@@ -75,6 +145,22 @@ static int FreePort()
     using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
     listener.Start();
     return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+}
+
+// The cluster's password, made here on first use and kept beside it (eng/postgres.sh uses it when it creates the cluster).
+static string PostgresPassword(string root)
+{
+    var file = Path.Combine(root, "password");
+    if (!File.Exists(file))
+    {
+        Directory.CreateDirectory(root);
+        File.WriteAllText(file, Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(18)));
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+    }
+    return File.ReadAllText(file).Trim();
 }
 
 internal static class AppHostSettings
@@ -89,11 +175,31 @@ internal static class AppHostSettings
             }
         });
 
-    /// <summary>What runner and prewarm must agree on, so that warm and cold sandboxes are the same.</summary>
-    public static IResourceBuilder<ProjectResource> WithSandboxSettings(this IResourceBuilder<ProjectResource> service) => service
-        .WithSetting("Sandbox__Image", "RuntimeImage")
-        .WithSetting("Sandbox__Deployment", "Deployment")
-        .WithSetting("Sandbox__Runtime", "Runtime")
-        .WithSetting("Sandbox__DockerEndpoint", "DockerEndpoint")
-        .WithSetting("Sandbox__ReapIntervalSeconds", "ReapIntervalSeconds");
+    /// <summary>What runner and prewarm of one host must agree on, so that warm and cold sandboxes are the same.</summary>
+    public static IResourceBuilder<ProjectResource> WithSandboxSettings(this IResourceBuilder<ProjectResource> service, string? host, string? engine)
+    {
+        service.WithSetting("Sandbox__Image", "RuntimeImage")
+            .WithSetting("Sandbox__Deployment", "Deployment")
+            .WithSetting("Sandbox__Runtime", "Runtime")
+            .WithSetting("Sandbox__ReapIntervalSeconds", "ReapIntervalSeconds");
+        if (host is not null)
+        {
+            service.WithEnvironment("Sandbox__Host", host);
+        }
+        if (engine is not null)
+        {
+            service.WithEnvironment("Sandbox__DockerEndpoint", engine);
+        }
+        return service;
+    }
+
+    /// <summary>Every SessionService replica under the one name "session" (service discovery spreads calls over them).</summary>
+    public static IResourceBuilder<ProjectResource> WithSessions(this IResourceBuilder<ProjectResource> service, IReadOnlyList<IResourceBuilder<ProjectResource>> sessions)
+    {
+        for (var i = 0; i < sessions.Count; i++)
+        {
+            service.WithEnvironment($"services__session__http__{i}", sessions[i].GetEndpoint("http"));
+        }
+        return service;
+    }
 }

@@ -14,6 +14,9 @@ app.UseStatusCodePages();
 app.MapDefaultEndpoints();
 app.MapOpenApi();
 app.MapSessionsApi();
+app.MapPrewarmApi();
+app.MapAdminApi();
+app.MapHostsApi();
 
 app.Run();
 

@@ -9,13 +9,12 @@ public static class PoolApi
 {
     public static IEndpointRouteBuilder MapPoolApi(this IEndpointRouteBuilder app)
     {
+        // Internal: the public POST /prewarm is SessionService's, which every host's runner relays here.
         app.MapPost("/prewarm", Prewarm)
             .WithName("Prewarm")
             .WithTags("Pool")
-            .WithSummary("Triggers a refill of the warm pool")
-            .WithDescription("Returns at once; the pool starts containers in the background. With ?count=N the pool keeps N "
-                + "containers ready from now on (at most the server's maximum, 64 by default).")
-            .ProducesProblem(StatusCodes.Status400BadRequest);
+            .WithSummary("Triggers a refill of the warm pool, or keeps ?count=N ready from now on (internal)")
+            .ExcludeFromDescription();
 
         // Internal: the gateway does not route these.
         app.MapGet("/pool", GetState)
@@ -50,7 +49,7 @@ public static class PoolApi
     }
 
     public static Ok<PoolState> GetState(WarmPool pool) =>
-        TypedResults.Ok(new PoolState(pool.Target, pool.Ready, pool.Starting, pool.Metrics.Hits, pool.Metrics.Misses, pool.Metrics.Recycled));
+        TypedResults.Ok(new PoolState(pool.Target, pool.Ready, pool.Starting, pool.MaxSize, pool.Metrics.Hits, pool.Metrics.Misses, pool.Metrics.Recycled));
 
     public static async Task<Results<Ok<LeaseResponse>, NoContent>> LeaseAsync(
         WarmPool pool, IOptions<PoolOptions> options, [FromQuery(Name = "wait_ms")] int? waitMs, CancellationToken cancellationToken)
@@ -66,7 +65,7 @@ public static class PoolApi
 /// <param name="Target">How many containers the pool now keeps ready.</param>
 public sealed record PrewarmResponse(string Status, int Target);
 
-public sealed record PoolState(int Target, int Ready, int Starting, long Hits, long Misses, long Recycled)
+public sealed record PoolState(int Target, int Ready, int Starting, int MaxSize, long Hits, long Misses, long Recycled)
 {
     /// <summary>This process, for operators (and fault tests) that must find it.</summary>
     public int Pid { get; } = Environment.ProcessId;

@@ -71,6 +71,8 @@ public sealed partial class WarmPool
 
     public int MinSize => _options.MinSize;
 
+    public int MaxSize => _options.MaxSize;
+
     public PoolMetrics Metrics => _metrics;
 
     /// <summary>Whether the container is the pool's: ready, or still starting.</summary>
@@ -223,12 +225,8 @@ public sealed partial class WarmPool
         {
             return;
         }
-        var labels = new Dictionary<string, string>
-        {
-            [SandboxLabels.Managed] = "true",
-            [SandboxLabels.Deployment] = _sandboxOptions.Value.Deployment,
-            [SandboxLabels.Role] = SandboxLabels.PoolRole,
-        };
+        var labels = SandboxLabels.OfHost(_sandboxOptions.Value);
+        labels[SandboxLabels.Role] = SandboxLabels.PoolRole;
         var running = (await _engine.ListAsync(labels, cancellationToken)).Where(c => c.State == "running").Select(c => c.ID).ToHashSet();
         var oldest = _time.GetUtcNow() - TimeSpan.FromMinutes(_options.MaxAgeMinutes);
         var keep = new List<PooledContainer>();

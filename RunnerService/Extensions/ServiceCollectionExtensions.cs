@@ -1,7 +1,7 @@
 using System.Text.Json;
+using Executor.RunProtocol;
 using Executor.Runner.Runs;
 using Executor.Sandbox;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Executor.Runner.Extensions;
@@ -16,10 +16,11 @@ public static class ServiceCollectionExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
 
-        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddMemoryCache(o => o.SizeLimit = 100_000);
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
 
+        builder.Services.AddSingleton<ResultReporter>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ResultReporter>());
         builder.Services.AddSingleton<RunnerReaper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RunnerReaper>());
         builder.Services.AddSingleton<WarmSlots>();
@@ -31,9 +32,42 @@ public static class ServiceCollectionExtensions
         });
         builder.Services.AddSingleton<SandboxRunner>();
         builder.Services.AddSingleton<RunRegistry>();
+        builder.Services.AddSingleton<HostHeartbeat>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<HostHeartbeat>());
+        builder.Services.AddHealthChecks().AddCheck<HostHeartbeat>("session");
+        builder.Services.AddHostedService<ClaimLoop>();
         // Registered last so it stops first: runs in progress end before the slots and the janitor stop.
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RunRegistry>());
 
+        builder.AddSessionClient();
+        builder.AddPrewarmClient();
+        return builder;
+    }
+
+    /// <summary>
+    /// The run protocol's client: claims and heartbeats are long polls (held up to 20 s and 2 s), so the standard
+    /// handler's 10 s attempt timeout does not fit them, and their loops retry on their own; results are retried by
+    /// the reporter. SessionService's replicas are found by service discovery, round robin.
+    /// </summary>
+    private static void AddSessionClient(this IHostApplicationBuilder builder)
+    {
+#pragma warning disable EXTEXP0001 // RemoveAllResilienceHandlers: the documented way to replace the defaults' handler for one client.
+        builder.Services.AddHttpClient<SessionClient>((sp, http) =>
+            {
+                var options = sp.GetRequiredService<IOptions<RunnerOptions>>().Value;
+                http.BaseAddress = new Uri(options.SessionUrl);
+                http.Timeout = HostRoutes.ClaimWait + TimeSpan.FromSeconds(15);
+                if (!string.IsNullOrEmpty(options.HostToken))
+                {
+                    http.DefaultRequestHeaders.Add(RunProtocolJson.HostTokenHeader, options.HostToken);
+                }
+            })
+            .RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
+    }
+
+    private static void AddPrewarmClient(this IHostApplicationBuilder builder)
+    {
         var runner = builder.Configuration.GetSection(RunnerOptions.Section).Get<RunnerOptions>() ?? new();
 #pragma warning disable EXTEXP0001 // RemoveAllResilienceHandlers: the documented way to replace the defaults' handler for one client.
         builder.Services.AddHttpClient<PrewarmClient>((sp, http) =>
@@ -52,6 +86,5 @@ public static class ServiceCollectionExtensions
                 o.CircuitBreaker.BreakDuration = TimeSpan.FromSeconds(5);
             });
 #pragma warning restore EXTEXP0001
-        return builder;
     }
 }

@@ -1,3 +1,5 @@
+using Executor.RunProtocol;
+
 namespace Executor.Runner.Runs;
 
 /// <summary>A run in progress: its container, its cancel switch, and the tasks that tell when it is over.</summary>

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Executor.RunProtocol;
 using Executor.Sandbox;
 
 namespace Executor.Runner.Runs;
@@ -11,12 +12,12 @@ namespace Executor.Runner.Runs;
 /// </summary>
 public static class LauncherJob
 {
-    public static byte[] Encode(RunRequest request, SandboxLimits limits)
+    public static byte[] Encode(RunJob request, SandboxLimits limits)
     {
         var stdin = Encoding.UTF8.GetBytes(request.Stdin ?? "");
         var header = new Header(
             request.Entrypoint,
-            request.Args ?? [],
+            request.Args,
             [.. request.Files.Select(f => new HeaderFile(f.Path, f.Content.Length))],
             stdin.Length,
             (long)limits.Timeout.TotalMilliseconds,

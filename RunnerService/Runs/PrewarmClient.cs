@@ -1,15 +1,45 @@
 using System.Net;
-using System.Text.Json;
+using Executor.RunProtocol;
 
 namespace Executor.Runner.Runs;
 
-/// <summary>Leases warm containers from PrewarmService. Any failure means "no warm container": the run goes cold.</summary>
+/// <summary>
+/// This host's PrewarmService: leases warm containers (any failure means "no warm container": the run goes cold), and
+/// relays the pool's state and POST /prewarm between it and SessionService.
+/// </summary>
 public sealed partial class PrewarmClient(HttpClient http, ILogger<PrewarmClient> logger)
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    private static readonly System.Text.Json.JsonSerializerOptions Json = RunProtocolJson.Options;
+
+    /// <summary>The pool's state; null while the pool cannot be asked.</summary>
+    public async Task<PoolStatus?> GetPoolAsync(CancellationToken cancellationToken)
     {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-    };
+        try
+        {
+            return await http.GetFromJsonAsync<PoolStatus>("/pool", Json, cancellationToken);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or Polly.ExecutionRejectedException
+            && !cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Applies a POST /prewarm to this host's pool; false when the pool could not be reached (asked again later).</summary>
+    public async Task<bool> PrewarmAsync(int? count, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await http.PostAsync(count is { } n ? $"/prewarm?count={n}" : "/prewarm", null, cancellationToken);
+            return response.IsSuccessStatusCode;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or Polly.ExecutionRejectedException
+            && !cancellationToken.IsCancellationRequested)
+        {
+            LogPrewarmFailed(e.Message);
+            return false;
+        }
+    }
 
     public async Task<string?> TryLeaseAsync(int waitMs, CancellationToken cancellationToken)
     {
@@ -33,6 +63,9 @@ public sealed partial class PrewarmClient(HttpClient http, ILogger<PrewarmClient
     }
 
     private sealed record LeaseResponse(string ContainerId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not relay a prewarm request to the pool: {Reason}")]
+    private partial void LogPrewarmFailed(string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "No warm container: the pool is unreachable ({Reason}); starting cold")]
     private partial void LogLeaseFailed(string reason);

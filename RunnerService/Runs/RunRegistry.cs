@@ -1,50 +1,76 @@
 using System.Collections.Concurrent;
+using Executor.RunProtocol;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 
 namespace Executor.Runner.Runs;
 
 /// <summary>
-/// The runs of this process, by session id. Starting a run that is already running joins it, and asking again
-/// for a run that finished recently returns its result: a retried request never runs a script twice.
+/// The runs of this host, by session id. A session is run at most once here: a job for a session that runs or ran
+/// recently is ignored. Each result goes to SessionService through the reporter. At shutdown the runs in progress are
+/// cancelled (they end as internal_error) and awaited, so their containers reach the janitor before it removes what
+/// is left.
 /// </summary>
 public sealed class RunRegistry(
     SandboxRunner runner,
+    ResultReporter reporter,
     IMemoryCache finished,
     IOptions<RunnerOptions> options,
-    IHostApplicationLifetime lifetime,
-    TimeProvider time) : IHostedService
+    IHostApplicationLifetime lifetime) : IHostedService
 {
     private readonly ConcurrentDictionary<string, ActiveRun> _active = new();
     private readonly Lock _startLock = new();
+    private TaskCompletionSource _slotFreed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public Task<RunResult> StartOrJoin(RunRequest request)
+    public int ActiveCount => _active.Count;
+
+    /// <summary>Sessions running here now.</summary>
+    public IReadOnlyList<string> ActiveIds => [.. _active.Keys];
+
+    /// <summary>Containers this runner holds for runs in progress.</summary>
+    public IEnumerable<string> ContainerIds => _active.Values.Select(r => r.ContainerId).OfType<string>();
+
+    /// <summary>Completes when a run ends (a slot is free again).</summary>
+    public Task SlotFreed => Volatile.Read(ref _slotFreed).Task;
+
+    /// <summary>Starts the job's run unless the session runs, or ran, here already.</summary>
+    public void Start(RunJob job)
     {
-        if (finished.TryGetValue(request.SessionId, out RunResult? done))
-        {
-            return Task.FromResult(done!);
-        }
         lock (_startLock)
         {
-            if (_active.TryGetValue(request.SessionId, out var existing))
+            if (_active.ContainsKey(job.SessionId) || finished.TryGetValue(job.SessionId, out _))
             {
-                return existing.Completion;
+                return;
             }
-            if (request.RecoverOnly)
-            {
-                var now = time.GetUtcNow();
-                return Task.FromResult(new RunResult
-                {
-                    Status = RunStatus.InternalError,
-                    Detail = "The run was interrupted: its runner stopped before it reported a result. It is not started again.",
-                    StartedAt = now,
-                    FinishedAt = now,
-                });
-            }
-            var run = new ActiveRun(request.SessionId);
-            _active[request.SessionId] = run;
-            run.Start(r => RunAndRecordAsync(request, r));
-            return run.Completion;
+            var run = new ActiveRun(job.SessionId);
+            _active[job.SessionId] = run;
+            run.Start(r => RunAndReportAsync(job, r));
+        }
+    }
+
+    public ActiveRun? Find(string sessionId) => _active.GetValueOrDefault(sessionId);
+
+    public RunResult? FindFinished(string sessionId) => finished.Get<RunResult>(sessionId);
+
+    /// <summary>Stops a run and waits until it has ended and its container is gone; null when it does not run here.</summary>
+    public async Task<RunResult?> CancelAsync(string sessionId)
+    {
+        if (!_active.TryGetValue(sessionId, out var run))
+        {
+            return FindFinished(sessionId);
+        }
+        run.Cancel();
+        var result = await run.Completion;
+        await run.Removed;
+        return result;
+    }
+
+    /// <summary>Kills every run (the host was cut off from SessionService, which has ended them already).</summary>
+    public void CancelAll()
+    {
+        foreach (var run in _active.Values)
+        {
+            run.Cancel();
         }
     }
 
@@ -63,68 +89,26 @@ public sealed class RunRegistry(
         }
     }
 
-    public ActiveRun? Find(string sessionId) => _active.GetValueOrDefault(sessionId);
-
-    public int ActiveCount => _active.Count;
-
-    public RunResult? FindFinished(string sessionId) => finished.Get<RunResult>(sessionId);
-
-    /// <summary>Containers this runner holds for runs in progress.</summary>
-    public IEnumerable<string> ContainerIds => _active.Values.Select(r => r.ContainerId).OfType<string>();
-
-    /// <summary>
-    /// Stops a run and waits until it has ended and its container is gone. A run not seen yet is cancelled ahead:
-    /// the id is remembered as cancelled, so a start request that arrives later (already in flight) never runs.
-    /// </summary>
-    public async Task<RunResult> CancelAsync(string sessionId)
-    {
-        ActiveRun? run;
-        lock (_startLock)
-        {
-            if (!_active.TryGetValue(sessionId, out run))
-            {
-                if (FindFinished(sessionId) is { } done)
-                {
-                    return done;
-                }
-                var now = time.GetUtcNow();
-                var cancelled = new RunResult
-                {
-                    Status = RunStatus.Cancelled,
-                    Detail = "Cancelled by a cleanup request before it started.",
-                    StartedAt = now,
-                    FinishedAt = now,
-                };
-                Remember(sessionId, cancelled);
-                return cancelled;
-            }
-        }
-        run.Cancel();
-        var result = await run.Completion;
-        await run.Removed;
-        return result;
-    }
-
-    private void Remember(string sessionId, RunResult result) =>
-        finished.Set(sessionId, result, new MemoryCacheEntryOptions
-        {
-            AbsoluteExpirationRelativeToNow = TimeSpan.FromMinutes(options.Value.ResultRetentionMinutes),
-            Size = 1,
-        });
-
-    private async Task<RunResult> RunAndRecordAsync(RunRequest request, ActiveRun run)
+    private async Task<RunResult> RunAndReportAsync(RunJob job, ActiveRun run)
     {
         await Task.Yield();
+        RunResult result;
         try
         {
-            var result = await runner.RunAsync(request, run, lifetime.ApplicationStopping);
-            Remember(request.SessionId, result);
-            return result;
+            result = await runner.RunAsync(job, run, lifetime.ApplicationStopping);
+            finished.Set(job.SessionId, result, new MemoryCacheEntryOptions
+            {
+                AbsoluteExpirationRelativeToNow = TimeSpan.FromMinutes(options.Value.ResultRetentionMinutes),
+                Size = 1,
+            });
         }
         finally
         {
-            _active.TryRemove(request.SessionId, out _);
+            _active.TryRemove(job.SessionId, out _);
+            Interlocked.Exchange(ref _slotFreed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
             _ = run.Removed.ContinueWith(_ => run.Dispose(), TaskScheduler.Default);
         }
+        await reporter.ReportAsync(job.SessionId, result);
+        return result;
     }
 }

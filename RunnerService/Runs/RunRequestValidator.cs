@@ -1,3 +1,5 @@
+using Executor.RunProtocol;
+
 namespace Executor.Runner.Runs;
 
 /// <summary>
@@ -6,7 +8,7 @@ namespace Executor.Runner.Runs;
 /// </summary>
 public static class RunRequestValidator
 {
-    public static Dictionary<string, string[]> Validate(RunRequest request)
+    public static Dictionary<string, string[]> Validate(RunJob request)
     {
         var errors = new Dictionary<string, string[]>();
         if (string.IsNullOrWhiteSpace(request.SessionId) || request.SessionId.Length > 128)

@@ -6,9 +6,23 @@ public sealed class RunnerOptions
 {
     public const string Section = "Runner";
 
+    /// <summary>Where SessionService is found (service discovery name or URL): the runner host claims its work there.</summary>
+    [Required]
+    public string SessionUrl { get; set; } = "http://session";
+
+    /// <summary>The shared secret of the runner hosts, when SessionService requires one (Sessions:HostToken).</summary>
+    public string? HostToken { get; set; }
+
     /// <summary>Where PrewarmService is found (service discovery name or URL).</summary>
     [Required]
     public string PrewarmUrl { get; set; } = "http://prewarm";
+
+    /// <summary>
+    /// Runs at once on this host. Default: two per core (each sandbox gets half a core), and no more than half the
+    /// memory can hold at 256 MiB a run (128 MiB sandbox plus the engine's share).
+    /// </summary>
+    [Range(1, 1024)]
+    public int MaxConcurrentRuns { get; set; } = DefaultConcurrency();
 
     /// <summary>Lease warm containers from PrewarmService; when false every run starts a cold container.</summary>
     public bool UseWarmPool { get; set; } = true;
@@ -31,7 +45,14 @@ public sealed class RunnerOptions
     [Range(1, 600)]
     public int KillGraceSeconds { get; set; } = 3;
 
-    /// <summary>How long a finished run's result is kept so that a retried request gets it again instead of a re-run.</summary>
+    /// <summary>How long a finished run's result is kept, for operators and tests asking GET /runs/{id}.</summary>
     [Range(1, 1440)]
     public int ResultRetentionMinutes { get; set; } = 10;
+
+    private static int DefaultConcurrency()
+    {
+        var byCpu = Environment.ProcessorCount * 2;
+        var byMemory = (int)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2 / (256L * 1024 * 1024));
+        return Math.Clamp(Math.Min(byCpu, byMemory), 1, 1024);
+    }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using Docker.DotNet;
+using Executor.RunProtocol;
 using Executor.Sandbox;
 using Microsoft.Extensions.Options;
 
@@ -29,12 +30,22 @@ public sealed partial class SandboxRunner(
     private const int ReadBufferSize = 64 * 1024;
     private const int DiagnosticsLimit = 8192;
 
-    public async Task<RunResult> RunAsync(RunRequest request, ActiveRun run, CancellationToken cancellationToken)
+    public async Task<RunResult> RunAsync(RunJob request, ActiveRun run, CancellationToken cancellationToken)
     {
         var limits = SandboxLimits.For(sandboxOptions.Value, request.TimeoutSeconds, request.MemoryMb);
         var startedAt = time.GetUtcNow();
         var started = time.GetTimestamp();
         string? containerId = null;
+        // The run continues the trace of the request that submitted it (it travelled with the job).
+        ActivityContext.TryParse(request.TraceParent, null, out var submitted);
+        using var activity = ActivitySource.StartActivity("run session", ActivityKind.Consumer, submitted);
+        activity?.SetTag("executor.session_id", request.SessionId);
+        activity?.SetTag("executor.runner_host", sandboxOptions.Value.Host);
+        if (RunRequestValidator.Validate(request) is { Count: > 0 } invalid)
+        {
+            return Complete(Failure(RunStatus.InternalError, $"The job was invalid: {string.Join("; ", invalid.SelectMany(e => e.Value))}"),
+                limits, null, startedAt, started);
+        }
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, run.CancelToken);
         try
         {
@@ -115,7 +126,7 @@ public sealed partial class SandboxRunner(
 
     /// <summary>Null when the container ended without reading anything: nothing of the user's ran.</summary>
     private async Task<RunResult?> ExecuteAsync(
-        RunRequest request, SandboxLimits limits, Acquired sandbox, ActiveRun run, CancellationToken cancellationToken)
+        RunJob request, SandboxLimits limits, Acquired sandbox, ActiveRun run, CancellationToken cancellationToken)
     {
         var (containerId, warm) = (sandbox.ContainerId, sandbox.Warm);
         using var activity = ActivitySource.StartActivity("run container");
@@ -267,8 +278,9 @@ public sealed partial class SandboxRunner(
 
     private RunResult Complete(RunResult result, SandboxLimits limits, string? containerId, DateTimeOffset startedAt, long started) => result with
     {
-        Limits = limits,
+        Limits = new RunLimits(limits.TimeoutSeconds, limits.MemoryMb, limits.Cpus, limits.PidsLimit, limits.OutputLimitBytes),
         Runtime = runtime.Name,
+        RunnerHost = sandboxOptions.Value.Host,
         ContainerId = containerId,
         StartedAt = startedAt,
         FinishedAt = time.GetUtcNow(),

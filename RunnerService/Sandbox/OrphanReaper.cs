@@ -9,7 +9,7 @@ namespace Executor.Sandbox;
 /// Finds this service's containers that nobody owns any more (left by a crash, an engine restart, a lost removal)
 /// and removes them: at start, when this process can own nothing yet, and then periodically, where a container
 /// must be unknown in two sweeps in a row before it goes, so that one being handed over is never taken for lost.
-/// Only containers of this deployment are ever looked at.
+/// Only containers of this deployment and this runner host are ever looked at.
 /// </summary>
 public abstract partial class OrphanReaper : BackgroundService
 {
@@ -64,8 +64,7 @@ public abstract partial class OrphanReaper : BackgroundService
         activity?.SetTag("executor.service", _instance.Service);
         try
         {
-            var labels = new Dictionary<string, string> { [SandboxLabels.Managed] = "true", [SandboxLabels.Deployment] = _options.Deployment };
-            var unknown = (await _engine.ListAsync(labels, cancellationToken))
+            var unknown = (await _engine.ListAsync(SandboxLabels.OfHost(_options), cancellationToken))
                 .Where(c => IsResponsibleFor(c) && !IsOwned(c.ID) && !_janitor.IsRemoving(c.ID))
                 .Select(c => c.ID)
                 .ToHashSet();

@@ -8,6 +8,7 @@ public static class SandboxLabels
 {
     public const string Managed = "executor.managed";
     public const string Deployment = "executor.deployment";
+    public const string Host = "executor.host";
     public const string Service = "executor.service";
     public const string Role = "executor.role";
     public const string Instance = "executor.instance";
@@ -29,11 +30,11 @@ public static class SandboxLabels
     /// <summary>Name prefix of a container running a session (a leased pool container is renamed to it).</summary>
     public const string RunNamePrefix = "executor-run-";
 
-    /// <summary>The labels that select every container of one deployment made by one service.</summary>
-    public static Dictionary<string, string> Owned(SandboxOptions options, string service) => new()
+    /// <summary>The labels that select every container of one deployment on one runner host.</summary>
+    public static Dictionary<string, string> OfHost(SandboxOptions options) => new()
     {
         [Managed] = "true",
         [Deployment] = options.Deployment,
-        [Service] = service,
+        [Host] = options.Host,
     };
 }

@@ -22,6 +22,14 @@ public sealed class SandboxOptions
     [RegularExpression("^[a-z0-9][a-z0-9_.-]{0,62}$")]
     public string Deployment { get; set; } = "default";
 
+    /// <summary>
+    /// Names this runner host (RunnerService and PrewarmService beside one Docker engine): containers carry it, each host
+    /// sweeps up only its own, and results name it. Default: the machine's name.
+    /// </summary>
+    [Required]
+    [RegularExpression("^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+    public string Host { get; set; } = Environment.MachineName;
+
     /// <summary>How often the services look for containers nobody owns any more.</summary>
     [Range(1, 3600)]
     public int ReapIntervalSeconds { get; set; } = 30;

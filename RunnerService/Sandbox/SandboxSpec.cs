@@ -18,6 +18,7 @@ public static class SandboxSpec
         {
             [SandboxLabels.Managed] = "true",
             [SandboxLabels.Deployment] = options.Deployment,
+            [SandboxLabels.Host] = options.Host,
             [SandboxLabels.Service] = owner.Service,
             [SandboxLabels.Role] = role,
             [SandboxLabels.Instance] = owner.Id,

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Executor.RunProtocol;
 using Executor.Session.Dispatch;
 using Executor.Session.OpenApi;
 using Executor.Session.Sessions;
@@ -52,8 +53,8 @@ public static class SessionsApi
     }
 
     public static async Task<Results<Ok<ExecuteResponse>, Ok<SessionResult>, Accepted<PendingResponse>, ProblemHttpResult>> ExecuteAsync(
-        HttpContext context, SessionStore store, RunQueue queue, SessionCompletions completions, EngineStatus engine,
-        SessionTelemetry telemetry, TimeProvider time, IOptions<SessionServiceOptions> options,
+        HttpContext context, ISessionStore store, IWorkQueue queue, SubmittedJobs submitted, SessionSignals signals,
+        SessionCompletions completions, RunnerHosts hosts, SessionTelemetry telemetry, IOptions<SessionServiceOptions> options,
         [FromQuery] bool? wait, [FromQuery(Name = "wait_seconds")] int? waitSeconds, CancellationToken cancellationToken)
     {
         if (WaitFor(wait, waitSeconds, options.Value) is not { } waitFor)
@@ -72,13 +73,13 @@ public static class SessionsApi
                 return TypedResults.Problem(problem);
             }
         }
-        if (engine.Unavailable is { } why)
+        if (await hosts.UnavailableAsync(cancellationToken) is { } why)
         {
             telemetry.Rejected("engine_unavailable");
             context.Response.Headers.RetryAfter = EngineRetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
             return TypedResults.Problem(Problems.EngineUnavailable(why, EngineRetryAfterSeconds));
         }
-        if (!queue.TryReserve())
+        if (await queue.CountQueuedAsync(cancellationToken) >= options.Value.QueueCapacity)
         {
             telemetry.Rejected("queue_full");
             context.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
@@ -87,21 +88,15 @@ public static class SessionsApi
 
         var sessionId = SessionIds.New();
         Activity.Current?.SetTag(SessionTelemetry.SessionId, sessionId);
+        var job = RunRequests.For(sessionId, upload!, Activity.Current?.Id);
         using (var persist = SessionTelemetry.Source.StartActivity("persist session"))
         {
             persist?.SetTag(SessionTelemetry.SessionId, sessionId);
-            try
-            {
-                await store.CreateAsync(sessionId, upload!.Entrypoint, upload.Files, upload.Options, cancellationToken);
-            }
-            catch
-            {
-                queue.Unreserve();
-                throw;
-            }
+            await store.CreateAsync(new NewSession(sessionId, upload!.Entrypoint, upload.Files, upload.Options, job.TraceParent), cancellationToken);
         }
         var ended = waitFor > TimeSpan.Zero ? completions.Listen(sessionId) : null;
-        queue.EnqueueReserved(new QueuedSession(sessionId, RunRequests.For(sessionId, upload), Activity.Current?.Context ?? default, time.GetUtcNow()));
+        submitted.Add(job);
+        signals.WorkArrived();
         if (ended is null)
         {
             return TypedResults.Ok(new ExecuteResponse(sessionId));
@@ -135,26 +130,53 @@ public static class SessionsApi
 
     public static async Task<Results<Ok<CleanupResponse>, ProblemHttpResult>> CleanupAsync(
         [FromRoute(Name = "session_id")] string sessionId,
-        SessionStore store, RunnerClient runner, SessionCompletions completions, CancellationToken cancellationToken)
+        ISessionStore store, SessionCompletions completions, SessionSignals signals, TimeProvider time, CancellationToken cancellationToken)
     {
         var session = SessionIds.IsWellFormed(sessionId) ? await store.FindAsync(sessionId, cancellationToken) : null;
         if (session is null)
         {
             return TypedResults.Problem(Problems.SessionNotFound(sessionId));
         }
-        if (!SessionStatus.IsTerminal(session.Status))
+        if (session.Status == SessionStatus.Queued)
         {
-            // Ask the runner even for a queued session: the dispatcher may be handing it over right now. The runner
-            // kills the run (or remembers the id, so a run that arrives later never starts) and answers with the result.
-            var result = await runner.CancelAsync(sessionId, cancellationToken) ?? new RunResult
+            // Not claimed yet: it ends here (a claim racing this one finds it running, and the next branch applies).
+            session = await End(store, completions, time, sessionId, "Cancelled by a cleanup request before it started.", cancellationToken)
+                ?? await store.FindAsync(sessionId, cancellationToken) ?? session;
+        }
+        if (session.Status == SessionStatus.Running)
+        {
+            // Its runner host hears of it at its next heartbeat (at once: the heartbeat is waiting), kills the run,
+            // removes its container and reports the result, which this request waits for.
+            session = await store.RequestCancelAsync(sessionId, cancellationToken) ?? session;
+            if (session.Host is { } host)
             {
-                Status = SessionStatus.Cancelled,
-                Detail = "Cancelled by a cleanup request before it started.",
-            };
-            completions.Completed(sessionId, await store.CompleteAsync(sessionId, result, cancellationToken));
-            session = await store.FindAsync(sessionId, cancellationToken) ?? session;
+                signals.CallHost(host);
+            }
+            session = await completions.WaitAsync(sessionId, CleanupWait, cancellationToken) ?? session;
+            if (!SessionStatus.IsTerminal(session.Status))
+            {
+                session = await End(store, completions, time, sessionId,
+                    $"Cancelled by a cleanup request; its runner host '{session.Host}' did not confirm within {CleanupWait.TotalSeconds:0} s.",
+                    cancellationToken) ?? await store.FindAsync(sessionId, cancellationToken) ?? session;
+            }
         }
         return TypedResults.Ok(new CleanupResponse("cleaned up", session.Status));
+    }
+
+    /// <summary>How long a cleanup waits for the runner host to kill the run before it ends the session itself.</summary>
+    private static readonly TimeSpan CleanupWait = TimeSpan.FromSeconds(10);
+
+    private static async Task<SessionRecord?> End(
+        ISessionStore store, SessionCompletions completions, TimeProvider time, string sessionId, string detail, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var ended = await store.CompleteAsync(sessionId,
+            new RunResult { Status = SessionStatus.Cancelled, Detail = detail, StartedAt = now, FinishedAt = now }, host: null, cancellationToken);
+        if (ended is not null)
+        {
+            completions.Completed(sessionId, ended);
+        }
+        return ended;
     }
 
     private static PendingResponse Pending(string sessionId, string state) => new(SessionStatus.StillRunning, state, sessionId);

@@ -5,20 +5,24 @@ using Executor.Session.Storage;
 namespace Executor.Session.Dispatch;
 
 /// <summary>
-/// Lets a request wait for a session to end (POST /execute?wait=true, GET /result?wait_seconds=N) instead of polling.
-/// Signals are in memory; the database stays the truth, so a waiter always reads the result from it.
+/// Lets a request wait for a session to end (POST /execute?wait=true, GET /result?wait_seconds=N) instead of polling,
+/// whichever replica the result reaches. A result stored here hands the stored session to its waiters at once; one
+/// stored by another replica arrives as a signal, and a waiter also looks at the store every second on its own.
 /// </summary>
-public sealed class SessionCompletions(SessionStore store, TimeProvider time)
+public sealed class SessionCompletions(ISessionStore store, SessionSignals signals, TimeProvider time)
 {
+    private static readonly TimeSpan LookAgain = TimeSpan.FromSeconds(1);
+
     private readonly ConcurrentDictionary<string, TaskCompletionSource<SessionRecord?>> _waiters = new();
 
-    /// <summary>Wakes everyone waiting for the session. Called once its result is stored, with the stored session.</summary>
-    public void Completed(string sessionId, SessionRecord? stored = null)
+    /// <summary>Called once a session's result is stored here, with the stored session: wakes every waiter, here and elsewhere.</summary>
+    public void Completed(string sessionId, SessionRecord? stored)
     {
         if (_waiters.TryRemove(sessionId, out var waiters))
         {
             waiters.TrySetResult(stored);
         }
+        signals.Ended(sessionId);
     }
 
     /// <summary>
@@ -36,31 +40,34 @@ public sealed class SessionCompletions(SessionStore store, TimeProvider time)
         {
             return session;
         }
-        // Listen first, then look again: a result stored in between is never missed.
-        var ended = Listen(sessionId);
-        session = await store.FindAsync(sessionId, cancellationToken);
-        if (session is not null && SessionStatus.IsTerminal(session.Status))
-        {
-            Completed(sessionId);
-            return session;
-        }
-        return await WaitAsync(sessionId, ended, wait, cancellationToken);
+        return await WaitAsync(sessionId, Listen(sessionId), wait, cancellationToken);
     }
 
     /// <summary>Waits for a session listened to with <see cref="Listen"/>.</summary>
     public async Task<SessionRecord?> WaitAsync(string sessionId, Task<SessionRecord?> ended, TimeSpan wait, CancellationToken cancellationToken)
     {
-        try
+        var deadline = time.GetUtcNow() + wait;
+        while (true)
         {
-            // The stored session comes with the signal; read it back only when the signal had none.
-            if (await ended.WaitAsync(wait, time, cancellationToken) is { } stored)
+            // Listen first, then look: a result stored in between is never missed.
+            var elsewhere = signals.WhenEnded(sessionId, cancellationToken);
+            var session = await store.FindAsync(sessionId, cancellationToken);
+            if (session is null || SessionStatus.IsTerminal(session.Status))
             {
-                return stored;
+                _waiters.TryRemove(sessionId, out _); // it ended elsewhere: nobody will complete the listener here
+                return session;
+            }
+            var left = deadline - time.GetUtcNow();
+            if (left <= TimeSpan.Zero)
+            {
+                return session;
+            }
+            var woken = await Task.WhenAny(ended, elsewhere, Task.Delay(left < LookAgain ? left : LookAgain, time, cancellationToken));
+            cancellationToken.ThrowIfCancellationRequested();
+            if (woken == ended && await ended is { } stored)
+            {
+                return stored; // stored here: no need to read it back
             }
         }
-        catch (TimeoutException)
-        {
-        }
-        return await store.FindAsync(sessionId, cancellationToken);
     }
 }

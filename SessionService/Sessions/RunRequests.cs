@@ -1,17 +1,18 @@
-using Executor.Session.Dispatch;
+using Executor.RunProtocol;
 using Executor.Session.Uploads;
 
 namespace Executor.Session.Sessions;
 
 public static class RunRequests
 {
-    /// <summary>What the runner gets for a session just submitted (the same as what the store loads back after a restart).</summary>
-    public static RunRequest For(string sessionId, Upload upload) => new(
+    /// <summary>What a runner host gets for a session just submitted (the same as the store loads back for a claim).</summary>
+    public static RunJob For(string sessionId, Upload upload, string? traceParent) => new(
         sessionId,
         [.. upload.Files.Select(f => new RunFile(f.Path, f.Content))],
         upload.Entrypoint,
         upload.Options.Args,
         upload.Options.Stdin,
         upload.Options.TimeoutSeconds,
-        upload.Options.MemoryMb);
+        upload.Options.MemoryMb,
+        traceParent);
 }

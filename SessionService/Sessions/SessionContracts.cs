@@ -1,5 +1,5 @@
 using System.ComponentModel;
-using Executor.Session.Dispatch;
+using Executor.RunProtocol;
 
 namespace Executor.Session.Sessions;
 
@@ -67,6 +67,9 @@ public sealed record SessionResult
 
     [Description("The OCI runtime that isolated the script: runc (containers with Executor's seccomp profile) or runsc (gVisor).")]
     public string? Runtime { get; init; }
+
+    [Description("The runner host that ran the script (its Docker engine's machine).")]
+    public string? RunnerHost { get; init; }
 }
 
 /// <summary>The answer to POST /cleanup.</summary>

@@ -28,6 +28,7 @@ public static class SessionResults
             Detail = run.Detail,
             Limits = run.Limits,
             Runtime = run.Runtime,
+            RunnerHost = run.RunnerHost,
         };
     }
 }

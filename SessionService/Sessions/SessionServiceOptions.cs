@@ -41,18 +41,10 @@ public sealed class SessionServiceOptions
     [Range(16, 65536)]
     public int MaxMemoryMb { get; set; } = 512;
 
-    /// <summary>Where RunnerService is found (service discovery name or URL).</summary>
-    [Required]
-    public string RunnerUrl { get; set; } = "http://runner";
+    /// <summary>Shared secret of the runner hosts (they present it on the run protocol's routes); empty: not checked.</summary>
+    public string? HostToken { get; set; }
 
-    /// <summary>
-    /// Runs in flight at once across the runner. Default: two per core (each sandbox gets half a core), and no more
-    /// than half the memory can hold at 256 MiB a run (128 MiB sandbox plus the engine's share).
-    /// </summary>
-    [Range(1, 1024)]
-    public int MaxConcurrentRuns { get; set; } = DefaultConcurrency();
-
-    /// <summary>Accepted sessions waiting for a run slot. When full, POST /execute answers 429 with Retry-After.</summary>
+    /// <summary>Accepted sessions waiting for a runner host. When full, POST /execute answers 429 with Retry-After.</summary>
     [Range(1, 1_000_000)]
     public int QueueCapacity { get; set; } = 256;
 
@@ -64,32 +56,14 @@ public sealed class SessionServiceOptions
     [Range(0, 3600)]
     public int MaxWaitSeconds { get; set; } = 60;
 
-    /// <summary>How long one call to the runner may take: longer than the longest sandbox timeout.</summary>
-    [Range(5, 3600)]
-    public int RunnerAttemptTimeoutSeconds { get; set; } = 120;
-
     /// <summary>How long a finished session (its files and result) is kept.</summary>
     [Range(1, 24 * 365)]
     public int RetentionHours { get; set; } = 24;
 
-    /// <summary>How often expired sessions are purged and stuck ones looked for.</summary>
+    /// <summary>How often sessions past their retention are purged.</summary>
     [Range(1, 24 * 60)]
     public int MaintenanceIntervalSeconds { get; set; } = 60;
 
-    /// <summary>
-    /// A session running this long with no call to the runner in flight here is ended as internal_error: longer
-    /// than the longest timeout plus the runner's grace, so a live run is never cut short.
-    /// </summary>
-    [Range(10, 24 * 3600)]
-    public int StuckAfterSeconds { get; set; } = 180;
-
     /// <summary>The largest request body: files, stdin and room for the multipart envelope.</summary>
     public long MaxUploadBytes => MaxTotalFileBytes + MaxStdinBytes + 64 * 1024;
-
-    private static int DefaultConcurrency()
-    {
-        var byCpu = Environment.ProcessorCount * 2;
-        var byMemory = (int)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2 / (256L * 1024 * 1024));
-        return Math.Clamp(Math.Min(byCpu, byMemory), 1, 1024);
-    }
 }

@@ -2,18 +2,19 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Executor.Session.Storage;
 
-public sealed class SessionStoreHealthCheck(SessionStore store) : IHealthCheck
+/// <summary>Readiness of the embedded store (PostgreSQL's comes with Aspire.Npgsql).</summary>
+public sealed class SessionStoreHealthCheck(ISessionStore store) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         try
         {
             await store.FindAsync("health", cancellationToken);
-            return HealthCheckResult.Healthy($"SQLite at {store.DatabasePath}");
+            return HealthCheckResult.Healthy(store.Description);
         }
         catch (Exception e)
         {
-            return HealthCheckResult.Unhealthy($"SQLite at {store.DatabasePath} failed: {e.Message}", e);
+            return HealthCheckResult.Unhealthy($"{store.Description} failed: {e.Message}", e);
         }
     }
 }

@@ -15,6 +15,7 @@ public sealed class SessionTelemetry
     public const string ExitCode = "executor.exit_code";
     public const string Warm = "executor.warm";
     public const string Reason = "executor.reason";
+    public const string RunnerHost = "executor.runner_host";
 
     public static readonly ActivitySource Source = new(Name);
 
@@ -32,9 +33,9 @@ public sealed class SessionTelemetry
         _rejected = meter.CreateCounter<long>("executor.submissions.rejected", "{submission}", "Submissions refused, by reason");
     }
 
-    public void Ended(string status, bool warm, double durationMs)
+    public void Ended(string status, bool warm, double durationMs, string? host)
     {
-        var tags = new TagList { { Status, status }, { Warm, warm } };
+        var tags = new TagList { { Status, status }, { Warm, warm }, { RunnerHost, host } };
         _executions.Add(1, tags);
         _duration.Record(durationMs / 1000, tags);
     }

@@ -4,130 +4,45 @@ using Docker.DotNet;
 namespace Executor.EndToEndTests;
 
 /// <summary>
-/// A Docker engine of the tests' own: its own socket, data root, exec root, pid file and containerd, no bridge and no
-/// iptables, in a network namespace of its own, so a test may stop it, break it or run a second runner host on it
-/// without ever touching the machine's engine (which keeps running the other stacks). The network namespace matters:
-/// a dockerd started with --bridge=none deletes the host's docker0, the machine engine's bridge. The runtime images
-/// are copied in from the machine's engine.
+/// A Docker engine of the tests' own (eng/private-engine.sh: its own socket, data root, exec root, pid file and
+/// containerd, in a network namespace of its own, no bridge, no iptables), so a test may stop it, break it or run a
+/// second runner host on it without ever touching the machine's engine, which keeps running the other stacks.
 /// </summary>
 public sealed class PrivateDockerEngine : IAsyncDisposable
 {
-    private const string MachineEngine = "unix:///var/run/docker.sock";
-    private readonly string _root;
-    private Process? _dockerd;
+    private readonly string _name;
+    private readonly string[] _images;
 
-    private PrivateDockerEngine(string name)
+    private PrivateDockerEngine(string name, string[] images)
     {
-        _root = Path.Combine("/var/tmp/executor-engines", name);
+        _name = name;
+        _images = images;
     }
 
     /// <summary>The engine's endpoint, for Sandbox:DockerEndpoint and for clients.</summary>
-    public string Endpoint => $"unix://{SocketPath}";
-
-    private string SocketPath => Path.Combine(_root, "docker.sock");
-
-    private string PidFile => Path.Combine(_root, "docker.pid");
+    public string Endpoint => $"unix:///var/tmp/executor-engines/{_name}/docker.sock";
 
     public IDockerClient CreateClient() => new DockerClientBuilder().WithEndpoint(new Uri(Endpoint)).Build();
 
-    /// <summary>Starts an engine named <paramref name="name"/> (a leftover of an earlier run is stopped and wiped) and loads the images into it.</summary>
+    /// <summary>Starts a fresh engine named <paramref name="name"/> (a leftover of an earlier run is wiped) with the images.</summary>
     public static async Task<PrivateDockerEngine> StartAsync(string name, params string[] images)
     {
-        var engine = new PrivateDockerEngine(name);
-        await engine.StopLeftoverAsync();
-        if (Directory.Exists(engine._root))
-        {
-            Directory.Delete(engine._root, recursive: true);
-        }
-        Directory.CreateDirectory(engine._root);
+        var engine = new PrivateDockerEngine(name, images);
+        await Script("wipe", name);
         await engine.StartAsync();
-        foreach (var image in images)
-        {
-            await Shell.RunAsync($"docker -H {MachineEngine} save {image} | docker -H {engine.Endpoint} load -q");
-        }
         return engine;
     }
 
     /// <summary>Starts the engine (again, after <see cref="StopAsync"/>: same data, same socket) and waits until it answers.</summary>
-    public async Task StartAsync()
-    {
-        _dockerd = Process.Start(new ProcessStartInfo("unshare",
-        [
-            "--net",
-            "--",
-            "dockerd",
-            "--host", Endpoint,
-            "--data-root", Path.Combine(_root, "data"),
-            "--exec-root", Path.Combine(_root, "exec"),
-            "--pidfile", PidFile,
-            "--bridge", "none",
-            "--iptables=false",
-            "--ip-masq=false",
-            "--userland-proxy=false",
-            "--cgroup-parent", "/executor-private-" + Path.GetFileName(_root),
-            "--log-level", "warn",
-        ])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        }) ?? throw new InvalidOperationException("dockerd did not start");
-        _ = _dockerd.StandardOutput.ReadToEndAsync();
-        _ = _dockerd.StandardError.ReadToEndAsync();
-        using var client = CreateClient();
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (true)
-        {
-            try
-            {
-                await client.System.PingAsync();
-                return;
-            }
-            catch (Exception) when (DateTime.UtcNow < deadline && !_dockerd.HasExited)
-            {
-                await Task.Delay(200);
-            }
-        }
-    }
+    public Task StartAsync() => Script("start", _name, _images);
 
     /// <summary>Stops the engine as an administrator would (SIGTERM, then wait): its containers die with it.</summary>
-    public async Task StopAsync()
-    {
-        if (_dockerd is { HasExited: false } dockerd)
-        {
-            await Shell.RunAsync($"kill -TERM {dockerd.Id}");
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await dockerd.WaitForExitAsync(timeout.Token);
-        }
-    }
+    public Task StopAsync() => Script("stop", _name);
 
-    public int ProcessId => _dockerd?.Id ?? 0;
+    public async ValueTask DisposeAsync() => await Script("wipe", _name);
 
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            await StopAsync();
-        }
-        finally
-        {
-            _dockerd?.Dispose();
-            try
-            {
-                Directory.Delete(_root, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
-        }
-    }
-
-    private async Task StopLeftoverAsync()
-    {
-        if (File.Exists(PidFile) && int.TryParse(await File.ReadAllTextAsync(PidFile), out var pid))
-        {
-            await Shell.RunAsync($"kill -TERM {pid} 2>/dev/null; for i in $(seq 1 100); do kill -0 {pid} 2>/dev/null || exit 0; sleep 0.2; done");
-        }
-    }
+    private static Task<string> Script(string command, string name, params string[] images) =>
+        Shell.RunAsync($"{Path.Combine(Repository.Root, "eng", "private-engine.sh")} {command} {name} {string.Join(' ', images)}");
 }
 
 /// <summary>Runs a shell command and fails the test with its stderr when it fails.</summary>

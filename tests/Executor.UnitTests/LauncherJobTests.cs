@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Executor.RunProtocol;
 using Executor.Runner.Runs;
 using Executor.Sandbox;
 
@@ -10,9 +11,9 @@ public class LauncherJobTests
     [Fact]
     public void Job_is_a_json_header_line_followed_by_the_raw_file_bytes_and_stdin()
     {
-        var request = new RunRequest("s1",
+        var request = new RunJob("s1",
             [new RunFile("main.py", Encoding.UTF8.GetBytes("print(1)\n")), new RunFile("lib/util.py", [0, 1, 2])],
-            "main.py", ["--flag"], "input");
+            "main.py", ["--flag"], "input", null, null);
 
         var job = LauncherJob.Encode(request, new SandboxLimits(10, 128, 0.5, 64, 1024));
 

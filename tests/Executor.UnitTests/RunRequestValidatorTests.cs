@@ -1,3 +1,4 @@
+using Executor.RunProtocol;
 using Executor.Runner.Runs;
 
 namespace Executor.UnitTests;
@@ -21,7 +22,7 @@ public class RunRequestValidatorTests
     [Fact]
     public void The_entry_point_must_be_one_of_the_files()
     {
-        var errors = RunRequestValidator.Validate(new RunRequest("s1", [new RunFile("a.py", [1])], "b.py"));
+        var errors = RunRequestValidator.Validate(new RunJob("s1", [new RunFile("a.py", [1])], "b.py", [], null, null, null));
 
         Assert.Contains("entrypoint", errors.Keys);
     }

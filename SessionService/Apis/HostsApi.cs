@@ -1,0 +1,75 @@
+using System.Security.Cryptography;
+using System.Text;
+using Executor.RunProtocol;
+using Executor.Session.Dispatch;
+using Executor.Session.Sessions;
+using Executor.Session.Storage;
+using Executor.Session.Telemetry;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace Executor.Session.Apis;
+
+/// <summary>
+/// Internal API of the runner hosts (the run protocol, Executor.RunProtocol): they claim work, say they are alive and
+/// report results. Never routed by the gateway; with Sessions:HostToken set, a host must present it.
+/// </summary>
+public static class HostsApi
+{
+    public static RouteGroupBuilder MapHostsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/hosts/{host}").WithTags("Runner hosts").ExcludeFromDescription().AddEndpointFilter(RequireHostToken);
+
+        api.MapPost("/claims", ClaimAsync).WithName("ClaimRuns");
+        api.MapPost("/heartbeat", HeartbeatAsync).WithName("Heartbeat");
+        api.MapPost("/runs/{sessionId}/result", ReportAsync).WithName("ReportResult");
+        return api;
+    }
+
+    public static async Task<Results<Ok<ClaimResponse>, BadRequest>> ClaimAsync(
+        string host, ClaimRequest request, ClaimBroker broker, CancellationToken cancellationToken) =>
+        IsHostId(host) ? TypedResults.Ok(await broker.ClaimAsync(host, request, HostRoutes.ClaimWait, cancellationToken)) : TypedResults.BadRequest();
+
+    public static async Task<Results<Ok<HeartbeatResponse>, BadRequest>> HeartbeatAsync(
+        string host, Heartbeat beat, RunnerHosts hosts, CancellationToken cancellationToken) =>
+        IsHostId(host) ? TypedResults.Ok(await hosts.BeatAsync(host, beat, HostRoutes.HeartbeatInterval, cancellationToken)) : TypedResults.BadRequest();
+
+    /// <summary>The first result of a session counts; a repeated or late one is answered all the same (stored: false), so the host stops retrying.</summary>
+    public static async Task<Results<Ok<ReportResponse>, NotFound>> ReportAsync(
+        string host, string sessionId, RunResult result, ISessionStore store, SessionCompletions completions, SubmittedJobs submitted,
+        SessionTelemetry telemetry, CancellationToken cancellationToken)
+    {
+        if (!SessionIds.IsWellFormed(sessionId))
+        {
+            return TypedResults.NotFound();
+        }
+        var stored = await store.CompleteAsync(sessionId, result with { RunnerHost = host }, host, cancellationToken);
+        if (stored is null)
+        {
+            return await store.FindAsync(sessionId, cancellationToken) is null ? TypedResults.NotFound() : TypedResults.Ok(new ReportResponse(false));
+        }
+        submitted.Forget(sessionId);
+        completions.Completed(sessionId, stored);
+        telemetry.Ended(result.Status, result.WarmStart, result.DurationMs, host);
+        return TypedResults.Ok(new ReportResponse(true));
+    }
+
+    private static bool IsHostId(string host) => host.Length is > 0 and <= 128 && host.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
+
+    private static async ValueTask<object?> RequireHostToken(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var expected = context.HttpContext.RequestServices.GetRequiredService<IOptions<SessionServiceOptions>>().Value.HostToken;
+        if (!string.IsNullOrEmpty(expected))
+        {
+            var given = context.HttpContext.Request.Headers[RunProtocolJson.HostTokenHeader].ToString();
+            if (!CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(given), Encoding.UTF8.GetBytes(expected)))
+            {
+                return TypedResults.Unauthorized();
+            }
+        }
+        return await next(context);
+    }
+}
+
+/// <summary>Whether the result was stored (false: the session had already ended, or is not the host's).</summary>
+public sealed record ReportResponse(bool Stored);

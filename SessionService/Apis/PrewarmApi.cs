@@ -1,0 +1,47 @@
+using Executor.Session.Dispatch;
+using Executor.Session.Storage;
+using Executor.Session.Uploads;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Executor.Session.Apis;
+
+/// <summary>POST /prewarm, the seed's route: every runner host's pool hears it at its next heartbeat (at once, if it is waiting).</summary>
+public static class PrewarmApi
+{
+    private const int DefaultMaxPoolSize = 64;
+
+    public static IEndpointRouteBuilder MapPrewarmApi(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/prewarm", PrewarmAsync)
+            .WithName("Prewarm")
+            .WithTags("Pool")
+            .WithSummary("Triggers a refill of the warm pools")
+            .WithDescription("Returns at once; every runner host's pool starts containers in the background. With ?count=N each pool keeps "
+                + "N containers ready from now on (at most the hosts' maximum, 64 by default).")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+        return app;
+    }
+
+    public static async Task<Results<Ok<PrewarmResponse>, ProblemHttpResult>> PrewarmAsync(
+        IHostDirectory directory, RunnerHosts hosts, SessionSignals signals, [FromQuery] int? count, CancellationToken cancellationToken)
+    {
+        if (count is { } requested)
+        {
+            var max = await hosts.MaxPoolSizeAsync(cancellationToken) ?? DefaultMaxPoolSize;
+            if (requested < 0 || requested > max)
+            {
+                return TypedResults.Problem(Problems.Create(StatusCodes.Status400BadRequest, "bad-pool-size", "Invalid pool size",
+                    $"count must be from 0 to {max}; got {requested}."));
+            }
+        }
+        var generation = await directory.RequestPrewarmAsync(count, cancellationToken);
+        signals.CallAllHosts();
+        return TypedResults.Ok(new PrewarmResponse("prewarm triggered", count, generation));
+    }
+}
+
+/// <param name="Status">Always "prewarm triggered".</param>
+/// <param name="Target">How many containers each pool now keeps ready, when count was given.</param>
+/// <param name="Generation">The request's number: each runner host applies each request once.</param>
+public sealed record PrewarmResponse(string Status, int? Target, long Generation);

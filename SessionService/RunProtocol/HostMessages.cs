@@ -1,0 +1,57 @@
+namespace Executor.RunProtocol;
+
+/// <summary>
+/// A runner host asks for work (POST /hosts/{host}/claims, a long poll): at most <see cref="Capacity"/> sessions, for
+/// the process <see cref="Instance"/>. <see cref="ReceivedSeq"/> is the sequence number of the last claim answer the
+/// host received: a claim made after it never reached the host, so its sessions go back to the queue. A host claims
+/// one request at a time, so this is exact: nothing it received is ever handed to anyone else.
+/// </summary>
+public sealed record ClaimRequest(string Instance, int Capacity, int WarmReady, long ReceivedSeq);
+
+/// <summary>The sessions claimed for the host (empty when the wait ended with nothing to do), and the claim's number.</summary>
+public sealed record ClaimResponse(long Seq, IReadOnlyList<RunJob> Jobs);
+
+/// <summary>
+/// A runner host says it is alive (POST /hosts/{host}/heartbeat, every couple of seconds, held open until there is a
+/// command or the interval is over): its process, its runs in progress, its pool and its engine.
+/// </summary>
+public sealed record Heartbeat(
+    string Instance,
+    IReadOnlyList<string> Running,
+    int Capacity,
+    PoolStatus? Pool,
+    string? EngineProblem,
+    long PrewarmGeneration);
+
+/// <summary>A host's warm pool as its PrewarmService reports it.</summary>
+public sealed record PoolStatus(int Ready, int Target, int Starting, int MaxSize);
+
+/// <summary>What the host must do: kill these runs; apply this prewarm request (once per generation).</summary>
+public sealed record HeartbeatResponse(IReadOnlyList<string> Cancel, PrewarmCommand? Prewarm);
+
+/// <summary>POST /prewarm as every host must apply it: refill, or keep <see cref="Count"/> ready from now on.</summary>
+public sealed record PrewarmCommand(long Generation, int? Count);
+
+/// <summary>The routes of the protocol, served by SessionService (never by the gateway).</summary>
+public static class HostRoutes
+{
+    public const string Claims = "/hosts/{host}/claims";
+    public const string Heartbeat = "/hosts/{host}/heartbeat";
+    public const string Result = "/hosts/{host}/runs/{sessionId}/result";
+
+    public static string ClaimsOf(string host) => $"/hosts/{Uri.EscapeDataString(host)}/claims";
+
+    public static string HeartbeatOf(string host) => $"/hosts/{Uri.EscapeDataString(host)}/heartbeat";
+
+    public static string ResultOf(string host, string sessionId) =>
+        $"/hosts/{Uri.EscapeDataString(host)}/runs/{Uri.EscapeDataString(sessionId)}/result";
+
+    /// <summary>How long a claim waits for work before it answers with nothing (the host asks again at once).</summary>
+    public static readonly TimeSpan ClaimWait = TimeSpan.FromSeconds(20);
+
+    /// <summary>How long a heartbeat is held open when there is nothing to say: the heartbeat interval.</summary>
+    public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(2);
+
+    /// <summary>A host silent this long is dead: its runs end as internal_error, and it is given no work.</summary>
+    public static readonly TimeSpan HostTimeout = TimeSpan.FromSeconds(15);
+}

@@ -1,0 +1,46 @@
+namespace Executor.RunProtocol;
+
+/// <summary>Terminal statuses a run ends in.</summary>
+public static class RunStatus
+{
+    public const string Completed = "completed";
+    public const string Failed = "failed";
+    public const string TimedOut = "timed_out";
+    public const string MemoryExceeded = "memory_exceeded";
+    public const string OutputLimitExceeded = "output_limit_exceeded";
+    public const string Cancelled = "cancelled";
+    public const string InternalError = "internal_error";
+}
+
+/// <summary>How a run ended, as its runner host measured it. SessionService stores the first one it gets for a session.</summary>
+public sealed record RunResult
+{
+    public required string Status { get; init; }
+    public int? ExitCode { get; init; }
+    public int? Signal { get; init; }
+    public string Stdout { get; init; } = "";
+    public string Stderr { get; init; } = "";
+    public string Logs { get; init; } = "";
+    public bool StdoutTruncated { get; init; }
+    public bool StderrTruncated { get; init; }
+    public double DurationMs { get; init; }
+    public double? CpuTimeMs { get; init; }
+    public long? PeakMemoryBytes { get; init; }
+    public DateTimeOffset StartedAt { get; init; }
+    public DateTimeOffset FinishedAt { get; init; }
+    public bool WarmStart { get; init; }
+    public string? Detail { get; init; }
+    public RunLimits? Limits { get; init; }
+
+    /// <summary>The OCI runtime that ran the sandbox: "runc", or "runsc" for gVisor.</summary>
+    public string? Runtime { get; init; }
+
+    /// <summary>The runner host that ran it (null when it never reached one).</summary>
+    public string? RunnerHost { get; init; }
+
+    /// <summary>The container the run used (the last one, if a dead warm one was replaced). For operators and tests.</summary>
+    public string? ContainerId { get; init; }
+}
+
+/// <summary>The limits a run had.</summary>
+public sealed record RunLimits(int TimeoutSeconds, int MemoryMb, double Cpus, int PidsLimit, long OutputLimitBytes);

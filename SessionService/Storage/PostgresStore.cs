@@ -1,0 +1,68 @@
+using System.Data.Common;
+using Npgsql;
+
+namespace Executor.Session.Storage;
+
+/// <summary>
+/// The distributed store: PostgreSQL, shared by every SessionService replica. Claims lock the rows they pick with
+/// FOR UPDATE SKIP LOCKED, so replicas claiming at once never hand one session to two hosts. Migrations run under an
+/// advisory lock, so replicas starting at once apply each exactly once.
+/// </summary>
+public sealed class PostgresStore(NpgsqlDataSource dataSource, TimeProvider time) : SqlStore(time)
+{
+    /// <summary>Any constant: the advisory lock that serializes the replicas' migrations.</summary>
+    private const long MigrationLock = 0x45786563_75746f72; // "Executor"
+
+    public override string Description { get; } = Describe(dataSource);
+
+    protected override string ClaimLocking => "FOR UPDATE SKIP LOCKED";
+
+    public override async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var locking = Command(connection, transaction, $"""
+            SELECT pg_advisory_xact_lock({MigrationLock});
+            CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL);
+            """))
+        {
+            await locking.ExecuteNonQueryAsync(cancellationToken);
+        }
+        var applied = new HashSet<int>();
+        await using (var versions = Command(connection, transaction, "SELECT version FROM schema_migrations"))
+        await using (var reader = await versions.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                applied.Add(reader.GetInt32(0));
+            }
+        }
+        foreach (var migration in Schema.Migrations.Where(m => !applied.Contains(m.Version)))
+        {
+            await using (var apply = Command(connection, transaction, migration.Postgres))
+            {
+                await apply.ExecuteNonQueryAsync(cancellationToken);
+            }
+            await using var record = Command(connection, transaction,
+                "INSERT INTO schema_migrations (version, description, applied_at) VALUES (@version, @description, @now)");
+            record.Add("@version", migration.Version).Add("@description", migration.Description).Add("@now", Time.GetUtcNow());
+            await record.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    private static string Describe(NpgsqlDataSource dataSource)
+    {
+        var settings = new NpgsqlConnectionStringBuilder(dataSource.ConnectionString);
+        return $"PostgreSQL at {settings.Host}:{settings.Port}/{settings.Database}";
+    }
+
+    protected override async Task<DbConnection> OpenReadAsync(CancellationToken cancellationToken) =>
+        await dataSource.OpenConnectionAsync(cancellationToken);
+
+    protected override async Task<WriteLease> OpenWriteAsync(CancellationToken cancellationToken)
+    {
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return new WriteLease(connection, connection.DisposeAsync);
+    }
+}

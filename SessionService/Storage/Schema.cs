@@ -1,0 +1,111 @@
+namespace Executor.Session.Storage;
+
+/// <summary>
+/// The schema as versioned migrations, applied in order at start and recorded in schema_migrations. Migrations are
+/// only ever added, never changed. Each engine has its own text (types differ); the numbers are shared.
+/// </summary>
+public static class Schema
+{
+    public sealed record Migration(int Version, string Description, string Sqlite, string Postgres);
+
+    public static IReadOnlyList<Migration> Migrations { get; } =
+    [
+        new(1, "sessions and their files",
+            Sqlite: """
+                CREATE TABLE IF NOT EXISTS sessions (
+                    id          TEXT PRIMARY KEY,
+                    status      TEXT NOT NULL,
+                    created_at  TEXT NOT NULL,
+                    started_at  TEXT,
+                    finished_at TEXT,
+                    entrypoint  TEXT NOT NULL,
+                    options     TEXT,
+                    result      TEXT
+                );
+                CREATE INDEX IF NOT EXISTS sessions_finished_at ON sessions (finished_at) WHERE finished_at IS NOT NULL;
+                CREATE TABLE IF NOT EXISTS session_files (
+                    session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+                    path       TEXT NOT NULL,
+                    content    BLOB NOT NULL,
+                    PRIMARY KEY (session_id, path)
+                );
+                """,
+            Postgres: """
+                CREATE TABLE sessions (
+                    id          text PRIMARY KEY,
+                    status      text NOT NULL,
+                    created_at  timestamptz NOT NULL,
+                    started_at  timestamptz,
+                    finished_at timestamptz,
+                    entrypoint  text NOT NULL,
+                    options     text,
+                    result      text
+                );
+                CREATE INDEX sessions_finished_at ON sessions (finished_at) WHERE finished_at IS NOT NULL;
+                CREATE TABLE session_files (
+                    session_id text NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+                    path       text NOT NULL,
+                    content    bytea NOT NULL,
+                    PRIMARY KEY (session_id, path)
+                );
+                """),
+        new(2, "runner hosts claim sessions; heartbeats, cancels and prewarm requests",
+            Sqlite: """
+                DROP INDEX IF EXISTS sessions_unfinished;
+                ALTER TABLE sessions ADD COLUMN host TEXT;
+                ALTER TABLE sessions ADD COLUMN host_instance TEXT;
+                ALTER TABLE sessions ADD COLUMN claim_seq INTEGER;
+                ALTER TABLE sessions ADD COLUMN cancel_requested_at TEXT;
+                ALTER TABLE sessions ADD COLUMN trace_parent TEXT;
+                CREATE INDEX sessions_queued ON sessions (created_at, id) WHERE status = 'queued';
+                CREATE INDEX sessions_running ON sessions (host) WHERE status = 'running';
+                CREATE TABLE hosts (
+                    id                 TEXT PRIMARY KEY,
+                    instance           TEXT NOT NULL,
+                    state              TEXT NOT NULL,
+                    first_seen         TEXT NOT NULL,
+                    last_seen          TEXT NOT NULL,
+                    claim_seq          INTEGER NOT NULL,
+                    capacity           INTEGER NOT NULL,
+                    running            INTEGER NOT NULL,
+                    pool               TEXT,
+                    engine_problem     TEXT,
+                    prewarm_generation INTEGER NOT NULL
+                );
+                CREATE TABLE prewarm_requests (
+                    id           INTEGER PRIMARY KEY,
+                    generation   INTEGER NOT NULL,
+                    count        INTEGER,
+                    requested_at TEXT NOT NULL
+                );
+                """,
+            Postgres: """
+                ALTER TABLE sessions ADD COLUMN host text;
+                ALTER TABLE sessions ADD COLUMN host_instance text;
+                ALTER TABLE sessions ADD COLUMN claim_seq bigint;
+                ALTER TABLE sessions ADD COLUMN cancel_requested_at timestamptz;
+                ALTER TABLE sessions ADD COLUMN trace_parent text;
+                CREATE INDEX sessions_queued ON sessions (created_at, id) WHERE status = 'queued';
+                CREATE INDEX sessions_running ON sessions (host) WHERE status = 'running';
+                CREATE TABLE hosts (
+                    id                 text PRIMARY KEY,
+                    instance           text NOT NULL,
+                    state              text NOT NULL,
+                    first_seen         timestamptz NOT NULL,
+                    last_seen          timestamptz NOT NULL,
+                    claim_seq          bigint NOT NULL,
+                    capacity           integer NOT NULL,
+                    running            integer NOT NULL,
+                    pool               text,
+                    engine_problem     text,
+                    prewarm_generation bigint NOT NULL
+                );
+                CREATE TABLE prewarm_requests (
+                    id           integer PRIMARY KEY,
+                    generation   bigint NOT NULL,
+                    count        integer,
+                    requested_at timestamptz NOT NULL
+                );
+                """),
+    ];
+}

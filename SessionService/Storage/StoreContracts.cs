@@ -1,0 +1,113 @@
+using Executor.RunProtocol;
+using Executor.Session.Sessions;
+
+namespace Executor.Session.Storage;
+
+/// <summary>
+/// The truth about sessions: their files, state and result. Every state change is one conditional statement, so a
+/// session ends exactly once whoever races to end it (its runner's result, a cleanup, a dead host), on any replica.
+/// </summary>
+public interface ISessionStore
+{
+    /// <summary>What the store is, for health reports: "SQLite at ...", "PostgreSQL at ...".</summary>
+    string Description { get; }
+
+    /// <summary>Brings the schema to this version (versioned migrations; safe when several replicas start at once).</summary>
+    Task InitializeAsync(CancellationToken cancellationToken);
+
+    Task CreateAsync(NewSession session, CancellationToken cancellationToken);
+
+    Task<SessionRecord?> FindAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Ends a session with its result; only the first result counts, and with <paramref name="host"/> only while that
+    /// host runs it. Null when it had already ended (or was not the host's).
+    /// </summary>
+    Task<SessionRecord?> CompleteAsync(string id, RunResult result, string? host, CancellationToken cancellationToken);
+
+    /// <summary>Asks the host running the session to kill it (its next heartbeat hears of it); the session as it is now.</summary>
+    Task<SessionRecord?> RequestCancelAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Deletes sessions (with their files) that ended before the cutoff; returns how many.</summary>
+    Task<int> PurgeAsync(DateTimeOffset endedBefore, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The queue of sessions waiting for a runner host. A claim moves sessions from queued to running on one host, once:
+/// under PostgreSQL with FOR UPDATE SKIP LOCKED, so replicas never hand one session to two hosts.
+/// </summary>
+public interface IWorkQueue
+{
+    Task<int> CountQueuedAsync(CancellationToken cancellationToken);
+
+    /// <summary>Claims up to <paramref name="max"/> queued sessions, oldest first, for the host's process; the claim's number with them.</summary>
+    Task<Claim> ClaimAsync(string host, string instance, int max, CancellationToken cancellationToken);
+
+    /// <summary>Puts back in the queue what was claimed for the host's process after <paramref name="receivedSeq"/>: it never got there.</summary>
+    Task<int> ReleaseUnreceivedAsync(string host, string instance, long receivedSeq, CancellationToken cancellationToken);
+
+    Task<IReadOnlyDictionary<string, IReadOnlyList<RunFile>>> LoadFilesAsync(IReadOnlyCollection<string> sessionIds, CancellationToken cancellationToken);
+}
+
+/// <summary>The runner hosts: their heartbeats, which runs they hold, what they must be told.</summary>
+public interface IHostDirectory
+{
+    /// <summary>Records a heartbeat; returns the host's previous process when this one is new (a restart), else null.</summary>
+    Task<string?> BeatAsync(string host, Heartbeat beat, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<HostRecord>> ListHostsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Marks hosts silent since the cutoff as dead; returns them.</summary>
+    Task<IReadOnlyList<string>> MarkDeadAsync(DateTimeOffset silentSince, CancellationToken cancellationToken);
+
+    /// <summary>Ends the running sessions of a host (all of them, or those of processes other than <paramref name="keepInstance"/>).</summary>
+    Task<IReadOnlyList<SessionRecord>> EndRunsAsync(string host, string? keepInstance, RunResult result, CancellationToken cancellationToken);
+
+    /// <summary>Ends the host process's sessions claimed before the cutoff that it no longer lists as running.</summary>
+    Task<IReadOnlyList<SessionRecord>> EndLostRunsAsync(
+        string host, string instance, IReadOnlyCollection<string> running, DateTimeOffset claimedBefore, RunResult result, CancellationToken cancellationToken);
+
+    /// <summary>Sessions running on the host that someone asked to cancel.</summary>
+    Task<IReadOnlyList<string>> CancelsForAsync(string host, CancellationToken cancellationToken);
+
+    /// <summary>Records a POST /prewarm for every host to apply; returns its generation.</summary>
+    Task<long> RequestPrewarmAsync(int? count, CancellationToken cancellationToken);
+
+    /// <summary>The latest POST /prewarm, if there has been one.</summary>
+    Task<PrewarmCommand?> LatestPrewarmAsync(CancellationToken cancellationToken);
+}
+
+public sealed record NewSession(string Id, string Entrypoint, IReadOnlyList<SessionFile> Files, RunOptions Options, string? TraceParent);
+
+public sealed record SessionRecord(
+    string Id,
+    string Status,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? FinishedAt,
+    RunResult? Result,
+    string? Host);
+
+public sealed record ClaimedSession(string Id, DateTimeOffset CreatedAt, string Entrypoint, RunOptions Options, string? TraceParent);
+
+public sealed record Claim(long Seq, IReadOnlyList<ClaimedSession> Sessions)
+{
+    public static Claim None { get; } = new(0, []);
+}
+
+public sealed record HostRecord(
+    string Id,
+    string Instance,
+    string State,
+    DateTimeOffset FirstSeen,
+    DateTimeOffset LastSeen,
+    int Capacity,
+    int Running,
+    PoolStatus? Pool,
+    string? EngineProblem);
+
+public static class HostStates
+{
+    public const string Alive = "alive";
+    public const string Dead = "dead";
+}

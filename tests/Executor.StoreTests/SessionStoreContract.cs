@@ -1,0 +1,286 @@
+using System.Text;
+using Executor.RunProtocol;
+using Executor.Session.Sessions;
+using Executor.Session.Storage;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Executor.StoreTests;
+
+/// <summary>
+/// What every session store must do, whatever database holds it: <see cref="SqliteStoreTests"/> and
+/// <see cref="PostgresStoreTests"/> run these same tests against SQLite and against a real PostgreSQL.
+/// </summary>
+public abstract class SessionStoreContract : IAsyncLifetime
+{
+    private const string Host = "host-a";
+    private const string Instance = "runner-1-aaaa";
+
+    protected FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 27, 8, 0, 0, TimeSpan.Zero));
+
+    /// <summary>A store over a database of its own, initialized.</summary>
+    protected abstract Task<SqlStore> CreateStoreAsync();
+
+    private SqlStore _store = null!;
+
+    public async Task InitializeAsync() => _store = await CreateStoreAsync();
+
+    public virtual async Task DisposeAsync()
+    {
+        if (_store is IAsyncDisposable disposable)
+        {
+            await disposable.DisposeAsync();
+        }
+    }
+
+    private async Task<string> SubmitAsync(string script = "print(1)\n", string? trace = null)
+    {
+        var id = SessionIds.New();
+        await _store.CreateAsync(new NewSession(id, "main.py",
+            [new SessionFile("main.py", Encoding.UTF8.GetBytes(script)), new SessionFile("lib/data.bin", [0, 1, 2])],
+            new RunOptions(["--x"], "stdin", 5, 256), trace), CancellationToken.None);
+        Time.Advance(TimeSpan.FromMilliseconds(10)); // created_at orders the queue
+        return id;
+    }
+
+    private Task<string?> BeatAsync(string host = Host, string instance = Instance, params string[] running) =>
+        _store.BeatAsync(host, new Heartbeat(instance, running, 4, new PoolStatus(2, 2, 0, 64), null, 0), CancellationToken.None);
+
+    private static RunResult Result(string status = RunStatus.Completed) => new() { Status = status, Stdout = "1\n", Logs = "1\n" };
+
+    [Fact]
+    public async Task A_new_session_is_queued_with_its_files_and_options()
+    {
+        var id = await SubmitAsync(trace: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+
+        var found = await _store.FindAsync(id, CancellationToken.None);
+        Assert.Equal(SessionStatus.Queued, found!.Status);
+        Assert.Equal(1, await _store.CountQueuedAsync(CancellationToken.None));
+
+        await BeatAsync();
+        var claim = await _store.ClaimAsync(Host, Instance, 10, CancellationToken.None);
+        var session = Assert.Single(claim.Sessions);
+        Assert.Equal(["--x"], session.Options.Args);
+        Assert.Equal((5, 256, "stdin"), (session.Options.TimeoutSeconds, session.Options.MemoryMb, session.Options.Stdin));
+        Assert.Equal("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", session.TraceParent);
+        var files = (await _store.LoadFilesAsync([id], CancellationToken.None))[id];
+        Assert.Equal(["lib/data.bin", "main.py"], files.Select(f => f.Path));
+        Assert.Equal([0, 1, 2], files[0].Content);
+        Assert.Null(await _store.FindAsync("unknown", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_claim_takes_the_oldest_first_up_to_its_capacity_and_only_for_a_live_host()
+    {
+        var ids = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            ids.Add(await SubmitAsync());
+        }
+
+        Assert.Empty((await _store.ClaimAsync(Host, Instance, 10, CancellationToken.None)).Sessions); // no heartbeat yet
+        await BeatAsync();
+        var first = await _store.ClaimAsync(Host, Instance, 2, CancellationToken.None);
+        var second = await _store.ClaimAsync(Host, Instance, 2, CancellationToken.None);
+
+        Assert.Equal(ids[..2], first.Sessions.Select(s => s.Id));
+        Assert.Equal(ids[2..], second.Sessions.Select(s => s.Id));
+        Assert.True(second.Seq > first.Seq);
+        Assert.Empty((await _store.ClaimAsync(Host, "another-process", 10, CancellationToken.None)).Sessions);
+        var running = await _store.FindAsync(ids[0], CancellationToken.None);
+        Assert.Equal((SessionStatus.Running, Host), (running!.Status, running.Host));
+        Assert.Equal(0, await _store.CountQueuedAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Claims_made_at_once_never_hand_one_session_to_two_hosts()
+    {
+        const int Sessions = 40;
+        for (var i = 0; i < Sessions; i++)
+        {
+            await SubmitAsync();
+        }
+        var hosts = Enumerable.Range(0, 4).Select(i => $"host-{i}").ToList();
+        foreach (var host in hosts)
+        {
+            await BeatAsync(host, $"{host}-p");
+        }
+
+        var claimed = await Task.WhenAll(hosts.Select(async host =>
+        {
+            var mine = new List<string>();
+            while ((await _store.ClaimAsync(host, $"{host}-p", 3, CancellationToken.None)).Sessions is { Count: > 0 } got)
+            {
+                mine.AddRange(got.Select(s => s.Id));
+            }
+            return mine;
+        }));
+
+        var all = claimed.SelectMany(c => c).ToList();
+        Assert.Equal(Sessions, all.Count);
+        Assert.Equal(Sessions, all.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task What_a_host_never_received_goes_back_to_the_queue_and_what_it_received_stays()
+    {
+        await BeatAsync();
+        var received = await SubmitAsync();
+        var receivedClaim = await _store.ClaimAsync(Host, Instance, 1, CancellationToken.None);
+        var lost = await SubmitAsync();
+        await _store.ClaimAsync(Host, Instance, 1, CancellationToken.None); // its answer never arrived
+
+        var released = await _store.ReleaseUnreceivedAsync(Host, Instance, receivedClaim.Seq, CancellationToken.None);
+
+        Assert.Equal(1, released);
+        Assert.Equal(SessionStatus.Running, (await _store.FindAsync(received, CancellationToken.None))!.Status);
+        var back = await _store.FindAsync(lost, CancellationToken.None);
+        Assert.Equal((SessionStatus.Queued, (string?)null), (back!.Status, back.Host));
+        Assert.Equal(0, await _store.ReleaseUnreceivedAsync(Host, "another-process", 0, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Only_the_first_result_counts_and_only_from_the_host_that_runs_it()
+    {
+        await BeatAsync();
+        var id = await SubmitAsync();
+        await _store.ClaimAsync(Host, Instance, 1, CancellationToken.None);
+
+        Assert.Null(await _store.CompleteAsync(id, Result(), "host-b", CancellationToken.None));
+        var stored = await _store.CompleteAsync(id, Result(), Host, CancellationToken.None);
+        Assert.Null(await _store.CompleteAsync(id, Result(RunStatus.Failed), Host, CancellationToken.None));
+        Assert.Null(await _store.CompleteAsync(id, Result(RunStatus.Cancelled), host: null, CancellationToken.None));
+
+        Assert.Equal(SessionStatus.Completed, stored!.Status);
+        Assert.Equal("1\n", stored.Result!.Stdout);
+        Assert.Equal(Time.GetUtcNow(), stored.FinishedAt);
+        Assert.Equal(SessionStatus.Completed, (await _store.FindAsync(id, CancellationToken.None))!.Status);
+    }
+
+    [Fact]
+    public async Task A_queued_session_can_be_ended_before_any_host_claims_it()
+    {
+        await BeatAsync();
+        var id = await SubmitAsync();
+
+        var cancelled = await _store.CompleteAsync(id, Result(RunStatus.Cancelled), host: null, CancellationToken.None);
+
+        Assert.Equal(SessionStatus.Cancelled, cancelled!.Status);
+        Assert.Empty((await _store.ClaimAsync(Host, Instance, 10, CancellationToken.None)).Sessions);
+    }
+
+    [Fact]
+    public async Task A_cancel_request_reaches_the_host_that_runs_the_session()
+    {
+        await BeatAsync();
+        await BeatAsync("host-b", "b-p");
+        var id = await SubmitAsync();
+        await _store.ClaimAsync(Host, Instance, 1, CancellationToken.None);
+
+        var session = await _store.RequestCancelAsync(id, CancellationToken.None);
+
+        Assert.Equal(Host, session!.Host);
+        Assert.Equal([id], await _store.CancelsForAsync(Host, CancellationToken.None));
+        Assert.Empty(await _store.CancelsForAsync("host-b", CancellationToken.None));
+        await _store.CompleteAsync(id, Result(RunStatus.Cancelled), Host, CancellationToken.None);
+        Assert.Empty(await _store.CancelsForAsync(Host, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_restarted_host_loses_the_runs_of_its_earlier_process_only()
+    {
+        Assert.Null(await BeatAsync());
+        var old = await SubmitAsync();
+        await _store.ClaimAsync(Host, Instance, 1, CancellationToken.None);
+
+        Assert.Equal(Instance, await BeatAsync(instance: "runner-2-bbbb"));
+        var current = await SubmitAsync();
+        await _store.ClaimAsync(Host, "runner-2-bbbb", 1, CancellationToken.None);
+        var ended = await _store.EndRunsAsync(Host, keepInstance: "runner-2-bbbb", Result(RunStatus.InternalError), CancellationToken.None);
+
+        Assert.Equal([old], ended.Select(s => s.Id));
+        Assert.Equal(Host, ended[0].Result!.RunnerHost);
+        Assert.Equal(SessionStatus.Running, (await _store.FindAsync(current, CancellationToken.None))!.Status);
+        Assert.Null(await BeatAsync(instance: "runner-2-bbbb"));
+    }
+
+    [Fact]
+    public async Task A_run_the_host_stops_listing_is_lost_once_it_had_time_to_list_it()
+    {
+        await BeatAsync();
+        var listed = await SubmitAsync();
+        var unlisted = await SubmitAsync();
+        await _store.ClaimAsync(Host, Instance, 2, CancellationToken.None);
+        var fresh = await SubmitAsync();
+        Time.Advance(TimeSpan.FromSeconds(11));
+        await _store.ClaimAsync(Host, Instance, 1, CancellationToken.None);
+
+        var lost = await _store.EndLostRunsAsync(Host, Instance, [listed], Time.GetUtcNow() - TimeSpan.FromSeconds(10),
+            Result(RunStatus.InternalError), CancellationToken.None);
+
+        Assert.Equal([unlisted], lost.Select(s => s.Id));
+        Assert.Equal(SessionStatus.Running, (await _store.FindAsync(fresh, CancellationToken.None))!.Status);
+    }
+
+    [Fact]
+    public async Task A_silent_host_is_marked_dead_once_and_gets_no_work()
+    {
+        await BeatAsync();
+        await BeatAsync("host-b", "b-p");
+        var id = await SubmitAsync();
+        await _store.ClaimAsync(Host, Instance, 1, CancellationToken.None);
+        Time.Advance(TimeSpan.FromSeconds(20));
+        await BeatAsync("host-b", "b-p");
+
+        Assert.Equal([Host], await _store.MarkDeadAsync(Time.GetUtcNow() - TimeSpan.FromSeconds(15), CancellationToken.None));
+        Assert.Empty(await _store.MarkDeadAsync(Time.GetUtcNow() - TimeSpan.FromSeconds(15), CancellationToken.None));
+        Assert.Equal([id], (await _store.EndRunsAsync(Host, null, Result(RunStatus.InternalError), CancellationToken.None)).Select(s => s.Id));
+        await SubmitAsync();
+        Assert.Empty((await _store.ClaimAsync(Host, Instance, 1, CancellationToken.None)).Sessions);
+        var hosts = await _store.ListHostsAsync(CancellationToken.None);
+        Assert.Equal([(Host, HostStates.Dead), ("host-b", HostStates.Alive)], hosts.Select(h => (h.Id, h.State)));
+        Assert.Equal(new PoolStatus(2, 2, 0, 64), hosts[1].Pool);
+        await BeatAsync(); // back: alive again
+        Assert.Equal(HostStates.Alive, (await _store.ListHostsAsync(CancellationToken.None)).Single(h => h.Id == Host).State);
+    }
+
+    [Fact]
+    public async Task Sessions_past_their_retention_are_purged_with_their_files()
+    {
+        await BeatAsync();
+        var old = await SubmitAsync();
+        await _store.CompleteAsync(old, Result(RunStatus.Cancelled), null, CancellationToken.None);
+        Time.Advance(TimeSpan.FromHours(25));
+        var recent = await SubmitAsync();
+        await _store.CompleteAsync(recent, Result(RunStatus.Cancelled), null, CancellationToken.None);
+        var unfinished = await SubmitAsync();
+
+        Assert.Equal(1, await _store.PurgeAsync(Time.GetUtcNow() - TimeSpan.FromHours(24), CancellationToken.None));
+
+        Assert.Null(await _store.FindAsync(old, CancellationToken.None));
+        Assert.Empty((await _store.LoadFilesAsync([old], CancellationToken.None))[old]);
+        Assert.NotNull(await _store.FindAsync(recent, CancellationToken.None));
+        Assert.NotNull(await _store.FindAsync(unfinished, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Each_prewarm_request_has_a_new_generation()
+    {
+        Assert.Null(await _store.LatestPrewarmAsync(CancellationToken.None));
+
+        var first = await _store.RequestPrewarmAsync(null, CancellationToken.None);
+        var second = await _store.RequestPrewarmAsync(8, CancellationToken.None);
+
+        Assert.True(second > first);
+        Assert.Equal(new PrewarmCommand(second, 8), await _store.LatestPrewarmAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Initializing_again_changes_nothing()
+    {
+        var id = await SubmitAsync();
+
+        await _store.InitializeAsync(CancellationToken.None);
+
+        Assert.NotNull(await _store.FindAsync(id, CancellationToken.None));
+    }
+}
