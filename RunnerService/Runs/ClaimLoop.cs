@@ -7,7 +7,7 @@ namespace Executor.Runner.Runs;
 /// <summary>
 /// Pulls work from SessionService: whenever this host has a free run slot it asks for at most that many sessions
 /// (a long poll), warm capacity first — without warm containers it takes one at a time, so hosts with warm ones get
-/// the rest — and starts each. Every answer's number is sent back with the next claim, so a claim whose answer was
+/// the rest — and starts each. While its engine is unreachable it claims nothing: the other hosts take the work. Every answer's number is sent back with the next claim, so a claim whose answer was
 /// lost goes back to the queue and nothing received is ever run elsewhere.
 /// </summary>
 public sealed partial class ClaimLoop(
@@ -37,6 +37,11 @@ public sealed partial class ClaimLoop(
             if (free <= 0)
             {
                 await runs.SlotFreed.WaitAsync(stoppingToken);
+                continue;
+            }
+            if (heartbeat.EngineProblem is not null)
+            {
+                await Task.Delay(RetryDelay, time, stoppingToken);
                 continue;
             }
             var warm = slots.Ready + heartbeat.PoolReady;

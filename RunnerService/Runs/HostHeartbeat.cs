@@ -35,6 +35,9 @@ public sealed partial class HostHeartbeat(
     /// <summary>Ready warm containers in this host's pool, as of the last heartbeat.</summary>
     public int PoolReady { get; private set; }
 
+    /// <summary>Why this host's engine cannot run sandboxes, as of the last heartbeat; null while it can.</summary>
+    public string? EngineProblem { get; private set; }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         _lastHeard = time.GetTimestamp();
@@ -74,8 +77,8 @@ public sealed partial class HostHeartbeat(
     {
         var pool = await prewarm.GetPoolAsync(cancellationToken);
         PoolReady = pool?.Ready ?? 0;
-        return new Heartbeat(instance.Id, runs.ActiveIds, options.Value.MaxConcurrentRuns, pool, await EngineProblemAsync(cancellationToken),
-            _prewarmGeneration);
+        EngineProblem = await EngineProblemAsync(cancellationToken);
+        return new Heartbeat(instance.Id, runs.ActiveIds, options.Value.MaxConcurrentRuns, pool, EngineProblem, _prewarmGeneration);
     }
 
     private async Task<string?> EngineProblemAsync(CancellationToken cancellationToken)

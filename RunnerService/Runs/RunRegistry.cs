@@ -92,6 +92,11 @@ public sealed class RunRegistry(
     private async Task<RunResult> RunAndReportAsync(RunJob job, ActiveRun run)
     {
         await Task.Yield();
+        // The run, and the report of its result, continue the trace of the request that submitted it.
+        System.Diagnostics.ActivityContext.TryParse(job.TraceParent, null, out var submitted);
+        using var activity = SandboxRunner.ActivitySource.StartActivity("run session", System.Diagnostics.ActivityKind.Consumer, submitted);
+        activity?.SetTag("executor.session_id", job.SessionId);
+        activity?.SetTag("executor.runner_host", runner.Host);
         RunResult result;
         try
         {
@@ -108,6 +113,13 @@ public sealed class RunRegistry(
             Interlocked.Exchange(ref _slotFreed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
             _ = run.Removed.ContinueWith(_ => run.Dispose(), TaskScheduler.Default);
         }
+        if (run.CancelRequested)
+        {
+            await run.Removed; // a cleanup answers once the container is gone, and it answers when this result arrives
+        }
+        activity?.SetTag("executor.status", result.Status);
+        activity?.SetTag("executor.exit_code", result.ExitCode);
+        activity?.SetTag("executor.warm", result.WarmStart);
         await reporter.ReportAsync(job.SessionId, result);
         return result;
     }

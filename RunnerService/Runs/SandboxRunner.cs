@@ -30,17 +30,15 @@ public sealed partial class SandboxRunner(
     private const int ReadBufferSize = 64 * 1024;
     private const int DiagnosticsLimit = 8192;
 
+    /// <summary>This runner host's name.</summary>
+    public string Host => sandboxOptions.Value.Host;
+
     public async Task<RunResult> RunAsync(RunJob request, ActiveRun run, CancellationToken cancellationToken)
     {
         var limits = SandboxLimits.For(sandboxOptions.Value, request.TimeoutSeconds, request.MemoryMb);
         var startedAt = time.GetUtcNow();
         var started = time.GetTimestamp();
         string? containerId = null;
-        // The run continues the trace of the request that submitted it (it travelled with the job).
-        ActivityContext.TryParse(request.TraceParent, null, out var submitted);
-        using var activity = ActivitySource.StartActivity("run session", ActivityKind.Consumer, submitted);
-        activity?.SetTag("executor.session_id", request.SessionId);
-        activity?.SetTag("executor.runner_host", sandboxOptions.Value.Host);
         if (RunRequestValidator.Validate(request) is { Count: > 0 } invalid)
         {
             return Complete(Failure(RunStatus.InternalError, $"The job was invalid: {string.Join("; ", invalid.SelectMany(e => e.Value))}"),

@@ -43,7 +43,13 @@ public static class HostsApi
         {
             return TypedResults.NotFound();
         }
-        var stored = await store.CompleteAsync(sessionId, result with { RunnerHost = host }, host, cancellationToken);
+        SessionRecord? stored;
+        using (var activity = SessionTelemetry.Source.StartActivity("store result"))
+        {
+            activity?.SetTag(SessionTelemetry.SessionId, sessionId);
+            activity?.SetTag(SessionTelemetry.Status, result.Status);
+            stored = await store.CompleteAsync(sessionId, result with { RunnerHost = host }, host, cancellationToken);
+        }
         if (stored is null)
         {
             return await store.FindAsync(sessionId, cancellationToken) is null ? TypedResults.NotFound() : TypedResults.Ok(new ReportResponse(false));

@@ -57,6 +57,13 @@ public sealed partial class ClaimBroker(
         foreach (var session in claim.Sessions)
         {
             telemetry.Waited(now - session.CreatedAt);
+            // The wait in the queue belongs to the trace of the request that submitted the session.
+            ActivityContext.TryParse(session.TraceParent, null, out var trace);
+            using (var wait = SessionTelemetry.Source.StartActivity("queue wait", ActivityKind.Internal, trace, startTime: session.CreatedAt))
+            {
+                wait?.SetTag(SessionTelemetry.SessionId, session.Id);
+                wait?.SetTag(SessionTelemetry.RunnerHost, claim.Host);
+            }
             if (submitted.Take(session.Id) is { } job)
             {
                 jobs.Add(job);

@@ -150,7 +150,7 @@ public abstract class SqlStore(TimeProvider time) : ISessionStore, IWorkQueue, I
         }
         await transaction.CommitAsync(cancellationToken);
         // RETURNING keeps no order: oldest first, as they were picked.
-        return new Claim(seq, [.. claimed.OrderBy(s => s.CreatedAt).ThenBy(s => s.Id, StringComparer.Ordinal)]);
+        return new Claim(host, seq, [.. claimed.OrderBy(s => s.CreatedAt).ThenBy(s => s.Id, StringComparer.Ordinal)]);
     }
 
     public async Task<int> ReleaseUnreceivedAsync(string host, string instance, long receivedSeq, CancellationToken cancellationToken)

@@ -90,9 +90,9 @@ public sealed record SessionRecord(
 
 public sealed record ClaimedSession(string Id, DateTimeOffset CreatedAt, string Entrypoint, RunOptions Options, string? TraceParent);
 
-public sealed record Claim(long Seq, IReadOnlyList<ClaimedSession> Sessions)
+public sealed record Claim(string Host, long Seq, IReadOnlyList<ClaimedSession> Sessions)
 {
-    public static Claim None { get; } = new(0, []);
+    public static Claim None { get; } = new("", 0, []);
 }
 
 public sealed record HostRecord(

@@ -8,7 +8,7 @@ namespace Executor.EndToEndTests;
 public sealed class ApiDocsTests(StackFixture stack)
 {
     [Fact]
-    public async Task The_openapi_document_describes_the_four_routes_with_their_schemas()
+    public async Task The_openapi_document_describes_the_public_routes_with_their_schemas()
     {
         var document = await stack.Gateway.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
         var paths = document.GetProperty("paths");
@@ -17,7 +17,9 @@ public sealed class ApiDocsTests(StackFixture stack)
         Assert.True(paths.TryGetProperty("/result/{session_id}", out var result));
         Assert.True(paths.TryGetProperty("/cleanup/{session_id}", out var cleanup));
         Assert.True(paths.TryGetProperty("/prewarm", out var prewarm));
-        Assert.Equal(4, paths.EnumerateObject().Count());
+        Assert.True(paths.TryGetProperty("/admin/hosts", out _));
+        // Only the public routes: nothing of the run protocol (/hosts/...) or of the pool's internal routes.
+        Assert.Equal(5, paths.EnumerateObject().Count());
 
         var form = execute.GetProperty("post").GetProperty("requestBody").GetProperty("content").GetProperty("multipart/form-data").GetProperty("schema");
         var fields = form.GetProperty("properties");

@@ -44,21 +44,29 @@ public sealed class TelemetryTests(StackFixture stack, Xunit.Abstractions.ITestO
         Assert.Equal(sessionId, submit.Attributes["executor.session_id"]);
         Assert.Equal(submit.SpanId, Span("session", "validate upload").ParentSpanId);
         Assert.Equal(submit.SpanId, Span("session", "persist session").ParentSpanId);
-        Assert.Equal(submit.SpanId, Span("session", "queue wait").ParentSpanId);
-        var dispatch = Span("session", "dispatch session");
-        Assert.Equal("completed", dispatch.Attributes["executor.status"]);
-        Assert.Equal("0", dispatch.Attributes["executor.exit_code"]);
-        var runs = Span("runner", "POST /runs/");
+        // The runner host claimed it: its wait in the queue, and its run, continue the submission's trace.
+        var queued = Span("session", "queue wait");
+        Assert.Equal(submit.SpanId, queued.ParentSpanId);
+        var runSession = Span("runner", "run session");
+        Assert.Equal(submit.SpanId, runSession.ParentSpanId);
+        Assert.Equal("completed", runSession.Attributes["executor.status"]);
+        Assert.Equal("0", runSession.Attributes["executor.exit_code"]);
+        Assert.Equal(result.GetProperty("runner_host").GetString(), runSession.Attributes["executor.runner_host"]);
+        Assert.Equal(queued.Attributes["executor.runner_host"], runSession.Attributes["executor.runner_host"]);
         var acquire = Span("runner", "acquire container");
-        Assert.Equal(runs.SpanId, acquire.ParentSpanId);
+        Assert.Equal(runSession.SpanId, acquire.ParentSpanId);
         var run = Span("runner", "run container");
-        Assert.Equal(runs.SpanId, run.ParentSpanId);
+        Assert.Equal(runSession.SpanId, run.ParentSpanId);
         Assert.Equal(sessionId, run.Attributes["executor.session_id"]);
         Assert.Equal(12, run.Attributes["executor.container_id"].Length);
         Assert.Equal(result.GetProperty("warm_start").GetBoolean() ? "true" : "false", run.Attributes["executor.warm"]);
         Assert.Equal(run.SpanId, Span("runner", "send job").ParentSpanId);
         Assert.Equal(run.SpanId, Span("runner", "collect output").ParentSpanId);
-        Assert.Equal(dispatch.SpanId, Span("session", "store result").ParentSpanId);
+        // The result goes back to SessionService within the run's trace.
+        var report = Assert.Single(trace, s => s.Service == "runner" && s.Name == "POST" && s.ParentSpanId == runSession.SpanId);
+        var received = Assert.Single(trace, s => s.Service == "session" && s.Name.StartsWith("POST /hosts/", StringComparison.Ordinal));
+        Assert.Equal(report.SpanId, received.ParentSpanId);
+        Assert.Equal(received.SpanId, Span("session", "store result").ParentSpanId);
 
         // A warm container was leased ahead of the run: the lease is in the trace that filled the runner's slot,
         // which names the same container.
