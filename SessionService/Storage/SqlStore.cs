@@ -119,12 +119,12 @@ public abstract class SqlStore(TimeProvider time) : ISessionStore, IWorkQueue, I
         await using var transaction = await writing.Connection.BeginTransactionAsync(cancellationToken);
         long seq;
         await using (var next = Command(writing.Connection, transaction,
-            "UPDATE hosts SET claim_seq = claim_seq + 1 WHERE id = @host AND instance = @instance AND state = 'alive' RETURNING claim_seq"))
+            "UPDATE hosts SET claim_seq = claim_seq + 1 WHERE id = @host AND instance = @instance AND state = 'alive' AND engine_problem IS NULL RETURNING claim_seq"))
         {
             next.Add("@host", host).Add("@instance", instance);
             if (await next.ExecuteScalarAsync(cancellationToken) is not { } value)
             {
-                return Claim.None; // not a live host process: it must say hello (heartbeat) first
+                return Claim.None; // not a live host process (it must say hello first), or its engine is down
             }
             seq = Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture);
         }

@@ -39,11 +39,14 @@ public class StackFixture : IAsyncLifetime
 
     public HttpClient Gateway { get; private set; } = null!;
 
-    public HttpClient Runner { get; private set; } = null!;
+    /// <summary>The (first) runner host's RunnerService.</summary>
+    public HttpClient Runner => Runners[0];
 
-    public HttpClient Prewarm { get; private set; } = null!;
+    /// <summary>The (first) runner host's PrewarmService.</summary>
+    public HttpClient Prewarm => Prewarms[0];
 
-    public HttpClient Session { get; private set; } = null!;
+    /// <summary>The (first) SessionService replica.</summary>
+    public HttpClient Session => Sessions[0];
 
     public IDockerClient Docker { get; private set; } = null!;
 
@@ -71,16 +74,29 @@ public class StackFixture : IAsyncLifetime
 
         using var startup = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         await _app.StartAsync(startup.Token);
-        foreach (var resource in new[] { "prewarm", "runner", "session", "gateway" })
+        foreach (var resource in SessionNames.Concat(HostNames.SelectMany(h => new[] { h.Prewarm, h.Runner })).Append("gateway"))
         {
             await _app.ResourceNotifications.WaitForResourceHealthyAsync(resource, startup.Token);
         }
 
         Gateway = _app.CreateHttpClient("gateway");
-        Runner = _app.CreateHttpClient("runner");
-        Prewarm = _app.CreateHttpClient("prewarm");
-        Session = _app.CreateHttpClient("session");
+        Sessions = [.. SessionNames.Select(name => _app.CreateHttpClient(name))];
+        Runners = [.. HostNames.Select(h => _app.CreateHttpClient(h.Runner))];
+        Prewarms = [.. HostNames.Select(h => _app.CreateHttpClient(h.Prewarm))];
     }
+
+    /// <summary>The SessionService resources (one, or the replicas of the distributed mode).</summary>
+    protected virtual IReadOnlyList<string> SessionNames => ["session"];
+
+    /// <summary>The runner hosts' resources (one, or several in the distributed mode).</summary>
+    protected virtual IReadOnlyList<(string Runner, string Prewarm)> HostNames => [("runner", "prewarm")];
+
+    /// <summary>Every SessionService replica, every runner host's runner and pool.</summary>
+    public IReadOnlyList<HttpClient> Sessions { get; private set; } = [];
+
+    public IReadOnlyList<HttpClient> Runners { get; private set; } = [];
+
+    public IReadOnlyList<HttpClient> Prewarms { get; private set; } = [];
 
     public async Task WaitHealthyAsync(string resource)
     {
@@ -113,7 +129,7 @@ public class StackFixture : IAsyncLifetime
     /// </summary>
     private async Task StopGracefullyAsync()
     {
-        foreach (var (client, path) in new[] { (Runner, "/state"), (Prewarm, "/pool") })
+        foreach (var (client, path) in Runners.Select(r => (r, "/state")).Concat(Prewarms.Select(p => (p, "/pool"))))
         {
             try
             {
@@ -158,7 +174,7 @@ public class StackFixture : IAsyncLifetime
     /// <summary>Every service answers its readiness probe.</summary>
     public async Task AssertHealthyAsync()
     {
-        foreach (var service in new[] { Gateway, Runner, Prewarm, Session })
+        foreach (var service in Sessions.Concat(Runners).Concat(Prewarms).Append(Gateway))
         {
             using var response = await service.GetAsync("/health");
             Assert.True(response.IsSuccessStatusCode, $"{service.BaseAddress} /health answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");

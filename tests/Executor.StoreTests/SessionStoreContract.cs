@@ -92,6 +92,17 @@ public abstract class SessionStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_host_whose_engine_is_down_gets_no_work()
+    {
+        await _store.BeatAsync(Host, new Heartbeat(Instance, [], 4, null, "Docker engine unreachable", 0), CancellationToken.None);
+        await SubmitAsync();
+
+        Assert.Empty((await _store.ClaimAsync(Host, Instance, 1, CancellationToken.None)).Sessions);
+        await BeatAsync();
+        Assert.Single((await _store.ClaimAsync(Host, Instance, 1, CancellationToken.None)).Sessions);
+    }
+
+    [Fact]
     public async Task Claims_made_at_once_never_hand_one_session_to_two_hosts()
     {
         const int Sessions = 40;

@@ -1,0 +1,202 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Aspire.Hosting.ApplicationModel;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Executor.EndToEndTests;
+
+/// <summary>
+/// The distributed mode on one machine, as ./run.sh --distributed starts it: a real PostgreSQL (eng/postgres.sh), two
+/// SessionService replicas and two runner hosts, the second on a Docker engine of its own (eng/private-engine.sh).
+/// </summary>
+public sealed class DistributedStackFixture : StackFixture
+{
+    public override string Deployment => "tests-distributed";
+
+    protected override IEnumerable<string> ExtraArguments => ["--Executor:Mode=distributed", "--Executor:SessionReplicas=2", "--Executor:RunnerHosts=2"];
+
+    protected override IReadOnlyList<string> SessionNames => ["session-1", "session-2"];
+
+    protected override IReadOnlyList<(string Runner, string Prewarm)> HostNames => [("runner-1", "prewarm-1"), ("runner-2", "prewarm-2")];
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await Shell.RunAsync($"{Path.Combine(Repository.Root, "eng", "private-engine.sh")} wipe {Deployment}-host-2");
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class DistributedCollection : ICollectionFixture<DistributedStackFixture>
+{
+    public const string Name = "6 distributed";
+}
+
+[Collection(DistributedCollection.Name)]
+public sealed class DistributedTests(DistributedStackFixture stack)
+{
+    private const string SlowScript = "import time\ntime.sleep(6)\nprint('done')\n";
+
+    [Fact]
+    public async Task A_session_submitted_through_one_replica_is_answered_by_the_other_and_wait_mode_works_across_them()
+    {
+        var quick = await stack.Sessions[0].SubmitAsync("print('through replica one')\n");
+        using (var read = await stack.Sessions[1].GetAsync($"/result/{quick}?wait_seconds=30"))
+        {
+            Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+            Assert.Equal("through replica one\n", (await read.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("logs").GetString());
+        }
+
+        // A long-poll on the other replica wakes when the result is stored (a signal through PostgreSQL's NOTIFY).
+        var slow = await stack.Sessions[0].SubmitAsync("import time\ntime.sleep(2)\nprint('late')\n");
+        var clock = Stopwatch.StartNew();
+        using var waited = await stack.Sessions[1].GetAsync($"/result/{slow}?wait_seconds=30");
+        Assert.Equal(HttpStatusCode.OK, waited.StatusCode);
+        var result = await waited.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("late\n", result.GetProperty("logs").GetString());
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(25), "the wait ended when the run did, not at its deadline");
+        Assert.StartsWith("host-", result.GetProperty("runner_host").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Runs_land_on_both_hosts_and_each_result_names_its_host()
+    {
+        var ids = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => stack.Gateway.SubmitAsync("import time\ntime.sleep(1)\nprint('ok')\n")));
+
+        var results = await Task.WhenAll(ids.Select(stack.Gateway.WaitForResultAsync));
+
+        Assert.All(results, r => Assert.Equal("completed", r.GetProperty("status").GetString()));
+        Assert.Equal(["host-1", "host-2"], results.Select(r => r.GetProperty("runner_host").GetString()).Distinct().Order());
+        var hosts = await stack.Gateway.GetFromJsonAsync<JsonElement>("/admin/hosts");
+        Assert.Equal(["host-1", "host-2"], hosts.EnumerateArray().Select(h => h.GetProperty("id").GetString()).Order());
+        Assert.All(hosts.EnumerateArray(), h => Assert.Equal("alive", h.GetProperty("state").GetString()));
+    }
+
+    [Fact]
+    public async Task A_host_killed_mid_run_ends_its_sessions_naming_it_and_every_other_session_completes()
+    {
+        var ids = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => stack.Gateway.SubmitAsync(SlowScript)));
+        await ExecutorApi.WaitUntilAsync(async () => (await ActiveRunsAsync(0)) > 0 && (await ActiveRunsAsync(1)) > 0, "both hosts run some");
+        var onHost2 = await RunningOnAsync(stack.Runners[1], ids);
+        Assert.NotEmpty(onHost2);
+        var runner2 = await stack.Runners[1].GetFromJsonAsync<JsonElement>("/state");
+
+        using (var process = Process.GetProcessById(runner2.GetProperty("pid").GetInt32()))
+        {
+            process.Kill(entireProcessTree: true); // SIGKILL: the host's runs are never reported
+            process.WaitForExit(10_000);
+        }
+
+        // Every session ends: those host-2 was running as internal_error naming it, all others completed (on host-1,
+        // or on host-2 once it is back); none stays running.
+        await StartAgainAsync("runner-2");
+        var results = (await Task.WhenAll(ids.Select(stack.Gateway.WaitForResultAsync))).Select((r, i) => (Id: ids[i], Result: r)).ToList();
+        var lost = results.Where(r => r.Result.GetProperty("status").GetString() == "internal_error").ToList();
+        Assert.Superset(onHost2, lost.Select(r => r.Id).ToHashSet());
+        Assert.All(lost, r =>
+        {
+            Assert.Equal("host-2", r.Result.GetProperty("runner_host").GetString());
+            Assert.Contains("'host-2'", r.Result.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        });
+        Assert.All(results.Except(lost), r => Assert.Equal("completed", r.Result.GetProperty("status").GetString()));
+    }
+
+    [Fact]
+    public async Task When_the_second_engine_stops_its_host_is_marked_down_and_work_goes_on_on_the_first()
+    {
+        await RunCommandAsync("engine-2", KnownResourceCommands.StopCommand);
+        try
+        {
+            await ExecutorApi.WaitUntilAsync(async () =>
+            {
+                var hosts = await stack.Gateway.GetFromJsonAsync<JsonElement>("/admin/hosts");
+                return hosts.EnumerateArray().Single(h => h.GetProperty("id").GetString() == "host-2")
+                    .GetProperty("engine_problem").ValueKind == JsonValueKind.String;
+            }, "host-2 reports its engine down");
+
+            var ids = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => stack.Gateway.SubmitAsync("print('on host one')\n")));
+            var results = await Task.WhenAll(ids.Select(stack.Gateway.WaitForResultAsync));
+
+            Assert.All(results, r => Assert.Equal(("completed", "host-1"), (r.GetProperty("status").GetString(), r.GetProperty("runner_host").GetString())));
+        }
+        finally
+        {
+            await RunCommandAsync("engine-2", KnownResourceCommands.StartCommand);
+            await ExecutorApi.WaitUntilAsync(async () =>
+            {
+                var hosts = await stack.Gateway.GetFromJsonAsync<JsonElement>("/admin/hosts");
+                return hosts.EnumerateArray().Single(h => h.GetProperty("id").GetString() == "host-2")
+                    .GetProperty("engine_problem").ValueKind == JsonValueKind.Null;
+            }, "host-2's engine is back");
+        }
+    }
+
+    [Fact]
+    public async Task While_PostgreSQL_is_away_submissions_get_503_nothing_accepted_is_lost_and_service_resumes()
+    {
+        var accepted = await stack.Gateway.SubmitAsync("import time\ntime.sleep(4)\nprint('survived the outage')\n");
+        await RunCommandAsync("postgres", KnownResourceCommands.StopCommand);
+        try
+        {
+            HttpResponseMessage? refused = null;
+            await ExecutorApi.WaitUntilAsync(async () =>
+            {
+                refused?.Dispose();
+                refused = await stack.Gateway.UploadAsync("print(1)\n");
+                return refused.StatusCode == HttpStatusCode.ServiceUnavailable;
+            }, "submissions are refused while PostgreSQL is away");
+            Assert.Equal("application/problem+json", refused!.Content.Headers.ContentType?.MediaType);
+            Assert.NotNull(refused.Headers.RetryAfter);
+            Assert.Equal("urn:executor:problem:store-unavailable", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("type").GetString());
+            refused.Dispose();
+            using var health = await stack.Sessions[0].GetAsync("/health");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
+        }
+        finally
+        {
+            await RunCommandAsync("postgres", KnownResourceCommands.StartCommand);
+        }
+
+        await ExecutorApi.WaitUntilAsync(async () =>
+        {
+            using var response = await stack.Gateway.UploadAsync("print(1)\n");
+            return response.StatusCode == HttpStatusCode.OK;
+        }, "submissions are accepted again");
+        var result = await stack.Gateway.WaitForResultAsync(accepted);
+        Assert.Equal("survived the outage\n", result.GetProperty("logs").GetString());
+    }
+
+    private async Task<int> ActiveRunsAsync(int host) =>
+        (await stack.Runners[host].GetFromJsonAsync<JsonElement>("/state")).GetProperty("active_runs").GetInt32();
+
+    private static async Task<HashSet<string>> RunningOnAsync(HttpClient runner, IEnumerable<string> ids)
+    {
+        var running = new HashSet<string>();
+        foreach (var id in ids)
+        {
+            using var response = await runner.GetAsync($"/runs/{id}");
+            if (response.IsSuccessStatusCode && (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("state").GetString() == "running")
+            {
+                running.Add(id);
+            }
+        }
+        return running;
+    }
+
+    private async Task RunCommandAsync(string resource, string command)
+    {
+        var result = await stack.App.Services.GetRequiredService<ResourceCommandService>().ExecuteCommandAsync(resource, command);
+        Assert.True(result.Success, $"{command} on {resource} failed: {result.Message}");
+    }
+
+    private async Task StartAgainAsync(string resource)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        await stack.App.ResourceNotifications.WaitForResourceAsync(resource,
+            e => e.Snapshot.State?.Text is "Exited" or "Finished" or "FailedToStart", timeout.Token);
+        await RunCommandAsync(resource, KnownResourceCommands.StartCommand);
+        await stack.WaitHealthyAsync(resource);
+    }
+}
