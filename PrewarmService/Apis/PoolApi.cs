@@ -49,7 +49,8 @@ public static class PoolApi
     }
 
     public static Ok<PoolState> GetState(WarmPool pool) =>
-        TypedResults.Ok(new PoolState(pool.Target, pool.Ready, pool.Starting, pool.MaxSize, pool.Metrics.Hits, pool.Metrics.Misses, pool.Metrics.Recycled));
+        TypedResults.Ok(new PoolState(pool.Target, pool.ConfiguredTarget, pool.Ready, pool.Starting, pool.MaxSize, pool.Metrics.Hits, pool.Metrics.Misses,
+            pool.Metrics.Recycled, Math.Round(pool.Demand.LeaseRate, 3), Math.Round(pool.Demand.RefillSeconds, 3)));
 
     public static async Task<Results<Ok<LeaseResponse>, NoContent>> LeaseAsync(
         WarmPool pool, IOptions<PoolOptions> options, [FromQuery(Name = "wait_ms")] int? waitMs, CancellationToken cancellationToken)
@@ -65,7 +66,11 @@ public static class PoolApi
 /// <param name="Target">How many containers the pool now keeps ready.</param>
 public sealed record PrewarmResponse(string Status, int Target);
 
-public sealed record PoolState(int Target, int Ready, int Starting, int MaxSize, long Hits, long Misses, long Recycled)
+/// <param name="Target">Containers kept ready now: the configured target raised to the recent demand.</param>
+/// <param name="LeaseRate">Leases per second over the last 30 s.</param>
+/// <param name="RefillSeconds">The smoothed time a new container takes to be ready.</param>
+public sealed record PoolState(
+    int Target, int ConfiguredTarget, int Ready, int Starting, int MaxSize, long Hits, long Misses, long Recycled, double LeaseRate, double RefillSeconds)
 {
     /// <summary>This process, for operators (and fault tests) that must find it.</summary>
     public int Pid { get; } = Environment.ProcessId;

@@ -31,6 +31,7 @@ public sealed partial class WarmPool
     private int _starting;
     private volatile bool _stopping;
     private int _target;
+    private readonly PoolDemand _demand;
     private long _lastLeaseTicks;
 
     public WarmPool(
@@ -54,6 +55,7 @@ public sealed partial class WarmPool
         _metrics = metrics;
         _logger = logger;
         _target = Math.Min(_options.TargetSize, _options.MaxSize);
+        _demand = new PoolDemand(time);
         // Never more ready containers than the largest target: filling stops at the target anyway.
         _ready = Channel.CreateBounded<PooledContainer>(new BoundedChannelOptions(Math.Max(1, _options.MaxSize))
         {
@@ -67,7 +69,16 @@ public sealed partial class WarmPool
 
     public int Starting => Volatile.Read(ref _starting);
 
-    public int Target => Volatile.Read(ref _target);
+    /// <summary>
+    /// How many containers the pool keeps ready: the configured (or POST /prewarm'd) target, raised to what the recent
+    /// traffic needs (<see cref="PoolDemand"/>), at most <see cref="PoolOptions.MaxSize"/>.
+    /// </summary>
+    public int Target => Math.Clamp(Math.Max(Volatile.Read(ref _target), _demand.Needed()), 0, _options.MaxSize);
+
+    /// <summary>The target as configured or last asked for, before demand raises it.</summary>
+    public int ConfiguredTarget => Volatile.Read(ref _target);
+
+    public PoolDemand Demand => _demand;
 
     public int MinSize => _options.MinSize;
 
@@ -96,6 +107,7 @@ public sealed partial class WarmPool
             if (wait <= TimeSpan.Zero)
             {
                 _metrics.Miss();
+                _demand.Leased(); // a run that wanted one: demand all the same
                 return null;
             }
             using var timeout = new CancellationTokenSource(wait, _time);
@@ -107,10 +119,12 @@ public sealed partial class WarmPool
             catch (OperationCanceledException) when (timeout.IsCancellationRequested)
             {
                 _metrics.Miss();
+                _demand.Leased(); // a run that wanted one: demand all the same
                 return null;
             }
         }
         _metrics.Hit();
+        _demand.Leased();
         System.Diagnostics.Activity.Current?.SetTag("executor.container_id", container.Id[..12]);
         _held.TryRemove(container.Id, out _);
         Volatile.Write(ref _lastLeaseTicks, _time.GetTimestamp());
@@ -137,7 +151,7 @@ public sealed partial class WarmPool
     {
         Volatile.Write(ref _target, Math.Clamp(target, 0, _options.MaxSize));
         RequestRefill();
-        return Target;
+        return ConfiguredTarget;
     }
 
     /// <summary>Asks the background filler to top the pool up; returns at once.</summary>
@@ -177,6 +191,7 @@ public sealed partial class WarmPool
                     await _janitor.RemoveAsync(id, now: true);
                 }
                 _metrics.Refilled(_time.GetElapsedTime(started));
+                _demand.Refilled(_time.GetElapsedTime(started));
             }
             finally
             {

@@ -65,6 +65,39 @@ public class WarmPoolTests
         Assert.Equal(5, pool.Ready);
     }
 
+    [Fact]
+    public async Task Steady_traffic_raises_the_target_to_what_it_needs_and_quiet_lowers_it_again()
+    {
+        var (pool, _, time) = Create(new PoolOptions { TargetSize = 2, MaxSize = 8 });
+        await pool.FillAsync(CancellationToken.None);
+
+        // 3 leases a second for 30 s, each replacement ready in 0.8 s: 3 × 0.8 × 1.5 + 1 = 5 (rounded up).
+        for (var i = 0; i < 90; i++)
+        {
+            pool.Demand.Refilled(TimeSpan.FromMilliseconds(800));
+            await pool.LeaseAsync(TimeSpan.Zero, CancellationToken.None); // a hit, then misses: demand either way
+            time.Advance(TimeSpan.FromMilliseconds(333));
+        }
+        Assert.Equal(5, pool.Target);
+        Assert.Equal(2, pool.ConfiguredTarget);
+
+        time.Advance(TimeSpan.FromSeconds(31));
+        Assert.Equal(2, pool.Target);
+    }
+
+    [Fact]
+    public void Demand_never_raises_the_target_past_the_maximum()
+    {
+        var (pool, _, _) = Create(new PoolOptions { TargetSize = 1, MaxSize = 3 });
+        for (var i = 0; i < 600; i++)
+        {
+            pool.Demand.Leased();
+        }
+        pool.Demand.Refilled(TimeSpan.FromSeconds(2));
+
+        Assert.Equal(3, pool.Target);
+    }
+
     private static (WarmPool, FakeEngine, FakeTimeProvider) Create(PoolOptions options)
     {
         var engine = new FakeEngine();
