@@ -5,6 +5,7 @@
 #   eng/prerequisites.sh            engine + runtime image
 #   eng/prerequisites.sh --compose  also docker-compose (the tests check the compose file with it)
 #   eng/prerequisites.sh --runsc    also gVisor: Debian's runsc, registered with the engine as runtime "runsc"
+#   eng/prerequisites.sh --postgres also PostgreSQL (the distributed mode's store; eng/postgres.sh runs it)
 #   EXECUTOR_RUNTIME_IMAGE=name     image tag to build (default executor-python:3.11)
 #   EXECUTOR_RUNTIME_BUILD=offline|registry|auto   how to build the image when missing (default auto)
 set -euo pipefail
@@ -129,12 +130,27 @@ ensure_runsc() {
   say "runtime runsc registered"
 }
 
+ensure_postgres() {
+  if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+    say "PostgreSQL present ($(ls -d /usr/lib/postgresql/*/ | xargs -n1 basename | sort -V | tail -n 1))"
+    return 0
+  fi
+  is_root && is_debian_like || die "PostgreSQL 15 or later is required for the distributed mode (or set ConnectionStrings__executor)"
+  say "installing postgresql from the distribution"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  # Debian starts a cluster of its own at install; Executor runs its own, in its data folder.
+  command -v pg_ctlcluster >/dev/null 2>&1 && pg_lsclusters -h 2>/dev/null | while read -r version name _; do
+    pg_ctlcluster "$version" "$name" stop 2>/dev/null || true
+  done
+}
+
 ensure_engine
 ensure_image
 for option in "$@"; do
   case $option in
     --compose) ensure_compose ;;
     --runsc) ensure_runsc ;;
-    *) die "unknown option $option (use --compose, --runsc)" ;;
+    --postgres) ensure_postgres ;;
+    *) die "unknown option $option (use --compose, --runsc, --postgres)" ;;
   esac
 done

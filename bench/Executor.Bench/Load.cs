@@ -15,9 +15,9 @@ namespace Executor.Bench;
 /// </summary>
 public static class Load
 {
-    public static async Task RunAsync(Stack stack, IDockerClient docker, int submissions, int concurrency)
+    public static async Task RunAsync(Stack stack, IDockerClient docker, int submissions, int concurrency, string mode)
     {
-        Console.WriteLine($"load: {submissions} submissions at concurrency {concurrency} ...");
+        Console.WriteLine($"load: {submissions} submissions at concurrency {concurrency} ({mode}) ...");
         var refused = new ConcurrentDictionary<int, int>();
         var accepted = new ConcurrentBag<string>();
         var next = -1;
@@ -81,7 +81,7 @@ public static class Load
         var expected = pool.GetProperty("ready").GetInt32() + runner.GetProperty("slots_ready").GetInt32();
 
         Console.WriteLine();
-        Console.WriteLine($"| Load: {submissions} submissions, concurrency {concurrency} | count |");
+        Console.WriteLine($"| Load ({mode}): {submissions} submissions, concurrency {concurrency} | count |");
         Console.WriteLine("|---|---:|");
         Console.WriteLine($"| accepted (200) | {accepted.Count} |");
         foreach (var (code, count) in refused.OrderBy(r => r.Key))

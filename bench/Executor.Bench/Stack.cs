@@ -34,8 +34,12 @@ public sealed class Stack : IAsyncDisposable
 
     public HttpClient Prewarm { get; }
 
-    /// <summary>Starts a stack; <paramref name="runtime"/> is the sandboxes' OCI runtime: null for the engine's default (runc), "runsc" for gVisor.</summary>
-    public static async Task<Stack> StartAsync(bool warmPool, int poolSize, string? runtime = null)
+    /// <summary>
+    /// Starts a stack; <paramref name="runtime"/> is the sandboxes' OCI runtime: null for the engine's default (runc),
+    /// "runsc" for gVisor. <paramref name="postgres"/>: the distributed mode's store (a PostgreSQL started by the
+    /// AppHost from eng/postgres.sh), with one replica and one host, so that only the store differs from embedded.
+    /// </summary>
+    public static async Task<Stack> StartAsync(bool warmPool, int poolSize, string? runtime = null, bool postgres = false)
     {
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
             [
@@ -46,6 +50,7 @@ public sealed class Stack : IAsyncDisposable
                 $"--Executor:UseWarmPool={warmPool}",
                 $"--Executor:GatewayPort={FreePort()}",
                 .. runtime is null ? Array.Empty<string>() : [$"--Executor:Runtime={runtime}"],
+                .. postgres ? ["--Executor:Mode=distributed", "--Executor:SessionReplicas=1", "--Executor:RunnerHosts=1"] : Array.Empty<string>(),
             ],
             (options, _) => options.DisableDashboard = true);
         // The services' own logs go to their OTLP exporters; here they would only bury the figures.
@@ -72,14 +77,17 @@ public sealed class Stack : IAsyncDisposable
     }
 
     /// <summary>Submits hello world and waits for its result; returns the wall time and whether it ran warm.</summary>
-    public async Task<(double Ms, bool Warm)> HelloWorldAsync()
+    public Task<(double Ms, bool Warm)> HelloWorldAsync() => HelloWorldAsync(Gateway);
+
+    /// <summary>Hello world through a client of the caller's (e.g. one with a new connection each time).</summary>
+    public static async Task<(double Ms, bool Warm)> HelloWorldAsync(HttpClient gateway)
     {
         using var form = new MultipartFormDataContent();
         var file = new ByteArrayContent(HelloWorld);
         file.Headers.ContentType = new MediaTypeHeaderValue("text/x-python");
         form.Add(file, "file", "main.py");
         var sw = Stopwatch.StartNew();
-        using var response = await Gateway.PostAsync("/execute?wait=true&wait_seconds=60", form);
+        using var response = await gateway.PostAsync("/execute?wait=true&wait_seconds=60", form);
         var result = await response.Content.ReadFromJsonAsync<JsonElement>();
         var ms = sw.Elapsed.TotalMilliseconds;
         if (response.StatusCode != HttpStatusCode.OK || result.GetProperty("logs").GetString() != "Hello from Python\n")
