@@ -59,6 +59,19 @@ await using (var stack = await Stack.StartAsync(warmPool: true, poolSize: 2))
     memory = Stack.ServiceMemory();
 }
 
+// Resident memory under each garbage collector, the same workload (the services inherit the variable).
+var memoryByGc = new List<(string Gc, double Mib)>();
+foreach (var (gc, server) in new[] { ("server GC", "1"), ("workstation GC", "0") })
+{
+    Environment.SetEnvironmentVariable("DOTNET_gcServer", server);
+    Console.WriteLine($"measuring resident memory under the {gc} ...");
+    await using var stack = await Stack.StartAsync(warmPool: true, poolSize: 2);
+    await WarmUpAsync(stack, 30);
+    await Task.Delay(2000);
+    memoryByGc.Add((gc, Stack.ServiceMemory().Sum(m => m.Mib)));
+}
+Environment.SetEnvironmentVariable("DOTNET_gcServer", null);
+
 Console.WriteLine("starting the stack without the warm pool ...");
 Stats cold;
 await using (var stack = await Stack.StartAsync(warmPool: false, poolSize: 0))
@@ -134,6 +147,10 @@ foreach (var (service, mib) in memory)
     Console.WriteLine($"| {service} | {mib.ToString("0", inv)} |");
 }
 Console.WriteLine($"| all four | {memory.Sum(m => m.Mib).ToString("0", inv)} (target ≤ 600) |");
+foreach (var (gc, mib) in memoryByGc)
+{
+    Console.WriteLine($"| all four, {gc}, after 30 runs | {mib.ToString("0", inv)} |");
+}
 
 // Warm hello world as a settled machine sees it (each run after the previous one's refill and removal), and as
 // traffic sees it: a steady 3 runs a second, each from a new connection, with no settling.
