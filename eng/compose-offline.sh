@@ -14,6 +14,7 @@ root=$(cd "$here/.." && pwd)
 . "$here/common.sh"
 
 base=${EXECUTOR_DOTNET_BASE:-executor-dotnet-base:bookworm}
+postgres=${EXECUTOR_POSTGRES_IMAGE:-executor-postgres:15}
 artifacts="$root/.artifacts/publish"
 
 build() {
@@ -37,6 +38,17 @@ build() {
       --build-arg BASE_IMAGE="$base" --build-arg SERVICE="$service" --build-arg APP_UID="$uid" \
       -t "executor-$name:latest" "$artifacts" >/dev/null
   done
+  if ! "$(docker_cli)" image inspect "$postgres" >/dev/null 2>&1; then
+    # The distributed mode's store (eng/compose/central.yml with EXECUTOR_POSTGRES_IMAGE=executor-postgres:15).
+    debootstrap_image "$postgres" postgresql-15,postgresql-client-15,util-linux \
+      --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8' \
+      --change 'ENTRYPOINT ["/usr/local/bin/postgres-entrypoint.sh"]'
+    local container
+    container=$("$(docker_cli)" create "$postgres")
+    "$(docker_cli)" cp "$here/offline/postgres-entrypoint.sh" "$container:/usr/local/bin/postgres-entrypoint.sh"
+    "$(docker_cli)" commit -q "$container" "$postgres" >/dev/null
+    "$(docker_cli)" rm "$container" >/dev/null
+  fi
   say "images built; run: eng/compose-offline.sh up -d --no-build"
 }
 

@@ -1,26 +1,31 @@
 namespace Executor.Prewarm.Pool;
 
 /// <summary>
-/// How many warm containers this host's traffic needs: the recent lease rate times the time a replacement takes to be
-/// ready (measured), with headroom, so that runs arriving at a steady rate find a warm container instead of draining
-/// the pool and starting cold. Leases are counted over a sliding window; refill times are smoothed.
+/// How many warm containers this host's traffic needs: the lease rate times the time a replacement takes to be ready
+/// (measured), with headroom, so that runs arriving at a steady rate find a warm container instead of draining the
+/// pool and starting cold. The rate follows traffic within a few leases (a smoothed interval between leases) and falls
+/// as soon as leases stop coming; refill times are smoothed too.
 /// </summary>
 public sealed class PoolDemand(TimeProvider time)
 {
-    private static readonly TimeSpan Window = TimeSpan.FromSeconds(30);
     private const double Headroom = 1.5;
-    private const double Smoothing = 0.2;
+    private const double Smoothing = 0.3;
 
-    private readonly Queue<DateTimeOffset> _leases = new();
     private readonly Lock _lock = new();
     private double _refillSeconds = 0.5; // a first guess until measured (about 0.3-0.5 s on 2 cores)
+    private double _intervalSeconds; // smoothed time between leases; 0 until two have been seen
+    private long _lastLease;
 
     public void Leased()
     {
         lock (_lock)
         {
-            _leases.Enqueue(time.GetUtcNow());
-            Trim();
+            if (_lastLease != 0)
+            {
+                var interval = time.GetElapsedTime(_lastLease).TotalSeconds;
+                _intervalSeconds = _intervalSeconds == 0 ? interval : _intervalSeconds + Smoothing * (interval - _intervalSeconds);
+            }
+            _lastLease = time.GetTimestamp();
         }
     }
 
@@ -32,15 +37,18 @@ public sealed class PoolDemand(TimeProvider time)
         }
     }
 
-    /// <summary>Leases per second over the window.</summary>
+    /// <summary>Leases per second: the inverse of the smoothed interval, or of the time since the last lease once that is longer.</summary>
     public double LeaseRate
     {
         get
         {
             lock (_lock)
             {
-                Trim();
-                return _leases.Count / Window.TotalSeconds;
+                if (_intervalSeconds == 0)
+                {
+                    return 0;
+                }
+                return 1 / Math.Max(_intervalSeconds, time.GetElapsedTime(_lastLease).TotalSeconds);
             }
         }
     }
@@ -56,19 +64,10 @@ public sealed class PoolDemand(TimeProvider time)
         }
     }
 
-    /// <summary>Warm containers the recent traffic needs: at least one more than lease rate × refill time, with headroom.</summary>
+    /// <summary>Warm containers the recent traffic needs: one more than lease rate × refill time × headroom, rounded up.</summary>
     public int Needed()
     {
         var rate = LeaseRate;
-        return rate == 0 ? 0 : (int)Math.Ceiling(rate * RefillSeconds * Headroom) + 1;
-    }
-
-    private void Trim()
-    {
-        var oldest = time.GetUtcNow() - Window;
-        while (_leases.TryPeek(out var at) && at < oldest)
-        {
-            _leases.Dequeue();
-        }
+        return rate < 0.1 ? 0 : (int)Math.Ceiling(rate * RefillSeconds * Headroom) + 1;
     }
 }

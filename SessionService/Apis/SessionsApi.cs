@@ -53,7 +53,7 @@ public static class SessionsApi
     }
 
     public static async Task<Results<Ok<ExecuteResponse>, Ok<SessionResult>, Accepted<PendingResponse>, ProblemHttpResult>> ExecuteAsync(
-        HttpContext context, ISessionStore store, IWorkQueue queue, SubmittedJobs submitted, SessionSignals signals,
+        HttpContext context, ISessionStore store, SubmittedJobs submitted, SessionSignals signals,
         SessionCompletions completions, RunnerHosts hosts, SessionTelemetry telemetry, IOptions<SessionServiceOptions> options,
         [FromQuery] bool? wait, [FromQuery(Name = "wait_seconds")] int? waitSeconds, CancellationToken cancellationToken)
     {
@@ -79,20 +79,19 @@ public static class SessionsApi
             context.Response.Headers.RetryAfter = EngineRetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
             return TypedResults.Problem(Problems.EngineUnavailable(why, EngineRetryAfterSeconds));
         }
-        if (await queue.CountQueuedAsync(cancellationToken) >= options.Value.QueueCapacity)
-        {
-            telemetry.Rejected("queue_full");
-            context.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-            return TypedResults.Problem(Problems.QueueFull(RetryAfterSeconds));
-        }
-
         var sessionId = SessionIds.New();
         Activity.Current?.SetTag(SessionTelemetry.SessionId, sessionId);
         var job = RunRequests.For(sessionId, upload!, Activity.Current?.Id);
         using (var persist = SessionTelemetry.Source.StartActivity("persist session"))
         {
             persist?.SetTag(SessionTelemetry.SessionId, sessionId);
-            await store.CreateAsync(new NewSession(sessionId, upload!.Entrypoint, upload.Files, upload.Options, job.TraceParent), cancellationToken);
+            var created = new NewSession(sessionId, upload!.Entrypoint, upload.Files, upload.Options, job.TraceParent);
+            if (!await store.CreateAsync(created, options.Value.QueueCapacity, cancellationToken))
+            {
+                telemetry.Rejected("queue_full");
+                context.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+                return TypedResults.Problem(Problems.QueueFull(RetryAfterSeconds));
+            }
         }
         var ended = waitFor > TimeSpan.Zero ? completions.Listen(sessionId) : null;
         submitted.Add(job);

@@ -33,7 +33,7 @@ public sealed partial class ClaimBroker(
         while (true)
         {
             // Listen first, then look: work queued in between is never missed.
-            var woken = signals.WhenWork(cancellationToken);
+            using var waiter = signals.WaitForWork(request.WarmReady);
             var claim = await queue.ClaimAsync(host, request.Instance, Math.Max(1, request.Capacity), cancellationToken);
             if (claim.Sessions.Count > 0)
             {
@@ -44,7 +44,7 @@ public sealed partial class ClaimBroker(
             {
                 return new ClaimResponse(0, []);
             }
-            await Task.WhenAny(woken, Task.Delay(left < LookAgain ? left : LookAgain, time, cancellationToken));
+            await Task.WhenAny(waiter.Woken, Task.Delay(left < LookAgain ? left : LookAgain, time, cancellationToken));
             cancellationToken.ThrowIfCancellationRequested();
         }
     }

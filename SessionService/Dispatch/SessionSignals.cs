@@ -6,7 +6,8 @@ namespace Executor.Session.Dispatch;
 /// Wake-ups between the requests of this replica, and through <see cref="ISignalRelay"/> of every replica: new work
 /// for waiting claims, a session's end for its waiters, a cancel or a prewarm for a host's heartbeat. A signal only
 /// says "look again": the store stays the truth, and every waiter also looks again on its own after a short while
-/// (a relayed signal can be lost).
+/// (a relayed signal can be lost). New work wakes one waiting claim per signal, the one with the most warm
+/// containers first: a hundred waiting hosts are not a hundred claims racing for one session.
 /// </summary>
 public sealed class SessionSignals
 {
@@ -16,7 +17,10 @@ public sealed class SessionSignals
     private const string AllHosts = "hosts";
 
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _waiters = new();
+    private readonly List<WorkWaiter> _workWaiters = [];
+    private readonly Lock _workLock = new();
     private readonly ISignalRelay _relay;
+    private long _arrivals;
 
     public SessionSignals(ISignalRelay relay)
     {
@@ -24,7 +28,7 @@ public sealed class SessionSignals
         relay.Subscribe(Raise); // a signal from another replica is raised here only
     }
 
-    /// <summary>Sessions were queued (or put back): claims waiting for work look again.</summary>
+    /// <summary>A session was queued (or put back): one waiting claim looks again.</summary>
     public void WorkArrived() => Publish(Work);
 
     /// <summary>A session ended: whoever waits for it reads it.</summary>
@@ -36,7 +40,16 @@ public sealed class SessionSignals
     /// <summary>Every host has something to hear (a prewarm request).</summary>
     public void CallAllHosts() => Publish(AllHosts);
 
-    public Task WhenWork(CancellationToken cancellationToken) => Wait(Work, cancellationToken);
+    /// <summary>A claim waiting for work, woken by one "work" signal; dispose it once done waiting.</summary>
+    public WorkWaiter WaitForWork(int warmReady)
+    {
+        var waiter = new WorkWaiter(this, warmReady, Interlocked.Increment(ref _arrivals));
+        lock (_workLock)
+        {
+            _workWaiters.Add(waiter);
+        }
+        return waiter;
+    }
 
     public Task WhenEnded(string sessionId, CancellationToken cancellationToken) => Wait(Done + sessionId, cancellationToken);
 
@@ -51,7 +64,11 @@ public sealed class SessionSignals
 
     private void Raise(string signal)
     {
-        if (_waiters.TryRemove(signal, out var waiters))
+        if (signal == Work)
+        {
+            WakeOneForWork();
+        }
+        else if (_waiters.TryRemove(signal, out var waiters))
         {
             waiters.TrySetResult();
         }
@@ -60,6 +77,44 @@ public sealed class SessionSignals
     private Task Wait(string signal, CancellationToken cancellationToken) =>
         _waiters.GetOrAdd(signal, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task
             .WaitAsync(cancellationToken);
+
+    private void WakeOneForWork()
+    {
+        WorkWaiter? chosen;
+        lock (_workLock)
+        {
+            chosen = _workWaiters.OrderByDescending(w => w.WarmReady).ThenBy(w => w.Arrival).FirstOrDefault();
+            if (chosen is not null)
+            {
+                _workWaiters.Remove(chosen);
+            }
+        }
+        chosen?.Wake();
+    }
+
+    private void Forget(WorkWaiter waiter)
+    {
+        lock (_workLock)
+        {
+            _workWaiters.Remove(waiter);
+        }
+    }
+
+    /// <summary>One waiting claim: <see cref="Woken"/> completes at the "work" signal meant for it.</summary>
+    public sealed class WorkWaiter(SessionSignals signals, int warmReady, long arrival) : IDisposable
+    {
+        private readonly TaskCompletionSource _woken = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public int WarmReady { get; } = warmReady;
+
+        public long Arrival { get; } = arrival;
+
+        public Task Woken => _woken.Task;
+
+        internal void Wake() => _woken.TrySetResult();
+
+        public void Dispose() => signals.Forget(this);
+    }
 }
 
 /// <summary>Carries signals to the other replicas: nowhere in embedded mode, LISTEN/NOTIFY under PostgreSQL.</summary>

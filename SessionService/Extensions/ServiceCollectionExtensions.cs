@@ -49,7 +49,13 @@ public static class ServiceCollectionExtensions
     {
         if (!string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString(DatabaseName)))
         {
-            builder.AddNpgsqlDataSource(DatabaseName);
+            builder.AddNpgsqlDataSource(DatabaseName, configureDataSourceBuilder: dataSource =>
+            {
+                // The same few statements over and over: prepared once per connection, parsed never again.
+                dataSource.ConnectionStringBuilder.MaxAutoPrepare = 64;
+                dataSource.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
+                dataSource.ConnectionStringBuilder.NoResetOnClose = true;
+            });
             builder.Services.AddSingleton<PostgresStore>();
             builder.Services.AddSingleton<SqlStore>(sp => sp.GetRequiredService<PostgresStore>());
             builder.Services.AddSingleton<PostgresSignalRelay>();

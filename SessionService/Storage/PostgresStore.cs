@@ -57,6 +57,38 @@ public sealed class PostgresStore(NpgsqlDataSource dataSource, TimeProvider time
         return $"PostgreSQL at {settings.Host}:{settings.Port}/{settings.Database}";
     }
 
+    protected override Task<DbTransaction?> BeginAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        Task.FromResult<DbTransaction?>(null);
+
+    /// <summary>
+    /// One round trip, no write when there is nothing to claim: the claim's number comes from a sequence, and the host's
+    /// liveness is checked in the same statement.
+    /// </summary>
+    public override async Task<Claim> ClaimAsync(string host, string instance, int max, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            WITH seq AS (SELECT nextval('claim_numbers') AS n),
+            picked AS (
+                SELECT id FROM sessions
+                WHERE status = 'queued'
+                  AND EXISTS (SELECT 1 FROM hosts WHERE id = @host AND instance = @instance AND state = 'alive' AND engine_problem IS NULL)
+                ORDER BY created_at, id LIMIT @max FOR UPDATE SKIP LOCKED)
+            UPDATE sessions s SET status = 'running', host = @host, host_instance = @instance, claim_seq = (SELECT n FROM seq), started_at = @now
+            FROM picked WHERE s.id = picked.id
+            RETURNING s.id, s.created_at, s.entrypoint, s.options, s.trace_parent, s.claim_seq
+            """);
+        command.Add("@host", host).Add("@instance", instance).Add("@max", max).Add("@now", Time.GetUtcNow());
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var claimed = new List<ClaimedSession>();
+        long seq = 0;
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            claimed.Add(ReadClaimed(reader));
+            seq = reader.GetInt64(5);
+        }
+        return claimed.Count == 0 ? Claim.None : new Claim(host, seq, Oldest(claimed));
+    }
+
     protected override async Task<DbConnection> OpenReadAsync(CancellationToken cancellationToken) =>
         await dataSource.OpenConnectionAsync(cancellationToken);
 

@@ -107,5 +107,8 @@ public static class Schema
                     requested_at timestamptz NOT NULL
                 );
                 """),
+        new(3, "claim numbers from a sequence (PostgreSQL: a claim is one statement)",
+            Sqlite: "SELECT 1;",
+            Postgres: "CREATE SEQUENCE claim_numbers;"),
     ];
 }

@@ -30,28 +30,39 @@ public abstract class SqlStore(TimeProvider time) : ISessionStore, IWorkQueue, I
     /// <summary>The connection for a change; SQLite serializes writers on one connection until the lease is disposed.</summary>
     protected abstract Task<WriteLease> OpenWriteAsync(CancellationToken cancellationToken);
 
-    public async Task CreateAsync(NewSession session, CancellationToken cancellationToken)
+    public async Task<bool> CreateAsync(NewSession session, int queueCapacity, CancellationToken cancellationToken)
     {
+        // One round trip: the session (only while the queue has room) and its files (only if the session went in).
         await using var writing = await OpenWriteAsync(cancellationToken);
-        await using var transaction = await writing.Connection.BeginTransactionAsync(cancellationToken);
-        await using (var insert = Command(writing.Connection, transaction, """
+        await using var transaction = await BeginAsync(writing.Connection, cancellationToken);
+        await using var insert = Command(writing.Connection, transaction, "");
+        var sql = new System.Text.StringBuilder("""
             INSERT INTO sessions (id, status, created_at, entrypoint, options, trace_parent)
-            VALUES (@id, 'queued', @now, @entrypoint, @options, @trace)
-            """))
+            SELECT @id, 'queued', @now, @entrypoint, @options, @trace
+            WHERE (SELECT COUNT(*) FROM sessions WHERE status = 'queued') < @capacity;
+            """);
+        insert.Add("@id", session.Id).Add("@now", Time.GetUtcNow()).Add("@entrypoint", session.Entrypoint)
+            .Add("@options", JsonSerializer.Serialize(session.Options, Json)).Add("@trace", session.TraceParent).Add("@capacity", queueCapacity);
+        for (var i = 0; i < session.Files.Count; i++)
         {
-            insert.Add("@id", session.Id).Add("@now", Time.GetUtcNow()).Add("@entrypoint", session.Entrypoint)
-                .Add("@options", JsonSerializer.Serialize(session.Options, Json)).Add("@trace", session.TraceParent);
-            await insert.ExecuteNonQueryAsync(cancellationToken);
+            sql.Append(System.Globalization.CultureInfo.InvariantCulture,
+                $"\nINSERT INTO session_files (session_id, path, content) SELECT @id, @path{i}, @content{i} WHERE EXISTS (SELECT 1 FROM sessions WHERE id = @id);");
+            insert.Add($"@path{i}", session.Files[i].Path).Add($"@content{i}", session.Files[i].Content);
         }
-        foreach (var file in session.Files)
+        insert.CommandText = sql.ToString();
+        var created = await insert.ExecuteNonQueryAsync(cancellationToken) > 0;
+        if (transaction is not null)
         {
-            await using var insertFile = Command(writing.Connection, transaction,
-                "INSERT INTO session_files (session_id, path, content) VALUES (@id, @path, @content)");
-            insertFile.Add("@id", session.Id).Add("@path", file.Path).Add("@content", file.Content);
-            await insertFile.ExecuteNonQueryAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
         }
-        await transaction.CommitAsync(cancellationToken);
+        return created;
     }
+
+    /// <summary>
+    /// A transaction around a multi-statement command, where the engine needs one (SQLite runs each statement on its
+    /// own); null where the command is one already (a PostgreSQL batch runs in an implicit transaction).
+    /// </summary>
+    protected abstract Task<DbTransaction?> BeginAsync(DbConnection connection, CancellationToken cancellationToken);
 
     public async Task<SessionRecord?> FindAsync(string id, CancellationToken cancellationToken)
     {
@@ -106,14 +117,7 @@ public abstract class SqlStore(TimeProvider time) : ISessionStore, IWorkQueue, I
         return purged;
     }
 
-    public async Task<int> CountQueuedAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenReadAsync(cancellationToken);
-        await using var command = Command(connection, null, "SELECT COUNT(*) FROM sessions WHERE status = 'queued'");
-        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
-    }
-
-    public async Task<Claim> ClaimAsync(string host, string instance, int max, CancellationToken cancellationToken)
+    public virtual async Task<Claim> ClaimAsync(string host, string instance, int max, CancellationToken cancellationToken)
     {
         await using var writing = await OpenWriteAsync(cancellationToken);
         await using var transaction = await writing.Connection.BeginTransactionAsync(cancellationToken);
@@ -139,8 +143,7 @@ public abstract class SqlStore(TimeProvider time) : ISessionStore, IWorkQueue, I
             await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                claimed.Add(new ClaimedSession(reader.GetString(0), reader.GetFieldValue<DateTimeOffset>(1), reader.GetString(2),
-                    ReadOptions(reader, 3), reader.IsDBNull(4) ? null : reader.GetString(4)));
+                claimed.Add(ReadClaimed(reader));
             }
         }
         if (claimed.Count == 0)
@@ -149,9 +152,15 @@ public abstract class SqlStore(TimeProvider time) : ISessionStore, IWorkQueue, I
             return Claim.None;
         }
         await transaction.CommitAsync(cancellationToken);
-        // RETURNING keeps no order: oldest first, as they were picked.
-        return new Claim(host, seq, [.. claimed.OrderBy(s => s.CreatedAt).ThenBy(s => s.Id, StringComparer.Ordinal)]);
+        return new Claim(host, seq, Oldest(claimed));
     }
+
+    /// <summary>RETURNING keeps no order: oldest first, as they were picked.</summary>
+    protected static List<ClaimedSession> Oldest(IEnumerable<ClaimedSession> claimed) =>
+        [.. claimed.OrderBy(s => s.CreatedAt).ThenBy(s => s.Id, StringComparer.Ordinal)];
+
+    protected static ClaimedSession ReadClaimed(DbDataReader reader) => new(reader.GetString(0), reader.GetFieldValue<DateTimeOffset>(1),
+        reader.GetString(2), ReadOptions(reader, 3), reader.IsDBNull(4) ? null : reader.GetString(4));
 
     public async Task<int> ReleaseUnreceivedAsync(string host, string instance, long receivedSeq, CancellationToken cancellationToken)
     {

@@ -90,6 +90,9 @@ public sealed class SqliteStore : SqlStore, IAsyncDisposable
         return versions;
     }
 
+    protected override async Task<DbTransaction?> BeginAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        await connection.BeginTransactionAsync(cancellationToken);
+
     protected override async Task<DbConnection> OpenReadAsync(CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(_connectionString);

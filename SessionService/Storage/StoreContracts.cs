@@ -15,7 +15,8 @@ public interface ISessionStore
     /// <summary>Brings the schema to this version (versioned migrations; safe when several replicas start at once).</summary>
     Task InitializeAsync(CancellationToken cancellationToken);
 
-    Task CreateAsync(NewSession session, CancellationToken cancellationToken);
+    /// <summary>Stores a new, queued session with its files, unless <paramref name="queueCapacity"/> sessions are queued already (false).</summary>
+    Task<bool> CreateAsync(NewSession session, int queueCapacity, CancellationToken cancellationToken);
 
     Task<SessionRecord?> FindAsync(string id, CancellationToken cancellationToken);
 
@@ -38,8 +39,6 @@ public interface ISessionStore
 /// </summary>
 public interface IWorkQueue
 {
-    Task<int> CountQueuedAsync(CancellationToken cancellationToken);
-
     /// <summary>
     /// Claims up to <paramref name="max"/> queued sessions, oldest first, for the host's process; the claim's number with
     /// them. Nothing for a host that is not alive, or whose last heartbeat said its engine is down.

@@ -14,7 +14,7 @@ if (args.Contains("--load"))
     return;
 }
 
-var quick = args.Contains("--quick");
+var quick = args.Contains("--quick") || args.Contains("--latency");
 var latencyRuns = quick ? 20 : 60;
 var throughputSeconds = quick ? 10 : 30;
 var inv = CultureInfo.InvariantCulture;
@@ -24,6 +24,22 @@ Console.WriteLine($"Executor benchmark — {Environment.ProcessorCount} cores, {
 
 Console.WriteLine("measuring host python3 ...");
 var host = await Baselines.HostPythonAsync(latencyRuns);
+if (args.Contains("--latency"))
+{
+    // A first look at the warm path only: embedded and postgres, settled and at a steady rate.
+    var figures = new List<Stats> { host };
+    foreach (var pg in new[] { false, true })
+    {
+        await using var stack = await Stack.StartAsync(warmPool: true, poolSize: 2, postgres: pg);
+        var measured = await MeasureAsync(stack, pg ? "postgres" : "embedded");
+        figures.AddRange([measured.Settled, measured.Steady]);
+    }
+    foreach (var s in figures)
+    {
+        Console.WriteLine($"| {s.Name} | {s.Median.ToString("0.0", inv)} | {s.P95.ToString("0.0", inv)} | {s.Min.ToString("0.0", inv)} | {s.Count} |");
+    }
+    return;
+}
 Console.WriteLine("measuring docker run --rm ...");
 var dockerRun = await Baselines.DockerRunAsync(quick ? 8 : 20);
 

@@ -60,6 +60,8 @@ public sealed class Stack : IAsyncDisposable
             filter.MinLevel = LogLevel.Error;
             filter.Rules.Clear();
             filter.Rules.Add(new LoggerFilterRule(null, "Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None, null));
+            // PostgreSQL writes its (harmless) messages on stderr, which the orchestrator reports as errors.
+            filter.Rules.Add(new LoggerFilterRule(null, "AppHost.Resources.postgres", LogLevel.None, null));
         });
         var app = await builder.BuildAsync();
         using var startup = new CancellationTokenSource(TimeSpan.FromMinutes(3));

@@ -14,6 +14,7 @@ public abstract class SessionStoreContract : IAsyncLifetime
 {
     private const string Host = "host-a";
     private const string Instance = "runner-1-aaaa";
+    private const int QueueCapacity = 100;
 
     protected FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 27, 8, 0, 0, TimeSpan.Zero));
 
@@ -35,9 +36,9 @@ public abstract class SessionStoreContract : IAsyncLifetime
     private async Task<string> SubmitAsync(string script = "print(1)\n", string? trace = null)
     {
         var id = SessionIds.New();
-        await _store.CreateAsync(new NewSession(id, "main.py",
+        Assert.True(await _store.CreateAsync(new NewSession(id, "main.py",
             [new SessionFile("main.py", Encoding.UTF8.GetBytes(script)), new SessionFile("lib/data.bin", [0, 1, 2])],
-            new RunOptions(["--x"], "stdin", 5, 256), trace), CancellationToken.None);
+            new RunOptions(["--x"], "stdin", 5, 256), trace), QueueCapacity, CancellationToken.None));
         Time.Advance(TimeSpan.FromMilliseconds(10)); // created_at orders the queue
         return id;
     }
@@ -54,7 +55,6 @@ public abstract class SessionStoreContract : IAsyncLifetime
 
         var found = await _store.FindAsync(id, CancellationToken.None);
         Assert.Equal(SessionStatus.Queued, found!.Status);
-        Assert.Equal(1, await _store.CountQueuedAsync(CancellationToken.None));
 
         await BeatAsync();
         var claim = await _store.ClaimAsync(Host, Instance, 10, CancellationToken.None);
@@ -66,6 +66,24 @@ public abstract class SessionStoreContract : IAsyncLifetime
         Assert.Equal(["lib/data.bin", "main.py"], files.Select(f => f.Path));
         Assert.Equal([0, 1, 2], files[0].Content);
         Assert.Null(await _store.FindAsync("unknown", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_full_queue_stores_nothing_and_a_claim_makes_room()
+    {
+        await BeatAsync();
+        var first = SessionIds.New();
+        var second = SessionIds.New();
+        NewSession Session(string id) => new(id, "main.py", [new SessionFile("main.py", [1]), new SessionFile("b.py", [2])], RunOptions.None, null);
+
+        Assert.True(await _store.CreateAsync(Session(first), queueCapacity: 1, CancellationToken.None));
+        Assert.False(await _store.CreateAsync(Session(second), queueCapacity: 1, CancellationToken.None));
+        Assert.Null(await _store.FindAsync(second, CancellationToken.None));
+        Assert.Empty((await _store.LoadFilesAsync([second], CancellationToken.None))[second]);
+
+        await _store.ClaimAsync(Host, Instance, 1, CancellationToken.None);
+        Assert.True(await _store.CreateAsync(Session(second), queueCapacity: 1, CancellationToken.None));
+        Assert.Equal(2, (await _store.LoadFilesAsync([second], CancellationToken.None))[second].Count);
     }
 
     [Fact]
@@ -88,7 +106,6 @@ public abstract class SessionStoreContract : IAsyncLifetime
         Assert.Empty((await _store.ClaimAsync(Host, "another-process", 10, CancellationToken.None)).Sessions);
         var running = await _store.FindAsync(ids[0], CancellationToken.None);
         Assert.Equal((SessionStatus.Running, Host), (running!.Status, running.Host));
-        Assert.Equal(0, await _store.CountQueuedAsync(CancellationToken.None));
     }
 
     [Fact]

@@ -81,17 +81,18 @@ public class WarmPoolTests
         Assert.Equal(5, pool.Target);
         Assert.Equal(2, pool.ConfiguredTarget);
 
-        time.Advance(TimeSpan.FromSeconds(31));
+        time.Advance(TimeSpan.FromSeconds(31)); // leases stopped: 1 in 31 s is no demand
         Assert.Equal(2, pool.Target);
     }
 
     [Fact]
     public void Demand_never_raises_the_target_past_the_maximum()
     {
-        var (pool, _, _) = Create(new PoolOptions { TargetSize = 1, MaxSize = 3 });
+        var (pool, _, time) = Create(new PoolOptions { TargetSize = 1, MaxSize = 3 });
         for (var i = 0; i < 600; i++)
         {
             pool.Demand.Leased();
+            time.Advance(TimeSpan.FromMilliseconds(50));
         }
         pool.Demand.Refilled(TimeSpan.FromSeconds(2));
 
