@@ -46,7 +46,7 @@ build() {
     local container
     container=$("$(docker_cli)" create "$postgres")
     "$(docker_cli)" cp "$here/offline/postgres-entrypoint.sh" "$container:/usr/local/bin/postgres-entrypoint.sh"
-    "$(docker_cli)" commit -q "$container" "$postgres" >/dev/null
+    "$(docker_cli)" commit "$container" "$postgres" >/dev/null
     "$(docker_cli)" rm "$container" >/dev/null
   fi
   say "images built; run: eng/compose-offline.sh up -d --no-build"

@@ -26,6 +26,13 @@ endpoint=unix://$socket
 
 running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 
+# What a dockerd killed before it could clean up leaves mounted under its root (its data root, overlays, netns).
+unmount_all() {
+  awk -v root="$root" '$2 == root || index($2, root "/") == 1 {print $2}' /proc/self/mounts | sort -r | while read -r mount; do
+    umount -l "$mount" 2>/dev/null || true
+  done
+}
+
 stop() {
   running || return 0
   local pid
@@ -39,9 +46,10 @@ start() {
   is_root || die "a private Docker engine needs root"
   stop
   mkdir -p "$root"
+  unmount_all
   unshare --net -- dockerd --host "$endpoint" --data-root "$root/data" --exec-root "$root/exec" --pidfile "$pidfile" \
     --bridge none --iptables=false --ip-masq=false --userland-proxy=false --cgroup-parent "/executor-private-$name" \
-    --log-level warn >"$root/dockerd.log" 2>&1 &
+    --shutdown-timeout 2 --log-level warn >"$root/dockerd.log" 2>&1 &
   for _ in $(seq 1 300); do
     "$(docker_cli)" -H "$endpoint" info >/dev/null 2>&1 && break
     sleep 0.2
@@ -64,7 +72,7 @@ case $command in
     die "private engine $name stopped by itself; see $root/dockerd.log"
     ;;
   stop) stop ;;
-  wipe) stop; rm -rf "$root" ;;
+  wipe) stop; unmount_all; rm -rf "$root" ;;
   endpoint) echo "$endpoint" ;;
   *) die "unknown command $command" ;;
 esac

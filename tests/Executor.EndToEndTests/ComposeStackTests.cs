@@ -12,16 +12,67 @@ public sealed class ComposeCollection
     public const string Name = "4 compose";
 }
 
+/// <summary>The images docker-compose runs, built offline once for the collection (no registry here).</summary>
+public sealed class OfflineImages : IAsyncLifetime
+{
+    public Task InitializeAsync() => ComposeStackTests.Script(TimeSpan.FromMinutes(20), "build");
+
+    public Task DisposeAsync() => Task.CompletedTask;
+}
+
 /// <summary>The deployment an operator runs: docker-compose, built offline here (no registry), on the real engine.</summary>
 [Collection(ComposeCollection.Name)]
-public sealed class ComposeStackTests
+public sealed class ComposeStackTests(OfflineImages images) : IClassFixture<OfflineImages>
 {
     private const string Project = "executor-e2e";
 
     [Fact]
+    public async Task The_distributed_files_run_a_central_tier_that_a_runner_host_joins_with_one_command()
+    {
+        Assert.NotNull(images);
+        var port = StackFixture.FreePort();
+        (string, string)[] central =
+        [
+            ("EXECUTOR_POSTGRES_PASSWORD", "e2e-" + Guid.NewGuid().ToString("N")), ("EXECUTOR_HOST_TOKEN", "e2e-" + Guid.NewGuid().ToString("N")),
+            ("EXECUTOR_POSTGRES_IMAGE", "executor-postgres:15"), ("EXECUTOR_PORT", port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("EXECUTOR_CLAIM_PORT_A", StackFixture.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("EXECUTOR_CLAIM_PORT_B", StackFixture.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        ];
+        // The runner host reaches the central tier's published claim ports through the machine's own address.
+        (string, string)[] host = [.. central, ("EXECUTOR_CENTRAL", "172.17.0.1"), ("EXECUTOR_HOST_NAME", "e2e-host"), ("EXECUTOR_DEPLOYMENT", "compose")];
+        try
+        {
+            await Compose("central.yml", "executor-e2e-central", central, "up", "-d");
+            await Compose("runner-host.yml", "executor-e2e-host", host, "up", "-d");
+            using var api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            await ExecutorApi.WaitUntilAsync(async () =>
+            {
+                try
+                {
+                    using var hosts = await api.GetAsync("/admin/hosts");
+                    return hosts.IsSuccessStatusCode && (await hosts.Content.ReadAsStringAsync()).Contains("\"e2e-host\"", StringComparison.Ordinal);
+                }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+            }, "the runner host joins the central tier");
+
+            var hello = await api.RunAsync("print('across compose projects')\n");
+            Assert.Equal("across compose projects\n", hello.GetProperty("logs").GetString());
+            Assert.Equal("e2e-host", hello.GetProperty("runner_host").GetString());
+        }
+        finally
+        {
+            await Compose("runner-host.yml", "executor-e2e-host", host, "down", "-v");
+            await Compose("central.yml", "executor-e2e-central", central, "down", "-v");
+        }
+    }
+
+    [Fact]
     public async Task The_offline_compose_stack_runs_scripts_on_port_5000_and_leaves_nothing_behind()
     {
-        await Script(TimeSpan.FromMinutes(15), "build");
+        Assert.NotNull(images);
         var port = IsFree(5000) ? 5000 : StackFixture.FreePort();
         try
         {
@@ -61,7 +112,26 @@ public sealed class ComposeStackTests
             .Any(c => c.Labels.TryGetValue("executor.deployment", out var d) && d == "compose"), "no sandbox of the compose deployment is left");
     }
 
-    private static async Task Script(TimeSpan timeout, params object[] arguments)
+    private static async Task Compose(string file, string project, (string Name, string Value)[] environment, params string[] arguments)
+    {
+        var start = new ProcessStartInfo("docker-compose", ["-p", project, "-f", Path.Combine(Repository.Root, "eng", "compose", file), .. arguments])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        await process.WaitForExitAsync(cancel.Token);
+        Assert.True(process.ExitCode == 0, $"docker-compose -f {file} {string.Join(' ', arguments)} failed: {await output}{await errors}");
+    }
+
+    internal static async Task Script(TimeSpan timeout, params object[] arguments)
     {
         var start = new ProcessStartInfo(Path.Combine(Repository.Root, "eng", "compose-offline.sh"))
         {
