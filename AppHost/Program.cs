@@ -43,6 +43,11 @@ for (var i = 1; i <= replicas; i++)
         .WithEndpoint("http", Direct)
         .WithEnvironment("Sessions__HostToken", hostToken)
         .WithSetting("Sessions__QueueCapacity", "QueueCapacity")
+        // Who may run code: EXECUTOR_OPERATOR_KEY from ./run.sh's environment reaches the service as it is.
+        .WithSetting("EXECUTOR_OPERATOR_KEY", "OperatorKey")
+        .WithSetting("Auth__Mode", "AuthMode")
+        .WithSetting("Auth__RateWindowSeconds", "AuthRateWindowSeconds")
+        .WithSetting("Auth__FailuresPerMinute", "AuthFailuresPerMinute")
         .WithHttpHealthCheck("/health");
     if (database is null)
     {
@@ -106,6 +111,11 @@ var gateway = builder.AddProject<Projects.Gateway>("gateway")
     {
         endpoint.IsProxied = false;
         endpoint.Port = endpoint.TargetPort = int.Parse(executor["GatewayPort"] ?? "5000", CultureInfo.InvariantCulture);
+        // Loopback only unless asked (Executor:GatewayHost=0.0.0.0): the open mode's anonymous callers are this machine's.
+        if (executor["GatewayHost"] is { Length: > 0 } bind)
+        {
+            endpoint.TargetHost = bind;
+        }
     })
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health");

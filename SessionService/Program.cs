@@ -1,3 +1,4 @@
+using Executor.Session.Access;
 using Executor.Session.Apis;
 using Executor.Session.Extensions;
 
@@ -11,8 +12,9 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseAccess();
 app.MapDefaultEndpoints();
-app.MapOpenApi();
+app.MapOpenApi().AllowAnonymous();
 app.MapSessionsApi();
 app.MapPrewarmApi();
 app.MapAdminApi();

@@ -43,6 +43,8 @@ public sealed partial class OpenApiAggregator(IHttpClientFactory httpClients, IC
     {
         var paths = new JsonObject();
         var schemas = new JsonObject();
+        var securitySchemes = new JsonObject();
+        JsonNode? security = null;
         var tags = new JsonArray();
         var tagNames = new HashSet<string>();
         foreach (var document in documents)
@@ -58,6 +60,14 @@ public sealed partial class OpenApiAggregator(IHttpClientFactory httpClients, IC
                     schemas[name] = schema?.DeepClone();
                 }
             }
+            foreach (var (name, scheme) in document["components"]?["securitySchemes"]?.AsObject() ?? [])
+            {
+                if (!securitySchemes.ContainsKey(name))
+                {
+                    securitySchemes[name] = scheme?.DeepClone();
+                }
+            }
+            security ??= document["security"]?.DeepClone();
             foreach (var tag in document["tags"]?.AsArray() ?? [])
             {
                 if (tag?["name"]?.GetValue<string>() is { } name && tagNames.Add(name))
@@ -77,7 +87,8 @@ public sealed partial class OpenApiAggregator(IHttpClientFactory httpClients, IC
                 ["description"] = "Runs untrusted Python scripts in isolated, single-use Docker containers and returns their output.",
             },
             ["paths"] = paths,
-            ["components"] = new JsonObject { ["schemas"] = schemas },
+            ["components"] = new JsonObject { ["schemas"] = schemas, ["securitySchemes"] = securitySchemes },
+            ["security"] = security ?? new JsonArray(),
             ["tags"] = tags,
         };
     }

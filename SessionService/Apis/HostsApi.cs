@@ -18,7 +18,8 @@ public static class HostsApi
 {
     public static RouteGroupBuilder MapHostsApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/hosts/{host}").WithTags("Runner hosts").ExcludeFromDescription().AddEndpointFilter(RequireHostToken);
+        // Not the callers' keys: the hosts present their own shared token.
+        var api = app.MapGroup("/hosts/{host}").WithTags("Runner hosts").ExcludeFromDescription().AllowAnonymous().AddEndpointFilter(RequireHostToken);
 
         api.MapPost("/claims", ClaimAsync).WithName("ClaimRuns");
         api.MapPost("/heartbeat", HeartbeatAsync).WithName("Heartbeat");
@@ -56,7 +57,7 @@ public static class HostsApi
         }
         submitted.Forget(sessionId);
         completions.Completed(sessionId, stored);
-        telemetry.Ended(result.Status, result.WarmStart, result.DurationMs, host);
+        telemetry.Ended(result.Status, result.WarmStart, result.DurationMs, host, stored.Owner);
         return TypedResults.Ok(new ReportResponse(true));
     }
 

@@ -1,8 +1,10 @@
+using Executor.Session.Access;
 using Executor.Session.Dispatch;
 using Executor.Session.Storage;
 using Executor.Session.Uploads;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
 
 namespace Executor.Session.Apis;
 
@@ -19,15 +21,23 @@ public static class PrewarmApi
             .WithSummary("Triggers a refill of the warm pools")
             .WithDescription("Returns at once; every runner host's pool starts containers in the background. With ?count=N each pool keeps "
                 + "N containers ready from now on (at most the hosts' maximum, 64 by default).")
-            .ProducesProblem(StatusCodes.Status400BadRequest);
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status403Forbidden);
         return app;
     }
 
     public static async Task<Results<Ok<PrewarmResponse>, ProblemHttpResult>> PrewarmAsync(
-        IHostDirectory directory, RunnerHosts hosts, SessionSignals signals, [FromQuery] int? count, CancellationToken cancellationToken)
+        HttpContext context, IOptions<AuthOptions> auth, IHostDirectory directory, RunnerHosts hosts, SessionSignals signals,
+        [FromQuery] int? count, CancellationToken cancellationToken)
     {
         if (count is { } requested)
         {
+            // Holding containers costs the machine memory: the seed's plain refill is anyone's, a size is an operator's.
+            if (!Caller.Of(context, auth.Value).IsOperator)
+            {
+                return TypedResults.Problem(Problems.Create(StatusCodes.Status403Forbidden, "forbidden", "Operators only",
+                    "POST /prewarm?count=N changes how many containers every host keeps: it needs an operator key. POST /prewarm alone does not."));
+            }
             var max = await hosts.MaxPoolSizeAsync(cancellationToken) ?? DefaultMaxPoolSize;
             if (requested < 0 || requested > max)
             {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Executor.RunProtocol;
+using Executor.Session.Access;
 using Executor.Session.Dispatch;
 using Executor.Session.OpenApi;
 using Executor.Session.Sessions;
@@ -36,6 +37,7 @@ public static class SessionsApi
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .RequireRateLimiting(AccessServiceCollectionExtensions.RunsPolicy)
             .DisableAntiforgery();
 
         api.MapGet("/result/{session_id}", GetResultAsync)
@@ -54,9 +56,12 @@ public static class SessionsApi
 
     public static async Task<Results<Ok<ExecuteResponse>, Ok<SessionResult>, Accepted<PendingResponse>, ProblemHttpResult>> ExecuteAsync(
         HttpContext context, ISessionStore store, SubmittedJobs submitted, SessionSignals signals,
-        SessionCompletions completions, RunnerHosts hosts, SessionTelemetry telemetry, IOptions<SessionServiceOptions> options,
+        SessionCompletions completions, RunnerHosts hosts, QuotaGate quotas, SessionTelemetry telemetry, IOptions<SessionServiceOptions> options,
+        IOptions<AuthOptions> auth, ILoggerFactory loggers,
         [FromQuery] bool? wait, [FromQuery(Name = "wait_seconds")] int? waitSeconds, CancellationToken cancellationToken)
     {
+        var caller = Caller.Of(context, auth.Value);
+        Activity.Current?.SetTag(SessionTelemetry.Caller, caller.Id);
         if (WaitFor(wait, waitSeconds, options.Value) is not { } waitFor)
         {
             telemetry.Rejected("bad_wait");
@@ -73,6 +78,17 @@ public static class SessionsApi
                 return TypedResults.Problem(problem);
             }
         }
+        if (QuotaGate.CheckCeilings(caller, upload!.Options) is { } ceiling)
+        {
+            telemetry.Rejected("over_ceiling", caller.Id);
+            return TypedResults.Problem(ceiling);
+        }
+        if (await quotas.CheckUnfinishedAsync(caller, cancellationToken) is { } quota)
+        {
+            telemetry.Rejected("over_quota", caller.Id);
+            context.Response.Headers.RetryAfter = QuotaGate.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+            return TypedResults.Problem(quota);
+        }
         if (await hosts.UnavailableAsync(cancellationToken) is { } why)
         {
             telemetry.Rejected("engine_unavailable");
@@ -81,11 +97,11 @@ public static class SessionsApi
         }
         var sessionId = SessionIds.New();
         Activity.Current?.SetTag(SessionTelemetry.SessionId, sessionId);
-        var job = RunRequests.For(sessionId, upload!, Activity.Current?.Id);
+        var job = RunRequests.For(sessionId, upload, Activity.Current?.Id);
         using (var persist = SessionTelemetry.Source.StartActivity("persist session"))
         {
             persist?.SetTag(SessionTelemetry.SessionId, sessionId);
-            var created = new NewSession(sessionId, upload!.Entrypoint, upload.Files, upload.Options, job.TraceParent);
+            var created = new NewSession(sessionId, upload.Entrypoint, upload.Files, upload.Options, job.TraceParent, caller.Id, caller.Quotas.MaxConcurrentRuns);
             if (!await store.CreateAsync(created, options.Value.QueueCapacity, cancellationToken))
             {
                 telemetry.Rejected("queue_full");
@@ -93,6 +109,7 @@ public static class SessionsApi
                 return TypedResults.Problem(Problems.QueueFull(RetryAfterSeconds));
             }
         }
+        Audit.Accepted(loggers, caller, sessionId, upload);
         var ended = waitFor > TimeSpan.Zero ? completions.Listen(sessionId) : null;
         submitted.Add(job);
         signals.WorkArrived();
@@ -108,17 +125,22 @@ public static class SessionsApi
     }
 
     public static async Task<Results<Ok<SessionResult>, Accepted<PendingResponse>, ProblemHttpResult>> GetResultAsync(
-        [FromRoute(Name = "session_id")] string sessionId, [FromQuery(Name = "wait_seconds")] int? waitSeconds,
-        SessionCompletions completions, IOptions<SessionServiceOptions> options, CancellationToken cancellationToken)
+        [FromRoute(Name = "session_id")] string sessionId, [FromQuery(Name = "wait_seconds")] int? waitSeconds, HttpContext context,
+        ISessionStore store, SessionCompletions completions, IOptions<SessionServiceOptions> options, IOptions<AuthOptions> auth,
+        CancellationToken cancellationToken)
     {
         if (WaitFor(wait: null, waitSeconds, options.Value) is not { } waitFor)
         {
             return TypedResults.Problem(BadWait(options.Value));
         }
-        var session = SessionIds.IsWellFormed(sessionId) ? await completions.WaitAsync(sessionId, waitFor, cancellationToken) : null;
+        var session = await FindOwnedAsync(sessionId, context, store, auth.Value, cancellationToken);
         if (session is null)
         {
             return TypedResults.Problem(Problems.SessionNotFound(sessionId));
+        }
+        if (!SessionStatus.IsTerminal(session.Status) && waitFor > TimeSpan.Zero)
+        {
+            session = await completions.WaitAsync(sessionId, waitFor, cancellationToken) ?? session;
         }
         if (!SessionStatus.IsTerminal(session.Status))
         {
@@ -127,11 +149,19 @@ public static class SessionsApi
         return TypedResults.Ok(SessionResults.From(session));
     }
 
+    /// <summary>The session, if it exists and the caller may see it (its own; an operator sees every one). Null otherwise: 404 either way, so ids leak nothing.</summary>
+    private static async Task<SessionRecord?> FindOwnedAsync(
+        string sessionId, HttpContext context, ISessionStore store, AuthOptions auth, CancellationToken cancellationToken) =>
+        SessionIds.IsWellFormed(sessionId) && await store.FindAsync(sessionId, cancellationToken) is { } session
+            && Caller.Of(context, auth).Owns(session.Owner)
+            ? session
+            : null;
+
     public static async Task<Results<Ok<CleanupResponse>, ProblemHttpResult>> CleanupAsync(
-        [FromRoute(Name = "session_id")] string sessionId,
+        [FromRoute(Name = "session_id")] string sessionId, HttpContext context, IOptions<AuthOptions> auth,
         ISessionStore store, SessionCompletions completions, SessionSignals signals, TimeProvider time, CancellationToken cancellationToken)
     {
-        var session = SessionIds.IsWellFormed(sessionId) ? await store.FindAsync(sessionId, cancellationToken) : null;
+        var session = await FindOwnedAsync(sessionId, context, store, auth.Value, cancellationToken);
         if (session is null)
         {
             return TypedResults.Problem(Problems.SessionNotFound(sessionId));

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Executor.Session.Access;
 using Executor.Session.Dispatch;
 using Executor.Session.OpenApi;
 using Executor.Session.Sessions;
@@ -29,6 +30,7 @@ public static class ServiceCollectionExtensions
         builder.Services.AddExceptionHandler<StoreUnavailableHandler>();
 
         builder.AddSessionStorage();
+        builder.AddAccess();
         builder.Services.AddSingleton<SessionTelemetry>();
         builder.Services.AddSingleton<SessionSignals>();
         builder.Services.AddSingleton<SessionCompletions>();
@@ -37,7 +39,8 @@ public static class ServiceCollectionExtensions
         builder.Services.AddSingleton<RunnerHosts>();
         builder.Services.AddHostedService<SessionMaintenance>();
 
-        builder.Services.AddOpenApi("v1", o => o.AddOperationTransformer<ExecuteFormTransformer>().AddSchemaTransformer<StatusEnumTransformer>());
+        builder.Services.AddOpenApi("v1", o => o.AddOperationTransformer<ExecuteFormTransformer>().AddSchemaTransformer<StatusEnumTransformer>()
+            .AddDocumentTransformer<SecuritySchemeTransformer>());
         return builder;
     }
 
@@ -72,6 +75,7 @@ public static class ServiceCollectionExtensions
         builder.Services.AddSingleton<ISessionStore>(sp => sp.GetRequiredService<SqlStore>());
         builder.Services.AddSingleton<IWorkQueue>(sp => sp.GetRequiredService<SqlStore>());
         builder.Services.AddSingleton<IHostDirectory>(sp => sp.GetRequiredService<SqlStore>());
+        builder.Services.AddSingleton<IApiKeyStore>(sp => sp.GetRequiredService<SqlStore>());
         builder.Services.AddHostedService<SessionStoreInitializer>();
     }
 }

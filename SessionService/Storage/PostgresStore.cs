@@ -15,8 +15,6 @@ public sealed class PostgresStore(NpgsqlDataSource dataSource, TimeProvider time
 
     public override string Description { get; } = Describe(dataSource);
 
-    protected override string ClaimLocking => "FOR UPDATE SKIP LOCKED";
-
     public override async Task InitializeAsync(CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -66,13 +64,13 @@ public sealed class PostgresStore(NpgsqlDataSource dataSource, TimeProvider time
     /// </summary>
     public override async Task<Claim> ClaimAsync(string host, string instance, int max, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("""
+        await using var command = dataSource.CreateCommand($"""
             WITH seq AS (SELECT nextval('claim_numbers') AS n),
             picked AS (
                 SELECT id FROM sessions
-                WHERE status = 'queued'
+                WHERE id IN ({FairQueue}) AND status = 'queued'
                   AND EXISTS (SELECT 1 FROM hosts WHERE id = @host AND instance = @instance AND state = 'alive' AND engine_problem IS NULL)
-                ORDER BY created_at, id LIMIT @max FOR UPDATE SKIP LOCKED)
+                FOR UPDATE SKIP LOCKED)
             UPDATE sessions s SET status = 'running', host = @host, host_instance = @instance, claim_seq = (SELECT n FROM seq), started_at = @now
             FROM picked WHERE s.id = picked.id
             RETURNING s.id, s.created_at, s.entrypoint, s.options, s.trace_parent, s.claim_seq

@@ -110,5 +110,34 @@ public static class Schema
         new(3, "claim numbers from a sequence (PostgreSQL: a claim is one statement)",
             Sqlite: "SELECT 1;",
             Postgres: "CREATE SEQUENCE claim_numbers;"),
+        new(4, "API keys; sessions belong to the key that made them",
+            Sqlite: """
+                CREATE TABLE api_keys (
+                    id                  TEXT PRIMARY KEY,
+                    name                TEXT NOT NULL,
+                    role                TEXT NOT NULL,
+                    secret_hash         TEXT NOT NULL,
+                    created_at          TEXT NOT NULL,
+                    revoked_at          TEXT,
+                    quotas              TEXT NOT NULL
+                );
+                ALTER TABLE sessions ADD COLUMN owner TEXT;
+                ALTER TABLE sessions ADD COLUMN max_running INTEGER;
+                CREATE INDEX sessions_owner_unfinished ON sessions (owner, status) WHERE status IN ('queued', 'running');
+                """,
+            Postgres: """
+                CREATE TABLE api_keys (
+                    id                  text PRIMARY KEY,
+                    name                text NOT NULL,
+                    role                text NOT NULL,
+                    secret_hash         text NOT NULL,
+                    created_at          timestamptz NOT NULL,
+                    revoked_at          timestamptz,
+                    quotas              text NOT NULL
+                );
+                ALTER TABLE sessions ADD COLUMN owner text;
+                ALTER TABLE sessions ADD COLUMN max_running integer;
+                CREATE INDEX sessions_owner_unfinished ON sessions (owner, status) WHERE status IN ('queued', 'running');
+                """),
     ];
 }

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Text.Json;
 using Executor.RunProtocol;
+using Executor.Session.Access;
 using Executor.Session.Sessions;
 
 namespace Executor.Session.Storage;
@@ -8,19 +9,17 @@ namespace Executor.Session.Storage;
 /// <summary>
 /// Sessions, the queue and the runner hosts in SQL. The statements are written once for both engines (SQLite and
 /// PostgreSQL read the same SQL, RETURNING included); <see cref="SqliteStore"/> and <see cref="PostgresStore"/> own
-/// their connections, their schema and the few places where the engines differ (the claim's row locking).
+/// their connections, their schema and the few places where the engines differ (the claim: SQLite has one writer;
+/// PostgreSQL locks the rows it picks, FOR UPDATE SKIP LOCKED).
 /// </summary>
-public abstract class SqlStore(TimeProvider time) : ISessionStore, IWorkQueue, IHostDirectory
+public abstract class SqlStore(TimeProvider time) : ISessionStore, IWorkQueue, IHostDirectory, IApiKeyStore
 {
     private const string Unfinished = "('queued', 'running')";
-    private const string SessionColumns = "id, status, created_at, started_at, finished_at, result, host";
+    private const string SessionColumns = "id, status, created_at, started_at, finished_at, result, host, owner";
 
     public abstract string Description { get; }
 
     protected TimeProvider Time { get; } = time;
-
-    /// <summary>How the engine locks the rows a claim picks: "FOR UPDATE SKIP LOCKED" under PostgreSQL, nothing under SQLite (one writer).</summary>
-    protected abstract string ClaimLocking { get; }
 
     public abstract Task InitializeAsync(CancellationToken cancellationToken);
 
@@ -37,12 +36,13 @@ public abstract class SqlStore(TimeProvider time) : ISessionStore, IWorkQueue, I
         await using var transaction = await BeginAsync(writing.Connection, cancellationToken);
         await using var insert = Command(writing.Connection, transaction, "");
         var sql = new System.Text.StringBuilder("""
-            INSERT INTO sessions (id, status, created_at, entrypoint, options, trace_parent)
-            SELECT @id, 'queued', @now, @entrypoint, @options, @trace
+            INSERT INTO sessions (id, status, created_at, entrypoint, options, trace_parent, owner, max_running)
+            SELECT @id, 'queued', @now, @entrypoint, @options, @trace, @owner, @max_running
             WHERE (SELECT COUNT(*) FROM sessions WHERE status = 'queued') < @capacity;
             """);
         insert.Add("@id", session.Id).Add("@now", Time.GetUtcNow()).Add("@entrypoint", session.Entrypoint)
-            .Add("@options", JsonSerializer.Serialize(session.Options, Json)).Add("@trace", session.TraceParent).Add("@capacity", queueCapacity);
+            .Add("@options", JsonSerializer.Serialize(session.Options, Json)).Add("@trace", session.TraceParent).Add("@capacity", queueCapacity)
+            .Add("@owner", session.Owner).Add("@max_running", session.MaxRunning, System.Data.DbType.Int32);
         for (var i = 0; i < session.Files.Count; i++)
         {
             sql.Append(System.Globalization.CultureInfo.InvariantCulture,
@@ -135,7 +135,7 @@ public abstract class SqlStore(TimeProvider time) : ISessionStore, IWorkQueue, I
         var claimed = new List<ClaimedSession>();
         await using (var claim = Command(writing.Connection, transaction, $"""
             UPDATE sessions SET status = 'running', host = @host, host_instance = @instance, claim_seq = @seq, started_at = @now
-            WHERE id IN (SELECT id FROM sessions WHERE status = 'queued' ORDER BY created_at, id LIMIT @max {ClaimLocking})
+            WHERE id IN ({FairQueue})
             RETURNING id, created_at, entrypoint, options, trace_parent
             """))
         {
@@ -154,6 +154,25 @@ public abstract class SqlStore(TimeProvider time) : ISessionStore, IWorkQueue, I
         await transaction.CommitAsync(cancellationToken);
         return new Claim(host, seq, Oldest(claimed));
     }
+
+    /// <summary>
+    /// The queued sessions a claim takes, fairly between owners: an owner's next session comes after as many turns as
+    /// that owner has sessions running and queued before it, so the owner with the least running goes first and one
+    /// caller flooding the queue cannot starve the others, even when hosts claim one at a time; an owner at its
+    /// concurrency quota waits.
+    /// </summary>
+    protected const string FairQueue = """
+        SELECT id FROM (
+            SELECT q.id, q.created_at, q.max_running,
+                   (SELECT COUNT(*) FROM sessions r WHERE r.owner = q.owner AND r.status = 'running') AS running,
+                   row_number() OVER (PARTITION BY COALESCE(q.owner, '') ORDER BY q.created_at, q.id) AS turn
+            FROM sessions q
+            WHERE q.status = 'queued'
+        ) fair
+        WHERE max_running IS NULL OR running + turn <= max_running
+        ORDER BY running + turn, created_at, id
+        LIMIT @max
+        """;
 
     /// <summary>RETURNING keeps no order: oldest first, as they were picked.</summary>
     protected static List<ClaimedSession> Oldest(IEnumerable<ClaimedSession> claimed) =>
@@ -325,6 +344,62 @@ public abstract class SqlStore(TimeProvider time) : ISessionStore, IWorkQueue, I
             : null;
     }
 
+    public async Task CreateKeyAsync(ApiKeyRecord key, CancellationToken cancellationToken)
+    {
+        await using var writing = await OpenWriteAsync(cancellationToken);
+        await using var command = Command(writing.Connection, null, """
+            INSERT INTO api_keys (id, name, role, secret_hash, created_at, quotas) VALUES (@id, @name, @role, @hash, @now, @quotas)
+            """);
+        command.Add("@id", key.Id).Add("@name", key.Name).Add("@role", key.Role).Add("@hash", key.SecretHash)
+            .Add("@now", key.CreatedAt).Add("@quotas", JsonSerializer.Serialize(key.Quotas, Json));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<ApiKeyRecord?> FindKeyAsync(string id, CancellationToken cancellationToken) =>
+        (await ReadKeysAsync("WHERE id = @id", command => command.Add("@id", id), cancellationToken)).SingleOrDefault();
+
+    public Task<IReadOnlyList<ApiKeyRecord>> ListKeysAsync(CancellationToken cancellationToken) =>
+        ReadKeysAsync("ORDER BY created_at, id", _ => { }, cancellationToken);
+
+    public async Task<bool> RevokeKeyAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var writing = await OpenWriteAsync(cancellationToken);
+        await using var command = Command(writing.Connection, null,
+            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, @now) WHERE id = @id");
+        command.Add("@id", id).Add("@now", Time.GetUtcNow());
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    public async Task<(int Queued, int Running)> CountUnfinishedAsync(string owner, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReadAsync(cancellationToken);
+        await using var command = Command(connection, null, """
+            SELECT COALESCE(SUM(CASE WHEN status = 'queued' THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0)
+            FROM sessions WHERE owner = @owner AND status IN ('queued', 'running')
+            """);
+        command.Add("@owner", owner);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (Convert.ToInt32(reader.GetValue(0), System.Globalization.CultureInfo.InvariantCulture),
+            Convert.ToInt32(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    private async Task<IReadOnlyList<ApiKeyRecord>> ReadKeysAsync(string where, Action<DbCommand> parameters, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReadAsync(cancellationToken);
+        await using var command = Command(connection, null, $"SELECT id, name, role, secret_hash, created_at, revoked_at, quotas FROM api_keys {where}");
+        parameters(command);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var keys = new List<ApiKeyRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            keys.Add(new ApiKeyRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+                reader.GetFieldValue<DateTimeOffset>(4), reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5),
+                JsonSerializer.Deserialize<Quotas>(reader.GetString(6), Json) ?? Quotas.None));
+        }
+        return keys;
+    }
+
     protected static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
@@ -354,7 +429,8 @@ public abstract class SqlStore(TimeProvider time) : ISessionStore, IWorkQueue, I
                 reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3),
                 reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4),
                 reader.IsDBNull(5) ? null : JsonSerializer.Deserialize<RunResult>(reader.GetString(5), Json),
-                reader.IsDBNull(6) ? null : reader.GetString(6)));
+                reader.IsDBNull(6) ? null : reader.GetString(6),
+                reader.IsDBNull(7) ? null : reader.GetString(7)));
         }
         return sessions;
     }

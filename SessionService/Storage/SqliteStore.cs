@@ -28,8 +28,6 @@ public sealed class SqliteStore : SqlStore, IAsyncDisposable
 
     public override string Description => $"SQLite at {DatabasePath}";
 
-    protected override string ClaimLocking => "";
-
     public override async Task InitializeAsync(CancellationToken cancellationToken)
     {
         _writer = new SqliteConnection(_connectionString);

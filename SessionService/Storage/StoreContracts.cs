@@ -1,4 +1,5 @@
 using Executor.RunProtocol;
+using Executor.Session.Access;
 using Executor.Session.Sessions;
 
 namespace Executor.Session.Storage;
@@ -79,7 +80,26 @@ public interface IHostDirectory
     Task<PrewarmCommand?> LatestPrewarmAsync(CancellationToken cancellationToken);
 }
 
-public sealed record NewSession(string Id, string Entrypoint, IReadOnlyList<SessionFile> Files, RunOptions Options, string? TraceParent);
+/// <summary>API keys, kept with the sessions (so they work in both modes). Only their secrets' hashes are stored.</summary>
+public interface IApiKeyStore
+{
+    Task CreateKeyAsync(ApiKeyRecord key, CancellationToken cancellationToken);
+
+    Task<ApiKeyRecord?> FindKeyAsync(string id, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<ApiKeyRecord>> ListKeysAsync(CancellationToken cancellationToken);
+
+    /// <summary>Revokes a key (it stays listed, revoked); false when there is no such key.</summary>
+    Task<bool> RevokeKeyAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>How many of an owner's sessions wait and run now.</summary>
+    Task<(int Queued, int Running)> CountUnfinishedAsync(string owner, CancellationToken cancellationToken);
+}
+
+/// <param name="Owner">The caller (key id) the session belongs to.</param>
+/// <param name="MaxRunning">The owner's concurrency quota: a claim takes none of its sessions while that many run.</param>
+public sealed record NewSession(
+    string Id, string Entrypoint, IReadOnlyList<SessionFile> Files, RunOptions Options, string? TraceParent, string? Owner = null, int? MaxRunning = null);
 
 public sealed record SessionRecord(
     string Id,
@@ -88,7 +108,8 @@ public sealed record SessionRecord(
     DateTimeOffset? StartedAt,
     DateTimeOffset? FinishedAt,
     RunResult? Result,
-    string? Host);
+    string? Host,
+    string? Owner = null);
 
 public sealed record ClaimedSession(string Id, DateTimeOffset CreatedAt, string Entrypoint, RunOptions Options, string? TraceParent);
 

@@ -16,6 +16,7 @@ public sealed class SessionTelemetry
     public const string Warm = "executor.warm";
     public const string Reason = "executor.reason";
     public const string RunnerHost = "executor.runner_host";
+    public const string Caller = "executor.caller";
 
     public static readonly ActivitySource Source = new(Name);
 
@@ -33,14 +34,14 @@ public sealed class SessionTelemetry
         _rejected = meter.CreateCounter<long>("executor.submissions.rejected", "{submission}", "Submissions refused, by reason");
     }
 
-    public void Ended(string status, bool warm, double durationMs, string? host)
+    public void Ended(string status, bool warm, double durationMs, string? host, string? caller)
     {
-        var tags = new TagList { { Status, status }, { Warm, warm }, { RunnerHost, host } };
+        var tags = new TagList { { Status, status }, { Warm, warm }, { RunnerHost, host }, { Caller, caller } };
         _executions.Add(1, tags);
         _duration.Record(durationMs / 1000, tags);
     }
 
     public void Waited(TimeSpan wait) => _queueWait.Record(wait.TotalSeconds);
 
-    public void Rejected(string reason) => _rejected.Add(1, new KeyValuePair<string, object?>(Reason, reason));
+    public void Rejected(string reason, string? caller = null) => _rejected.Add(1, new TagList { { Reason, reason }, { Caller, caller } });
 }

@@ -26,6 +26,9 @@ public sealed class ComposeStackTests(OfflineImages images) : IClassFixture<Offl
 {
     private const string Project = "executor-e2e";
 
+    /// <summary>docker-compose's stacks require keys: this is their operator key.</summary>
+    private const string OperatorKey = "e2e-compose-operator-key-0123456789";
+
     [Fact]
     public async Task The_distributed_files_run_a_central_tier_that_a_runner_host_joins_with_one_command()
     {
@@ -35,6 +38,7 @@ public sealed class ComposeStackTests(OfflineImages images) : IClassFixture<Offl
         [
             ("EXECUTOR_POSTGRES_PASSWORD", "e2e-" + Guid.NewGuid().ToString("N")), ("EXECUTOR_HOST_TOKEN", "e2e-" + Guid.NewGuid().ToString("N")),
             ("EXECUTOR_POSTGRES_IMAGE", "executor-postgres:15"), ("EXECUTOR_PORT", port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("EXECUTOR_OPERATOR_KEY", OperatorKey),
             ("EXECUTOR_CLAIM_PORT_A", StackFixture.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture)),
             ("EXECUTOR_CLAIM_PORT_B", StackFixture.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture)),
         ];
@@ -44,7 +48,7 @@ public sealed class ComposeStackTests(OfflineImages images) : IClassFixture<Offl
         {
             await Compose("central.yml", "executor-e2e-central", central, "up", "-d");
             await Compose("runner-host.yml", "executor-e2e-host", host, "up", "-d");
-            using var api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            using var api = Client(port);
             await ExecutorApi.WaitUntilAsync(async () =>
             {
                 try
@@ -76,8 +80,13 @@ public sealed class ComposeStackTests(OfflineImages images) : IClassFixture<Offl
         var port = IsFree(5000) ? 5000 : StackFixture.FreePort();
         try
         {
-            await Script(TimeSpan.FromMinutes(5), "-p", Project, "up", "-d", "--no-build", ("EXECUTOR_PORT", port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-            using var api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            await Script(TimeSpan.FromMinutes(5), "-p", Project, "up", "-d", "--no-build",
+                ("EXECUTOR_PORT", port.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("EXECUTOR_OPERATOR_KEY", OperatorKey));
+            using var api = Client(port);
+            using (var anonymous = await new HttpClient { BaseAddress = api.BaseAddress }.UploadAsync("print(1)\n"))
+            {
+                Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode); // docker-compose requires keys
+            }
             await ExecutorApi.WaitUntilAsync(async () =>
             {
                 try
@@ -102,7 +111,7 @@ public sealed class ComposeStackTests(OfflineImages images) : IClassFixture<Offl
         }
         finally
         {
-            await Script(TimeSpan.FromMinutes(3), "-p", Project, "down", "-v", "--remove-orphans");
+            await Script(TimeSpan.FromMinutes(3), "-p", Project, "down", "-v", "--remove-orphans", ("EXECUTOR_OPERATOR_KEY", OperatorKey));
         }
 
         using var docker = new DockerClientBuilder().WithEndpoint(new Uri("unix:///var/run/docker.sock")).Build();
@@ -110,6 +119,13 @@ public sealed class ComposeStackTests(OfflineImages images) : IClassFixture<Offl
         Assert.DoesNotContain(left, c => c.Labels.TryGetValue("com.docker.compose.project", out var p) && p == Project);
         await ExecutorApi.WaitUntilAsync(async () => !(await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true }))
             .Any(c => c.Labels.TryGetValue("executor.deployment", out var d) && d == "compose"), "no sandbox of the compose deployment is left");
+    }
+
+    private static HttpClient Client(int port)
+    {
+        var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", OperatorKey);
+        return client;
     }
 
     private static async Task Compose(string file, string project, (string Name, string Value)[] environment, params string[] arguments)

@@ -11,6 +11,7 @@ public sealed class ComposeTests
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            Environment = { ["EXECUTOR_OPERATOR_KEY"] = "compose-config-operator-key" },
         };
         using var process = Process.Start(compose)!;
         var output = await process.StandardOutput.ReadToEndAsync();
@@ -27,12 +28,14 @@ public sealed class ComposeTests
         Assert.Contains("/var/run/docker.sock", services["prewarm"], StringComparison.Ordinal);
         Assert.Contains("published: 5000", services["gateway"], StringComparison.Ordinal);
         Assert.Contains("session-data", services["session"], StringComparison.Ordinal);
+        Assert.Contains("Auth__Mode: required", services["session"], StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task The_distributed_files_split_the_central_tier_from_the_runner_hosts_which_hold_no_database_credentials()
     {
-        var central = ServicesOf(await ConfigAsync("central.yml", ("EXECUTOR_POSTGRES_PASSWORD", "pg-secret"), ("EXECUTOR_HOST_TOKEN", "host-secret")));
+        var central = ServicesOf(await ConfigAsync("central.yml",
+            ("EXECUTOR_POSTGRES_PASSWORD", "pg-secret"), ("EXECUTOR_HOST_TOKEN", "host-secret"), ("EXECUTOR_OPERATOR_KEY", "operator-secret-0123")));
         var host = ServicesOf(await ConfigAsync("runner-host.yml",
             ("EXECUTOR_CENTRAL", "10.0.0.5"), ("EXECUTOR_HOST_TOKEN", "host-secret"), ("EXECUTOR_HOST_NAME", "host-9")));
 
@@ -54,7 +57,7 @@ public sealed class ComposeTests
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        foreach (var name in new[] { "EXECUTOR_POSTGRES_PASSWORD", "EXECUTOR_HOST_TOKEN", "EXECUTOR_CENTRAL", "EXECUTOR_HOST_NAME" })
+        foreach (var name in new[] { "EXECUTOR_POSTGRES_PASSWORD", "EXECUTOR_HOST_TOKEN", "EXECUTOR_CENTRAL", "EXECUTOR_HOST_NAME", "EXECUTOR_OPERATOR_KEY" })
         {
             compose.Environment.Remove(name);
         }

@@ -63,8 +63,10 @@ public class StackFixture : IAsyncLifetime
                 "--Executor:ServicePorts=random",
                 $"--Executor:DataDirectory={_dataDirectory}",
                 $"--Executor:PoolSize={PoolSize}",
-                // Any free port: the suite must not collide with a stack started by ./run.sh on 5000.
+                // Any free port: the suite must not collide with a stack started by ./run.sh on 5000. Every address: a test
+                // calls from one that is not loopback (the open mode must refuse it).
                 $"--Executor:GatewayPort={FreePort()}",
+                "--Executor:GatewayHost=0.0.0.0",
                 $"--Executor:OtlpEndpoint={Telemetry.Endpoint}",
                 $"--Executor:DockerEndpoint={DockerEndpoint}",
                 .. ExtraArguments,

@@ -33,12 +33,12 @@ public abstract class SessionStoreContract : IAsyncLifetime
         }
     }
 
-    private async Task<string> SubmitAsync(string script = "print(1)\n", string? trace = null)
+    private async Task<string> SubmitAsync(string script = "print(1)\n", string? trace = null, string? owner = null, int? maxRunning = null)
     {
         var id = SessionIds.New();
         Assert.True(await _store.CreateAsync(new NewSession(id, "main.py",
             [new SessionFile("main.py", Encoding.UTF8.GetBytes(script)), new SessionFile("lib/data.bin", [0, 1, 2])],
-            new RunOptions(["--x"], "stdin", 5, 256), trace), QueueCapacity, CancellationToken.None));
+            new RunOptions(["--x"], "stdin", 5, 256), trace, owner, maxRunning), QueueCapacity, CancellationToken.None));
         Time.Advance(TimeSpan.FromMilliseconds(10)); // created_at orders the queue
         return id;
     }
@@ -106,6 +106,54 @@ public abstract class SessionStoreContract : IAsyncLifetime
         Assert.Empty((await _store.ClaimAsync(Host, "another-process", 10, CancellationToken.None)).Sessions);
         var running = await _store.FindAsync(ids[0], CancellationToken.None);
         Assert.Equal((SessionStatus.Running, Host), (running!.Status, running.Host));
+    }
+
+    [Fact]
+    public async Task Claims_serve_owners_in_turn_so_a_flood_does_not_starve_a_newcomer_even_one_at_a_time()
+    {
+        await BeatAsync();
+        var flood = new List<string>();
+        for (var i = 0; i < 6; i++)
+        {
+            flood.Add(await SubmitAsync(owner: "flood"));
+        }
+        await _store.ClaimAsync(Host, Instance, 2, CancellationToken.None); // the flood runs two
+        var newcomer = await SubmitAsync(owner: "newcomer");
+
+        var next = await _store.ClaimAsync(Host, Instance, 1, CancellationToken.None);
+
+        Assert.Equal([newcomer], next.Sessions.Select(s => s.Id));
+    }
+
+    [Fact]
+    public async Task An_owner_at_its_concurrency_quota_waits_in_the_queue()
+    {
+        await BeatAsync();
+        var first = await SubmitAsync(owner: "limited", maxRunning: 1);
+        var second = await SubmitAsync(owner: "limited", maxRunning: 1);
+
+        Assert.Equal([first], (await _store.ClaimAsync(Host, Instance, 5, CancellationToken.None)).Sessions.Select(s => s.Id));
+        Assert.Empty((await _store.ClaimAsync(Host, Instance, 5, CancellationToken.None)).Sessions);
+        Assert.Equal((1, 1), await _store.CountUnfinishedAsync("limited", CancellationToken.None));
+        await _store.CompleteAsync(first, Result(), Host, CancellationToken.None);
+        Assert.Equal([second], (await _store.ClaimAsync(Host, Instance, 5, CancellationToken.None)).Sessions.Select(s => s.Id));
+    }
+
+    [Fact]
+    public async Task Keys_are_stored_by_their_hash_listed_and_revoked()
+    {
+        var (id, key, hash) = Executor.Session.Access.ApiKeys.New();
+        var record = new Executor.Session.Access.ApiKeyRecord(id, "grader", "user", hash, Time.GetUtcNow(), null,
+            new Executor.Session.Access.Quotas(2, 8, 60, 30, 256));
+        await _store.CreateKeyAsync(record, CancellationToken.None);
+
+        var found = await _store.FindKeyAsync(id, CancellationToken.None);
+        Assert.Equal(record, found);
+        Assert.True(Executor.Session.Access.ApiKeys.Matches(Executor.Session.Access.ApiKeys.Parse(key)!.Value.Secret, found!.SecretHash));
+        Assert.Single(await _store.ListKeysAsync(CancellationToken.None));
+        Assert.True(await _store.RevokeKeyAsync(id, CancellationToken.None));
+        Assert.NotNull((await _store.FindKeyAsync(id, CancellationToken.None))!.RevokedAt);
+        Assert.False(await _store.RevokeKeyAsync("nosuchkey", CancellationToken.None));
     }
 
     [Fact]

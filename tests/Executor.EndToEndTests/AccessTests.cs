@@ -1,0 +1,354 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using Aspire.Hosting.ApplicationModel;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Executor.EndToEndTests;
+
+/// <summary>A stack whose callers must present API keys: an operator key is configured, so the mode is "required".</summary>
+public sealed class KeyedStackFixture : StackFixture
+{
+    public const string OperatorKey = "e2e-operator-key-0123456789abcdef";
+
+    public override string Deployment => "tests-keys";
+
+    // A short rate window, so that a test sees runs_per_minute refuse and recover.
+    protected override IEnumerable<string> ExtraArguments => [$"--Executor:OperatorKey={OperatorKey}", "--Executor:AuthRateWindowSeconds=6"];
+
+    /// <summary>Every line the services wrote, collected from the start: the tests look for key material in them.</summary>
+    public List<string> Logs { get; } = [];
+
+    public override async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
+        var logs = App.Services.GetRequiredService<ResourceLoggerService>();
+        foreach (var name in new[] { "gateway", "session", "runner", "prewarm" })
+        {
+            // Logs are kept by the resource's id (the name plus a suffix), which its notifications carry.
+            var resource = (await App.ResourceNotifications.WaitForResourceAsync(name, _ => true)).ResourceId;
+            _ = Task.Run(async () =>
+            {
+                await foreach (var batch in logs.WatchAsync(resource))
+                {
+                    lock (Logs)
+                    {
+                        Logs.AddRange(batch.Select(line => line.Content));
+                    }
+                }
+            });
+        }
+    }
+
+    /// <summary>A client of the gateway presenting the key.</summary>
+    public HttpClient With(string? key)
+    {
+        var client = new HttpClient { BaseAddress = Gateway.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
+        if (key is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        }
+        return client;
+    }
+
+    public async Task<(string Id, string Key)> CreateKeyAsync(string name, object? quotas = null, string role = "user")
+    {
+        using var admin = With(OperatorKey);
+        var request = JsonSerializer.SerializeToNode(quotas ?? new { })!.AsObject();
+        request["name"] = name;
+        request["role"] = role;
+        using var response = await admin.PostAsJsonAsync("/admin/keys", request);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var created = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return (created.GetProperty("id").GetString()!, created.GetProperty("key").GetString()!);
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class KeyedCollection : ICollectionFixture<KeyedStackFixture>
+{
+    public const string Name = "7 keys";
+}
+
+/// <summary>Who may run code: keys, roles, quotas, rate limits and ownership, through the real gateway and services.</summary>
+[Collection(KeyedCollection.Name)]
+public sealed class AccessTests(KeyedStackFixture stack)
+{
+    private const string Hello = "print('hello')\n";
+
+    [Fact]
+    public async Task Without_a_key_every_route_answers_401_with_a_bearer_challenge_but_health_and_docs_do_not()
+    {
+        using var anonymous = stack.With(null);
+
+        using var execute = await anonymous.UploadAsync(Hello);
+        Assert.Equal(HttpStatusCode.Unauthorized, execute.StatusCode);
+        Assert.Equal("Bearer", execute.Headers.WwwAuthenticate.Single().Scheme);
+        Assert.Equal("application/problem+json", execute.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("urn:executor:problem:unauthorized", (await execute.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("type").GetString());
+        foreach (var path in new[] { "/result/0123456789abcdef0123456789abcdef", "/admin/keys" })
+        {
+            using var response = await anonymous.GetAsync(path);
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        }
+        using var wrong = stack.With("exk_000000000000_not-a-real-secret");
+        using (var refused = await wrong.UploadAsync(Hello))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+        using (var health = await anonymous.GetAsync("/health"))
+        {
+            Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        }
+        var document = await anonymous.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
+        Assert.True(document.GetProperty("components").GetProperty("securitySchemes").TryGetProperty("bearer", out _));
+    }
+
+    [Fact]
+    public async Task A_key_runs_code_in_all_three_headers_and_a_revoked_key_is_refused_within_5_s()
+    {
+        var (id, key) = await stack.CreateKeyAsync("revocable");
+        foreach (var header in new[] { "Authorization", "X-API-Key", "X-Auth-Token" })
+        {
+            using var client = stack.With(null);
+            client.DefaultRequestHeaders.Add(header, header == "Authorization" ? $"Bearer {key}" : key);
+            Assert.Equal("hello\n", (await client.RunAsync(Hello)).GetProperty("logs").GetString());
+        }
+
+        using var admin = stack.With(KeyedStackFixture.OperatorKey);
+        var listed = await admin.GetFromJsonAsync<JsonElement>("/admin/keys");
+        var entry = listed.EnumerateArray().Single(k => k.GetProperty("id").GetString() == id);
+        Assert.False(entry.TryGetProperty("key", out _));
+        Assert.DoesNotContain(key.Split('_')[2], listed.GetRawText(), StringComparison.Ordinal);
+        using (var revoke = await admin.DeleteAsync($"/admin/keys/{id}"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, revoke.StatusCode);
+        }
+
+        var revoked = Stopwatch.StartNew();
+        using var user = stack.With(key);
+        await ExecutorApi.WaitUntilAsync(async () =>
+        {
+            using var response = await user.UploadAsync(Hello);
+            return response.StatusCode == HttpStatusCode.Unauthorized;
+        }, "the revoked key is refused");
+        Assert.True(revoked.Elapsed < TimeSpan.FromSeconds(5), $"refused only after {revoked.Elapsed}");
+        Assert.NotNull((await admin.GetFromJsonAsync<JsonElement>("/admin/keys")).EnumerateArray()
+            .Single(k => k.GetProperty("id").GetString() == id).GetProperty("revoked_at").GetString());
+    }
+
+    [Fact]
+    public async Task One_user_cannot_read_clean_up_or_wait_on_another_users_session_and_an_operator_can()
+    {
+        var (_, alice) = await stack.CreateKeyAsync("alice");
+        var (_, bob) = await stack.CreateKeyAsync("bob");
+        using var asAlice = stack.With(alice);
+        using var asBob = stack.With(bob);
+        var finished = await asAlice.SubmitAsync(Hello);
+        await asAlice.WaitForResultAsync(finished);
+        var running = await asAlice.SubmitAsync("import time\ntime.sleep(30)\n");
+
+        foreach (var request in new Func<Task<HttpResponseMessage>>[]
+        {
+            () => asBob.GetAsync($"/result/{finished}"),
+            () => asBob.GetAsync($"/result/{running}?wait_seconds=5"),
+            () => asBob.PostAsync($"/cleanup/{running}", null),
+        })
+        {
+            using var response = await request();
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+            Assert.Equal("urn:executor:problem:session-not-found", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("type").GetString());
+        }
+
+        using var asOperator = stack.With(KeyedStackFixture.OperatorKey);
+        Assert.Equal("hello\n", (await asOperator.GetFromJsonAsync<JsonElement>($"/result/{finished}")).GetProperty("logs").GetString());
+        using var cleanup = await asAlice.PostAsync($"/cleanup/{running}", null);
+        Assert.Equal(HttpStatusCode.OK, cleanup.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_user_key_may_prewarm_but_not_resize_the_pools_nor_use_admin_routes()
+    {
+        var (_, key) = await stack.CreateKeyAsync("plain user");
+        using var user = stack.With(key);
+
+        using (var refill = await user.PostAsync("/prewarm", null))
+        {
+            Assert.Equal(HttpStatusCode.OK, refill.StatusCode);
+            Assert.Equal("prewarm triggered", (await refill.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString());
+        }
+        using (var resize = await user.PostAsync("/prewarm?count=8", null))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, resize.StatusCode);
+        }
+        foreach (var path in new[] { "/admin/keys", "/admin/hosts" })
+        {
+            using var response = await user.GetAsync(path);
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        }
+        using var operatorClient = stack.With(KeyedStackFixture.OperatorKey);
+        using var resized = await operatorClient.PostAsync($"/prewarm?count={StackFixture.PoolSize}", null);
+        Assert.Equal(HttpStatusCode.OK, resized.StatusCode);
+    }
+
+    [Fact]
+    public async Task The_concurrency_quota_gives_429_with_Retry_After_and_recovers()
+    {
+        var (_, key) = await stack.CreateKeyAsync("one at a time", new { max_concurrent_runs = 1, max_queued = 0 });
+        using var user = stack.With(key);
+        var first = await user.SubmitAsync("import time\ntime.sleep(3)\n");
+
+        using (var refused = await user.UploadAsync(Hello))
+        {
+            await AssertQuotaAsync(refused, "quota-concurrent-runs");
+        }
+        await user.WaitForResultAsync(first);
+        Assert.Equal("hello\n", (await user.RunAsync(Hello)).GetProperty("logs").GetString());
+    }
+
+    [Fact]
+    public async Task The_queue_quota_gives_429_and_sessions_past_the_concurrency_wait_their_turn()
+    {
+        var (_, key) = await stack.CreateKeyAsync("small queue", new { max_concurrent_runs = 1, max_queued = 1 });
+        using var user = stack.With(key);
+        var running = await user.SubmitAsync("import time\ntime.sleep(3)\nprint('first')\n");
+        var waiting = await user.SubmitAsync("print('second')\n");
+
+        using (var refused = await user.UploadAsync(Hello))
+        {
+            await AssertQuotaAsync(refused, "quota-queued");
+        }
+        var second = await user.WaitForResultAsync(waiting);
+        var first = await user.WaitForResultAsync(running);
+        // The second waited for the first: the concurrency quota held it in the queue.
+        Assert.True(second.GetProperty("started_at").GetDateTimeOffset() >= first.GetProperty("finished_at").GetDateTimeOffset().AddMilliseconds(-50));
+    }
+
+    [Fact]
+    public async Task The_runs_per_minute_quota_gives_429_and_recovers_after_the_window()
+    {
+        var (_, key) = await stack.CreateKeyAsync("two a window", new { runs_per_minute = 2 });
+        using var user = stack.With(key);
+        await user.RunAsync(Hello);
+        await user.RunAsync(Hello);
+
+        using (var refused = await user.UploadAsync(Hello))
+        {
+            await AssertQuotaAsync(refused, "quota-runs-per-minute");
+        }
+        await ExecutorApi.WaitUntilAsync(async () =>
+        {
+            using var again = await user.UploadAsync(Hello);
+            return again.StatusCode == HttpStatusCode.OK;
+        }, "the window passes");
+    }
+
+    [Fact]
+    public async Task Asking_past_a_keys_ceiling_is_a_400_that_names_the_ceiling()
+    {
+        var (_, key) = await stack.CreateKeyAsync("small", new { max_timeout_seconds = 5, max_memory_mb = 64 });
+        using var user = stack.With(key);
+
+        using var form = new MultipartFormDataContent();
+        form.AddFile("main.py", Hello);
+        form.Add(new StringContent("10"), "timeout_seconds");
+        using var tooLong = await user.PostAsync("/execute", form);
+
+        Assert.Equal(HttpStatusCode.BadRequest, tooLong.StatusCode);
+        var problem = await tooLong.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("urn:executor:problem:bad-limit", problem.GetProperty("type").GetString());
+        Assert.Contains("ceiling of 5 seconds", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal("completed", (await user.RunAsync(Hello, ("timeout_seconds", "5"))).GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task A_caller_flooding_the_queue_does_not_starve_another()
+    {
+        var (_, flood) = await stack.CreateKeyAsync("flood", new { max_concurrent_runs = 100, max_queued = 200 });
+        var (_, other) = await stack.CreateKeyAsync("other");
+        using var flooding = stack.With(flood);
+        using var polite = stack.With(other);
+        var flooded = await Task.WhenAll(Enumerable.Range(0, 30).Select(_ => flooding.SubmitAsync("import time\ntime.sleep(1)\n")));
+
+        var mine = await polite.SubmitAsync(Hello);
+        var result = await polite.WaitForResultAsync(mine);
+        var floodResults = await Task.WhenAll(flooded.Select(flooding.WaitForResultAsync));
+
+        Assert.Equal("completed", result.GetProperty("status").GetString());
+        // Served in turn: most of the 30 sessions queued before it started after it (first come, first served would
+        // have started every one of them first).
+        var started = result.GetProperty("started_at").GetDateTimeOffset();
+        var after = floodResults.Count(r => r.GetProperty("started_at").GetDateTimeOffset() > started);
+        Assert.True(after >= 20, $"only {after} of the 30 earlier sessions started after the other caller's ({started:O}): "
+            + string.Join(", ", floodResults.Select(r => r.GetProperty("started_at").GetDateTimeOffset().ToString("ss.fff", System.Globalization.CultureInfo.InvariantCulture))));
+    }
+
+    [Fact]
+    public async Task No_key_material_reaches_the_logs()
+    {
+        var (_, key) = await stack.CreateKeyAsync("logged?");
+        using var user = stack.With(key);
+        await user.RunAsync(Hello);
+        using (var wrong = stack.With(key + "x"))
+        {
+            using var refused = await wrong.UploadAsync(Hello);
+        }
+        await Task.Delay(2000); // the log lines travel through the orchestrator
+
+        string[] lines;
+        lock (stack.Logs)
+        {
+            lines = [.. stack.Logs];
+        }
+        Assert.Contains(lines, l => l.Contains("Execution accepted: caller", StringComparison.Ordinal)); // the audit line is there
+        var secret = key.Split('_')[2];
+        Assert.DoesNotContain(lines, l => l.Contains(secret[..16], StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, l => l.Contains(KeyedStackFixture.OperatorKey, StringComparison.Ordinal));
+    }
+
+    private static async Task AssertQuotaAsync(HttpResponseMessage response, string type)
+    {
+        Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
+        Assert.NotNull(response.Headers.RetryAfter);
+        Assert.Equal($"urn:executor:problem:{type}", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("type").GetString());
+    }
+}
+
+/// <summary>The open mode (a bare ./run.sh): anonymous callers are let in from loopback only.</summary>
+[Collection(StackCollection.Name)]
+public sealed class OpenModeTests(StackFixture stack)
+{
+    [Fact]
+    public async Task The_open_mode_refuses_an_anonymous_caller_from_an_address_that_is_not_loopback()
+    {
+        // A second address on this machine, made for the test: not loopback, yet reachable without leaving it.
+        const string Address = "10.213.77.2";
+        await Shell.RunAsync($"ip addr add {Address}/32 dev lo");
+        try
+        {
+            using var remote = new HttpClient(new SocketsHttpHandler
+            {
+                ConnectCallback = async (context, cancellationToken) =>
+                {
+                    var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                    socket.Bind(new IPEndPoint(IPAddress.Parse(Address), 0));
+                    await socket.ConnectAsync(IPAddress.Parse(Address), context.DnsEndPoint.Port, cancellationToken);
+                    return new NetworkStream(socket, ownsSocket: true);
+                },
+            })
+            { BaseAddress = stack.Gateway.BaseAddress };
+
+            using var refused = await remote.UploadAsync("print(1)\n");
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+            using var local = await stack.Gateway.UploadAsync("print(1)\n");
+            Assert.Equal(HttpStatusCode.OK, local.StatusCode);
+        }
+        finally
+        {
+            await Shell.RunAsync($"ip addr del {Address}/32 dev lo");
+        }
+    }
+}
