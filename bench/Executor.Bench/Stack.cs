@@ -18,6 +18,9 @@ public sealed class Stack : IAsyncDisposable
 
     private static readonly string[] Services = ["Gateway", "SessionService", "RunnerService", "PrewarmService"];
 
+    /// <summary>The bench resizes pools, an operator's right; its callers are anonymous (the open mode, from loopback).</summary>
+    private static readonly string OperatorKey = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+
     private readonly DistributedApplication _app;
 
     private Stack(DistributedApplication app, HttpClient gateway, HttpClient prewarm, HttpClient runner)
@@ -49,6 +52,8 @@ public sealed class Stack : IAsyncDisposable
                 $"--Executor:PoolSize={poolSize}",
                 $"--Executor:UseWarmPool={warmPool}",
                 $"--Executor:GatewayPort={FreePort()}",
+                $"--Executor:OperatorKey={OperatorKey}",
+                "--Executor:AuthMode=open",
                 .. runtime is null ? Array.Empty<string>() : [$"--Executor:Runtime={runtime}"],
                 .. postgres ? ["--Executor:Mode=distributed", "--Executor:SessionReplicas=1", "--Executor:RunnerHosts=1"] : Array.Empty<string>(),
             ],
@@ -101,7 +106,9 @@ public sealed class Stack : IAsyncDisposable
 
     public async Task ResizePoolAsync(int size)
     {
-        using var response = await Gateway.PostAsync($"/prewarm?count={size}", null);
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/prewarm?count={size}");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", OperatorKey);
+        using var response = await Gateway.SendAsync(request);
         response.EnsureSuccessStatusCode();
         await WaitForPoolAsync(size);
     }

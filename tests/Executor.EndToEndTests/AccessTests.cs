@@ -12,12 +12,12 @@ namespace Executor.EndToEndTests;
 /// <summary>A stack whose callers must present API keys: an operator key is configured, so the mode is "required".</summary>
 public sealed class KeyedStackFixture : StackFixture
 {
-    public const string OperatorKey = "e2e-operator-key-0123456789abcdef";
-
     public override string Deployment => "tests-keys";
 
+    protected override bool RequireKeys => true;
+
     // A short rate window, so that a test sees runs_per_minute refuse and recover.
-    protected override IEnumerable<string> ExtraArguments => [$"--Executor:OperatorKey={OperatorKey}", "--Executor:AuthRateWindowSeconds=6"];
+    protected override IEnumerable<string> ExtraArguments => ["--Executor:AuthRateWindowSeconds=6"];
 
     /// <summary>Every line the services wrote, collected from the start: the tests look for key material in them.</summary>
     public List<string> Logs { get; } = [];

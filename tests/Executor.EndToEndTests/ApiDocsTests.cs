@@ -18,8 +18,10 @@ public sealed class ApiDocsTests(StackFixture stack)
         Assert.True(paths.TryGetProperty("/cleanup/{session_id}", out var cleanup));
         Assert.True(paths.TryGetProperty("/prewarm", out var prewarm));
         Assert.True(paths.TryGetProperty("/admin/hosts", out _));
+        Assert.True(paths.TryGetProperty("/admin/keys", out _));
+        Assert.True(paths.TryGetProperty("/admin/keys/{id}", out _));
         // Only the public routes: nothing of the run protocol (/hosts/...) or of the pool's internal routes.
-        Assert.Equal(5, paths.EnumerateObject().Count());
+        Assert.Equal(7, paths.EnumerateObject().Count());
 
         var form = execute.GetProperty("post").GetProperty("requestBody").GetProperty("content").GetProperty("multipart/form-data").GetProperty("schema");
         var fields = form.GetProperty("properties");

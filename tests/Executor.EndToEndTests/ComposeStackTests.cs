@@ -83,10 +83,6 @@ public sealed class ComposeStackTests(OfflineImages images) : IClassFixture<Offl
             await Script(TimeSpan.FromMinutes(5), "-p", Project, "up", "-d", "--no-build",
                 ("EXECUTOR_PORT", port.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("EXECUTOR_OPERATOR_KEY", OperatorKey));
             using var api = Client(port);
-            using (var anonymous = await new HttpClient { BaseAddress = api.BaseAddress }.UploadAsync("print(1)\n"))
-            {
-                Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode); // docker-compose requires keys
-            }
             await ExecutorApi.WaitUntilAsync(async () =>
             {
                 try
@@ -98,6 +94,10 @@ public sealed class ComposeStackTests(OfflineImages images) : IClassFixture<Offl
                     return false;
                 }
             }, "the compose stack answers on its port");
+            using (var anonymous = await new HttpClient { BaseAddress = api.BaseAddress }.UploadAsync("print(1)\n"))
+            {
+                Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode); // docker-compose requires keys
+            }
 
             var hello = await api.RunAsync("print(\"Hello from Python\")\n");
             Assert.Equal("Hello from Python\n", hello.GetProperty("logs").GetString());

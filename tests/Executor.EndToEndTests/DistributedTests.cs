@@ -69,7 +69,7 @@ public sealed class DistributedTests(DistributedStackFixture stack)
 
         Assert.All(results, r => Assert.Equal("completed", r.GetProperty("status").GetString()));
         Assert.Equal(["host-1", "host-2"], results.Select(r => r.GetProperty("runner_host").GetString()).Distinct().Order());
-        var hosts = await stack.Gateway.GetFromJsonAsync<JsonElement>("/admin/hosts");
+        var hosts = await stack.Operator.GetFromJsonAsync<JsonElement>("/admin/hosts");
         Assert.Equal(["host-1", "host-2"], hosts.EnumerateArray().Select(h => h.GetProperty("id").GetString()).Order());
         Assert.All(hosts.EnumerateArray(), h => Assert.Equal("alive", h.GetProperty("state").GetString()));
     }
@@ -111,7 +111,7 @@ public sealed class DistributedTests(DistributedStackFixture stack)
         {
             await ExecutorApi.WaitUntilAsync(async () =>
             {
-                var hosts = await stack.Gateway.GetFromJsonAsync<JsonElement>("/admin/hosts");
+                var hosts = await stack.Operator.GetFromJsonAsync<JsonElement>("/admin/hosts");
                 return hosts.EnumerateArray().Single(h => h.GetProperty("id").GetString() == "host-2")
                     .GetProperty("engine_problem").ValueKind == JsonValueKind.String;
             }, "host-2 reports its engine down");
@@ -126,7 +126,7 @@ public sealed class DistributedTests(DistributedStackFixture stack)
             await RunCommandAsync("engine-2", KnownResourceCommands.StartCommand);
             await ExecutorApi.WaitUntilAsync(async () =>
             {
-                var hosts = await stack.Gateway.GetFromJsonAsync<JsonElement>("/admin/hosts");
+                var hosts = await stack.Operator.GetFromJsonAsync<JsonElement>("/admin/hosts");
                 return hosts.EnumerateArray().Single(h => h.GetProperty("id").GetString() == "host-2")
                     .GetProperty("engine_problem").ValueKind == JsonValueKind.Null;
             }, "host-2's engine is back");

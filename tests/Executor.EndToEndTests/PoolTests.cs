@@ -45,7 +45,7 @@ public sealed class PoolTests(StackFixture stack)
             Assert.Equal($"{i}\n", result.GetProperty("logs").GetString());
             Assert.True(result.GetProperty("warm_start").GetBoolean(), "ran cold although the pool was full");
             // The runner replaces the container it used with a lease from the pool once the run is over.
-            await ExecutorApi.WaitUntilAsync(async () => (await PoolAsync()).GetProperty("hits").GetInt64() == hitsBefore + 1,
+            await ExecutorApi.WaitUntilAsync(async () => (await PoolAsync()).GetProperty("hits").GetInt64() >= hitsBefore + 1,
                 "the runner leased a replacement from the pool");
         }
         await WaitForFullPoolAsync();
@@ -56,18 +56,18 @@ public sealed class PoolTests(StackFixture stack)
     {
         try
         {
-            using var resize = await stack.Gateway.PostAsync("/prewarm?count=4", null);
+            using var resize = await stack.Operator.PostAsync("/prewarm?count=4", null);
             Assert.Equal(HttpStatusCode.OK, resize.StatusCode);
             Assert.Equal(4, (await resize.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("target").GetInt32());
             await ExecutorApi.WaitUntilAsync(async () => (await PoolAsync()).GetProperty("ready").GetInt32() == 4, "the pool holds 4");
 
-            using var tooMany = await stack.Gateway.PostAsync("/prewarm?count=100000", null);
+            using var tooMany = await stack.Operator.PostAsync("/prewarm?count=100000", null);
             Assert.Equal(HttpStatusCode.BadRequest, tooMany.StatusCode);
             Assert.Equal("application/problem+json", tooMany.Content.Headers.ContentType?.MediaType);
         }
         finally
         {
-            using var restore = await stack.Gateway.PostAsync($"/prewarm?count={StackFixture.PoolSize}", null);
+            using var restore = await stack.Operator.PostAsync($"/prewarm?count={StackFixture.PoolSize}", null);
         }
         await ExecutorApi.WaitUntilAsync(async () => (await PoolAsync()).GetProperty("ready").GetInt32() == StackFixture.PoolSize,
             "the pool shrinks back to its size");

@@ -73,7 +73,7 @@ public sealed class ShutdownTests
     /// <summary>Asks for 64 warm containers and returns while the pool is still starting them.</summary>
     private static async Task FillTowardsAsync(StackFixture stack)
     {
-        using var resized = await stack.Gateway.PostAsync($"/prewarm?count={Filling}", null);
+        using var resized = await stack.Operator.PostAsync($"/prewarm?count={Filling}", null);
         resized.EnsureSuccessStatusCode();
         await ExecutorApi.WaitUntilAsync(async () =>
         {

@@ -20,6 +20,14 @@ public class StackFixture : IAsyncLifetime
     /// <summary>This stack's deployment label: stacks that run side by side never sweep up each other's containers.</summary>
     public virtual string Deployment => DeploymentPrefix;
 
+    public const string OperatorKey = "e2e-operator-key-0123456789abcdef";
+
+    /// <summary>Whether every caller must present a key (the required mode); else the open mode.</summary>
+    protected virtual bool RequireKeys => false;
+
+    /// <summary>A client of the gateway with the operator key.</summary>
+    public HttpClient Operator { get; private set; } = null!;
+
     /// <summary>The OCI runtime the stack's sandboxes run under, as results name it.</summary>
     public virtual string ExpectedRuntime => "runc";
 
@@ -69,6 +77,10 @@ public class StackFixture : IAsyncLifetime
                 "--Executor:GatewayHost=0.0.0.0",
                 $"--Executor:OtlpEndpoint={Telemetry.Endpoint}",
                 $"--Executor:DockerEndpoint={DockerEndpoint}",
+                // An operator key for the tests that administer the stack; the mode stays open (anonymous from loopback)
+                // unless a stack asks for keys.
+                $"--Executor:OperatorKey={OperatorKey}",
+                .. RequireKeys ? Array.Empty<string>() : ["--Executor:AuthMode=open"],
                 .. ExtraArguments,
             ],
             (options, _) => options.DisableDashboard = true);
@@ -82,6 +94,8 @@ public class StackFixture : IAsyncLifetime
         }
 
         Gateway = _app.CreateHttpClient("gateway");
+        Operator = _app.CreateHttpClient("gateway");
+        Operator.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", OperatorKey);
         Sessions = [.. SessionNames.Select(name => _app.CreateHttpClient(name))];
         Runners = [.. HostNames.Select(h => _app.CreateHttpClient(h.Runner))];
         Prewarms = [.. HostNames.Select(h => _app.CreateHttpClient(h.Prewarm))];
