@@ -16,6 +16,7 @@ app.UseAccess();
 app.MapDefaultEndpoints();
 app.MapOpenApi().AllowAnonymous();
 app.MapSessionsApi();
+app.MapLiveApi();
 app.MapPrewarmApi();
 app.MapAdminApi();
 app.MapHostsApi();

@@ -56,7 +56,8 @@ public static class ServiceCollectionExtensions
             {
                 var options = sp.GetRequiredService<IOptions<RunnerOptions>>().Value;
                 http.BaseAddress = new Uri(options.SessionUrl);
-                http.Timeout = HostRoutes.ClaimWait + TimeSpan.FromSeconds(15);
+                // Each call has its own timeout (SessionClient); a run's output streams for as long as the run lasts.
+                http.Timeout = Timeout.InfiniteTimeSpan;
                 if (!string.IsNullOrEmpty(options.HostToken))
                 {
                     http.DefaultRequestHeaders.Add(RunProtocolJson.HostTokenHeader, options.HostToken);

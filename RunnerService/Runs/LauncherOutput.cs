@@ -40,6 +40,41 @@ public sealed class LauncherOutput(long limitBytes)
 
     public long TotalBytes => _stdout.WrittenCount + _stderr.WrittenCount;
 
+    private readonly List<int> _segments = [];
+    private int _segmentsTaken;
+    private int _segmentTaken;
+
+    /// <summary>The combined log's writes in order: stdout lengths positive, stderr negative.</summary>
+    public IReadOnlyList<int> Segments => _segments;
+
+    /// <summary>
+    /// Hands over the output accepted since the last call, in write order, as (stdout?, offset in the combined log,
+    /// bytes): what a live stream sends on. The bytes are valid until the next <see cref="Feed"/>.
+    /// </summary>
+    public void TakeNew(Action<bool, long, ReadOnlySpan<byte>> take)
+    {
+        long offset = 0;
+        for (var i = 0; i < _segmentsTaken; i++)
+        {
+            offset += Math.Abs(_segments[i]);
+        }
+        for (var i = _segmentsTaken; i < _segments.Count; i++)
+        {
+            var length = Math.Abs(_segments[i]);
+            var start = i == _segmentsTaken ? _segmentTaken : 0;
+            if (length > start)
+            {
+                take(_segments[i] > 0, offset + start, _combined.WrittenSpan.Slice((int)(offset + start), length - start));
+            }
+            offset += length;
+        }
+        if (_segments.Count > 0)
+        {
+            _segmentsTaken = _segments.Count - 1;
+            _segmentTaken = Math.Abs(_segments[^1]);
+        }
+    }
+
     public void Feed(ReadOnlySpan<byte> data)
     {
         while (!data.IsEmpty && !Corrupt && Exit is null)
@@ -118,6 +153,20 @@ public sealed class LauncherOutput(long limitBytes)
         var kept = chunk[..Math.Min(room, chunk.Length)];
         stream.Write(kept);
         _combined.Write(kept);
+        if (kept.Length > 0)
+        {
+            // Which bytes of the combined log are stdout and which stderr, in write order: stdout lengths positive,
+            // stderr negative, neighbours of one stream merged. The log can be split back into its writes from it.
+            var length = stream == _stdout ? kept.Length : -kept.Length;
+            if (_segments.Count > 0 && Math.Sign(_segments[^1]) == Math.Sign(length))
+            {
+                _segments[^1] += length;
+            }
+            else
+            {
+                _segments.Add(length);
+            }
+        }
         if (kept.Length < chunk.Length)
         {
             OverLimit = true;

@@ -20,6 +20,7 @@ public sealed partial class SandboxRunner(
     ContainerJanitor janitor,
     SandboxInstance instance,
     SandboxRuntime runtime,
+    SessionClient session,
     IOptions<SandboxOptions> sandboxOptions,
     IOptions<RunnerOptions> runnerOptions,
     TimeProvider time,
@@ -133,6 +134,7 @@ public sealed partial class SandboxRunner(
         activity?.SetTag("executor.warm", warm);
 
         var output = new LauncherOutput(limits.OutputLimitBytes);
+        await using var relay = new OutputRelay(session, sandboxOptions.Value.Host, request.SessionId, logger);
         MultiplexedStream stream;
         using (ActivitySource.StartActivity("send job"))
         {
@@ -152,7 +154,7 @@ public sealed partial class SandboxRunner(
         {
             try
             {
-                await ReadUntilExitAsync(stream, output, diagnostics, stop.Token);
+                await ReadUntilExitAsync(stream, output, relay, diagnostics, stop.Token);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -174,7 +176,7 @@ public sealed partial class SandboxRunner(
     }
 
     private static async Task ReadUntilExitAsync(
-        MultiplexedStream stream, LauncherOutput output, List<byte> diagnostics, CancellationToken cancellationToken)
+        MultiplexedStream stream, LauncherOutput output, OutputRelay relay, List<byte> diagnostics, CancellationToken cancellationToken)
     {
         var buffer = new byte[ReadBufferSize];
         while (output.Exit is null && !output.Corrupt && !output.OverLimit)
@@ -187,6 +189,10 @@ public sealed partial class SandboxRunner(
             if (read.Target == MultiplexedStream.TargetStream.StandardOut)
             {
                 output.Feed(buffer.AsSpan(0, read.Count));
+                if (output.Exit is null)
+                {
+                    output.TakeNew(relay.Send); // live, for whoever follows the run; what comes with the exit record goes with the result
+                }
             }
             else if (diagnostics.Count < DiagnosticsLimit)
             {
@@ -268,6 +274,7 @@ public sealed partial class SandboxRunner(
         Stdout = output.Stdout,
         Stderr = output.Stderr,
         Logs = output.Logs,
+        Segments = [.. output.Segments],
         StdoutTruncated = output.StdoutTruncated,
         StderrTruncated = output.StderrTruncated,
     };

@@ -9,8 +9,14 @@ namespace Executor.Runner.Runs;
 /// </summary>
 public sealed class SessionClient(HttpClient http)
 {
+    private static readonly TimeSpan ClaimTimeout = HostRoutes.ClaimWait + TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan HeartbeatTimeout = HostRoutes.HeartbeatInterval + TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan ReportTimeout = TimeSpan.FromSeconds(30);
+
     public async Task<ClaimResponse> ClaimAsync(string host, ClaimRequest request, CancellationToken cancellationToken)
     {
+        using var timeout = Timeout(ClaimTimeout, cancellationToken);
+        cancellationToken = timeout.Token;
         using var response = await http.PostAsJsonAsync(HostRoutes.ClaimsOf(host), request, RunProtocolJson.Options, cancellationToken);
         response.EnsureSuccessStatusCode();
         return await response.Content.ReadFromJsonAsync<ClaimResponse>(RunProtocolJson.Options, cancellationToken)
@@ -19,6 +25,8 @@ public sealed class SessionClient(HttpClient http)
 
     public async Task<HeartbeatResponse> HeartbeatAsync(string host, Heartbeat beat, CancellationToken cancellationToken)
     {
+        using var timeout = Timeout(HeartbeatTimeout, cancellationToken);
+        cancellationToken = timeout.Token;
         using var response = await http.PostAsJsonAsync(HostRoutes.HeartbeatOf(host), beat, RunProtocolJson.Options, cancellationToken);
         response.EnsureSuccessStatusCode();
         return await response.Content.ReadFromJsonAsync<HeartbeatResponse>(RunProtocolJson.Options, cancellationToken)
@@ -28,10 +36,48 @@ public sealed class SessionClient(HttpClient http)
     /// <summary>Returns once SessionService has the result, or will never want it (the session ended otherwise, or is gone).</summary>
     public async Task ReportAsync(string host, string sessionId, RunResult result, CancellationToken cancellationToken)
     {
+        using var timeout = Timeout(ReportTimeout, cancellationToken);
+        cancellationToken = timeout.Token;
         using var response = await http.PostAsJsonAsync(HostRoutes.ResultOf(host, sessionId), result, RunProtocolJson.Options, cancellationToken);
         if (response.StatusCode != HttpStatusCode.NotFound)
         {
             response.EnsureSuccessStatusCode();
         }
+    }
+
+    /// <summary>
+    /// Sends a run's output as it happens: each frame is written and flushed as it comes (a plain stream content would
+    /// sit in the connection's buffer until it filled), until the frames end. A run can last long: no timeout.
+    /// </summary>
+    public async Task StreamOutputAsync(string host, string sessionId, System.Threading.Channels.ChannelReader<byte[]> frames, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, HostRoutes.OutputOf(host, sessionId)) { Content = new FramesContent(frames) };
+        using var response = await http.SendAsync(request, cancellationToken);
+        response.EnsureSuccessStatusCode();
+    }
+
+    private sealed class FramesContent(System.Threading.Channels.ChannelReader<byte[]> frames) : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        {
+            await foreach (var frame in frames.ReadAllAsync())
+            {
+                await stream.WriteAsync(frame);
+                await stream.FlushAsync();
+            }
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+    }
+
+    private static CancellationTokenSource Timeout(TimeSpan after, CancellationToken cancellationToken)
+    {
+        var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(after);
+        return timeout;
     }
 }

@@ -24,6 +24,7 @@ public static class HostsApi
         api.MapPost("/claims", ClaimAsync).WithName("ClaimRuns");
         api.MapPost("/heartbeat", HeartbeatAsync).WithName("Heartbeat");
         api.MapPost("/runs/{sessionId}/result", ReportAsync).WithName("ReportResult");
+        api.MapPost("/runs/{sessionId}/output", ReceiveOutputAsync).WithName("StreamOutput");
         return api;
     }
 
@@ -59,6 +60,50 @@ public static class HostsApi
         completions.Completed(sessionId, stored);
         telemetry.Ended(result.Status, result.WarmStart, result.DurationMs, host, stored.Owner);
         return TypedResults.Ok(new ReportResponse(true));
+    }
+
+    /// <summary>
+    /// A run's output as it happens (a body streamed for as long as the run lasts): kept in the store, so that whoever
+    /// follows the session, on any replica, reads it on.
+    /// </summary>
+    public static async Task<Results<Ok, NotFound>> ReceiveOutputAsync(
+        string host, string sessionId, HttpContext context, ISessionStore store, IOutputLog log, SessionSignals signals, CancellationToken cancellationToken)
+    {
+        if (!SessionIds.IsWellFormed(sessionId) || await store.FindAsync(sessionId, cancellationToken) is not { Status: SessionStatus.Running } session
+            || session.Host != host)
+        {
+            return TypedResults.NotFound();
+        }
+        // A run may write little for a long while, and much in all: neither is a client too slow or too big.
+        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+        {
+            size.MaxRequestBodySize = null;
+        }
+        if (context.Features.Get<Microsoft.AspNetCore.Server.Kestrel.Core.Features.IHttpMinRequestBodyDataRateFeature>() is { } rate)
+        {
+            rate.MinDataRate = null;
+        }
+        var reader = context.Request.BodyReader;
+        while (true)
+        {
+            var read = await reader.ReadAsync(cancellationToken);
+            var buffer = read.Buffer;
+            var chunks = new List<OutputChunk>();
+            while (OutputFrames.TryRead(ref buffer, out var chunk))
+            {
+                chunks.Add(chunk);
+            }
+            reader.AdvanceTo(buffer.Start, buffer.End);
+            if (chunks.Count > 0)
+            {
+                await log.AppendOutputAsync(sessionId, chunks, cancellationToken);
+                signals.OutputArrived(sessionId);
+            }
+            if (read.IsCompleted)
+            {
+                return TypedResults.Ok();
+            }
+        }
     }
 
     private static bool IsHostId(string host) => host.Length is > 0 and <= 128 && host.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');

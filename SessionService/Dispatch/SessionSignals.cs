@@ -13,6 +13,7 @@ public sealed class SessionSignals
 {
     private const string Work = "work";
     private const string Done = "done:";
+    private const string Output = "out:";
     private const string Host = "host:";
     private const string AllHosts = "hosts";
 
@@ -34,6 +35,9 @@ public sealed class SessionSignals
     /// <summary>A session ended: whoever waits for it reads it.</summary>
     public void Ended(string sessionId) => Publish(Done + sessionId);
 
+    /// <summary>A session's output grew: whoever streams it reads on.</summary>
+    public void OutputArrived(string sessionId) => Publish(Output + sessionId);
+
     /// <summary>A host has something to hear (a cancel): its heartbeat answers now.</summary>
     public void CallHost(string host) => Publish(Host + host);
 
@@ -52,6 +56,8 @@ public sealed class SessionSignals
     }
 
     public Task WhenEnded(string sessionId, CancellationToken cancellationToken) => Wait(Done + sessionId, cancellationToken);
+
+    public Task WhenOutput(string sessionId, CancellationToken cancellationToken) => Wait(Output + sessionId, cancellationToken);
 
     public Task WhenHostCalled(string host, CancellationToken cancellationToken) =>
         Task.WhenAny(Wait(Host + host, cancellationToken), Wait(AllHosts, cancellationToken));

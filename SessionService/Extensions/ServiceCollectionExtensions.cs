@@ -76,6 +76,7 @@ public static class ServiceCollectionExtensions
         builder.Services.AddSingleton<IWorkQueue>(sp => sp.GetRequiredService<SqlStore>());
         builder.Services.AddSingleton<IHostDirectory>(sp => sp.GetRequiredService<SqlStore>());
         builder.Services.AddSingleton<IApiKeyStore>(sp => sp.GetRequiredService<SqlStore>());
+        builder.Services.AddSingleton<IOutputLog>(sp => sp.GetRequiredService<SqlStore>());
         builder.Services.AddHostedService<SessionStoreInitializer>();
     }
 }

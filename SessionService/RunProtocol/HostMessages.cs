@@ -38,6 +38,7 @@ public static class HostRoutes
     public const string Claims = "/hosts/{host}/claims";
     public const string Heartbeat = "/hosts/{host}/heartbeat";
     public const string Result = "/hosts/{host}/runs/{sessionId}/result";
+    public const string Output = "/hosts/{host}/runs/{sessionId}/output";
 
     public static string ClaimsOf(string host) => $"/hosts/{Uri.EscapeDataString(host)}/claims";
 
@@ -45,6 +46,9 @@ public static class HostRoutes
 
     public static string ResultOf(string host, string sessionId) =>
         $"/hosts/{Uri.EscapeDataString(host)}/runs/{Uri.EscapeDataString(sessionId)}/result";
+
+    public static string OutputOf(string host, string sessionId) =>
+        $"/hosts/{Uri.EscapeDataString(host)}/runs/{Uri.EscapeDataString(sessionId)}/output";
 
     /// <summary>How long a claim waits for work before it answers with nothing (the host asks again at once).</summary>
     public static readonly TimeSpan ClaimWait = TimeSpan.FromSeconds(20);

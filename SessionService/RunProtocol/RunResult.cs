@@ -35,6 +35,12 @@ public sealed record RunResult
     /// <summary>The OCI runtime that ran the sandbox: "runc", or "runsc" for gVisor.</summary>
     public string? Runtime { get; init; }
 
+    /// <summary>
+    /// How the combined output (<see cref="Logs"/>, as UTF-8 bytes) splits into its writes: stdout lengths positive,
+    /// stderr negative, in write order. A live stream replays the end of a run from it.
+    /// </summary>
+    public IReadOnlyList<int>? Segments { get; init; }
+
     /// <summary>The runner host that ran it (null when it never reached one).</summary>
     public string? RunnerHost { get; init; }
 

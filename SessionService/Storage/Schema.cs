@@ -139,5 +139,24 @@ public static class Schema
                 ALTER TABLE sessions ADD COLUMN max_running integer;
                 CREATE INDEX sessions_owner_unfinished ON sessions (owner, status) WHERE status IN ('queued', 'running');
                 """),
+        new(5, "runs' output as it happens",
+            Sqlite: """
+                CREATE TABLE session_output (
+                    session_id TEXT NOT NULL,
+                    "offset"   INTEGER NOT NULL,
+                    stdout     INTEGER NOT NULL,
+                    data       BLOB NOT NULL,
+                    PRIMARY KEY (session_id, "offset")
+                );
+                """,
+            Postgres: """
+                CREATE TABLE session_output (
+                    session_id text NOT NULL,
+                    "offset"   bigint NOT NULL,
+                    stdout     boolean NOT NULL,
+                    data       bytea NOT NULL,
+                    PRIMARY KEY (session_id, "offset")
+                );
+                """),
     ];
 }

@@ -12,7 +12,7 @@ namespace Executor.Session.Storage;
 /// their connections, their schema and the few places where the engines differ (the claim: SQLite has one writer;
 /// PostgreSQL locks the rows it picks, FOR UPDATE SKIP LOCKED).
 /// </summary>
-public abstract class SqlStore(TimeProvider time) : ISessionStore, IWorkQueue, IHostDirectory, IApiKeyStore
+public abstract class SqlStore(TimeProvider time) : ISessionStore, IWorkQueue, IHostDirectory, IApiKeyStore, IOutputLog
 {
     private const string Unfinished = "('queued', 'running')";
     private const string SessionColumns = "id, status, created_at, started_at, finished_at, result, host, owner";
@@ -103,7 +103,9 @@ public abstract class SqlStore(TimeProvider time) : ISessionStore, IWorkQueue, I
         await using var transaction = await writing.Connection.BeginTransactionAsync(cancellationToken);
         await using (var files = Command(writing.Connection, transaction, """
             DELETE FROM session_files WHERE session_id IN
-                (SELECT id FROM sessions WHERE finished_at IS NOT NULL AND finished_at < @cutoff)
+                (SELECT id FROM sessions WHERE finished_at IS NOT NULL AND finished_at < @cutoff);
+            DELETE FROM session_output WHERE session_id IN
+                (SELECT id FROM sessions WHERE finished_at IS NOT NULL AND finished_at < @cutoff);
             """))
         {
             files.Add("@cutoff", endedBefore);
@@ -342,6 +344,47 @@ public abstract class SqlStore(TimeProvider time) : ISessionStore, IWorkQueue, I
         return await reader.ReadAsync(cancellationToken)
             ? new PrewarmCommand(reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetInt32(1))
             : null;
+    }
+
+    public async Task AppendOutputAsync(string sessionId, IReadOnlyList<OutputChunk> chunks, CancellationToken cancellationToken)
+    {
+        if (chunks.Count == 0)
+        {
+            return;
+        }
+        await using var writing = await OpenWriteAsync(cancellationToken);
+        await using var transaction = await BeginAsync(writing.Connection, cancellationToken);
+        await using var insert = Command(writing.Connection, transaction, "");
+        var sql = new System.Text.StringBuilder();
+        insert.Add("@id", sessionId);
+        for (var i = 0; i < chunks.Count; i++)
+        {
+            sql.Append(System.Globalization.CultureInfo.InvariantCulture,
+                $"INSERT INTO session_output (session_id, \"offset\", stdout, data) VALUES (@id, @offset{i}, @stdout{i}, @data{i}) ON CONFLICT DO NOTHING;\n");
+            insert.Add($"@offset{i}", chunks[i].Offset).Add($"@stdout{i}", chunks[i].Stdout).Add($"@data{i}", chunks[i].Data);
+        }
+        insert.CommandText = sql.ToString();
+        await insert.ExecuteNonQueryAsync(cancellationToken);
+        if (transaction is not null)
+        {
+            await transaction.CommitAsync(cancellationToken);
+        }
+    }
+
+    public async Task<IReadOnlyList<OutputChunk>> ReadOutputAsync(string sessionId, long fromOffset, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReadAsync(cancellationToken);
+        await using var command = Command(connection, null, """
+            SELECT "offset", stdout, data FROM session_output WHERE session_id = @id AND "offset" + LENGTH(data) > @from ORDER BY "offset"
+            """);
+        command.Add("@id", sessionId).Add("@from", fromOffset);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var chunks = new List<OutputChunk>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            chunks.Add(new OutputChunk(reader.GetBoolean(1), reader.GetInt64(0), reader.GetFieldValue<byte[]>(2)));
+        }
+        return chunks;
     }
 
     public async Task CreateKeyAsync(ApiKeyRecord key, CancellationToken cancellationToken)

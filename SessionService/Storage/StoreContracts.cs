@@ -96,6 +96,16 @@ public interface IApiKeyStore
     Task<(int Queued, int Running)> CountUnfinishedAsync(string owner, CancellationToken cancellationToken);
 }
 
+/// <summary>A run's output as it happens, kept until the session is purged, so that any replica can stream it.</summary>
+public interface IOutputLog
+{
+    /// <summary>Appends pieces of a session's output (a piece already there is ignored: a host may send one twice).</summary>
+    Task AppendOutputAsync(string sessionId, IReadOnlyList<OutputChunk> chunks, CancellationToken cancellationToken);
+
+    /// <summary>The session's output from <paramref name="fromOffset"/> on, in order.</summary>
+    Task<IReadOnlyList<OutputChunk>> ReadOutputAsync(string sessionId, long fromOffset, CancellationToken cancellationToken);
+}
+
 /// <param name="Owner">The caller (key id) the session belongs to.</param>
 /// <param name="MaxRunning">The owner's concurrency quota: a claim takes none of its sessions while that many run.</param>
 public sealed record NewSession(

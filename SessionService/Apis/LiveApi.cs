@@ -1,0 +1,206 @@
+using System.Globalization;
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using Executor.RunProtocol;
+using Executor.Session.Access;
+using Executor.Session.Dispatch;
+using Executor.Session.Sessions;
+using Executor.Session.Storage;
+using Executor.Session.Uploads;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+
+namespace Executor.Session.Apis;
+
+/// <summary>
+/// A session as it happens: GET /result/{id}/events, Server-Sent Events. "state" events (queued, running), "stdout" and
+/// "stderr" events with the text as the script writes it, in write order, each with its byte offset in the combined
+/// output, and one final "result" event with the whole result. Each event's id is the offset after it, so
+/// Last-Event-ID resumes without loss or duplicates; a client that comes after the end gets the whole output and the
+/// result at once. Any replica serves any session: the output is in the store.
+/// </summary>
+public static class LiveApi
+{
+    public const string StdoutEvent = "stdout";
+    public const string StderrEvent = "stderr";
+    public const string StateEvent = "state";
+    public const string ResultEvent = "result";
+    public const string PingEvent = "ping";
+
+    private static readonly TimeSpan LookAgain = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan PingEvery = TimeSpan.FromSeconds(15);
+
+    public static IEndpointRouteBuilder MapLiveApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/result/{session_id}/events", Events)
+            .WithName("GetResultEvents")
+            .WithTags("Sessions")
+            .WithSummary("Follows a session as it happens (Server-Sent Events)")
+            .WithDescription("Events: 'state' ({\"state\": \"queued\"|\"running\"}), 'stdout' and 'stderr' ({\"offset\", \"text\"}: the text as the "
+                + "script writes it, at its byte offset in the combined output), 'ping' every 15 s, and one final 'result' (the whole result). "
+                + "An event's id is the byte offset after it: send it back as Last-Event-ID to resume without loss or duplicates.")
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        return app;
+    }
+
+    public static async Task<IResult> Events(
+        [FromRoute(Name = "session_id")] string sessionId, HttpContext context, ISessionStore store, IOutputLog log, SessionSignals signals,
+        IOptions<AuthOptions> auth, TimeProvider time, CancellationToken cancellationToken)
+    {
+        if (!SessionIds.IsWellFormed(sessionId) || await store.FindAsync(sessionId, cancellationToken) is not { } session
+            || !Caller.Of(context, auth.Value).Owns(session.Owner))
+        {
+            return TypedResults.Problem(Problems.SessionNotFound(sessionId));
+        }
+        var from = long.TryParse(context.Request.Headers["Last-Event-ID"].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var resume)
+            || long.TryParse(context.Request.Query["last_event_id"].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out resume)
+            ? resume
+            : 0;
+        // No buffering anywhere on the way (the gateway streams as it is; this says so to any other proxy too).
+        context.Response.Headers["X-Accel-Buffering"] = "no";
+        return TypedResults.ServerSentEvents<string>(StreamAsync(sessionId, from, store, log, signals, time, cancellationToken));
+    }
+
+    private static async IAsyncEnumerable<SseItem<string>> StreamAsync(
+        string sessionId, long from, ISessionStore store, IOutputLog log, SessionSignals signals, TimeProvider time,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var sent = from;
+        string? state = null;
+        var lastEvent = time.GetTimestamp();
+        while (true)
+        {
+            // Listen first, then look: output or an end that comes in between is never missed.
+            var more = signals.WhenOutput(sessionId, cancellationToken);
+            var ended = signals.WhenEnded(sessionId, cancellationToken);
+            var session = await store.FindAsync(sessionId, cancellationToken);
+            if (session is null)
+            {
+                yield break; // purged meanwhile
+            }
+            if (SessionStatus.IsTerminal(session.Status))
+            {
+                // The rest comes from the result, which holds all of the output.
+                foreach (var item in Replay(session.Result!, sent))
+                {
+                    yield return item;
+                }
+                yield return Event(ResultEvent, JsonSerializer.Serialize(SessionResults.From(session), Json), id: "end");
+                yield break;
+            }
+            if (session.Status != state)
+            {
+                state = session.Status;
+                yield return Event(StateEvent, JsonSerializer.Serialize(new { state }), sent);
+                lastEvent = time.GetTimestamp();
+            }
+            foreach (var chunk in Contiguous(await log.ReadOutputAsync(sessionId, sent, cancellationToken)))
+            {
+                var start = Math.Max(sent, chunk.Offset);
+                var (emitted, body) = OutputText.Decode(chunk, start);
+                if (emitted > start)
+                {
+                    yield return Event(chunk.Stdout ? StdoutEvent : StderrEvent, Output(start, body), emitted);
+                    sent = emitted;
+                    lastEvent = time.GetTimestamp();
+                }
+            }
+            if (time.GetElapsedTime(lastEvent) >= PingEvery)
+            {
+                yield return new SseItem<string>("{}", PingEvent);
+                lastEvent = time.GetTimestamp();
+            }
+            await Task.WhenAny(more, ended, Task.Delay(LookAgain, time, cancellationToken));
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    /// <summary>Neighbouring pieces of one stream as one: a character split between them is whole again.</summary>
+    private static IEnumerable<OutputChunk> Contiguous(IReadOnlyList<OutputChunk> chunks)
+    {
+        OutputChunk? pending = null;
+        foreach (var chunk in chunks)
+        {
+            if (pending is not null && pending.Stdout == chunk.Stdout && pending.End == chunk.Offset)
+            {
+                pending = pending with { Data = [.. pending.Data, .. chunk.Data] };
+                continue;
+            }
+            if (pending is not null)
+            {
+                yield return pending;
+            }
+            pending = chunk;
+        }
+        if (pending is not null)
+        {
+            yield return pending;
+        }
+    }
+
+    /// <summary>The output from <paramref name="from"/> on, as the result holds it, split back into its writes.</summary>
+    private static IEnumerable<SseItem<string>> Replay(RunResult result, long from)
+    {
+        var bytes = Encoding.UTF8.GetBytes(result.Logs);
+        IReadOnlyList<int> segments = result.Segments is { } known && known.Sum(Math.Abs) == bytes.Length
+            ? known
+            : [Encoding.UTF8.GetByteCount(result.Stdout), -Encoding.UTF8.GetByteCount(result.Stderr)]; // written before segments were kept
+        long offset = 0;
+        foreach (var segment in segments)
+        {
+            var length = Math.Abs(segment);
+            var end = offset + length;
+            if (length > 0 && end > from && end <= bytes.Length)
+            {
+                var start = Math.Max(from, offset);
+                var body = Encoding.UTF8.GetString(bytes, (int)start, (int)(end - start));
+                yield return Event(segment > 0 ? StdoutEvent : StderrEvent, Output(start, body), end);
+            }
+            offset = end;
+        }
+    }
+
+    private static string Output(long offset, string text) => JsonSerializer.Serialize(new { offset, text });
+
+    private static SseItem<string> Event(string type, string data, long id) => Event(type, data, id.ToString(CultureInfo.InvariantCulture));
+
+    private static SseItem<string> Event(string type, string data, string id) => new(data, type) { EventId = id };
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    /// <summary>
+    /// Turns output bytes into text without splitting a character: a piece that ends inside one leaves those bytes for
+    /// the next piece of the same stream when it follows at once, and the event's id stops before them.
+    /// </summary>
+    private static class OutputText
+    {
+        private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false);
+
+        /// <summary>The offset up to which the text goes, and the text, of the chunk's bytes from <paramref name="start"/>.</summary>
+        public static (long End, string Text) Decode(OutputChunk chunk, long start)
+        {
+            var bytes = chunk.Data.AsSpan((int)(start - chunk.Offset));
+            var complete = bytes.Length - IncompleteTail(bytes);
+            return (start + complete, Utf8.GetString(bytes[..complete]));
+        }
+
+        /// <summary>How many bytes at the end begin a character that is not whole (0 to 3).</summary>
+        private static int IncompleteTail(ReadOnlySpan<byte> bytes)
+        {
+            for (var back = 1; back <= Math.Min(3, bytes.Length); back++)
+            {
+                var b = bytes[^back];
+                if ((b & 0xC0) == 0x80)
+                {
+                    continue; // a continuation byte: look further back for its lead
+                }
+                var needed = (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 1;
+                return needed > back ? back : 0;
+            }
+            return 0;
+        }
+    }
+}
