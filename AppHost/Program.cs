@@ -48,6 +48,10 @@ for (var i = 1; i <= replicas; i++)
         .WithSetting("Auth__Mode", "AuthMode")
         .WithSetting("Auth__RateWindowSeconds", "AuthRateWindowSeconds")
         .WithSetting("Auth__FailuresPerMinute", "AuthFailuresPerMinute")
+        .WithSetting("Sessions__StdinAttachGraceSeconds", "StdinAttachGraceSeconds")
+        // Callbacks: signed with EXECUTOR_CALLBACK_SECRET; receivers on non-public addresses only when allowed.
+        .WithSetting("EXECUTOR_CALLBACK_SECRET", "CallbackSecret")
+        .WithListSetting("Callbacks__AllowedHosts", "CallbackAllowedHosts")
         .WithHttpHealthCheck("/health");
     if (database is null)
     {
@@ -182,6 +186,18 @@ internal static class AppHostSettings
             if (service.ApplicationBuilder.Configuration[$"Executor:{setting}"] is { Length: > 0 } value)
             {
                 context.EnvironmentVariables[variable] = value;
+            }
+        });
+
+    /// <summary>Sets a list setting (VARIABLE__0, __1 ...) from a comma-separated Executor:* setting, when that is given.</summary>
+    public static IResourceBuilder<ProjectResource> WithListSetting(this IResourceBuilder<ProjectResource> service, string variable, string setting) =>
+        service.WithEnvironment(context =>
+        {
+            var items = (service.ApplicationBuilder.Configuration[$"Executor:{setting}"] ?? "")
+                .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            for (var i = 0; i < items.Length; i++)
+            {
+                context.EnvironmentVariables[$"{variable}__{i}"] = items[i];
             }
         });
 

@@ -1,6 +1,8 @@
 using Executor.Session.Access;
 using Executor.Session.Apis;
+using Executor.Session.Callbacks;
 using Executor.Session.Extensions;
+using Executor.Session.Live;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -12,11 +14,15 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseWebSockets();
 app.UseAccess();
 app.MapDefaultEndpoints();
 app.MapOpenApi().AllowAnonymous();
 app.MapSessionsApi();
 app.MapLiveApi();
+app.MapAttachApi();
+app.MapFilesApi();
+app.MapCallbacksApi();
 app.MapPrewarmApi();
 app.MapAdminApi();
 app.MapHostsApi();

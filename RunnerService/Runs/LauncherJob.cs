@@ -21,7 +21,9 @@ public static class LauncherJob
             [.. request.Files.Select(f => new HeaderFile(f.Path, f.Content.Length))],
             stdin.Length,
             (long)limits.Timeout.TotalMilliseconds,
-            limits.OutputLimitBytes);
+            limits.OutputLimitBytes,
+            request.Interactive,
+            new OutFiles(limits.OutFilesMaxCount, limits.OutFilesMaxBytes));
 
         var buffer = new MemoryStream();
         using (var writer = new Utf8JsonWriter(buffer))
@@ -43,9 +45,13 @@ public static class LauncherJob
         IReadOnlyList<HeaderFile> Files,
         long StdinSize,
         long TimeoutMs,
-        long OutputLimitBytes);
+        long OutputLimitBytes,
+        bool Interactive,
+        OutFiles OutFiles);
 
     internal sealed record HeaderFile(string Path, long Size);
+
+    internal sealed record OutFiles(int MaxCount, long MaxBytes);
 }
 
 /// <summary>The launcher's closing record: how the entry script's process ended, measured inside the sandbox.</summary>
@@ -64,4 +70,5 @@ public sealed record LauncherExit(
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(LauncherJob.Header))]
 [JsonSerializable(typeof(LauncherExit))]
+[JsonSerializable(typeof(DroppedFile))]
 internal sealed partial class LauncherJsonContext : JsonSerializerContext;

@@ -1,18 +1,28 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Executor.RunProtocol;
 
 namespace Executor.Runner.Runs;
 
 /// <summary>
 /// Decodes the launcher's frames (1 byte kind, 4 bytes big-endian length, payload) from its stdout into capped
-/// stdout, stderr and combined buffers. Never holds more than the output limit per buffer, whatever the sandbox sends.
+/// stdout, stderr and combined buffers, and the files the run hands back. Never holds more than the output limit per
+/// buffer, nor more files than their limits, whatever the sandbox sends: it checks names, counts and sizes again.
 /// </summary>
-public sealed class LauncherOutput(long limitBytes)
+public sealed class LauncherOutput(long limitBytes, int maxFiles = 0, long maxFileBytes = 0)
 {
     private const int HeaderSize = 5;
     private const int MaxExitRecordBytes = 64 * 1024;
+    private const int MaxDroppedRecordBytes = 4096;
+    private const int MaxDropped = 100;
+    private const int MaxPathBytes = 1024;
+
+    private readonly List<RunOutputFile> _files = [];
+    private readonly List<DroppedFile> _dropped = [];
+    private long _fileBytes;
 
     private readonly ArrayBufferWriter<byte> _stdout = new();
     private readonly ArrayBufferWriter<byte> _stderr = new();
@@ -39,6 +49,12 @@ public sealed class LauncherOutput(long limitBytes)
     public bool StderrTruncated { get; private set; }
 
     public long TotalBytes => _stdout.WrittenCount + _stderr.WrittenCount;
+
+    /// <summary>The files the launcher handed back, with their contents, within the limits.</summary>
+    public IReadOnlyList<RunOutputFile> Files => _files;
+
+    /// <summary>The files left out, by the launcher or here.</summary>
+    public IReadOnlyList<DroppedFile> DroppedFiles => _dropped;
 
     private readonly List<int> _segments = [];
     private int _segmentsTaken;
@@ -113,17 +129,19 @@ public sealed class LauncherOutput(long limitBytes)
     {
         _kind = _header[0];
         var length = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(1));
-        if (_kind is not ((byte)'o' or (byte)'e' or (byte)'x' or (byte)'r' or (byte)'a') || length > int.MaxValue
+        if (_kind is not ((byte)'o' or (byte)'e' or (byte)'x' or (byte)'r' or (byte)'a' or (byte)'f' or (byte)'d') || length > int.MaxValue
             || (_kind is (byte)'r' or (byte)'a' && length != 0)
-            || (_kind == (byte)'x' && length > MaxExitRecordBytes))
+            || (_kind == (byte)'x' && length > MaxExitRecordBytes)
+            || (_kind == (byte)'d' && length > MaxDroppedRecordBytes)
+            || (_kind == (byte)'f' && length > 2 + MaxPathBytes + maxFileBytes))
         {
             Corrupt = true;
             return;
         }
         _remaining = (int)length;
-        if (_kind == (byte)'x')
+        if (_kind is (byte)'x' or (byte)'f' or (byte)'d')
         {
-            _exitRecord = new ArrayBufferWriter<byte>();
+            _exitRecord = new ArrayBufferWriter<byte>((int)Math.Min(length, 1 << 20) + 1);
         }
         if (_remaining == 0)
         {
@@ -135,7 +153,7 @@ public sealed class LauncherOutput(long limitBytes)
     {
         switch (_kind)
         {
-            case (byte)'x':
+            case (byte)'x' or (byte)'f' or (byte)'d':
                 _exitRecord!.Write(chunk);
                 break;
             case (byte)'o':
@@ -182,6 +200,16 @@ public sealed class LauncherOutput(long limitBytes)
         {
             JobAccepted = true;
         }
+        if (_kind == (byte)'f')
+        {
+            AcceptFile(_exitRecord!.WrittenSpan);
+            return;
+        }
+        if (_kind == (byte)'d')
+        {
+            AcceptDropped(_exitRecord!.WrittenSpan);
+            return;
+        }
         if (_kind != (byte)'x') // 'r' (ready) matters only to the pool, which watches a container's start
         {
             return;
@@ -194,6 +222,61 @@ public sealed class LauncherOutput(long limitBytes)
         catch (JsonException)
         {
             Corrupt = true;
+        }
+    }
+
+    /// <summary>A file frame: 2 bytes big-endian path length, the path (relative to out/), the content.</summary>
+    private void AcceptFile(ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length < 2 || BinaryPrimitives.ReadUInt16BigEndian(payload) is var pathLength && payload.Length < 2 + pathLength)
+        {
+            Corrupt = true;
+            return;
+        }
+        var path = Encoding.UTF8.GetString(payload.Slice(2, pathLength));
+        var content = payload[(2 + pathLength)..];
+        if (!OutFileNames.IsValid(path) || _files.Any(f => f.Path == path))
+        {
+            Drop(path, content.Length, "bad_name");
+        }
+        else if (_files.Count >= maxFiles)
+        {
+            Drop(path, content.Length, "count_limit");
+        }
+        else if (_fileBytes + content.Length > maxFileBytes)
+        {
+            Drop(path, content.Length, "size_limit");
+        }
+        else
+        {
+            _fileBytes += content.Length;
+            _files.Add(new RunOutputFile(path, content.Length, Convert.ToHexStringLower(SHA256.HashData(content)), OutFileNames.ContentType(path))
+            {
+                Content = content.ToArray(),
+            });
+        }
+    }
+
+    private void AcceptDropped(ReadOnlySpan<byte> payload)
+    {
+        try
+        {
+            if (JsonSerializer.Deserialize(payload, LauncherJsonContext.Default.DroppedFile) is { } dropped)
+            {
+                Drop(dropped.Path.Length > MaxPathBytes ? dropped.Path[..MaxPathBytes] : dropped.Path, dropped.Size, dropped.Reason);
+            }
+        }
+        catch (JsonException)
+        {
+            Corrupt = true;
+        }
+    }
+
+    private void Drop(string path, long size, string reason)
+    {
+        if (_dropped.Count < MaxDropped)
+        {
+            _dropped.Add(new DroppedFile(path, Math.Max(0, size), reason.Length > 40 ? reason[..40] : reason));
         }
     }
 

@@ -133,7 +133,7 @@ public sealed partial class SandboxRunner(
         activity?.SetTag("executor.container_id", containerId[..12]);
         activity?.SetTag("executor.warm", warm);
 
-        var output = new LauncherOutput(limits.OutputLimitBytes);
+        var output = new LauncherOutput(limits.OutputLimitBytes, limits.OutFilesMaxCount, limits.OutFilesMaxBytes);
         await using var relay = new OutputRelay(session, sandboxOptions.Value.Host, request.SessionId, logger);
         MultiplexedStream stream;
         using (ActivitySource.StartActivity("send job"))
@@ -141,9 +141,17 @@ public sealed partial class SandboxRunner(
             stream = sandbox.Stream ?? await engine.AttachAsync(containerId, cancellationToken);
             var job = LauncherJob.Encode(request, limits);
             await stream.WriteAsync(job, 0, job.Length, cancellationToken);
-            stream.CloseWrite();
+            if (!request.Interactive)
+            {
+                stream.CloseWrite();
+            }
         }
         using var attached = stream;
+        // An interactive run's input follows the job on the same stream, for as long as the run lasts.
+        using var inputEnds = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var input = request.Interactive
+            ? new StdinRelay(session, sandboxOptions.Value.Host, request.SessionId, stream, time, logger).RunAsync(inputEnds.Token)
+            : Task.CompletedTask;
 
         // From here the run ends one of four ways: the exit record, a cancel, the outside deadline, or too much output.
         using var deadline = new CancellationTokenSource(limits.Timeout + TimeSpan.FromSeconds(runnerOptions.Value.KillGraceSeconds), time);
@@ -160,7 +168,13 @@ public sealed partial class SandboxRunner(
             {
                 killed = true;
             }
+            finally
+            {
+                await inputEnds.CancelAsync();
+                await input;
+            }
             collect?.SetTag("executor.output_bytes", output.TotalBytes);
+            collect?.SetTag("executor.files", output.Files.Count);
         }
 
         if (killed || (output.OverLimit && output.Exit is null))
@@ -275,6 +289,8 @@ public sealed partial class SandboxRunner(
         Stderr = output.Stderr,
         Logs = output.Logs,
         Segments = [.. output.Segments],
+        Files = output.Files.Count > 0 ? [.. output.Files] : null,
+        DroppedFiles = output.DroppedFiles.Count > 0 ? [.. output.DroppedFiles] : null,
         StdoutTruncated = output.StdoutTruncated,
         StderrTruncated = output.StderrTruncated,
     };
@@ -283,7 +299,11 @@ public sealed partial class SandboxRunner(
 
     private RunResult Complete(RunResult result, SandboxLimits limits, string? containerId, DateTimeOffset startedAt, long started) => result with
     {
-        Limits = new RunLimits(limits.TimeoutSeconds, limits.MemoryMb, limits.Cpus, limits.PidsLimit, limits.OutputLimitBytes),
+        Limits = new RunLimits(limits.TimeoutSeconds, limits.MemoryMb, limits.Cpus, limits.PidsLimit, limits.OutputLimitBytes)
+        {
+            OutFilesMaxCount = limits.OutFilesMaxCount,
+            OutFilesMaxBytes = limits.OutFilesMaxBytes,
+        },
         Runtime = runtime.Name,
         RunnerHost = sandboxOptions.Value.Host,
         ContainerId = containerId,

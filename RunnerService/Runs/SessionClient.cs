@@ -12,6 +12,7 @@ public sealed class SessionClient(HttpClient http)
     private static readonly TimeSpan ClaimTimeout = HostRoutes.ClaimWait + TimeSpan.FromSeconds(15);
     private static readonly TimeSpan HeartbeatTimeout = HostRoutes.HeartbeatInterval + TimeSpan.FromSeconds(10);
     private static readonly TimeSpan ReportTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan StdinTimeout = HostRoutes.StdinWait + TimeSpan.FromSeconds(15);
 
     public async Task<ClaimResponse> ClaimAsync(string host, ClaimRequest request, CancellationToken cancellationToken)
     {
@@ -43,6 +44,21 @@ public sealed class SessionClient(HttpClient http)
         {
             response.EnsureSuccessStatusCode();
         }
+    }
+
+    /// <summary>An interactive run's input from byte <paramref name="from"/> on: waits up to <see cref="HostRoutes.StdinWait"/> for some.</summary>
+    public async Task<StdinBatch> ReadStdinAsync(string host, string sessionId, long from, CancellationToken cancellationToken)
+    {
+        using var timeout = Timeout(StdinTimeout, cancellationToken);
+        cancellationToken = timeout.Token;
+        using var response = await http.GetAsync(HostRoutes.StdinOf(host, sessionId, from), cancellationToken);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return new StdinBatch([], from, End: true); // the session is gone: no more input
+        }
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadFromJsonAsync<StdinBatch>(RunProtocolJson.Options, cancellationToken)
+            ?? throw new InvalidOperationException("SessionService answered a read of input with nothing");
     }
 
     /// <summary>

@@ -5,8 +5,18 @@ public sealed record SandboxLimits(int TimeoutSeconds, int MemoryMb, double Cpus
 {
     public TimeSpan Timeout => TimeSpan.FromSeconds(TimeoutSeconds);
 
+    /// <summary>How many files the run may hand back from /sandbox/out.</summary>
+    public int OutFilesMaxCount { get; init; } = 32;
+
+    /// <summary>How many bytes of files, in all, the run may hand back.</summary>
+    public long OutFilesMaxBytes { get; init; } = 8 * 1024 * 1024;
+
     public static SandboxLimits Defaults(SandboxOptions options) =>
-        new(options.TimeoutSeconds, options.MemoryMb, options.Cpus, options.PidsLimit, options.OutputLimitBytes);
+        new(options.TimeoutSeconds, options.MemoryMb, options.Cpus, options.PidsLimit, options.OutputLimitBytes)
+        {
+            OutFilesMaxCount = options.OutFilesMaxCount,
+            OutFilesMaxBytes = options.OutFilesMaxBytes,
+        };
 
     /// <summary>A request's timeout and memory, never above the maximums (callers refuse those before they get here).</summary>
     public static SandboxLimits For(SandboxOptions options, int? timeoutSeconds, int? memoryMb) => Defaults(options) with

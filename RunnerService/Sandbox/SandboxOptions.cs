@@ -81,6 +81,14 @@ public sealed class SandboxOptions
     [Range(1, 1024)]
     public int FileSizeLimitMb { get; set; } = 16;
 
+    /// <summary>How many files a run may hand back from /sandbox/out; the rest are listed as dropped.</summary>
+    [Range(0, 1024)]
+    public int OutFilesMaxCount { get; set; } = 32;
+
+    /// <summary>How many bytes of files, in all, a run may hand back from /sandbox/out.</summary>
+    [Range(0, 256L * 1024 * 1024)]
+    public long OutFilesMaxBytes { get; set; } = 8 * 1024 * 1024;
+
     /// <summary>The unprivileged user the sandbox runs as (nobody:nogroup).</summary>
     [Required]
     public string User { get; set; } = "65534:65534";

@@ -16,18 +16,26 @@
 #
 # Frames on stdout: 1 byte kind, 4 bytes big-endian length, payload.
 #   b"r" ready (empty: booted, waiting for a job), b"a" accepted (empty: the job was read; from here on it never runs
-#   elsewhere), b"o" stdout bytes, b"e" stderr bytes, b"x" exit record (JSON).
+#   elsewhere), b"o" stdout bytes, b"e" stderr bytes, b"f" a file the script left in /sandbox/out (2 bytes big-endian
+#   path length, the path relative to out/, the content), b"d" a file left out (JSON: path, size, reason), b"x" exit
+#   record (JSON).
+# Frames on stdin after the job, when it is interactive ("interactive": true): b"i" bytes for the script's stdin, b"c"
+# (empty) end of input. The end of the launcher's stdin is the end of input too.
 # Between the child and the launcher, sys.stdout/sys.stderr writes travel on one "ordered" pipe (fd 3) as
 # small frames (1 byte stream, 2 bytes length, payload) so the combined log keeps the order they were
-# written in; raw writes to fds 1 and 2 (os.write, subprocesses) travel on plain pipes.
+# written in; raw writes to fds 1 and 2 (os.write, subprocesses) travel on plain pipes. When the script ends normally
+# the child adds an empty b"n" frame if /sandbox/out is empty, which spares the launcher collecting files (a script
+# that forges it only loses its own files).
 import atexit
 import ctypes
 import io
 import json
 import os
+import re
 import runpy
 import select
 import signal
+import stat
 import struct
 import sys
 import threading  # imported here, not at the script's exit: importing it there costs a millisecond
@@ -35,6 +43,7 @@ import time
 import traceback
 
 WORK_DIR = "/sandbox"
+OUT_DIR = os.path.join(WORK_DIR, "out")
 ORDERED_FD = 3
 CONTROL_FD = 4
 ORDERED_MAX_PAYLOAD = 4093  # frame of at most PIPE_BUF bytes: atomic, never interleaved between writers
@@ -43,6 +52,12 @@ READ_SIZE = 65536
 FLUSH_BYTES = 65536
 FLUSH_AFTER = 0.005  # seconds output may wait to travel with more
 LINGER_AFTER_RECORD = 1.0  # seconds
+OUT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}\Z")  # as uploads' names (SessionService WorkingDirectory)
+OUT_PATH_MAX = 255
+OUT_DEPTH_MAX = 16
+OUT_ENTRIES_MAX = 4096
+OUT_DROPPED_MAX = 100
+COLLECT_SECONDS = 2.0
 
 
 def write_all(fd, data):
@@ -107,23 +122,25 @@ class Child:
         err_r, err_w = os.pipe()
         ord_r, ord_w = os.pipe()
         ctl_r, ctl_w = os.pipe()
+        in_r, in_w = os.pipe()  # the script's stdin when the job is interactive
         self.pid = os.fork()
         if self.pid == 0:
             try:
-                child_main(user, out_w, err_w, ord_w, ctl_r)
+                child_main(user, out_w, err_w, ord_w, ctl_r, in_r)
             finally:
                 os._exit(70)
-        for fd in (out_w, err_w, ord_w, ctl_r):
+        for fd in (out_w, err_w, ord_w, ctl_r, in_r):
             os.close(fd)
-        self.out, self.err, self.ordered, self.control = out_r, err_r, ord_r, ctl_w
+        self.out, self.err, self.ordered, self.control, self.stdin = out_r, err_r, ord_r, ctl_w, in_w
 
     def go(self, job, files, stdin):
-        """Hands the child its job; from here on it is the user's program."""
+        """Hands the child its job; from here on it is the user's program. An interactive job's stdin comes later."""
         message = json.dumps({
             "entrypoint": job["entrypoint"],
             "args": job.get("args", []),
             "files": [{"path": f["path"], "size": len(content)} for f, content in zip(job["files"], files)],
             "stdin_size": len(stdin),
+            "interactive": bool(job.get("interactive")),
         }).encode()
         write_all(self.control, struct.pack(">I", len(message)) + message)
         for content in files:
@@ -132,7 +149,7 @@ class Child:
         os.close(self.control)
 
 
-def child_main(user, out_w, err_w, ord_w, ctl_r):
+def child_main(user, out_w, err_w, ord_w, ctl_r, in_r):
     become(user)
     # Before anything else: never hold the launcher's stdin (the job) or stdout (the frames).
     devnull = os.open(os.devnull, os.O_RDONLY)
@@ -141,7 +158,8 @@ def child_main(user, out_w, err_w, ord_w, ctl_r):
     os.dup2(err_w, 2)
     os.dup2(ord_w, ORDERED_FD)
     os.dup2(ctl_r, CONTROL_FD)
-    os.closerange(CONTROL_FD + 1, 1 << 16)
+    os.dup2(in_r, CONTROL_FD + 1)
+    os.closerange(CONTROL_FD + 2, 1 << 16)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         # Under memory pressure the kernel should kill the user's process, never the launcher.
@@ -157,11 +175,19 @@ def child_main(user, out_w, err_w, ord_w, ctl_r):
     job = json.loads(read_exactly(CONTROL_FD, size))
     for f in job["files"]:
         write_file(f["path"], read_exactly(CONTROL_FD, f["size"]))
-    stdin = os.memfd_create("stdin")
-    write_all(stdin, read_exactly(CONTROL_FD, job["stdin_size"]))
-    os.lseek(stdin, 0, os.SEEK_SET)
-    os.dup2(stdin, 0)
-    os.close(stdin)
+    try:
+        os.mkdir(OUT_DIR, 0o755)  # where the script leaves the files it hands back
+    except OSError:
+        pass  # uploaded already, or a file of that name: whatever is there comes back
+    if job["interactive"]:
+        os.dup2(CONTROL_FD + 1, 0)  # a pipe the launcher feeds as input arrives
+    else:
+        stdin = os.memfd_create("stdin")
+        write_all(stdin, read_exactly(CONTROL_FD, job["stdin_size"]))
+        os.lseek(stdin, 0, os.SEEK_SET)
+        os.dup2(stdin, 0)
+        os.close(stdin)
+    os.close(CONTROL_FD + 1)
     os.close(CONTROL_FD)
     run_user_program(job, stdout, stderr)
 
@@ -216,7 +242,22 @@ def run_user_program(job, stdout, stderr):
     except BaseException as e:
         print_user_traceback(e, entry)
         code = code or 1
+    try:
+        if out_is_empty():
+            write_all(ORDERED_FD, b"n" + struct.pack(">H", 0))
+    except BaseException:
+        pass
     os._exit(code)
+
+
+def out_is_empty():
+    try:
+        with os.scandir(OUT_DIR) as entries:
+            return next(entries, None) is None
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
 
 
 def exit_code_of(e):
@@ -258,7 +299,7 @@ class OrderedReader:
         while len(self._buffer) >= 3:
             stream = self._buffer[:1]
             size = struct.unpack(">H", self._buffer[1:3])[0]
-            if stream not in (b"o", b"e") or size > ORDERED_MAX_PAYLOAD:
+            if stream not in (b"o", b"e", b"n") or size > ORDERED_MAX_PAYLOAD:
                 chunks.append((b"o", self._buffer))
                 self._buffer = b""
                 self._raw = True
@@ -271,19 +312,25 @@ class OrderedReader:
 
 
 class Supervisor:
-    def __init__(self, job, child):
+    def __init__(self, job, child, user, source):
         self.job = job
         self.child = child
+        self.user = user
+        self.source = source
         self.limit = int(job.get("output_limit_bytes", 1 << 20))
         self.emitted = 0
         self.over_limit = False
         self.truncated = set()
+        self.out_empty = False
         # Output is sent in batches: each write costs a trip through the engine, and a short script's output
         # then travels with its exit record in one.
         self.pending = bytearray()
         self.pending_since = None
 
     def forward(self, kind, data):
+        if kind == b"n":
+            self.out_empty = True
+            return
         room = self.limit - self.emitted
         if len(data) > room:
             data = data[:max(room, 0)]
@@ -317,8 +364,11 @@ class Supervisor:
         for fd in sources:
             poller.register(fd, select.POLLIN)
         poller.register(exited, select.POLLIN)
+        feed = StdinFeed(child.stdin, poller, self.source, stdin) if self.job.get("interactive") else None
         started = time.monotonic()
-        child.go(self.job, files, stdin)
+        child.go(self.job, files, b"" if feed else stdin)
+        if feed is None:
+            os.close(child.stdin)
         deadline = started + self.job.get("timeout_ms", 10000) / 1000
         outcome = None
         status = rusage = None
@@ -337,7 +387,7 @@ class Supervisor:
             if deadline - time.monotonic() <= 0:
                 outcome = "timed_out"
                 break
-            for fd, _ in poller.poll(self.poll_timeout(deadline)):
+            for fd, events in poller.poll(self.poll_timeout(deadline)):
                 if fd == exited:
                     acknowledge()
                     pid, status, rusage = os.wait4(child.pid, os.WNOHANG)
@@ -345,6 +395,8 @@ class Supervisor:
                         status = None
                 elif fd in sources:
                     pump(fd)
+                elif feed is not None:
+                    feed.ready(fd, events)
             if self.over_limit:
                 outcome = "output_limit_exceeded"
                 break
@@ -355,6 +407,8 @@ class Supervisor:
         if status is None:
             _, status, rusage = os.wait4(child.pid, 0)
         reap_orphans()
+        if feed is not None:
+            feed.close()
         drain_until = time.monotonic() + 1
         while sources and not self.over_limit and time.monotonic() < drain_until:
             for fd, _ in poller.poll(100):
@@ -374,8 +428,241 @@ class Supervisor:
             "stdout_truncated": b"o" in self.truncated,
             "stderr_truncated": b"e" in self.truncated,
         }
-        self.pending += frame(b"x", json.dumps(record).encode())
         self.flush()
+        if not self.out_empty:
+            write_all(1, collect_files(self.user, self.job.get("out_files") or {}))
+        emit(b"x", json.dumps(record).encode())
+
+
+class StdinFeed:
+    """An interactive job's input: b"i"/b"c" frames from the launcher's stdin, written to the script's stdin pipe as it
+    can take them (never blocking the supervisor); the end of input closes the pipe."""
+
+    def __init__(self, pipe, poller, source, initial):
+        self.pipe = pipe
+        self.poller = poller
+        self.source = source
+        self.pending = bytearray(initial)
+        self.buffer = bytearray(source.take_buffered())
+        self.ended = False
+        os.set_blocking(pipe, False)
+        os.set_blocking(source.fd, False)
+        poller.register(source.fd, select.POLLIN)
+        self.parse()
+        self.update()
+
+    def ready(self, fd, events):
+        if fd == self.source.fd:
+            try:
+                data = os.read(fd, READ_SIZE)
+            except BlockingIOError:
+                return
+            if not data:
+                self.end()
+            else:
+                self.buffer += data
+                self.parse()
+        elif fd == self.pipe:
+            try:
+                del self.pending[:os.write(self.pipe, self.pending)]
+            except BlockingIOError:
+                pass
+            except OSError:  # the script closed its stdin: what it did not read is dropped
+                self.pending.clear()
+                self.ended = True
+        self.update()
+
+    def parse(self):
+        while len(self.buffer) >= 5 and not self.ended:
+            kind = bytes(self.buffer[:1])
+            size = struct.unpack(">I", self.buffer[1:5])[0]
+            if kind not in (b"i", b"c") or size > (1 << 24):
+                self.buffer.clear()
+                self.end()  # not a frame: the runner broke the protocol, so the input ends
+                return
+            if len(self.buffer) < 5 + size:
+                return
+            if kind == b"i":
+                self.pending += self.buffer[5:5 + size]
+            else:
+                self.end()
+            del self.buffer[:5 + size]
+
+    def end(self):
+        self.ended = True
+        try:
+            self.poller.unregister(self.source.fd)
+        except KeyError:
+            pass
+
+    def update(self):
+        """Wait for room in the pipe while input is pending; close it once the input has ended and all of it is written."""
+        if self.pipe is None:
+            return
+        if self.pending:
+            self.poller.register(self.pipe, select.POLLOUT)
+            return
+        try:
+            self.poller.unregister(self.pipe)
+        except KeyError:
+            pass
+        if self.ended:
+            os.close(self.pipe)
+            self.pipe = None
+
+    def close(self):
+        self.end()
+        if self.pipe is not None:
+            try:
+                self.poller.unregister(self.pipe)
+            except KeyError:
+                pass
+            os.close(self.pipe)
+            self.pipe = None
+
+
+def collect_files(user, limits):
+    """The files the script left in /sandbox/out, as b"f"/b"d" frames, read by a process of the sandbox's user (the
+    work directory is closed to this root without capabilities). Everything of the script's is dead by now; the
+    collector gets COLLECT_SECONDS, and only the frames it finished count."""
+    max_count = int(limits.get("max_count", 32))
+    max_bytes = int(limits.get("max_bytes", 8 << 20))
+    read_r, read_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read_r)
+            become(user)
+            Collector(read_w, max_count, max_bytes).run()
+        finally:
+            os._exit(0)
+    os.close(read_w)
+    cap = max_bytes + (max_count + OUT_DROPPED_MAX + 1) * 4096
+    data = bytearray()
+    until = time.monotonic() + COLLECT_SECONDS
+    poller = select.poll()
+    poller.register(read_r, select.POLLIN)
+    while len(data) <= cap and time.monotonic() < until:
+        if not poller.poll(max(0, (until - time.monotonic()) * 1000)):
+            break
+        chunk = os.read(read_r, READ_SIZE)
+        if not chunk:
+            break
+        data += chunk
+    os.close(read_r)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    os.waitpid(pid, 0)
+    # Only whole frames, of the kinds a collector writes, within the cap.
+    whole = 0
+    while whole + 5 <= min(len(data), cap):
+        size = struct.unpack(">I", data[whole + 1:whole + 5])[0]
+        if data[whole:whole + 1] not in (b"f", b"d") or whole + 5 + size > min(len(data), cap):
+            break
+        whole += 5 + size
+    return bytes(data[:whole])
+
+
+class Collector:
+    def __init__(self, fd, max_count, max_bytes):
+        self.fd = fd
+        self.max_count = max_count
+        self.room = max_bytes
+        self.count = 0
+        self.scanned = 0
+        self.dropped = 0
+
+    def run(self):
+        try:
+            top = os.open(OUT_DIR, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            return  # no out directory (or a link in its place): nothing comes back
+        try:
+            self.walk(top, "", 0)
+        except StopIteration:
+            pass
+        finally:
+            os.close(top)
+
+    def walk(self, dir_fd, prefix, depth):
+        try:
+            names = sorted(os.listdir(dir_fd))
+        except OSError:
+            self.drop(prefix or ".", 0, "unreadable")
+            return
+        for name in names:
+            self.scanned += 1
+            path = prefix + name
+            if self.scanned > OUT_ENTRIES_MAX:
+                self.drop(path, 0, "too_many_entries")
+                raise StopIteration
+            try:
+                st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            except OSError:
+                continue  # gone
+            if stat.S_ISDIR(st.st_mode):
+                if not OUT_NAME.match(name) or len(path) >= OUT_PATH_MAX:
+                    self.drop(path + "/", 0, "bad_name")
+                elif depth + 1 >= OUT_DEPTH_MAX:
+                    self.drop(path + "/", 0, "too_deep")
+                else:
+                    try:
+                        sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+                    except OSError:
+                        self.drop(path + "/", 0, "unreadable")
+                        continue
+                    try:
+                        self.walk(sub, path + "/", depth + 1)
+                    finally:
+                        os.close(sub)
+            elif not stat.S_ISREG(st.st_mode):
+                self.drop(path, 0, "not_a_regular_file")
+            elif not OUT_NAME.match(name) or len(path) > OUT_PATH_MAX:
+                self.drop(path, st.st_size, "bad_name")
+            elif self.count >= self.max_count:
+                self.drop(path, st.st_size, "count_limit")
+            elif st.st_size > self.room:
+                self.drop(path, st.st_size, "size_limit")
+            else:
+                self.send(dir_fd, name, path, st.st_size)
+
+    def send(self, dir_fd, name, path, size):
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+        except OSError:
+            self.drop(path, size, "unreadable")
+            return
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                self.drop(path, size, "not_a_regular_file")
+                return
+            chunks, total = [], 0
+            while total <= self.room:
+                chunk = os.read(fd, min(READ_SIZE, self.room + 1 - total))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                total += len(chunk)
+        except OSError:
+            self.drop(path, size, "unreadable")
+            return
+        finally:
+            os.close(fd)
+        if total > self.room:  # grew while it was read
+            self.drop(path, total, "size_limit")
+            return
+        self.count += 1
+        self.room -= total
+        encoded = path.encode()
+        write_all(self.fd, frame(b"f", struct.pack(">H", len(encoded)) + encoded + b"".join(chunks)))
+
+    def drop(self, path, size, reason):
+        self.dropped += 1
+        if self.dropped <= OUT_DROPPED_MAX:
+            safe = path.encode("utf-8", "backslashreplace").decode()[:OUT_PATH_MAX + 1]
+            write_all(self.fd, frame(b"d", json.dumps({"path": safe, "size": size, "reason": reason}).encode()))
 
 
 def exit_watch(pid):
@@ -435,11 +722,38 @@ def reap_orphans():
             break
 
 
-def read_exact(stream, size):
-    data = stream.read(size)
-    if len(data) != size:
-        raise EOFError(f"job ended after {len(data)} of {size} bytes")
-    return data
+class Source:
+    """The launcher's stdin, read unbuffered by Python (an interactive job's input frames follow the job on it)."""
+
+    def __init__(self, fd=0):
+        self.fd = fd
+        self.buffer = bytearray()
+
+    def fill(self):
+        chunk = os.read(self.fd, READ_SIZE)
+        if not chunk:
+            raise EOFError("the job ended early")
+        self.buffer += chunk
+
+    def readline(self, limit):
+        while b"\n" not in self.buffer:
+            if len(self.buffer) >= limit:
+                raise EOFError("no job header")
+            self.fill()
+        line, _, rest = self.buffer.partition(b"\n")
+        self.buffer = bytearray(rest)
+        return bytes(line)
+
+    def read_exact(self, size):
+        while len(self.buffer) < size:
+            self.fill()
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
+
+    def take_buffered(self):
+        data, self.buffer = bytes(self.buffer), bytearray()
+        return data
 
 
 def safe_path(name):
@@ -449,19 +763,15 @@ def safe_path(name):
     return os.path.join(WORK_DIR, *parts)
 
 
-def receive_job():
+def receive_job(source):
     """Reads the job: its header, the files' contents and the user's stdin (written into the sandbox by the child)."""
-    source = sys.stdin.buffer
-    header = source.readline(HEADER_LIMIT)
-    if not header.endswith(b"\n"):
-        raise EOFError("no job header")
-    job = json.loads(header)
+    job = json.loads(source.readline(HEADER_LIMIT))
     files = []
     for f in job["files"]:
         safe_path(f["path"])
-        files.append(read_exact(source, f["size"]))
+        files.append(source.read_exact(f["size"]))
     safe_path(job["entrypoint"])
-    return job, files, read_exact(source, job.get("stdin_size", 0))
+    return job, files, source.read_exact(job.get("stdin_size", 0))
 
 
 def prepare():
@@ -480,12 +790,14 @@ def prepare():
 
 def main():
     prepare()
-    child = Child(sys.argv[1] if len(sys.argv) > 1 else "65534:65534")
+    user = sys.argv[1] if len(sys.argv) > 1 else "65534:65534"
+    child = Child(user)
     emit(b"r", b"")  # whoever watches the start (the warm pool) now knows a job will run at once
     try:
-        job, files, stdin = receive_job()
+        source = Source()
+        job, files, stdin = receive_job(source)
         emit(b"a", b"")  # the job is here: whatever happens now, it must not run anywhere else
-        Supervisor(job, child).run(files, stdin)
+        Supervisor(job, child, user, source).run(files, stdin)
     except Exception as e:  # the launcher's own failure: say so rather than end without a record
         kill_everything_else()
         emit(b"x", json.dumps({"outcome": "launcher_error", "detail": f"{type(e).__name__}: {e}"}).encode())

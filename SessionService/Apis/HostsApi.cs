@@ -6,6 +6,7 @@ using Executor.Session.Sessions;
 using Executor.Session.Storage;
 using Executor.Session.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 
 namespace Executor.Session.Apis;
@@ -23,10 +24,14 @@ public static class HostsApi
 
         api.MapPost("/claims", ClaimAsync).WithName("ClaimRuns");
         api.MapPost("/heartbeat", HeartbeatAsync).WithName("Heartbeat");
-        api.MapPost("/runs/{sessionId}/result", ReportAsync).WithName("ReportResult");
+        // A result carries the files the run handed back (Sandbox:OutFilesMaxBytes, 8 MiB by default), base64 in JSON.
+        api.MapPost("/runs/{sessionId}/result", ReportAsync).WithName("ReportResult").WithMetadata(new RequestSizeLimitAttribute(MaxResultBytes));
         api.MapPost("/runs/{sessionId}/output", ReceiveOutputAsync).WithName("StreamOutput");
+        api.MapGet("/runs/{sessionId}/stdin", ReadStdinAsync).WithName("ReadStdin");
         return api;
     }
+
+    private const long MaxResultBytes = 512L * 1024 * 1024;
 
     public static async Task<Results<Ok<ClaimResponse>, BadRequest>> ClaimAsync(
         string host, ClaimRequest request, ClaimBroker broker, CancellationToken cancellationToken) =>
@@ -103,6 +108,50 @@ public static class HostsApi
             {
                 return TypedResults.Ok();
             }
+        }
+    }
+
+    /// <summary>
+    /// An interactive run's input, for its runner host to write to the script's stdin (a long poll: it answers when
+    /// there is input or its end, or after <see cref="HostRoutes.StdinWait"/> with nothing). With no client attached
+    /// within Sessions:StdinAttachGraceSeconds of the start, the input ends: the script reads end of file.
+    /// </summary>
+    public static async Task<Results<Ok<StdinBatch>, NotFound>> ReadStdinAsync(
+        string host, string sessionId, [FromQuery] long from, IStdinLog stdin, SessionSignals signals,
+        IOptions<SessionServiceOptions> options, TimeProvider time, CancellationToken cancellationToken)
+    {
+        if (!SessionIds.IsWellFormed(sessionId) || from < 0)
+        {
+            return TypedResults.NotFound();
+        }
+        var grace = TimeSpan.FromSeconds(options.Value.StdinAttachGraceSeconds);
+        var until = time.GetUtcNow() + HostRoutes.StdinWait;
+        while (true)
+        {
+            var arrived = signals.WhenInput(sessionId, cancellationToken); // listen first, then look
+            var read = await stdin.ReadStdinAsync(sessionId, from, cancellationToken);
+            if (read.Status is null)
+            {
+                return TypedResults.NotFound();
+            }
+            var data = read.Chunks.SelectMany(c => c.Data.Skip((int)Math.Max(0, from - c.Offset))).ToArray();
+            var ended = read.ClosedAt is not null || SessionStatus.IsTerminal(read.Status);
+            if (data.Length > 0 || ended)
+            {
+                return TypedResults.Ok(new StdinBatch(data, from + data.Length, ended));
+            }
+            var now = time.GetUtcNow();
+            if (read.AttachedAt is null && read.StartedAt is { } started && now >= started + grace)
+            {
+                await stdin.CloseStdinAsync(sessionId, cancellationToken); // nobody came: end of file, for a client that comes late too
+                return TypedResults.Ok(new StdinBatch([], from, End: true));
+            }
+            if (now >= until)
+            {
+                return TypedResults.Ok(new StdinBatch([], from, End: false));
+            }
+            await Task.WhenAny(arrived, Task.Delay(TimeSpan.FromSeconds(1), time, cancellationToken));
+            cancellationToken.ThrowIfCancellationRequested();
         }
     }
 

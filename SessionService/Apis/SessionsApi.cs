@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Executor.RunProtocol;
 using Executor.Session.Access;
+using Executor.Session.Callbacks;
 using Executor.Session.Dispatch;
 using Executor.Session.OpenApi;
 using Executor.Session.Sessions;
@@ -29,7 +30,9 @@ public static class SessionsApi
             .WithSummary("Submits a Python script to run in a fresh sandbox")
             .WithDescription("multipart/form-data with the script (a UTF-8 .py file) in the field 'file' — or several 'file' fields, "
                 + "or a .zip, which become the working directory — and optional 'entrypoint', 'stdin', 'args', 'timeout_seconds' and "
-                + "'memory_mb'. Answers at once with the session id; read the outcome from GET /result/{session_id}. With ?wait=true "
+                + "'memory_mb', 'stdin_mode' (batch or interactive: attach with GET /result/{session_id}/attach) and 'callback_url' (POSTed the "
+                + "result when the session ends, signed with X-Executor-Signature). Files the script writes under /sandbox/out/ come back with the "
+                + "result. Answers at once with the session id; read the outcome from GET /result/{session_id}. With ?wait=true "
                 + "(or ?wait_seconds=N) it answers 200 with the whole result when the run ends within the wait (30 s by default, at "
                 + "most 60), else 202 with the session id.")
             .ProducesProblem(StatusCodes.Status400BadRequest)
@@ -57,7 +60,7 @@ public static class SessionsApi
     public static async Task<Results<Ok<ExecuteResponse>, Ok<SessionResult>, Accepted<PendingResponse>, ProblemHttpResult>> ExecuteAsync(
         HttpContext context, ISessionStore store, SubmittedJobs submitted, SessionSignals signals,
         SessionCompletions completions, RunnerHosts hosts, QuotaGate quotas, SessionTelemetry telemetry, IOptions<SessionServiceOptions> options,
-        IOptions<AuthOptions> auth, ILoggerFactory loggers,
+        IOptions<AuthOptions> auth, CallbackAddressGuard callbacks, IOptionsMonitor<CallbackOptions> callbackOptions, ILoggerFactory loggers,
         [FromQuery] bool? wait, [FromQuery(Name = "wait_seconds")] int? waitSeconds, CancellationToken cancellationToken)
     {
         var caller = Caller.Of(context, auth.Value);
@@ -78,7 +81,12 @@ public static class SessionsApi
                 return TypedResults.Problem(problem);
             }
         }
-        if (QuotaGate.CheckCeilings(caller, upload!.Options) is { } ceiling)
+        if (await callbacks.CheckCallbackAsync(upload!.Options.CallbackUrl, callbackOptions.CurrentValue, cancellationToken) is { } refused)
+        {
+            telemetry.Rejected("bad_callback");
+            return TypedResults.Problem(refused);
+        }
+        if (QuotaGate.CheckCeilings(caller, upload.Options) is { } ceiling)
         {
             telemetry.Rejected("over_ceiling", caller.Id);
             return TypedResults.Problem(ceiling);
@@ -150,7 +158,7 @@ public static class SessionsApi
     }
 
     /// <summary>The session, if it exists and the caller may see it (its own; an operator sees every one). Null otherwise: 404 either way, so ids leak nothing.</summary>
-    private static async Task<SessionRecord?> FindOwnedAsync(
+    internal static async Task<SessionRecord?> FindOwnedAsync(
         string sessionId, HttpContext context, ISessionStore store, AuthOptions auth, CancellationToken cancellationToken) =>
         SessionIds.IsWellFormed(sessionId) && await store.FindAsync(sessionId, cancellationToken) is { } session
             && Caller.Of(context, auth).Owns(session.Owner)

@@ -14,6 +14,7 @@ public sealed class SessionSignals
     private const string Work = "work";
     private const string Done = "done:";
     private const string Output = "out:";
+    private const string Input = "in:";
     private const string Host = "host:";
     private const string AllHosts = "hosts";
 
@@ -22,6 +23,7 @@ public sealed class SessionSignals
     private readonly Lock _workLock = new();
     private readonly ISignalRelay _relay;
     private long _arrivals;
+    private TaskCompletionSource _anyEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public SessionSignals(ISignalRelay relay)
     {
@@ -37,6 +39,9 @@ public sealed class SessionSignals
 
     /// <summary>A session's output grew: whoever streams it reads on.</summary>
     public void OutputArrived(string sessionId) => Publish(Output + sessionId);
+
+    /// <summary>A session's input grew or ended: its runner host's read answers.</summary>
+    public void InputArrived(string sessionId) => Publish(Input + sessionId);
 
     /// <summary>A host has something to hear (a cancel): its heartbeat answers now.</summary>
     public void CallHost(string host) => Publish(Host + host);
@@ -57,7 +62,12 @@ public sealed class SessionSignals
 
     public Task WhenEnded(string sessionId, CancellationToken cancellationToken) => Wait(Done + sessionId, cancellationToken);
 
+    /// <summary>Completes when any session ends (here or on another replica): the callbacks have work.</summary>
+    public Task WhenAnyEnded(CancellationToken cancellationToken) => Volatile.Read(ref _anyEnded).Task.WaitAsync(cancellationToken);
+
     public Task WhenOutput(string sessionId, CancellationToken cancellationToken) => Wait(Output + sessionId, cancellationToken);
+
+    public Task WhenInput(string sessionId, CancellationToken cancellationToken) => Wait(Input + sessionId, cancellationToken);
 
     public Task WhenHostCalled(string host, CancellationToken cancellationToken) =>
         Task.WhenAny(Wait(Host + host, cancellationToken), Wait(AllHosts, cancellationToken));
@@ -73,8 +83,13 @@ public sealed class SessionSignals
         if (signal == Work)
         {
             WakeOneForWork();
+            return;
         }
-        else if (_waiters.TryRemove(signal, out var waiters))
+        if (signal.StartsWith(Done, StringComparison.Ordinal))
+        {
+            Interlocked.Exchange(ref _anyEnded, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        }
+        if (_waiters.TryRemove(signal, out var waiters))
         {
             waiters.TrySetResult();
         }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Executor.Session.Access;
+using Executor.Session.Callbacks;
 using Executor.Session.Dispatch;
 using Executor.Session.OpenApi;
 using Executor.Session.Sessions;
@@ -31,6 +32,7 @@ public static class ServiceCollectionExtensions
 
         builder.AddSessionStorage();
         builder.AddAccess();
+        builder.AddCallbacks();
         builder.Services.AddSingleton<SessionTelemetry>();
         builder.Services.AddSingleton<SessionSignals>();
         builder.Services.AddSingleton<SessionCompletions>();
@@ -77,6 +79,9 @@ public static class ServiceCollectionExtensions
         builder.Services.AddSingleton<IHostDirectory>(sp => sp.GetRequiredService<SqlStore>());
         builder.Services.AddSingleton<IApiKeyStore>(sp => sp.GetRequiredService<SqlStore>());
         builder.Services.AddSingleton<IOutputLog>(sp => sp.GetRequiredService<SqlStore>());
+        builder.Services.AddSingleton<IResultFiles>(sp => sp.GetRequiredService<SqlStore>());
+        builder.Services.AddSingleton<IStdinLog>(sp => sp.GetRequiredService<SqlStore>());
+        builder.Services.AddSingleton<ICallbackOutbox>(sp => sp.GetRequiredService<SqlStore>());
         builder.Services.AddHostedService<SessionStoreInitializer>();
     }
 }

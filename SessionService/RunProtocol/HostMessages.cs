@@ -39,6 +39,7 @@ public static class HostRoutes
     public const string Heartbeat = "/hosts/{host}/heartbeat";
     public const string Result = "/hosts/{host}/runs/{sessionId}/result";
     public const string Output = "/hosts/{host}/runs/{sessionId}/output";
+    public const string Stdin = "/hosts/{host}/runs/{sessionId}/stdin";
 
     public static string ClaimsOf(string host) => $"/hosts/{Uri.EscapeDataString(host)}/claims";
 
@@ -50,6 +51,13 @@ public static class HostRoutes
     public static string OutputOf(string host, string sessionId) =>
         $"/hosts/{Uri.EscapeDataString(host)}/runs/{Uri.EscapeDataString(sessionId)}/output";
 
+    /// <summary>An interactive run's input from byte <paramref name="from"/> on (a long poll).</summary>
+    public static string StdinOf(string host, string sessionId, long from) =>
+        $"/hosts/{Uri.EscapeDataString(host)}/runs/{Uri.EscapeDataString(sessionId)}/stdin?from={from}";
+
+    /// <summary>How long a read of an interactive run's input waits for some before it answers with none.</summary>
+    public static readonly TimeSpan StdinWait = TimeSpan.FromSeconds(20);
+
     /// <summary>How long a claim waits for work before it answers with nothing (the host asks again at once).</summary>
     public static readonly TimeSpan ClaimWait = TimeSpan.FromSeconds(20);
 
@@ -59,3 +67,9 @@ public static class HostRoutes
     /// <summary>A host silent this long is dead: its runs end as internal_error, and it is given no work.</summary>
     public static readonly TimeSpan HostTimeout = TimeSpan.FromSeconds(15);
 }
+
+/// <summary>
+/// What an interactive run's client has sent since byte <c>from</c>: the bytes, the offset after them, and whether the
+/// input has ended (the client closed it or went away, no client came within the grace period, or the session ended).
+/// </summary>
+public sealed record StdinBatch(byte[] Data, long Next, bool End);

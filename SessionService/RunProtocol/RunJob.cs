@@ -6,6 +6,7 @@ namespace Executor.RunProtocol;
 /// </summary>
 /// <param name="Files">The working directory; paths are relative and already validated (the runner checks them again).</param>
 /// <param name="TraceParent">The W3C trace context of the submission, so that the run continues its trace.</param>
+/// <param name="Interactive">stdin_mode=interactive: the script's stdin stays open and takes what its attached client sends (the runner host fetches it from SessionService).</param>
 public sealed record RunJob(
     string SessionId,
     IReadOnlyList<RunFile> Files,
@@ -14,7 +15,8 @@ public sealed record RunJob(
     string? Stdin,
     int? TimeoutSeconds,
     int? MemoryMb,
-    string? TraceParent = null);
+    string? TraceParent = null,
+    bool Interactive = false);
 
 /// <summary>A file of the run's working directory.</summary>
 public sealed record RunFile(string Path, byte[] Content);

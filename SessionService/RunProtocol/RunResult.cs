@@ -41,6 +41,12 @@ public sealed record RunResult
     /// </summary>
     public IReadOnlyList<int>? Segments { get; init; }
 
+    /// <summary>The files the run left in /sandbox/out, within the limits.</summary>
+    public IReadOnlyList<RunOutputFile>? Files { get; init; }
+
+    /// <summary>The files of /sandbox/out that did not come back, and why.</summary>
+    public IReadOnlyList<DroppedFile>? DroppedFiles { get; init; }
+
     /// <summary>The runner host that ran it (null when it never reached one).</summary>
     public string? RunnerHost { get; init; }
 
@@ -49,4 +55,23 @@ public sealed record RunResult
 }
 
 /// <summary>The limits a run had.</summary>
-public sealed record RunLimits(int TimeoutSeconds, int MemoryMb, double Cpus, int PidsLimit, long OutputLimitBytes);
+public sealed record RunLimits(int TimeoutSeconds, int MemoryMb, double Cpus, int PidsLimit, long OutputLimitBytes)
+{
+    /// <summary>How many files it could hand back from /sandbox/out.</summary>
+    public int? OutFilesMaxCount { get; init; }
+
+    /// <summary>How many bytes of files, in all, it could hand back.</summary>
+    public long? OutFilesMaxBytes { get; init; }
+}
+
+/// <summary>A file a run left in /sandbox/out. <see cref="Content"/> travels from the runner host to SessionService, which stores it apart.</summary>
+/// <param name="Path">Relative to out/, checked like an upload's names.</param>
+/// <param name="Sha256">Lower-case hex SHA-256 of the content, computed by the runner host.</param>
+public sealed record RunOutputFile(string Path, long Size, string Sha256, string ContentType)
+{
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public byte[]? Content { get; init; }
+}
+
+/// <summary>A file of /sandbox/out that did not come back, and why: count_limit, size_limit, bad_name, not_a_regular_file, unreadable, too_deep, too_many_entries.</summary>
+public sealed record DroppedFile(string Path, long Size, string Reason);

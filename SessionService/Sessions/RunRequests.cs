@@ -14,5 +14,6 @@ public static class RunRequests
         upload.Options.Stdin,
         upload.Options.TimeoutSeconds,
         upload.Options.MemoryMb,
-        traceParent);
+        traceParent,
+        upload.Options.Interactive);
 }

@@ -70,7 +70,19 @@ public sealed record SessionResult
 
     [Description("The runner host that ran the script (its Docker engine's machine).")]
     public string? RunnerHost { get; init; }
+
+    [Description("The files the script left in /sandbox/out/, within the limits: download each from its url.")]
+    public IReadOnlyList<ResultFile> Files { get; init; } = [];
+
+    [Description("The files of /sandbox/out/ that did not come back, and why (count_limit, size_limit, bad_name, not_a_regular_file, unreadable, too_deep, too_many_entries).")]
+    public IReadOnlyList<DroppedFile> DroppedFiles { get; init; } = [];
 }
+
+/// <summary>A file a script left in /sandbox/out/.</summary>
+/// <param name="Path">Relative to out/.</param>
+/// <param name="Sha256">Lower-case hex SHA-256 of its bytes.</param>
+/// <param name="Url">GET it for the bytes (the same key as the session).</param>
+public sealed record ResultFile(string Path, long Size, string Sha256, string ContentType, string Url);
 
 /// <summary>The answer to POST /cleanup.</summary>
 /// <param name="Status">Always "cleaned up".</param>

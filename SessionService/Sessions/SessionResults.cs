@@ -29,6 +29,12 @@ public static class SessionResults
             Limits = run.Limits,
             Runtime = run.Runtime,
             RunnerHost = run.RunnerHost,
+            Files = [.. (run.Files ?? []).Select(f => new ResultFile(f.Path, f.Size, f.Sha256, f.ContentType, FileUrl(session.Id, f.Path)))],
+            DroppedFiles = run.DroppedFiles ?? [],
         };
     }
+
+    /// <summary>Where a file the run handed back is downloaded (its path's parts escaped, its slashes kept).</summary>
+    public static string FileUrl(string sessionId, string path) =>
+        $"/result/{sessionId}/files/{string.Join('/', path.Split('/').Select(Uri.EscapeDataString))}";
 }

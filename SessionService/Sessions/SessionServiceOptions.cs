@@ -65,5 +65,9 @@ public sealed class SessionServiceOptions
     public int MaintenanceIntervalSeconds { get; set; } = 60;
 
     /// <summary>The largest request body: files, stdin and room for the multipart envelope.</summary>
+    /// <summary>An interactive session's input ends (the script reads end of file) when no client attached within this long of its start.</summary>
+    [Range(0, 3600)]
+    public int StdinAttachGraceSeconds { get; set; } = 10;
+
     public long MaxUploadBytes => MaxTotalFileBytes + MaxStdinBytes + 64 * 1024;
 }

@@ -87,6 +87,8 @@ public sealed class PostgresStore(NpgsqlDataSource dataSource, TimeProvider time
         return claimed.Count == 0 ? Claim.None : new Claim(host, seq, Oldest(claimed));
     }
 
+    protected override string SkipLocked => "FOR UPDATE OF c SKIP LOCKED";
+
     protected override async Task<DbConnection> OpenReadAsync(CancellationToken cancellationToken) =>
         await dataSource.OpenConnectionAsync(cancellationToken);
 

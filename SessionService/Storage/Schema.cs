@@ -158,5 +158,60 @@ public static class Schema
                     PRIMARY KEY (session_id, "offset")
                 );
                 """),
+        new(6, "files runs hand back, interactive input, callbacks (an outbox)",
+            Sqlite: """
+                CREATE TABLE result_files (
+                    session_id TEXT NOT NULL,
+                    path       TEXT NOT NULL,
+                    content    BLOB NOT NULL,
+                    PRIMARY KEY (session_id, path)
+                );
+                CREATE TABLE session_stdin (
+                    session_id TEXT NOT NULL,
+                    "offset"   INTEGER NOT NULL,
+                    data       BLOB NOT NULL,
+                    PRIMARY KEY (session_id, "offset")
+                );
+                ALTER TABLE sessions ADD COLUMN stdin_attached_at TEXT;
+                ALTER TABLE sessions ADD COLUMN stdin_closed_at TEXT;
+                CREATE TABLE callbacks (
+                    session_id      TEXT PRIMARY KEY,
+                    url             TEXT NOT NULL,
+                    state           TEXT NOT NULL,
+                    attempts        INTEGER NOT NULL,
+                    next_attempt_at TEXT NOT NULL,
+                    lease_until     TEXT,
+                    last_error      TEXT,
+                    delivered_at    TEXT
+                );
+                CREATE INDEX callbacks_pending ON callbacks (next_attempt_at) WHERE state = 'pending';
+                """,
+            Postgres: """
+                CREATE TABLE result_files (
+                    session_id text NOT NULL,
+                    path       text NOT NULL,
+                    content    bytea NOT NULL,
+                    PRIMARY KEY (session_id, path)
+                );
+                CREATE TABLE session_stdin (
+                    session_id text NOT NULL,
+                    "offset"   bigint NOT NULL,
+                    data       bytea NOT NULL,
+                    PRIMARY KEY (session_id, "offset")
+                );
+                ALTER TABLE sessions ADD COLUMN stdin_attached_at timestamptz;
+                ALTER TABLE sessions ADD COLUMN stdin_closed_at timestamptz;
+                CREATE TABLE callbacks (
+                    session_id      text PRIMARY KEY,
+                    url             text NOT NULL,
+                    state           text NOT NULL,
+                    attempts        integer NOT NULL,
+                    next_attempt_at timestamptz NOT NULL,
+                    lease_until     timestamptz,
+                    last_error      text,
+                    delivered_at    timestamptz
+                );
+                CREATE INDEX callbacks_pending ON callbacks (next_attempt_at) WHERE state = 'pending';
+                """),
     ];
 }

@@ -12,7 +12,7 @@ namespace Executor.Session.Storage;
 /// their connections, their schema and the few places where the engines differ (the claim: SQLite has one writer;
 /// PostgreSQL locks the rows it picks, FOR UPDATE SKIP LOCKED).
 /// </summary>
-public abstract class SqlStore(TimeProvider time) : ISessionStore, IWorkQueue, IHostDirectory, IApiKeyStore, IOutputLog
+public abstract partial class SqlStore(TimeProvider time) : ISessionStore, IWorkQueue, IHostDirectory, IApiKeyStore, IOutputLog
 {
     private const string Unfinished = "('queued', 'running')";
     private const string SessionColumns = "id, status, created_at, started_at, finished_at, result, host, owner";
@@ -36,18 +36,28 @@ public abstract class SqlStore(TimeProvider time) : ISessionStore, IWorkQueue, I
         await using var transaction = await BeginAsync(writing.Connection, cancellationToken);
         await using var insert = Command(writing.Connection, transaction, "");
         var sql = new System.Text.StringBuilder("""
-            INSERT INTO sessions (id, status, created_at, entrypoint, options, trace_parent, owner, max_running)
-            SELECT @id, 'queued', @now, @entrypoint, @options, @trace, @owner, @max_running
+            INSERT INTO sessions (id, status, created_at, entrypoint, options, trace_parent, owner, max_running, stdin_closed_at)
+            SELECT @id, 'queued', @now, @entrypoint, @options, @trace, @owner, @max_running, @stdin_closed
             WHERE (SELECT COUNT(*) FROM sessions WHERE status = 'queued') < @capacity;
             """);
         insert.Add("@id", session.Id).Add("@now", Time.GetUtcNow()).Add("@entrypoint", session.Entrypoint)
             .Add("@options", JsonSerializer.Serialize(session.Options, Json)).Add("@trace", session.TraceParent).Add("@capacity", queueCapacity)
-            .Add("@owner", session.Owner).Add("@max_running", session.MaxRunning, System.Data.DbType.Int32);
+            .Add("@owner", session.Owner).Add("@max_running", session.MaxRunning, System.Data.DbType.Int32)
+            .Add("@stdin_closed", session.Options.Interactive ? null : Time.GetUtcNow(), System.Data.DbType.DateTimeOffset); // only an interactive session takes input later
         for (var i = 0; i < session.Files.Count; i++)
         {
             sql.Append(System.Globalization.CultureInfo.InvariantCulture,
                 $"\nINSERT INTO session_files (session_id, path, content) SELECT @id, @path{i}, @content{i} WHERE EXISTS (SELECT 1 FROM sessions WHERE id = @id);");
             insert.Add($"@path{i}", session.Files[i].Path).Add($"@content{i}", session.Files[i].Content);
+        }
+        if (session.Options.CallbackUrl is { } callback)
+        {
+            sql.Append("""
+
+                INSERT INTO callbacks (session_id, url, state, attempts, next_attempt_at)
+                SELECT @id, @callback, 'pending', 0, @now WHERE EXISTS (SELECT 1 FROM sessions WHERE id = @id);
+                """);
+            insert.Add("@callback", callback);
         }
         insert.CommandText = sql.ToString();
         var created = await insert.ExecuteNonQueryAsync(cancellationToken) > 0;
@@ -74,15 +84,42 @@ public abstract class SqlStore(TimeProvider time) : ISessionStore, IWorkQueue, I
 
     public async Task<SessionRecord?> CompleteAsync(string id, RunResult result, string? host, CancellationToken cancellationToken)
     {
+        // The files' contents go in their own table, in the same transaction, and only with the result that counts.
+        var files = result.Files?.Where(f => f.Content is not null).ToList() ?? [];
+        var stored = files.Count == 0 ? result : result with { Files = [.. result.Files!.Select(f => f with { Content = null })] };
         await using var writing = await OpenWriteAsync(cancellationToken);
-        await using var command = Command(writing.Connection, null, $"""
+        await using var transaction = files.Count == 0 ? null : await writing.Connection.BeginTransactionAsync(cancellationToken);
+        SessionRecord? ended;
+        await using (var command = Command(writing.Connection, transaction, $"""
             UPDATE sessions SET status = @status, finished_at = @now, result = @result
             WHERE id = @id AND status IN {Unfinished} AND (@host IS NULL OR host = @host)
             RETURNING {SessionColumns}
-            """);
-        command.Add("@id", id).Add("@status", result.Status).Add("@now", Time.GetUtcNow())
-            .Add("@result", JsonSerializer.Serialize(result, Json)).Add("@host", host);
-        return (await ReadSessionsAsync(command, cancellationToken)).SingleOrDefault();
+            """))
+        {
+            command.Add("@id", id).Add("@status", result.Status).Add("@now", Time.GetUtcNow())
+                .Add("@result", JsonSerializer.Serialize(stored, Json)).Add("@host", host);
+            ended = (await ReadSessionsAsync(command, cancellationToken)).SingleOrDefault();
+        }
+        if (transaction is null)
+        {
+            return ended;
+        }
+        if (ended is not null)
+        {
+            await using var insert = Command(writing.Connection, transaction, "");
+            var sql = new System.Text.StringBuilder();
+            insert.Add("@id", id);
+            for (var i = 0; i < files.Count; i++)
+            {
+                sql.Append(System.Globalization.CultureInfo.InvariantCulture,
+                    $"INSERT INTO result_files (session_id, path, content) VALUES (@id, @path{i}, @content{i}) ON CONFLICT DO NOTHING;\n");
+                insert.Add($"@path{i}", files[i].Path).Add($"@content{i}", files[i].Content);
+            }
+            insert.CommandText = sql.ToString();
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return ended;
     }
 
     public async Task<SessionRecord?> RequestCancelAsync(string id, CancellationToken cancellationToken)
@@ -105,6 +142,12 @@ public abstract class SqlStore(TimeProvider time) : ISessionStore, IWorkQueue, I
             DELETE FROM session_files WHERE session_id IN
                 (SELECT id FROM sessions WHERE finished_at IS NOT NULL AND finished_at < @cutoff);
             DELETE FROM session_output WHERE session_id IN
+                (SELECT id FROM sessions WHERE finished_at IS NOT NULL AND finished_at < @cutoff);
+            DELETE FROM result_files WHERE session_id IN
+                (SELECT id FROM sessions WHERE finished_at IS NOT NULL AND finished_at < @cutoff);
+            DELETE FROM session_stdin WHERE session_id IN
+                (SELECT id FROM sessions WHERE finished_at IS NOT NULL AND finished_at < @cutoff);
+            DELETE FROM callbacks WHERE session_id IN
                 (SELECT id FROM sessions WHERE finished_at IS NOT NULL AND finished_at < @cutoff);
             """))
         {

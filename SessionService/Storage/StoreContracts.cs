@@ -144,3 +144,63 @@ public static class HostStates
     public const string Alive = "alive";
     public const string Dead = "dead";
 }
+
+/// <summary>The files runs handed back (their list is in the result; their contents here), purged with their sessions.</summary>
+public interface IResultFiles
+{
+    Task<byte[]?> ReadResultFileAsync(string sessionId, string path, CancellationToken cancellationToken);
+}
+
+/// <summary>An interactive session's input, kept in the store so that the client may write it on one replica and the runner host read it from another.</summary>
+public interface IStdinLog
+{
+    /// <summary>Appends input at its end, unless the input is closed, the session has ended, or the whole would pass <paramref name="maxBytes"/>.</summary>
+    Task<StdinAppend> AppendStdinAsync(string sessionId, byte[] data, long maxBytes, CancellationToken cancellationToken);
+
+    /// <summary>Ends the input (the script reads end of file once it has read the rest). False when it had ended already.</summary>
+    Task<bool> CloseStdinAsync(string sessionId, CancellationToken cancellationToken);
+
+    /// <summary>Records that a client attached (false when one had already).</summary>
+    Task<bool> MarkStdinAttachedAsync(string sessionId, CancellationToken cancellationToken);
+
+    /// <summary>The input from <paramref name="fromOffset"/> on, and what the session's input looks like now.</summary>
+    Task<StdinRead> ReadStdinAsync(string sessionId, long fromOffset, CancellationToken cancellationToken);
+}
+
+public enum StdinAppend
+{
+    Appended,
+    OverLimit,
+    Closed,
+}
+
+/// <param name="Chunks">(offset, bytes) in order.</param>
+public sealed record StdinRead(
+    IReadOnlyList<(long Offset, byte[] Data)> Chunks, string? Status, DateTimeOffset? StartedAt, DateTimeOffset? AttachedAt, DateTimeOffset? ClosedAt);
+
+/// <summary>
+/// The callbacks still to deliver, in the store with their sessions: an outbox that survives restarts. A replica leases
+/// what is due, so two replicas never deliver one callback at once (a crashed replica's lease runs out).
+/// </summary>
+public interface ICallbackOutbox
+{
+    /// <summary>Leases up to <paramref name="max"/> callbacks of ended sessions that are due, counting the attempt.</summary>
+    Task<IReadOnlyList<CallbackRecord>> LeaseDueCallbacksAsync(int max, TimeSpan lease, CancellationToken cancellationToken);
+
+    /// <summary>Records how an attempt went: delivered, to be retried at <paramref name="retryAt"/>, or given up (both null).</summary>
+    Task RecordCallbackAsync(string sessionId, bool delivered, DateTimeOffset? retryAt, string? error, CancellationToken cancellationToken);
+
+    Task<CallbackRecord?> FindCallbackAsync(string sessionId, CancellationToken cancellationToken);
+
+    /// <summary>When the next pending callback is due, if any.</summary>
+    Task<DateTimeOffset?> NextCallbackDueAsync(CancellationToken cancellationToken);
+}
+
+public sealed record CallbackRecord(string SessionId, string Url, string State, int Attempts, DateTimeOffset NextAttemptAt, string? LastError, DateTimeOffset? DeliveredAt);
+
+public static class CallbackStates
+{
+    public const string Pending = "pending";
+    public const string Delivered = "delivered";
+    public const string Failed = "failed";
+}

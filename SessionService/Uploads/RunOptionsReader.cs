@@ -12,6 +12,8 @@ public static class RunOptionsReader
     public const string ArgsField = "args";
     public const string TimeoutField = "timeout_seconds";
     public const string MemoryField = "memory_mb";
+    public const string StdinModeField = "stdin_mode";
+    public const string CallbackField = "callback_url";
 
     public static RunOptions Read(IFormCollection form, SessionServiceOptions options)
     {
@@ -24,8 +26,21 @@ public static class RunOptionsReader
             Args(form, options),
             stdin,
             Number(form, TimeoutField, 1, options.MaxTimeoutSeconds, "seconds"),
-            Number(form, MemoryField, 16, options.MaxMemoryMb, "MiB"));
+            Number(form, MemoryField, 16, options.MaxMemoryMb, "MiB"),
+            Interactive(form),
+            form.TryGetValue(CallbackField, out var callback) && !string.IsNullOrWhiteSpace(callback.ToString()) ? callback.ToString().Trim() : null);
     }
+
+    /// <summary>stdin_mode: "batch" (the default: stdin is the 'stdin' field, then end of file) or "interactive".</summary>
+    private static bool Interactive(IFormCollection form) =>
+        form.TryGetValue(StdinModeField, out var values) ? values.ToString().Trim().ToLowerInvariant() switch
+        {
+            "" or "batch" => false,
+            "interactive" => true,
+            var other => throw UploadRejectedException.BadRequest("bad-stdin-mode", "Unknown stdin_mode",
+                $"'{StdinModeField}' must be 'batch' (stdin is the '{StdinField}' field) or 'interactive' (stdin stays open for "
+                + $"GET /result/{{session_id}}/attach); got '{other}'."),
+        } : false;
 
     /// <summary>
     /// Each 'args' field is one argument, passed to the script as is (no shell). A single field holding a JSON

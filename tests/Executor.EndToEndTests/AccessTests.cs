@@ -170,6 +170,31 @@ public sealed class AccessTests(KeyedStackFixture stack)
     }
 
     [Fact]
+    public async Task Another_key_gets_404_for_a_sessions_files_events_callback_and_attachment()
+    {
+        var (_, alice) = await stack.CreateKeyAsync("alice's files");
+        var (_, bob) = await stack.CreateKeyAsync("bob, curious");
+        using var asAlice = stack.With(alice);
+        using var asBob = stack.With(bob);
+        var sessionId = await asAlice.SubmitAsync("open('out/secret.csv', 'w').write('a,b\\n')\n");
+        var result = await asAlice.WaitForResultAsync(sessionId);
+        var url = Assert.Single(result.GetProperty("files").EnumerateArray()).GetProperty("url").GetString();
+        Assert.Equal("a,b\n", await asAlice.GetStringAsync(url));
+
+        foreach (var path in new[] { url, $"/result/{sessionId}/events", $"/result/{sessionId}/callback", $"/result/{sessionId}/attach" })
+        {
+            using var response = await asBob.GetAsync(path);
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+            Assert.Equal("urn:executor:problem:session-not-found", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("type").GetString());
+        }
+        var upgrade = await Assert.ThrowsAsync<System.Net.WebSockets.WebSocketException>(() => Attachment.ConnectAsync(asBob, sessionId, bob));
+        Assert.Contains("404", upgrade.Message, StringComparison.Ordinal);
+        using var anonymous = stack.With(null);
+        using var unauthenticated = await anonymous.GetAsync(url);
+        Assert.Equal(HttpStatusCode.Unauthorized, unauthenticated.StatusCode);
+    }
+
+    [Fact]
     public async Task A_user_key_may_prewarm_but_not_resize_the_pools_nor_use_admin_routes()
     {
         var (_, key) = await stack.CreateKeyAsync("plain user");

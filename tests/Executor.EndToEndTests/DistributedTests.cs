@@ -61,6 +61,59 @@ public sealed class DistributedTests(DistributedStackFixture stack)
     }
 
     [Fact]
+    public async Task Output_input_and_files_go_through_a_replica_other_than_the_one_that_took_the_submission()
+    {
+        var sessionId = await stack.Sessions[0].SubmitAsync("""
+            import time
+            print("ready", flush=True)
+            name = input()
+            with open("out/greeting.txt", "w") as f:
+                f.write(f"hello {name}")
+            time.sleep(1)
+            print("written")
+            """, ("stdin_mode", "interactive"), ("timeout_seconds", "30"));
+
+        // The stream through replica two: the output as it happens, then the result.
+        var events = new List<System.Net.ServerSentEvents.SseItem<string>>();
+        var streaming = Task.Run(async () =>
+        {
+            await foreach (var item in LiveTests.EventsAsync(stack.Sessions[1], sessionId))
+            {
+                events.Add(item);
+            }
+        });
+        // The input through replica two as well, while the run's host reads it from whichever replica it asks.
+        await using (var attach = await Attachment.ConnectAsync(stack.Sessions[1], sessionId))
+        {
+            await attach.ReceiveUntilAsync(m => attach.Stdout.Contains("ready\n", StringComparison.Ordinal));
+            await attach.SendAsync("postgres\n");
+            Assert.Equal("completed", (await attach.ResultAsync()).GetProperty("status").GetString());
+        }
+        await streaming.WaitAsync(ExecutorApi.ResultDeadline);
+
+        Assert.Equal("ready\nwritten\n", string.Concat(events.Where(e => e.EventType == "stdout").Select(LiveTests.Text)));
+        Assert.Equal("result", events[^1].EventType);
+        var result = await stack.Sessions[1].WaitForResultAsync(sessionId);
+        var file = Assert.Single(result.GetProperty("files").EnumerateArray());
+        Assert.Equal("hello postgres", await stack.Sessions[1].GetStringAsync(file.GetProperty("url").GetString()));
+        Assert.Equal("hello postgres", await stack.Sessions[0].GetStringAsync(file.GetProperty("url").GetString()));
+    }
+
+    [Fact]
+    public async Task A_callback_is_delivered_once_although_two_replicas_deliver()
+    {
+        using var receiver = CallbackReceiver.Start(500);
+        var sessionId = await stack.Sessions[0].SubmitAsync("print('one delivery')\n", ("callback_url", receiver.Url));
+
+        await receiver.WaitForAsync(d => d.AnsweredWith == 200, TimeSpan.FromSeconds(60));
+        await Task.Delay(TimeSpan.FromSeconds(3)); // time for a duplicate, were there one
+
+        var attempts = receiver.Deliveries.Where(d => d.Headers["X-Executor-Session"] == sessionId).ToList();
+        Assert.Equal([500, 200], attempts.Select(a => a.AnsweredWith));
+        Assert.All(attempts, CallbackReceiver.AssertSigned);
+    }
+
+    [Fact]
     public async Task Runs_land_on_both_hosts_and_each_result_names_its_host()
     {
         var ids = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => stack.Gateway.SubmitAsync("import time\ntime.sleep(1)\nprint('ok')\n")));

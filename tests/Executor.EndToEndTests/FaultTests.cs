@@ -109,6 +109,26 @@ public sealed class FaultTests(FaultStackFixture stack)
     }
 
     [Fact]
+    public async Task A_callback_that_failed_before_SessionService_restarts_is_delivered_after_it()
+    {
+        using var receiver = CallbackReceiver.Start();
+        receiver.Failing = true;
+        var sessionId = await stack.Gateway.SubmitAsync("print('outlived a restart')\n", ("callback_url", receiver.Url));
+        await receiver.WaitForAsync(d => d.Headers["X-Executor-Session"] == sessionId, TimeSpan.FromSeconds(60)); // a first attempt, failed
+
+        await RestartSessionServiceAsync();
+        var restarted = DateTimeOffset.UtcNow;
+        receiver.Failing = false;
+
+        var delivered = await receiver.WaitForAsync(d => d.AnsweredWith == 200, TimeSpan.FromSeconds(120));
+        Assert.True(delivered.At >= restarted, "delivered by the restarted service, from the outbox it left in the store");
+        Assert.Equal(sessionId, delivered.Headers["X-Executor-Session"]);
+        Assert.True(int.Parse(delivered.Headers["X-Executor-Attempt"]) >= 2);
+        CallbackReceiver.AssertSigned(delivered);
+        Assert.Equal("outlived a restart\n", JsonDocument.Parse(delivered.Body).RootElement.GetProperty("logs").GetString());
+    }
+
+    [Fact]
     public async Task Finished_running_and_queued_sessions_all_answer_correctly_after_SessionService_restarts()
     {
         var finished = await stack.Gateway.SubmitAsync("print('finished before')\n");

@@ -22,6 +22,9 @@ public class StackFixture : IAsyncLifetime
 
     public const string OperatorKey = "e2e-operator-key-0123456789abcdef";
 
+    /// <summary>The secret the stack signs callbacks with (X-Executor-Signature).</summary>
+    public const string CallbackSecret = "e2e-callback-secret-0123456789ab";
+
     /// <summary>Whether every caller must present a key (the required mode); else the open mode.</summary>
     protected virtual bool RequireKeys => false;
 
@@ -80,6 +83,11 @@ public class StackFixture : IAsyncLifetime
                 // An operator key for the tests that administer the stack; the mode stays open (anonymous from loopback)
                 // unless a stack asks for keys.
                 $"--Executor:OperatorKey={OperatorKey}",
+                // Callbacks signed with a known secret; the tests' own receivers listen on 127.0.0.1, allowed by name.
+                $"--Executor:CallbackSecret={CallbackSecret}",
+                "--Executor:CallbackAllowedHosts=127.0.0.1",
+                // Interactive sessions nobody attaches to read end of file after 3 s.
+                "--Executor:StdinAttachGraceSeconds=3",
                 .. RequireKeys ? Array.Empty<string>() : ["--Executor:AuthMode=open"],
                 .. ExtraArguments,
             ],

@@ -33,12 +33,13 @@ public abstract class SessionStoreContract : IAsyncLifetime
         }
     }
 
-    private async Task<string> SubmitAsync(string script = "print(1)\n", string? trace = null, string? owner = null, int? maxRunning = null)
+    private async Task<string> SubmitAsync(
+        string script = "print(1)\n", string? trace = null, string? owner = null, int? maxRunning = null, bool interactive = false, string? callback = null)
     {
         var id = SessionIds.New();
         Assert.True(await _store.CreateAsync(new NewSession(id, "main.py",
             [new SessionFile("main.py", Encoding.UTF8.GetBytes(script)), new SessionFile("lib/data.bin", [0, 1, 2])],
-            new RunOptions(["--x"], "stdin", 5, 256), trace, owner, maxRunning), QueueCapacity, CancellationToken.None));
+            new RunOptions(["--x"], "stdin", 5, 256, interactive, callback), trace, owner, maxRunning), QueueCapacity, CancellationToken.None));
         Time.Advance(TimeSpan.FromMilliseconds(10)); // created_at orders the queue
         return id;
     }
@@ -358,5 +359,105 @@ public abstract class SessionStoreContract : IAsyncLifetime
         await _store.InitializeAsync(CancellationToken.None);
 
         Assert.NotNull(await _store.FindAsync(id, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task The_files_a_run_hands_back_are_kept_apart_from_its_result_and_purged_with_the_session()
+    {
+        var id = await SubmitAsync();
+        await BeatAsync();
+        await _store.ClaimAsync(Host, Instance, 1, CancellationToken.None);
+        byte[] png = [0x89, (byte)'P', (byte)'N', (byte)'G', 0, 255];
+        var result = Result() with
+        {
+            Files = [new RunOutputFile("plot.png", png.Length, "abc", "image/png") { Content = png }, new RunOutputFile("data/x.csv", 0, "e3b0", "text/csv") { Content = [] }],
+            DroppedFiles = [new DroppedFile("big.bin", 9_000_000, "size_limit")],
+        };
+
+        var ended = await _store.CompleteAsync(id, result, Host, CancellationToken.None);
+
+        Assert.Equal(["plot.png", "data/x.csv"], ended!.Result!.Files!.Select(f => f.Path));
+        Assert.All(ended.Result.Files!, f => Assert.Null(f.Content)); // the result holds the list, not the bytes
+        Assert.Equal("size_limit", Assert.Single(ended.Result.DroppedFiles!).Reason);
+        Assert.Equal(png, await _store.ReadResultFileAsync(id, "plot.png", CancellationToken.None));
+        Assert.Empty((await _store.ReadResultFileAsync(id, "data/x.csv", CancellationToken.None))!);
+        Assert.Null(await _store.ReadResultFileAsync(id, "other.png", CancellationToken.None));
+
+        // A second result does not count, and brings no files.
+        Assert.Null(await _store.CompleteAsync(id, result with { Files = [new RunOutputFile("late.txt", 1, "x", "text/plain") { Content = [1] }] }, Host, CancellationToken.None));
+        Assert.Null(await _store.ReadResultFileAsync(id, "late.txt", CancellationToken.None));
+
+        Time.Advance(TimeSpan.FromHours(25));
+        await _store.PurgeAsync(Time.GetUtcNow() - TimeSpan.FromHours(24), CancellationToken.None);
+        Assert.Null(await _store.ReadResultFileAsync(id, "plot.png", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Interactive_input_is_appended_in_order_up_to_its_limit_and_ends_once()
+    {
+        var id = await SubmitAsync(interactive: true);
+
+        Assert.Equal(StdinAppend.Appended, await _store.AppendStdinAsync(id, "ab"u8.ToArray(), 5, CancellationToken.None));
+        Assert.Equal(StdinAppend.Appended, await _store.AppendStdinAsync(id, "cd"u8.ToArray(), 5, CancellationToken.None));
+        Assert.Equal(StdinAppend.OverLimit, await _store.AppendStdinAsync(id, "ef"u8.ToArray(), 5, CancellationToken.None));
+        var read = await _store.ReadStdinAsync(id, 1, CancellationToken.None);
+        Assert.Equal([(0L, "ab"), (2L, "cd")], read.Chunks.Select(c => (c.Offset, Encoding.UTF8.GetString(c.Data))));
+        Assert.Null(read.ClosedAt);
+        Assert.Null(read.AttachedAt);
+        Assert.Equal(SessionStatus.Queued, read.Status);
+
+        Assert.True(await _store.MarkStdinAttachedAsync(id, CancellationToken.None));
+        Assert.False(await _store.MarkStdinAttachedAsync(id, CancellationToken.None));
+        Assert.True(await _store.CloseStdinAsync(id, CancellationToken.None));
+        Assert.False(await _store.CloseStdinAsync(id, CancellationToken.None));
+        Assert.Equal(StdinAppend.Closed, await _store.AppendStdinAsync(id, "g"u8.ToArray(), 5, CancellationToken.None));
+        read = await _store.ReadStdinAsync(id, 4, CancellationToken.None);
+        Assert.Empty(read.Chunks);
+        Assert.NotNull(read.ClosedAt);
+        Assert.NotNull(read.AttachedAt);
+
+        // A session that is not interactive takes no input at all.
+        var batch = await SubmitAsync();
+        Assert.Equal(StdinAppend.Closed, await _store.AppendStdinAsync(batch, "x"u8.ToArray(), 5, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_callback_is_due_once_its_session_ends_and_is_leased_to_one_deliverer_at_a_time()
+    {
+        var id = await SubmitAsync(callback: "https://example.test/hook");
+        Assert.Empty(await _store.LeaseDueCallbacksAsync(10, TimeSpan.FromSeconds(20), CancellationToken.None)); // still queued
+        Assert.Null(await _store.NextCallbackDueAsync(CancellationToken.None));
+
+        await BeatAsync();
+        await _store.ClaimAsync(Host, Instance, 1, CancellationToken.None);
+        await _store.CompleteAsync(id, Result(), Host, CancellationToken.None);
+
+        var leased = Assert.Single(await _store.LeaseDueCallbacksAsync(10, TimeSpan.FromSeconds(20), CancellationToken.None));
+        Assert.Equal((id, "https://example.test/hook", 1), (leased.SessionId, leased.Url, leased.Attempts));
+        Assert.Empty(await _store.LeaseDueCallbacksAsync(10, TimeSpan.FromSeconds(20), CancellationToken.None)); // leased
+
+        await _store.RecordCallbackAsync(id, delivered: false, Time.GetUtcNow() + TimeSpan.FromSeconds(2), "HTTP 500", CancellationToken.None);
+        Assert.Empty(await _store.LeaseDueCallbacksAsync(10, TimeSpan.FromSeconds(20), CancellationToken.None)); // not due yet
+        Assert.Equal(Time.GetUtcNow() + TimeSpan.FromSeconds(2), await _store.NextCallbackDueAsync(CancellationToken.None));
+        Time.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal(2, Assert.Single(await _store.LeaseDueCallbacksAsync(10, TimeSpan.FromSeconds(20), CancellationToken.None)).Attempts);
+
+        // A deliverer that died: its lease runs out, and the callback is due again.
+        Time.Advance(TimeSpan.FromSeconds(21));
+        Assert.Equal(3, Assert.Single(await _store.LeaseDueCallbacksAsync(10, TimeSpan.FromSeconds(20), CancellationToken.None)).Attempts);
+
+        await _store.RecordCallbackAsync(id, delivered: true, null, null, CancellationToken.None);
+        var delivered = await _store.FindCallbackAsync(id, CancellationToken.None);
+        Assert.Equal((CallbackStates.Delivered, 3), (delivered!.State, delivered.Attempts));
+        Assert.NotNull(delivered.DeliveredAt);
+        Assert.Null(await _store.NextCallbackDueAsync(CancellationToken.None));
+
+        var givenUp = await SubmitAsync(callback: "https://example.test/other");
+        await _store.ClaimAsync(Host, Instance, 1, CancellationToken.None);
+        await _store.CompleteAsync(givenUp, Result(), Host, CancellationToken.None);
+        Assert.Single(await _store.LeaseDueCallbacksAsync(10, TimeSpan.FromSeconds(20), CancellationToken.None));
+        await _store.RecordCallbackAsync(givenUp, delivered: false, null, "HTTP 404", CancellationToken.None);
+        Assert.Equal((CallbackStates.Failed, "HTTP 404"), (await _store.FindCallbackAsync(givenUp, CancellationToken.None) is { } f ? (f.State, f.LastError) : default));
+        Assert.Empty(await _store.LeaseDueCallbacksAsync(10, TimeSpan.FromSeconds(20), CancellationToken.None));
     }
 }

@@ -109,4 +109,58 @@ public class LauncherOutputTests
         Assert.NotNull(output.Exit);
         Assert.False(output.Corrupt);
     }
+
+    private static byte[] FileFrame(string path, byte[] content)
+    {
+        var name = Encoding.UTF8.GetBytes(path);
+        var payload = new byte[2 + name.Length + content.Length];
+        BinaryPrimitives.WriteUInt16BigEndian(payload, (ushort)name.Length);
+        name.CopyTo(payload, 2);
+        content.CopyTo(payload, 2 + name.Length);
+        return Frame('f', payload);
+    }
+
+    [Fact]
+    public void Files_are_hashed_typed_and_held_to_their_limits_again_whatever_the_sandbox_sends()
+    {
+        byte[] stream =
+        [
+            .. Frame('o', "hi\n"),
+            .. FileFrame("plot.png", [1, 2, 3]),
+            .. FileFrame("../etc/passwd", [4]),
+            .. FileFrame("plot.png", [5]),
+            .. FileFrame("data/table.csv", "a,b\n"u8.ToArray()),
+            .. FileFrame("big.bin", new byte[10]),
+            .. FileFrame("third.txt", [6]),
+            .. FileFrame("fourth.txt", [7]),
+            .. Frame('d', """{"path": "fifo", "size": 0, "reason": "not_a_regular_file"}"""),
+            .. Frame('x', ExitRecord),
+        ];
+        var output = new LauncherOutput(1024, maxFiles: 3, maxFileBytes: 8);
+
+        output.Feed(stream);
+
+        Assert.False(output.Corrupt);
+        Assert.NotNull(output.Exit);
+        Assert.Equal(["plot.png", "data/table.csv", "third.txt"], output.Files.Select(f => f.Path));
+        var png = output.Files[0];
+        Assert.Equal((3L, "image/png"), (png.Size, png.ContentType));
+        Assert.Equal([1, 2, 3], png.Content!);
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(new byte[] { 1, 2, 3 })), png.Sha256);
+        Assert.Equal("text/csv", output.Files[1].ContentType);
+        Assert.Equal(
+            [("../etc/passwd", "bad_name"), ("plot.png", "bad_name"), ("big.bin", "size_limit"), ("fourth.txt", "count_limit"), ("fifo", "not_a_regular_file")],
+            output.DroppedFiles.Select(d => (d.Path, d.Reason)));
+    }
+
+    [Fact]
+    public void A_file_frame_larger_than_the_file_limit_allows_breaks_the_protocol()
+    {
+        var output = new LauncherOutput(1024, maxFiles: 2, maxFileBytes: 8);
+
+        output.Feed(FileFrame("a.bin", new byte[8 + 2000]));
+
+        Assert.True(output.Corrupt);
+        Assert.Empty(output.Files);
+    }
 }

@@ -1,70 +1,40 @@
 using System.Globalization;
-using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Executor.RunProtocol;
-using Executor.Session.Access;
 using Executor.Session.Dispatch;
 using Executor.Session.Sessions;
 using Executor.Session.Storage;
-using Executor.Session.Uploads;
-using Microsoft.AspNetCore.Mvc;
-using Microsoft.Extensions.Options;
 
-namespace Executor.Session.Apis;
+namespace Executor.Session.Live;
+
+/// <summary>One event of a session as it happens: its type, its JSON payload, and the byte offset it leaves the output at (its id).</summary>
+public sealed record LiveEvent(string Type, JsonObject Data, string? Id);
 
 /// <summary>
-/// A session as it happens: GET /result/{id}/events, Server-Sent Events. "state" events (queued, running), "stdout" and
-/// "stderr" events with the text as the script writes it, in write order, each with its byte offset in the combined
-/// output, and one final "result" event with the whole result. Each event's id is the offset after it, so
-/// Last-Event-ID resumes without loss or duplicates; a client that comes after the end gets the whole output and the
-/// result at once. Any replica serves any session: the output is in the store.
+/// A session as it happens, for the Server-Sent Events of GET /result/{id}/events and the WebSocket of
+/// GET /result/{id}/attach: "state" events (queued, running), "stdout" and "stderr" events with the text as the script
+/// writes it, in write order, each with its byte offset in the combined output, and one final "result" event with the
+/// whole result. Each output event's id is the offset after it, so a client resumes from an id without loss or
+/// duplicates; a client that comes after the end gets the whole output and the result at once. Any replica serves any
+/// session: the output is in the store. The output cap applies as to the result: the stream carries what the result keeps.
 /// </summary>
-public static class LiveApi
+public static class SessionFeed
 {
     public const string StdoutEvent = "stdout";
     public const string StderrEvent = "stderr";
     public const string StateEvent = "state";
     public const string ResultEvent = "result";
     public const string PingEvent = "ping";
+    public const string EndId = "end";
 
     private static readonly TimeSpan LookAgain = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan PingEvery = TimeSpan.FromSeconds(15);
 
-    public static IEndpointRouteBuilder MapLiveApi(this IEndpointRouteBuilder app)
-    {
-        app.MapGet("/result/{session_id}/events", Events)
-            .WithName("GetResultEvents")
-            .WithTags("Sessions")
-            .WithSummary("Follows a session as it happens (Server-Sent Events)")
-            .WithDescription("Events: 'state' ({\"state\": \"queued\"|\"running\"}), 'stdout' and 'stderr' ({\"offset\", \"text\"}: the text as the "
-                + "script writes it, at its byte offset in the combined output), 'ping' every 15 s, and one final 'result' (the whole result). "
-                + "An event's id is the byte offset after it: send it back as Last-Event-ID to resume without loss or duplicates.")
-            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
-            .ProducesProblem(StatusCodes.Status404NotFound);
-        return app;
-    }
-
-    public static async Task<IResult> Events(
-        [FromRoute(Name = "session_id")] string sessionId, HttpContext context, ISessionStore store, IOutputLog log, SessionSignals signals,
-        IOptions<AuthOptions> auth, TimeProvider time, CancellationToken cancellationToken)
-    {
-        if (!SessionIds.IsWellFormed(sessionId) || await store.FindAsync(sessionId, cancellationToken) is not { } session
-            || !Caller.Of(context, auth.Value).Owns(session.Owner))
-        {
-            return TypedResults.Problem(Problems.SessionNotFound(sessionId));
-        }
-        var from = long.TryParse(context.Request.Headers["Last-Event-ID"].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var resume)
-            || long.TryParse(context.Request.Query["last_event_id"].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out resume)
-            ? resume
-            : 0;
-        // No buffering anywhere on the way (the gateway streams as it is; this says so to any other proxy too).
-        context.Response.Headers["X-Accel-Buffering"] = "no";
-        return TypedResults.ServerSentEvents<string>(StreamAsync(sessionId, from, store, log, signals, time, cancellationToken));
-    }
-
-    private static async IAsyncEnumerable<SseItem<string>> StreamAsync(
+    /// <summary>The session's events from output offset <paramref name="from"/> on, until its result.</summary>
+    public static async IAsyncEnumerable<LiveEvent> StreamAsync(
         string sessionId, long from, ISessionStore store, IOutputLog log, SessionSignals signals, TimeProvider time,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -88,13 +58,13 @@ public static class LiveApi
                 {
                     yield return item;
                 }
-                yield return Event(ResultEvent, JsonSerializer.Serialize(SessionResults.From(session), Json), id: "end");
+                yield return new LiveEvent(ResultEvent, JsonSerializer.SerializeToNode(SessionResults.From(session), Json)!.AsObject(), EndId);
                 yield break;
             }
             if (session.Status != state)
             {
                 state = session.Status;
-                yield return Event(StateEvent, JsonSerializer.Serialize(new { state }), sent);
+                yield return new LiveEvent(StateEvent, new JsonObject { ["state"] = state }, Id(sent));
                 lastEvent = time.GetTimestamp();
             }
             foreach (var chunk in Contiguous(await log.ReadOutputAsync(sessionId, sent, cancellationToken)))
@@ -103,14 +73,14 @@ public static class LiveApi
                 var (emitted, body) = OutputText.Decode(chunk, start);
                 if (emitted > start)
                 {
-                    yield return Event(chunk.Stdout ? StdoutEvent : StderrEvent, Output(start, body), emitted);
+                    yield return Output(chunk.Stdout, start, body, emitted);
                     sent = emitted;
                     lastEvent = time.GetTimestamp();
                 }
             }
             if (time.GetElapsedTime(lastEvent) >= PingEvery)
             {
-                yield return new SseItem<string>("{}", PingEvent);
+                yield return new LiveEvent(PingEvent, [], null);
                 lastEvent = time.GetTimestamp();
             }
             await Task.WhenAny(more, ended, Task.Delay(LookAgain, time, cancellationToken));
@@ -142,7 +112,7 @@ public static class LiveApi
     }
 
     /// <summary>The output from <paramref name="from"/> on, as the result holds it, split back into its writes.</summary>
-    private static IEnumerable<SseItem<string>> Replay(RunResult result, long from)
+    private static IEnumerable<LiveEvent> Replay(RunResult result, long from)
     {
         var bytes = Encoding.UTF8.GetBytes(result.Logs);
         IReadOnlyList<int> segments = result.Segments is { } known && known.Sum(Math.Abs) == bytes.Length
@@ -157,19 +127,18 @@ public static class LiveApi
             {
                 var start = Math.Max(from, offset);
                 var body = Encoding.UTF8.GetString(bytes, (int)start, (int)(end - start));
-                yield return Event(segment > 0 ? StdoutEvent : StderrEvent, Output(start, body), end);
+                yield return Output(segment > 0, start, body, end);
             }
             offset = end;
         }
     }
 
-    private static string Output(long offset, string text) => JsonSerializer.Serialize(new { offset, text });
+    private static LiveEvent Output(bool stdout, long offset, string text, long end) =>
+        new(stdout ? StdoutEvent : StderrEvent, new JsonObject { ["offset"] = offset, ["text"] = text }, Id(end));
 
-    private static SseItem<string> Event(string type, string data, long id) => Event(type, data, id.ToString(CultureInfo.InvariantCulture));
+    private static string Id(long offset) => offset.ToString(CultureInfo.InvariantCulture);
 
-    private static SseItem<string> Event(string type, string data, string id) => new(data, type) { EventId = id };
-
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     /// <summary>
     /// Turns output bytes into text without splitting a character: a piece that ends inside one leaves those bytes for

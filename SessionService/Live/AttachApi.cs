@@ -1,0 +1,260 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Executor.Session.Access;
+using Executor.Session.Apis;
+using Executor.Session.Dispatch;
+using Executor.Session.Sessions;
+using Executor.Session.Storage;
+using Executor.Session.Uploads;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+
+namespace Executor.Session.Live;
+
+/// <summary>
+/// GET /result/{id}/attach: a WebSocket to a session. The server sends JSON messages: the events of
+/// <see cref="SessionFeed"/> ({"type": "state"|"stdout"|"stderr", ...} and {"type": "result", "result": {...}}), then
+/// closes. The client's messages (text or binary) are written to the script's stdin when the session was submitted with
+/// stdin_mode=interactive; a message that is only U+0004 (Ctrl-D), or closing the socket, ends the input. Input over
+/// Sessions:MaxStdinBytes is refused ({"type": "error"}) and ends it.
+/// </summary>
+public static partial class AttachApi
+{
+    public const string EndOfInput = "\u0004";
+
+    public static IEndpointRouteBuilder MapAttachApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/result/{session_id}/attach", AttachAsync)
+            .WithName("AttachToSession")
+            .WithTags("Sessions")
+            .WithSummary("Attaches to a session (WebSocket): its output as it happens, and its stdin when interactive")
+            .WithDescription("Upgrade to a WebSocket. Server messages are JSON: {\"type\": \"state\", \"state\"}, {\"type\": \"stdout\"|\"stderr\", "
+                + "\"offset\", \"text\", \"id\"}, {\"type\": \"error\", \"error\", \"detail\"} and finally {\"type\": \"result\", \"result\"}; then the "
+                + "server closes. With stdin_mode=interactive, each client message is written to the script's stdin; a message holding only "
+                + "U+0004 (Ctrl-D), or a close, is end of file. ?last_event_id=N resumes the output after byte N.")
+            .Produces(StatusCodes.Status101SwitchingProtocols)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        return app;
+    }
+
+    public static async Task<IResult> AttachAsync(
+        [FromRoute(Name = "session_id")] string sessionId, HttpContext context, ISessionStore store, IOutputLog log, IStdinLog stdin,
+        SessionSignals signals, IOptions<SessionServiceOptions> options, IOptions<AuthOptions> auth, TimeProvider time, ILoggerFactory loggers)
+    {
+        var cancellationToken = context.RequestAborted;
+        var session = await SessionsApi.FindOwnedAsync(sessionId, context, store, auth.Value, cancellationToken);
+        if (session is null)
+        {
+            return TypedResults.Problem(Problems.SessionNotFound(sessionId));
+        }
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            return TypedResults.Problem(Problems.Create(StatusCodes.Status400BadRequest, "websocket-required", "Not a WebSocket request",
+                $"GET /result/{sessionId}/attach upgrades to a WebSocket (Upgrade: websocket); for output alone, GET /result/{sessionId}/events."));
+        }
+        var from = LiveApi.Offset(context.Request.Query["last_event_id"].ToString()) ?? 0;
+        using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { KeepAliveInterval = TimeSpan.FromSeconds(15) });
+        using var attach = new Attachment(socket, sessionId, stdin, signals, options.Value.MaxStdinBytes, loggers.CreateLogger(typeof(AttachApi)));
+        if (await stdin.MarkStdinAttachedAsync(sessionId, cancellationToken))
+        {
+            signals.InputArrived(sessionId);
+        }
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var receiving = attach.ReceiveAsync(stop.Token);
+        var sending = attach.SendAsync(SessionFeed.StreamAsync(sessionId, from, store, log, signals, time, stop.Token), stop.Token);
+        await Task.WhenAny(receiving, sending);
+        await stop.CancelAsync(); // whichever ended first (the result was sent, or the client left) ends the other
+        await Task.WhenAll(receiving, sending).ContinueWith(_ => { }, TaskScheduler.Default);
+        if (socket.State == WebSocketState.CloseReceived)
+        {
+            try
+            {
+                await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "detached", CancellationToken.None);
+            }
+            catch (WebSocketException)
+            {
+            }
+        }
+        return Results.Empty;
+    }
+
+    private sealed partial class Attachment(WebSocket socket, string sessionId, IStdinLog stdin, SessionSignals signals, long maxStdinBytes, ILogger logger)
+        : IDisposable
+    {
+        private readonly SemaphoreSlim _sending = new(1, 1);
+        private bool _inputEnded;
+
+        public async Task SendAsync(IAsyncEnumerable<LiveEvent> events, CancellationToken cancellationToken)
+        {
+            try
+            {
+                await foreach (var e in events)
+                {
+                    if (e.Type == SessionFeed.PingEvent)
+                    {
+                        continue; // the WebSocket keeps itself alive
+                    }
+                    var message = e.Type == SessionFeed.ResultEvent
+                        ? new JsonObject { ["type"] = e.Type, ["result"] = e.Data }
+                        : new JsonObject(e.Data.Select(p => KeyValuePair.Create(p.Key, p.Value?.DeepClone()))) { ["type"] = e.Type, ["id"] = e.Id };
+                    await SendAsync(message, cancellationToken);
+                }
+                await _sending.WaitAsync(cancellationToken);
+                try
+                {
+                    await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "session ended", cancellationToken);
+                }
+                finally
+                {
+                    _sending.Release();
+                }
+                await DrainAsync(cancellationToken);
+            }
+            catch (Exception e) when (e is OperationCanceledException or WebSocketException)
+            {
+            }
+        }
+
+        /// <summary>After the result, waits (a little) for the client's close, so that the close handshake completes.</summary>
+        private async Task DrainAsync(CancellationToken cancellationToken)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(5));
+            while (socket.State == WebSocketState.CloseSent)
+            {
+                await Task.Delay(50, timeout.Token);
+            }
+        }
+
+        public async Task ReceiveAsync(CancellationToken cancellationToken)
+        {
+            var message = new ArrayBufferWriter<byte>();
+            var discarding = false;
+            try
+            {
+                while (socket.State is WebSocketState.Open or WebSocketState.CloseSent)
+                {
+                    var received = await socket.ReceiveAsync(message.GetMemory(16 * 1024), cancellationToken);
+                    if (received.MessageType == WebSocketMessageType.Close)
+                    {
+                        break;
+                    }
+                    if (!discarding && message.WrittenCount + received.Count > maxStdinBytes)
+                    {
+                        discarding = true; // the rest of this message goes nowhere
+                        await RefuseAsync("stdin-too-large", $"A message passed the input limit of {maxStdinBytes} bytes; the input ends here.", cancellationToken);
+                    }
+                    if (discarding)
+                    {
+                        message.ResetWrittenCount();
+                        discarding = !received.EndOfMessage;
+                        continue;
+                    }
+                    message.Advance(received.Count);
+                    if (received.EndOfMessage)
+                    {
+                        await WriteAsync(message.WrittenSpan.ToArray(), received.MessageType == WebSocketMessageType.Text, cancellationToken);
+                        message.ResetWrittenCount();
+                    }
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or WebSocketException)
+            {
+            }
+            finally
+            {
+                // A close, or a client gone, is the end of the input.
+                await EndInputAsync(CancellationToken.None);
+            }
+        }
+
+        private async Task WriteAsync(byte[] data, bool text, CancellationToken cancellationToken)
+        {
+            if (_inputEnded)
+            {
+                await SendErrorAsync("stdin-closed", "The input has ended: nothing more reaches the script.", cancellationToken);
+                return;
+            }
+            if (text && Encoding.UTF8.GetString(data) == EndOfInput)
+            {
+                await EndInputAsync(cancellationToken);
+                return;
+            }
+            if (data.Length == 0)
+            {
+                return;
+            }
+            switch (await stdin.AppendStdinAsync(sessionId, data, maxStdinBytes, cancellationToken))
+            {
+                case StdinAppend.Appended:
+                    signals.InputArrived(sessionId);
+                    break;
+                case StdinAppend.OverLimit:
+                    await RefuseAsync("stdin-too-large", $"The input would pass the limit of {maxStdinBytes} bytes; it ends here.", cancellationToken);
+                    break;
+                default:
+                    _inputEnded = true;
+                    await SendErrorAsync("stdin-closed",
+                        "This session's stdin is closed: it was not submitted with stdin_mode=interactive, its input has ended, or it has ended.",
+                        cancellationToken);
+                    break;
+            }
+        }
+
+        private async Task RefuseAsync(string error, string detail, CancellationToken cancellationToken)
+        {
+            LogInputRefused(sessionId, error);
+            await SendErrorAsync(error, detail, cancellationToken);
+            await EndInputAsync(cancellationToken);
+        }
+
+        private async Task EndInputAsync(CancellationToken cancellationToken)
+        {
+            if (_inputEnded)
+            {
+                return;
+            }
+            _inputEnded = true;
+            try
+            {
+                if (await stdin.CloseStdinAsync(sessionId, cancellationToken))
+                {
+                    signals.InputArrived(sessionId);
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogInputRefused(sessionId, e.Message); // the runner host ends the input itself when the session ends
+            }
+        }
+
+        public void Dispose() => _sending.Dispose();
+
+        private Task SendErrorAsync(string error, string detail, CancellationToken cancellationToken) =>
+            SendAsync(new JsonObject { ["type"] = "error", ["error"] = error, ["detail"] = detail }, cancellationToken);
+
+        private async Task SendAsync(JsonObject message, CancellationToken cancellationToken)
+        {
+            var bytes = JsonSerializer.SerializeToUtf8Bytes(message, SessionFeed.Json);
+            await _sending.WaitAsync(cancellationToken);
+            try
+            {
+                if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+                {
+                    await socket.SendAsync(bytes, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
+                }
+            }
+            finally
+            {
+                _sending.Release();
+            }
+        }
+
+        [LoggerMessage(Level = LogLevel.Information, Message = "Input of session {SessionId} ended: {Reason}")]
+        private partial void LogInputRefused(string sessionId, string reason);
+    }
+}

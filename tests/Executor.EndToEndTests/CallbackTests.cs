@@ -1,0 +1,97 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Executor.EndToEndTests;
+
+/// <summary>
+/// callback_url: the result POSTed to a receiver on 127.0.0.1 (allowed by the stack's Callbacks:AllowedHosts), signed,
+/// retried. Nothing here sends anything beyond loopback: the refused addresses are refused before any connection.
+/// </summary>
+[Collection(StackCollection.Name)]
+public sealed class CallbackTests(StackFixture stack)
+{
+    private static readonly TimeSpan Within = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task The_result_reaches_a_loopback_receiver_signed()
+    {
+        using var receiver = CallbackReceiver.Start();
+        var sessionId = await stack.Gateway.SubmitAsync("print('called back')\n", ("callback_url", receiver.Url));
+
+        var delivery = await receiver.WaitForAsync(d => d.Headers.GetValueOrDefault("X-Executor-Session") == sessionId, Within);
+
+        Assert.Equal(("POST", "/hooks/executor"), (delivery.Method, delivery.Path));
+        Assert.Equal("application/json", delivery.Headers["Content-Type"]);
+        CallbackReceiver.AssertSigned(delivery);
+        var body = JsonDocument.Parse(delivery.Body).RootElement;
+        Assert.Equal((sessionId, "completed", "called back\n"),
+            (body.GetProperty("session_id").GetString(), body.GetProperty("status").GetString(), body.GetProperty("logs").GetString()));
+        var status = await CallbackStatusAsync(sessionId, "delivered");
+        Assert.Equal(1, status.GetProperty("attempts").GetInt32());
+    }
+
+    [Fact]
+    public async Task A_receiver_that_fails_twice_gets_it_on_the_third_try_after_backing_off()
+    {
+        using var receiver = CallbackReceiver.Start(500, 503);
+        var sessionId = await stack.Gateway.SubmitAsync("print('third time lucky')\n", ("callback_url", receiver.Url));
+
+        await receiver.WaitForAsync(d => d.AnsweredWith == 200, Within);
+
+        var attempts = receiver.Deliveries.Where(d => d.Headers["X-Executor-Session"] == sessionId).ToList();
+        Assert.Equal([500, 503, 200], attempts.Select(a => a.AnsweredWith));
+        Assert.Equal(["1", "2", "3"], attempts.Select(a => a.Headers["X-Executor-Attempt"]));
+        Assert.All(attempts, CallbackReceiver.AssertSigned);
+        Assert.Single(attempts.Select(a => Convert.ToHexString(a.Body)).Distinct()); // the same result each time
+        // Backoff: about 1 s, then about 2 s (Callbacks:FirstRetrySeconds = 1, doubling).
+        Assert.True(attempts[1].At - attempts[0].At >= TimeSpan.FromSeconds(0.9), $"second attempt after {attempts[1].At - attempts[0].At}");
+        Assert.True(attempts[2].At - attempts[1].At >= TimeSpan.FromSeconds(1.8), $"third attempt after {attempts[2].At - attempts[1].At}");
+        var status = await CallbackStatusAsync(sessionId, "delivered");
+        Assert.Equal(3, status.GetProperty("attempts").GetInt32());
+    }
+
+    [Theory]
+    [InlineData("http://127.0.0.2:{0}/hook")] // loopback, but not the allowed 127.0.0.1
+    [InlineData("http://[::1]:{0}/hook")]
+    [InlineData("file:///etc/passwd")]
+    public async Task A_callback_to_an_address_off_the_allow_list_is_refused_when_submitted(string template)
+    {
+        using var receiver = CallbackReceiver.Start();
+        using var form = new MultipartFormDataContent();
+        form.AddFile("main.py", "print('never runs')\n");
+        form.Add(new StringContent(string.Format(CultureInfo.InvariantCulture, template, receiver.Port)), "callback_url");
+
+        using var response = await stack.Gateway.PostAsync("/execute", form);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.EndsWith("callback-refused", problem.GetProperty("type").GetString(), StringComparison.Ordinal);
+        Assert.Contains("callback_url", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        await Task.Delay(500);
+        Assert.Empty(receiver.Deliveries);
+    }
+
+    [Fact]
+    public async Task A_session_without_a_callback_says_so()
+    {
+        var sessionId = await stack.Gateway.SubmitAsync("print(1)\n");
+
+        using var response = await stack.Gateway.GetAsync($"/result/{sessionId}/callback");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.EndsWith("no-callback", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("type").GetString(), StringComparison.Ordinal);
+    }
+
+    private async Task<JsonElement> CallbackStatusAsync(string sessionId, string state)
+    {
+        JsonElement status = default;
+        await ExecutorApi.WaitUntilAsync(async () =>
+        {
+            status = await stack.Gateway.GetFromJsonAsync<JsonElement>($"/result/{sessionId}/callback");
+            return status.GetProperty("state").GetString() == state;
+        }, $"callback of {sessionId} {state}");
+        return status;
+    }
+}
