@@ -17,7 +17,7 @@ public sealed class LauncherOutput(long limitBytes, int maxFiles = 0, long maxFi
     private const int HeaderSize = 5;
     private const int MaxExitRecordBytes = 64 * 1024;
     private const int MaxDroppedRecordBytes = 4096;
-    private const int MaxDropped = 100;
+    private const int MaxDropped = 101; // the launcher's 100, and the end of its scan
     private const int MaxPathBytes = 1024;
 
     private readonly List<RunOutputFile> _files = [];

@@ -565,6 +565,19 @@ def collect_files(user, limits):
     return bytes(data[:whole])
 
 
+def open_same(name, expected, flags, dir_fd=None):
+    """Opens what lstat saw, never through a link: O_NOFOLLOW, and the opened file must be the one lstat described (some
+    kernels, gVisor's among them, follow a final link with O_DIRECTORY despite O_NOFOLLOW)."""
+    if stat.S_ISLNK(expected.st_mode):
+        raise OSError("a link")
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | flags, dir_fd=dir_fd)
+    opened = os.fstat(fd)
+    if (opened.st_dev, opened.st_ino) != (expected.st_dev, expected.st_ino) or stat.S_IFMT(opened.st_mode) != stat.S_IFMT(expected.st_mode):
+        os.close(fd)
+        raise OSError("not the file that was listed")
+    return fd
+
+
 class Collector:
     def __init__(self, fd, max_count, max_bytes):
         self.fd = fd
@@ -576,7 +589,7 @@ class Collector:
 
     def run(self):
         try:
-            top = os.open(OUT_DIR, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            top = open_same(OUT_DIR, os.lstat(OUT_DIR), os.O_DIRECTORY)
         except OSError:
             return  # no out directory (or a link in its place): nothing comes back
         try:
@@ -609,7 +622,7 @@ class Collector:
                     self.drop(path + "/", 0, "too_deep")
                 else:
                     try:
-                        sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+                        sub = open_same(name, st, os.O_DIRECTORY, dir_fd)
                     except OSError:
                         self.drop(path + "/", 0, "unreadable")
                         continue
@@ -626,18 +639,16 @@ class Collector:
             elif st.st_size > self.room:
                 self.drop(path, st.st_size, "size_limit")
             else:
-                self.send(dir_fd, name, path, st.st_size)
+                self.send(dir_fd, name, path, st)
 
-    def send(self, dir_fd, name, path, size):
+    def send(self, dir_fd, name, path, st):
+        size = st.st_size
         try:
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+            fd = open_same(name, st, os.O_NONBLOCK, dir_fd)
         except OSError:
             self.drop(path, size, "unreadable")
             return
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                self.drop(path, size, "not_a_regular_file")
-                return
             chunks, total = [], 0
             while total <= self.room:
                 chunk = os.read(fd, min(READ_SIZE, self.room + 1 - total))
@@ -660,7 +671,7 @@ class Collector:
 
     def drop(self, path, size, reason):
         self.dropped += 1
-        if self.dropped <= OUT_DROPPED_MAX:
+        if self.dropped <= OUT_DROPPED_MAX or reason == "too_many_entries":  # the scan's end is always told
             safe = path.encode("utf-8", "backslashreplace").decode()[:OUT_PATH_MAX + 1]
             write_all(self.fd, frame(b"d", json.dumps({"path": safe, "size": size, "reason": reason}).encode()))
 

@@ -14,6 +14,21 @@ if (args.Contains("--load"))
     return;
 }
 
+if (args.Contains("--live"))
+{
+    // How soon a script's first byte reaches a live client, in both modes.
+    foreach (var pg in new[] { false, true })
+    {
+        await using var live = await Stack.StartAsync(warmPool: true, poolSize: 2, postgres: pg);
+        var (sse, ws) = await Live.FirstByteAsync(live, 20, pg ? "postgres" : "embedded");
+        foreach (var s in new[] { sse, ws })
+        {
+            Console.WriteLine($"| {s.Name} | {s.Median.ToString("0.0", CultureInfo.InvariantCulture)} | {s.P95.ToString("0.0", CultureInfo.InvariantCulture)} | {s.Min.ToString("0.0", CultureInfo.InvariantCulture)} | {s.Count} |");
+        }
+    }
+    return;
+}
+
 var quick = args.Contains("--quick") || args.Contains("--latency");
 var latencyRuns = quick ? 20 : 60;
 var throughputSeconds = quick ? 10 : 30;
@@ -45,6 +60,7 @@ var dockerRun = await Baselines.DockerRunAsync(quick ? 8 : 20);
 
 Console.WriteLine("starting the stack (embedded: SQLite) ...");
 Measured embedded;
+(Stats Sse, Stats WebSocket) firstByte;
 var burstMs = 0.0;
 var burstWarm = 0;
 var throughput = new List<(int Concurrency, double Executor, double Raw)>();
@@ -52,6 +68,8 @@ IReadOnlyList<(string Service, double Mib)> memory;
 await using (var stack = await Stack.StartAsync(warmPool: true, poolSize: 2))
 {
     embedded = await MeasureAsync(stack, "embedded");
+    Console.WriteLine("measuring the first byte of output to a live client (SSE and WebSocket) ...");
+    firstByte = await Live.FirstByteAsync(stack, quick ? 10 : 30, "embedded");
 
     Console.WriteLine("measuring a burst of 40 from a pool of 40 ...");
     await stack.ResizePoolAsync(40);
@@ -128,7 +146,7 @@ string R(double v) => v.ToString("0.00", inv);
 Console.WriteLine();
 Console.WriteLine("| Hello world | median ms | p95 ms | min ms | runs |");
 Console.WriteLine("|---|---:|---:|---:|---:|");
-foreach (var s in new[] { embedded.Settled, embedded.Steady, postgres.Settled, postgres.Steady, cold, gvisorWarm, gvisorCold, dockerRun, host })
+foreach (var s in new[] { embedded.Settled, embedded.Steady, postgres.Settled, postgres.Steady, cold, gvisorWarm, gvisorCold, dockerRun, host, firstByte.Sse, firstByte.WebSocket })
 {
     Console.WriteLine($"| {s.Name} | {F(s.Median)} | {F(s.P95)} | {F(s.Min)} | {s.Count} |");
 }
@@ -143,6 +161,7 @@ Console.WriteLine($"| warm p95 / warm median (settled) | {R(embedded.Settled.P95
 Console.WriteLine($"| cold median / warm median | {(cold.Median / embedded.Settled.Median).ToString("0.0", inv)}× | |");
 Console.WriteLine($"| postgres warm median − embedded warm median (settled) | {(postgres.Settled.Median - embedded.Settled.Median).ToString("+0.0;-0.0", inv)} ms | ≤ +2 ms |");
 Console.WriteLine($"| postgres runs/s / embedded runs/s at concurrency 8 | {R(postgres.RunsPerSecondAt8 / embedded.RunsPerSecondAt8)} | ≥ 0.9 |");
+Console.WriteLine($"| first byte to an SSE client, median (embedded) | {F(firstByte.Sse.Median)} ms | ≤ 50 ms |");
 Console.WriteLine($"| gVisor warm median / runc warm median | {(gvisorWarm.Median / embedded.Settled.Median).ToString("0.0", inv)}× | |");
 Console.WriteLine($"| gVisor cold median / runc cold median | {(gvisorCold.Median / cold.Median).ToString("0.0", inv)}× | |");
 Console.WriteLine();

@@ -247,6 +247,41 @@ public abstract class HostileCodeSuite(StackFixture stack)
     }
 
     [Fact]
+    public async Task An_out_directory_swapped_for_a_link_to_the_root_hands_back_nothing()
+    {
+        var result = await RunContainedAsync("""
+            import os
+            os.rmdir("out")
+            os.symlink("/", "out")
+            print(len(os.listdir("out/etc")) > 0)
+            """, "completed");
+
+        Assert.Equal("True\n", result.GetProperty("logs").GetString());
+        Assert.Equal(0, result.GetProperty("files").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Thousands_of_files_and_deep_directories_in_out_are_cut_short_and_the_run_completes()
+    {
+        var result = await RunContainedAsync("""
+            import os
+            for i in range(6000):
+                open(f"out/f{i:05}", "w").close()
+            deep = "out/" + "/".join("d" * 20)
+            os.makedirs(deep)
+            os.mkfifo("out/a-fifo")
+            print("made")
+            """, "completed", ("timeout_seconds", "30"));
+
+        Assert.Equal("made\n", result.GetProperty("logs").GetString());
+        Assert.Equal(32, result.GetProperty("files").GetArrayLength());
+        var reasons = result.GetProperty("dropped_files").EnumerateArray().Select(d => d.GetProperty("reason").GetString()).ToList();
+        Assert.Contains("not_a_regular_file", reasons); // the fifo: never opened for reading, which would block
+        Assert.Contains("count_limit", reasons);
+        Assert.Equal("too_many_entries", reasons[^1]);
+    }
+
+    [Fact]
     public async Task Invalid_utf8_output_arrives_as_replacement_characters()
     {
         var result = await RunContainedAsync("import sys\nsys.stdout.buffer.write(b'bad \\xff\\xfe bytes\\n')\n", "completed");
