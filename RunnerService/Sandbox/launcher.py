@@ -428,10 +428,11 @@ class Supervisor:
             "stdout_truncated": b"o" in self.truncated,
             "stderr_truncated": b"e" in self.truncated,
         }
-        self.flush()
+        # A short script's output, its files and its exit record leave in one write (one trip through the engine).
         if not self.out_empty:
-            write_all(1, collect_files(self.user, self.job.get("out_files") or {}))
-        emit(b"x", json.dumps(record).encode())
+            self.pending += collect_files(self.user, self.job.get("out_files") or {})
+        self.pending += frame(b"x", json.dumps(record).encode())
+        self.flush()
 
 
 class StdinFeed:

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Executor.Session.Uploads;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
@@ -60,6 +61,15 @@ public sealed class ExecuteFormTransformer : IOpenApiOperationTransformer
                                     Minimum = "16",
                                     Description = "Memory limit in MiB, with no swap (default 128); above the server's maximum (default 512) is a 400.",
                                 },
+                                [RunOptionsReader.StdinModeField] = new OpenApiSchema
+                                {
+                                    Type = JsonSchemaType.String,
+                                    Enum = [(JsonNode)JsonValue.Create("batch"), JsonValue.Create("interactive")],
+                                    Description = "batch (default): stdin is the 'stdin' field. interactive: stdin stays open for a client "
+                                        + "attached at GET /result/{session_id}/attach (WebSocket) until it sends Ctrl-D or disconnects.",
+                                },
+                                [RunOptionsReader.CallbackField] = Text("An https (or allowed) URL that receives the result as a signed POST when the run ends "
+                                    + "(header Executor-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"t.body\">); retried with backoff."),
                             },
                         },
                     },
