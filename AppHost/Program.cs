@@ -80,7 +80,8 @@ for (var h = 1; h <= hostCount; h++)
     {
         var engineName = $"{deployment}-host-{h}".ToLowerInvariant();
         privateEngine = builder.AddExecutable($"engine{suffix}", "bash", repository,
-            "eng/private-engine.sh", "run", engineName, executor["RuntimeImage"] ?? "executor-python:3.11");
+            "eng/private-engine.sh", "run", engineName, executor["RuntimeImage"] ?? "executor-python:3.11",
+            executor["DataRuntimeImage"] ?? "executor-python-data:3.11");
         engine = $"unix:///var/tmp/executor-engines/{engineName}/docker.sock";
     }
 
@@ -205,6 +206,8 @@ internal static class AppHostSettings
     public static IResourceBuilder<ProjectResource> WithSandboxSettings(this IResourceBuilder<ProjectResource> service, string? host, string? engine)
     {
         service.WithSetting("Sandbox__Image", "RuntimeImage")
+            .WithSetting("Runtimes__python-3.11-data__Image", "DataRuntimeImage")
+            .WithSetting("Runtimes__python-3.11-data__PoolSize", "DataPoolSize")
             .WithSetting("Sandbox__Deployment", "Deployment")
             .WithSetting("Sandbox__Runtime", "Runtime")
             .WithSetting("Sandbox__ReapIntervalSeconds", "ReapIntervalSeconds");

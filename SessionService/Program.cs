@@ -3,6 +3,7 @@ using Executor.Session.Apis;
 using Executor.Session.Callbacks;
 using Executor.Session.Extensions;
 using Executor.Session.Live;
+using Executor.Session.Runtimes;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -22,6 +23,7 @@ app.MapSessionsApi();
 app.MapLiveApi();
 app.MapAttachApi();
 app.MapFilesApi();
+app.MapRuntimesApi();
 app.MapCallbacksApi();
 app.MapPrewarmApi();
 app.MapAdminApi();

@@ -4,9 +4,16 @@
 #   bench/run.sh --quick    shorter runs, for a first look
 #   bench/run.sh --latency  the warm path only (embedded and postgres, settled and at a steady 3 runs/s)
 #   bench/run.sh --live     the first byte of output to a live client (SSE, WebSocket), embedded and postgres
+#   bench/run.sh --runtimes import numpy, pandas, matplotlib: Executor's warm data runtime vs docker run vs host python3
 #   bench/run.sh --load     overload: 1,000 submissions at concurrency 50; every one refused or ended, none lost
 #   bench/run.sh --load --postgres   the same in the distributed mode's store (PostgreSQL)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eng/prerequisites.sh --runsc --postgres
+# The data runtime's baseline: the host's own interpreter with Debian's same packages.
+if ! /usr/bin/python3 -c 'import numpy, pandas, matplotlib' 2>/dev/null; then
+  [ "$(id -u)" = 0 ] || { echo "error: install python3-numpy, python3-pandas and python3-matplotlib on the host first" >&2; exit 1; }
+  echo "==> installing python3-numpy, python3-pandas, python3-matplotlib on the host (the data runtime's baseline)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-numpy python3-pandas python3-matplotlib python3-scipy >/dev/null
+fi
 exec dotnet run -c Release --project bench/Executor.Bench -- "$@"

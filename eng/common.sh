@@ -24,10 +24,11 @@ debian_mirror() {
   echo "$uri"
 }
 
-# debootstrap_image IMAGE PACKAGES [--change ...]: a Debian bookworm image built from the machine's mirror, no registry.
+# debootstrap_image IMAGE PACKAGES SETUP [--change ...]: a Debian bookworm image built from the machine's mirror, no
+# registry. SETUP (may be empty) is a shell command run inside the new root before it becomes the image.
 debootstrap_image() {
-  local image=$1 packages=$2
-  shift 2
+  local image=$1 packages=$2 setup=$3
+  shift 3
   is_root || die "building $image offline needs root (debootstrap)"
   command -v debootstrap >/dev/null 2>&1 || { say "installing debootstrap"; apt-get install -y -qq debootstrap >/dev/null; }
   local mirror rootfs log
@@ -38,6 +39,10 @@ debootstrap_image() {
   if ! debootstrap --variant=minbase --include="$packages" bookworm "$rootfs" "$mirror" >"$log" 2>&1; then
     rm -rf "$rootfs"
     die "debootstrap failed; see $log"
+  fi
+  if [ -n "$setup" ] && ! chroot "$rootfs" /bin/sh -c "$setup" >>"$log" 2>&1; then
+    rm -rf "$rootfs"
+    die "setting up $image failed; see $log"
   fi
   # Nothing of apt's state or caches is needed at run time.
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*

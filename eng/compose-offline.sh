@@ -21,7 +21,7 @@ build() {
   "$here/prerequisites.sh" --compose
   if ! "$(docker_cli)" image inspect "$base" >/dev/null 2>&1; then
     # What a self-contained .NET service needs from the system: glibc, libstdc++, OpenSSL (crypto), CA certificates.
-    debootstrap_image "$base" libssl3,libstdc++6,ca-certificates
+    debootstrap_image "$base" libssl3,libstdc++6,ca-certificates ""
   fi
   rm -rf "$artifacts"
   for service in Gateway SessionService RunnerService PrewarmService; do
@@ -40,7 +40,7 @@ build() {
   done
   if ! "$(docker_cli)" image inspect "$postgres" >/dev/null 2>&1; then
     # The distributed mode's store (eng/compose/central.yml with EXECUTOR_POSTGRES_IMAGE=executor-postgres:15).
-    debootstrap_image "$postgres" postgresql-15,postgresql-client-15,util-linux \
+    debootstrap_image "$postgres" postgresql-15,postgresql-client-15,util-linux "" \
       --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8' \
       --change 'ENTRYPOINT ["/usr/local/bin/postgres-entrypoint.sh"]'
     local container

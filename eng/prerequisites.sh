@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Makes sure everything Executor needs outside .NET is present: a reachable Docker engine and the
-# Python runtime image that sandboxes run. Safe to run repeatedly; does nothing that is already done.
+# runtime images that sandboxes run (python-3.11, python-3.11-data). Safe to run repeatedly; does nothing that is already done.
 #
-#   eng/prerequisites.sh            engine + runtime image
+#   eng/prerequisites.sh            engine + runtime images
 #   eng/prerequisites.sh --compose  also docker-compose (the tests check the compose file with it)
 #   eng/prerequisites.sh --runsc    also gVisor: Debian's runsc, registered with the engine as runtime "runsc"
 #   eng/prerequisites.sh --postgres also PostgreSQL (the distributed mode's store; eng/postgres.sh runs it)
-#   EXECUTOR_RUNTIME_IMAGE=name     image tag to build (default executor-python:3.11)
+#   EXECUTOR_RUNTIME_IMAGE=name     the python-3.11 runtime's image (default executor-python:3.11)
+#   EXECUTOR_DATA_RUNTIME_IMAGE=name the python-3.11-data runtime's image (default executor-python-data:3.11; empty: skip it)
 #   EXECUTOR_RUNTIME_BUILD=offline|registry|auto   how to build the image when missing (default auto)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 image=${EXECUTOR_RUNTIME_IMAGE:-executor-python:3.11}
+data_image=${EXECUTOR_DATA_RUNTIME_IMAGE-executor-python-data:3.11}
 mode=${EXECUTOR_RUNTIME_BUILD:-auto}
 
 # shellcheck source=eng/common.sh
@@ -47,37 +49,62 @@ ensure_engine() {
 }
 
 registry_reachable() {
-  timeout 20 "$(docker_cli)" pull -q python:3.11-slim-bookworm >/dev/null 2>&1
+  [ -n "${registry_checked:-}" ] && return "$registry_ok"
+  registry_checked=1
+  registry_ok=1
+  timeout 20 "$(docker_cli)" pull -q python:3.11-slim-bookworm >/dev/null 2>&1 && registry_ok=0
+  return "$registry_ok"
 }
 
+# The runtimes (see RuntimeCatalog): python-3.11, the standard library only (the full python3 package: python3-minimal
+# lacks json, asyncio, sqlite3, unittest...), and python-3.11-data, the same interpreter with numpy, pandas, scipy,
+# matplotlib and pytest. Offline, each comes from Debian bookworm's own packages; with a registry, from its Dockerfile.
 build_offline() {
-  # The full python3 package: python3-minimal lacks json, asyncio, sqlite3, unittest...
-  debootstrap_image "$image" python3 \
-    --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
-    --change 'ENV LANG=C.UTF-8' \
-    --change 'CMD ["python3"]'
+  local image=$1 runtime=$2
+  case $runtime in
+    python-3.11)
+      debootstrap_image "$image" python3 "" \
+        --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' --change 'ENV LANG=C.UTF-8' --change 'CMD ["python3"]' ;;
+    python-3.11-data)
+      # matplotlib's font list, built once here: the launcher copies it into MPLCONFIGDIR (the root is read-only). No
+      # documentation, and no C compiler (scipy's pythran pulls gcc in; nothing in a sandbox may compile): ~250 MB less.
+      debootstrap_image "$image" python3,python3-numpy,python3-pandas,python3-scipy,python3-matplotlib,python3-pytest \
+        "MPLCONFIGDIR=/usr/share/executor/matplotlib MPLBACKEND=Agg python3 -c 'import matplotlib.pyplot' && chmod -R a+rX /usr/share/executor \
+          && rm -rf /usr/share/doc/* /usr/share/man/* /usr/share/info/* /usr/share/locale/* /usr/lib/gcc/x86_64-linux-gnu/*/cc1* \
+             /usr/lib/gcc/x86_64-linux-gnu/*/lto1 /usr/lib/x86_64-linux-gnu/lib*san.so*" \
+        --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' --change 'ENV LANG=C.UTF-8' --change 'CMD ["python3"]' ;;
+  esac
 }
 
 build_registry() {
-  say "building $image from eng/runtime/Dockerfile"
-  "$(docker_cli)" build -q -t "$image" "$here/runtime" >/dev/null
+  local image=$1 runtime=$2
+  say "building $image from eng/runtimes/$runtime/Dockerfile"
+  "$(docker_cli)" build -q -t "$image" "$here/runtimes/$runtime" >/dev/null
 }
 
+# ensure_image IMAGE RUNTIME CHECK: builds the image when missing, then runs CHECK (Python) in it.
 ensure_image() {
+  local image=$1 runtime=$2 check=$3
   if "$(docker_cli)" image inspect "$image" >/dev/null 2>&1; then
-    say "runtime image $image present"
+    say "runtime image $image present ($runtime)"
     return 0
   fi
   case "$mode" in
-    offline) build_offline ;;
-    registry) build_registry ;;
-    auto) if registry_reachable; then build_registry; else build_offline; fi ;;
+    offline) build_offline "$image" "$runtime" ;;
+    registry) build_registry "$image" "$runtime" ;;
+    auto) if registry_reachable; then build_registry "$image" "$runtime"; else build_offline "$image" "$runtime"; fi ;;
     *) die "EXECUTOR_RUNTIME_BUILD must be offline, registry or auto" ;;
   esac
-  # The image must hold the full standard library.
-  "$(docker_cli)" run --rm --network none "$image" python3 -c 'import json, asyncio, sqlite3, unittest, ssl, uuid' \
-    || die "runtime image $image lacks parts of the Python standard library"
-  say "runtime image $image built"
+  "$(docker_cli)" run --rm --network none "$image" python3 -c "$check" \
+    || die "runtime image $image lacks what the $runtime runtime needs"
+  say "runtime image $image built ($runtime)"
+}
+
+ensure_images() {
+  ensure_image "$image" python-3.11 'import json, asyncio, sqlite3, unittest, ssl, uuid'
+  [ -n "$data_image" ] || return 0
+  ensure_image "$data_image" python-3.11-data \
+    'import json, asyncio, sqlite3, numpy, pandas, scipy, matplotlib, pytest; matplotlib.use("Agg"); import matplotlib.pyplot'
 }
 
 ensure_compose() {
@@ -145,7 +172,7 @@ ensure_postgres() {
 }
 
 ensure_engine
-ensure_image
+ensure_images
 for option in "$@"; do
   case $option in
     --compose) ensure_compose ;;

@@ -57,8 +57,12 @@ start() {
   "$(docker_cli)" -H "$endpoint" info >/dev/null 2>&1 || die "private engine $name did not start; see $root/dockerd.log"
   local image
   for image in "$@"; do
-    "$(docker_cli)" -H "$endpoint" image inspect "$image" >/dev/null 2>&1 \
-      || "$(docker_cli)" save "$image" | "$(docker_cli)" -H "$endpoint" load -q >/dev/null
+    "$(docker_cli)" -H "$endpoint" image inspect "$image" >/dev/null 2>&1 && continue
+    if ! "$(docker_cli)" image inspect "$image" >/dev/null 2>&1; then
+      say "image $image is not on the machine's engine either: the private engine goes without it"
+      continue
+    fi
+    "$(docker_cli)" save "$image" | "$(docker_cli)" -H "$endpoint" load -q >/dev/null
   done
   say "private engine $name ready at $endpoint"
 }

@@ -30,7 +30,8 @@ public static class PoolApi
         return app;
     }
 
-    public static Results<Ok<PrewarmResponse>, ProblemHttpResult> Prewarm(WarmPool pool, IOptions<PoolOptions> options, [FromQuery] int? count)
+    /// <summary>?count=N sets the default runtime's pool (the one POST /prewarm has always meant); every pool refills.</summary>
+    public static Results<Ok<PrewarmResponse>, ProblemHttpResult> Prewarm(WarmPools pools, IOptions<PoolOptions> options, [FromQuery] int? count)
     {
         if (count is { } requested)
         {
@@ -42,19 +43,42 @@ public static class PoolApi
                     title: "Invalid pool size",
                     detail: $"count must be from 0 to {options.Value.MaxSize}; got {requested}.");
             }
-            return TypedResults.Ok(new PrewarmResponse("prewarm triggered", pool.Resize(requested)));
+            foreach (var other in pools.All.Skip(1))
+            {
+                other.RequestRefill();
+            }
+            return TypedResults.Ok(new PrewarmResponse("prewarm triggered", pools.Default.Resize(requested)));
         }
-        pool.RequestRefill();
-        return TypedResults.Ok(new PrewarmResponse("prewarm triggered", pool.Target));
+        foreach (var pool in pools.All)
+        {
+            pool.RequestRefill();
+        }
+        return TypedResults.Ok(new PrewarmResponse("prewarm triggered", pools.Default.Target));
     }
 
-    public static Ok<PoolState> GetState(WarmPool pool) =>
-        TypedResults.Ok(new PoolState(pool.Target, pool.ConfiguredTarget, pool.Ready, pool.Starting, pool.MaxSize, pool.Metrics.Hits, pool.Metrics.Misses,
-            pool.Metrics.Recycled, Math.Round(pool.Demand.LeaseRate, 3), Math.Round(pool.Demand.RefillSeconds, 3)));
-
-    public static async Task<Results<Ok<LeaseResponse>, NoContent>> LeaseAsync(
-        WarmPool pool, IOptions<PoolOptions> options, [FromQuery(Name = "wait_ms")] int? waitMs, CancellationToken cancellationToken)
+    /// <summary>The default runtime's pool at the top level (as before there were runtimes), every runtime's in <c>runtimes</c>.</summary>
+    public static Ok<PoolState> GetState(WarmPools pools)
     {
+        var pool = pools.Default;
+        return TypedResults.Ok(new PoolState(pool.Target, pool.ConfiguredTarget, pool.Ready, pool.Starting, pool.MaxSize, pool.Counts.Hits,
+            pool.Counts.Misses, pool.Counts.Recycled, Math.Round(pool.Demand.LeaseRate, 3), Math.Round(pool.Demand.RefillSeconds, 3))
+        {
+            Runtimes = pools.All.ToDictionary(p => p.Language.Id, p => new RuntimePoolState(p.Target, p.Ready, p.Starting, p.Counts.Hits, p.Counts.Misses)),
+        });
+    }
+
+    public static async Task<Results<Ok<LeaseResponse>, NoContent, ProblemHttpResult>> LeaseAsync(
+        WarmPools pools, IOptions<PoolOptions> options, [FromQuery(Name = "wait_ms")] int? waitMs, [FromQuery] string? runtime,
+        CancellationToken cancellationToken)
+    {
+        if (pools.Find(runtime) is not { } pool)
+        {
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status400BadRequest,
+                type: "urn:executor:problem:unknown-runtime",
+                title: "Unknown runtime",
+                detail: $"This host has no runtime '{runtime}'; it has {string.Join(", ", pools.All.Select(p => p.Language.Id))}.");
+        }
         var wait = TimeSpan.FromMilliseconds(Math.Clamp(waitMs ?? 0, 0, options.Value.MaxLeaseWaitMs));
         return await pool.LeaseAsync(wait, cancellationToken) is { } containerId
             ? TypedResults.Ok(new LeaseResponse(containerId))
@@ -74,6 +98,11 @@ public sealed record PoolState(
 {
     /// <summary>This process, for operators (and fault tests) that must find it.</summary>
     public int Pid { get; } = Environment.ProcessId;
+
+    /// <summary>Each runtime's pool.</summary>
+    public IReadOnlyDictionary<string, RuntimePoolState> Runtimes { get; init; } = new Dictionary<string, RuntimePoolState>();
 }
+
+public sealed record RuntimePoolState(int Target, int Ready, int Starting, long Hits, long Misses);
 
 public sealed record LeaseResponse(string ContainerId);

@@ -19,7 +19,7 @@ public static class ServiceCollectionExtensions
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
         builder.Services.AddSingleton<PoolMetrics>();
-        builder.Services.AddSingleton<WarmPool>();
+        builder.Services.AddSingleton<WarmPools>();
         builder.Services.AddSingleton<PoolReaper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PoolReaper>());
         builder.Services.AddHostedService<PoolFiller>();

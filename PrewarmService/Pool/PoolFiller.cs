@@ -3,20 +3,33 @@ using Microsoft.Extensions.Options;
 namespace Executor.Prewarm.Pool;
 
 /// <summary>
-/// Keeps the pool at its target in the background: at start (after the reaper swept up what an earlier instance left),
-/// whenever a lease or POST /prewarm asks, and on a timer. Failures are logged and retried on the next round.
+/// Keeps each runtime's pool at its target in the background: at start (after the reaper swept up what an earlier
+/// instance left; the default runtime's pool first), whenever a lease or POST /prewarm asks, and on a timer. Failures
+/// are logged and retried on the next round (a runtime whose image is missing fails every round, and says so).
 /// </summary>
 public sealed partial class PoolFiller(
-    WarmPool pool,
+    WarmPools pools,
     PoolReaper reaper,
     IOptions<PoolOptions> poolOptions,
     TimeProvider time,
     ILogger<PoolFiller> logger) : BackgroundService
 {
+    private readonly TaskCompletionSource _defaultFilled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        // What an earlier instance left behind goes first; then the pool fills.
+        // What an earlier instance left behind goes first; then the pools fill.
         await reaper.FirstSweep.WaitAsync(stoppingToken);
+        await Task.WhenAll(pools.All.Select(pool => KeepAsync(pool, stoppingToken)));
+    }
+
+    private async Task KeepAsync(WarmPool pool, CancellationToken stoppingToken)
+    {
+        if (pool != pools.Default)
+        {
+            // The default runtime's containers first: they serve most runs, and a data runtime's boot costs a second of CPU.
+            await _defaultFilled.Task.WaitAsync(stoppingToken);
+        }
         var interval = TimeSpan.FromSeconds(poolOptions.Value.CheckIntervalSeconds);
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -28,7 +41,11 @@ public sealed partial class PoolFiller(
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
-                LogFillFailed(e);
+                LogFillFailed(pool.Language.Id, e);
+            }
+            if (pool == pools.Default)
+            {
+                _defaultFilled.TrySetResult();
             }
 
             // Sleep until someone asks for a refill or the next check is due, whichever comes first.
@@ -37,7 +54,7 @@ public sealed partial class PoolFiller(
             try
             {
                 await pool.RefillRequests.ReadAsync(wake.Token);
-                await HoldBackDuringBurstAsync(stoppingToken);
+                await HoldBackDuringBurstAsync(pool, stoppingToken);
             }
             catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
             {
@@ -45,11 +62,7 @@ public sealed partial class PoolFiller(
         }
     }
 
-    /// <summary>
-    /// Starting a container costs the engine ~200 ms of CPU: not while leases come in quick succession (the runs of a
-    /// burst need the cores), but as soon as they pause, and never later than a second after the first of them.
-    /// </summary>
-    private async Task HoldBackDuringBurstAsync(CancellationToken stoppingToken)
+    private async Task HoldBackDuringBurstAsync(WarmPool pool, CancellationToken stoppingToken)
     {
         var quiet = TimeSpan.FromMilliseconds(poolOptions.Value.RefillDelayMs);
         var started = time.GetTimestamp();
@@ -64,12 +77,11 @@ public sealed partial class PoolFiller(
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        await pool.DrainAsync(); // no lease from here on
+        await Task.WhenAll(pools.All.Select(p => p.DrainAsync())); // no lease from here on
         await base.StopAsync(cancellationToken);
-        await pool.DrainAsync(); // what the fill in progress started
+        await Task.WhenAll(pools.All.Select(p => p.DrainAsync())); // what the fills in progress started
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not fill the warm pool; retrying on the next round")]
-    private partial void LogFillFailed(Exception exception);
-
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not fill the warm pool of {Runtime}; retrying on the next round")]
+    private partial void LogFillFailed(string runtime, Exception exception);
 }

@@ -11,9 +11,6 @@ public sealed class PoolMetrics
     private readonly Counter<long> _misses;
     private readonly Counter<long> _recycled;
     private readonly Histogram<double> _refillDuration;
-    private long _hitCount;
-    private long _missCount;
-    private long _recycledCount;
 
     public PoolMetrics(IMeterFactory meterFactory)
     {
@@ -26,29 +23,32 @@ public sealed class PoolMetrics
 
     public Meter Meter { get; }
 
-    public long Hits => Interlocked.Read(ref _hitCount);
+    public void Hit(string runtime) => _hits.Add(1, new KeyValuePair<string, object?>("executor.runtime", runtime));
 
-    public long Misses => Interlocked.Read(ref _missCount);
+    public void Miss(string runtime) => _misses.Add(1, new KeyValuePair<string, object?>("executor.runtime", runtime));
 
-    public long Recycled => Interlocked.Read(ref _recycledCount);
+    public void Recycle(string runtime) => _recycled.Add(1, new KeyValuePair<string, object?>("executor.runtime", runtime));
 
-    public void Hit()
-    {
-        Interlocked.Increment(ref _hitCount);
-        _hits.Add(1);
-    }
+    public void Refilled(string runtime, TimeSpan duration) =>
+        _refillDuration.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("executor.runtime", runtime));
+}
 
-    public void Miss()
-    {
-        Interlocked.Increment(ref _missCount);
-        _misses.Add(1);
-    }
+/// <summary>One pool's lease and recycle counts, for GET /pool.</summary>
+public sealed class PoolCounts
+{
+    private long _hits;
+    private long _misses;
+    private long _recycled;
 
-    public void Recycle()
-    {
-        Interlocked.Increment(ref _recycledCount);
-        _recycled.Add(1);
-    }
+    public long Hits => Interlocked.Read(ref _hits);
 
-    public void Refilled(TimeSpan duration) => _refillDuration.Record(duration.TotalSeconds);
+    public long Misses => Interlocked.Read(ref _misses);
+
+    public long Recycled => Interlocked.Read(ref _recycled);
+
+    internal void Hit() => Interlocked.Increment(ref _hits);
+
+    internal void Miss() => Interlocked.Increment(ref _misses);
+
+    internal void Recycle() => Interlocked.Increment(ref _recycled);
 }

@@ -18,11 +18,11 @@ public sealed class PoolReaper(
     TimeProvider time,
     IMeterFactory meterFactory,
     ILogger<PoolReaper> logger,
-    WarmPool pool) : OrphanReaper(engine, janitor, options, instance, time, meterFactory, logger)
+    WarmPools pools) : OrphanReaper(engine, janitor, options, instance, time, meterFactory, logger)
 {
     protected override bool IsResponsibleFor(ContainerListResponse container) =>
         container.Labels.TryGetValue(SandboxLabels.Role, out var role) && role == SandboxLabels.PoolRole
         && HasName(container, SandboxLabels.PoolNamePrefix);
 
-    protected override bool IsOwned(string containerId) => pool.Holds(containerId);
+    protected override bool IsOwned(string containerId) => pools.Holds(containerId);
 }

@@ -6,7 +6,8 @@ using Microsoft.Extensions.Options;
 namespace Executor.Prewarm.Pool;
 
 /// <summary>
-/// Started, single-use sandbox containers whose launcher has booted and waits for a script. A lease hands one
+/// Started, single-use sandbox containers of one runtime whose launcher has booted (and pre-imported the runtime's
+/// packages) and waits for a script. A lease hands one
 /// over for good: it is renamed (so a restarted pool never sweeps it up) and the runner removes it after its one
 /// run. The pool never gets a container back.
 /// </summary>
@@ -35,35 +36,39 @@ public sealed partial class WarmPool
     private long _lastLeaseTicks;
 
     public WarmPool(
+        LanguageRuntime language,
+        int targetSize,
         IContainerEngine engine,
         ContainerJanitor janitor,
         SandboxRuntime runtime,
         SandboxInstance instance,
         IOptions<SandboxOptions> sandboxOptions,
-        IOptions<PoolOptions> options,
+        PoolOptions options,
         TimeProvider time,
         PoolMetrics metrics,
         ILogger<WarmPool> logger)
     {
+        Language = language;
         _engine = engine;
         _janitor = janitor;
         _runtime = runtime;
         _instance = instance;
         _sandboxOptions = sandboxOptions;
-        _options = options.Value;
+        _options = options;
         _time = time;
         _metrics = metrics;
         _logger = logger;
-        _target = Math.Min(_options.TargetSize, _options.MaxSize);
+        _target = Math.Min(targetSize, _options.MaxSize);
         _demand = new PoolDemand(time);
         // Never more ready containers than the largest target: filling stops at the target anyway.
         _ready = Channel.CreateBounded<PooledContainer>(new BoundedChannelOptions(Math.Max(1, _options.MaxSize))
         {
             FullMode = BoundedChannelFullMode.Wait,
         });
-        metrics.Meter.CreateObservableGauge("executor.pool.size", () => Ready, "{container}", "Containers ready to lease");
-        metrics.Meter.CreateObservableGauge("executor.pool.starting", () => Starting, "{container}", "Containers being started");
     }
+
+    /// <summary>The runtime this pool's containers are of.</summary>
+    public LanguageRuntime Language { get; }
 
     public int Ready => _ready.Reader.Count;
 
@@ -84,7 +89,7 @@ public sealed partial class WarmPool
 
     public int MaxSize => _options.MaxSize;
 
-    public PoolMetrics Metrics => _metrics;
+    public PoolCounts Counts { get; } = new();
 
     /// <summary>Whether the container is the pool's: ready, or still starting.</summary>
     public bool Holds(string containerId) => _held.ContainsKey(containerId);
@@ -106,7 +111,8 @@ public sealed partial class WarmPool
         {
             if (wait <= TimeSpan.Zero)
             {
-                _metrics.Miss();
+                Counts.Miss();
+                _metrics.Miss(Language.Id);
                 _demand.Leased(); // a run that wanted one: demand all the same
                 return null;
             }
@@ -118,12 +124,14 @@ public sealed partial class WarmPool
             }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested)
             {
-                _metrics.Miss();
+                Counts.Miss();
+                _metrics.Miss(Language.Id);
                 _demand.Leased(); // a run that wanted one: demand all the same
                 return null;
             }
         }
-        _metrics.Hit();
+        Counts.Hit();
+        _metrics.Hit(Language.Id);
         _demand.Leased();
         System.Diagnostics.Activity.Current?.SetTag("executor.container_id", container.Id[..12]);
         _held.TryRemove(container.Id, out _);
@@ -181,8 +189,9 @@ public sealed partial class WarmPool
             try
             {
                 var sandbox = _sandboxOptions.Value;
-                var spec = SandboxSpec.Create(sandbox, _runtime.Name, SandboxLimits.Defaults(sandbox), _instance, SandboxLabels.PoolRole, _time,
-                    name: SandboxLabels.PoolNamePrefix + Suffix());
+                var spec = SandboxSpec.Create(sandbox, Language, _runtime.Name, SandboxLimits.Defaults(sandbox, Language), _instance,
+                    SandboxLabels.PoolRole, _time, name: SandboxLabels.PoolNamePrefix + Suffix());
+                activity?.SetTag("executor.runtime", Language.Id);
                 var id = await StartBootedAsync(spec, ct);
                 activity?.SetTag("executor.container_id", id[..12]);
                 if (_stopping || !_ready.Writer.TryWrite(new PooledContainer(id, _time.GetUtcNow())))
@@ -190,7 +199,7 @@ public sealed partial class WarmPool
                     _held.TryRemove(id, out _);
                     await _janitor.RemoveAsync(id, now: true);
                 }
-                _metrics.Refilled(_time.GetElapsedTime(started));
+                _metrics.Refilled(Language.Id, _time.GetElapsedTime(started));
                 _demand.Refilled(_time.GetElapsedTime(started));
             }
             finally
@@ -242,6 +251,7 @@ public sealed partial class WarmPool
         }
         var labels = SandboxLabels.OfHost(_sandboxOptions.Value);
         labels[SandboxLabels.Role] = SandboxLabels.PoolRole;
+        labels[SandboxLabels.Runtime] = Language.Id;
         var running = (await _engine.ListAsync(labels, cancellationToken)).Where(c => c.State == "running").Select(c => c.ID).ToHashSet();
         var oldest = _time.GetUtcNow() - TimeSpan.FromMinutes(_options.MaxAgeMinutes);
         var keep = new List<PooledContainer>();
@@ -258,11 +268,12 @@ public sealed partial class WarmPool
         {
             _held.TryRemove(container.Id, out _);
             _ = _janitor.RemoveAsync(container.Id, now: true);
-            _metrics.Recycle();
+            Counts.Recycle();
+            _metrics.Recycle(Language.Id);
         }
         if (drop.Count > 0)
         {
-            LogRecycled(drop.Count);
+            LogRecycled(drop.Count, Language.Id);
         }
     }
 
@@ -299,8 +310,8 @@ public sealed partial class WarmPool
     [LoggerMessage(Level = LogLevel.Debug, Message = "Could not rename leased container {ContainerId}: {Reason}")]
     private partial void LogRenameFailed(string containerId, string reason);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Replaced {Count} pool containers")]
-    private partial void LogRecycled(int count);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replaced {Count} pool containers of {Runtime}")]
+    private partial void LogRecycled(int count, string runtime);
 
     private sealed record PooledContainer(string Id, DateTimeOffset StartedAt);
 }

@@ -21,6 +21,8 @@ public static class ServiceCollectionExtensions
 
         builder.Services.AddSingleton<ResultReporter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ResultReporter>());
+        builder.Services.AddSingleton<RuntimeProbe>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<RuntimeProbe>());
         builder.Services.AddSingleton<RunnerReaper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RunnerReaper>());
         builder.Services.AddSingleton<WarmSlots>();

@@ -15,6 +15,7 @@ public sealed partial class HostHeartbeat(
     SessionClient session,
     PrewarmClient prewarm,
     RunRegistry runs,
+    RuntimeProbe runtimes,
     IContainerEngine engine,
     SandboxInstance instance,
     IOptions<SandboxOptions> sandbox,
@@ -78,7 +79,7 @@ public sealed partial class HostHeartbeat(
         var pool = await prewarm.GetPoolAsync(cancellationToken);
         PoolReady = pool?.Ready ?? 0;
         EngineProblem = await EngineProblemAsync(cancellationToken);
-        return new Heartbeat(instance.Id, runs.ActiveIds, options.Value.MaxConcurrentRuns, pool, EngineProblem, _prewarmGeneration);
+        return new Heartbeat(instance.Id, runs.ActiveIds, options.Value.MaxConcurrentRuns, pool, EngineProblem, _prewarmGeneration, runtimes.Runtimes);
     }
 
     private async Task<string?> EngineProblemAsync(CancellationToken cancellationToken)

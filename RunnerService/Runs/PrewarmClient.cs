@@ -41,11 +41,12 @@ public sealed partial class PrewarmClient(HttpClient http, ILogger<PrewarmClient
         }
     }
 
-    public async Task<string?> TryLeaseAsync(int waitMs, CancellationToken cancellationToken)
+    public async Task<string?> TryLeaseAsync(int waitMs, CancellationToken cancellationToken, string? runtime = null)
     {
         try
         {
-            using var response = await http.PostAsync($"/leases?wait_ms={waitMs}", null, cancellationToken);
+            var query = runtime is null ? "" : $"&runtime={Uri.EscapeDataString(runtime)}";
+            using var response = await http.PostAsync($"/leases?wait_ms={waitMs}{query}", null, cancellationToken);
             if (response.StatusCode == HttpStatusCode.NoContent)
             {
                 return null;

@@ -18,7 +18,8 @@ public sealed class RunnerReaper(
     IMeterFactory meterFactory,
     ILogger<RunnerReaper> logger,
     RunRegistry runs,
-    WarmSlots slots) : OrphanReaper(engine, janitor, options, instance, time, meterFactory, logger)
+    WarmSlots slots,
+    RuntimeProbe probe) : OrphanReaper(engine, janitor, options, instance, time, meterFactory, logger)
 {
     protected override bool IsResponsibleFor(ContainerListResponse container) =>
         container.Labels.TryGetValue(SandboxLabels.Role, out var role) && role == SandboxLabels.ColdRole
@@ -26,5 +27,5 @@ public sealed class RunnerReaper(
         || HasName(container, SandboxLabels.RunNamePrefix);
 
     protected override bool IsOwned(string containerId) =>
-        runs.ContainerIds.Contains(containerId) || slots.Holds(containerId);
+        runs.ContainerIds.Contains(containerId) || slots.Holds(containerId) || probe.Holds(containerId);
 }

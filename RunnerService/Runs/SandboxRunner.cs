@@ -20,6 +20,7 @@ public sealed partial class SandboxRunner(
     ContainerJanitor janitor,
     SandboxInstance instance,
     SandboxRuntime runtime,
+    RuntimeCatalog catalog,
     SessionClient session,
     IOptions<SandboxOptions> sandboxOptions,
     IOptions<RunnerOptions> runnerOptions,
@@ -36,19 +37,25 @@ public sealed partial class SandboxRunner(
 
     public async Task<RunResult> RunAsync(RunJob request, ActiveRun run, CancellationToken cancellationToken)
     {
-        var limits = SandboxLimits.For(sandboxOptions.Value, request.TimeoutSeconds, request.MemoryMb);
+        var language = catalog.Find(request.Runtime);
+        var limits = SandboxLimits.For(sandboxOptions.Value, request.TimeoutSeconds, request.MemoryMb, language);
         var startedAt = time.GetUtcNow();
         var started = time.GetTimestamp();
         string? containerId = null;
+        if (language is null)
+        {
+            return Complete(Failure(RunStatus.InternalError, $"The runner host '{Host}' has no runtime '{request.Runtime}' (it has "
+                + $"{string.Join(", ", catalog.All.Select(r => r.Id))})."), limits, null, startedAt, started) with { Runtime = request.Runtime };
+        }
         if (RunRequestValidator.Validate(request) is { Count: > 0 } invalid)
         {
             return Complete(Failure(RunStatus.InternalError, $"The job was invalid: {string.Join("; ", invalid.SelectMany(e => e.Value))}"),
-                limits, null, startedAt, started);
+                limits, null, startedAt, started, language);
         }
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, run.CancelToken);
         try
         {
-            var sandbox = await AcquireAsync(request.SessionId, limits, linked.Token);
+            var sandbox = await AcquireAsync(request.SessionId, language, limits, linked.Token);
             (containerId, var warm) = (sandbox.ContainerId, sandbox.Warm);
             run.Attach(containerId, warm);
             var result = await ExecuteAsync(request, limits, sandbox, run, linked.Token);
@@ -58,28 +65,28 @@ public sealed partial class SandboxRunner(
                 LogWarmContainerDead(request.SessionId, containerId);
                 _ = janitor.RemoveAsync(containerId);
                 linked.Token.ThrowIfCancellationRequested();
-                containerId = await StartColdAsync(request.SessionId, limits);
+                containerId = await StartColdAsync(request.SessionId, language, limits);
                 run.Attach(containerId, warm: false);
                 result = await ExecuteAsync(request, limits, new Acquired(containerId, Warm: false, Stream: null), run, linked.Token);
             }
             result ??= Failure(RunStatus.InternalError, "The sandbox ended before it received the script.");
-            return Complete(result, limits, containerId, startedAt, started);
+            return Complete(result, limits, containerId, startedAt, started, language);
         }
         catch (OperationCanceledException) when (run.CancelRequested)
         {
-            return Complete(Failure(RunStatus.Cancelled, "Cancelled by a cleanup request before it finished."), limits, containerId, startedAt, started);
+            return Complete(Failure(RunStatus.Cancelled, "Cancelled by a cleanup request before it finished."), limits, containerId, startedAt, started, language);
         }
         catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or System.Net.Sockets.SocketException)
         {
             LogRunFailed(request.SessionId, e);
-            return Complete(Failure(RunStatus.InternalError, $"The container engine failed: {e.Message}"), limits, containerId, startedAt, started);
+            return Complete(Failure(RunStatus.InternalError, $"The container engine failed: {e.Message}"), limits, containerId, startedAt, started, language);
         }
         catch (Exception e)
         {
             // Never the script's fault, and never a reason to leave the session without an answer.
             LogRunFailed(request.SessionId, e);
             var why = e is OperationCanceledException ? "the runner is shutting down" : e.Message;
-            return Complete(Failure(RunStatus.InternalError, $"The run could not complete: {why}"), limits, containerId, startedAt, started);
+            return Complete(Failure(RunStatus.InternalError, $"The run could not complete: {why}"), limits, containerId, startedAt, started, language);
         }
         finally
         {
@@ -89,17 +96,22 @@ public sealed partial class SandboxRunner(
         }
     }
 
-    /// <summary>A warm container (attached slot, else a lease), or a cold one started with the run's own limits.</summary>
-    private async Task<Acquired> AcquireAsync(string sessionId, SandboxLimits limits, CancellationToken cancellationToken)
+    /// <summary>
+    /// A warm container of the runtime (an attached slot for the default runtime, else a lease from its pool), or a cold
+    /// one started with the run's own limits.
+    /// </summary>
+    private async Task<Acquired> AcquireAsync(string sessionId, LanguageRuntime language, SandboxLimits limits, CancellationToken cancellationToken)
     {
         using var activity = ActivitySource.StartActivity("acquire container");
+        activity?.SetTag("executor.runtime", language.Id);
         var options = runnerOptions.Value;
-        // Pool containers are built with the default memory limit; the timeout travels with the job, so any fits.
-        if (options.UseWarmPool && limits.MemoryMb == sandboxOptions.Value.MemoryMb)
+        // Pool containers are built with their runtime's memory limit; the timeout travels with the job, so any fits.
+        if (options.UseWarmPool && limits.MemoryMb == language.MemoryMb)
         {
-            var slot = slots.TryTake();
+            var slot = language.IsDefault ? slots.TryTake() : null;
             // Not cancelled half-way (the call is bounded by its own timeout): a granted lease must reach this process.
-            var leased = slot?.ContainerId ?? await prewarm.TryLeaseAsync(options.EmptyPoolWaitMs, CancellationToken.None);
+            var leased = slot?.ContainerId
+                ?? await prewarm.TryLeaseAsync(options.EmptyPoolWaitMs, CancellationToken.None, language.IsDefault ? null : language.Id);
             if (leased is not null)
             {
                 activity?.SetTag("executor.warm", true);
@@ -110,16 +122,17 @@ public sealed partial class SandboxRunner(
         }
         activity?.SetTag("executor.warm", false);
         cancellationToken.ThrowIfCancellationRequested();
-        return new Acquired(await StartColdAsync(sessionId, limits), Warm: false, Stream: null);
+        return new Acquired(await StartColdAsync(sessionId, language, limits), Warm: false, Stream: null);
     }
 
     private static string RunName(string sessionId) =>
         $"{SandboxLabels.RunNamePrefix}{sessionId}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}";
 
     /// <summary>Never cancelled half-way (see <see cref="IContainerEngine"/>): the caller removes what it returns.</summary>
-    private Task<string> StartColdAsync(string sessionId, SandboxLimits limits)
+    private Task<string> StartColdAsync(string sessionId, LanguageRuntime language, SandboxLimits limits)
     {
-        var spec = SandboxSpec.Create(sandboxOptions.Value, runtime.Name, limits, instance, SandboxLabels.ColdRole, time, sessionId, RunName(sessionId));
+        var spec = SandboxSpec.Create(sandboxOptions.Value, language, runtime.Name, limits, instance, SandboxLabels.ColdRole, time, sessionId,
+            RunName(sessionId));
         return engine.StartAsync(spec);
     }
 
@@ -297,14 +310,16 @@ public sealed partial class SandboxRunner(
 
     private static RunResult Failure(string status, string detail) => new() { Status = status, Detail = detail };
 
-    private RunResult Complete(RunResult result, SandboxLimits limits, string? containerId, DateTimeOffset startedAt, long started) => result with
+    private RunResult Complete(
+        RunResult result, SandboxLimits limits, string? containerId, DateTimeOffset startedAt, long started, LanguageRuntime? language = null) => result with
     {
         Limits = new RunLimits(limits.TimeoutSeconds, limits.MemoryMb, limits.Cpus, limits.PidsLimit, limits.OutputLimitBytes)
         {
             OutFilesMaxCount = limits.OutFilesMaxCount,
             OutFilesMaxBytes = limits.OutFilesMaxBytes,
         },
-        Runtime = runtime.Name,
+        Runtime = language?.Id,
+        Isolation = runtime.Name,
         RunnerHost = sandboxOptions.Value.Host,
         ContainerId = containerId,
         StartedAt = startedAt,

@@ -13,8 +13,10 @@ public static class Launcher
     /// <summary>
     /// Isolated mode (-I): no user site, no PYTHON* variables, no script directory on sys.path. The launcher runs as
     /// root without capabilities but SETUID, SETGID and KILL; the script as <paramref name="user"/> (uid:gid), with none.
+    /// It imports <paramref name="preimport"/> before it forks the script's process.
     /// </summary>
-    public static IList<string> Command(string user) => ["python3", "-I", "-c", Source, user];
+    public static IList<string> Command(string user, IReadOnlyList<string> preimport) =>
+        ["python3", "-I", "-c", Source, user, string.Join(',', preimport)];
 
     /// <summary>What the launcher needs of root: becoming the sandbox's user in the script's process, and killing it.</summary>
     public static IList<string> Capabilities { get; } = ["SETUID", "SETGID", "KILL"];

@@ -15,6 +15,9 @@ public static class SandboxLabels
     public const string Session = "executor.session";
     public const string CreatedAt = "executor.created-at";
 
+    /// <summary>The runtime (python-3.11, python-3.11-data...) whose image and defaults the sandbox has.</summary>
+    public const string Runtime = "executor.runtime";
+
     /// <summary>Pre-started container waiting in the warm pool.</summary>
     public const string PoolRole = "pool";
 

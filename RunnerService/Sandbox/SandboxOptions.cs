@@ -10,9 +10,13 @@ public sealed class SandboxOptions
 {
     public const string Section = "Sandbox";
 
-    /// <summary>Image with a full Python 3 standard library (see eng/prerequisites.sh).</summary>
+    /// <summary>The python-3.11 runtime's image: a full Python 3 standard library (see eng/prerequisites.sh).</summary>
     [Required]
     public string Image { get; set; } = "executor-python:3.11";
+
+    /// <summary>The runtime of requests that name none (see <see cref="RuntimeCatalog"/>).</summary>
+    [Required]
+    public string DefaultRuntime { get; set; } = RuntimeCatalog.Python;
 
     /// <summary>
     /// Names this installation on a shared engine: containers carry it, and the services only ever sweep up
@@ -40,6 +44,7 @@ public sealed class SandboxOptions
     /// <summary>OCI runtime, e.g. "runsc" for gVisor where installed; empty means the engine's default.</summary>
     public string? Runtime { get; set; }
 
+    /// <summary>The python-3.11 runtime's memory limit (other runtimes have their own, see <see cref="RuntimeCatalog"/>).</summary>
     [Range(16, 65536)]
     public int MemoryMb { get; set; } = 128;
 

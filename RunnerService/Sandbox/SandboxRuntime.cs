@@ -8,7 +8,8 @@ namespace Executor.Sandbox;
 /// empty. Resolved once at start, when a runtime the engine does not know fails the start with what to do about it.
 /// Results name it, and the seccomp profile depends on it (<see cref="SeccompProfile.For"/>).
 /// </summary>
-public sealed partial class SandboxRuntime(IDockerClient docker, IOptions<SandboxOptions> options, ILogger<SandboxRuntime> logger) : IHostedService
+public sealed partial class SandboxRuntime(
+    IDockerClient docker, IOptions<SandboxOptions> options, RuntimeCatalog catalog, ILogger<SandboxRuntime> logger) : IHostedService
 {
     private string? _name;
 
@@ -19,6 +20,7 @@ public sealed partial class SandboxRuntime(IDockerClient docker, IOptions<Sandbo
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        LogRuntimes(catalog.Summary); // the catalog, resolved with this service, has failed the start on invalid Runtimes settings
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(10));
         Docker.DotNet.Models.SystemInfoResponse info;
@@ -43,6 +45,9 @@ public sealed partial class SandboxRuntime(IDockerClient docker, IOptions<Sandbo
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Runtimes: {Runtimes}")]
+    private partial void LogRuntimes(string runtimes);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Sandboxes run under the {Runtime} runtime")]
     private partial void LogResolved(string runtime);

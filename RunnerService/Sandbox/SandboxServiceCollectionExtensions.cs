@@ -36,6 +36,7 @@ public static class SandboxServiceCollectionExtensions
             return new DockerClientBuilder().WithEndpoint(new Uri(endpoint)).Build();
         });
         builder.Services.AddSingleton<IContainerEngine, DockerContainerEngine>();
+        builder.Services.AddSingleton<RuntimeCatalog>();
         builder.Services.AddSingleton<SandboxRuntime>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<SandboxRuntime>());
         builder.Services.AddHealthChecks().AddCheck<DockerHealthCheck>("docker");

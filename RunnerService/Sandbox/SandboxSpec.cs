@@ -7,12 +7,12 @@ namespace Executor.Sandbox;
 public static class SandboxSpec
 {
     /// <summary>
-    /// A sandbox container for <paramref name="runtime"/>, the OCI runtime that will run it (<see cref="SandboxRuntime.Name"/>):
-    /// the seccomp profile depends on it.
+    /// A sandbox container of <paramref name="language"/> (image, environment, pre-imports) for <paramref name="runtime"/>,
+    /// the OCI runtime that will run it (<see cref="SandboxRuntime.Name"/>): the seccomp profile depends on it.
     /// </summary>
     public static CreateContainerParameters Create(
-        SandboxOptions options, string runtime, SandboxLimits limits, SandboxInstance owner, string role, TimeProvider time,
-        string? sessionId = null, string? name = null)
+        SandboxOptions options, LanguageRuntime language, string runtime, SandboxLimits limits, SandboxInstance owner, string role,
+        TimeProvider time, string? sessionId = null, string? name = null)
     {
         var labels = new Dictionary<string, string>
         {
@@ -21,6 +21,7 @@ public static class SandboxSpec
             [SandboxLabels.Host] = options.Host,
             [SandboxLabels.Service] = owner.Service,
             [SandboxLabels.Role] = role,
+            [SandboxLabels.Runtime] = language.Id,
             [SandboxLabels.Instance] = owner.Id,
             [SandboxLabels.CreatedAt] = time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
         };
@@ -34,13 +35,17 @@ public static class SandboxSpec
         return new CreateContainerParameters
         {
             Name = name,
-            Image = options.Image,
-            Cmd = Launcher.Command(options.User),
+            Image = language.Image,
+            Cmd = Launcher.Command(options.User, language.Preimport),
             // The launcher starts as root and the script's process drops to options.User (launcher.py says why).
             User = "0:0",
             Labels = labels,
             // Nothing from the services' environment: only what Python needs.
-            Env = ["PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "HOME=" + Launcher.WorkDirectory, "PYTHONDONTWRITEBYTECODE=1"],
+            Env =
+            [
+                "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "HOME=" + Launcher.WorkDirectory, "PYTHONDONTWRITEBYTECODE=1",
+                .. language.Environment.Select(v => $"{v.Key}={v.Value}"),
+            ],
             // The job arrives on stdin; closing our side of the attach delivers EOF.
             OpenStdin = true,
             StdinOnce = true,

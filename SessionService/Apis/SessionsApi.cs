@@ -5,6 +5,7 @@ using Executor.Session.Access;
 using Executor.Session.Callbacks;
 using Executor.Session.Dispatch;
 using Executor.Session.OpenApi;
+using Executor.Session.Runtimes;
 using Executor.Session.Sessions;
 using Executor.Session.Storage;
 using Executor.Session.Telemetry;
@@ -30,7 +31,7 @@ public static class SessionsApi
             .WithSummary("Submits a Python script to run in a fresh sandbox")
             .WithDescription("multipart/form-data with the script (a UTF-8 .py file) in the field 'file' — or several 'file' fields, "
                 + "or a .zip, which become the working directory — and optional 'entrypoint', 'stdin', 'args', 'timeout_seconds' and "
-                + "'memory_mb', 'stdin_mode' (batch or interactive: attach with GET /result/{session_id}/attach) and 'callback_url' (POSTed the "
+                + "'memory_mb', 'runtime' (GET /runtimes lists them; default python-3.11), 'stdin_mode' (batch or interactive: attach with GET /result/{session_id}/attach) and 'callback_url' (POSTed the "
                 + "result when the session ends, signed with X-Executor-Signature). Files the script writes under /sandbox/out/ come back with the "
                 + "result. Answers at once with the session id; read the outcome from GET /result/{session_id}. With ?wait=true "
                 + "(or ?wait_seconds=N) it answers 200 with the whole result when the run ends within the wait (30 s by default, at "
@@ -59,7 +60,7 @@ public static class SessionsApi
 
     public static async Task<Results<Ok<ExecuteResponse>, Ok<SessionResult>, Accepted<PendingResponse>, ProblemHttpResult>> ExecuteAsync(
         HttpContext context, ISessionStore store, SubmittedJobs submitted, SessionSignals signals,
-        SessionCompletions completions, RunnerHosts hosts, QuotaGate quotas, SessionTelemetry telemetry, IOptions<SessionServiceOptions> options,
+        SessionCompletions completions, RunnerHosts hosts, RuntimeDirectory runtimes, QuotaGate quotas, SessionTelemetry telemetry, IOptions<SessionServiceOptions> options,
         IOptions<AuthOptions> auth, CallbackAddressGuard callbacks, IOptionsMonitor<CallbackOptions> callbackOptions, ILoggerFactory loggers,
         [FromQuery] bool? wait, [FromQuery(Name = "wait_seconds")] int? waitSeconds, CancellationToken cancellationToken)
     {
@@ -103,6 +104,14 @@ public static class SessionsApi
             context.Response.Headers.RetryAfter = EngineRetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
             return TypedResults.Problem(Problems.EngineUnavailable(why, EngineRetryAfterSeconds));
         }
+        var (runtime, runtimeProblem) = await runtimes.ResolveAsync(upload.Options.Runtime, cancellationToken);
+        if (runtimeProblem is not null)
+        {
+            telemetry.Rejected("bad_runtime");
+            return TypedResults.Problem(runtimeProblem);
+        }
+        upload = upload with { Options = upload.Options with { Runtime = runtime } };
+        Activity.Current?.SetTag("executor.runtime", runtime);
         var sessionId = SessionIds.New();
         Activity.Current?.SetTag(SessionTelemetry.SessionId, sessionId);
         var job = RunRequests.For(sessionId, upload, Activity.Current?.Id);

@@ -77,7 +77,7 @@ public sealed partial class ClaimBroker(
         {
             var files = await queue.LoadFilesAsync([.. missing.Select(s => s.Id)], cancellationToken);
             jobs.AddRange(missing.Select(s => new RunJob(s.Id, files[s.Id], s.Entrypoint, s.Options.Args, s.Options.Stdin,
-                s.Options.TimeoutSeconds, s.Options.MemoryMb, s.TraceParent, s.Options.Interactive)));
+                s.Options.TimeoutSeconds, s.Options.MemoryMb, s.TraceParent, s.Options.Interactive, s.Options.Runtime)));
         }
         Activity.Current?.SetTag("executor.claimed", jobs.Count);
         return jobs;

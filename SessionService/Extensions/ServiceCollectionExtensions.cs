@@ -39,6 +39,7 @@ public static class ServiceCollectionExtensions
         builder.Services.AddSingleton<SubmittedJobs>();
         builder.Services.AddSingleton<ClaimBroker>();
         builder.Services.AddSingleton<RunnerHosts>();
+        builder.Services.AddSingleton<Runtimes.RuntimeDirectory>();
         builder.Services.AddHostedService<SessionMaintenance>();
 
         builder.Services.AddOpenApi("v1", o => o.AddOperationTransformer<ExecuteFormTransformer>().AddSchemaTransformer<StatusEnumTransformer>()

@@ -61,6 +61,8 @@ public sealed class ExecuteFormTransformer : IOpenApiOperationTransformer
                                     Minimum = "16",
                                     Description = "Memory limit in MiB, with no swap (default 128); above the server's maximum (default 512) is a 400.",
                                 },
+                                [RunOptionsReader.RuntimeField] = Text("The runtime to run in, e.g. python-3.11-data (numpy, pandas, scipy, "
+                                    + "matplotlib, pytest, already imported); GET /runtimes lists them. Default: python-3.11. Unknown: 400."),
                                 [RunOptionsReader.StdinModeField] = new OpenApiSchema
                                 {
                                     Type = JsonSchemaType.String,

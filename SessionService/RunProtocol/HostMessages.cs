@@ -21,7 +21,24 @@ public sealed record Heartbeat(
     int Capacity,
     PoolStatus? Pool,
     string? EngineProblem,
-    long PrewarmGeneration);
+    long PrewarmGeneration,
+    IReadOnlyList<RuntimeInfo>? Runtimes = null);
+
+/// <summary>
+/// A runtime a host offers (GET /runtimes lists them): its defaults, and what the host found in its image when it
+/// probed it at start (<see cref="Packages"/>: distribution name to version). <see cref="Available"/> is false while the
+/// probe has not succeeded (the image is missing, or the engine is down), and <see cref="Problem"/> says why.
+/// </summary>
+public sealed record RuntimeInfo(
+    string Id,
+    string Language,
+    string Version,
+    bool Default,
+    int MemoryMb,
+    IReadOnlyDictionary<string, string> Packages,
+    string? LanguageVersion,
+    bool Available,
+    string? Problem);
 
 /// <summary>A host's warm pool as its PrewarmService reports it.</summary>
 public sealed record PoolStatus(int Ready, int Target, int Starting, int MaxSize);

@@ -7,6 +7,7 @@ namespace Executor.RunProtocol;
 /// <param name="Files">The working directory; paths are relative and already validated (the runner checks them again).</param>
 /// <param name="TraceParent">The W3C trace context of the submission, so that the run continues its trace.</param>
 /// <param name="Interactive">stdin_mode=interactive: the script's stdin stays open and takes what its attached client sends (the runner host fetches it from SessionService).</param>
+/// <param name="Runtime">The runtime to run it in (GET /runtimes); null for the host's default.</param>
 public sealed record RunJob(
     string SessionId,
     IReadOnlyList<RunFile> Files,
@@ -16,7 +17,8 @@ public sealed record RunJob(
     int? TimeoutSeconds,
     int? MemoryMb,
     string? TraceParent = null,
-    bool Interactive = false);
+    bool Interactive = false,
+    string? Runtime = null);
 
 /// <summary>A file of the run's working directory.</summary>
 public sealed record RunFile(string Path, byte[] Content);

@@ -32,8 +32,11 @@ public sealed record RunResult
     public string? Detail { get; init; }
     public RunLimits? Limits { get; init; }
 
-    /// <summary>The OCI runtime that ran the sandbox: "runc", or "runsc" for gVisor.</summary>
+    /// <summary>The runtime whose image and defaults the run had, e.g. "python-3.11" or "python-3.11-data".</summary>
     public string? Runtime { get; init; }
+
+    /// <summary>The OCI runtime that isolated the sandbox: "runc", or "runsc" for gVisor.</summary>
+    public string? Isolation { get; init; }
 
     /// <summary>
     /// How the combined output (<see cref="Logs"/>, as UTF-8 bytes) splits into its writes: stdout lengths positive,

@@ -9,7 +9,8 @@ public sealed record RunOptions(
     int? TimeoutSeconds,
     int? MemoryMb,
     bool Interactive = false,
-    string? CallbackUrl = null)
+    string? CallbackUrl = null,
+    string? Runtime = null)
 {
     public static RunOptions None { get; } = new([], null, null, null);
 }

@@ -15,5 +15,6 @@ public static class RunRequests
         upload.Options.TimeoutSeconds,
         upload.Options.MemoryMb,
         traceParent,
-        upload.Options.Interactive);
+        upload.Options.Interactive,
+        upload.Options.Runtime);
 }

@@ -65,8 +65,11 @@ public sealed record SessionResult
     [Description("The limits the script ran under.")]
     public RunLimits? Limits { get; init; }
 
-    [Description("The OCI runtime that isolated the script: runc (containers with Executor's seccomp profile) or runsc (gVisor).")]
+    [Description("The runtime the script ran in (GET /runtimes), e.g. python-3.11 or python-3.11-data.")]
     public string? Runtime { get; init; }
+
+    [Description("The OCI runtime that isolated the script: runc (containers with Executor's seccomp profile) or runsc (gVisor).")]
+    public string? Isolation { get; init; }
 
     [Description("The runner host that ran the script (its Docker engine's machine).")]
     public string? RunnerHost { get; init; }

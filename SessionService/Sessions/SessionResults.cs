@@ -28,6 +28,7 @@ public static class SessionResults
             Detail = run.Detail,
             Limits = run.Limits,
             Runtime = run.Runtime,
+            Isolation = run.Isolation,
             RunnerHost = run.RunnerHost,
             Files = [.. (run.Files ?? []).Select(f => new ResultFile(f.Path, f.Size, f.Sha256, f.ContentType, FileUrl(session.Id, f.Path)))],
             DroppedFiles = run.DroppedFiles ?? [],

@@ -213,5 +213,12 @@ public static class Schema
                 );
                 CREATE INDEX callbacks_pending ON callbacks (next_attempt_at) WHERE state = 'pending';
                 """),
+        new(7, "the runtimes each runner host offers (GET /runtimes)",
+            Sqlite: """
+                ALTER TABLE hosts ADD COLUMN runtimes TEXT;
+                """,
+            Postgres: """
+                ALTER TABLE hosts ADD COLUMN runtimes text;
+                """),
     ];
 }

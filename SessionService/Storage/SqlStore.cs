@@ -270,18 +270,19 @@ public abstract partial class SqlStore(TimeProvider time) : ISessionStore, IWork
             }
         }
         await using (var upsert = Command(writing.Connection, transaction, """
-            INSERT INTO hosts (id, instance, state, first_seen, last_seen, claim_seq, capacity, running, pool, engine_problem, prewarm_generation)
-            VALUES (@host, @instance, 'alive', @now, @now, 0, @capacity, @running, @pool, @engine, @prewarm)
+            INSERT INTO hosts (id, instance, state, first_seen, last_seen, claim_seq, capacity, running, pool, engine_problem, prewarm_generation, runtimes)
+            VALUES (@host, @instance, 'alive', @now, @now, 0, @capacity, @running, @pool, @engine, @prewarm, @runtimes)
             ON CONFLICT (id) DO UPDATE SET
                 first_seen = CASE WHEN hosts.instance = excluded.instance THEN hosts.first_seen ELSE excluded.first_seen END,
                 instance = excluded.instance, state = 'alive', last_seen = excluded.last_seen, capacity = excluded.capacity,
                 running = excluded.running, pool = excluded.pool, engine_problem = excluded.engine_problem,
-                prewarm_generation = excluded.prewarm_generation
+                prewarm_generation = excluded.prewarm_generation, runtimes = excluded.runtimes
             """))
         {
             upsert.Add("@host", host).Add("@instance", beat.Instance).Add("@now", Time.GetUtcNow()).Add("@capacity", beat.Capacity)
                 .Add("@running", beat.Running.Count).Add("@pool", beat.Pool is null ? null : JsonSerializer.Serialize(beat.Pool, Json))
-                .Add("@engine", beat.EngineProblem).Add("@prewarm", beat.PrewarmGeneration);
+                .Add("@engine", beat.EngineProblem).Add("@prewarm", beat.PrewarmGeneration)
+                .Add("@runtimes", beat.Runtimes is null ? null : JsonSerializer.Serialize(beat.Runtimes, Json));
             await upsert.ExecuteNonQueryAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
@@ -292,7 +293,7 @@ public abstract partial class SqlStore(TimeProvider time) : ISessionStore, IWork
     {
         await using var connection = await OpenReadAsync(cancellationToken);
         await using var command = Command(connection, null,
-            "SELECT id, instance, state, first_seen, last_seen, capacity, running, pool, engine_problem FROM hosts ORDER BY id");
+            "SELECT id, instance, state, first_seen, last_seen, capacity, running, pool, engine_problem, runtimes FROM hosts ORDER BY id");
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var hosts = new List<HostRecord>();
         while (await reader.ReadAsync(cancellationToken))
@@ -302,7 +303,10 @@ public abstract partial class SqlStore(TimeProvider time) : ISessionStore, IWork
                 reader.GetFieldValue<DateTimeOffset>(3), reader.GetFieldValue<DateTimeOffset>(4),
                 reader.GetInt32(5), reader.GetInt32(6),
                 reader.IsDBNull(7) ? null : JsonSerializer.Deserialize<PoolStatus>(reader.GetString(7), Json),
-                reader.IsDBNull(8) ? null : reader.GetString(8)));
+                reader.IsDBNull(8) ? null : reader.GetString(8))
+            {
+                Runtimes = reader.IsDBNull(9) ? null : JsonSerializer.Deserialize<IReadOnlyList<RuntimeInfo>>(reader.GetString(9), Json),
+            });
         }
         return hosts;
     }

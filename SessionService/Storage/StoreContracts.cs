@@ -137,7 +137,11 @@ public sealed record HostRecord(
     int Capacity,
     int Running,
     PoolStatus? Pool,
-    string? EngineProblem);
+    string? EngineProblem)
+{
+    /// <summary>The runtimes the host offers, as of its last heartbeat (null from a host that does not report them).</summary>
+    public IReadOnlyList<RuntimeInfo>? Runtimes { get; init; }
+}
 
 public static class HostStates
 {

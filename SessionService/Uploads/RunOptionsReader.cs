@@ -14,6 +14,7 @@ public static class RunOptionsReader
     public const string MemoryField = "memory_mb";
     public const string StdinModeField = "stdin_mode";
     public const string CallbackField = "callback_url";
+    public const string RuntimeField = "runtime";
 
     public static RunOptions Read(IFormCollection form, SessionServiceOptions options)
     {
@@ -28,7 +29,24 @@ public static class RunOptionsReader
             Number(form, TimeoutField, 1, options.MaxTimeoutSeconds, "seconds"),
             Number(form, MemoryField, 16, options.MaxMemoryMb, "MiB"),
             Interactive(form),
-            form.TryGetValue(CallbackField, out var callback) && !string.IsNullOrWhiteSpace(callback.ToString()) ? callback.ToString().Trim() : null);
+            form.TryGetValue(CallbackField, out var callback) && !string.IsNullOrWhiteSpace(callback.ToString()) ? callback.ToString().Trim() : null,
+            Runtime(form));
+    }
+
+    /// <summary>The runtime's id as given (whether some host offers it is the runtime directory's to say).</summary>
+    private static string? Runtime(IFormCollection form)
+    {
+        if (!form.TryGetValue(RuntimeField, out var values) || string.IsNullOrWhiteSpace(values.ToString()))
+        {
+            return null;
+        }
+        var runtime = values.ToString().Trim();
+        if (runtime.Length > 63 || !runtime.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '.' or '_' or '-'))
+        {
+            throw UploadRejectedException.BadRequest("unknown-runtime", "Unknown runtime",
+                $"'{RuntimeField}' is a runtime id such as python-3.11 (GET /runtimes lists them); got '{runtime[..Math.Min(runtime.Length, 63)]}'.");
+        }
+        return runtime;
     }
 
     /// <summary>stdin_mode: "batch" (the default: stdin is the 'stdin' field, then end of file) or "interactive".</summary>

@@ -29,6 +29,12 @@ if (args.Contains("--live"))
     return;
 }
 
+if (args.Contains("--runtimes"))
+{
+    await MeasureDataRuntimeAsync(args.Contains("--quick") ? 8 : 20);
+    return;
+}
+
 var quick = args.Contains("--quick") || args.Contains("--latency");
 var latencyRuns = quick ? 20 : 60;
 var throughputSeconds = quick ? 10 : 30;
@@ -141,6 +147,8 @@ await using (var stack = await Stack.StartAsync(warmPool: false, poolSize: 0, ru
     gvisorCold = new Stats("Executor cold under gVisor (runsc)", await SeriesAsync(stack, quick ? 8 : 20, settle: false));
 }
 
+await MeasureDataRuntimeAsync(quick ? 8 : 20);
+
 string F(double v) => v.ToString(v < 100 ? "0.0" : "0", inv);
 string R(double v) => v.ToString("0.00", inv);
 Console.WriteLine();
@@ -185,6 +193,32 @@ Console.WriteLine($"| all four | {memory.Sum(m => m.Mib).ToString("0", inv)} (ta
 foreach (var (gc, mib) in memoryByGc)
 {
     Console.WriteLine($"| all four, {gc}, after 30 runs | {mib.ToString("0", inv)} |");
+}
+
+// The data runtime: numpy, pandas and matplotlib imported warm through Executor, by docker run, and by the host's python3.
+async Task MeasureDataRuntimeAsync(int runs)
+{
+    Console.WriteLine("measuring the data runtime: host python3 importing numpy, pandas and matplotlib ...");
+    var hostImport = await DataRuntime.HostPythonAsync(runs);
+    Console.WriteLine("measuring the data runtime: docker run --rm ...");
+    var dockerImport = await DataRuntime.DockerRunAsync(Math.Max(5, runs / 2));
+    Stats warm, coldData;
+    await using (var stack = await Stack.StartAsync(warmPool: true, poolSize: 2))
+    {
+        Console.WriteLine("measuring the data runtime: Executor warm and cold ...");
+        warm = await DataRuntime.ExecutorAsync(stack, runs, warm: true);
+        coldData = await DataRuntime.ExecutorAsync(stack, Math.Max(5, runs / 2), warm: false);
+    }
+    var culture = CultureInfo.InvariantCulture;
+    Console.WriteLine();
+    Console.WriteLine($"| {DataRuntime.Script} | median ms | p95 ms | min ms | runs |");
+    Console.WriteLine("|---|---:|---:|---:|---:|");
+    foreach (var s in new[] { warm, coldData, dockerImport, hostImport })
+    {
+        Console.WriteLine($"| {s.Name} | {s.Median.ToString("0.0", culture)} | {s.P95.ToString("0.0", culture)} | {s.Min.ToString("0.0", culture)} | {s.Count} |");
+    }
+    Console.WriteLine($"| ratio: Executor warm / host python3 | {(warm.Median / hostImport.Median).ToString("0.00", culture)} (target < 1) | | | |");
+    Console.WriteLine($"| ratio: docker run / Executor warm | {(dockerImport.Median / warm.Median).ToString("0.0", culture)}× | | | |");
 }
 
 // Warm hello world as a settled machine sees it (each run after the previous one's refill and removal), and as

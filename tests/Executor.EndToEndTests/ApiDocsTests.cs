@@ -24,13 +24,14 @@ public sealed class ApiDocsTests(StackFixture stack)
         Assert.True(paths.TryGetProperty("/result/{session_id}/attach", out _));
         Assert.True(paths.TryGetProperty("/result/{session_id}/files/{path}", out _));
         Assert.True(paths.TryGetProperty("/result/{session_id}/callback", out _));
+        Assert.True(paths.TryGetProperty("/runtimes", out _));
         // Only the public routes: nothing of the run protocol (/hosts/...) or of the pool's internal routes.
-        Assert.Equal(11, paths.EnumerateObject().Count());
+        Assert.Equal(12, paths.EnumerateObject().Count());
 
         var form = execute.GetProperty("post").GetProperty("requestBody").GetProperty("content").GetProperty("multipart/form-data").GetProperty("schema");
         var fields = form.GetProperty("properties");
         Assert.Equal("binary", fields.GetProperty("file").GetProperty("items").GetProperty("format").GetString());
-        foreach (var field in new[] { "entrypoint", "stdin", "args", "timeout_seconds", "memory_mb", "stdin_mode", "callback_url" })
+        foreach (var field in new[] { "entrypoint", "stdin", "args", "timeout_seconds", "memory_mb", "stdin_mode", "callback_url", "runtime" })
         {
             Assert.True(fields.TryGetProperty(field, out _), $"the form field '{field}' is not documented");
         }

@@ -47,7 +47,7 @@ public abstract class HostileCodeSuite(StackFixture stack)
     {
         // Under gVisor every sandboxed process also costs the host a process and memory (ptrace platform): the bomb
         // fills the memory limit before RLIMIT_NPROC stops it, and the whole sandbox is killed at that limit.
-        var expected = stack.ExpectedRuntime == "runsc" ? "memory_exceeded" : "timed_out";
+        var expected = stack.ExpectedIsolation == "runsc" ? "memory_exceeded" : "timed_out";
         var result = await RunContainedAsync("""
             import os
             while True:
@@ -345,7 +345,7 @@ public abstract class HostileCodeSuite(StackFixture stack)
         Assert.Equal(19, lines.Length);
         Assert.All(lines[..17], line => Assert.Matches("^[a-z_0-9]+ (EPERM|ENOSYS)$", line));
         Assert.Equal(["thread ran", "subprocess ran"], lines[17..]);
-        Assert.Equal(stack.ExpectedRuntime, result.GetProperty("runtime").GetString());
+        Assert.Equal(stack.ExpectedIsolation, result.GetProperty("isolation").GetString());
     }
 
     [Fact]

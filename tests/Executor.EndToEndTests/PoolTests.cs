@@ -11,7 +11,8 @@ public sealed class PoolTests(StackFixture stack)
 
     private async Task<List<Docker.DotNet.Models.ContainerListResponse>> PoolContainersAsync() =>
         [.. (await stack.ContainersAsync())
-            .Where(c => c.Labels["executor.role"] == "pool" && c.Names.Any(n => n.StartsWith("/executor-pool-", StringComparison.Ordinal)))];
+            .Where(c => c.Labels["executor.role"] == "pool" && c.Labels["executor.runtime"] == "python-3.11"
+                && c.Names.Any(n => n.StartsWith("/executor-pool-", StringComparison.Ordinal)))];
 
     private async Task WaitForFullPoolAsync() =>
         await ExecutorApi.WaitUntilAsync(async () => (await PoolAsync()).GetProperty("ready").GetInt32() == StackFixture.PoolSize,

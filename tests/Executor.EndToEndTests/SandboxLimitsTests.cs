@@ -23,8 +23,8 @@ public abstract class SandboxLimitsSuite(StackFixture stack)
             Assert.Equal(128L * 1024 * 1024, host.MemorySwap);
             Assert.Equal(500_000_000, host.NanoCPUs);
             // Under gVisor the engine's limit bounds gVisor's own host threads; RLIMIT_NPROC bounds the sandbox's processes.
-            Assert.Equal(stack.ExpectedRuntime == "runsc" ? 512 : 64, host.PidsLimit);
-            if (stack.ExpectedRuntime == "runsc")
+            Assert.Equal(stack.ExpectedIsolation == "runsc" ? 512 : 64, host.PidsLimit);
+            if (stack.ExpectedIsolation == "runsc")
             {
                 Assert.Contains(host.Ulimits, u => u.Name == "nproc" && u.Hard == 64);
             }
@@ -37,7 +37,7 @@ public abstract class SandboxLimitsSuite(StackFixture stack)
             Assert.Contains("no-new-privileges", host.SecurityOpt);
             var seccomp = Assert.Single(host.SecurityOpt, o => o.StartsWith("seccomp=", StringComparison.Ordinal));
             Assert.DoesNotContain("io_uring", seccomp, StringComparison.Ordinal);
-            Assert.Equal(stack.ExpectedRuntime, host.Runtime);
+            Assert.Equal(stack.ExpectedIsolation, host.Runtime);
             Assert.False(host.Privileged);
             Assert.Empty(host.Binds ?? []);
             Assert.Equal("true", container.Config.Labels["executor.managed"]);
@@ -82,10 +82,10 @@ public abstract class SandboxLimitsSuite(StackFixture stack)
         Assert.Contains("uid 65534 65534", lines);
         Assert.Contains("caps 0000000000000000 0000000000000000 0000000000000000", lines);
         // gVisor's /proc does not show it; the engine sets it all the same (previous test).
-        Assert.Contains(stack.ExpectedRuntime == "runsc" ? "nonewprivs not shown" : "nonewprivs 1", lines);
+        Assert.Contains(stack.ExpectedIsolation == "runsc" ? "nonewprivs not shown" : "nonewprivs 1", lines);
         Assert.Equal(2, lines.Count(l => l == "launcher out of reach"));
         Assert.Contains("seccomp 2", lines); // a seccomp filter: Executor's profile
-        Assert.Equal(stack.ExpectedRuntime, result.GetProperty("runtime").GetString());
+        Assert.Equal(stack.ExpectedIsolation, result.GetProperty("isolation").GetString());
         Assert.Contains(lines, l => l.StartsWith("network closed", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("root read-only", StringComparison.Ordinal));
         Assert.Contains("env ['HOME', 'HOSTNAME', 'LANG', 'PATH', 'PYTHONDONTWRITEBYTECODE']", lines);

@@ -32,7 +32,7 @@ public class StackFixture : IAsyncLifetime
     public HttpClient Operator { get; private set; } = null!;
 
     /// <summary>The OCI runtime the stack's sandboxes run under, as results name it.</summary>
-    public virtual string ExpectedRuntime => "runc";
+    public virtual string ExpectedIsolation => "runc";
 
     /// <summary>The Docker engine the stack's sandboxes run on: the machine's, unless a stack brings its own.</summary>
     protected virtual string DockerEndpoint => "unix:///var/run/docker.sock";
@@ -238,7 +238,7 @@ public sealed class GvisorStackFixture : StackFixture
 {
     public override string Deployment => "tests-gvisor";
 
-    public override string ExpectedRuntime => "runsc";
+    public override string ExpectedIsolation => "runsc";
 
     protected override IEnumerable<string> ExtraArguments => ["--Executor:Runtime=runsc"];
 }

@@ -169,6 +169,25 @@ public abstract class SessionStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_host_s_runtimes_are_kept_as_its_last_heartbeat_reported_them()
+    {
+        RuntimeInfo data = new("python-3.11-data", "python", "3.11", false, 384,
+            new Dictionary<string, string> { ["numpy"] = "1.24.2", ["pandas"] = "1.5.3" }, "3.11.2", true, null);
+        await _store.BeatAsync(Host, new Heartbeat(Instance, [], 4, null, null, 0,
+            [new("python-3.11", "python", "3.11", true, 128, new Dictionary<string, string>(), null, false, null), data]), CancellationToken.None);
+        await _store.BeatAsync(Host, new Heartbeat(Instance, [], 4, null, null, 0,
+            [new("python-3.11", "python", "3.11", true, 128, new Dictionary<string, string>(), "3.11.2", true, null), data]), CancellationToken.None);
+
+        var runtimes = Assert.Single(await _store.ListHostsAsync(CancellationToken.None)).Runtimes!;
+        Assert.Equal(["python-3.11", "python-3.11-data"], runtimes.Select(r => r.Id));
+        Assert.True(runtimes[0].Available);
+        Assert.Equal("3.11.2", runtimes[0].LanguageVersion);
+        Assert.Equal(("1.5.3", 384), (runtimes[1].Packages["pandas"], runtimes[1].MemoryMb));
+        await BeatAsync(); // a host that reports none (an older one)
+        Assert.Null(Assert.Single(await _store.ListHostsAsync(CancellationToken.None)).Runtimes);
+    }
+
+    [Fact]
     public async Task Claims_made_at_once_never_hand_one_session_to_two_hosts()
     {
         const int Sessions = 40;

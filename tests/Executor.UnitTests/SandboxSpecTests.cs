@@ -9,7 +9,7 @@ public class SandboxSpecTests
     public void Default_options_give_a_locked_down_container()
     {
         var options = new SandboxOptions();
-        var spec = SandboxSpec.Create(options, "runc", SandboxLimits.Defaults(options), new SandboxInstance("runner"), SandboxLabels.ColdRole,
+        var spec = SandboxSpec.Create(options, RuntimeCatalogTests.Python(options), "runc", SandboxLimits.Defaults(options), new SandboxInstance("runner"), SandboxLabels.ColdRole,
             new FakeTimeProvider(), sessionId: "abc");
         var host = spec.HostConfig!;
 
@@ -23,7 +23,9 @@ public class SandboxSpecTests
         Assert.Equal(["ALL"], host.CapDrop);
         Assert.Contains("no-new-privileges", host.SecurityOpt);
         Assert.Equal("0:0", spec.User); // the launcher; the script drops to 65534, its last argument
-        Assert.Equal("65534:65534", spec.Cmd[^1]);
+        Assert.Equal("65534:65534", spec.Cmd[4]);
+        Assert.Equal("", spec.Cmd[5]); // nothing to pre-import in python-3.11
+        Assert.Equal(RuntimeCatalog.Python, spec.Labels[SandboxLabels.Runtime]);
         Assert.Equal(["SETUID", "SETGID", "KILL"], host.CapAdd);
         Assert.Equal("none", host.LogConfig!.Type);
         Assert.Contains("/tmp", host.Tmpfs!.Keys);
@@ -39,7 +41,7 @@ public class SandboxSpecTests
     public void The_launcher_travels_in_the_command()
     {
         var options = new SandboxOptions();
-        var spec = SandboxSpec.Create(options, "runc", SandboxLimits.Defaults(options), new SandboxInstance("prewarm"), SandboxLabels.PoolRole, new FakeTimeProvider());
+        var spec = SandboxSpec.Create(options, RuntimeCatalogTests.Python(options), "runc", SandboxLimits.Defaults(options), new SandboxInstance("prewarm"), SandboxLabels.PoolRole, new FakeTimeProvider());
 
         Assert.Equal(["python3", "-I", "-c"], spec.Cmd.Take(3));
         Assert.Contains("def main()", spec.Cmd[3], StringComparison.Ordinal);
@@ -53,7 +55,7 @@ public class SandboxSpecTests
         Assert.Equal(SandboxLimits.Defaults(options), SandboxLimits.For(options, null, null));
         Assert.Equal((5, 200), (SandboxLimits.For(options, 5, 200).TimeoutSeconds, SandboxLimits.For(options, 5, 200).MemoryMb));
         Assert.Equal((30, 256), (SandboxLimits.For(options, 999, 999).TimeoutSeconds, SandboxLimits.For(options, 999, 999).MemoryMb));
-        var spec = SandboxSpec.Create(options, "runc", SandboxLimits.For(options, null, 200), new SandboxInstance("runner"), SandboxLabels.ColdRole, new FakeTimeProvider());
+        var spec = SandboxSpec.Create(options, RuntimeCatalogTests.Python(options), "runc", SandboxLimits.For(options, null, 200), new SandboxInstance("runner"), SandboxLabels.ColdRole, new FakeTimeProvider());
         Assert.Equal(200L * 1024 * 1024, spec.HostConfig!.Memory);
         Assert.Equal(spec.HostConfig.Memory, spec.HostConfig.MemorySwap);
     }

@@ -20,7 +20,7 @@ public class SeccompProfileTests
     public void Every_sandbox_carries_the_profile_by_value()
     {
         var options = new SandboxOptions();
-        var spec = SandboxSpec.Create(options, "runc", SandboxLimits.Defaults(options), new SandboxInstance("runner"), SandboxLabels.ColdRole,
+        var spec = SandboxSpec.Create(options, RuntimeCatalogTests.Python(options), "runc", SandboxLimits.Defaults(options), new SandboxInstance("runner"), SandboxLabels.ColdRole,
             new FakeTimeProvider());
 
         var seccomp = Assert.Single(spec.HostConfig!.SecurityOpt, o => o.StartsWith("seccomp=", StringComparison.Ordinal));

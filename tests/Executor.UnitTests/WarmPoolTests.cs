@@ -23,7 +23,7 @@ public class WarmPoolTests
 
         Assert.Equal(0, pool.Ready);
         Assert.Equal(2, engine.Removed.Count);
-        Assert.Equal(2, pool.Metrics.Recycled);
+        Assert.Equal(2, pool.Counts.Recycled);
         await pool.FillAsync(CancellationToken.None);
         Assert.Equal(2, pool.Ready);
     }
@@ -52,7 +52,7 @@ public class WarmPoolTests
 
         Assert.NotNull(first);
         Assert.Null(second);
-        Assert.Equal((1, 1), (pool.Metrics.Hits, pool.Metrics.Misses));
+        Assert.Equal((1, 1), (pool.Counts.Hits, pool.Counts.Misses));
     }
 
     [Fact]
@@ -104,9 +104,11 @@ public class WarmPoolTests
         var engine = new FakeEngine();
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var janitor = new ContainerJanitor(engine, time, NullLogger<ContainerJanitor>.Instance);
-        var runtime = new SandboxRuntime(null!, Options.Create(new SandboxOptions()), NullLogger<SandboxRuntime>.Instance);
-        var pool = new WarmPool(engine, janitor, runtime, new SandboxInstance("prewarm"), Options.Create(new SandboxOptions()), Options.Create(options),
-            time, new PoolMetrics(new TestMeterFactory()), NullLogger<WarmPool>.Instance);
+        var sandbox = new SandboxOptions();
+        var catalog = new RuntimeCatalog(sandbox, new Dictionary<string, RuntimeSettings>());
+        var runtime = new SandboxRuntime(null!, Options.Create(sandbox), catalog, NullLogger<SandboxRuntime>.Instance);
+        var pool = new WarmPool(catalog.Default, options.TargetSize, engine, janitor, runtime, new SandboxInstance("prewarm"), Options.Create(sandbox),
+            options, time, new PoolMetrics(new TestMeterFactory()), NullLogger<WarmPool>.Instance);
         return (pool, engine, time);
     }
 

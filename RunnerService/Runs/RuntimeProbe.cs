@@ -1,0 +1,127 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Docker.DotNet;
+using Executor.RunProtocol;
+using Executor.Sandbox;
+using Microsoft.Extensions.Options;
+
+namespace Executor.Runner.Runs;
+
+/// <summary>
+/// Finds out what each runtime's image holds: at start, one short sandbox per runtime (the same limits and isolation as
+/// a run, with no launcher) reports its interpreter's version and the versions of the runtime's packages. The host's
+/// heartbeats carry the result to SessionService, which lists it at GET /runtimes. A runtime whose probe fails (its
+/// image is missing, the engine is down) is listed as unavailable with the reason, and probed again every
+/// <see cref="RetryInterval"/> until it succeeds.
+/// </summary>
+public sealed partial class RuntimeProbe(
+    IContainerEngine engine,
+    ContainerJanitor janitor,
+    RuntimeCatalog catalog,
+    SandboxRuntime isolation,
+    SandboxInstance instance,
+    IOptions<SandboxOptions> sandboxOptions,
+    TimeProvider time,
+    ILogger<RuntimeProbe> logger) : BackgroundService
+{
+    private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(60);
+
+    // importlib.metadata reads the installed distributions' metadata without importing them.
+    private const string Script = """
+        import json, sys
+        from importlib import metadata
+        found = {}
+        for name in sys.argv[1:]:
+            try:
+                found[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                pass
+        print(json.dumps({"python": sys.version.split()[0], "packages": found}))
+        """;
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RuntimeInfo> _found = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _held = new();
+
+    /// <summary>Every runtime as this host knows it now (not available, with no problem, until probed).</summary>
+    public IReadOnlyList<RuntimeInfo> Runtimes =>
+        [.. catalog.All.Select(r => _found.TryGetValue(r.Id, out var info) ? info : Describe(r, null, null, null))];
+
+    /// <summary>Whether the container is a probe of this process's.</summary>
+    public bool Holds(string containerId) => _held.ContainsKey(containerId);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var pending = catalog.All.Where(r => _found.GetValueOrDefault(r.Id)?.Available != true).ToList();
+            if (pending.Count == 0)
+            {
+                return;
+            }
+            foreach (var language in pending)
+            {
+                _found[language.Id] = await ProbeAsync(language, stoppingToken);
+            }
+            await Task.Delay(RetryInterval, time, stoppingToken);
+        }
+    }
+
+    private async Task<RuntimeInfo> ProbeAsync(LanguageRuntime language, CancellationToken cancellationToken)
+    {
+        var options = sandboxOptions.Value;
+        var spec = SandboxSpec.Create(options, language, isolation.Name, SandboxLimits.Defaults(options, language), instance,
+            SandboxLabels.ColdRole, time, name: $"{SandboxLabels.RunNamePrefix}probe-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}");
+        spec.Cmd = ["python3", "-I", "-c", Script, .. language.Packages];
+        spec.User = options.User;
+        string? id = null;
+        try
+        {
+            // Create and start are never cancelled half-way (see IContainerEngine); the removal below follows either way.
+            id = await engine.CreateAsync(spec);
+            _held[id] = true;
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(ProbeTimeout);
+            using var output = await engine.WatchAsync(id, CancellationToken.None);
+            await engine.StartCreatedAsync(id);
+            var (stdout, stderr) = await output.ReadOutputToEndAsync(timeout.Token);
+            var report = JsonSerializer.Deserialize<ProbeReport>(stdout.Trim().Split('\n')[^1])
+                ?? throw new InvalidDataException("the probe printed nothing");
+            var missing = language.Packages.Where(p => !report.Packages.ContainsKey(p)).ToList();
+            var problem = missing.Count > 0 ? $"the image {language.Image} lacks {string.Join(", ", missing)}" : null;
+            var found = string.Join(", ", report.Packages.Select(p => $"{p.Key} {p.Value}"));
+            LogProbed(language.Id, report.Python, found, problem ?? "ok");
+            return Describe(language, report.Python, report.Packages, problem);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            var why = e is DockerImageNotFoundException || e.Message.Contains("No such image", StringComparison.OrdinalIgnoreCase)
+                ? $"the image {language.Image} is missing (build it with eng/prerequisites.sh)"
+                : $"probing the image {language.Image} failed: {e.Message}";
+            LogProbeFailed(language.Id, why);
+            return Describe(language, null, null, why);
+        }
+        finally
+        {
+            if (id is not null)
+            {
+                _held.TryRemove(id, out _);
+                await janitor.RemoveAsync(id, now: true);
+            }
+        }
+    }
+
+    private static RuntimeInfo Describe(LanguageRuntime language, string? python, IReadOnlyDictionary<string, string>? packages, string? problem) =>
+        new(language.Id, language.Language, language.Version, language.IsDefault, language.MemoryMb,
+            packages ?? new Dictionary<string, string>(), python, Available: python is not null && problem is null, problem);
+
+    private sealed record ProbeReport(
+        [property: System.Text.Json.Serialization.JsonPropertyName("python")] string Python,
+        [property: System.Text.Json.Serialization.JsonPropertyName("packages")] Dictionary<string, string> Packages);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Runtime {Runtime}: Python {Python}; {Packages} ({Problem})")]
+    private partial void LogProbed(string runtime, string python, string packages, string problem);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Runtime {Runtime} is unavailable: {Reason}")]
+    private partial void LogProbeFailed(string runtime, string reason);
+}
