@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmark: one command, every figure measured side by side in one run on this machine.
-#   bench/run.sh            full run (about 8 minutes)
+#   bench/run.sh            full run (about 20 minutes)
 #   bench/run.sh --quick    shorter runs, for a first look
 #   bench/run.sh --latency  the warm path only (embedded and postgres, settled and at a steady 3 runs/s)
 #   bench/run.sh --live     the first byte of output to a live client (SSE, WebSocket), embedded and postgres

@@ -64,9 +64,9 @@ public sealed partial class RuntimeCatalog
     public const string PythonData = "python-3.11-data";
 
     /// <summary>
-    /// What importing numpy, pandas, scipy and matplotlib.pyplot costs a sandbox: about 95 MiB of resident memory in the
+    /// What importing numpy, pandas, scipy and matplotlib.pyplot costs a sandbox: 86 MiB of resident memory in the
     /// launcher (measured: see README, "Runtimes"), which its script's process shares. 384 MiB leaves a script about
-    /// 290 MiB of its own for data, within the default Sandbox:MaxMemoryMb of 512.
+    /// 300 MiB of its own for data, within the default Sandbox:MaxMemoryMb of 512.
     /// </summary>
     public const int DataMemoryMb = 384;
 
