@@ -1,6 +1,7 @@
 using Executor.Session.Access;
 using Executor.Session.Apis;
 using Executor.Session.Callbacks;
+using Executor.Session.Compat;
 using Executor.Session.Extensions;
 using Executor.Session.Live;
 using Executor.Session.Runtimes;
@@ -14,6 +15,7 @@ builder.Services.AddProblemDetails();
 var app = builder.Build();
 
 app.UseExceptionHandler();
+app.UseRepeatedContentTypeAsOne();
 app.UseStatusCodePages();
 app.UseWebSockets();
 app.UseAccess();
@@ -24,6 +26,9 @@ app.MapLiveApi();
 app.MapAttachApi();
 app.MapFilesApi();
 app.MapRuntimesApi();
+app.MapEnginePytestApi();
+app.MapPistonApi();
+app.MapJudge0Api();
 app.MapCallbacksApi();
 app.MapPrewarmApi();
 app.MapAdminApi();

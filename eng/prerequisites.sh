@@ -63,7 +63,8 @@ build_offline() {
   local image=$1 runtime=$2
   case $runtime in
     python-3.11)
-      debootstrap_image "$image" python3 "" \
+      # pytest too: POST /execute_pytest runs in it.
+      debootstrap_image "$image" python3,python3-pytest "" \
         --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' --change 'ENV LANG=C.UTF-8' --change 'CMD ["python3"]' ;;
     python-3.11-data)
       # matplotlib's font list, built once here: the launcher copies it into MPLCONFIGDIR (the root is read-only). No
@@ -82,12 +83,16 @@ build_registry() {
   "$(docker_cli)" build -q -t "$image" "$here/runtimes/$runtime" >/dev/null
 }
 
-# ensure_image IMAGE RUNTIME CHECK: builds the image when missing, then runs CHECK (Python) in it.
+# ensure_image IMAGE RUNTIME CHECK: builds the image when it is missing, or lacks what CHECK (Python) imports (an image
+# built by an older version of this script), then runs CHECK in it.
 ensure_image() {
   local image=$1 runtime=$2 check=$3
   if "$(docker_cli)" image inspect "$image" >/dev/null 2>&1; then
-    say "runtime image $image present ($runtime)"
-    return 0
+    if "$(docker_cli)" run --rm --network none "$image" python3 -c "$check" >/dev/null 2>&1; then
+      say "runtime image $image present ($runtime)"
+      return 0
+    fi
+    say "runtime image $image lacks what the $runtime runtime needs now: rebuilding it"
   fi
   case "$mode" in
     offline) build_offline "$image" "$runtime" ;;
@@ -101,7 +106,7 @@ ensure_image() {
 }
 
 ensure_images() {
-  ensure_image "$image" python-3.11 'import json, asyncio, sqlite3, unittest, ssl, uuid'
+  ensure_image "$image" python-3.11 'import json, asyncio, sqlite3, unittest, ssl, uuid, pytest'
   [ -n "$data_image" ] || return 0
   ensure_image "$data_image" python-3.11-data \
     'import json, asyncio, sqlite3, numpy, pandas, scipy, matplotlib, pytest; matplotlib.use("Agg"); import matplotlib.pyplot'

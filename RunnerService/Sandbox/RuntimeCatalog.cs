@@ -52,7 +52,7 @@ public sealed class RuntimeSettings
 }
 
 /// <summary>
-/// The runtimes this runner host offers: python-3.11 (the image of Sandbox:Image, the standard library only: the
+/// The runtimes this runner host offers: python-3.11 (the image of Sandbox:Image, the standard library and pytest: the
 /// default, see Sandbox:DefaultRuntime) and python-3.11-data (numpy, pandas, scipy, matplotlib with the Agg backend,
 /// pytest), changed or extended by the Runtimes section. RunnerService and PrewarmService of one host read the same
 /// settings, so warm and cold sandboxes of a runtime are the same. Invalid settings fail the start.
@@ -81,7 +81,7 @@ public sealed partial class RuntimeCatalog
     {
         var builtIn = new Dictionary<string, LanguageRuntime>(StringComparer.Ordinal)
         {
-            [Python] = new(Python, "python", "3.11", sandbox.Image, sandbox.MemoryMb, 0, [], [], new Dictionary<string, string>(), false),
+            [Python] = new(Python, "python", "3.11", sandbox.Image, sandbox.MemoryMb, 0, [], ["pytest"], new Dictionary<string, string>(), false),
             // Within a lower Sandbox:MaxMemoryMb, if an operator set one.
             [PythonData] = new(PythonData, "python", "3.11", "executor-python-data:3.11", Math.Min(DataMemoryMb, sandbox.MaxMemoryMb), 1,
                 ["numpy", "pandas", "scipy", "matplotlib", "matplotlib.pyplot"],

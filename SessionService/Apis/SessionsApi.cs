@@ -1,11 +1,7 @@
-using System.Diagnostics;
-using System.Globalization;
 using Executor.RunProtocol;
 using Executor.Session.Access;
-using Executor.Session.Callbacks;
 using Executor.Session.Dispatch;
 using Executor.Session.OpenApi;
-using Executor.Session.Runtimes;
 using Executor.Session.Sessions;
 using Executor.Session.Storage;
 using Executor.Session.Telemetry;
@@ -19,9 +15,6 @@ namespace Executor.Session.Apis;
 /// <summary>The public API of sessions: submit a script, read its result (at once or waiting), clean it up.</summary>
 public static class SessionsApi
 {
-    private const int RetryAfterSeconds = 2;
-    private const int EngineRetryAfterSeconds = 5;
-
     public static IEndpointRouteBuilder MapSessionsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("").WithTags("Sessions");
@@ -29,7 +22,8 @@ public static class SessionsApi
         api.MapPost("/execute", ExecuteAsync)
             .WithName(ExecuteFormTransformer.EndpointName)
             .WithSummary("Submits a Python script to run in a fresh sandbox")
-            .WithDescription("multipart/form-data with the script (a UTF-8 .py file) in the field 'file' — or several 'file' fields, "
+            .WithDescription("multipart/form-data with the script (a UTF-8 .py file) in the field 'file' (or the same fields as application/json, "
+                + "with 'code' or 'files' [{name, content, encoding: utf8|base64|hex}] for the files) — or several 'file' fields, "
                 + "or a .zip, which become the working directory — and optional 'entrypoint', 'stdin', 'args', 'timeout_seconds' and "
                 + "'memory_mb', 'runtime' (GET /runtimes lists them; default python-3.11), 'stdin_mode' (batch or interactive: attach with GET /result/{session_id}/attach) and 'callback_url' (POSTed the "
                 + "result when the session ends, signed with X-Executor-Signature). Files the script writes under /sandbox/out/ come back with the "
@@ -59,13 +53,9 @@ public static class SessionsApi
     }
 
     public static async Task<Results<Ok<ExecuteResponse>, Ok<SessionResult>, Accepted<PendingResponse>, ProblemHttpResult>> ExecuteAsync(
-        HttpContext context, ISessionStore store, SubmittedJobs submitted, SessionSignals signals,
-        SessionCompletions completions, RunnerHosts hosts, RuntimeDirectory runtimes, QuotaGate quotas, SessionTelemetry telemetry, IOptions<SessionServiceOptions> options,
-        IOptions<AuthOptions> auth, CallbackAddressGuard callbacks, IOptionsMonitor<CallbackOptions> callbackOptions, ILoggerFactory loggers,
+        HttpContext context, SessionSubmitter submitter, SessionTelemetry telemetry, IOptions<SessionServiceOptions> options,
         [FromQuery] bool? wait, [FromQuery(Name = "wait_seconds")] int? waitSeconds, CancellationToken cancellationToken)
     {
-        var caller = Caller.Of(context, auth.Value);
-        Activity.Current?.SetTag(SessionTelemetry.Caller, caller.Id);
         if (WaitFor(wait, waitSeconds, options.Value) is not { } waitFor)
         {
             telemetry.Rejected("bad_wait");
@@ -74,7 +64,10 @@ public static class SessionsApi
         Upload? upload;
         using (var validate = SessionTelemetry.Source.StartActivity("validate upload"))
         {
-            (upload, var problem) = await UploadReader.ReadAsync(context.Request, options.Value, cancellationToken);
+            // The form, or the same fields as JSON.
+            (upload, var problem) = JsonUploadReader.IsJson(context.Request)
+                ? await JsonUploadReader.ReadAsync(context.Request, options.Value, cancellationToken)
+                : await UploadReader.ReadAsync(context.Request, options.Value, cancellationToken);
             if (problem is not null)
             {
                 validate?.SetTag(SessionTelemetry.Reason, problem.Type);
@@ -82,63 +75,19 @@ public static class SessionsApi
                 return TypedResults.Problem(problem);
             }
         }
-        if (await callbacks.CheckCallbackAsync(upload!.Options.CallbackUrl, callbackOptions.CurrentValue, cancellationToken) is { } refused)
+        var submission = await submitter.SubmitAsync(context, upload!, waitFor, cancellationToken);
+        if (submission.Problem is { } refused)
         {
-            telemetry.Rejected("bad_callback");
             return TypedResults.Problem(refused);
         }
-        if (QuotaGate.CheckCeilings(caller, upload.Options) is { } ceiling)
-        {
-            telemetry.Rejected("over_ceiling", caller.Id);
-            return TypedResults.Problem(ceiling);
-        }
-        if (await quotas.CheckUnfinishedAsync(caller, cancellationToken) is { } quota)
-        {
-            telemetry.Rejected("over_quota", caller.Id);
-            context.Response.Headers.RetryAfter = QuotaGate.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-            return TypedResults.Problem(quota);
-        }
-        if (await hosts.UnavailableAsync(cancellationToken) is { } why)
-        {
-            telemetry.Rejected("engine_unavailable");
-            context.Response.Headers.RetryAfter = EngineRetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-            return TypedResults.Problem(Problems.EngineUnavailable(why, EngineRetryAfterSeconds));
-        }
-        var (runtime, runtimeProblem) = await runtimes.ResolveAsync(upload.Options.Runtime, cancellationToken);
-        if (runtimeProblem is not null)
-        {
-            telemetry.Rejected("bad_runtime");
-            return TypedResults.Problem(runtimeProblem);
-        }
-        upload = upload with { Options = upload.Options with { Runtime = runtime } };
-        Activity.Current?.SetTag("executor.runtime", runtime);
-        var sessionId = SessionIds.New();
-        Activity.Current?.SetTag(SessionTelemetry.SessionId, sessionId);
-        var job = RunRequests.For(sessionId, upload, Activity.Current?.Id);
-        using (var persist = SessionTelemetry.Source.StartActivity("persist session"))
-        {
-            persist?.SetTag(SessionTelemetry.SessionId, sessionId);
-            var created = new NewSession(sessionId, upload.Entrypoint, upload.Files, upload.Options, job.TraceParent, caller.Id, caller.Quotas.MaxConcurrentRuns);
-            if (!await store.CreateAsync(created, options.Value.QueueCapacity, cancellationToken))
-            {
-                telemetry.Rejected("queue_full");
-                context.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-                return TypedResults.Problem(Problems.QueueFull(RetryAfterSeconds));
-            }
-        }
-        Audit.Accepted(loggers, caller, sessionId, upload);
-        var ended = waitFor > TimeSpan.Zero ? completions.Listen(sessionId) : null;
-        submitted.Add(job);
-        signals.WorkArrived();
-        if (ended is null)
+        var sessionId = submission.SessionId!;
+        if (waitFor == TimeSpan.Zero)
         {
             return TypedResults.Ok(new ExecuteResponse(sessionId));
         }
-
-        var session = await completions.WaitAsync(sessionId, ended, waitFor, cancellationToken);
-        return session is not null && SessionStatus.IsTerminal(session.Status)
+        return submission.Ended is { } session
             ? TypedResults.Ok(SessionResults.From(session))
-            : TypedResults.Accepted($"/result/{sessionId}", Pending(sessionId, session?.Status ?? SessionStatus.Queued));
+            : TypedResults.Accepted($"/result/{sessionId}", Pending(sessionId, submission.Session?.Status ?? SessionStatus.Queued));
     }
 
     public static async Task<Results<Ok<SessionResult>, Accepted<PendingResponse>, ProblemHttpResult>> GetResultAsync(

@@ -99,7 +99,7 @@ public sealed partial class CallbackDispatcher(
         await outbox.RecordCallbackAsync(callback.SessionId, delivered, retry, error, CancellationToken.None);
     }
 
-    /// <summary>One POST: null when the receiver took it (2xx), else what went wrong.</summary>
+    /// <summary>One POST (a PUT for Judge0 submissions): null when the receiver took it (2xx), else what went wrong.</summary>
     private async Task<string?> AttemptAsync(CallbackRecord callback, CallbackOptions settings, CancellationToken stoppingToken)
     {
         if (await store.FindAsync(callback.SessionId, stoppingToken) is not { Result: not null } session)
@@ -110,8 +110,12 @@ public sealed partial class CallbackDispatcher(
         {
             return "Callbacks:SigningSecret is not set: nothing is sent unsigned";
         }
-        var body = JsonSerializer.SerializeToUtf8Bytes(SessionResults.From(session), SessionFeed.Json);
-        using var request = new HttpRequestMessage(HttpMethod.Post, callback.Url) { Content = new ByteArrayContent(body) };
+        // A Judge0 submission's callback is Judge0's: a PUT of the submission as Judge0 writes it.
+        var judge0 = session.Options.LanguageId is not null;
+        var body = judge0
+            ? JsonSerializer.SerializeToUtf8Bytes(Compat.Judge0Format.Submission(session, null, Compat.Judge0Format.DefaultFields, base64: false))
+            : JsonSerializer.SerializeToUtf8Bytes(SessionResults.From(session), SessionFeed.Json);
+        using var request = new HttpRequestMessage(judge0 ? HttpMethod.Put : HttpMethod.Post, callback.Url) { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         request.Headers.UserAgent.ParseAdd("Executor-Callbacks/1");
         request.Headers.Add(CallbackSigner.Header, CallbackSigner.Sign(secret, time.GetUtcNow(), body));

@@ -40,6 +40,7 @@ public static class ServiceCollectionExtensions
         builder.Services.AddSingleton<ClaimBroker>();
         builder.Services.AddSingleton<RunnerHosts>();
         builder.Services.AddSingleton<Runtimes.RuntimeDirectory>();
+        builder.Services.AddScoped<SessionSubmitter>();
         builder.Services.AddHostedService<SessionMaintenance>();
 
         builder.Services.AddOpenApi("v1", o => o.AddOperationTransformer<ExecuteFormTransformer>().AddSchemaTransformer<StatusEnumTransformer>()

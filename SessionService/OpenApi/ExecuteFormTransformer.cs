@@ -15,6 +15,41 @@ public sealed class ExecuteFormTransformer : IOpenApiOperationTransformer
 
     private static OpenApiSchema Text(string description) => new() { Type = JsonSchemaType.String, Description = description };
 
+    /// <summary>The same fields as JSON: 'code' (one script) or 'files' with their contents instead of the uploaded files.</summary>
+    private static OpenApiSchema JsonBody(IOpenApiSchema form)
+    {
+        var properties = form.Properties!.Where(p => p.Key != UploadReader.FileField).ToDictionary(p => p.Key, p => p.Value);
+        properties[JsonUploadReader.CodeField] = Text("The script, as text (saved as main.py). Or 'files'.");
+        properties[JsonUploadReader.FilesField] = new OpenApiSchema
+        {
+            Type = JsonSchemaType.Array,
+            Description = "The working directory's files (instead of 'code'); names may hold '/' for subdirectories.",
+            Items = new OpenApiSchema
+            {
+                Type = JsonSchemaType.Object,
+                Required = new HashSet<string> { "content" },
+                Properties = new Dictionary<string, IOpenApiSchema>
+                {
+                    ["name"] = Text("The file's path in the working directory, e.g. main.py or data/input.csv."),
+                    ["content"] = Text("The file's content, in its encoding."),
+                    ["encoding"] = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.String,
+                        Enum = [(JsonNode)JsonValue.Create("utf8"), JsonValue.Create("base64"), JsonValue.Create("hex")],
+                        Description = "utf8 (the default), base64 or hex.",
+                    },
+                },
+            },
+        };
+        properties[RunOptionsReader.ArgsField] = new OpenApiSchema
+        {
+            Type = JsonSchemaType.Array,
+            Items = new OpenApiSchema { Type = JsonSchemaType.String },
+            Description = "Command-line arguments (sys.argv[1:]), passed without a shell.",
+        };
+        return new OpenApiSchema { Type = JsonSchemaType.Object, Properties = properties };
+    }
+
     public Task TransformAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
     {
         if (context.Description.ActionDescriptor.EndpointMetadata.OfType<IEndpointNameMetadata>().Any(n => n.EndpointName == EndpointName))
@@ -77,6 +112,7 @@ public sealed class ExecuteFormTransformer : IOpenApiOperationTransformer
                     },
                 },
             };
+            operation.RequestBody.Content!["application/json"] = new OpenApiMediaType { Schema = JsonBody(operation.RequestBody.Content["multipart/form-data"].Schema!) };
         }
         return Task.CompletedTask;
     }

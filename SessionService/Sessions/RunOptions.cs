@@ -3,6 +3,9 @@ namespace Executor.Session.Sessions;
 /// <summary>How a session's script is run, beyond its files: what the client asked for in the form.</summary>
 /// <param name="Interactive">stdin_mode=interactive: stdin stays open for an attached client (GET /result/{id}/attach).</param>
 /// <param name="CallbackUrl">Where the result is POSTed when the session ends (checked against the callback guard).</param>
+/// <param name="Runtime">The runtime it runs in (resolved at submission: never null once stored, unless no host reports runtimes).</param>
+/// <param name="ExpectedOutput">Judge0's expected_output: the result is Accepted or Wrong Answer by it.</param>
+/// <param name="LanguageId">Judge0's language_id, for a session submitted through Judge0's API (its callback is Judge0's too).</param>
 public sealed record RunOptions(
     IReadOnlyList<string> Args,
     string? Stdin,
@@ -10,7 +13,9 @@ public sealed record RunOptions(
     int? MemoryMb,
     bool Interactive = false,
     string? CallbackUrl = null,
-    string? Runtime = null)
+    string? Runtime = null,
+    string? ExpectedOutput = null,
+    int? LanguageId = null)
 {
     public static RunOptions None { get; } = new([], null, null, null);
 }

@@ -15,7 +15,7 @@ namespace Executor.Session.Storage;
 public abstract partial class SqlStore(TimeProvider time) : ISessionStore, IWorkQueue, IHostDirectory, IApiKeyStore, IOutputLog
 {
     private const string Unfinished = "('queued', 'running')";
-    private const string SessionColumns = "id, status, created_at, started_at, finished_at, result, host, owner";
+    private const string SessionColumns = "id, status, created_at, started_at, finished_at, result, host, owner, options";
 
     public abstract string Description { get; }
 
@@ -520,7 +520,10 @@ public abstract partial class SqlStore(TimeProvider time) : ISessionStore, IWork
                 reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4),
                 reader.IsDBNull(5) ? null : JsonSerializer.Deserialize<RunResult>(reader.GetString(5), Json),
                 reader.IsDBNull(6) ? null : reader.GetString(6),
-                reader.IsDBNull(7) ? null : reader.GetString(7)));
+                reader.IsDBNull(7) ? null : reader.GetString(7))
+            {
+                Options = ReadOptions(reader, 8),
+            });
         }
         return sessions;
     }

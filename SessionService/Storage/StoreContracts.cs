@@ -119,7 +119,11 @@ public sealed record SessionRecord(
     DateTimeOffset? FinishedAt,
     RunResult? Result,
     string? Host,
-    string? Owner = null);
+    string? Owner = null)
+{
+    /// <summary>What the session was submitted with.</summary>
+    public RunOptions Options { get; init; } = RunOptions.None;
+}
 
 public sealed record ClaimedSession(string Id, DateTimeOffset CreatedAt, string Entrypoint, RunOptions Options, string? TraceParent);
 

@@ -7,13 +7,26 @@ public static class Problems
 {
     public const string TypePrefix = "urn:executor:problem:";
 
-    public static ProblemDetails Create(int status, string type, string title, string detail) => new()
+    /// <summary>
+    /// The messages the Engine this project started from answered with, in its "error" member, which its clients (and its
+    /// tests) read: problems of these types carry it too, beside type, title and detail.
+    /// </summary>
+    private static readonly Dictionary<string, string> EngineErrors = new(StringComparer.Ordinal)
     {
-        Status = status,
-        Type = TypePrefix + type,
-        Title = title,
-        Detail = detail,
+        ["missing-file"] = "No file provided",
+        ["not-python"] = "File must be a .py file",
+        ["session-not-found"] = "Session not found",
     };
+
+    public static ProblemDetails Create(int status, string type, string title, string detail)
+    {
+        var problem = new ProblemDetails { Status = status, Type = TypePrefix + type, Title = title, Detail = detail };
+        if (EngineErrors.TryGetValue(type, out var error))
+        {
+            problem.Extensions["error"] = error;
+        }
+        return problem;
+    }
 
     public static ProblemDetails SessionNotFound(string sessionId) => Create(
         StatusCodes.Status404NotFound, "session-not-found", "No such session",

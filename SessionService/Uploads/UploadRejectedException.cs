@@ -10,6 +10,8 @@ public sealed class UploadRejectedException(ProblemDetails problem) : Exception(
     public static UploadRejectedException BadRequest(string type, string title, string detail) =>
         new(Problems.Create(StatusCodes.Status400BadRequest, type, title, detail));
 
+    public static UploadRejectedException MissingFile(string detail) => BadRequest("missing-file", "No script uploaded", detail);
+
     public static UploadRejectedException TooLarge(string detail) =>
         new(Problems.Create(StatusCodes.Status413PayloadTooLarge, "upload-too-large", "Upload too large", detail));
 }

@@ -21,12 +21,18 @@ public sealed partial class WorkingDirectory(SessionServiceOptions options)
     public IReadOnlyList<SessionFile> Files => [.. _files.Values];
 
     /// <summary>Adds one uploaded file; a .zip is unpacked into the directory instead.</summary>
-    public async Task AddAsync(IFormFile upload, bool onlyFile, CancellationToken cancellationToken)
+    public Task AddAsync(IFormFile upload, bool onlyFile, CancellationToken cancellationToken) =>
+        AddAsync(upload.FileName ?? "", upload.Length, upload.OpenReadStream, onlyFile, cancellationToken);
+
+    /// <summary>A file that arrived in a JSON body (the native JSON form, Piston, Judge0), checked as an uploaded one is.</summary>
+    public Task AddAsync(string clientName, byte[] content, bool onlyFile, CancellationToken cancellationToken) =>
+        AddAsync(clientName, content.Length, () => new MemoryStream(content, writable: false), onlyFile, cancellationToken);
+
+    private async Task AddAsync(string clientName, long length, Func<Stream> open, bool onlyFile, CancellationToken cancellationToken)
     {
-        var clientName = upload.FileName ?? "";
         if (clientName.EndsWith(".zip", StringComparison.OrdinalIgnoreCase))
         {
-            await using var zip = upload.OpenReadStream();
+            await using var zip = open();
             await AddZipAsync(zip, clientName, cancellationToken);
             return;
         }
@@ -37,11 +43,11 @@ public sealed partial class WorkingDirectory(SessionServiceOptions options)
             throw UploadRejectedException.BadRequest("not-python", "Not a Python script",
                 $"'{clientName}' is not a Python script: the file name must end in .py (or upload a .zip, or several files).");
         }
-        if (upload.Length == 0 && onlyFile)
+        if (length == 0 && onlyFile)
         {
             throw UploadRejectedException.BadRequest("empty-file", "Empty script", $"'{clientName}' is empty: there is nothing to run.");
         }
-        await using var content = upload.OpenReadStream();
+        await using var content = open();
         Add(path, await ReadCappedAsync(content, path, cancellationToken));
     }
 

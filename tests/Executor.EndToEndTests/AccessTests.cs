@@ -108,6 +108,33 @@ public sealed class AccessTests(KeyedStackFixture stack)
     }
 
     [Fact]
+    public async Task The_compatible_surfaces_take_the_same_keys_and_keep_submissions_to_their_owner()
+    {
+        using var anonymous = stack.With(null);
+        using (var piston = await anonymous.PostAsync("/api/v2/execute", new StringContent("{\"language\":\"python\",\"version\":\"*\",\"files\":[{\"content\":\"print(1)\"}]}")))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, piston.StatusCode);
+        }
+        using (var judge0 = await anonymous.PostAsJsonAsync("/submissions", new { source_code = "print(1)", language_id = 71 }))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, judge0.StatusCode);
+        }
+        var (_, alice) = await stack.CreateKeyAsync("alice-compat");
+        var (_, bob) = await stack.CreateKeyAsync("bob-compat");
+        using var aliceClient = stack.With(alice);
+        using var bobClient = stack.With(bob);
+        using var created = await aliceClient.PostAsJsonAsync("/submissions?wait=true", new { source_code = "print('alice')", language_id = 71 });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var token = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("token").GetString();
+
+        using var mine = await aliceClient.GetAsync($"/submissions/{token}");
+        using var theirs = await bobClient.GetAsync($"/submissions/{token}");
+
+        Assert.Equal(HttpStatusCode.OK, mine.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, theirs.StatusCode);
+    }
+
+    [Fact]
     public async Task A_key_runs_code_in_all_three_headers_and_a_revoked_key_is_refused_within_5_s()
     {
         var (id, key) = await stack.CreateKeyAsync("revocable");

@@ -25,8 +25,15 @@ public sealed class ApiDocsTests(StackFixture stack)
         Assert.True(paths.TryGetProperty("/result/{session_id}/files/{path}", out _));
         Assert.True(paths.TryGetProperty("/result/{session_id}/callback", out _));
         Assert.True(paths.TryGetProperty("/runtimes", out _));
+        // The compatible surfaces, each a group of its own.
+        foreach (var (path, tag) in new[] { ("/execute_pytest", "Engine compatibility"), ("/api/v2/execute", "Piston v2"), ("/submissions", "Judge0 CE") })
+        {
+            Assert.Equal(tag, paths.GetProperty(path).GetProperty("post").GetProperty("tags")[0].GetString());
+        }
+        Assert.True(execute.GetProperty("post").GetProperty("requestBody").GetProperty("content").GetProperty("application/json")
+            .GetProperty("schema").GetProperty("properties").TryGetProperty("code", out _));
         // Only the public routes: nothing of the run protocol (/hosts/...) or of the pool's internal routes.
-        Assert.Equal(12, paths.EnumerateObject().Count());
+        Assert.Equal(25, paths.EnumerateObject().Count());
 
         var form = execute.GetProperty("post").GetProperty("requestBody").GetProperty("content").GetProperty("multipart/form-data").GetProperty("schema");
         var fields = form.GetProperty("properties");

@@ -1,0 +1,319 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Executor.RunProtocol;
+using Executor.Session.Access;
+using Executor.Session.Runtimes;
+using Executor.Session.Sessions;
+using Executor.Session.Uploads;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace Executor.Session.Compat;
+
+/// <summary>
+/// Piston's v2 API (engineer-man/piston), as its clients call it: GET /api/v2/runtimes and a synchronous
+/// POST /api/v2/execute (also under /api/v2/piston/), with Piston's request, response, status letters and
+/// <c>400 {"message"}</c> errors. The body is read as JSON whatever its Content-Type (piston-client sends none). Runs go
+/// through the same submission as POST /execute: the same keys, quotas and ownership.
+/// </summary>
+public static class PistonApi
+{
+    private static readonly string[] PythonAliases = ["py", "py3", "python3", "python3.11"];
+
+    public static IEndpointRouteBuilder MapPistonApi(this IEndpointRouteBuilder app)
+    {
+        foreach (var prefix in new[] { "/api/v2", "/api/v2/piston" })
+        {
+            var api = app.MapGroup(prefix).WithTags("Piston v2");
+            api.MapGet("/runtimes", RuntimesAsync)
+                .WithName(prefix.EndsWith("piston", StringComparison.Ordinal) ? "PistonRuntimesAlias" : "PistonRuntimes")
+                .WithSummary("Piston: the languages and versions scripts can run in")
+                .AllowAnonymous();
+            api.MapPost("/execute", ExecuteAsync)
+                .WithName(prefix.EndsWith("piston", StringComparison.Ordinal) ? "PistonExecuteAlias" : "PistonExecute")
+                .WithSummary("Piston: runs files and answers with the run's output (synchronous)")
+                .WithDescription("Piston v2's request: language, version (exact, *, or a semver range such as 3.x), files [{name, content, "
+                    + "encoding: utf8|base64|hex}] (the first runs), stdin, args, run_timeout (ms), run_memory_limit (bytes; -1 the default).")
+                .Produces<PistonExecuteResponse>()
+                .Produces<PistonError>(StatusCodes.Status400BadRequest)
+                .RequireRateLimiting(AccessServiceCollectionExtensions.RunsPolicy)
+                .DisableAntiforgery();
+        }
+        return app;
+    }
+
+    public static async Task<IResult> RuntimesAsync(RuntimeDirectory runtimes, CancellationToken cancellationToken) =>
+        TypedResults.Json((await runtimes.ListAsync(cancellationToken)).Where(r => r.Available).Select(Describe).ToList(), Json);
+
+    private static PistonRuntime Describe(RuntimeListing runtime) => runtime.Default
+        ? new PistonRuntime(runtime.Language, FullVersion(runtime), [.. PythonAliases, runtime.Id], runtime.Id)
+        : new PistonRuntime(runtime.Id, FullVersion(runtime), [], runtime.Id);
+
+    private static string FullVersion(RuntimeListing runtime) => runtime.LanguageVersion ?? runtime.Version + ".0";
+
+    public static async Task<IResult> ExecuteAsync(
+        HttpContext context, SessionSubmitter submitter, RuntimeDirectory runtimes, IOptions<SessionServiceOptions> options,
+        CancellationToken cancellationToken)
+    {
+        JsonElement body;
+        try
+        {
+            // Whatever the Content-Type says: piston-client posts its JSON as text/plain.
+            using var document = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: cancellationToken);
+            body = document.RootElement.Clone();
+        }
+        catch (JsonException e)
+        {
+            return Error($"Request body is not valid JSON: {e.Message}");
+        }
+        if (body.ValueKind != JsonValueKind.Object)
+        {
+            return Error("Request body must be a JSON object");
+        }
+        var language = Text(body, "language");
+        var version = Text(body, "version") ?? "*";
+        if (string.IsNullOrEmpty(language))
+        {
+            return Error("language is required as a string");
+        }
+        var runtime = Match((await runtimes.ListAsync(cancellationToken)).Where(r => r.Available).ToList(), language, version);
+        if (runtime is null)
+        {
+            return Error($"{language}-{version} runtime is unknown");
+        }
+        if (!body.TryGetProperty("files", out var files) || files.ValueKind != JsonValueKind.Array || files.GetArrayLength() == 0)
+        {
+            return Error("files is required as an array");
+        }
+
+        var limits = options.Value;
+        var timeout = Limit(body, "run_timeout", 1000.0, limits.MaxTimeoutSeconds, "run_timeout");
+        var memory = Limit(body, "run_memory_limit", 1024.0 * 1024, limits.MaxMemoryMb, "run_memory_limit");
+        if ((timeout.Error ?? memory.Error) is { } limitError)
+        {
+            return Error(limitError);
+        }
+        var request = new JsonObject
+        {
+            ["files"] = Files(files),
+            ["entrypoint"] = EntryName(files[0], 0),
+            ["runtime"] = runtime.Id,
+            ["stdin"] = Text(body, "stdin") ?? "",
+            ["args"] = body.TryGetProperty("args", out var args) && args.ValueKind == JsonValueKind.Array
+                ? new JsonArray([.. args.EnumerateArray().Select(a => (JsonNode?)JsonValue.Create(a.ValueKind == JsonValueKind.String ? a.GetString() : a.GetRawText()))])
+                : new JsonArray(),
+            ["timeout_seconds"] = timeout.Value,
+            ["memory_mb"] = memory.Value,
+        };
+        Upload upload;
+        try
+        {
+            upload = await JsonUploadReader.ReadAsync(JsonSerializer.SerializeToElement(request), limits, cancellationToken);
+        }
+        catch (UploadRejectedException e)
+        {
+            return Error(e.Problem.Detail ?? e.Problem.Title ?? "Invalid request");
+        }
+
+        var wait = TimeSpan.FromSeconds(Math.Min(limits.MaxWaitSeconds, (timeout.Value ?? 10) + 10));
+        var submission = await submitter.SubmitAsync(context, upload, wait, cancellationToken);
+        if (submission.Problem is { } refused)
+        {
+            return TypedResults.Json(new PistonError(refused.Detail ?? refused.Title ?? "Refused"), Json, statusCode: refused.Status ?? 400);
+        }
+        if (submission.Ended is not { Result: { } run })
+        {
+            return TypedResults.Json(new PistonError($"The run did not finish within {wait.TotalSeconds:0} s; its result will be at "
+                + $"/result/{submission.SessionId}"), Json, statusCode: StatusCodes.Status504GatewayTimeout);
+        }
+        return TypedResults.Json(new PistonExecuteResponse(Describe(runtime).Language, FullVersion(runtime), Stage(run)), Json);
+    }
+
+    /// <summary>A finished run as Piston's run stage.</summary>
+    internal static PistonStage Stage(RunResult run)
+    {
+        var (status, message) = run.Status switch
+        {
+            RunStatus.Completed => ((string?)null, (string?)null),
+            RunStatus.TimedOut => ("TO", "Timeout"),
+            RunStatus.OutputLimitExceeded when run.StderrTruncated && !run.StdoutTruncated => ("EL", "stderr length exceeded"),
+            RunStatus.OutputLimitExceeded => ("OL", "stdout length exceeded"),
+            RunStatus.MemoryExceeded => ("SG", "Memory limit exceeded"),
+            RunStatus.Failed when run.Signal is not null => ("SG", $"Killed by signal {SignalName(run.Signal)}"),
+            RunStatus.Failed => ("RE", $"Exited with code {run.ExitCode}"),
+            _ => ("XX", run.Detail ?? "Internal error"),
+        };
+        return new PistonStage(run.Stdout, run.Stderr, run.Logs, run.Signal is null ? run.ExitCode : null, SignalName(run.Signal), message, status,
+            (long)Math.Round(run.CpuTimeMs ?? 0), (long)Math.Round(run.DurationMs), run.PeakMemoryBytes ?? 0);
+    }
+
+    private static string? SignalName(int? signal) => signal switch
+    {
+        null => null,
+        9 => "SIGKILL",
+        15 => "SIGTERM",
+        11 => "SIGSEGV",
+        6 => "SIGABRT",
+        2 => "SIGINT",
+        _ => $"SIG{signal}",
+    };
+
+    /// <summary>A runtime by Piston's rules: the language or one of its aliases, the newest version the range allows.</summary>
+    internal static RuntimeListing? Match(IReadOnlyList<RuntimeListing> runtimes, string language, string version) =>
+        runtimes.Where(r => Describe(r) is var d && (d.Language == language || d.Aliases.Contains(language, StringComparer.Ordinal)))
+            .Where(r => Satisfies(FullVersion(r), version))
+            .OrderByDescending(r => Version.TryParse(FullVersion(r), out var v) ? v : new Version(0, 0))
+            .FirstOrDefault();
+
+    /// <summary>
+    /// The semver ranges Piston's clients send: "*" or "x", an exact version, a partial one meaning every version it
+    /// prefixes ("3", "3.11", "3.x", "3.11.*"), and ^, ~, &gt;= and &lt; on a full or partial version.
+    /// </summary>
+    public static bool Satisfies(string version, string range)
+    {
+        range = range.Trim();
+        if (range is "" or "*" or "x" or "X" or "latest")
+        {
+            return true;
+        }
+        if (!TryParts(version, out var have))
+        {
+            return false;
+        }
+        if (range.StartsWith(">=", StringComparison.Ordinal))
+        {
+            return TryParts(range[2..], out var min) && Compare(have, min) >= 0;
+        }
+        if (range.StartsWith('<'))
+        {
+            return TryParts(range[1..], out var max) && Compare(have, max) < 0;
+        }
+        if (range.StartsWith('^') || range.StartsWith('~'))
+        {
+            if (!TryParts(range[1..], out var low) || Compare(have, low) < 0)
+            {
+                return false;
+            }
+            // ^3.10 allows 3.x from 3.10 (same major); ~3.11 allows 3.11.x (same minor).
+            var same = range[0] == '^' ? 1 : Math.Min(2, range[1..].Split('.').Length);
+            return have.Take(same).SequenceEqual(low.Take(same));
+        }
+        var wanted = range.Split('.');
+        return wanted.Length <= 3 && wanted.Select((part, i) => part is "x" or "X" or "*"
+            || (int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n == have[i])).All(ok => ok);
+    }
+
+    private static bool TryParts(string version, out int[] parts)
+    {
+        var pieces = version.Trim().Split('.');
+        parts = new int[3];
+        if (pieces.Length is 0 or > 3)
+        {
+            return false;
+        }
+        for (var i = 0; i < pieces.Length; i++)
+        {
+            if (!int.TryParse(pieces[i], NumberStyles.None, CultureInfo.InvariantCulture, out parts[i]))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static int Compare(int[] a, int[] b)
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            if (a[i] != b[i])
+            {
+                return a[i].CompareTo(b[i]);
+            }
+        }
+        return 0;
+    }
+
+    /// <summary>Piston's files as the native JSON's: names given (the first runs, so it must be a .py file), encodings kept.</summary>
+    private static JsonArray Files(JsonElement files) =>
+    [
+        .. files.EnumerateArray().Select((file, i) => (JsonNode?)new JsonObject
+        {
+            ["name"] = EntryName(file, i),
+            ["content"] = file.ValueKind == JsonValueKind.Object && file.TryGetProperty("content", out var c) ? JsonValue.Create(c.ValueKind == JsonValueKind.String ? c.GetString() : null) : null,
+            ["encoding"] = Text(file, "encoding") ?? "utf8",
+        }),
+    ];
+
+    private static string EntryName(JsonElement file, int index)
+    {
+        var name = file.ValueKind == JsonValueKind.Object ? Text(file, "name") : null;
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            return index == 0 ? WorkingDirectory.DefaultEntrypoint : $"file{index}.py";
+        }
+        return index == 0 && !name.EndsWith(".py", StringComparison.Ordinal) ? name + ".py" : name;
+    }
+
+    private static string? Text(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    /// <summary>A Piston limit (ms or bytes; absent or -1: the default) in our unit, or Piston's message when it is too high.</summary>
+    private static (int? Value, string? Error) Limit(JsonElement body, string name, double unit, int max, string field)
+    {
+        if (!body.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return (null, null);
+        }
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetDouble(out var raw))
+        {
+            return (null, $"{field} must be a number");
+        }
+        if (raw < 0)
+        {
+            return (null, null);
+        }
+        var converted = (int)Math.Max(1, Math.Ceiling(raw / unit));
+        return converted > max ? (null, $"{field} cannot exceed the configured limit of {max * unit:0}") : (converted, null);
+    }
+
+    private static JsonHttpResult<PistonError> Error(string message) => TypedResults.Json(new PistonError(message), Json, statusCode: StatusCodes.Status400BadRequest);
+
+    /// <summary>Piston's own field names (snake_case), whatever the service's defaults.</summary>
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+    };
+}
+
+public sealed record PistonRuntime(string Language, string Version, IReadOnlyList<string> Aliases, string Runtime);
+
+public sealed record PistonError(string Message);
+
+/// <param name="Version">"3.11.2", or "*" or a semver range such as "3.x".</param>
+/// <param name="RunTimeout">Milliseconds; -1 for the default.</param>
+/// <param name="RunMemoryLimit">Bytes; -1 for the default.</param>
+public sealed record PistonExecuteRequest(
+    string Language,
+    string Version,
+    IReadOnlyList<PistonFile> Files,
+    string? Stdin,
+    IReadOnlyList<string>? Args,
+    int? RunTimeout,
+    long? RunMemoryLimit);
+
+public sealed record PistonFile(string? Name, string Content, string? Encoding);
+
+public sealed record PistonExecuteResponse(string Language, string Version, PistonStage Run);
+
+/// <param name="Output">stdout and stderr together, in the order written.</param>
+/// <param name="Code">The exit code; null when a signal ended it.</param>
+/// <param name="Signal">e.g. SIGKILL; null when it exited.</param>
+/// <param name="Status">null when it exited 0; RE (runtime error), SG (signal), TO (timeout), OL/EL (stdout/stderr too long), XX (internal).</param>
+/// <param name="CpuTime">Milliseconds.</param>
+/// <param name="WallTime">Milliseconds.</param>
+/// <param name="Memory">Peak bytes.</param>
+public sealed record PistonStage(
+    string Stdout, string Stderr, string Output, int? Code, string? Signal, string? Message, string? Status, long CpuTime, long WallTime, long Memory);

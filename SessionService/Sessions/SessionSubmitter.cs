@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using System.Globalization;
+using Executor.Session.Access;
+using Executor.Session.Callbacks;
+using Executor.Session.Dispatch;
+using Executor.Session.Runtimes;
+using Executor.Session.Storage;
+using Executor.Session.Telemetry;
+using Executor.Session.Uploads;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+
+namespace Executor.Session.Sessions;
+
+/// <summary>
+/// What every way of submitting code shares once the request is read (the native form and JSON, the Engine's pytest
+/// route, Piston, Judge0): the callback check, the caller's ceilings and quotas, a host that can run it, the runtime,
+/// the queue; then, when asked, the wait for the end. Each surface only translates its request into an
+/// <see cref="Upload"/> and the outcome into its own answer, so keys, quotas and ownership are the same everywhere.
+/// </summary>
+public sealed class SessionSubmitter(
+    ISessionStore store,
+    SubmittedJobs submitted,
+    SessionSignals signals,
+    SessionCompletions completions,
+    RunnerHosts hosts,
+    RuntimeDirectory runtimes,
+    QuotaGate quotas,
+    SessionTelemetry telemetry,
+    IOptions<SessionServiceOptions> options,
+    IOptions<AuthOptions> auth,
+    CallbackAddressGuard callbacks,
+    IOptionsMonitor<CallbackOptions> callbackOptions,
+    ILoggerFactory loggers)
+{
+    public const int RetryAfterSeconds = 2;
+    public const int EngineRetryAfterSeconds = 5;
+
+    /// <summary>
+    /// Stores the session and queues it, then waits up to <paramref name="wait"/> for its end. A refusal comes back as
+    /// a problem (with Retry-After set on the response where one applies); nothing is stored then.
+    /// </summary>
+    public async Task<Submission> SubmitAsync(HttpContext context, Upload upload, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        var caller = Caller.Of(context, auth.Value);
+        Activity.Current?.SetTag(SessionTelemetry.Caller, caller.Id);
+        if (await callbacks.CheckCallbackAsync(upload.Options.CallbackUrl, callbackOptions.CurrentValue, cancellationToken) is { } refused)
+        {
+            telemetry.Rejected("bad_callback");
+            return Submission.Refused(refused);
+        }
+        if (QuotaGate.CheckCeilings(caller, upload.Options) is { } ceiling)
+        {
+            telemetry.Rejected("over_ceiling", caller.Id);
+            return Submission.Refused(ceiling);
+        }
+        if (await quotas.CheckUnfinishedAsync(caller, cancellationToken) is { } quota)
+        {
+            telemetry.Rejected("over_quota", caller.Id);
+            context.Response.Headers.RetryAfter = QuotaGate.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+            return Submission.Refused(quota);
+        }
+        if (await hosts.UnavailableAsync(cancellationToken) is { } why)
+        {
+            telemetry.Rejected("engine_unavailable");
+            context.Response.Headers.RetryAfter = EngineRetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+            return Submission.Refused(Problems.EngineUnavailable(why, EngineRetryAfterSeconds));
+        }
+        var (runtime, runtimeProblem) = await runtimes.ResolveAsync(upload.Options.Runtime, cancellationToken);
+        if (runtimeProblem is not null)
+        {
+            telemetry.Rejected("bad_runtime");
+            return Submission.Refused(runtimeProblem);
+        }
+        upload = upload with { Options = upload.Options with { Runtime = runtime } };
+        Activity.Current?.SetTag("executor.runtime", runtime);
+
+        var sessionId = SessionIds.New();
+        Activity.Current?.SetTag(SessionTelemetry.SessionId, sessionId);
+        var job = RunRequests.For(sessionId, upload, Activity.Current?.Id);
+        using (var persist = SessionTelemetry.Source.StartActivity("persist session"))
+        {
+            persist?.SetTag(SessionTelemetry.SessionId, sessionId);
+            var created = new NewSession(sessionId, upload.Entrypoint, upload.Files, upload.Options, job.TraceParent, caller.Id, caller.Quotas.MaxConcurrentRuns);
+            if (!await store.CreateAsync(created, options.Value.QueueCapacity, cancellationToken))
+            {
+                telemetry.Rejected("queue_full");
+                context.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+                return Submission.Refused(Problems.QueueFull(RetryAfterSeconds));
+            }
+        }
+        Audit.Accepted(loggers, caller, sessionId, upload);
+        var ended = wait > TimeSpan.Zero ? completions.Listen(sessionId) : null;
+        submitted.Add(job);
+        signals.WorkArrived();
+        if (ended is null)
+        {
+            return new Submission(sessionId, null, null);
+        }
+        var session = await completions.WaitAsync(sessionId, ended, wait, cancellationToken);
+        return new Submission(sessionId, session, null);
+    }
+}
+
+/// <summary>
+/// A submission's outcome: the new session (and, after a wait, its record: ended or not), or the problem that refused it.
+/// </summary>
+public sealed record Submission(string? SessionId, SessionRecord? Session, ProblemDetails? Problem)
+{
+    public static Submission Refused(ProblemDetails problem) => new(null, null, problem);
+
+    /// <summary>The session's record if it has ended within the wait.</summary>
+    public SessionRecord? Ended => Session is not null && SessionStatus.IsTerminal(Session.Status) ? Session : null;
+}

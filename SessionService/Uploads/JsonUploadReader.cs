@@ -1,0 +1,166 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Executor.Session.Sessions;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Primitives;
+
+namespace Executor.Session.Uploads;
+
+/// <summary>
+/// POST /execute as JSON: <c>{"code": "..."}</c> or <c>{"files": [{"name", "content", "encoding": "utf8"|"base64"}]}</c>,
+/// with the form's other fields under the same names. The files go through the same <see cref="WorkingDirectory"/>
+/// checks and the fields through the same <see cref="RunOptionsReader"/> as a multipart form, so both ways of
+/// submitting are refused alike, with the same problem types.
+/// </summary>
+public static class JsonUploadReader
+{
+    public const string CodeField = "code";
+    public const string FilesField = "files";
+
+    /// <summary>The scalar fields of the form, read from JSON strings, numbers or booleans.</summary>
+    private static readonly string[] ScalarFields =
+    [
+        UploadReader.EntrypointField, RunOptionsReader.StdinField, RunOptionsReader.TimeoutField, RunOptionsReader.MemoryField,
+        RunOptionsReader.RuntimeField, RunOptionsReader.CallbackField, RunOptionsReader.StdinModeField,
+    ];
+
+    public static bool IsJson(HttpRequest request) =>
+        request.ContentType is { } type && (type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase)
+            || type.Split(';')[0].Trim().EndsWith("+json", StringComparison.OrdinalIgnoreCase));
+
+    public static async Task<(Upload? Upload, ProblemDetails? Problem)> ReadAsync(
+        HttpRequest request, SessionServiceOptions options, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var document = await ParseAsync(request, options, cancellationToken);
+            return (await ReadAsync(document.RootElement, options, cancellationToken), null);
+        }
+        catch (UploadRejectedException e)
+        {
+            return (null, e.Problem);
+        }
+    }
+
+    /// <summary>An upload from a JSON object already parsed (the compatible surfaces build one too).</summary>
+    public static async Task<Upload> ReadAsync(JsonElement body, SessionServiceOptions options, CancellationToken cancellationToken)
+    {
+        if (body.ValueKind != JsonValueKind.Object)
+        {
+            throw BadJson("the body must be a JSON object");
+        }
+        var files = Files(body);
+        var directory = new WorkingDirectory(options);
+        foreach (var (name, content) in files)
+        {
+            await directory.AddAsync(name, content, onlyFile: files.Count == 1, cancellationToken);
+        }
+        var fields = new Dictionary<string, StringValues>(StringComparer.Ordinal);
+        foreach (var field in ScalarFields)
+        {
+            if (body.TryGetProperty(field, out var value) && value.ValueKind != JsonValueKind.Null)
+            {
+                fields[field] = value.ValueKind switch
+                {
+                    JsonValueKind.String => value.GetString(),
+                    JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => value.GetRawText(),
+                    _ => throw BadJson($"'{field}' must be a string or a number"),
+                };
+            }
+        }
+        if (body.TryGetProperty(RunOptionsReader.ArgsField, out var args) && args.ValueKind != JsonValueKind.Null)
+        {
+            fields[RunOptionsReader.ArgsField] = args.ValueKind == JsonValueKind.Array && args.EnumerateArray().All(a => a.ValueKind == JsonValueKind.String)
+                ? new StringValues([.. args.EnumerateArray().Select(a => a.GetString())])
+                : throw UploadRejectedException.BadRequest("bad-args", "Unreadable args", "'args' must be an array of strings.");
+        }
+        var form = new FormCollection(fields);
+        var entrypoint = directory.ResolveEntrypoint(form[UploadReader.EntrypointField].FirstOrDefault());
+        if (directory.Files.First(f => f.Path == entrypoint).Content.Length == 0)
+        {
+            throw UploadRejectedException.BadRequest("empty-file", "Empty script", $"'{entrypoint}' is empty: there is nothing to run.");
+        }
+        return new Upload(entrypoint, directory.Files, RunOptionsReader.Read(form, options));
+    }
+
+    private static List<(string Name, byte[] Content)> Files(JsonElement body)
+    {
+        var hasCode = body.TryGetProperty(CodeField, out var code) && code.ValueKind != JsonValueKind.Null;
+        var hasFiles = body.TryGetProperty(FilesField, out var files) && files.ValueKind != JsonValueKind.Null;
+        if (hasCode && hasFiles)
+        {
+            throw BadJson($"give either '{CodeField}' (one script) or '{FilesField}', not both");
+        }
+        if (hasCode)
+        {
+            return code.ValueKind == JsonValueKind.String
+                ? [(WorkingDirectory.DefaultEntrypoint, Encoding.UTF8.GetBytes(code.GetString()!))]
+                : throw BadJson($"'{CodeField}' must be a string");
+        }
+        if (!hasFiles || files.ValueKind != JsonValueKind.Array || files.GetArrayLength() == 0)
+        {
+            throw UploadRejectedException.MissingFile(
+                $"The body has no script: send {{\"{CodeField}\": \"print(1)\"}} or {{\"{FilesField}\": [{{\"name\": \"main.py\", \"content\": \"...\"}}]}}.");
+        }
+        var list = new List<(string, byte[])>();
+        foreach (var file in files.EnumerateArray())
+        {
+            if (file.ValueKind != JsonValueKind.Object || !file.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
+            {
+                throw BadJson("each of 'files' is an object with a string 'content' (and a 'name')");
+            }
+            var name = file.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String && n.GetString() is { Length: > 0 } given
+                ? given
+                : files.GetArrayLength() == 1 ? WorkingDirectory.DefaultEntrypoint
+                : throw BadJson("with several files, each needs a 'name'");
+            var encoding = file.TryGetProperty("encoding", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString()! : "utf8";
+            list.Add((name, Decode(name, content.GetString()!, encoding)));
+        }
+        return list;
+    }
+
+    /// <summary>A file's content as its encoding says: utf8 (the default), base64 or hex.</summary>
+    public static byte[] Decode(string name, string content, string encoding)
+    {
+        try
+        {
+            return encoding.ToLowerInvariant() switch
+            {
+                "utf8" or "utf-8" or "" => Encoding.UTF8.GetBytes(content),
+                "base64" => Convert.FromBase64String(content),
+                "hex" => Convert.FromHexString(content),
+                _ => throw BadJson($"'{name}': unknown encoding '{encoding}' (use utf8, base64 or hex)"),
+            };
+        }
+        catch (FormatException)
+        {
+            throw BadJson($"'{name}': the content is not valid {encoding}");
+        }
+    }
+
+    private static async Task<JsonDocument> ParseAsync(HttpRequest request, SessionServiceOptions options, CancellationToken cancellationToken)
+    {
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            // Base64 content is a third larger than the files it holds.
+            limit.MaxRequestBodySize = options.MaxUploadBytes * 4 / 3 + 4096;
+        }
+        try
+        {
+            return await JsonDocument.ParseAsync(request.Body, new JsonDocumentOptions { MaxDepth = 16 }, cancellationToken);
+        }
+        catch (JsonException e)
+        {
+            throw BadJson(string.Create(CultureInfo.InvariantCulture, $"the body is not valid JSON ({e.Message})"));
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw UploadRejectedException.TooLarge($"The body exceeds the limit of {options.MaxUploadBytes * 4 / 3 + 4096} bytes.");
+        }
+    }
+
+    private static UploadRejectedException BadJson(string why) =>
+        UploadRejectedException.BadRequest("bad-json", "Unreadable JSON request", $"The JSON request cannot be used: {why}.");
+}
