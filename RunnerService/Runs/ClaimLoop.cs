@@ -16,6 +16,7 @@ public sealed partial class ClaimLoop(
     WarmSlots slots,
     HostHeartbeat heartbeat,
     RunnerReaper reaper,
+    RuntimeProbe runtimes,
     SandboxInstance instance,
     IOptions<SandboxOptions> sandbox,
     IOptions<RunnerOptions> options,
@@ -30,6 +31,8 @@ public sealed partial class ClaimLoop(
         // SessionService knows this host's process (a claim must come from a live host).
         await reaper.FirstSweep.WaitAsync(stoppingToken);
         await heartbeat.Connected.WaitAsync(stoppingToken);
+        // Claims name the runtimes this host can run: only once their images have been probed.
+        await runtimes.FirstRound.WaitAsync(stoppingToken);
         long received = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -48,7 +51,7 @@ public sealed partial class ClaimLoop(
             try
             {
                 var claim = await session.ClaimAsync(sandbox.Value.Host,
-                    new ClaimRequest(instance.Id, Math.Min(free, Math.Max(1, warm)), warm, received), stoppingToken);
+                    new ClaimRequest(instance.Id, Math.Min(free, Math.Max(1, warm)), warm, received, runtimes.AvailableIds), stoppingToken);
                 if (claim.Jobs.Count > 0)
                 {
                     received = claim.Seq;

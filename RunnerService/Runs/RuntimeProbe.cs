@@ -24,7 +24,7 @@ public sealed partial class RuntimeProbe(
     TimeProvider time,
     ILogger<RuntimeProbe> logger) : BackgroundService
 {
-    private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(60);
 
     // importlib.metadata reads the installed distributions' metadata without importing them.
@@ -42,10 +42,17 @@ public sealed partial class RuntimeProbe(
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RuntimeInfo> _found = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _held = new();
+    private readonly TaskCompletionSource _firstRound = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Every runtime as this host knows it now (not available, with no problem, until probed).</summary>
     public IReadOnlyList<RuntimeInfo> Runtimes =>
         [.. catalog.All.Select(r => _found.TryGetValue(r.Id, out var info) ? info : Describe(r, null, null, null))];
+
+    /// <summary>Completes once every runtime has been probed once (whatever the outcome).</summary>
+    public Task FirstRound => _firstRound.Task;
+
+    /// <summary>The runtimes this host can run now: those whose probe succeeded.</summary>
+    public IReadOnlyList<string> AvailableIds => [.. catalog.All.Where(r => _found.GetValueOrDefault(r.Id)?.Available == true).Select(r => r.Id)];
 
     /// <summary>Whether the container is a probe of this process's.</summary>
     public bool Holds(string containerId) => _held.ContainsKey(containerId);
@@ -63,6 +70,7 @@ public sealed partial class RuntimeProbe(
             {
                 _found[language.Id] = await ProbeAsync(language, stoppingToken);
             }
+            _firstRound.TrySetResult();
             await Task.Delay(RetryInterval, time, stoppingToken);
         }
     }

@@ -34,7 +34,7 @@ public sealed partial class ClaimBroker(
         {
             // Listen first, then look: work queued in between is never missed.
             using var waiter = signals.WaitForWork(request.WarmReady);
-            var claim = await queue.ClaimAsync(host, request.Instance, Math.Max(1, request.Capacity), cancellationToken);
+            var claim = await queue.ClaimAsync(host, request.Instance, Math.Max(1, request.Capacity), request.Runtimes, cancellationToken);
             if (claim.Sessions.Count > 0)
             {
                 return new ClaimResponse(claim.Seq, await JobsAsync(claim, cancellationToken));

@@ -6,7 +6,8 @@ namespace Executor.RunProtocol;
 /// host received: a claim made after it never reached the host, so its sessions go back to the queue. A host claims
 /// one request at a time, so this is exact: nothing it received is ever handed to anyone else.
 /// </summary>
-public sealed record ClaimRequest(string Instance, int Capacity, int WarmReady, long ReceivedSeq);
+/// <param name="Runtimes">The runtimes the host can run now (probed); null from a host that does not say: any.</param>
+public sealed record ClaimRequest(string Instance, int Capacity, int WarmReady, long ReceivedSeq, IReadOnlyList<string>? Runtimes = null);
 
 /// <summary>The sessions claimed for the host (empty when the wait ended with nothing to do), and the claim's number.</summary>
 public sealed record ClaimResponse(long Seq, IReadOnlyList<RunJob> Jobs);

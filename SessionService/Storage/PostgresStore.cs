@@ -62,13 +62,14 @@ public sealed class PostgresStore(NpgsqlDataSource dataSource, TimeProvider time
     /// One round trip, no write when there is nothing to claim: the claim's number comes from a sequence, and the host's
     /// liveness is checked in the same statement.
     /// </summary>
-    public override async Task<Claim> ClaimAsync(string host, string instance, int max, CancellationToken cancellationToken)
+    public override async Task<Claim> ClaimAsync(
+        string host, string instance, int max, IReadOnlyCollection<string>? runtimes, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand($"""
             WITH seq AS (SELECT nextval('claim_numbers') AS n),
             picked AS (
                 SELECT id FROM sessions
-                WHERE id IN ({FairQueue}) AND status = 'queued'
+                WHERE id IN ({FairQueue(RuntimeFilter(runtimes))}) AND status = 'queued'
                   AND EXISTS (SELECT 1 FROM hosts WHERE id = @host AND instance = @instance AND state = 'alive' AND engine_problem IS NULL)
                 FOR UPDATE SKIP LOCKED)
             UPDATE sessions s SET status = 'running', host = @host, host_instance = @instance, claim_seq = (SELECT n FROM seq), started_at = @now
@@ -76,6 +77,7 @@ public sealed class PostgresStore(NpgsqlDataSource dataSource, TimeProvider time
             RETURNING s.id, s.created_at, s.entrypoint, s.options, s.trace_parent, s.claim_seq
             """);
         command.Add("@host", host).Add("@instance", instance).Add("@max", max).Add("@now", Time.GetUtcNow());
+        AddRuntimes(command, runtimes);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var claimed = new List<ClaimedSession>();
         long seq = 0;

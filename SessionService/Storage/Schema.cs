@@ -220,5 +220,12 @@ public static class Schema
             Postgres: """
                 ALTER TABLE hosts ADD COLUMN runtimes text;
                 """),
+        new(8, "a session's runtime, so that a host claims only what it can run",
+            Sqlite: """
+                ALTER TABLE sessions ADD COLUMN runtime TEXT;
+                """,
+            Postgres: """
+                ALTER TABLE sessions ADD COLUMN runtime text;
+                """),
     ];
 }

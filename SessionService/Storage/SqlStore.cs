@@ -36,13 +36,13 @@ public abstract partial class SqlStore(TimeProvider time) : ISessionStore, IWork
         await using var transaction = await BeginAsync(writing.Connection, cancellationToken);
         await using var insert = Command(writing.Connection, transaction, "");
         var sql = new System.Text.StringBuilder("""
-            INSERT INTO sessions (id, status, created_at, entrypoint, options, trace_parent, owner, max_running, stdin_closed_at)
-            SELECT @id, 'queued', @now, @entrypoint, @options, @trace, @owner, @max_running, @stdin_closed
+            INSERT INTO sessions (id, status, created_at, entrypoint, options, trace_parent, owner, max_running, stdin_closed_at, runtime)
+            SELECT @id, 'queued', @now, @entrypoint, @options, @trace, @owner, @max_running, @stdin_closed, @runtime
             WHERE (SELECT COUNT(*) FROM sessions WHERE status = 'queued') < @capacity;
             """);
         insert.Add("@id", session.Id).Add("@now", Time.GetUtcNow()).Add("@entrypoint", session.Entrypoint)
             .Add("@options", JsonSerializer.Serialize(session.Options, Json)).Add("@trace", session.TraceParent).Add("@capacity", queueCapacity)
-            .Add("@owner", session.Owner).Add("@max_running", session.MaxRunning, System.Data.DbType.Int32)
+            .Add("@owner", session.Owner).Add("@max_running", session.MaxRunning, System.Data.DbType.Int32).Add("@runtime", session.Options.Runtime)
             .Add("@stdin_closed", session.Options.Interactive ? null : Time.GetUtcNow(), System.Data.DbType.DateTimeOffset); // only an interactive session takes input later
         for (var i = 0; i < session.Files.Count; i++)
         {
@@ -162,7 +162,12 @@ public abstract partial class SqlStore(TimeProvider time) : ISessionStore, IWork
         return purged;
     }
 
-    public virtual async Task<Claim> ClaimAsync(string host, string instance, int max, CancellationToken cancellationToken)
+    /// <summary>A claim of sessions of any runtime.</summary>
+    public Task<Claim> ClaimAsync(string host, string instance, int max, CancellationToken cancellationToken) =>
+        ClaimAsync(host, instance, max, null, cancellationToken);
+
+    public virtual async Task<Claim> ClaimAsync(
+        string host, string instance, int max, IReadOnlyCollection<string>? runtimes, CancellationToken cancellationToken)
     {
         await using var writing = await OpenWriteAsync(cancellationToken);
         await using var transaction = await writing.Connection.BeginTransactionAsync(cancellationToken);
@@ -180,11 +185,12 @@ public abstract partial class SqlStore(TimeProvider time) : ISessionStore, IWork
         var claimed = new List<ClaimedSession>();
         await using (var claim = Command(writing.Connection, transaction, $"""
             UPDATE sessions SET status = 'running', host = @host, host_instance = @instance, claim_seq = @seq, started_at = @now
-            WHERE id IN ({FairQueue})
+            WHERE id IN ({FairQueue(RuntimeFilter(runtimes))})
             RETURNING id, created_at, entrypoint, options, trace_parent
             """))
         {
             claim.Add("@host", host).Add("@instance", instance).Add("@seq", seq).Add("@now", Time.GetUtcNow()).Add("@max", max);
+            AddRuntimes(claim, runtimes);
             await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
@@ -206,18 +212,38 @@ public abstract partial class SqlStore(TimeProvider time) : ISessionStore, IWork
     /// caller flooding the queue cannot starve the others, even when hosts claim one at a time; an owner at its
     /// concurrency quota waits.
     /// </summary>
-    protected const string FairQueue = """
+    protected static string FairQueue(string runtimeFilter) => $"""
         SELECT id FROM (
             SELECT q.id, q.created_at, q.max_running,
                    (SELECT COUNT(*) FROM sessions r WHERE r.owner = q.owner AND r.status = 'running') AS running,
                    row_number() OVER (PARTITION BY COALESCE(q.owner, '') ORDER BY q.created_at, q.id) AS turn
             FROM sessions q
-            WHERE q.status = 'queued'
+            WHERE q.status = 'queued'{runtimeFilter}
         ) fair
         WHERE max_running IS NULL OR running + turn <= max_running
         ORDER BY running + turn, created_at, id
         LIMIT @max
         """;
+
+    /// <summary>
+    /// Only sessions of the runtimes the host can run now (null: any; none: nothing), and those stored without one
+    /// (submitted while no host reported its runtimes).
+    /// </summary>
+    protected static string RuntimeFilter(IReadOnlyCollection<string>? runtimes) => runtimes switch
+    {
+        null => "",
+        { Count: 0 } => " AND q.runtime IS NULL",
+        _ => $" AND (q.runtime IS NULL OR q.runtime IN ({string.Join(", ", runtimes.Select((_, i) => $"@runtime{i}"))}))",
+    };
+
+    protected static void AddRuntimes(DbCommand command, IReadOnlyCollection<string>? runtimes)
+    {
+        var i = 0;
+        foreach (var runtime in runtimes ?? [])
+        {
+            command.Add($"@runtime{i++}", runtime);
+        }
+    }
 
     /// <summary>RETURNING keeps no order: oldest first, as they were picked.</summary>
     protected static List<ClaimedSession> Oldest(IEnumerable<ClaimedSession> claimed) =>

@@ -44,7 +44,7 @@ public interface IWorkQueue
     /// Claims up to <paramref name="max"/> queued sessions, oldest first, for the host's process; the claim's number with
     /// them. Nothing for a host that is not alive, or whose last heartbeat said its engine is down.
     /// </summary>
-    Task<Claim> ClaimAsync(string host, string instance, int max, CancellationToken cancellationToken);
+    Task<Claim> ClaimAsync(string host, string instance, int max, IReadOnlyCollection<string>? runtimes, CancellationToken cancellationToken);
 
     /// <summary>Puts back in the queue what was claimed for the host's process after <paramref name="receivedSeq"/>: it never got there.</summary>
     Task<int> ReleaseUnreceivedAsync(string host, string instance, long receivedSeq, CancellationToken cancellationToken);

@@ -34,12 +34,13 @@ public abstract class SessionStoreContract : IAsyncLifetime
     }
 
     private async Task<string> SubmitAsync(
-        string script = "print(1)\n", string? trace = null, string? owner = null, int? maxRunning = null, bool interactive = false, string? callback = null)
+        string script = "print(1)\n", string? trace = null, string? owner = null, int? maxRunning = null, bool interactive = false, string? callback = null,
+        string? runtime = null)
     {
         var id = SessionIds.New();
         Assert.True(await _store.CreateAsync(new NewSession(id, "main.py",
             [new SessionFile("main.py", Encoding.UTF8.GetBytes(script)), new SessionFile("lib/data.bin", [0, 1, 2])],
-            new RunOptions(["--x"], "stdin", 5, 256, interactive, callback), trace, owner, maxRunning), QueueCapacity, CancellationToken.None));
+            new RunOptions(["--x"], "stdin", 5, 256, interactive, callback, runtime), trace, owner, maxRunning), QueueCapacity, CancellationToken.None));
         Time.Advance(TimeSpan.FromMilliseconds(10)); // created_at orders the queue
         return id;
     }
@@ -166,6 +167,21 @@ public abstract class SessionStoreContract : IAsyncLifetime
         Assert.Empty((await _store.ClaimAsync(Host, Instance, 1, CancellationToken.None)).Sessions);
         await BeatAsync();
         Assert.Single((await _store.ClaimAsync(Host, Instance, 1, CancellationToken.None)).Sessions);
+    }
+
+    [Fact]
+    public async Task A_host_claims_only_sessions_of_the_runtimes_it_can_run()
+    {
+        await BeatAsync();
+        var data = await SubmitAsync(runtime: "python-3.11-data");
+        var plain = await SubmitAsync(runtime: "python-3.11");
+        var unnamed = await SubmitAsync(); // stored while no host reported runtimes: any host runs it
+
+        Assert.Equal([unnamed], (await _store.ClaimAsync(Host, Instance, 10, [], CancellationToken.None)).Sessions.Select(s => s.Id));
+        Assert.Equal([plain], (await _store.ClaimAsync(Host, Instance, 10, ["python-3.11"], CancellationToken.None)).Sessions.Select(s => s.Id));
+        var rest = await _store.ClaimAsync(Host, Instance, 10, ["python-3.11", "python-3.11-data"], CancellationToken.None);
+        Assert.Equal([data], rest.Sessions.Select(s => s.Id));
+        Assert.Equal("python-3.11-data", rest.Sessions.Single().Options.Runtime);
     }
 
     [Fact]
