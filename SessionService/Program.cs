@@ -4,12 +4,14 @@ using Executor.Session.Callbacks;
 using Executor.Session.Compat;
 using Executor.Session.Extensions;
 using Executor.Session.Live;
+using Executor.Session.Mcp;
 using Executor.Session.Runtimes;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddApplicationServices();
+builder.AddMcp();
 builder.Services.AddProblemDetails();
 
 var app = builder.Build();
@@ -29,6 +31,7 @@ app.MapRuntimesApi();
 app.MapEnginePytestApi();
 app.MapPistonApi();
 app.MapJudge0Api();
+app.MapMcpEndpoints();
 app.MapCallbacksApi();
 app.MapPrewarmApi();
 app.MapAdminApi();

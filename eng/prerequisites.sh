@@ -6,6 +6,7 @@
 #   eng/prerequisites.sh --compose  also docker-compose (the tests check the compose file with it)
 #   eng/prerequisites.sh --runsc    also gVisor: Debian's runsc, registered with the engine as runtime "runsc"
 #   eng/prerequisites.sh --postgres also PostgreSQL (the distributed mode's store; eng/postgres.sh runs it)
+#   eng/prerequisites.sh --browser  also Debian's chromium (the playground's browser test drives it headless)
 #   EXECUTOR_RUNTIME_IMAGE=name     the python-3.11 runtime's image (default executor-python:3.11)
 #   EXECUTOR_DATA_RUNTIME_IMAGE=name the python-3.11-data runtime's image (default executor-python-data:3.11; empty: skip it)
 #   EXECUTOR_RUNTIME_BUILD=offline|registry|auto   how to build the image when missing (default auto)
@@ -162,6 +163,16 @@ ensure_runsc() {
   say "runtime runsc registered"
 }
 
+ensure_browser() {
+  if [ -x /usr/bin/chromium ]; then
+    say "chromium present"
+    return 0
+  fi
+  is_root && is_debian_like || die "headless Chromium is needed at /usr/bin/chromium (Debian package chromium)"
+  say "installing chromium from the distribution"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+}
+
 ensure_postgres() {
   if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
     say "PostgreSQL present ($(ls -d /usr/lib/postgresql/*/ | xargs -n1 basename | sort -V | tail -n 1))"
@@ -183,6 +194,7 @@ for option in "$@"; do
     --compose) ensure_compose ;;
     --runsc) ensure_runsc ;;
     --postgres) ensure_postgres ;;
-    *) die "unknown option $option (use --compose, --runsc, --postgres)" ;;
+    --browser) ensure_browser ;;
+    *) die "unknown option $option (use --compose, --runsc, --postgres, --browser)" ;;
   esac
 done

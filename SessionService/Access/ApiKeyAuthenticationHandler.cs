@@ -70,7 +70,13 @@ public sealed class ApiKeyAuthenticationHandler(
         WriteAsync(Problems.Create(StatusCodes.Status403Forbidden, "forbidden", "Operators only",
             "This needs an operator key (POST /prewarm with count, /admin/*)."));
 
-    /// <summary>The key a request presents, whichever of the three headers carries it.</summary>
+    /// <summary>
+    /// The WebSocket subprotocol that carries a key from a browser, which cannot set headers on a WebSocket: the client
+    /// offers "executor" and "executor.key.&lt;key&gt;", and the server answers "executor" (see AttachApi).
+    /// </summary>
+    public const string WebSocketKeyPrefix = "executor.key.";
+
+    /// <summary>The key a request presents, whichever of the three headers carries it (or, on a WebSocket upgrade, the subprotocol).</summary>
     public static string? ReadKey(HttpRequest request)
     {
         var authorization = request.Headers.Authorization.ToString();
@@ -83,6 +89,13 @@ public sealed class ApiKeyAuthenticationHandler(
             if (request.Headers[header].ToString() is { Length: > 0 } key)
             {
                 return key.Trim();
+            }
+        }
+        foreach (var protocol in request.Headers.SecWebSocketProtocol.SelectMany(p => (p ?? "").Split(',', StringSplitOptions.TrimEntries)))
+        {
+            if (protocol.StartsWith(WebSocketKeyPrefix, StringComparison.Ordinal) && protocol.Length > WebSocketKeyPrefix.Length)
+            {
+                return protocol[WebSocketKeyPrefix.Length..];
             }
         }
         return null;

@@ -25,6 +25,9 @@ public static partial class AttachApi
 {
     public const string EndOfInput = "\u0004";
 
+    /// <summary>The subprotocol a browser offers beside its key (see ApiKeyAuthenticationHandler.WebSocketKeyPrefix).</summary>
+    public const string BrowserProtocol = "executor";
+
     public static IEndpointRouteBuilder MapAttachApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/result/{session_id}/attach", AttachAsync)
@@ -57,7 +60,13 @@ public static partial class AttachApi
                 $"GET /result/{sessionId}/attach upgrades to a WebSocket (Upgrade: websocket); for output alone, GET /result/{sessionId}/events."));
         }
         var from = LiveApi.Offset(context.Request.Query["last_event_id"].ToString()) ?? 0;
-        using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { KeepAliveInterval = TimeSpan.FromSeconds(15) });
+        // A browser that offered subprotocols (the playground: "executor" and its key) needs one of them chosen.
+        var subProtocol = context.WebSockets.WebSocketRequestedProtocols.Contains(BrowserProtocol) ? BrowserProtocol : null;
+        using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+        {
+            KeepAliveInterval = TimeSpan.FromSeconds(15),
+            SubProtocol = subProtocol,
+        });
         using var attach = new Attachment(socket, sessionId, stdin, signals, options.Value.MaxStdinBytes, loggers.CreateLogger(typeof(AttachApi)));
         if (await stdin.MarkStdinAttachedAsync(sessionId, cancellationToken))
         {

@@ -132,6 +132,35 @@ public sealed class AccessTests(KeyedStackFixture stack)
 
         Assert.Equal(HttpStatusCode.OK, mine.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, theirs.StatusCode);
+
+        // The MCP server is behind the same keys.
+        using (var mcp = await anonymous.PostAsync("/mcp", new StringContent("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}",
+            System.Text.Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, mcp.StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task A_browser_presents_its_key_on_the_websocket_as_a_subprotocol()
+    {
+        var (_, key) = await stack.CreateKeyAsync("browser");
+        using var user = stack.With(key);
+        var sessionId = await user.SubmitAsync("print(input().upper())\n", ("stdin_mode", "interactive"));
+        var uri = new UriBuilder(new Uri(stack.Gateway.BaseAddress!, $"/result/{sessionId}/attach")) { Scheme = "ws" }.Uri;
+
+        using var refused = new System.Net.WebSockets.ClientWebSocket();
+        refused.Options.AddSubProtocol("executor");
+        await Assert.ThrowsAsync<System.Net.WebSockets.WebSocketException>(() => refused.ConnectAsync(uri, CancellationToken.None));
+
+        using var socket = new System.Net.WebSockets.ClientWebSocket();
+        socket.Options.AddSubProtocol("executor");
+        socket.Options.AddSubProtocol($"executor.key.{key}");
+        await socket.ConnectAsync(uri, CancellationToken.None);
+        Assert.Equal("executor", socket.SubProtocol);
+        await socket.SendAsync("shout\n"u8.ToArray(), System.Net.WebSockets.WebSocketMessageType.Text, true, CancellationToken.None);
+        var result = await user.WaitForResultAsync(sessionId);
+        Assert.Equal("SHOUT\n", result.GetProperty("stdout").GetString());
     }
 
     [Fact]
