@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 
-eng/prerequisites.sh --compose --runsc --postgres --browser || exit 1
+eng/prerequisites.sh --compose --runsc --postgres --browser --test-clients || exit 1
 # The tests never stop, restart or reconfigure the machine's engine (faults get a private one): checked at the end.
 engine_pid=$(cat /var/run/docker.pid 2>/dev/null || true)
 engine_bridge=$(ip -br link show docker0 2>/dev/null | awk '{print $1}')

@@ -7,6 +7,7 @@
 #   eng/prerequisites.sh --runsc    also gVisor: Debian's runsc, registered with the engine as runtime "runsc"
 #   eng/prerequisites.sh --postgres also PostgreSQL (the distributed mode's store; eng/postgres.sh runs it)
 #   eng/prerequisites.sh --browser  also Debian's chromium (the playground's browser test drives it headless)
+#   eng/prerequisites.sh --test-clients  also the tests' JavaScript clients (tests/clients, from its lock file)
 #   EXECUTOR_RUNTIME_IMAGE=name     the python-3.11 runtime's image (default executor-python:3.11)
 #   EXECUTOR_DATA_RUNTIME_IMAGE=name the python-3.11-data runtime's image (default executor-python-data:3.11; empty: skip it)
 #   EXECUTOR_RUNTIME_BUILD=offline|registry|auto   how to build the image when missing (default auto)
@@ -173,6 +174,18 @@ ensure_browser() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 }
 
+# The real clients the end-to-end tests drive Executor with, installed here so that no test reaches beyond the machine.
+ensure_test_clients() {
+  local clients="$here/../tests/clients"
+  command -v npm >/dev/null 2>&1 || die "npm (and Node 18+) is needed for the tests' JavaScript clients"
+  if [ -f "$clients/node_modules/.package-lock.json" ] && [ "$clients/node_modules/.package-lock.json" -nt "$clients/package-lock.json" ]; then
+    say "test clients present"
+    return 0
+  fi
+  say "installing the tests' JavaScript clients (piston-client, the MCP TypeScript SDK, puppeteer-core)"
+  (cd "$clients" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --silent >/dev/null)
+}
+
 ensure_postgres() {
   if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
     say "PostgreSQL present ($(ls -d /usr/lib/postgresql/*/ | xargs -n1 basename | sort -V | tail -n 1))"
@@ -195,6 +208,7 @@ for option in "$@"; do
     --runsc) ensure_runsc ;;
     --postgres) ensure_postgres ;;
     --browser) ensure_browser ;;
-    *) die "unknown option $option (use --compose, --runsc, --postgres, --browser)" ;;
+    --test-clients) ensure_test_clients ;;
+    *) die "unknown option $option (use --compose, --runsc, --postgres, --browser, --test-clients)" ;;
   esac
 done

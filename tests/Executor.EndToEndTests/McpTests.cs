@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
@@ -61,14 +60,7 @@ public sealed class McpTests(StackFixture stack)
     [Fact]
     public async Task The_typescript_sdk_client_lists_the_tools_runs_hello_world_and_gets_a_plot_back()
     {
-        var directory = Path.Combine(Repository.Root, ".artifacts", "npm-mcp");
-        if (!File.Exists(Path.Combine(directory, "node_modules", "@modelcontextprotocol", "sdk", "package.json")))
-        {
-            Directory.CreateDirectory(directory);
-            await RunAsync("npm", ["install", "--no-audit", "--no-fund", "--prefix", directory, "@modelcontextprotocol/sdk@1"], directory);
-        }
-        var script = Path.Combine(directory, "check.mjs");
-        await File.WriteAllTextAsync(script, $$"""
+        var output = JsonDocument.Parse(await NodeClients.RunAsync("mcp", $$"""
             import { Client } from "@modelcontextprotocol/sdk/client/index.js";
             import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
             const client = new Client({ name: "executor-e2e", version: "1.0.0" });
@@ -78,9 +70,7 @@ public sealed class McpTests(StackFixture stack)
             const plot = await client.callTool({ name: "run_python", arguments: { runtime: "python-3.11-data", code: {{JsonSerializer.Serialize(Plot)}} } });
             await client.close();
             console.log(JSON.stringify({ tools: tools.tools.map(t => t.name), hello, plot }));
-            """);
-
-        var output = JsonDocument.Parse(await RunAsync("node", [script, Endpoint.ToString()], directory)).RootElement;
+            """, Endpoint.ToString())).RootElement;
 
         Assert.Equal(["list_runtimes", "run_python"], output.GetProperty("tools").EnumerateArray().Select(t => t.GetString()).Order());
         var hello = output.GetProperty("hello").GetProperty("content")[0];
@@ -89,19 +79,5 @@ public sealed class McpTests(StackFixture stack)
         var image = output.GetProperty("plot").GetProperty("content").EnumerateArray().Single(c => c.GetProperty("type").GetString() == "image");
         Assert.Equal("image/png", image.GetProperty("mimeType").GetString());
         Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], Convert.FromBase64String(image.GetProperty("data").GetString()!)[..4]);
-    }
-
-    private static async Task<string> RunAsync(string file, string[] arguments, string directory)
-    {
-        using var process = Process.Start(new ProcessStartInfo(file, arguments)
-        {
-            WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true,
-        })!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await process.WaitForExitAsync(timeout.Token);
-        Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', arguments)} failed ({process.ExitCode}): {await errors}");
-        return await output;
     }
 }

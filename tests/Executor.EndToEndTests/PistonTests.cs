@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
@@ -10,36 +9,10 @@ namespace Executor.EndToEndTests;
 [Collection(StackCollection.Name)]
 public sealed class PistonTests(StackFixture stack)
 {
-    /// <summary>The real client from npm, installed once into the repository's artifacts folder.</summary>
-    private static async Task<string> InstallClientAsync()
-    {
-        var directory = Path.Combine(Repository.Root, ".artifacts", "npm-piston");
-        if (!File.Exists(Path.Combine(directory, "node_modules", "piston-client", "package.json")))
-        {
-            Directory.CreateDirectory(directory);
-            await RunAsync("npm", ["install", "--no-audit", "--no-fund", "--prefix", directory, "piston-client@1.0.2"], directory);
-        }
-        return directory;
-    }
-
-    private static async Task<string> RunAsync(string file, string[] arguments, string directory)
-    {
-        var start = new ProcessStartInfo(file, arguments) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await process.WaitForExitAsync(timeout.Token);
-        Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', arguments)} failed ({process.ExitCode}): {await errors}");
-        return await output;
-    }
-
     [Fact]
     public async Task The_npm_piston_client_lists_runtimes_and_runs_code_unchanged()
     {
-        var directory = await InstallClientAsync();
-        var script = Path.Combine(directory, "check.mjs");
-        await File.WriteAllTextAsync(script, """
+        var output = JsonDocument.Parse(await NodeClients.RunAsync("piston", """
             import piston from "piston-client";
             const client = piston({ server: process.argv[2] });
             const runtimes = await client.runtimes();
@@ -50,9 +23,7 @@ public sealed class PistonTests(StackFixture stack)
             const slow = await client.execute("python", "while True: pass", { runTimeout: 1000 });
             const unknown = await client.execute({ language: "python", version: "2.7.18", files: [{ content: "print 1" }] });
             console.log(JSON.stringify({ runtimes, plain, py, data, slow, unknown }));
-            """);
-
-        var output = JsonDocument.Parse(await RunAsync("node", [script, stack.Gateway.BaseAddress!.ToString()], directory)).RootElement;
+            """, stack.Gateway.BaseAddress!.ToString())).RootElement;
 
         var runtimes = output.GetProperty("runtimes").EnumerateArray().ToList();
         var python = runtimes.Single(r => r.GetProperty("language").GetString() == "python");

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 
 namespace Executor.EndToEndTests;
@@ -89,19 +88,10 @@ public sealed class PlaygroundTests(StackFixture stack)
     [Fact]
     public async Task A_person_types_runs_answers_input_sees_a_plot_and_stops_a_loop_in_a_headless_browser()
     {
-        var directory = Path.Combine(Repository.Root, ".artifacts", "npm-browser");
-        if (!File.Exists(Path.Combine(directory, "node_modules", "puppeteer-core", "package.json")))
-        {
-            Directory.CreateDirectory(directory);
-            await RunAsync("npm", ["install", "--no-audit", "--no-fund", "--prefix", directory, "puppeteer-core@24"], directory,
-                ("PUPPETEER_SKIP_DOWNLOAD", "1"));
-        }
-        var script = Path.Combine(directory, "playground.mjs");
-        await File.WriteAllTextAsync(script, Script);
         var screenshots = Path.Combine(Repository.Root, "TestResults");
         Directory.CreateDirectory(screenshots);
 
-        var report = JsonDocument.Parse(await RunAsync("node", [script, stack.Gateway.BaseAddress!.ToString(), screenshots], directory)).RootElement;
+        var report = JsonDocument.Parse(await NodeClients.RunAsync("playground", Script, stack.Gateway.BaseAddress!.ToString(), screenshots)).RootElement;
 
         Assert.Empty(report.GetProperty("errors").EnumerateArray());
         Assert.Empty(report.GetProperty("blocked").EnumerateArray()); // everything the page needs is served by Executor
@@ -116,21 +106,5 @@ public sealed class PlaygroundTests(StackFixture stack)
         Assert.Contains("cancelled", report.GetProperty("stopped").GetProperty("status").GetString(), StringComparison.Ordinal);
         Assert.True(report.GetProperty("phone").GetInt32() <= 390, $"the page is {report.GetProperty("phone")} px wide on a 390 px screen");
         Assert.True(File.Exists(Path.Combine(screenshots, "playground.png")));
-    }
-
-    private static async Task<string> RunAsync(string file, string[] arguments, string directory, params (string Name, string Value)[] environment)
-    {
-        var start = new ProcessStartInfo(file, arguments) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var (name, value) in environment)
-        {
-            start.Environment[name] = value;
-        }
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        await process.WaitForExitAsync(timeout.Token);
-        Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', arguments)} failed ({process.ExitCode}): {await errors}");
-        return await output;
     }
 }
