@@ -34,7 +34,9 @@ command -v dotnet >/dev/null 2>&1 || { echo "error: the .NET 10 SDK (dotnet) is 
 
 cat <<TXT
 ==> starting Executor (first start builds the solution)${runtime:+, sandboxes under $runtime}${distributed:+, distributed: PostgreSQL, 2 replicas, 2 runner hosts}
+    Playground   http://localhost:5000/
     API          http://localhost:5000          e.g. curl -F file=@hello.py http://localhost:5000/execute
+    MCP          http://localhost:5000/mcp      (for AI agents: see the README)
     API docs     http://localhost:5000/apidocs  (Swagger UI)   http://localhost:5000/scalar (Scalar)
     Dashboard    http://localhost:15080         (the login link with its token is printed below)
 TXT

@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using System.Globalization;
 
 var builder = DistributedApplication.CreateBuilder(args);
@@ -83,6 +85,12 @@ for (var h = 1; h <= hostCount; h++)
             "eng/private-engine.sh", "run", engineName, executor["RuntimeImage"] ?? "executor-python:3.11",
             executor["DataRuntimeImage"] ?? "executor-python-data:3.11");
         engine = $"unix:///var/tmp/executor-engines/{engineName}/docker.sock";
+        // Ready once its images are loaded (the data runtime's is a gigabyte): the host's services start only then.
+        var ready = $"/var/tmp/executor-engines/{engineName}/ready";
+        builder.Services.AddHealthChecks().AddCheck($"engine{suffix}-images", () => File.Exists(ready)
+            ? HealthCheckResult.Healthy()
+            : HealthCheckResult.Unhealthy("loading the runtime images"));
+        privateEngine.WithHealthCheck($"engine{suffix}-images");
     }
 
     var prewarm = builder.AddProject<Projects.PrewarmService>($"prewarm{suffix}")

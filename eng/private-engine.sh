@@ -34,6 +34,7 @@ unmount_all() {
 }
 
 stop() {
+  rm -f "$root/ready"
   running || return 0
   local pid
   pid=$(cat "$pidfile")
@@ -46,6 +47,7 @@ start() {
   is_root || die "a private Docker engine needs root"
   stop
   mkdir -p "$root"
+  rm -f "$root/ready"
   unmount_all
   unshare --net -- dockerd --host "$endpoint" --data-root "$root/data" --exec-root "$root/exec" --pidfile "$pidfile" \
     --bridge none --iptables=false --ip-masq=false --userland-proxy=false --cgroup-parent "/executor-private-$name" \
@@ -64,6 +66,8 @@ start() {
     fi
     "$(docker_cli)" save "$image" | "$(docker_cli)" -H "$endpoint" load -q >/dev/null
   done
+  # The AppHost's health check of this engine (services on it start only then): every image is loaded.
+  touch "$root/ready"
   say "private engine $name ready at $endpoint"
 }
 
