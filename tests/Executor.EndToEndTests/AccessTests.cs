@@ -19,6 +19,8 @@ public sealed class KeyedStackFixture : StackFixture
     // A short rate window, so that a test sees runs_per_minute refuse and recover.
     protected override IEnumerable<string> ExtraArguments => ["--Executor:AuthRateWindowSeconds=6"];
 
+    protected override int DataPoolSize => 0;
+
     /// <summary>Every line the services wrote, collected from the start: the tests look for key material in them.</summary>
     public List<string> Logs { get; } = [];
 

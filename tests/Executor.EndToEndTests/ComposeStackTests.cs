@@ -38,7 +38,7 @@ public sealed class ComposeStackTests(OfflineImages images) : IClassFixture<Offl
         [
             ("EXECUTOR_POSTGRES_PASSWORD", "e2e-" + Guid.NewGuid().ToString("N")), ("EXECUTOR_HOST_TOKEN", "e2e-" + Guid.NewGuid().ToString("N")),
             ("EXECUTOR_POSTGRES_IMAGE", "executor-postgres:15"), ("EXECUTOR_PORT", port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("EXECUTOR_OPERATOR_KEY", OperatorKey),
+            ("EXECUTOR_OPERATOR_KEY", OperatorKey), ("EXECUTOR_DATA_POOL_SIZE", "0"),
             ("EXECUTOR_CLAIM_PORT_A", StackFixture.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture)),
             ("EXECUTOR_CLAIM_PORT_B", StackFixture.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture)),
         ];
@@ -81,7 +81,7 @@ public sealed class ComposeStackTests(OfflineImages images) : IClassFixture<Offl
         try
         {
             await Script(TimeSpan.FromMinutes(5), "-p", Project, "up", "-d", "--no-build",
-                ("EXECUTOR_PORT", port.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("EXECUTOR_OPERATOR_KEY", OperatorKey));
+                ("EXECUTOR_PORT", port.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("EXECUTOR_OPERATOR_KEY", OperatorKey), ("EXECUTOR_DATA_POOL_SIZE", "0"));
             using var api = Client(port);
             await ExecutorApi.WaitUntilAsync(async () =>
             {
@@ -111,7 +111,7 @@ public sealed class ComposeStackTests(OfflineImages images) : IClassFixture<Offl
         }
         finally
         {
-            await Script(TimeSpan.FromMinutes(3), "-p", Project, "down", "-v", "--remove-orphans", ("EXECUTOR_OPERATOR_KEY", OperatorKey));
+            await Script(TimeSpan.FromMinutes(3), "-p", Project, "down", "-v", "--remove-orphans", ("EXECUTOR_OPERATOR_KEY", OperatorKey), ("EXECUTOR_DATA_POOL_SIZE", "0"));
         }
 
         using var docker = new DockerClientBuilder().WithEndpoint(new Uri("unix:///var/run/docker.sock")).Build();

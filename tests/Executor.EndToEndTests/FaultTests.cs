@@ -23,6 +23,8 @@ public sealed class FaultStackFixture : StackFixture
 
     protected override IEnumerable<string> ExtraArguments => ["--Executor:MaxConcurrentRuns=1", "--Executor:ReapIntervalSeconds=3"];
 
+    protected override int DataPoolSize => 0;
+
     public override async Task InitializeAsync()
     {
         _engine = await PrivateDockerEngine.StartAsync("faults", RuntimeImages.All);

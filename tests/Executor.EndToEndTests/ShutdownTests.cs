@@ -14,6 +14,8 @@ public sealed class ShutdownCollection
 public sealed class ShutdownStackFixture(string deployment) : StackFixture
 {
     public override string Deployment => deployment;
+
+    protected override int DataPoolSize => 0;
 }
 
 /// <summary>

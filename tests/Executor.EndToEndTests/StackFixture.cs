@@ -46,6 +46,12 @@ public class StackFixture : IAsyncLifetime
     /// <summary>AppHost settings a derived stack adds.</summary>
     protected virtual IEnumerable<string> ExtraArguments => [];
 
+    /// <summary>
+    /// Warm containers of the data runtime: the main stack keeps one (the runtime tests use it); the other stacks none,
+    /// so that each starts no gigabyte-image sandbox it does not use (their data runs, if any, start cold).
+    /// </summary>
+    protected virtual int DataPoolSize => 1;
+
     public DistributedApplication App => _app ?? throw new InvalidOperationException("The stack has not started");
 
     public HttpClient Gateway { get; private set; } = null!;
@@ -74,6 +80,7 @@ public class StackFixture : IAsyncLifetime
                 "--Executor:ServicePorts=random",
                 $"--Executor:DataDirectory={_dataDirectory}",
                 $"--Executor:PoolSize={PoolSize}",
+                $"--Executor:DataPoolSize={DataPoolSize}",
                 // Any free port: the suite must not collide with a stack started by ./run.sh on 5000. Every address: a test
                 // calls from one that is not loopback (the open mode must refuse it).
                 $"--Executor:GatewayPort={FreePort()}",
@@ -239,6 +246,8 @@ public sealed class GvisorStackFixture : StackFixture
     public override string Deployment => "tests-gvisor";
 
     public override string ExpectedIsolation => "runsc";
+
+    protected override int DataPoolSize => 0;
 
     protected override IEnumerable<string> ExtraArguments => ["--Executor:Runtime=runsc"];
 }
