@@ -58,9 +58,7 @@ public static partial class EnginePytestApi
         {
             return TypedResults.Problem(e.Problem);
         }
-        var timeout = upload.Options.TimeoutSeconds ?? 10;
-        var wait = TimeSpan.FromSeconds(Math.Min(options.Value.MaxWaitSeconds, timeout + 10));
-        var submission = await submitter.SubmitAsync(context, upload, wait, cancellationToken);
+        var submission = await submitter.SubmitAsync(context, upload, submitter.RunWait(upload), cancellationToken);
         if (submission.Problem is { } refused)
         {
             return TypedResults.Problem(refused);

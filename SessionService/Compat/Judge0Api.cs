@@ -120,7 +120,7 @@ public static class Judge0Api
         {
             return invalid;
         }
-        var waitFor = wait == true ? TimeSpan.FromSeconds(Math.Min(options.Value.MaxWaitSeconds, (upload!.Options.TimeoutSeconds ?? 10) + 10)) : TimeSpan.Zero;
+        var waitFor = wait == true ? submitter.RunWait(upload!) : TimeSpan.Zero;
         var submission = await submitter.SubmitAsync(context, upload!, waitFor, cancellationToken);
         if (submission.Problem is { } refused)
         {

@@ -117,7 +117,7 @@ public static class PistonApi
             return Error(e.Problem.Detail ?? e.Problem.Title ?? "Invalid request");
         }
 
-        var wait = TimeSpan.FromSeconds(Math.Min(limits.MaxWaitSeconds, (timeout.Value ?? 10) + 10));
+        var wait = submitter.RunWait(upload);
         var submission = await submitter.SubmitAsync(context, upload, wait, cancellationToken);
         if (submission.Problem is { } refused)
         {

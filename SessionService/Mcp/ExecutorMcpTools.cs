@@ -71,7 +71,7 @@ public sealed class ExecutorMcpTools
         {
             return Failure(e.Problem.Detail ?? e.Problem.Title ?? "The request was refused.");
         }
-        var wait = TimeSpan.FromSeconds(Math.Min(options.Value.MaxWaitSeconds, (upload.Options.TimeoutSeconds ?? 10) + 15));
+        var wait = submitter.RunWait(upload);
         var submission = await submitter.SubmitAsync(context, upload, wait, cancellationToken);
         if (submission.Problem is { } refused)
         {

@@ -37,6 +37,13 @@ public sealed class SessionSubmitter(
     public const int EngineRetryAfterSeconds = 5;
 
     /// <summary>
+    /// How long a synchronous surface (pytest, Piston, Judge0 with wait, MCP) waits for a run's end: its timeout (10 s when
+    /// it names none) and 15 s for the sandbox to start and report, within Sessions:MaxWaitSeconds.
+    /// </summary>
+    public TimeSpan RunWait(Upload upload) =>
+        TimeSpan.FromSeconds(Math.Min(options.Value.MaxWaitSeconds, (upload.Options.TimeoutSeconds ?? 10) + 15));
+
+    /// <summary>
     /// Stores the session and queues it, then waits up to <paramref name="wait"/> for its end. A refusal comes back as
     /// a problem (with Retry-After set on the response where one applies); nothing is stored then.
     /// </summary>
