@@ -1,3 +1,6 @@
+using Docker.DotNet.Models;
+using Xunit.Abstractions;
+
 namespace Executor.EndToEndTests;
 
 [CollectionDefinition(Name)]
@@ -8,14 +11,16 @@ public sealed class AfterStackCollection
 
 /// <summary>Runs after the stacks' collections (collections run in name order) and their shutdown.</summary>
 [Collection(AfterStackCollection.Name)]
-public sealed class LeftoversTests
+public sealed class LeftoversTests(ITestOutputHelper output)
 {
+    private static readonly TimeSpan RemovalGrace = TimeSpan.FromSeconds(90);
+
     [Fact]
     public async Task No_container_of_the_suite_is_left_not_even_the_pools()
     {
         using var docker = new Docker.DotNet.DockerClientBuilder().WithEndpoint(new Uri("unix:///var/run/docker.sock")).Build();
-        async Task<List<Docker.DotNet.Models.ContainerListResponse>> SuiteContainersAsync() =>
-            [.. (await docker.Containers.ListContainersAsync(new Docker.DotNet.Models.ContainersListParameters
+        async Task<List<ContainerListResponse>> SuiteContainersAsync() =>
+            [.. (await docker.Containers.ListContainersAsync(new ContainersListParameters
             {
                 All = true,
                 Filters = new Dictionary<string, IDictionary<string, bool>>
@@ -24,16 +29,27 @@ public sealed class LeftoversTests
                 },
             })).Where(c => c.Labels["executor.deployment"].StartsWith(StackFixture.DeploymentPrefix, StringComparison.Ordinal))];
 
-        // A removal the stacks issued and the engine has not finished yet ("removing") is not a leftover: it goes by itself.
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        // "removing" is a removal the stacks issued that the engine has not finished: on a loaded machine the engine
+        // can take tens of seconds over one. Give those time to go; they are not leftovers (nobody forgot them).
+        var deadline = DateTime.UtcNow + RemovalGrace;
         var containers = await SuiteContainersAsync();
-        while (containers.Count > 0 && containers.All(c => c.State == "removing") && DateTime.UtcNow < deadline)
+        while (containers.Any(c => c.State == "removing") && DateTime.UtcNow < deadline)
         {
             await Task.Delay(500);
             containers = await SuiteContainersAsync();
         }
 
-        var leftovers = containers.Select(c => $"{c.Names.FirstOrDefault()} ({c.State}, {c.Labels["executor.role"]})").ToList();
+        foreach (var slow in containers.Where(c => c.State == "removing"))
+        {
+            output.WriteLine(
+                $"still being removed by the engine after {RemovalGrace.TotalSeconds} s: {slow.ID[..12]} " +
+                $"({slow.Labels["executor.deployment"]}, {slow.Labels["executor.role"]}, {slow.Status})");
+        }
+
+        var leftovers = containers
+            .Where(c => c.State != "removing")
+            .Select(c => $"{c.ID[..12]} {c.Names.FirstOrDefault()} ({c.State}, {c.Labels["executor.deployment"]}, {c.Labels["executor.role"]})")
+            .ToList();
         Assert.Empty(leftovers);
     }
 }
