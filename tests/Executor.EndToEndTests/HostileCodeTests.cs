@@ -22,23 +22,8 @@ public abstract class HostileCodeSuite(StackFixture stack)
     /// <summary>ENOSPC, or EFBIG from the fsize limit.</summary>
     private static readonly string[] DiskFullErrors = ["28", "27"];
 
-    private async Task<JsonElement> RunContainedAsync(string script, string expectedStatus, params (string, string)[] fields)
-    {
-        var sessionId = await stack.Gateway.SubmitAsync(script, fields);
-        var result = await stack.Gateway.WaitForResultAsync(sessionId);
-
-        Assert.True(expectedStatus == result.GetProperty("status").GetString(),
-            $"expected {expectedStatus}, got {result.GetProperty("status")}: {result.GetProperty("detail")} / {Tail(result.GetProperty("logs").GetString())}");
-        await stack.AssertHealthyAsync();
-        var normal = await stack.Gateway.RunAsync("print(sum(range(10)))\n");
-        Assert.Equal("completed", normal.GetProperty("status").GetString());
-        Assert.Equal("45\n", normal.GetProperty("logs").GetString());
-        await ExecutorApi.WaitUntilAsync(async () => (await stack.ContainersOfSessionAsync(sessionId)).Count == 0,
-            $"no container of session {sessionId} is left");
-        return result;
-    }
-
-    private static string? Tail(string? text) => text is { Length: > 300 } ? text[^300..] : text;
+    private Task<JsonElement> RunContainedAsync(string script, string expectedStatus, params (string, string)[] fields) =>
+        stack.RunContainedAsync(script, expectedStatus, ("print(sum(range(10)))\n", "45\n"), fields);
 
     private static string Stdout(JsonElement result) => result.GetProperty("stdout").GetString()!;
 

@@ -196,17 +196,9 @@ public sealed class DataRuntimeHostileTests(StackFixture stack)
 
     private async Task<JsonElement> RunContainedAsync(string script, string expectedStatus, params (string, string)[] fields)
     {
-        var sessionId = await stack.Gateway.SubmitAsync(script, [InData, .. fields]);
-        var result = await stack.Gateway.WaitForResultAsync(sessionId);
-
-        Assert.True(expectedStatus == result.GetProperty("status").GetString(),
-            $"expected {expectedStatus}, got {result.GetProperty("status")}: {result.GetProperty("detail")}");
+        var result = await stack.RunContainedAsync(
+            script, expectedStatus, ("import numpy\nprint(int(numpy.arange(10).sum()))\n", "45\n"), [InData, .. fields]);
         Assert.Equal(RuntimeTests.Data, result.GetProperty("runtime").GetString());
-        await stack.AssertHealthyAsync();
-        var normal = await stack.Gateway.RunAsync("import numpy\nprint(int(numpy.arange(10).sum()))\n", InData);
-        Assert.Equal("45\n", normal.GetProperty("stdout").GetString());
-        await ExecutorApi.WaitUntilAsync(async () => (await stack.ContainersOfSessionAsync(sessionId)).Count == 0,
-            $"no container of session {sessionId} is left");
         return result;
     }
 

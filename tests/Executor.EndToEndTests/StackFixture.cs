@@ -202,6 +202,30 @@ public class StackFixture : IAsyncLifetime
             .Select(c => c.ID)];
     }
 
+    /// <summary>
+    /// Runs a hostile script and checks it was contained: it ends in <paramref name="expectedStatus"/>, every service
+    /// is healthy afterwards, an ordinary script in the same runtime still prints what it should, and no container of
+    /// the session is left.
+    /// </summary>
+    public async Task<System.Text.Json.JsonElement> RunContainedAsync(
+        string script, string expectedStatus, (string Script, string Stdout) ordinary, params (string Field, string Value)[] fields)
+    {
+        var sessionId = await Gateway.SubmitAsync(script, fields);
+        var result = await Gateway.WaitForResultAsync(sessionId);
+
+        var logs = result.GetProperty("logs").GetString();
+        Assert.True(expectedStatus == result.GetProperty("status").GetString(),
+            $"expected {expectedStatus}, got {result.GetProperty("status")}: {result.GetProperty("detail")} / {(logs is { Length: > 300 } ? logs[^300..] : logs)}");
+        await AssertHealthyAsync();
+        var runtime = fields.Where(f => f.Field == "runtime").ToArray();
+        var normal = await Gateway.RunAsync(ordinary.Script, runtime);
+        Assert.Equal("completed", normal.GetProperty("status").GetString());
+        Assert.Equal(ordinary.Stdout, normal.GetProperty("stdout").GetString());
+        await ExecutorApi.WaitUntilAsync(async () => (await ContainersOfSessionAsync(sessionId)).Count == 0,
+            $"no container of session {sessionId} is left");
+        return result;
+    }
+
     /// <summary>Every service answers its readiness probe.</summary>
     public async Task AssertHealthyAsync()
     {
