@@ -29,7 +29,7 @@ public sealed partial class SandboxRunner(
 {
     public static readonly ActivitySource ActivitySource = new("Executor.Runner");
 
-    private const int ReadBufferSize = 64 * 1024;
+    internal const int ReadBufferSize = 64 * 1024;
     private const int DiagnosticsLimit = 8192;
 
     /// <summary>This runner host's name.</summary>
@@ -67,7 +67,7 @@ public sealed partial class SandboxRunner(
                 linked.Token.ThrowIfCancellationRequested();
                 containerId = await StartColdAsync(request.SessionId, language, limits);
                 run.Attach(containerId, warm: false);
-                result = await ExecuteAsync(request, limits, new Acquired(containerId, Warm: false, Stream: null), run, linked.Token);
+                result = await ExecuteAsync(request, limits, new Acquired(containerId, Warm: false), run, linked.Token);
             }
             result ??= Failure(RunStatus.InternalError, "The sandbox ended before it received the script.");
             return Complete(result, limits, containerId, startedAt, started, language);
@@ -117,12 +117,12 @@ public sealed partial class SandboxRunner(
                 activity?.SetTag("executor.warm", true);
                 activity?.SetTag("executor.container_id", leased[..12]);
                 activity?.SetTag("executor.attached_slot", slot is not null);
-                return new Acquired(leased, Warm: true, slot?.Stream);
+                return new Acquired(leased, Warm: true, slot?.Stream, slot?.Read);
             }
         }
         activity?.SetTag("executor.warm", false);
         cancellationToken.ThrowIfCancellationRequested();
-        return new Acquired(await StartColdAsync(sessionId, language, limits), Warm: false, Stream: null);
+        return new Acquired(await StartColdAsync(sessionId, language, limits), Warm: false);
     }
 
     private static string RunName(string sessionId) =>
@@ -151,9 +151,28 @@ public sealed partial class SandboxRunner(
         MultiplexedStream stream;
         using (ActivitySource.StartActivity("send job"))
         {
-            stream = sandbox.Stream ?? await engine.AttachAsync(containerId, cancellationToken);
             var job = LauncherJob.Encode(request, limits);
-            await stream.WriteAsync(job, 0, job.Length, cancellationToken);
+            try
+            {
+                stream = sandbox.Stream ?? await engine.AttachAsync(containerId, cancellationToken);
+            }
+            catch (Exception e) when (warm && e is DockerApiException or IOException or HttpRequestException)
+            {
+                LogWarmSendFailed(containerId, request.SessionId, e.Message);
+                return null;
+            }
+            try
+            {
+                await stream.WriteAsync(job, 0, job.Length, cancellationToken);
+            }
+            catch (IOException e) when (warm)
+            {
+                // The warm sandbox's stdin is gone (it died while it waited): the launcher cannot have a whole job, so
+                // nothing of the user's ran and the caller may go cold.
+                stream.Dispose();
+                LogWarmSendFailed(containerId, request.SessionId, e.Message);
+                return null;
+            }
             if (!request.Interactive)
             {
                 stream.CloseWrite();
@@ -175,7 +194,7 @@ public sealed partial class SandboxRunner(
         {
             try
             {
-                await ReadUntilExitAsync(stream, output, relay, diagnostics, stop.Token);
+                await ReadUntilExitAsync(stream, sandbox.Read, output, relay, diagnostics, stop.Token);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -203,12 +222,17 @@ public sealed partial class SandboxRunner(
     }
 
     private static async Task ReadUntilExitAsync(
-        MultiplexedStream stream, LauncherOutput output, OutputRelay relay, List<byte> diagnostics, CancellationToken cancellationToken)
+        MultiplexedStream stream, PendingRead? pending, LauncherOutput output, OutputRelay relay, List<byte> diagnostics,
+        CancellationToken cancellationToken)
     {
-        var buffer = new byte[ReadBufferSize];
+        var buffer = pending?.Buffer ?? new byte[ReadBufferSize];
+        var waiting = pending?.Task;
         while (output.Exit is null && !output.Corrupt && !output.OverLimit)
         {
-            var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, cancellationToken);
+            var read = waiting is null
+                ? await stream.ReadOutputAsync(buffer, 0, buffer.Length, cancellationToken)
+                : await waiting.WaitAsync(cancellationToken);
+            waiting = null;
             if (read.EOF)
             {
                 return;
@@ -328,10 +352,14 @@ public sealed partial class SandboxRunner(
         DurationMs = result.DurationMs > 0 ? result.DurationMs : Math.Round(time.GetElapsedTime(started).TotalMilliseconds, 3),
     };
 
-    private sealed record Acquired(string ContainerId, bool Warm, MultiplexedStream? Stream);
+    /// <summary>A container for the run; from an attached slot, with its stream open and a read of its output waiting.</summary>
+    private sealed record Acquired(string ContainerId, bool Warm, MultiplexedStream? Stream = null, PendingRead? Read = null);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Warm container {ContainerId} for session {SessionId} was dead; retrying cold")]
     private partial void LogWarmContainerDead(string sessionId, string containerId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Warm container {ContainerId} did not take the job of session {SessionId}: {Reason}")]
+    private partial void LogWarmSendFailed(string containerId, string sessionId, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Run of session {SessionId} failed")]
     private partial void LogRunFailed(string sessionId, Exception exception);

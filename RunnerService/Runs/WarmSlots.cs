@@ -42,13 +42,24 @@ public sealed partial class WarmSlots(
         while (_slots.Reader.TryRead(out var slot))
         {
             _held.TryRemove(slot.ContainerId, out _);
-            if (time.GetUtcNow() - slot.AttachedAt < MaxSlotAge)
+            if (Usable(slot))
             {
                 return slot;
             }
-            Discard(slot);
+            _ = Discard(slot);
         }
         return null;
+    }
+
+    /// <summary>Not too old, and not ended: a dead container's stream has ended its waiting read already.</summary>
+    private bool Usable(AttachedSandbox slot)
+    {
+        if (slot.Read.Task.IsCompleted)
+        {
+            LogSlotEnded(slot.ContainerId[..12]);
+            return false;
+        }
+        return time.GetUtcNow() - slot.AttachedAt < MaxSlotAge;
     }
 
     /// <summary>Asks for used slots to be filled again; called when a run ends, so refilling never competes with it.</summary>
@@ -69,7 +80,7 @@ public sealed partial class WarmSlots(
         {
             try
             {
-                await DiscardStaleAsync();
+                await DiscardUnusableAsync();
                 while (_slots.Reader.Count < target && await FillOneAsync(stoppingToken))
                 {
                 }
@@ -129,7 +140,21 @@ public sealed partial class WarmSlots(
             _ = janitor.RemoveAsync(containerId, now: cancellationToken.IsCancellationRequested);
             throw;
         }
-        if (!_slots.Writer.TryWrite(new AttachedSandbox(containerId, stream, time.GetUtcNow())))
+        // The launcher says nothing until it has a job, so this read completes early only if the container ends: then
+        // the slot is dropped (and refilled) instead of taking a job into a dead stream, where a large write blocks.
+        var buffer = new byte[SandboxRunner.ReadBufferSize];
+        var read = stream.ReadOutputAsync(buffer, 0, buffer.Length, CancellationToken.None);
+        _ = read.ContinueWith(
+            t =>
+            {
+                _ = t.Exception;
+                if (_held.ContainsKey(containerId))
+                {
+                    Replenish(); // still in its slot: it ended, so the filler drops it and fills another
+                }
+            },
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        if (!_slots.Writer.TryWrite(new AttachedSandbox(containerId, stream, time.GetUtcNow(), new PendingRead(read, buffer))))
         {
             _held.TryRemove(containerId, out _);
             stream.Dispose();
@@ -138,13 +163,17 @@ public sealed partial class WarmSlots(
         return true;
     }
 
-    private async Task DiscardStaleAsync()
+    /// <summary>Drops the slots that ended or grew old; the others go back in their order.</summary>
+    private async Task DiscardUnusableAsync()
     {
-        while (_slots.Reader.TryPeek(out var oldest) && time.GetUtcNow() - oldest.AttachedAt >= MaxSlotAge
-            && _slots.Reader.TryRead(out var stale))
+        for (var count = _slots.Reader.Count; count > 0 && _slots.Reader.TryRead(out var slot); count--)
         {
-            _held.TryRemove(stale.ContainerId, out _);
-            await Discard(stale);
+            if (Usable(slot) && _slots.Writer.TryWrite(slot))
+            {
+                continue;
+            }
+            _held.TryRemove(slot.ContainerId, out _);
+            await Discard(slot);
         }
     }
 
@@ -156,7 +185,13 @@ public sealed partial class WarmSlots(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not fill a warm slot: {Reason}")]
     private partial void LogFillFailed(string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Warm container {ContainerId} ended while it waited in a slot; dropped")]
+    private partial void LogSlotEnded(string containerId);
 }
 
-/// <summary>A leased warm container with its attach stream already open.</summary>
-public sealed record AttachedSandbox(string ContainerId, MultiplexedStream Stream, DateTimeOffset AttachedAt);
+/// <summary>A leased warm container with its attach stream already open, and the first read of its output waiting.</summary>
+public sealed record AttachedSandbox(string ContainerId, MultiplexedStream Stream, DateTimeOffset AttachedAt, PendingRead Read);
+
+/// <summary>A read of a sandbox's output already under way, and the buffer it fills: the run that takes it goes on from it.</summary>
+public sealed record PendingRead(Task<MultiplexedStream.ReadResult> Task, byte[] Buffer);

@@ -87,4 +87,47 @@ public sealed class PoolTests(StackFixture stack)
         Assert.True(result.GetProperty("warm_start").GetBoolean());
         await ExecutorApi.WaitUntilAsync(async () => !await stack.ContainerExistsAsync(containerId), "the used warm container is removed");
     }
+
+    [Fact]
+    public async Task A_warm_container_that_dies_in_its_slot_is_dropped_and_replaced_before_a_run_can_take_it()
+    {
+        // The runner's attached slots: leased (renamed) warm containers whose stdin it holds open, waiting for a job.
+        async Task<int> SlotsReadyAsync() => (await stack.Runner.GetFromJsonAsync<JsonElement>("/state")).GetProperty("slots_ready").GetInt32();
+        async Task<List<string>> SlotContainersAsync() => [.. (await stack.ContainersAsync())
+            .Where(c => c.State == "running" && c.Labels["executor.runtime"] == "python-3.11"
+                && c.Names.Any(n => n.StartsWith("/executor-leased-", StringComparison.Ordinal)))
+            .Select(c => c.ID)];
+        var target = (await stack.Runner.GetFromJsonAsync<JsonElement>("/state")).GetProperty("slots_target").GetInt32();
+        Assert.True(target > 0, "the stack keeps attached slots");
+        await ExecutorApi.WaitUntilAsync(async () => await SlotsReadyAsync() == target && (await SlotContainersAsync()).Count == target, "the slots are filled");
+        var dead = await SlotContainersAsync();
+
+        // They die underneath the runner (an OOM kill, an engine hiccup). The engine ends their attach streams, the
+        // runner sees it at once (a read waits on each slot) and fills the slots again with live containers.
+        foreach (var id in dead)
+        {
+            await stack.Docker.Containers.KillContainerAsync(id, new Docker.DotNet.Models.ContainerKillParameters { Signal = "SIGKILL" });
+        }
+        await ExecutorApi.WaitUntilAsync(async () => await SlotsReadyAsync() == target && (await SlotContainersAsync()) is var live
+            && live.Count == target && !live.Intersect(dead).Any(), "the dead slots are dropped and filled again");
+
+        // So the runs after it are warm, never sent into a dead stream (where a job this large, 3 MiB of files, blocks
+        // until the engine gives up on it, then fails with a broken pipe), and the dead containers are removed.
+        var results = new List<JsonElement>();
+        for (var i = 0; i < target; i++)
+        {
+            using var form = new MultipartFormDataContent();
+            form.AddFile("main.py", $"import os\nprint('run {i}', sum(os.path.getsize(f'blob{{n}}.bin') for n in range(3)))\n");
+            for (var n = 0; n < 3; n++)
+            {
+                form.AddFile($"blob{n}.bin", System.Security.Cryptography.RandomNumberGenerator.GetBytes(1024 * 1024));
+            }
+            results.Add(await stack.Gateway.WaitForResultAsync(await stack.Gateway.SubmitFormAsync(form)));
+        }
+        Assert.All(results.Select((r, i) => (r, i)), x => Assert.True(
+            x.r.GetProperty("status").GetString() == "completed" && x.r.GetProperty("stdout").GetString() == $"run {x.i} {3 * 1024 * 1024}\n"
+            && x.r.GetProperty("warm_start").GetBoolean(),
+            $"run {x.i}: {x.r}"));
+        await ExecutorApi.WaitUntilAsync(async () => !(await stack.ContainersAsync()).Any(c => dead.Contains(c.ID)), "the dead slots are removed");
+    }
 }
