@@ -24,6 +24,9 @@ public static class Judge0Api
     private const string Tag = "Judge0 CE";
     private const int MaxBatch = 20;
 
+    /// <summary>The name additional_files has as an upload: a zip, which the working directory unpacks.</summary>
+    private const string AdditionalFilesName = "additional_files.zip";
+
     public static IEndpointRouteBuilder MapJudge0Api(this IEndpointRouteBuilder app)
     {
         app.MapPost("/submissions", CreateAsync).WithName("Judge0CreateSubmission").WithTags(Tag)
@@ -83,7 +86,7 @@ public static class Judge0Api
         enable_callbacks = true,
         callbacks_max_tries = 3,
         callbacks_timeout = 5.0,
-        enable_additional_files = false,
+        enable_additional_files = true,
         max_queue_size = options.Value.QueueCapacity,
         cpu_time_limit = 5.0,
         max_cpu_time_limit = MaxSeconds(options.Value),
@@ -98,7 +101,7 @@ public static class Judge0Api
         number_of_runs = 1,
         max_number_of_runs = 1,
         redirect_stderr_to_stdout = false,
-        max_extract_size = 10240,
+        max_extract_size = options.Value.MaxTotalFileBytes / 1024,
         enable_batched_submissions = true,
         max_submission_batch_size = MaxBatch,
         enable_network = false,
@@ -262,6 +265,16 @@ public static class Judge0Api
                 memoryKb = (int)kb;
             }
         }
+        Unsupported(body, errors);
+        string? additional = null;
+        if (body.TryGetProperty("additional_files", out var zip) && zip.ValueKind != JsonValueKind.Null)
+        {
+            additional = zip.ValueKind == JsonValueKind.String ? zip.GetString() : null;
+            if (additional is null)
+            {
+                errors["additional_files"] = new JsonArray("must be a base64-encoded zip archive");
+            }
+        }
         if (errors.Count > 0)
         {
             return (null, TypedResults.Json(errors, statusCode: StatusCodes.Status422UnprocessableEntity));
@@ -272,7 +285,13 @@ public static class Judge0Api
             ? a.GetString()!.Split(' ', StringSplitOptions.RemoveEmptyEntries) : [];
         var request = new JsonObject
         {
-            ["code"] = source,
+            // Judge0's additional files are a zip beside the source: unpacked by the upload's own rules and limits.
+            ["files"] = new JsonArray(
+            [
+                new JsonObject { ["name"] = WorkingDirectory.DefaultEntrypoint, ["content"] = source },
+                .. additional is null ? Array.Empty<JsonNode>() : [new JsonObject { ["name"] = AdditionalFilesName, ["content"] = additional, ["encoding"] = "base64" }],
+            ]),
+            ["entrypoint"] = WorkingDirectory.DefaultEntrypoint,
             ["stdin"] = stdin,
             ["args"] = new JsonArray([.. args.Select(x => (JsonNode?)x)]),
             ["timeout_seconds"] = timeout,
@@ -283,13 +302,35 @@ public static class Judge0Api
         try
         {
             var upload = await JsonUploadReader.ReadAsync(JsonSerializer.SerializeToElement(request), options, cancellationToken);
-            return (upload with { Options = upload.Options with { ExpectedOutput = expected, LanguageId = languageId } }, null);
+            var redirect = body.TryGetProperty("redirect_stderr_to_stdout", out var r) && r.ValueKind == JsonValueKind.True;
+            return (upload with { Options = upload.Options with { ExpectedOutput = expected, LanguageId = languageId, RedirectStderrToStdout = redirect } }, null);
         }
         catch (UploadRejectedException e)
         {
             return (null, errorsOnly
                 ? TypedResults.Json(new JsonObject { ["error"] = e.Problem.Detail }, statusCode: StatusCodes.Status422UnprocessableEntity)
                 : Error(e.Problem.Status ?? 400, e.Problem.Detail ?? "invalid submission"));
+        }
+    }
+
+    /// <summary>
+    /// What Judge0 can be asked for and Executor does not do is refused, as config_info says, never silently ignored:
+    /// compiler options (Python compiles nothing), the network (sandboxes have none), more than one run.
+    /// </summary>
+    private static void Unsupported(JsonElement body, JsonObject errors)
+    {
+        if (body.TryGetProperty("compiler_options", out var compiler) && compiler.ValueKind == JsonValueKind.String && compiler.GetString()!.Trim().Length > 0)
+        {
+            errors["compiler_options"] = new JsonArray("setting compiler options is not allowed");
+        }
+        if (body.TryGetProperty("enable_network", out var network) && network.ValueKind == JsonValueKind.True)
+        {
+            errors["enable_network"] = new JsonArray("enabling network is not allowed");
+        }
+        if (body.TryGetProperty("number_of_runs", out var runs) && runs.ValueKind == JsonValueKind.Number
+            && (!runs.TryGetInt32(out var count) || count != 1))
+        {
+            errors["number_of_runs"] = new JsonArray("must be greater than 0 and less than or equal to 1");
         }
     }
 

@@ -33,7 +33,7 @@ public static class Judge0Format
     [
         "token", "source_code", "language_id", "stdin", "expected_output", "stdout", "stderr", "compile_output", "message", "exit_code",
         "exit_signal", "status", "status_id", "created_at", "finished_at", "time", "wall_time", "memory", "cpu_time_limit",
-        "wall_time_limit", "memory_limit", "callback_url", "command_line_arguments",
+        "wall_time_limit", "memory_limit", "callback_url", "command_line_arguments", "redirect_stderr_to_stdout",
     ];
 
     /// <summary>The runtime a Judge0 language id runs in; null for one Executor does not offer.</summary>
@@ -52,7 +52,7 @@ public static class Judge0Format
         }
         var id = run.Status switch
         {
-            RunStatus.Completed when session.Options.ExpectedOutput is { } expected => Same(run.Stdout, expected) ? 3 : 4,
+            RunStatus.Completed when session.Options.ExpectedOutput is { } expected => Same(Stdout(session.Options, run), expected) ? 3 : 4,
             RunStatus.Completed => 3,
             RunStatus.TimedOut => 5,
             RunStatus.Failed when run.Signal is { } signal => signal switch { 11 => 7, 25 => 8, 8 => 9, 6 => 10, _ => 12 },
@@ -62,6 +62,9 @@ public static class Judge0Format
         };
         return Statuses[id - 1];
     }
+
+    /// <summary>The run's stdout as Judge0 shows it: with redirect_stderr_to_stdout, the combined output in write order.</summary>
+    private static string Stdout(RunOptions options, RunResult run) => options.RedirectStderrToStdout ? run.Logs : run.Stdout;
 
     /// <summary>Judge0 compares output and expected output without their trailing whitespace.</summary>
     private static bool Same(string stdout, string expected) =>
@@ -82,8 +85,8 @@ public static class Judge0Format
             ["language_id"] = () => options.LanguageId,
             ["stdin"] = () => Text(options.Stdin),
             ["expected_output"] = () => Text(options.ExpectedOutput),
-            ["stdout"] = () => Text(run is null || run.Stdout.Length == 0 ? null : run.Stdout),
-            ["stderr"] = () => Text(run is null || run.Stderr.Length == 0 ? null : run.Stderr),
+            ["stdout"] = () => Text(run is null || Stdout(options, run) is not { Length: > 0 } stdout ? null : stdout),
+            ["stderr"] = () => Text(run is null || options.RedirectStderrToStdout || run.Stderr.Length == 0 ? null : run.Stderr),
             ["compile_output"] = () => null,
             ["message"] = () => Text(run is null ? null : Message(run)),
             ["exit_code"] = () => run?.Signal is null ? run?.ExitCode : null,
@@ -100,6 +103,7 @@ public static class Judge0Format
             ["memory_limit"] = () => options.MemoryMb is { } mb ? (JsonNode)(mb * 1024) : null,
             ["callback_url"] = () => options.CallbackUrl,
             ["command_line_arguments"] = () => options.Args.Count == 0 ? null : string.Join(' ', options.Args),
+            ["redirect_stderr_to_stdout"] = () => options.RedirectStderrToStdout,
         };
         var submission = new JsonObject();
         foreach (var field in fields)

@@ -6,6 +6,7 @@ namespace Executor.Session.Sessions;
 /// <param name="Runtime">The runtime it runs in (resolved at submission: never null once stored, unless no host reports runtimes).</param>
 /// <param name="ExpectedOutput">Judge0's expected_output: the result is Accepted or Wrong Answer by it.</param>
 /// <param name="LanguageId">Judge0's language_id, for a session submitted through Judge0's API (its callback is Judge0's too).</param>
+/// <param name="RedirectStderrToStdout">Judge0's redirect_stderr_to_stdout: its stdout is the combined output, its stderr empty.</param>
 public sealed record RunOptions(
     IReadOnlyList<string> Args,
     string? Stdin,
@@ -15,7 +16,8 @@ public sealed record RunOptions(
     string? CallbackUrl = null,
     string? Runtime = null,
     string? ExpectedOutput = null,
-    int? LanguageId = null)
+    int? LanguageId = null,
+    bool RedirectStderrToStdout = false)
 {
     public static RunOptions None { get; } = new([], null, null, null);
 }

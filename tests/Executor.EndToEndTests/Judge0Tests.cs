@@ -117,6 +117,68 @@ public sealed class Judge0Tests(StackFixture stack)
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
     }
 
+    private static string Zip(params (string Name, string Content)[] files)
+    {
+        using var buffer = new MemoryStream();
+        using (var archive = new System.IO.Compression.ZipArchive(buffer, System.IO.Compression.ZipArchiveMode.Create, leaveOpen: true))
+        {
+            foreach (var (name, content) in files)
+            {
+                using var writer = new StreamWriter(archive.CreateEntry(name).Open());
+                writer.Write(content);
+            }
+        }
+        return Convert.ToBase64String(buffer.ToArray());
+    }
+
+    [Fact]
+    public async Task Additional_files_sit_beside_the_source_and_stderr_can_be_redirected()
+    {
+        var additional = Zip(
+            ("helper.py", "def greet(name):\n    return f'hello, {name}'\n"),
+            ("data/names.txt", "Ada\nGrace\n"));
+        var run = await SubmitAndWaitAsync(new
+        {
+            source_code = "import sys, helper\nfor name in open('data/names.txt').read().split():\n    print(helper.greet(name))\nprint('to stderr', file=sys.stderr)\n",
+            language_id = 71,
+            additional_files = additional,
+            redirect_stderr_to_stdout = true,
+            expected_output = "hello, Ada\nhello, Grace\nto stderr\n",
+        }, "base64_encoded=false&wait=true&fields=stdout,stderr,status,redirect_stderr_to_stdout");
+
+        Assert.Equal(3, Status(run)); // Accepted: judged on the combined output
+        Assert.Equal("hello, Ada\nhello, Grace\nto stderr\n", run.GetProperty("stdout").GetString());
+        Assert.Equal(JsonValueKind.Null, run.GetProperty("stderr").ValueKind);
+        Assert.True(run.GetProperty("redirect_stderr_to_stdout").GetBoolean());
+
+        var apart = await SubmitAndWaitAsync(new { source_code = "import sys\nprint('out')\nprint('err', file=sys.stderr)\n", language_id = 71 });
+        Assert.Equal(("out\n", "err\n"), (apart.GetProperty("stdout").GetString(), apart.GetProperty("stderr").GetString()));
+        Assert.True((await stack.Gateway.GetFromJsonAsync<JsonElement>("/config_info")).GetProperty("enable_additional_files").GetBoolean());
+    }
+
+    [Fact]
+    public async Task What_executor_does_not_do_is_refused_never_ignored()
+    {
+        async Task<JsonElement> RefusedAsync(object submission, HttpStatusCode expected)
+        {
+            using var response = await stack.Gateway.PostAsJsonAsync("/submissions?base64_encoded=false", submission);
+            var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.True(response.StatusCode == expected, $"{(int)response.StatusCode}: {body}");
+            return body;
+        }
+
+        var network = await RefusedAsync(new { source_code = "print(1)", language_id = 71, enable_network = true }, HttpStatusCode.UnprocessableEntity);
+        Assert.Equal("enabling network is not allowed", network.GetProperty("enable_network")[0].GetString());
+        var runs = await RefusedAsync(new { source_code = "print(1)", language_id = 71, number_of_runs = 3 }, HttpStatusCode.UnprocessableEntity);
+        Assert.True(runs.TryGetProperty("number_of_runs", out _));
+        var compiler = await RefusedAsync(new { source_code = "print(1)", language_id = 71, compiler_options = "-O2" }, HttpStatusCode.UnprocessableEntity);
+        Assert.True(compiler.TryGetProperty("compiler_options", out _));
+        var notZip = await RefusedAsync(new { source_code = "print(1)", language_id = 71, additional_files = B64("not a zip") }, HttpStatusCode.BadRequest);
+        Assert.Contains("not a readable zip", notZip.GetProperty("error").GetString(), StringComparison.Ordinal);
+        var escaping = await RefusedAsync(new { source_code = "print(1)", language_id = 71, additional_files = Zip(("../escape.py", "x = 1")) }, HttpStatusCode.BadRequest);
+        Assert.Contains("escape.py", escaping.GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_callback_url_gets_a_put_of_the_submission()
     {

@@ -1,4 +1,7 @@
+using Executor.RunProtocol;
 using Executor.Session.Compat;
+using Executor.Session.Sessions;
+using Executor.Session.Storage;
 
 namespace Executor.UnitTests;
 
@@ -26,4 +29,22 @@ public class CompatTests
     [InlineData("application/json", new[] { "application/json" })]
     public void A_repeated_content_type_splits_only_outside_quotes(string header, string[] expected) =>
         Assert.Equal(expected, Microsoft.Extensions.Hosting.RepeatedContentType.SplitOutsideQuotes(header).Select(v => v.Trim()));
+
+    [Theory]
+    [InlineData(false, "out\n", "err\n", 4)] // judged on stdout alone: wrong answer
+    [InlineData(true, "out\nerr\n", null, 3)] // judged on the combined output: accepted
+    public void Judge0_s_redirect_puts_stderr_into_stdout_in_write_order(bool redirect, string stdout, string? stderr, int status)
+    {
+        var run = new RunResult { Status = RunStatus.Completed, ExitCode = 0, Stdout = "out\n", Stderr = "err\n", Logs = "out\nerr\n" };
+        var session = new SessionRecord("s", SessionStatus.Completed, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, run, "host")
+        {
+            Options = RunOptions.None with { LanguageId = 71, ExpectedOutput = "out\nerr", RedirectStderrToStdout = redirect },
+        };
+
+        var submission = Judge0Format.Submission(session, null, ["stdout", "stderr", "status_id"], base64: false);
+
+        Assert.Equal(stdout, submission["stdout"]?.GetValue<string>());
+        Assert.Equal(stderr, submission["stderr"]?.GetValue<string>());
+        Assert.Equal(status, submission["status_id"]!.GetValue<int>());
+    }
 }
