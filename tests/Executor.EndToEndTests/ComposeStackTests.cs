@@ -94,6 +94,12 @@ public sealed class ComposeStackTests(OfflineImages images) : IClassFixture<Offl
                     return false;
                 }
             }, "the compose stack answers on its port");
+            // Healthy services are not yet a runner host that can take work: until its first heartbeat, submissions get 503.
+            await ExecutorApi.WaitUntilAsync(async () =>
+            {
+                using var hosts = await api.GetAsync("/admin/hosts");
+                return hosts.IsSuccessStatusCode && (await hosts.Content.ReadAsStringAsync()).Contains("\"alive\"", StringComparison.Ordinal);
+            }, "the runner host has joined");
             using (var anonymous = await new HttpClient { BaseAddress = api.BaseAddress }.UploadAsync("print(1)\n"))
             {
                 Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode); // docker-compose requires keys

@@ -21,8 +21,10 @@ public sealed class TelemetryTests(StackFixture stack, Xunit.Abstractions.ITestO
         {
             var traceId = stack.Telemetry.Spans.FirstOrDefault(s => s.Attributes.GetValueOrDefault("executor.session_id") == sessionId)?.TraceId;
             trace = [.. stack.Telemetry.Spans.Where(s => s.TraceId == traceId)];
+            // The runner's "run session" ends last (after its POST of the result), so it may come in a later batch.
             return Task.FromResult(trace.Any(s => s.Name == "store result") && trace.Any(s => s.Service == "gateway" && s.ParentSpanId is null)
-                && trace.Any(s => s.Name == "collect output") && trace.Any(s => s.Service == "gateway" && s.Name == "POST"));
+                && trace.Any(s => s.Name == "collect output") && trace.Any(s => s.Service == "gateway" && s.Name == "POST")
+                && trace.Any(s => s.Service == "runner" && s.Name == "run session") && trace.Any(s => s.Service == "runner" && s.Name == "POST"));
         }, "the execution's trace is exported by every service");
 
         var start = trace.Min(s => s.StartNanos);
