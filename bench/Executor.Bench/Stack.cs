@@ -21,6 +21,9 @@ public sealed class Stack : IAsyncDisposable
     /// <summary>The bench resizes pools, an operator's right; its callers are anonymous (the open mode, from loopback).</summary>
     private static readonly string OperatorKey = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
 
+    private static readonly (string Quota, string Value)[] AnonymousQuotas =
+        [("MaxConcurrentRuns", "1000"), ("MaxQueued", "100000"), ("RunsPerMinute", "100000")];
+
     private readonly DistributedApplication _app;
 
     private Stack(DistributedApplication app, HttpClient gateway, HttpClient prewarm, HttpClient runner)
@@ -44,6 +47,12 @@ public sealed class Stack : IAsyncDisposable
     /// </summary>
     public static async Task<Stack> StartAsync(bool warmPool, int poolSize, string? runtime = null, bool postgres = false)
     {
+        // The bench measures the service, not its quotas: the anonymous caller's (4 at once, 64 queued, 120 a minute by
+        // default) are lifted, through the environment the services inherit, as ./run.sh's settings reach them.
+        foreach (var (quota, value) in AnonymousQuotas)
+        {
+            Environment.SetEnvironmentVariable($"Auth__Defaults__{quota}", value);
+        }
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
             [
                 "--Executor:Deployment=bench",
