@@ -143,8 +143,10 @@ public static class HostsApi
             var now = time.GetUtcNow();
             if (read.AttachedAt is null && read.StartedAt is { } started && now >= started + grace)
             {
-                await stdin.CloseStdinAsync(sessionId, cancellationToken); // nobody came: end of file, for a client that comes late too
-                return TypedResults.Ok(new StdinBatch([], from, End: true));
+                // Nobody came: end of file, for a client that comes late too. Read once more: a client that attached
+                // and wrote just before the close has its input delivered ahead of the end.
+                await stdin.CloseStdinAsync(sessionId, cancellationToken);
+                continue;
             }
             if (now >= until)
             {

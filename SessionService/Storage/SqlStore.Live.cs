@@ -59,6 +59,20 @@ public abstract partial class SqlStore : IResultFiles, IStdinLog, ICallbackOutbo
     public async Task<StdinRead> ReadStdinAsync(string sessionId, long fromOffset, CancellationToken cancellationToken)
     {
         await using var connection = await OpenReadAsync(cancellationToken);
+        // The session's state first, its input after: input is only appended while stdin is open, so an end seen here
+        // comes with every byte written before it. (Read the other way round, input and its end arriving between the
+        // two statements would be an end without its input.)
+        (string Status, DateTimeOffset? StartedAt, DateTimeOffset? AttachedAt, DateTimeOffset? ClosedAt)? state = null;
+        await using (var session = Command(connection, null,
+            "SELECT status, started_at, stdin_attached_at, stdin_closed_at FROM sessions WHERE id = @id"))
+        {
+            session.Add("@id", sessionId);
+            await using var row = await session.ExecuteReaderAsync(cancellationToken);
+            if (await row.ReadAsync(cancellationToken))
+            {
+                state = (row.GetString(0), Timestamp(row, 1), Timestamp(row, 2), Timestamp(row, 3));
+            }
+        }
         var chunks = new List<(long, byte[])>();
         await using (var command = Command(connection, null, """
             SELECT "offset", data FROM session_stdin WHERE session_id = @id AND "offset" + LENGTH(data) > @from ORDER BY "offset"
@@ -71,15 +85,9 @@ public abstract partial class SqlStore : IResultFiles, IStdinLog, ICallbackOutbo
                 chunks.Add((reader.GetInt64(0), reader.GetFieldValue<byte[]>(1)));
             }
         }
-        await using var session = Command(connection, null,
-            "SELECT status, started_at, stdin_attached_at, stdin_closed_at FROM sessions WHERE id = @id");
-        session.Add("@id", sessionId);
-        await using var row = await session.ExecuteReaderAsync(cancellationToken);
-        if (!await row.ReadAsync(cancellationToken))
-        {
-            return new StdinRead(chunks, null, null, null, null);
-        }
-        return new StdinRead(chunks, row.GetString(0), Timestamp(row, 1), Timestamp(row, 2), Timestamp(row, 3));
+        return state is { } s
+            ? new StdinRead(chunks, s.Status, s.StartedAt, s.AttachedAt, s.ClosedAt)
+            : new StdinRead(chunks, null, null, null, null);
     }
 
     public async Task<IReadOnlyList<CallbackRecord>> LeaseDueCallbacksAsync(int max, TimeSpan lease, CancellationToken cancellationToken)

@@ -428,6 +428,35 @@ public abstract class SessionStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_read_that_sees_the_input_s_end_sees_all_the_input_written_before_it()
+    {
+        // A client writes and closes while the runner host polls: whenever a read shows the end, it must show every
+        // byte, never an end without its input (the script would read end of file and lose what was sent).
+        for (var round = 0; round < 20; round++)
+        {
+            var id = await SubmitAsync(interactive: true);
+            var writer = Task.Run(async () =>
+            {
+                for (var i = 0; i < 5; i++)
+                {
+                    Assert.Equal(StdinAppend.Appended, await _store.AppendStdinAsync(id, [(byte)('a' + i)], 1024, CancellationToken.None));
+                }
+                await _store.CloseStdinAsync(id, CancellationToken.None);
+            });
+            while (true)
+            {
+                var read = await _store.ReadStdinAsync(id, 0, CancellationToken.None);
+                if (read.ClosedAt is not null)
+                {
+                    Assert.Equal("abcde", Encoding.UTF8.GetString([.. read.Chunks.SelectMany(c => c.Data)]));
+                    break;
+                }
+            }
+            await writer;
+        }
+    }
+
+    [Fact]
     public async Task Interactive_input_is_appended_in_order_up_to_its_limit_and_ends_once()
     {
         var id = await SubmitAsync(interactive: true);
