@@ -63,8 +63,11 @@ public abstract class HostileCodeSuite(StackFixture stack)
     {
         var result = await RunContainedAsync("while True:\n    pass\n", "timed_out", ShortTimeout);
 
-        // Half a CPU: the loop gets about half the wall time.
-        Assert.InRange(result.GetProperty("cpu_time_ms").GetDouble(), 500, 2_600);
+        // Half a CPU: the loop gets about half the wall time. Under gVisor the CPU time is the Sentry's own accounting,
+        // not the host's (seen once: 2.76 s in a 3 s run); the quota is the host cgroup's (NanoCPUs, checked in
+        // SandboxLimitsTests), so there the bound is the wall time the run had.
+        var most = stack.ExpectedIsolation == "runsc" ? 3_000 : 2_600;
+        Assert.InRange(result.GetProperty("cpu_time_ms").GetDouble(), 500, most);
     }
 
     [Fact]
