@@ -45,6 +45,21 @@ public static class ExecutorApi
         return body.GetProperty("session_id").GetString()!;
     }
 
+    /// <summary>A zip archive of text files, as a client builds one.</summary>
+    public static byte[] Zip(params (string Name, string Content)[] entries)
+    {
+        var buffer = new MemoryStream();
+        using (var zip = new System.IO.Compression.ZipArchive(buffer, System.IO.Compression.ZipArchiveMode.Create, leaveOpen: true))
+        {
+            foreach (var (name, content) in entries)
+            {
+                using var writer = new StreamWriter(zip.CreateEntry(name).Open());
+                writer.Write(content);
+            }
+        }
+        return buffer.ToArray();
+    }
+
     public static void AddFile(this MultipartFormDataContent form, string fileName, string content) =>
         form.AddFile(fileName, Encoding.UTF8.GetBytes(content));
 

@@ -8,20 +8,6 @@ namespace Executor.EndToEndTests;
 [Collection(StackCollection.Name)]
 public sealed class InputTests(StackFixture stack)
 {
-    private static byte[] Zip(params (string Name, string Content)[] entries)
-    {
-        var buffer = new MemoryStream();
-        using (var zip = new ZipArchive(buffer, ZipArchiveMode.Create, leaveOpen: true))
-        {
-            foreach (var (name, content) in entries)
-            {
-                using var writer = new StreamWriter(zip.CreateEntry(name).Open());
-                writer.Write(content);
-            }
-        }
-        return buffer.ToArray();
-    }
-
     private async Task<JsonElement> ProblemOfAsync(MultipartFormDataContent form, HttpStatusCode status)
     {
         using var response = await stack.Gateway.PostAsync("/execute", form);
@@ -68,7 +54,7 @@ public sealed class InputTests(StackFixture stack)
     public async Task A_zip_becomes_the_working_directory_and_entrypoint_picks_the_script()
     {
         using var form = new MultipartFormDataContent();
-        form.AddFile("project.zip", Zip(
+        form.AddFile("project.zip", ExecutorApi.Zip(
             ("app/run.py", "import sys\nfrom util import double\nprint(double(int(open('data/n.txt').read())), sys.argv[0])\n"),
             ("app/util.py", "def double(x):\n    return 2 * x\n"),
             ("data/n.txt", "21\n"),
@@ -86,7 +72,7 @@ public sealed class InputTests(StackFixture stack)
     public async Task A_zip_with_main_py_at_its_root_runs_main_py()
     {
         using var form = new MultipartFormDataContent();
-        form.AddFile("project.zip", Zip(("main.py", "from pkg.calc import double\nprint(double(21))\n"), ("pkg/__init__.py", ""),
+        form.AddFile("project.zip", ExecutorApi.Zip(("main.py", "from pkg.calc import double\nprint(double(21))\n"), ("pkg/__init__.py", ""),
             ("pkg/calc.py", "def double(x):\n    return 2 * x\n"), ("other.py", "print('not me')\n")));
 
         var result = await stack.Gateway.WaitForResultAsync(await stack.Gateway.SubmitFormAsync(form));
@@ -114,7 +100,7 @@ public sealed class InputTests(StackFixture stack)
     public async Task A_zip_entry_that_leaves_the_work_directory_is_a_400()
     {
         using var form = new MultipartFormDataContent();
-        form.AddFile("evil.zip", Zip(("main.py", "print(1)\n"), ("../../etc/cron.d/evil", "* * * * * root id\n")));
+        form.AddFile("evil.zip", ExecutorApi.Zip(("main.py", "print(1)\n"), ("../../etc/cron.d/evil", "* * * * * root id\n")));
 
         var problem = await ProblemOfAsync(form, HttpStatusCode.BadRequest);
 

@@ -117,19 +117,7 @@ public sealed class Judge0Tests(StackFixture stack)
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
     }
 
-    private static string Zip(params (string Name, string Content)[] files)
-    {
-        using var buffer = new MemoryStream();
-        using (var archive = new System.IO.Compression.ZipArchive(buffer, System.IO.Compression.ZipArchiveMode.Create, leaveOpen: true))
-        {
-            foreach (var (name, content) in files)
-            {
-                using var writer = new StreamWriter(archive.CreateEntry(name).Open());
-                writer.Write(content);
-            }
-        }
-        return Convert.ToBase64String(buffer.ToArray());
-    }
+    private static string Zip(params (string Name, string Content)[] files) => Convert.ToBase64String(ExecutorApi.Zip(files));
 
     [Fact]
     public async Task Additional_files_sit_beside_the_source_and_stderr_can_be_redirected()
