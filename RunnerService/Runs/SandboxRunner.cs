@@ -148,28 +148,20 @@ public sealed partial class SandboxRunner(
 
         var output = new LauncherOutput(limits.OutputLimitBytes, limits.OutFilesMaxCount, limits.OutFilesMaxBytes);
         await using var relay = new OutputRelay(session, sandboxOptions.Value.Host, request.SessionId, logger);
-        MultiplexedStream stream;
+        MultiplexedStream? stream = sandbox.Stream;
         using (ActivitySource.StartActivity("send job"))
         {
             var job = LauncherJob.Encode(request, limits);
             try
             {
-                stream = sandbox.Stream ?? await engine.AttachAsync(containerId, cancellationToken);
+                stream ??= await engine.AttachAsync(containerId, cancellationToken);
+                await stream.WriteAsync(job, 0, job.Length, cancellationToken);
             }
             catch (Exception e) when (warm && e is DockerApiException or IOException or HttpRequestException)
             {
-                LogWarmSendFailed(containerId, request.SessionId, e.Message);
-                return null;
-            }
-            try
-            {
-                await stream.WriteAsync(job, 0, job.Length, cancellationToken);
-            }
-            catch (IOException e) when (warm)
-            {
-                // The warm sandbox's stdin is gone (it died while it waited): the launcher cannot have a whole job, so
-                // nothing of the user's ran and the caller may go cold.
-                stream.Dispose();
+                // The warm sandbox cannot be attached, or its stdin is gone (it died while it waited): the launcher
+                // cannot have a whole job, so nothing of the user's ran and the caller may go cold.
+                stream?.Dispose();
                 LogWarmSendFailed(containerId, request.SessionId, e.Message);
                 return null;
             }
