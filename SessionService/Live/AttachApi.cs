@@ -219,7 +219,9 @@ public static partial class AttachApi
                     signals.InputArrived(sessionId);
                     break;
                 case StdinAppend.OverLimit:
-                    await RefuseAsync("stdin-too-large", $"The input would pass the limit of {maxStdinBytes} bytes; it ends here.", CancellationToken.None);
+                    // From the writer itself, which has stopped: the end must not wait for it.
+                    await RefuseAsync("stdin-too-large", $"The input would pass the limit of {maxStdinBytes} bytes; it ends here.", CancellationToken.None,
+                        fromWriter: true);
                     break;
                 default:
                     _inputEnded = true;
@@ -230,14 +232,14 @@ public static partial class AttachApi
             }
         }
 
-        private async Task RefuseAsync(string error, string detail, CancellationToken cancellationToken)
+        private async Task RefuseAsync(string error, string detail, CancellationToken cancellationToken, bool fromWriter = false)
         {
             LogInputRefused(sessionId, error);
             await SendErrorAsync(error, detail, cancellationToken);
-            await EndInputAsync(cancellationToken);
+            await EndInputAsync(cancellationToken, fromWriter);
         }
 
-        private async Task EndInputAsync(CancellationToken cancellationToken)
+        private async Task EndInputAsync(CancellationToken cancellationToken, bool fromWriter = false)
         {
             if (_inputEnded)
             {
@@ -246,7 +248,10 @@ public static partial class AttachApi
             _inputEnded = true;
             try
             {
-                await Writer.CompleteAsync(); // what was sent before the end reaches the store before the end does
+                if (!fromWriter && _writer is { } writer)
+                {
+                    await writer.CompleteAsync(); // what was sent before the end reaches the store before the end does
+                }
                 if (await stdin.CloseStdinAsync(sessionId, cancellationToken))
                 {
                     signals.InputArrived(sessionId);
