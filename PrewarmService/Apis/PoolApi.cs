@@ -61,7 +61,8 @@ public static class PoolApi
     {
         var pool = pools.Default;
         return TypedResults.Ok(new PoolState(pool.Target, pool.ConfiguredTarget, pool.Ready, pool.Starting, pool.MaxSize, pool.Counts.Hits,
-            pool.Counts.Misses, pool.Counts.Recycled, Math.Round(pool.Demand.LeaseRate, 3), Math.Round(pool.Demand.RefillSeconds, 3))
+            pool.Counts.Misses, pool.Counts.Recycled, Math.Round(pool.Demand.LeaseRate, 3), Math.Round(pool.Demand.RefillSeconds, 3),
+            pool.Demand.Ceiling)
         {
             Runtimes = pools.All.ToDictionary(p => p.Language.Id, p => new RuntimePoolState(p.Target, p.Ready, p.Starting, p.Counts.Hits, p.Counts.Misses)),
         });
@@ -93,8 +94,10 @@ public sealed record PrewarmResponse(string Status, int Target);
 /// <param name="Target">Containers kept ready now: the configured target raised to the recent demand.</param>
 /// <param name="LeaseRate">Leases per second over the last 30 s.</param>
 /// <param name="RefillSeconds">The smoothed time a new container takes to be ready.</param>
+/// <param name="MaxDemand">The most demand raises the target to: what the host holds (Pool:MaxDemandSize).</param>
 public sealed record PoolState(
-    int Target, int ConfiguredTarget, int Ready, int Starting, int MaxSize, long Hits, long Misses, long Recycled, double LeaseRate, double RefillSeconds)
+    int Target, int ConfiguredTarget, int Ready, int Starting, int MaxSize, long Hits, long Misses, long Recycled, double LeaseRate, double RefillSeconds,
+    int MaxDemand)
 {
     /// <summary>This process, for operators (and fault tests) that must find it.</summary>
     public int Pid { get; } = Environment.ProcessId;

@@ -49,10 +49,5 @@ public sealed class RunnerOptions
     [Range(1, 1440)]
     public int ResultRetentionMinutes { get; set; } = 10;
 
-    private static int DefaultConcurrency()
-    {
-        var byCpu = Environment.ProcessorCount * 2;
-        var byMemory = (int)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2 / (256L * 1024 * 1024));
-        return Math.Clamp(Math.Min(byCpu, byMemory), 1, 1024);
-    }
+    private static int DefaultConcurrency() => Executor.Sandbox.HostCapacity.Sandboxes(memoryMbEach: 256);
 }

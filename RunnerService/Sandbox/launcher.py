@@ -288,7 +288,10 @@ def print_user_traceback(e, entry):
 
 
 class OrderedReader:
-    """Parses the child's ordered frames; anything that is not a frame is passed on as stdout."""
+    """Parses the child's ordered frames; anything that is not a frame is passed on as stdout.
+
+    Linear in what it reads (a read of one-byte writes holds thousands of frames: slicing the rest off after each
+    would copy the buffer once per frame), and neighbouring frames of one stream leave as one chunk."""
 
     def __init__(self):
         self._buffer = b""
@@ -297,20 +300,32 @@ class OrderedReader:
     def feed(self, data):
         if self._raw:
             return [(b"o", data)] if data else []
-        self._buffer += data
+        buffer = self._buffer + data if self._buffer else data
         chunks = []
-        while len(self._buffer) >= 3:
-            stream = self._buffer[:1]
-            size = struct.unpack(">H", self._buffer[1:3])[0]
+        run_stream, run = None, []
+        at, end = 0, len(buffer)
+        while end - at >= 3:
+            stream = buffer[at:at + 1]
+            size = (buffer[at + 1] << 8) | buffer[at + 2]
             if stream not in (b"o", b"e", b"n") or size > ORDERED_MAX_PAYLOAD:
-                chunks.append((b"o", self._buffer))
-                self._buffer = b""
+                if run:
+                    chunks.append((run_stream, b"".join(run)))
+                    run_stream, run = None, []
+                chunks.append((b"o", buffer[at:]))
+                at = end
                 self._raw = True
                 break
-            if len(self._buffer) < 3 + size:
+            if end - at < 3 + size:
                 break
-            chunks.append((stream, self._buffer[3:3 + size]))
-            self._buffer = self._buffer[3 + size:]
+            if stream != run_stream or stream == b"n":
+                if run:
+                    chunks.append((run_stream, b"".join(run)))
+                run_stream, run = stream, []
+            run.append(buffer[at + 3:at + 3 + size])
+            at += 3 + size
+        if run:
+            chunks.append((run_stream, b"".join(run)))
+        self._buffer = buffer[at:]
         return chunks
 
 

@@ -69,5 +69,12 @@ public sealed class SessionServiceOptions
     [Range(0, 3600)]
     public int StdinAttachGraceSeconds { get; set; } = 10;
 
+    /// <summary>
+    /// Live streams (GET /result/{id}/events, the attach WebSocket) and long polls (wait mode) one key may hold open at
+    /// once on this replica; one more is a 429.
+    /// </summary>
+    [Range(1, 10_000)]
+    public int MaxStreamsPerKey { get; set; } = 16;
+
     public long MaxUploadBytes => MaxTotalFileBytes + MaxStdinBytes + 64 * 1024;
 }
