@@ -94,7 +94,7 @@ public static class SandboxSpec
     /// root's covers the launcher's (PID 1). runc needs none (the launcher is non-dumpable there, so its entries are
     /// root's) and cannot start with a mount over /proc/1.
     /// </summary>
-    public const string ProcOfTheLauncher = "/proc/1";
+    private const string ProcOfTheLauncher = "/proc/1";
 
     private static Dictionary<string, string> Tmpfs(SandboxOptions options, bool gvisor)
     {
