@@ -794,7 +794,7 @@ def prepare(preimport):
     # same user, so make this process non-dumpable (its /proc entries become root's). That is enough under runc;
     # gVisor's /proc shows every process's fd/ and environ to anyone, and there SandboxSpec covers /proc/1 instead.
     ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
-    if os.getuid() == 0:
+    if os.getuid() == 0 and os.getpid() == 1:  # the container's own /dev: never a host's, were this run outside one
         remove_devices("/dev")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The first run_path in a process pays for imports and caches; pay it here, before the child is forked. (In /tmp:
