@@ -806,8 +806,11 @@ def receive_job(source):
 
 def prepare(preimport):
     # Nobody in the sandbox may read our memory or our file descriptors through /proc: the child runs as the
-    # same user, so make this process non-dumpable (its /proc entries become root's).
+    # same user, so make this process non-dumpable (its /proc entries become root's). That is enough under runc;
+    # gVisor's /proc shows every process's fd/ and environ to anyone, and there SandboxSpec covers /proc/1 instead.
     ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+    if os.getuid() == 0 and os.getpid() == 1:  # the container's own /dev: never a host's, were this run outside one
+        remove_devices("/dev")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The first run_path in a process pays for imports and caches; pay it here, before the child is forked. (In /tmp:
     # the work directory is the sandbox user's, closed to this root without capabilities.)
@@ -817,6 +820,24 @@ def prepare(preimport):
     runpy.run_path(warm, run_name="__warm__")
     os.unlink(warm)
     preimport_modules(preimport)
+
+
+KEPT_DEVICES = frozenset({"null", "zero", "full", "random", "urandom", "tty"})
+
+
+def remove_devices(directory):
+    """Removes every device node in /dev the script has no use for, before its process is forked: gVisor's /dev offers
+    /dev/fuse and /dev/net/tun, each a driver of gVisor's kernel to attack (runc's offers only the kept ones). The
+    mounts inside /dev (pts, shm, mqueue) are left alone. A node that cannot be removed fails the start: a sandbox
+    never runs with more than this."""
+    for entry in os.scandir(directory):
+        mode = entry.stat(follow_symlinks=False).st_mode
+        if stat.S_ISDIR(mode) and not os.path.ismount(entry.path):
+            remove_devices(entry.path)
+            if not os.listdir(entry.path):
+                os.rmdir(entry.path)
+        elif (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) and not (directory == "/dev" and entry.name in KEPT_DEVICES):
+            os.unlink(entry.path)
 
 
 def preimport_modules(names):
