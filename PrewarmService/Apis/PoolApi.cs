@@ -22,6 +22,11 @@ public static class PoolApi
             .WithTags("Pool")
             .WithSummary("The pool's state (internal)")
             .ExcludeFromDescription();
+        app.MapPut("/runner-lease", HoldRunnerLeaseAsync)
+            .WithName("HoldRunnerLease")
+            .WithTags("Pool")
+            .WithSummary("The runner of this host holds its lease for as long as it lives; once it is gone, its containers are removed (internal)")
+            .ExcludeFromDescription();
         app.MapPost("/leases", LeaseAsync)
             .WithName("LeaseContainer")
             .WithTags("Pool")
@@ -29,6 +34,43 @@ public static class PoolApi
             .ExcludeFromDescription();
         return app;
     }
+
+    /// <summary>Held for as long as the request's body lasts: the runner's process, or its connection, ending ends it.</summary>
+    public static async Task<Results<NoContent, BadRequest>> HoldRunnerLeaseAsync(
+        HttpContext context, RunnerLiveness liveness, [FromHeader(Name = RunnerHeader)] string? runner)
+    {
+        if (string.IsNullOrEmpty(runner))
+        {
+            return TypedResults.BadRequest();
+        }
+        // The body is a byte now and then, for as long as the runner lives: neither slow nor too long.
+        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+        {
+            size.MaxRequestBodySize = null;
+        }
+        if (context.Features.Get<Microsoft.AspNetCore.Server.Kestrel.Core.Features.IHttpMinRequestBodyDataRateFeature>() is { } rate)
+        {
+            rate.MinDataRate = null;
+        }
+        using (liveness.Hold(runner))
+        {
+            var buffer = new byte[64];
+            try
+            {
+                while (await context.Request.Body.ReadAsync(buffer, context.RequestAborted) > 0)
+                {
+                }
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException or BadHttpRequestException)
+            {
+                // The connection ended with the runner: the lease is released all the same.
+            }
+        }
+        return TypedResults.NoContent();
+    }
+
+    /// <summary>The header naming the runner process that holds the lease (RunnerLease in RunnerService).</summary>
+    public const string RunnerHeader = "X-Executor-Runner";
 
     /// <summary>?count=N sets the default runtime's pool (the one POST /prewarm has always meant); every pool refills.</summary>
     public static Results<Ok<PrewarmResponse>, ProblemHttpResult> Prewarm(WarmPools pools, IOptions<PoolOptions> options, [FromQuery] int? count)

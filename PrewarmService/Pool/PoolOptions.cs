@@ -52,4 +52,11 @@ public sealed class PoolOptions
     /// <summary>How often the pool checks itself (fill, recycle) even when nothing asked it to.</summary>
     [Range(1, 3600)]
     public int CheckIntervalSeconds { get; set; } = 5;
+
+    /// <summary>
+    /// How long after this host's runner released its liveness lease (its connection closed: the process ended) its
+    /// containers are taken for a dead runner's and removed, unless a runner holds the lease again by then.
+    /// </summary>
+    [Range(1, 600)]
+    public int RunnerLeaseSeconds { get; set; } = 3;
 }

@@ -10,8 +10,12 @@ public sealed class RunnerOptions
     [Required]
     public string SessionUrl { get; set; } = "http://session";
 
-    /// <summary>The shared secret of the runner hosts, when SessionService requires one (Sessions:HostToken).</summary>
-    public string? HostToken { get; set; }
+    /// <summary>
+    /// This host's own credential for the run protocol: HMAC-SHA256 of its name (Sandbox:Host) under SessionService's
+    /// Sessions:HostSecret (Executor.RunProtocol.HostCredentials). Without it SessionService refuses every call.
+    /// </summary>
+    [Required]
+    public string HostToken { get; set; } = "";
 
     /// <summary>Where PrewarmService is found (service discovery name or URL).</summary>
     [Required]
