@@ -8,7 +8,7 @@ builder.AddGatewayServices();
 
 var app = builder.Build();
 
-app.UseExceptionHandler();
+app.UseInternalErrorProblems();
 // Content-Type sent twice (by proxies that re-add every header) is forwarded once.
 app.UseRepeatedContentTypeAsOne();
 // Errors the proxy produces itself (413 body too large, 502/503/504 backend down) become problem details too.

@@ -9,7 +9,7 @@ builder.Services.AddProblemDetails();
 
 var app = builder.Build();
 
-app.UseExceptionHandler();
+app.UseInternalErrorProblems();
 app.MapDefaultEndpoints();
 app.MapOpenApi();
 app.MapPoolApi();
