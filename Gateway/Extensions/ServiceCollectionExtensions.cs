@@ -18,6 +18,16 @@ public static class ServiceCollectionExtensions
             {
                 transforms.UseDefaultForwarders = false;
                 transforms.AddXForwarded(ForwardedTransformActions.Append);
+                // YARP drops a client's RFC 7239 Forwarded header when it writes X-Forwarded-*: pass it on as it came.
+                transforms.AddRequestTransform(transform =>
+                {
+                    if (transform.HttpContext.Request.Headers.TryGetValue("Forwarded", out var forwarded))
+                    {
+                        transform.ProxyRequest.Headers.Remove("Forwarded");
+                        transform.ProxyRequest.Headers.TryAddWithoutValidation("Forwarded", forwarded.ToArray());
+                    }
+                    return ValueTask.CompletedTask;
+                });
             })
             .AddServiceDiscoveryDestinationResolver();
 
