@@ -28,8 +28,10 @@ public static class InternalErrorProblem
             Title = "Internal error",
             Detail = "The service failed to handle this request. Nothing about the cause is shown here; the operators' logs have it under this trace id.",
         };
-        problem.Extensions["traceId"] = Activity.Current?.Id ?? context.TraceIdentifier;
+        // Named as the API names its members (snake_case), as the framework's own problems are named here.
+        problem.Extensions["trace_id"] = Activity.Current?.Id ?? context.TraceIdentifier;
         // Written as JSON even for a caller that accepts only HTML: never an empty body, never a page of exception details.
-        return TypedResults.Problem(problem).ExecuteAsync(context);
+        context.Response.StatusCode = StatusCodes.Status500InternalServerError;
+        return context.Response.WriteAsJsonAsync(problem, (System.Text.Json.JsonSerializerOptions?)null, "application/problem+json");
     }
 }

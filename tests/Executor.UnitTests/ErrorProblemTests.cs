@@ -61,8 +61,8 @@ public sealed class ErrorProblemTests : IDisposable
 
     public void Dispose() => _data.Delete(recursive: true);
 
-    private static string? TraceId(JsonElement problem) =>
-        problem.TryGetProperty("traceId", out var id) || problem.TryGetProperty("trace_id", out id) ? id.GetString() : null;
+    /// <summary>The trace id, named as every other member of the API is (snake_case), as the framework's own problems name it here.</summary>
+    private static string? TraceId(JsonElement problem) => problem.TryGetProperty("trace_id", out var id) ? id.GetString() : null;
 
     private WebApplicationFactory<SqlStore> Service(Exception failure) => new WebApplicationFactory<SqlStore>().WithWebHostBuilder(web =>
     {
