@@ -10,9 +10,9 @@ namespace Executor.EndToEndTests;
 [Collection(StackCollection.Name)]
 public sealed class PlaygroundTests(StackFixture stack)
 {
-    private const string Script = """
+    /// <summary>Debian's Chromium, headless, with nothing in the background that would reach past loopback.</summary>
+    private const string Launch = """
         import puppeteer from "puppeteer-core";
-        const [base, out] = process.argv.slice(2);
         const browser = await puppeteer.launch({
           executablePath: "/usr/bin/chromium",
           headless: true,
@@ -20,6 +20,11 @@ public sealed class PlaygroundTests(StackFixture stack)
                  "--disable-sync", "--disable-dev-shm-usage", "--disable-quic"],
           defaultViewport: { width: 1280, height: 860 },
         });
+
+        """;
+
+    private const string Script = Launch + """
+        const [base, out] = process.argv.slice(2);
         const report = { errors: [], blocked: [] };
         const consoleText = () => page.evaluate(() => document.getElementById("console").innerText);
         const idle = () => page.waitForFunction(() => !document.getElementById("run").disabled, { timeout: 60000 });
@@ -128,15 +133,8 @@ public sealed class PlaygroundTests(StackFixture stack)
         print("written")
         """;
 
-    private const string FilesBrowserScript = """
-        import puppeteer from "puppeteer-core";
+    private const string FilesBrowserScript = Launch + """
         const [base, code] = process.argv.slice(2);
-        const browser = await puppeteer.launch({
-          executablePath: "/usr/bin/chromium",
-          headless: true,
-          args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-dev-shm-usage", "--disable-quic"],
-        });
         const report = { blocked: [], fileUrls: [], opened: [] };
         const loopbackOnly = async (page) => {
           await page.setRequestInterception(true);
@@ -186,17 +184,18 @@ public sealed class PlaygroundTests(StackFixture stack)
             stack.Gateway.BaseAddress!.ToString(), FilesScript)).RootElement;
 
         Assert.Empty(report.GetProperty("blocked").EnumerateArray());
-        var image = Assert.Single(report.GetProperty("images").EnumerateArray());
-        Assert.StartsWith("dot.png", image.GetProperty("alt").GetString(), StringComparison.Ordinal);
-        Assert.Equal(3, image.GetProperty("width").GetInt32());
-        Assert.Equal(2, report.GetProperty("links").GetArrayLength()); // the SVG and the HTML page: downloads
         Assert.True(report.GetProperty("opened").GetArrayLength() >= 4, report.GetProperty("opened").GetRawText());
-        Assert.Equal(JsonValueKind.Null, report.GetProperty("pwned").ValueKind);
+        // Nothing the files carry ran as the gateway's origin: not in a tab of its own, not in the page.
+        Assert.True(report.GetProperty("pwned").ValueKind == JsonValueKind.Null, $"a file's script ran: {report.GetProperty("pwned")}");
         Assert.DoesNotContain("pwned", report.GetProperty("title").GetString(), StringComparison.Ordinal);
         foreach (var opened in report.GetProperty("opened").EnumerateArray())
         {
             Assert.DoesNotContain("pwned", opened.TryGetProperty("title", out var title) ? title.GetString() : "", StringComparison.Ordinal);
         }
+        var image = Assert.Single(report.GetProperty("images").EnumerateArray());
+        Assert.StartsWith("dot.png", image.GetProperty("alt").GetString(), StringComparison.Ordinal);
+        Assert.Equal(3, image.GetProperty("width").GetInt32());
+        Assert.Equal(2, report.GetProperty("links").GetArrayLength()); // the SVG and the HTML page: downloads
         Assert.Contains("script-src 'self'", report.GetProperty("csp").GetString(), StringComparison.Ordinal);
     }
 }
