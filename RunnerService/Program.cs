@@ -10,7 +10,7 @@ builder.Services.AddProblemDetails();
 
 var app = builder.Build();
 
-app.UseExceptionHandler();
+app.UseInternalErrorProblems();
 app.UseInternalAccess();
 app.MapDefaultEndpoints();
 app.MapRunsApi();

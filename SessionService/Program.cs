@@ -16,7 +16,7 @@ builder.Services.AddProblemDetails();
 
 var app = builder.Build();
 
-app.UseExceptionHandler();
+app.UseInternalErrorProblems();
 app.UseRepeatedContentTypeAsOne();
 app.UseStatusCodePages();
 app.UseWebSockets();

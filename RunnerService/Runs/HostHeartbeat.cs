@@ -96,7 +96,13 @@ public sealed partial class HostHeartbeat(
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
-            return $"Docker engine unreachable: {e.Message}";
+            // The heartbeat's reason reaches callers (503 engine-unavailable): what the engine said goes to the log only,
+            // once when the engine stops answering rather than at every heartbeat.
+            if (EngineProblem is null)
+            {
+                LogEngineUnreachable(e.Message);
+            }
+            return "its Docker engine does not answer";
         }
     }
 
@@ -104,6 +110,9 @@ public sealed partial class HostHeartbeat(
         Task.FromResult(Connected.IsCompleted && !_cutOff
             ? HealthCheckResult.Healthy($"runner host '{sandbox.Value.Host}' is connected to SessionService")
             : HealthCheckResult.Unhealthy($"runner host '{sandbox.Value.Host}' is not connected to SessionService"));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The Docker engine does not answer: {Reason}")]
+    private partial void LogEngineUnreachable(string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat to SessionService failed: {Reason}")]
     private partial void LogHeartbeatFailed(string reason);

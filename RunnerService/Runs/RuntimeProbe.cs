@@ -105,8 +105,9 @@ public sealed partial class RuntimeProbe(
         {
             var why = e is DockerImageNotFoundException || e.Message.Contains("No such image", StringComparison.OrdinalIgnoreCase)
                 ? $"the image {language.Image} is missing (build it with eng/prerequisites.sh)"
-                : $"probing the image {language.Image} failed: {e.Message}";
-            LogProbeFailed(language.Id, why);
+                : $"probing the image {language.Image} failed (the runner's log says why)";
+            // What the engine said reaches only the log: the reason is shown to callers (GET /runtimes, 503 problems).
+            LogProbeFailed(language.Id, why, e.Message);
             return Describe(language, null, null, why);
         }
         finally
@@ -130,6 +131,6 @@ public sealed partial class RuntimeProbe(
     [LoggerMessage(Level = LogLevel.Information, Message = "Runtime {Runtime}: Python {Python}; {Packages} ({Problem})")]
     private partial void LogProbed(string runtime, string python, string packages, string problem);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Runtime {Runtime} is unavailable: {Reason}")]
-    private partial void LogProbeFailed(string runtime, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Runtime {Runtime} is unavailable: {Reason} ({Cause})")]
+    private partial void LogProbeFailed(string runtime, string reason, string cause);
 }

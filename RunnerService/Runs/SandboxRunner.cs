@@ -79,14 +79,16 @@ public sealed partial class SandboxRunner(
         catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or System.Net.Sockets.SocketException)
         {
             LogRunFailed(request.SessionId, e);
-            return Complete(Failure(RunStatus.InternalError, $"The container engine failed: {e.Message}"), limits, containerId, startedAt, started, language);
+            // What the engine said stays in this runner's log (under the session id): it names the host's internals.
+            return Complete(Failure(RunStatus.InternalError, "The container engine failed; the runner's log has the cause under this session's id."),
+                limits, containerId, startedAt, started, language);
         }
         catch (Exception e)
         {
             // Never the script's fault, and never a reason to leave the session without an answer.
             LogRunFailed(request.SessionId, e);
-            var why = e is OperationCanceledException ? "the runner is shutting down" : e.Message;
-            return Complete(Failure(RunStatus.InternalError, $"The run could not complete: {why}"), limits, containerId, startedAt, started, language);
+            var why = e is OperationCanceledException ? "the runner is shutting down" : "the runner's log has the cause under this session's id";
+            return Complete(Failure(RunStatus.InternalError, $"The run could not complete: {why}."), limits, containerId, startedAt, started, language);
         }
         finally
         {

@@ -65,8 +65,10 @@ public static partial class AccessServiceCollectionExtensions
         });
         builder.Services.Configure<ForwardedHeadersOptions>(forwarded =>
         {
-            // The gateway says who called; only trusted proxies are believed (loopback, and what Auth:TrustedProxies adds).
-            forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor;
+            // The gateway says who called, and which host and scheme they named; only trusted proxies are believed
+            // (loopback, and what Auth:TrustedProxies adds), and only the last entry (the gateway's own): entries a client
+            // or another proxy put before it stay in the headers, where the open mode's gate sees them (OpenModeGate).
+            forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedHost | ForwardedHeaders.XForwardedProto;
             forwarded.ForwardLimit = 1;
         });
         builder.Services.AddOptions<ForwardedHeadersOptions>().Configure<IOptions<AuthOptions>>((forwarded, auth) =>
@@ -87,11 +89,12 @@ public static partial class AccessServiceCollectionExtensions
         return builder;
     }
 
-    /// <summary>Authentication, the client's address from the gateway, authorization, then rate limits: in that order.</summary>
+    /// <summary>The client's address from the gateway, authentication, the open mode's gate, authorization, then rate limits: in that order.</summary>
     public static WebApplication UseAccess(this WebApplication app)
     {
         app.UseForwardedHeaders();
         app.UseAuthentication();
+        app.UseOpenModeGate();
         app.UseAuthorization();
         app.UseRateLimiter();
         return app;
@@ -103,7 +106,7 @@ public static partial class AccessServiceCollectionExtensions
         return Caller.Of(context, options).Quotas.RunsPerMinute ?? options.Defaults.RunsPerMinute;
     }
 
-    /// <summary>A caller with a valid key; in the open mode also a caller without one, from loopback.</summary>
+    /// <summary>A caller with a valid key; in the open mode also a caller without one, from this machine (see <see cref="OpenModeGate"/>).</summary>
     private sealed class AllowedCallerRequirement : IAuthorizationRequirement;
 
     private sealed class AllowedCallerHandler(IOptions<AuthOptions> options) : AuthorizationHandler<AllowedCallerRequirement>
@@ -111,8 +114,7 @@ public static partial class AccessServiceCollectionExtensions
         protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, AllowedCallerRequirement requirement)
         {
             var http = context.Resource as HttpContext;
-            if (context.User.Identity?.IsAuthenticated == true
-                || (!options.Value.Required && http?.Connection.RemoteIpAddress is { } address && IPAddress.IsLoopback(address)))
+            if (context.User.Identity?.IsAuthenticated == true || (http is not null && OpenModeGate.Admits(http, options.Value)))
             {
                 context.Succeed(requirement);
             }

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Executor.Session.Access;
 
@@ -20,6 +21,7 @@ public sealed class AuthOptions
     public string? OperatorKey { get; set; }
 
     /// <summary>Quotas of callers whose key sets none, and of the anonymous caller of the open mode.</summary>
+    [ValidateObjectMembers]
     public DefaultQuotas Defaults { get; set; } = new();
 
     /// <summary>The window of runs_per_minute, in seconds (60; shorter in tests).</summary>

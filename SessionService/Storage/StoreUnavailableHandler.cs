@@ -33,7 +33,8 @@ public sealed partial class StoreUnavailableHandler(ISessionStore store, IProble
             HttpContext = httpContext,
             Exception = exception,
             ProblemDetails = Problems.Create(StatusCodes.Status503ServiceUnavailable, "store-unavailable", "The session store is unavailable",
-                $"The database ({store.Description}) cannot be reached: {exception.Message}. Nothing was stored; retry in {RetryAfterSeconds} s."),
+                // Where the database is and what its driver said are for the operators' logs, not for callers.
+                $"The session store cannot be reached. Nothing was stored; retry in {RetryAfterSeconds} s."),
         });
     }
 

@@ -73,15 +73,22 @@ public static class RunOptionsReader
         string[] args = [.. values.Select(v => v ?? "")];
         if (args is [var only] && only.TrimStart().StartsWith('['))
         {
+            string?[]? parsed;
             try
             {
-                args = JsonSerializer.Deserialize<string[]>(only) ?? [];
+                parsed = JsonSerializer.Deserialize<string?[]>(only);
             }
-            catch (JsonException e)
+            catch (JsonException)
+            {
+                parsed = null;
+            }
+            // null is valid JSON in an array of strings, but not an argument.
+            if (parsed is null || parsed.Any(a => a is null))
             {
                 throw UploadRejectedException.BadRequest("bad-args", "Unreadable args",
-                    $"'args' looks like a JSON array but is not an array of strings: {e.Message}");
+                    "'args' looks like a JSON array but is not an array of strings (such as [\"-v\", \"input.txt\"]).");
             }
+            args = [.. parsed.Select(a => a!)];
         }
         if (args.Length > options.MaxArgs)
         {

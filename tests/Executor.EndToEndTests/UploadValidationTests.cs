@@ -25,6 +25,24 @@ public sealed class UploadValidationTests(StackFixture stack)
         await AssertProblemAsync(response, HttpStatusCode.BadRequest, "missing-file");
     }
 
+    [Theory]
+    [InlineData("[null]")]
+    [InlineData("[\"a\", null]")]
+    [InlineData("[1]")]
+    public async Task Args_that_are_a_json_array_of_anything_but_strings_are_a_400_problem_without_exception_text(string args)
+    {
+        using var form = new MultipartFormDataContent();
+        form.AddFile("main.py", "print(1)");
+        form.Add(new StringContent(args), "args");
+        using var response = await stack.Gateway.PostAsync("/execute", form);
+
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"answered {(int)response.StatusCode}: {body}");
+        Assert.Equal("urn:executor:problem:bad-args", JsonDocument.Parse(body).RootElement.GetProperty("type").GetString());
+        Assert.DoesNotContain("Exception", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", body, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_file_that_is_not_py_is_a_400_problem()
     {

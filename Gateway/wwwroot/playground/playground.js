@@ -201,15 +201,23 @@ function finish(session, result) {
   showFiles(result.files || []);
 }
 
+// Raster images cannot carry script: only these are shown inline. Anything else a script wrote (an SVG, an HTML page)
+// would run as this origin, with the page's key in reach, if opened from a blob: URL of its own type; it is offered as a
+// download of untyped bytes instead, which a browser saves rather than renders.
+const INLINE_TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+
 async function showFiles(files) {
   const container = $("files");
   for (const file of files) {
     const response = await fetch(file.url, { headers: headers() });
     if (!response.ok) continue;
-    const url = URL.createObjectURL(await response.blob());
+    const type = (file.content_type || "").split(";")[0].trim().toLowerCase();
+    const inline = INLINE_TYPES.includes(type);
+    const blob = new Blob([await response.arrayBuffer()], { type: inline ? type : "application/octet-stream" });
+    const url = URL.createObjectURL(blob);
     const figure = document.createElement("figure");
     const caption = document.createElement("figcaption");
-    if (file.content_type.startsWith("image/")) {
+    if (inline) {
       const image = document.createElement("img");
       image.src = url;
       image.alt = `${file.path}, written by the script`;
