@@ -35,7 +35,6 @@ public static class SessionsApi
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
-            .RequireRateLimiting(AccessServiceCollectionExtensions.RunsPolicy)
             .DisableAntiforgery();
 
         api.MapGet("/result/{session_id}", GetResultAsync)
