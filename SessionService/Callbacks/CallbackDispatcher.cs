@@ -107,7 +107,9 @@ public sealed partial class CallbackDispatcher(
 
     /// <summary>The receiver a callback goes to: its URL's scheme, host and port.</summary>
     public static string DestinationOf(string url) =>
-        Uri.TryCreate(url, UriKind.Absolute, out var uri) ? $"{uri.Scheme}://{uri.IdnHost}:{uri.Port}".ToLowerInvariant() : url;
+        Uri.TryCreate(url, UriKind.Absolute, out var uri)
+            ? $"{uri.Scheme}://{(uri.HostNameType == UriHostNameType.IPv6 ? $"[{uri.IdnHost}]" : uri.IdnHost)}:{uri.Port}".ToLowerInvariant()
+            : url;
 
     /// <summary>Starts a leased callback now if its receiver has a free slot, else when one of its deliveries ends.</summary>
     private void Start(CallbackRecord callback, CallbackOptions settings, CancellationToken stoppingToken)
@@ -132,8 +134,9 @@ public sealed partial class CallbackDispatcher(
     {
         var delivery = Task.Run(() => DeliverAsync(callback, settings, stoppingToken), CancellationToken.None);
         _running.Add(delivery);
+        // Not synchronously: this runs under _slots, which the continuation takes.
         delivery.ContinueWith(done => Finished(done, destination, settings, stoppingToken), CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            TaskContinuationOptions.None, TaskScheduler.Default);
     }
 
     private void Finished(Task delivery, string destination, CallbackOptions settings, CancellationToken stoppingToken)
