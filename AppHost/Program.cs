@@ -15,8 +15,9 @@ var distributed = executor["Mode"] == "distributed";
 var replicas = distributed ? Count("SessionReplicas", 2) : 1;
 var hostCount = distributed ? Count("RunnerHosts", 2) : 1;
 var deployment = executor["Deployment"] ?? "default";
-// The runner hosts' shared secret for the run protocol, new at every start.
-var hostToken = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+// The secret each runner host's own credential is derived from (Executor.RunProtocol.HostCredentials), new at every
+// start unless given (Executor:HostSecret: tests that act as a host derive credentials from it).
+var hostSecret = executor["HostSecret"] is { Length: > 0 } givenSecret ? givenSecret : NewSecret();
 
 // Distributed mode: PostgreSQL holds sessions, files, results and the queue. An existing server when
 // ConnectionStrings:executor is given; otherwise one started from the project's script, in the data folder.
@@ -43,7 +44,8 @@ for (var i = 1; i <= replicas; i++)
 {
     var session = builder.AddProject<Projects.SessionService>(replicas == 1 ? "session" : $"session-{i}")
         .WithEndpoint("http", Direct)
-        .WithEnvironment("Sessions__HostToken", hostToken)
+        .WithEnvironment("Sessions__HostSecret", hostSecret)
+        .WithListSetting("Sessions__RevokedHosts", "RevokedHosts")
         .WithSetting("Sessions__QueueCapacity", "QueueCapacity")
         // Who may run code: EXECUTOR_OPERATOR_KEY from ./run.sh's environment reaches the service as it is.
         .WithSetting("EXECUTOR_OPERATOR_KEY", "OperatorKey")
@@ -76,6 +78,8 @@ for (var h = 1; h <= hostCount; h++)
 {
     var suffix = hostCount == 1 ? "" : $"-{h}";
     var hostName = hostCount == 1 ? executor["Host"] : $"host-{h}";
+    // What runner and prewarm of this host present to each other, and only they hold (Executor:InternalToken: tests).
+    var internalToken = executor["InternalToken"] is { Length: > 0 } givenToken ? givenToken : NewSecret();
     string? engine = h == 1 ? executor["DockerEndpoint"] : null;
     IResourceBuilder<ExecutableResource>? privateEngine = null;
     if (h > 1)
@@ -95,15 +99,16 @@ for (var h = 1; h <= hostCount; h++)
 
     var prewarm = builder.AddProject<Projects.PrewarmService>($"prewarm{suffix}")
         .WithEndpoint("http", Direct)
-        .WithSandboxSettings(hostName, engine)
+        .WithSandboxSettings(hostName, engine, internalToken)
         .WithSetting("Pool__TargetSize", "PoolSize")
         .WithHttpHealthCheck("/health");
     var runner = builder.AddProject<Projects.RunnerService>($"runner{suffix}")
         .WithEndpoint("http", Direct)
-        .WithSandboxSettings(hostName, engine)
+        .WithSandboxSettings(hostName, engine, internalToken)
         .WithSetting("Runner__UseWarmPool", "UseWarmPool")
         .WithSetting("Runner__MaxConcurrentRuns", "MaxConcurrentRuns")
-        .WithEnvironment("Runner__HostToken", hostToken)
+        // This host's own credential: it can act as this host only (Sandbox:Host's default is the machine's name).
+        .WithEnvironment("Runner__HostToken", Executor.RunProtocol.HostCredentials.For(hostSecret, hostName ?? Environment.MachineName))
         .WithEnvironment("Runner__PrewarmUrl", $"http://prewarm{suffix}")
         .WithReference(prewarm)
         .WithSessions(sessions)
@@ -163,6 +168,8 @@ void Direct(EndpointAnnotation endpoint)
     }
 }
 
+static string NewSecret() => Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
+
 static int FreePort()
 {
     using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
@@ -211,8 +218,9 @@ internal static class AppHostSettings
         });
 
     /// <summary>What runner and prewarm of one host must agree on, so that warm and cold sandboxes are the same.</summary>
-    public static IResourceBuilder<ProjectResource> WithSandboxSettings(this IResourceBuilder<ProjectResource> service, string? host, string? engine)
+    public static IResourceBuilder<ProjectResource> WithSandboxSettings(this IResourceBuilder<ProjectResource> service, string? host, string? engine, string internalToken)
     {
+        service.WithEnvironment("Host__InternalToken", internalToken);
         service.WithSetting("Sandbox__Image", "RuntimeImage")
             .WithSetting("Runtimes__python-3.11-data__Image", "DataRuntimeImage")
             .WithSetting("Runtimes__python-3.11-data__PoolSize", "DataPoolSize")

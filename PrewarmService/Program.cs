@@ -1,5 +1,6 @@
 using Executor.Prewarm.Apis;
 using Executor.Prewarm.Extensions;
+using Executor.Sandbox;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -10,6 +11,7 @@ builder.Services.AddProblemDetails();
 var app = builder.Build();
 
 app.UseExceptionHandler();
+app.UseInternalAccess();
 app.MapDefaultEndpoints();
 app.MapOpenApi();
 app.MapPoolApi();

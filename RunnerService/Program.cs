@@ -1,5 +1,6 @@
 using Executor.Runner.Apis;
 using Executor.Runner.Extensions;
+using Executor.Sandbox;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -10,6 +11,7 @@ builder.Services.AddProblemDetails();
 var app = builder.Build();
 
 app.UseExceptionHandler();
+app.UseInternalAccess();
 app.MapDefaultEndpoints();
 app.MapRunsApi();
 

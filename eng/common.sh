@@ -11,6 +11,15 @@ is_debian_like() { [ -f /etc/debian_version ]; }
 # engine agree on the API version.
 docker_cli() { if [ -x /usr/bin/docker ]; then echo /usr/bin/docker; else command -v docker; fi; }
 
+# start_engine LOG COMMAND...: starts a Docker engine (COMMAND runs dockerd) in the background, in a session of its own
+# (setsid): started from a terminal (./run.sh) it would otherwise share the terminal's foreground process group, and
+# Ctrl+C would stop it with every container on it. Used for the machine's engine and for private ones alike.
+start_engine() {
+  local log=$1
+  shift
+  setsid -f "$@" </dev/null >"$log" 2>&1
+}
+
 # The machine's own Debian mirror, as configured in its apt sources (deb822 or one-line format).
 debian_mirror() {
   local uri=""

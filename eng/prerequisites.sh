@@ -39,10 +39,8 @@ ensure_engine() {
     is_root || die "dockerd is installed but not running, and only root can start it here: start it (e.g. 'sudo systemctl start docker') and retry."
     say "starting dockerd"
     mkdir -p /var/log
-    # runc is the default runtime: crun fails on hosts with hybrid cgroups. The engine gets a session of its own
-    # (setsid): started from ./run.sh it would otherwise share the terminal's process group, and Ctrl+C would stop it
-    # with every container on it.
-    setsid -f dockerd </dev/null >/var/log/executor-dockerd.log 2>&1
+    # runc is the default runtime: crun fails on hosts with hybrid cgroups.
+    start_engine /var/log/executor-dockerd.log dockerd
     for _ in $(seq 1 60); do
       "$(docker_cli)" info >/dev/null 2>&1 && break
       sleep 1

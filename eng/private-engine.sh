@@ -49,9 +49,9 @@ start() {
   mkdir -p "$root"
   rm -f "$root/ready"
   unmount_all
-  unshare --net -- dockerd --host "$endpoint" --data-root "$root/data" --exec-root "$root/exec" --pidfile "$pidfile" \
-    --bridge none --iptables=false --ip-masq=false --userland-proxy=false --cgroup-parent "/executor-private-$name" \
-    --shutdown-timeout 2 --log-level warn >"$root/dockerd.log" 2>&1 &
+  start_engine "$root/dockerd.log" unshare --net -- dockerd --host "$endpoint" --data-root "$root/data" --exec-root "$root/exec" \
+    --pidfile "$pidfile" --bridge none --iptables=false --ip-masq=false --userland-proxy=false \
+    --cgroup-parent "/executor-private-$name" --shutdown-timeout 2 --log-level warn
   for _ in $(seq 1 300); do
     "$(docker_cli)" -H "$endpoint" info >/dev/null 2>&1 && break
     sleep 0.2

@@ -22,6 +22,11 @@ public static class PoolApi
             .WithTags("Pool")
             .WithSummary("The pool's state (internal)")
             .ExcludeFromDescription();
+        app.MapPut("/runner-lease", HoldRunnerLeaseAsync)
+            .WithName("HoldRunnerLease")
+            .WithTags("Pool")
+            .WithSummary("The runner of this host holds its lease for as long as it lives; once it is gone, its containers are removed (internal)")
+            .ExcludeFromDescription();
         app.MapPost("/leases", LeaseAsync)
             .WithName("LeaseContainer")
             .WithTags("Pool")
@@ -29,6 +34,43 @@ public static class PoolApi
             .ExcludeFromDescription();
         return app;
     }
+
+    /// <summary>Held for as long as the request's body lasts: the runner's process, or its connection, ending ends it.</summary>
+    public static async Task<Results<NoContent, BadRequest>> HoldRunnerLeaseAsync(
+        HttpContext context, RunnerLiveness liveness, [FromHeader(Name = RunnerHeader)] string? runner)
+    {
+        if (string.IsNullOrEmpty(runner))
+        {
+            return TypedResults.BadRequest();
+        }
+        // The body is a byte now and then, for as long as the runner lives: neither slow nor too long.
+        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+        {
+            size.MaxRequestBodySize = null;
+        }
+        if (context.Features.Get<Microsoft.AspNetCore.Server.Kestrel.Core.Features.IHttpMinRequestBodyDataRateFeature>() is { } rate)
+        {
+            rate.MinDataRate = null;
+        }
+        using (liveness.Hold(runner))
+        {
+            var buffer = new byte[64];
+            try
+            {
+                while (await context.Request.Body.ReadAsync(buffer, context.RequestAborted) > 0)
+                {
+                }
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException or BadHttpRequestException)
+            {
+                // The connection ended with the runner: the lease is released all the same.
+            }
+        }
+        return TypedResults.NoContent();
+    }
+
+    /// <summary>The header naming the runner process that holds the lease (RunnerLease in RunnerService).</summary>
+    public const string RunnerHeader = "X-Executor-Runner";
 
     /// <summary>?count=N sets the default runtime's pool (the one POST /prewarm has always meant); every pool refills.</summary>
     public static Results<Ok<PrewarmResponse>, ProblemHttpResult> Prewarm(WarmPools pools, IOptions<PoolOptions> options, [FromQuery] int? count)
@@ -61,7 +103,8 @@ public static class PoolApi
     {
         var pool = pools.Default;
         return TypedResults.Ok(new PoolState(pool.Target, pool.ConfiguredTarget, pool.Ready, pool.Starting, pool.MaxSize, pool.Counts.Hits,
-            pool.Counts.Misses, pool.Counts.Recycled, Math.Round(pool.Demand.LeaseRate, 3), Math.Round(pool.Demand.RefillSeconds, 3))
+            pool.Counts.Misses, pool.Counts.Recycled, Math.Round(pool.Demand.LeaseRate, 3), Math.Round(pool.Demand.RefillSeconds, 3),
+            pool.Demand.Ceiling)
         {
             Runtimes = pools.All.ToDictionary(p => p.Language.Id, p => new RuntimePoolState(p.Target, p.Ready, p.Starting, p.Counts.Hits, p.Counts.Misses)),
         });
@@ -93,8 +136,10 @@ public sealed record PrewarmResponse(string Status, int Target);
 /// <param name="Target">Containers kept ready now: the configured target raised to the recent demand.</param>
 /// <param name="LeaseRate">Leases per second over the last 30 s.</param>
 /// <param name="RefillSeconds">The smoothed time a new container takes to be ready.</param>
+/// <param name="MaxDemand">The most demand raises the target to: what the host holds (Pool:MaxDemandSize).</param>
 public sealed record PoolState(
-    int Target, int ConfiguredTarget, int Ready, int Starting, int MaxSize, long Hits, long Misses, long Recycled, double LeaseRate, double RefillSeconds)
+    int Target, int ConfiguredTarget, int Ready, int Starting, int MaxSize, long Hits, long Misses, long Recycled, double LeaseRate, double RefillSeconds,
+    int MaxDemand)
 {
     /// <summary>This process, for operators (and fault tests) that must find it.</summary>
     public int Pid { get; } = Environment.ProcessId;

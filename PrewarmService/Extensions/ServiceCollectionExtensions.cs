@@ -23,6 +23,8 @@ public static class ServiceCollectionExtensions
         builder.Services.AddSingleton<PoolReaper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PoolReaper>());
         builder.Services.AddHostedService<PoolFiller>();
+        builder.Services.AddSingleton<RunnerLiveness>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<RunnerLiveness>());
         builder.Services.AddHealthChecks().AddCheck<PoolHealthCheck>("pool");
         builder.Services.AddOpenApi("v1");
         return builder;

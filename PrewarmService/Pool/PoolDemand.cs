@@ -4,9 +4,10 @@ namespace Executor.Prewarm.Pool;
 /// How many warm containers this host's traffic needs: the lease rate times the time a replacement takes to be ready
 /// (measured), with headroom, so that runs arriving at a steady rate find a warm container instead of draining the
 /// pool and starting cold. The rate follows traffic within a few leases (a smoothed interval between leases) and falls
-/// as soon as leases stop coming; refill times are smoothed too.
+/// as soon as leases stop coming (no demand 10 s after the last lease); refill times are smoothed too. Never more than
+/// <paramref name="ceiling"/>, what the host holds: refills slow down as the pool grows, which would raise the demand again.
 /// </summary>
-public sealed class PoolDemand(TimeProvider time)
+public sealed class PoolDemand(TimeProvider time, int ceiling)
 {
     private const double Headroom = 1.5;
     private const double Smoothing = 0.3;
@@ -64,10 +65,13 @@ public sealed class PoolDemand(TimeProvider time)
         }
     }
 
-    /// <summary>Warm containers the recent traffic needs: one more than lease rate × refill time × headroom, rounded up.</summary>
+    /// <summary>The most demand asks for.</summary>
+    public int Ceiling => ceiling;
+
+    /// <summary>Warm containers the recent traffic needs: one more than lease rate × refill time × headroom, rounded up, at most the ceiling.</summary>
     public int Needed()
     {
         var rate = LeaseRate;
-        return rate < 0.1 ? 0 : (int)Math.Ceiling(rate * RefillSeconds * Headroom) + 1;
+        return rate < 0.1 ? 0 : (int)Math.Min(Math.Ceiling(rate * RefillSeconds * Headroom) + 1, ceiling);
     }
 }

@@ -18,6 +18,14 @@ public sealed class PoolOptions
     [Range(0, 1024)]
     public int MaxSize { get; set; } = 64;
 
+    /// <summary>
+    /// The most warm containers demand may raise a runtime's pool to; 0: what the host holds (two per core, and within
+    /// half the memory at the runtime's memory limit each; see HostCapacity). Starting more than that only takes the
+    /// cores from the runs, which slows the refills, which raised the demand: a pool that feeds on itself.
+    /// </summary>
+    [Range(0, 1024)]
+    public int MaxDemandSize { get; set; }
+
     /// <summary>Containers started at once while refilling: each start costs the engine ~200 ms of CPU.</summary>
     [Range(1, 16)]
     public int RefillConcurrency { get; set; } = 2;
@@ -44,4 +52,11 @@ public sealed class PoolOptions
     /// <summary>How often the pool checks itself (fill, recycle) even when nothing asked it to.</summary>
     [Range(1, 3600)]
     public int CheckIntervalSeconds { get; set; } = 5;
+
+    /// <summary>
+    /// How long after this host's runner released its liveness lease (its connection closed: the process ended) its
+    /// containers are taken for a dead runner's and removed, unless a runner holds the lease again by then.
+    /// </summary>
+    [Range(1, 600)]
+    public int RunnerLeaseSeconds { get; set; } = 3;
 }

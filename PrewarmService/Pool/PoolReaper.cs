@@ -22,7 +22,7 @@ public sealed class PoolReaper(
 {
     protected override bool IsResponsibleFor(ContainerListResponse container) =>
         container.Labels.TryGetValue(SandboxLabels.Role, out var role) && role == SandboxLabels.PoolRole
-        && HasName(container, SandboxLabels.PoolNamePrefix);
+        && SandboxLabels.HasName(container, SandboxLabels.PoolNamePrefix);
 
     protected override bool IsOwned(string containerId) => pools.Holds(containerId);
 }

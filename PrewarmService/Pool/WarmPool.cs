@@ -59,7 +59,8 @@ public sealed partial class WarmPool
         _metrics = metrics;
         _logger = logger;
         _target = Math.Min(targetSize, _options.MaxSize);
-        _demand = new PoolDemand(time);
+        var hostHolds = HostCapacity.Sandboxes(SandboxLimits.Defaults(sandboxOptions.Value, language).MemoryMb);
+        _demand = new PoolDemand(time, Math.Min(_options.MaxDemandSize > 0 ? _options.MaxDemandSize : hostHolds, _options.MaxSize));
         // Never more ready containers than the largest target: filling stops at the target anyway.
         _ready = Channel.CreateBounded<PooledContainer>(new BoundedChannelOptions(Math.Max(1, _options.MaxSize))
         {
@@ -76,7 +77,7 @@ public sealed partial class WarmPool
 
     /// <summary>
     /// How many containers the pool keeps ready: the configured (or POST /prewarm'd) target, raised to what the recent
-    /// traffic needs (<see cref="PoolDemand"/>), at most <see cref="PoolOptions.MaxSize"/>.
+    /// traffic needs (<see cref="PoolDemand"/>, at most <see cref="PoolDemand.Ceiling"/>), at most <see cref="PoolOptions.MaxSize"/>.
     /// </summary>
     public int Target => Math.Clamp(Math.Max(Volatile.Read(ref _target), _demand.Needed()), 0, _options.MaxSize);
 

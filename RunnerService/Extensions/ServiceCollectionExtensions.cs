@@ -10,6 +10,8 @@ public static class ServiceCollectionExtensions
 {
     public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
     {
+        // First: held before this process takes any container, released after it has removed them all (stops run in reverse).
+        builder.AddRunnerLease();
         builder.AddSandbox("runner");
         builder.Services.AddOptions<RunnerOptions>()
             .BindConfiguration(RunnerOptions.Section)
@@ -60,13 +62,26 @@ public static class ServiceCollectionExtensions
                 http.BaseAddress = new Uri(options.SessionUrl);
                 // Each call has its own timeout (SessionClient); a run's output streams for as long as the run lasts.
                 http.Timeout = Timeout.InfiniteTimeSpan;
-                if (!string.IsNullOrEmpty(options.HostToken))
-                {
-                    http.DefaultRequestHeaders.Add(RunProtocolJson.HostTokenHeader, options.HostToken);
-                }
+                http.DefaultRequestHeaders.Add(RunProtocolJson.HostTokenHeader, options.HostToken);
             })
             .RemoveAllResilienceHandlers();
 #pragma warning restore EXTEXP0001
+    }
+
+    /// <summary>The liveness lease is one request held open for the process's life: no resilience handler, no timeout.</summary>
+    private static void AddRunnerLease(this IHostApplicationBuilder builder)
+    {
+#pragma warning disable EXTEXP0001 // RemoveAllResilienceHandlers: the documented way to replace the defaults' handler for one client.
+        builder.Services.AddHttpClient<RunnerLease>((sp, http) =>
+            {
+                http.BaseAddress = new Uri(sp.GetRequiredService<IOptions<RunnerOptions>>().Value.PrewarmUrl);
+                http.Timeout = Timeout.InfiniteTimeSpan;
+                http.DefaultRequestHeaders.Add(InternalAccess.Header, sp.GetRequiredService<IOptions<InternalAccessOptions>>().Value.InternalToken);
+                http.DefaultRequestHeaders.Add(RunnerLease.RunnerHeader, sp.GetRequiredService<SandboxInstance>().Id);
+            })
+            .RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<RunnerLease>());
     }
 
     private static void AddPrewarmClient(this IHostApplicationBuilder builder)
@@ -74,7 +89,10 @@ public static class ServiceCollectionExtensions
         var runner = builder.Configuration.GetSection(RunnerOptions.Section).Get<RunnerOptions>() ?? new();
 #pragma warning disable EXTEXP0001 // RemoveAllResilienceHandlers: the documented way to replace the defaults' handler for one client.
         builder.Services.AddHttpClient<PrewarmClient>((sp, http) =>
-                http.BaseAddress = new Uri(sp.GetRequiredService<IOptions<RunnerOptions>>().Value.PrewarmUrl))
+            {
+                http.BaseAddress = new Uri(sp.GetRequiredService<IOptions<RunnerOptions>>().Value.PrewarmUrl);
+                http.DefaultRequestHeaders.Add(InternalAccess.Header, sp.GetRequiredService<IOptions<InternalAccessOptions>>().Value.InternalToken);
+            })
             // A lease is on every run's hot path: when the pool is slow or down, give up fast and start cold.
             .RemoveAllResilienceHandlers()
             .AddStandardResilienceHandler(o =>

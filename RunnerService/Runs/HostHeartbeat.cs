@@ -15,6 +15,7 @@ public sealed partial class HostHeartbeat(
     SessionClient session,
     PrewarmClient prewarm,
     RunRegistry runs,
+    ResultReporter reporter,
     RuntimeProbe runtimes,
     IContainerEngine engine,
     SandboxInstance instance,
@@ -79,7 +80,9 @@ public sealed partial class HostHeartbeat(
         var pool = await prewarm.GetPoolAsync(cancellationToken);
         PoolReady = pool?.Ready ?? 0;
         EngineProblem = await EngineProblemAsync(cancellationToken);
-        return new Heartbeat(instance.Id, runs.ActiveIds, options.Value.MaxConcurrentRuns, pool, EngineProblem, _prewarmGeneration, runtimes.Runtimes);
+        // Ended runs whose results still wait for delivery are listed too: SessionService would take them for lost.
+        IReadOnlyList<string> listed = [.. runs.ActiveIds.Union(reporter.Undelivered)];
+        return new Heartbeat(instance.Id, listed, options.Value.MaxConcurrentRuns, pool, EngineProblem, _prewarmGeneration, runtimes.Runtimes);
     }
 
     private async Task<string?> EngineProblemAsync(CancellationToken cancellationToken)

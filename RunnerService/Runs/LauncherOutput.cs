@@ -56,12 +56,33 @@ public sealed class LauncherOutput(long limitBytes, int maxFiles = 0, long maxFi
     /// <summary>The files left out, by the launcher or here.</summary>
     public IReadOnlyList<DroppedFile> DroppedFiles => _dropped;
 
+    /// <summary>
+    /// Segments kept at the grain of the script's writes; past this many, stdout and stderr interleave at a coarser
+    /// grain (see <see cref="AddToLog"/>), so that a script alternating one-byte writes to both makes a few thousand
+    /// segments, not a million (each one an event of a replay and an entry of the stored result).
+    /// </summary>
+    public const int MaxFineSegments = 2048;
+
     private readonly List<int> _segments = [];
     private int _segmentsTaken;
     private int _segmentTaken;
+    private long _takenSegmentOffset; // where segment _segmentsTaken starts in the combined log
+    private readonly ArrayBufferWriter<byte> _heldStdout = new();
+    private readonly ArrayBufferWriter<byte> _heldStderr = new();
+    private readonly long _grain = Math.Max(256, limitBytes / MaxFineSegments);
 
-    /// <summary>The combined log's writes in order: stdout lengths positive, stderr negative.</summary>
-    public IReadOnlyList<int> Segments => _segments;
+    /// <summary>
+    /// The combined log's writes in order: stdout lengths positive, stderr negative. At most about
+    /// 2 × <see cref="MaxFineSegments"/> of them, whatever the script does.
+    /// </summary>
+    public IReadOnlyList<int> Segments
+    {
+        get
+        {
+            ReleaseHeld();
+            return _segments;
+        }
+    }
 
     /// <summary>
     /// Hands over the output accepted since the last call, in write order, as (stdout?, offset in the combined log,
@@ -69,11 +90,11 @@ public sealed class LauncherOutput(long limitBytes, int maxFiles = 0, long maxFi
     /// </summary>
     public void TakeNew(Action<bool, long, ReadOnlySpan<byte>> take)
     {
-        long offset = 0;
-        for (var i = 0; i < _segmentsTaken; i++)
+        if (_segments.Count == 0)
         {
-            offset += Math.Abs(_segments[i]);
+            return;
         }
+        var offset = _takenSegmentOffset;
         for (var i = _segmentsTaken; i < _segments.Count; i++)
         {
             var length = Math.Abs(_segments[i]);
@@ -84,11 +105,9 @@ public sealed class LauncherOutput(long limitBytes, int maxFiles = 0, long maxFi
             }
             offset += length;
         }
-        if (_segments.Count > 0)
-        {
-            _segmentsTaken = _segments.Count - 1;
-            _segmentTaken = Math.Abs(_segments[^1]);
-        }
+        _segmentsTaken = _segments.Count - 1;
+        _segmentTaken = Math.Abs(_segments[^1]);
+        _takenSegmentOffset = offset - _segmentTaken;
     }
 
     public void Feed(ReadOnlySpan<byte> data)
@@ -123,7 +142,14 @@ public sealed class LauncherOutput(long limitBytes, int maxFiles = 0, long maxFi
 
     public string Stderr => Decode(_stderr);
 
-    public string Logs => Decode(_combined);
+    public string Logs
+    {
+        get
+        {
+            ReleaseHeld();
+            return Decode(_combined);
+        }
+    }
 
     private void BeginFrame()
     {
@@ -170,20 +196,9 @@ public sealed class LauncherOutput(long limitBytes, int maxFiles = 0, long maxFi
         var room = (int)Math.Max(0, limitBytes - TotalBytes);
         var kept = chunk[..Math.Min(room, chunk.Length)];
         stream.Write(kept);
-        _combined.Write(kept);
         if (kept.Length > 0)
         {
-            // Which bytes of the combined log are stdout and which stderr, in write order: stdout lengths positive,
-            // stderr negative, neighbours of one stream merged. The log can be split back into its writes from it.
-            var length = stream == _stdout ? kept.Length : -kept.Length;
-            if (_segments.Count > 0 && Math.Sign(_segments[^1]) == Math.Sign(length))
-            {
-                _segments[^1] += length;
-            }
-            else
-            {
-                _segments.Add(length);
-            }
+            AddToLog(stream == _stdout, kept);
         }
         if (kept.Length < chunk.Length)
         {
@@ -191,6 +206,57 @@ public sealed class LauncherOutput(long limitBytes, int maxFiles = 0, long maxFi
             return false;
         }
         return true;
+    }
+
+    /// <summary>
+    /// Adds output to the combined log. Up to <see cref="MaxFineSegments"/> segments, as it comes. Past them, output
+    /// that would start a new segment is held per stream and enters the log in turns once the held bytes reach the grain
+    /// (output limit / <see cref="MaxFineSegments"/>, at least 256 bytes): within a turn, the stream that continues the
+    /// last segment first, then the other. Each stream keeps its own order; only their interleaving gets coarser.
+    /// </summary>
+    private void AddToLog(bool stdout, ReadOnlySpan<byte> bytes)
+    {
+        var continues = _segments.Count > 0 && (_segments[^1] > 0) == stdout;
+        if (_segments.Count < MaxFineSegments || (continues && _heldStdout.WrittenCount == 0 && _heldStderr.WrittenCount == 0))
+        {
+            WriteToLog(stdout, bytes);
+            return;
+        }
+        (stdout ? _heldStdout : _heldStderr).Write(bytes);
+        if (_heldStdout.WrittenCount + _heldStderr.WrittenCount >= _grain)
+        {
+            ReleaseHeld();
+        }
+    }
+
+    private void ReleaseHeld()
+    {
+        var stdoutFirst = _segments.Count == 0 || _segments[^1] > 0;
+        foreach (var stdout in stdoutFirst ? new[] { true, false } : [false, true])
+        {
+            var held = stdout ? _heldStdout : _heldStderr;
+            if (held.WrittenCount > 0)
+            {
+                WriteToLog(stdout, held.WrittenSpan);
+                held.ResetWrittenCount();
+            }
+        }
+    }
+
+    private void WriteToLog(bool stdout, ReadOnlySpan<byte> bytes)
+    {
+        _combined.Write(bytes);
+        // Which bytes of the combined log are stdout and which stderr, in write order: stdout lengths positive,
+        // stderr negative, neighbours of one stream merged. The log can be split back into its writes from it.
+        var length = stdout ? bytes.Length : -bytes.Length;
+        if (_segments.Count > 0 && Math.Sign(_segments[^1]) == Math.Sign(length))
+        {
+            _segments[^1] += length;
+        }
+        else
+        {
+            _segments.Add(length);
+        }
     }
 
     private void EndFrame()
@@ -214,6 +280,7 @@ public sealed class LauncherOutput(long limitBytes, int maxFiles = 0, long maxFi
         {
             return;
         }
+        ReleaseHeld(); // the output is complete: what was held goes with the result
         try
         {
             Exit = JsonSerializer.Deserialize(_exitRecord!.WrittenSpan, LauncherJsonContext.Default.LauncherExit);

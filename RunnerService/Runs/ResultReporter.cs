@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Executor.RunProtocol;
 using Executor.Sandbox;
@@ -22,9 +23,22 @@ public sealed partial class ResultReporter(
     private readonly Channel<Pending> _retries = Channel.CreateBounded<Pending>(
         new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.Wait });
 
+    private readonly ConcurrentDictionary<string, bool> _undelivered = new();
+
+    /// <summary>
+    /// Sessions whose run has ended here and whose result SessionService has not accepted yet. The heartbeat lists them
+    /// with the runs in progress: a run it stopped listing would be taken for lost (internal_error) before its result,
+    /// held back while SessionService restarted, arrived.
+    /// </summary>
+    public IEnumerable<string> Undelivered => _undelivered.Keys;
+
+    /// <summary>The run has ended: its result is this host's to deliver from now on (call before the run stops being listed).</summary>
+    public void Hold(string sessionId) => _undelivered[sessionId] = true;
+
     /// <summary>Reports a result now; a failure queues it for retries (returns once it was delivered or queued).</summary>
     public async Task ReportAsync(string sessionId, RunResult result)
     {
+        Hold(sessionId);
         var pending = new Pending(sessionId, result, time.GetUtcNow(), Attempt: 1);
         if (!await TryDeliverAsync(pending, CancellationToken.None))
         {
@@ -45,6 +59,7 @@ public sealed partial class ResultReporter(
                 }
                 if (time.GetUtcNow() - pending.Since > GiveUpAfter)
                 {
+                    _undelivered.TryRemove(pending.SessionId, out _);
                     LogGaveUp(pending.SessionId, (int)GiveUpAfter.TotalMinutes);
                     return;
                 }
@@ -56,6 +71,7 @@ public sealed partial class ResultReporter(
         try
         {
             await session.ReportAsync(sandbox.Value.Host, pending.SessionId, pending.Result, cancellationToken);
+            _undelivered.TryRemove(pending.SessionId, out _);
             return true;
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or Polly.ExecutionRejectedException

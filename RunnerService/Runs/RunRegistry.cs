@@ -101,6 +101,7 @@ public sealed class RunRegistry(
         try
         {
             result = await runner.RunAsync(job, run, lifetime.ApplicationStopping);
+            reporter.Hold(job.SessionId); // listed as undelivered before it stops being listed as running
             finished.Set(job.SessionId, result, new MemoryCacheEntryOptions
             {
                 AbsoluteExpirationRelativeToNow = TimeSpan.FromMinutes(options.Value.ResultRetentionMinutes),

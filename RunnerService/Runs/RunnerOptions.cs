@@ -10,8 +10,12 @@ public sealed class RunnerOptions
     [Required]
     public string SessionUrl { get; set; } = "http://session";
 
-    /// <summary>The shared secret of the runner hosts, when SessionService requires one (Sessions:HostToken).</summary>
-    public string? HostToken { get; set; }
+    /// <summary>
+    /// This host's own credential for the run protocol: HMAC-SHA256 of its name (Sandbox:Host) under SessionService's
+    /// Sessions:HostSecret (Executor.RunProtocol.HostCredentials). Without it SessionService refuses every call.
+    /// </summary>
+    [Required]
+    public string HostToken { get; set; } = "";
 
     /// <summary>Where PrewarmService is found (service discovery name or URL).</summary>
     [Required]
@@ -49,10 +53,5 @@ public sealed class RunnerOptions
     [Range(1, 1440)]
     public int ResultRetentionMinutes { get; set; } = 10;
 
-    private static int DefaultConcurrency()
-    {
-        var byCpu = Environment.ProcessorCount * 2;
-        var byMemory = (int)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2 / (256L * 1024 * 1024));
-        return Math.Clamp(Math.Min(byCpu, byMemory), 1, 1024);
-    }
+    private static int DefaultConcurrency() => Executor.Sandbox.HostCapacity.Sandboxes(memoryMbEach: 256);
 }

@@ -21,10 +21,7 @@ public sealed class RunnerReaper(
     WarmSlots slots,
     RuntimeProbe probe) : OrphanReaper(engine, janitor, options, instance, time, meterFactory, logger)
 {
-    protected override bool IsResponsibleFor(ContainerListResponse container) =>
-        container.Labels.TryGetValue(SandboxLabels.Role, out var role) && role == SandboxLabels.ColdRole
-        || HasName(container, SandboxLabels.LeasedNamePrefix)
-        || HasName(container, SandboxLabels.RunNamePrefix);
+    protected override bool IsResponsibleFor(ContainerListResponse container) => SandboxLabels.IsRunners(container);
 
     protected override bool IsOwned(string containerId) =>
         runs.ContainerIds.Contains(containerId) || slots.Holds(containerId) || probe.Holds(containerId);

@@ -85,9 +85,6 @@ public abstract partial class OrphanReaper : BackgroundService
         }
     }
 
-    protected static bool HasName(ContainerListResponse container, string prefix) =>
-        container.Names.Any(n => n.TrimStart('/').StartsWith(prefix, StringComparison.Ordinal));
-
     [LoggerMessage(Level = LogLevel.Information, Message = "{Service} removed orphan container {ContainerId}")]
     private partial void LogReaped(string service, string containerId);
 

@@ -1,3 +1,5 @@
+using Docker.DotNet.Models;
+
 namespace Executor.Sandbox;
 
 /// <summary>
@@ -40,4 +42,16 @@ public static class SandboxLabels
         [Deployment] = options.Deployment,
         [Host] = options.Host,
     };
+
+    /// <summary>
+    /// Whether the container is the runner's: leased warm ones and the cold ones it started. Its runner removes them;
+    /// when that runner is gone, its host's pool does (RunnerLiveness).
+    /// </summary>
+    public static bool IsRunners(ContainerListResponse container) =>
+        container.Labels.TryGetValue(Role, out var role) && role == ColdRole
+        || HasName(container, LeasedNamePrefix)
+        || HasName(container, RunNamePrefix);
+
+    public static bool HasName(ContainerListResponse container, string prefix) =>
+        container.Names.Any(n => n.TrimStart('/').StartsWith(prefix, StringComparison.Ordinal));
 }

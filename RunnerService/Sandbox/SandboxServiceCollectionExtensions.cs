@@ -21,6 +21,11 @@ public static class SandboxServiceCollectionExtensions
             .Validate(o => o.MemoryMb <= o.MaxMemoryMb, "Sandbox:MemoryMb must not exceed Sandbox:MaxMemoryMb")
             .ValidateOnStart();
 
+        builder.Services.AddOptions<InternalAccessOptions>()
+            .BindConfiguration(InternalAccessOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
         builder.Services.AddSingleton(new SandboxInstance(serviceName));
         builder.Services.TryAddSingleton(TimeProvider.System);
         // Long enough to remove every container this process holds (parallel removals of 64 take about 3 s); an

@@ -8,7 +8,10 @@ namespace Executor.Sandbox;
 /// the engine's host. It is moby's newest default profile (moby/profiles, seccomp/default.json) less what a sandbox
 /// never needs and the kernel has a history with: io_uring (absent from the default only since Docker 25; the
 /// Docker 20.10 this project installs still allows it), ptrace, process_vm_readv/writev, name_to_handle_at and
-/// vmsplice; and less the rules that only grant calls to capabilities, which a sandbox never has. README lists them.
+/// vmsplice; and less the rules that only grant calls to capabilities, which a sandbox never has. It admits only each
+/// machine's native system call ABI (no 32-bit or x32 entry on a 64-bit machine: a call through one is killed as a bad
+/// architecture, since socketcall hides socket's arguments from the filter), and mknod/mknodat only for regular files,
+/// FIFOs and sockets, never devices. README lists it all.
 /// </summary>
 public static class SeccompProfile
 {
@@ -21,7 +24,7 @@ public static class SeccompProfile
     [
         "io_uring_setup", "io_uring_enter", "io_uring_register", "userfaultfd", "perf_event_open", "bpf", "keyctl",
         "add_key", "request_key", "ptrace", "process_vm_readv", "process_vm_writev", "name_to_handle_at", "vmsplice",
-        "unshare", "setns", "mount", "kexec_load", "init_module",
+        "unshare", "setns", "mount", "kexec_load", "init_module", "socketcall",
     ];
 
     /// <summary>The profile as the engine takes it in <c>SecurityOpt</c> (one line of JSON) for the OCI runtime that runs it.</summary>

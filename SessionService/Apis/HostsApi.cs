@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using Executor.RunProtocol;
 using Executor.Session.Dispatch;
 using Executor.Session.Sessions;
@@ -13,14 +11,16 @@ namespace Executor.Session.Apis;
 
 /// <summary>
 /// Internal API of the runner hosts (the run protocol, Executor.RunProtocol): they claim work, say they are alive and
-/// report results. Never routed by the gateway; with Sessions:HostToken set, a host must present it.
+/// report results. Every call carries the host's own credential (HostCredentials), and touches only sessions that host
+/// claimed: another host's result, output or input is not found. The gateway routes /hosts/* too, so that remote hosts
+/// need no port of the replicas; the credential is what guards them.
 /// </summary>
 public static class HostsApi
 {
     public static RouteGroupBuilder MapHostsApi(this IEndpointRouteBuilder app)
     {
-        // Not the callers' keys: the hosts present their own shared token.
-        var api = app.MapGroup("/hosts/{host}").WithTags("Runner hosts").ExcludeFromDescription().AllowAnonymous().AddEndpointFilter(RequireHostToken);
+        // Not the callers' keys: each host presents its own credential.
+        var api = app.MapGroup("/hosts/{host}").WithTags("Runner hosts").ExcludeFromDescription().AllowAnonymous().AddEndpointFilter(RequireHostCredential);
 
         api.MapPost("/claims", ClaimAsync).WithName("ClaimRuns");
         api.MapPost("/heartbeat", HeartbeatAsync).WithName("Heartbeat");
@@ -41,8 +41,11 @@ public static class HostsApi
         string host, Heartbeat beat, RunnerHosts hosts, CancellationToken cancellationToken) =>
         IsHostId(host) ? TypedResults.Ok(await hosts.BeatAsync(host, beat, HostRoutes.HeartbeatInterval, cancellationToken)) : TypedResults.BadRequest();
 
-    /// <summary>The first result of a session counts; a repeated or late one is answered all the same (stored: false), so the host stops retrying.</summary>
-    public static async Task<Results<Ok<ReportResponse>, NotFound>> ReportAsync(
+    /// <summary>
+    /// The first result of a session counts; a repeated or late one is answered all the same (stored: false), so the host
+    /// stops retrying. A result for a session another host claimed is not found.
+    /// </summary>
+    public static async Task<Results<Ok<ReportResponse>, NotFound, ProblemHttpResult>> ReportAsync(
         string host, string sessionId, RunResult result, ISessionStore store, SessionCompletions completions, SubmittedJobs submitted,
         SessionTelemetry telemetry, CancellationToken cancellationToken)
     {
@@ -59,7 +62,12 @@ public static class HostsApi
         }
         if (stored is null)
         {
-            return await store.FindAsync(sessionId, cancellationToken) is null ? TypedResults.NotFound() : TypedResults.Ok(new ReportResponse(false));
+            return await store.FindAsync(sessionId, cancellationToken) switch
+            {
+                null => TypedResults.NotFound(),
+                { Host: var claimedBy } when claimedBy != host => NotTheHosts(host, sessionId),
+                _ => TypedResults.Ok(new ReportResponse(false)),
+            };
         }
         submitted.Forget(sessionId);
         completions.Completed(sessionId, stored);
@@ -116,13 +124,22 @@ public static class HostsApi
     /// there is input or its end, or after <see cref="HostRoutes.StdinWait"/> with nothing). With no client attached
     /// within Sessions:StdinAttachGraceSeconds of the start, the input ends: the script reads end of file.
     /// </summary>
-    public static async Task<Results<Ok<StdinBatch>, NotFound>> ReadStdinAsync(
-        string host, string sessionId, [FromQuery] long from, IStdinLog stdin, SessionSignals signals,
+    public static async Task<Results<Ok<StdinBatch>, NotFound, ProblemHttpResult>> ReadStdinAsync(
+        string host, string sessionId, [FromQuery] long from, ISessionStore store, IStdinLog stdin, SessionSignals signals,
         IOptions<SessionServiceOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
         if (!SessionIds.IsWellFormed(sessionId) || from < 0)
         {
             return TypedResults.NotFound();
+        }
+        // A caller's input is for the host running the session, and no other.
+        if (await store.FindAsync(sessionId, cancellationToken) is not { } session)
+        {
+            return TypedResults.NotFound();
+        }
+        if (session.Host != host)
+        {
+            return NotTheHosts(host, sessionId);
         }
         var grace = TimeSpan.FromSeconds(options.Value.StdinAttachGraceSeconds);
         var until = time.GetUtcNow() + HostRoutes.StdinWait;
@@ -159,16 +176,36 @@ public static class HostsApi
 
     private static bool IsHostId(string host) => host.Length is > 0 and <= 128 && host.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 
-    private static async ValueTask<object?> RequireHostToken(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    private static ProblemHttpResult NotTheHosts(string host, string sessionId) => TypedResults.Problem(
+        statusCode: StatusCodes.Status404NotFound,
+        type: "urn:executor:problem:not-the-hosts-session",
+        title: "Not this host's session",
+        detail: $"Runner host '{host}' does not run session {sessionId}.");
+
+    /// <summary>The path's host must be the one whose credential the call carries, and not revoked.</summary>
+    private static async ValueTask<object?> RequireHostCredential(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
-        var expected = context.HttpContext.RequestServices.GetRequiredService<IOptions<SessionServiceOptions>>().Value.HostToken;
-        if (!string.IsNullOrEmpty(expected))
+        var request = context.HttpContext.Request;
+        if (request.RouteValues["host"] is not string host || !IsHostId(host))
         {
-            var given = context.HttpContext.Request.Headers[RunProtocolJson.HostTokenHeader].ToString();
-            if (!CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(given), Encoding.UTF8.GetBytes(expected)))
-            {
-                return TypedResults.Unauthorized();
-            }
+            return TypedResults.BadRequest();
+        }
+        var options = context.HttpContext.RequestServices.GetRequiredService<IOptions<SessionServiceOptions>>().Value;
+        if (!HostCredentials.IsValid(options.HostSecret, host, request.Headers[RunProtocolJson.HostTokenHeader].ToString()))
+        {
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status401Unauthorized,
+                type: "urn:executor:problem:host-credential-required",
+                title: "Not this host's credential",
+                detail: $"Calls for runner host '{host}' must carry that host's own credential in {RunProtocolJson.HostTokenHeader}.");
+        }
+        if (options.RevokedHosts.Contains(host, StringComparer.Ordinal))
+        {
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status403Forbidden,
+                type: "urn:executor:problem:host-revoked",
+                title: "Runner host revoked",
+                detail: $"Runner host '{host}' is revoked (Sessions:RevokedHosts): it may not claim work or report.");
         }
         return await next(context);
     }

@@ -2,6 +2,7 @@ using Executor.RunProtocol;
 using Executor.Session.Access;
 using Executor.Session.Dispatch;
 using Executor.Session.OpenApi;
+using Executor.Session.Live;
 using Executor.Session.Sessions;
 using Executor.Session.Storage;
 using Executor.Session.Telemetry;
@@ -52,13 +53,17 @@ public static class SessionsApi
     }
 
     public static async Task<Results<Ok<ExecuteResponse>, Ok<SessionResult>, Accepted<PendingResponse>, ProblemHttpResult>> ExecuteAsync(
-        HttpContext context, SessionSubmitter submitter, SessionTelemetry telemetry, IOptions<SessionServiceOptions> options,
+        HttpContext context, SessionSubmitter submitter, SessionTelemetry telemetry, IOptions<SessionServiceOptions> options, StreamGate gate,
         [FromQuery] bool? wait, [FromQuery(Name = "wait_seconds")] int? waitSeconds, CancellationToken cancellationToken)
     {
         if (WaitFor(wait, waitSeconds, options.Value) is not { } waitFor)
         {
             telemetry.Rejected("bad_wait");
             return TypedResults.Problem(BadWait(options.Value));
+        }
+        if (waitFor > TimeSpan.Zero && gate.TryEnter(context) is { } tooMany)
+        {
+            return TypedResults.Problem(tooMany);
         }
         Upload? upload;
         using (var validate = SessionTelemetry.Source.StartActivity("validate upload"))
@@ -92,7 +97,7 @@ public static class SessionsApi
     public static async Task<Results<Ok<SessionResult>, Accepted<PendingResponse>, ProblemHttpResult>> GetResultAsync(
         [FromRoute(Name = "session_id")] string sessionId, [FromQuery(Name = "wait_seconds")] int? waitSeconds, HttpContext context,
         ISessionStore store, SessionCompletions completions, IOptions<SessionServiceOptions> options, IOptions<AuthOptions> auth,
-        CancellationToken cancellationToken)
+        StreamGate gate, CancellationToken cancellationToken)
     {
         if (WaitFor(wait: null, waitSeconds, options.Value) is not { } waitFor)
         {
@@ -105,6 +110,10 @@ public static class SessionsApi
         }
         if (!SessionStatus.IsTerminal(session.Status) && waitFor > TimeSpan.Zero)
         {
+            if (gate.TryEnter(context) is { } tooMany)
+            {
+                return TypedResults.Problem(tooMany);
+            }
             session = await completions.WaitAsync(sessionId, waitFor, cancellationToken) ?? session;
         }
         if (!SessionStatus.IsTerminal(session.Status))

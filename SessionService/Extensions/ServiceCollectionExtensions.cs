@@ -36,6 +36,7 @@ public static class ServiceCollectionExtensions
         builder.Services.AddSingleton<SessionTelemetry>();
         builder.Services.AddSingleton<SessionSignals>();
         builder.Services.AddSingleton<SessionCompletions>();
+        builder.Services.AddSingleton<Live.StreamGate>();
         builder.Services.AddSingleton<SubmittedJobs>();
         builder.Services.AddSingleton<ClaimBroker>();
         builder.Services.AddSingleton<RunnerHosts>();

@@ -40,13 +40,15 @@ public static partial class AttachApi
                 + "U+0004 (Ctrl-D), or a close, is end of file. ?last_event_id=N resumes the output after byte N.")
             .Produces(StatusCodes.Status101SwitchingProtocols)
             .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
         return app;
     }
 
     public static async Task<IResult> AttachAsync(
         [FromRoute(Name = "session_id")] string sessionId, HttpContext context, ISessionStore store, IOutputLog log, IStdinLog stdin,
-        SessionSignals signals, IOptions<SessionServiceOptions> options, IOptions<AuthOptions> auth, TimeProvider time, ILoggerFactory loggers)
+        SessionSignals signals, IOptions<SessionServiceOptions> options, IOptions<AuthOptions> auth, StreamGate gate, TimeProvider time,
+        ILoggerFactory loggers)
     {
         var cancellationToken = context.RequestAborted;
         var session = await SessionsApi.FindOwnedAsync(sessionId, context, store, auth.Value, cancellationToken);
@@ -59,6 +61,10 @@ public static partial class AttachApi
             return TypedResults.Problem(Problems.Create(StatusCodes.Status400BadRequest, "websocket-required", "Not a WebSocket request",
                 $"GET /result/{sessionId}/attach upgrades to a WebSocket (Upgrade: websocket); for output alone, GET /result/{sessionId}/events."));
         }
+        if (gate.TryEnter(context) is { } tooMany)
+        {
+            return TypedResults.Problem(tooMany);
+        }
         var from = LiveApi.Offset(context.Request.Query["last_event_id"].ToString()) ?? 0;
         // A browser that offered subprotocols (the playground: "executor" and its key) needs one of them chosen.
         var subProtocol = context.WebSockets.WebSocketRequestedProtocols.Contains(BrowserProtocol) ? BrowserProtocol : null;
@@ -67,7 +73,7 @@ public static partial class AttachApi
             KeepAliveInterval = TimeSpan.FromSeconds(15),
             SubProtocol = subProtocol,
         });
-        using var attach = new Attachment(socket, sessionId, stdin, signals, options.Value.MaxStdinBytes, loggers.CreateLogger(typeof(AttachApi)));
+        using var attach = new Attachment(socket, sessionId, stdin, signals, options.Value.MaxStdinBytes, time, loggers.CreateLogger(typeof(AttachApi)));
         if (await stdin.MarkStdinAttachedAsync(sessionId, cancellationToken))
         {
             signals.InputArrived(sessionId);
@@ -91,11 +97,16 @@ public static partial class AttachApi
         return Results.Empty;
     }
 
-    private sealed partial class Attachment(WebSocket socket, string sessionId, IStdinLog stdin, SessionSignals signals, long maxStdinBytes, ILogger logger)
+    private sealed partial class Attachment(
+        WebSocket socket, string sessionId, IStdinLog stdin, SessionSignals signals, long maxStdinBytes, TimeProvider time, ILogger logger)
         : IDisposable
     {
         private readonly SemaphoreSlim _sending = new(1, 1);
-        private bool _inputEnded;
+        private StdinWriter? _writer;
+        private volatile bool _inputEnded;
+
+        /// <summary>The input's way to the store (coalesced); made at the first message, which comes from the one receiving loop.</summary>
+        private StdinWriter Writer => _writer ??= new StdinWriter(stdin, sessionId, maxStdinBytes, time, WrittenAsync);
 
         public async Task SendAsync(IAsyncEnumerable<LiveEvent> events, CancellationToken cancellationToken)
         {
@@ -193,35 +204,42 @@ public static partial class AttachApi
                 await EndInputAsync(cancellationToken);
                 return;
             }
-            if (data.Length == 0)
+            if (data.Length > 0 && !await Writer.WriteAsync(data, cancellationToken))
             {
-                return;
+                await SendErrorAsync("stdin-closed", "The input has ended: nothing more reaches the script.", cancellationToken);
             }
-            switch (await stdin.AppendStdinAsync(sessionId, data, maxStdinBytes, cancellationToken))
+        }
+
+        /// <summary>The outcome of one of the writer's appends (several messages, coalesced).</summary>
+        private async Task WrittenAsync(StdinAppend outcome)
+        {
+            switch (outcome)
             {
                 case StdinAppend.Appended:
                     signals.InputArrived(sessionId);
                     break;
                 case StdinAppend.OverLimit:
-                    await RefuseAsync("stdin-too-large", $"The input would pass the limit of {maxStdinBytes} bytes; it ends here.", cancellationToken);
+                    // From the writer itself, which has stopped: the end must not wait for it.
+                    await RefuseAsync("stdin-too-large", $"The input would pass the limit of {maxStdinBytes} bytes; it ends here.", CancellationToken.None,
+                        fromWriter: true);
                     break;
                 default:
                     _inputEnded = true;
                     await SendErrorAsync("stdin-closed",
                         "This session's stdin is closed: it was not submitted with stdin_mode=interactive, its input has ended, or it has ended.",
-                        cancellationToken);
+                        CancellationToken.None);
                     break;
             }
         }
 
-        private async Task RefuseAsync(string error, string detail, CancellationToken cancellationToken)
+        private async Task RefuseAsync(string error, string detail, CancellationToken cancellationToken, bool fromWriter = false)
         {
             LogInputRefused(sessionId, error);
             await SendErrorAsync(error, detail, cancellationToken);
-            await EndInputAsync(cancellationToken);
+            await EndInputAsync(cancellationToken, fromWriter);
         }
 
-        private async Task EndInputAsync(CancellationToken cancellationToken)
+        private async Task EndInputAsync(CancellationToken cancellationToken, bool fromWriter = false)
         {
             if (_inputEnded)
             {
@@ -230,6 +248,10 @@ public static partial class AttachApi
             _inputEnded = true;
             try
             {
+                if (!fromWriter && _writer is { } writer)
+                {
+                    await writer.CompleteAsync(); // what was sent before the end reaches the store before the end does
+                }
                 if (await stdin.CloseStdinAsync(sessionId, cancellationToken))
                 {
                     signals.InputArrived(sessionId);

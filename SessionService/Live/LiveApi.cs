@@ -23,18 +23,23 @@ public static class LiveApi
                 + "script writes it, at its byte offset in the combined output), 'ping' every 15 s, and one final 'result' (the whole result). "
                 + "An event's id is the byte offset after it: send it back as Last-Event-ID (or ?last_event_id=) to resume without loss or duplicates.")
             .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
         return app;
     }
 
     public static async Task<IResult> Events(
         [FromRoute(Name = "session_id")] string sessionId, HttpContext context, ISessionStore store, IOutputLog log, SessionSignals signals,
-        IOptions<AuthOptions> auth, TimeProvider time, CancellationToken cancellationToken)
+        IOptions<AuthOptions> auth, StreamGate gate, TimeProvider time, CancellationToken cancellationToken)
     {
         if (!SessionIds.IsWellFormed(sessionId) || await store.FindAsync(sessionId, cancellationToken) is not { } session
             || !Caller.Of(context, auth.Value).Owns(session.Owner))
         {
             return TypedResults.Problem(Problems.SessionNotFound(sessionId));
+        }
+        if (gate.TryEnter(context) is { } tooMany)
+        {
+            return TypedResults.Problem(tooMany);
         }
         var from = Offset(context.Request.Headers["Last-Event-ID"].ToString()) ?? Offset(context.Request.Query["last_event_id"].ToString()) ?? 0;
         // No buffering anywhere on the way (the gateway streams as it is; this says so to any other proxy too).

@@ -31,6 +31,9 @@ public static class SessionFeed
     public const string EndId = "end";
 
     private static readonly TimeSpan LookAgain = TimeSpan.FromSeconds(1);
+
+    /// <summary>The most segments a result's replay sends as they are: a runner keeps about 4096 at most.</summary>
+    private const int MaxReplaySegments = 8192;
     private static readonly TimeSpan PingEvery = TimeSpan.FromSeconds(15);
 
     /// <summary>The session's events from output offset <paramref name="from"/> on, until its result.</summary>
@@ -91,33 +94,48 @@ public static class SessionFeed
     /// <summary>Neighbouring pieces of one stream as one: a character split between them is whole again.</summary>
     private static IEnumerable<OutputChunk> Contiguous(IReadOnlyList<OutputChunk> chunks)
     {
-        OutputChunk? pending = null;
+        var run = new List<OutputChunk>();
         foreach (var chunk in chunks)
         {
-            if (pending is not null && pending.Stdout == chunk.Stdout && pending.End == chunk.Offset)
+            if (run.Count > 0 && (run[^1].Stdout != chunk.Stdout || run[^1].End != chunk.Offset))
             {
-                pending = pending with { Data = [.. pending.Data, .. chunk.Data] };
-                continue;
+                yield return Joined(run);
+                run.Clear();
             }
-            if (pending is not null)
-            {
-                yield return pending;
-            }
-            pending = chunk;
+            run.Add(chunk);
         }
-        if (pending is not null)
+        if (run.Count > 0)
         {
-            yield return pending;
+            yield return Joined(run);
         }
+    }
+
+    /// <summary>A run of neighbouring pieces as one, copied once (joining them pairwise would copy a long run over and over).</summary>
+    private static OutputChunk Joined(List<OutputChunk> run)
+    {
+        if (run.Count == 1)
+        {
+            return run[0];
+        }
+        var data = new byte[run.Sum(c => c.Data.Length)];
+        var at = 0;
+        foreach (var chunk in run)
+        {
+            chunk.Data.CopyTo(data, at);
+            at += chunk.Data.Length;
+        }
+        return run[0] with { Data = data };
     }
 
     /// <summary>The output from <paramref name="from"/> on, as the result holds it, split back into its writes.</summary>
     private static IEnumerable<LiveEvent> Replay(RunResult result, long from)
     {
         var bytes = Encoding.UTF8.GetBytes(result.Logs);
-        IReadOnlyList<int> segments = result.Segments is { } known && known.Sum(Math.Abs) == bytes.Length
+        // Without its segments (written before they were kept), or with more than a result holds now (written before
+        // they were bounded), the output replays as its stdout, then its stderr: a bounded replay whatever was stored.
+        IReadOnlyList<int> segments = result.Segments is { Count: <= MaxReplaySegments } known && known.Sum(Math.Abs) == bytes.Length
             ? known
-            : [Encoding.UTF8.GetByteCount(result.Stdout), -Encoding.UTF8.GetByteCount(result.Stderr)]; // written before segments were kept
+            : [Encoding.UTF8.GetByteCount(result.Stdout), -Encoding.UTF8.GetByteCount(result.Stderr)];
         long offset = 0;
         foreach (var segment in segments)
         {

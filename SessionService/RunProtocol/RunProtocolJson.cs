@@ -10,6 +10,6 @@ public static class RunProtocolJson
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
     };
 
-    /// <summary>Header carrying the shared secret of the runner hosts (Sessions:HostToken / Runner:HostToken), when one is set.</summary>
+    /// <summary>Header carrying a runner host's own credential (Runner:HostToken; see <see cref="HostCredentials"/>).</summary>
     public const string HostTokenHeader = "X-Executor-Host-Token";
 }

@@ -41,8 +41,17 @@ public sealed class SessionServiceOptions
     [Range(16, 65536)]
     public int MaxMemoryMb { get; set; } = 512;
 
-    /// <summary>Shared secret of the runner hosts (they present it on the run protocol's routes); empty: not checked.</summary>
-    public string? HostToken { get; set; }
+    /// <summary>
+    /// The deployment's secret from which each runner host's own credential is derived (HostCredentials: HMAC of the
+    /// host's name). Required: without it anyone who reaches this service could act as a runner host. The AppHost makes
+    /// one at every start; docker-compose takes EXECUTOR_HOST_SECRET.
+    /// </summary>
+    [Required]
+    [MinLength(16)]
+    public string HostSecret { get; set; } = "";
+
+    /// <summary>Runner hosts whose credentials are no longer accepted (a host taken out, or whose credential leaked).</summary>
+    public List<string> RevokedHosts { get; set; } = [];
 
     /// <summary>Accepted sessions waiting for a runner host. When full, POST /execute answers 429 with Retry-After.</summary>
     [Range(1, 1_000_000)]
@@ -68,6 +77,13 @@ public sealed class SessionServiceOptions
     /// <summary>An interactive session's input ends (the script reads end of file) when no client attached within this long of its start.</summary>
     [Range(0, 3600)]
     public int StdinAttachGraceSeconds { get; set; } = 10;
+
+    /// <summary>
+    /// Live streams (GET /result/{id}/events, the attach WebSocket) and long polls (wait mode) one key may hold open at
+    /// once on this replica; one more is a 429.
+    /// </summary>
+    [Range(1, 10_000)]
+    public int MaxStreamsPerKey { get; set; } = 16;
 
     public long MaxUploadBytes => MaxTotalFileBytes + MaxStdinBytes + 64 * 1024;
 }

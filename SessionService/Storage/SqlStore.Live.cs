@@ -18,10 +18,13 @@ public abstract partial class SqlStore : IResultFiles, IStdinLog, ICallbackOutbo
 
     public async Task<StdinAppend> AppendStdinAsync(string sessionId, byte[] data, long maxBytes, CancellationToken cancellationToken)
     {
+        // The input so far ends where its last row does: one index lookup, not a sum over every row (the writer lock is
+        // held meanwhile). Clients' messages reach here coalesced (see Live.StdinWriter).
         await using var writing = await OpenWriteAsync(cancellationToken);
         await using (var insert = Command(writing.Connection, null, """
             INSERT INTO session_stdin (session_id, "offset", data)
-            SELECT @id, t.total, @data FROM (SELECT COALESCE(SUM(LENGTH(data)), 0) AS total FROM session_stdin WHERE session_id = @id) t
+            SELECT @id, t.total, @data FROM (SELECT COALESCE((SELECT "offset" + LENGTH(data) FROM session_stdin WHERE session_id = @id
+                                                              ORDER BY "offset" DESC LIMIT 1), 0) AS total) t
             WHERE t.total + @length <= @max
               AND EXISTS (SELECT 1 FROM sessions WHERE id = @id AND stdin_closed_at IS NULL AND status IN ('queued', 'running'))
             """))

@@ -26,6 +26,8 @@ public sealed class Stack : IAsyncDisposable
 
     private readonly DistributedApplication _app;
 
+    private const string InternalToken = "bench-internal-token-0123456789";
+
     private Stack(DistributedApplication app, HttpClient gateway, HttpClient prewarm, HttpClient runner)
     {
         _app = app;
@@ -63,6 +65,8 @@ public sealed class Stack : IAsyncDisposable
                 $"--Executor:GatewayPort={FreePort()}",
                 $"--Executor:OperatorKey={OperatorKey}",
                 "--Executor:AuthMode=open",
+                // The runner host's own services answer only this token (and their probes): the bench reads their state.
+                $"--Executor:InternalToken={InternalToken}",
                 .. runtime is null ? Array.Empty<string>() : [$"--Executor:Runtime={runtime}"],
                 .. postgres ? ["--Executor:Mode=distributed", "--Executor:SessionReplicas=1", "--Executor:RunnerHosts=1"] : Array.Empty<string>(),
             ],
@@ -85,8 +89,8 @@ public sealed class Stack : IAsyncDisposable
             await app.ResourceNotifications.WaitForResourceHealthyAsync(resource, startup.Token);
         }
         var gateway = new HttpClient { BaseAddress = app.GetEndpoint("gateway", "http"), Timeout = TimeSpan.FromMinutes(2) };
-        var prewarm = new HttpClient { BaseAddress = app.GetEndpoint("prewarm", "http") };
-        var runner = new HttpClient { BaseAddress = app.GetEndpoint("runner", "http") };
+        var prewarm = new HttpClient { BaseAddress = app.GetEndpoint("prewarm", "http"), DefaultRequestHeaders = { { "X-Executor-Internal-Token", InternalToken } } };
+        var runner = new HttpClient { BaseAddress = app.GetEndpoint("runner", "http"), DefaultRequestHeaders = { { "X-Executor-Internal-Token", InternalToken } } };
         var stack = new Stack(app, gateway, prewarm, runner);
         await stack.WaitForPoolAsync(poolSize);
         return stack;

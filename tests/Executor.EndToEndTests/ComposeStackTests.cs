@@ -34,16 +34,21 @@ public sealed class ComposeStackTests(OfflineImages images) : IClassFixture<Offl
     {
         Assert.NotNull(images);
         var port = StackFixture.FreePort();
+        var hostSecret = "e2e-" + Guid.NewGuid().ToString("N");
         (string, string)[] central =
         [
-            ("EXECUTOR_POSTGRES_PASSWORD", "e2e-" + Guid.NewGuid().ToString("N")), ("EXECUTOR_HOST_TOKEN", "e2e-" + Guid.NewGuid().ToString("N")),
+            ("EXECUTOR_POSTGRES_PASSWORD", "e2e-" + Guid.NewGuid().ToString("N")), ("EXECUTOR_HOST_SECRET", hostSecret),
             ("EXECUTOR_POSTGRES_IMAGE", "executor-postgres:15"), ("EXECUTOR_PORT", port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             ("EXECUTOR_OPERATOR_KEY", OperatorKey), ("EXECUTOR_DATA_POOL_SIZE", "0"),
-            ("EXECUTOR_CLAIM_PORT_A", StackFixture.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("EXECUTOR_CLAIM_PORT_B", StackFixture.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture)),
         ];
-        // The runner host reaches the central tier's published claim ports through the machine's own address.
-        (string, string)[] host = [.. central, ("EXECUTOR_CENTRAL", "172.17.0.1"), ("EXECUTOR_HOST_NAME", "e2e-host"), ("EXECUTOR_DEPLOYMENT", "compose")];
+        // The runner host reaches the central tier's gateway (its one published port) through the machine's own address,
+        // with a credential of its own, derived from the secret as an operator would (HMAC of its name).
+        (string, string)[] host =
+        [
+            .. central.Where(v => v.Item1 != "EXECUTOR_HOST_SECRET"), ("EXECUTOR_CENTRAL", "172.17.0.1"), ("EXECUTOR_HOST_NAME", "e2e-host"),
+            ("EXECUTOR_DEPLOYMENT", "compose"), ("EXECUTOR_HOST_CREDENTIAL", HostCredential(hostSecret, "e2e-host")),
+            ("EXECUTOR_INTERNAL_TOKEN", "e2e-" + Guid.NewGuid().ToString("N")),
+        ];
         try
         {
             await Compose("central.yml", "executor-e2e-central", central, "up", "-d");
@@ -80,8 +85,11 @@ public sealed class ComposeStackTests(OfflineImages images) : IClassFixture<Offl
         var port = IsFree(5000) ? 5000 : StackFixture.FreePort();
         try
         {
-            await Script(TimeSpan.FromMinutes(5), "-p", Project, "up", "-d", "--no-build",
-                ("EXECUTOR_PORT", port.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("EXECUTOR_OPERATOR_KEY", OperatorKey), ("EXECUTOR_DATA_POOL_SIZE", "0"));
+            await Script(TimeSpan.FromMinutes(5),
+            [
+                "-p", Project, "up", "-d", "--no-build", ("EXECUTOR_PORT", port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                ("EXECUTOR_OPERATOR_KEY", OperatorKey), ("EXECUTOR_DATA_POOL_SIZE", "0"), .. StackSecrets.Cast<object>(),
+            ]);
             using var api = Client(port);
             await ExecutorApi.WaitUntilAsync(async () =>
             {
@@ -117,7 +125,11 @@ public sealed class ComposeStackTests(OfflineImages images) : IClassFixture<Offl
         }
         finally
         {
-            await Script(TimeSpan.FromMinutes(3), "-p", Project, "down", "-v", "--remove-orphans", ("EXECUTOR_OPERATOR_KEY", OperatorKey), ("EXECUTOR_DATA_POOL_SIZE", "0"));
+            await Script(TimeSpan.FromMinutes(3),
+            [
+                "-p", Project, "down", "-v", "--remove-orphans", ("EXECUTOR_OPERATOR_KEY", OperatorKey), ("EXECUTOR_DATA_POOL_SIZE", "0"),
+                .. StackSecrets.Cast<object>(),
+            ]);
         }
 
         using var docker = new DockerClientBuilder().WithEndpoint(new Uri("unix:///var/run/docker.sock")).Build();
@@ -126,6 +138,18 @@ public sealed class ComposeStackTests(OfflineImages images) : IClassFixture<Offl
         await ExecutorApi.WaitUntilAsync(async () => !(await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true }))
             .Any(c => c.Labels.TryGetValue("executor.deployment", out var d) && d == "compose"), "no sandbox of the compose deployment is left");
     }
+
+    /// <summary>What an operator computes with openssl (README): HMAC-SHA256 of the host's name under the host secret.</summary>
+    public static string HostCredential(string secret, string host) => Convert.ToHexStringLower(
+        System.Security.Cryptography.HMACSHA256.HashData(System.Text.Encoding.UTF8.GetBytes(secret), System.Text.Encoding.UTF8.GetBytes(host)));
+
+    /// <summary>The secrets docker-compose.yml requires besides the operator key.</summary>
+    private static readonly (string, string)[] StackSecrets =
+    [
+        ("EXECUTOR_HOST_SECRET", "e2e-compose-host-secret-0123456789"),
+        ("EXECUTOR_HOST_CREDENTIAL", HostCredential("e2e-compose-host-secret-0123456789", "compose")),
+        ("EXECUTOR_INTERNAL_TOKEN", "e2e-compose-internal-token-0123456789"),
+    ];
 
     private static HttpClient Client(int port)
     {

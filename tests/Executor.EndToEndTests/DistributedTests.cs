@@ -15,7 +15,11 @@ public sealed class DistributedStackFixture : StackFixture
 {
     public override string Deployment => "tests-distributed";
 
-    protected override IEnumerable<string> ExtraArguments => ["--Executor:Mode=distributed", "--Executor:SessionReplicas=2", "--Executor:RunnerHosts=2"];
+    /// <summary>A host name whose credential SessionService no longer accepts (Sessions:RevokedHosts).</summary>
+    public const string RevokedHost = "revoked-host";
+
+    protected override IEnumerable<string> ExtraArguments =>
+        ["--Executor:Mode=distributed", "--Executor:SessionReplicas=2", "--Executor:RunnerHosts=2", $"--Executor:RevokedHosts={RevokedHost}"];
 
     protected override int DataPoolSize => 0;
 
@@ -114,6 +118,121 @@ public sealed class DistributedTests(DistributedStackFixture stack)
         var attempts = receiver.Deliveries.Where(d => d.Headers["X-Executor-Session"] == sessionId).ToList();
         Assert.Equal([500, 200], attempts.Select(a => a.AnsweredWith));
         Assert.All(attempts, CallbackReceiver.AssertSigned);
+    }
+
+    [Fact]
+    public async Task A_host_credential_acts_for_its_own_host_only_and_on_the_sessions_that_host_claimed()
+    {
+        // An interactive session, held by whichever host claimed it, waiting for its caller's input.
+        var sessionId = await stack.Sessions[0].SubmitAsync("print('got', input())\n", ("stdin_mode", "interactive"), ("timeout_seconds", "30"));
+        await using var caller = await Attachment.ConnectAsync(stack.Sessions[0], sessionId);
+        string? claimedBy = null;
+        await ExecutorApi.WaitUntilAsync(async () =>
+        {
+            for (var i = 0; i < stack.Runners.Count; i++)
+            {
+                using var run = await stack.Runners[i].GetAsync($"/runs/{sessionId}");
+                if (run.IsSuccessStatusCode)
+                {
+                    claimedBy = $"host-{i + 1}";
+                    return true;
+                }
+            }
+            return false;
+        }, "a host runs the session");
+
+        // A valid credential of another host (one that never claimed it): its input and its result are not found.
+        using var intruder = HostClient("intruder");
+        using (var stdin = await intruder.GetAsync($"/hosts/intruder/runs/{sessionId}/stdin?from=0"))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, stdin.StatusCode);
+            Assert.Equal("urn:executor:problem:not-the-hosts-session", (await stdin.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("type").GetString());
+        }
+        using (var forged = await intruder.PostAsync($"/hosts/intruder/runs/{sessionId}/result", Forged()))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, forged.StatusCode);
+        }
+        // Nor does it pass for the host that did claim it, and neither does no credential at all.
+        using var anonymous = new HttpClient { BaseAddress = stack.Sessions[0].BaseAddress };
+        foreach (var client in new[] { intruder, anonymous })
+        {
+            using var stdin = await client.GetAsync($"/hosts/{claimedBy}/runs/{sessionId}/stdin?from=0");
+            Assert.Equal(HttpStatusCode.Unauthorized, stdin.StatusCode);
+            using var forged = await client.PostAsync($"/hosts/{claimedBy}/runs/{sessionId}/result", Forged());
+            Assert.Equal(HttpStatusCode.Unauthorized, forged.StatusCode);
+            Assert.Equal("urn:executor:problem:host-credential-required", (await forged.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("type").GetString());
+        }
+        // A revoked host's own credential is refused, on every replica.
+        using var revoked = HostClient(DistributedStackFixture.RevokedHost);
+        foreach (var replica in stack.Sessions)
+        {
+            using var beat = await revoked.PostAsJsonAsync(new Uri(replica.BaseAddress!, $"/hosts/{DistributedStackFixture.RevokedHost}/heartbeat"),
+                new { instance = "revoked-1", running = Array.Empty<string>(), capacity = 1, prewarm_generation = 0 });
+            Assert.Equal(HttpStatusCode.Forbidden, beat.StatusCode);
+        }
+
+        // The session is untouched: its own host takes the caller's input and reports the real result.
+        await caller.SendAsync("caller\n");
+        Assert.Equal("completed", (await caller.ResultAsync()).GetProperty("status").GetString());
+        var result = await stack.Gateway.WaitForResultAsync(sessionId);
+        Assert.Equal("got caller\n", result.GetProperty("stdout").GetString());
+        Assert.Equal(claimedBy, result.GetProperty("runner_host").GetString());
+
+        static StringContent Forged() => new("""{"status":"completed","stdout":"forged","exit_code":0}""", System.Text.Encoding.UTF8, "application/json");
+    }
+
+    /// <summary>A client of SessionService's run protocol presenting <paramref name="host"/>'s own credential.</summary>
+    private HttpClient HostClient(string host)
+    {
+        var client = new HttpClient { BaseAddress = stack.Sessions[0].BaseAddress };
+        client.DefaultRequestHeaders.Add("X-Executor-Host-Token", ComposeStackTests.HostCredential(StackFixture.HostSecret, host));
+        return client;
+    }
+
+    [Fact]
+    public async Task A_hosts_runner_and_pool_answer_only_each_other_except_their_probes_and_the_public_prewarm_still_reaches_the_pools()
+    {
+        using var anonymousPool = new HttpClient { BaseAddress = stack.Prewarms[0].BaseAddress };
+        using var anonymousRunner = new HttpClient { BaseAddress = stack.Runners[0].BaseAddress };
+        using var wrongToken = new HttpClient { BaseAddress = stack.Prewarms[0].BaseAddress };
+        wrongToken.DefaultRequestHeaders.Add("X-Executor-Internal-Token", "not-the-token-0123456789");
+        foreach (var request in new Func<Task<HttpResponseMessage>>[]
+        {
+            () => anonymousPool.PostAsync("/leases", null),
+            () => anonymousPool.PostAsync("/prewarm?count=64", null),
+            () => anonymousPool.GetAsync("/pool"),
+            () => wrongToken.PostAsync("/leases", null),
+            () => anonymousRunner.GetAsync("/state"),
+            () => anonymousRunner.GetAsync("/runs/0123456789abcdef0123456789abcdef"),
+        })
+        {
+            using var response = await request();
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            Assert.Equal("urn:executor:problem:internal-credential-required", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("type").GetString());
+        }
+        foreach (var probe in new[] { anonymousPool, anonymousRunner })
+        {
+            using var health = await probe.GetAsync("/health");
+            Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        }
+
+        // The public POST /prewarm goes gateway → SessionService → each host's heartbeat → its runner → its pool.
+        try
+        {
+            using (var prewarm = await stack.Operator.PostAsync("/prewarm?count=3", null))
+            {
+                Assert.Equal(HttpStatusCode.OK, prewarm.StatusCode);
+            }
+            foreach (var pool in stack.Prewarms)
+            {
+                await ExecutorApi.WaitUntilAsync(async () => (await pool.GetFromJsonAsync<JsonElement>("/pool")).GetProperty("target").GetInt32() >= 3,
+                    "every host's pool hears of the public prewarm");
+            }
+        }
+        finally
+        {
+            using var back = await stack.Operator.PostAsync($"/prewarm?count={StackFixture.PoolSize}", null);
+        }
     }
 
     [Fact]

@@ -183,8 +183,7 @@ public abstract class HostileCodeSuite(StackFixture stack)
 
         var lines = Stdout(result).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal("['HOME', 'HOSTNAME', 'LANG', 'PATH', 'PYTHONDONTWRITEBYTECODE']", lines[0]);
-        // runc refuses; gVisor's /proc lets it through, and it holds the same five variables: nothing of the services'.
-        Assert.Contains(lines[1], (string[])["launcher environ refused 13", "launcher environ ['HOME', 'HOSTNAME', 'LANG', 'PATH', 'PYTHONDONTWRITEBYTECODE']"]);
+        Assert.Equal("launcher environ refused 13", lines[1]);
     }
 
     [Fact]
@@ -334,6 +333,147 @@ public abstract class HostileCodeSuite(StackFixture stack)
         Assert.All(lines[..17], line => Assert.Matches("^[a-z_0-9]+ (EPERM|ENOSYS)$", line));
         Assert.Equal(["thread ran", "subprocess ran"], lines[17..]);
         Assert.Equal(stack.ExpectedIsolation, result.GetProperty("isolation").GetString());
+    }
+
+    [Fact]
+    public async Task The_32_bit_and_x32_system_call_entries_give_no_socket_the_filter_denies()
+    {
+        // socketcall (int 0x80, i386 nr 102) carries socket's arguments in memory, where no argument rule can look;
+        // i386's own socket (nr 359) and x32's (0x40000000 | 41) are other doors to the same call. Each runs in a child:
+        // a call of an architecture the filter does not admit kills the child (SIGSYS), which counts as contained.
+        var result = await RunContainedAsync("""
+            import ctypes, errno, os, stat
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.mmap.restype = ctypes.c_void_p
+            libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+            libc.syscall.restype = ctypes.c_long
+            AF_VSOCK, SOCK_STREAM = 40, 1
+
+            def machine_code(code, data=b""):
+                # An anonymous executable page below 4 GiB (MAP_32BIT): int 0x80 sees only 32-bit pointers.
+                page = libc.mmap(None, 4096, 7, 0x22 | 0x40, -1, 0)
+                ctypes.memmove(page + 2048, data, len(data))
+                code = code.replace(b"DATA", (page + 2048).to_bytes(4, "little"))
+                ctypes.memmove(page, code, len(code))
+                return ctypes.CFUNCTYPE(ctypes.c_int)(page)()
+
+            def int80(number, ebx=0, ecx=0, edx=0, data=b""):
+                # push rbx; mov eax, number; mov ebx, ...; mov ecx, ...; mov edx, ...; int 0x80; pop rbx; ret
+                le = lambda v: v.to_bytes(4, "little") if isinstance(v, int) else v
+                return machine_code(b"\x53\xb8" + le(number) + b"\xbb" + le(ebx) + b"\xb9" + le(ecx) + b"\xba" + le(edx)
+                                    + b"\xcd\x80\x5b\xc3", data)
+
+            def x32_socket():
+                returned = libc.syscall(ctypes.c_long(0x40000000 | 41), AF_VSOCK, SOCK_STREAM, 0)
+                return returned if returned >= 0 else -ctypes.get_errno()
+
+            cases = {
+                "executable page": lambda: machine_code(b"\xb8\x2a\x00\x00\x00\xc3"),  # mov eax, 42; ret
+                "socketcall": lambda: int80(102, 1, b"DATA", 0, (AF_VSOCK).to_bytes(4, "little") + (SOCK_STREAM).to_bytes(4, "little") + bytes(4)),
+                "i386 socket": lambda: int80(359, AF_VSOCK, SOCK_STREAM, 0),
+                "x32 socket": x32_socket,
+            }
+            for name, call in cases.items():
+                read, write = os.pipe()
+                pid = os.fork()
+                if pid == 0:
+                    try:
+                        returned = call()
+                        try:
+                            got = "SOCKET" if returned >= 0 and stat.S_ISSOCK(os.fstat(returned).st_mode) else f"no socket ({returned})"
+                        except OSError:
+                            got = f"no socket ({returned})"  # not a descriptor at all
+                        os.write(write, got.encode())
+                    except BaseException as e:
+                        os.write(write, repr(e).encode())
+                    finally:
+                        os._exit(0)
+                os.close(write)
+                said = os.read(read, 200).decode()
+                _, status = os.waitpid(pid, 0)
+                print(name, f"killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else said)
+            """, "completed");
+
+        var lines = Stdout(result).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("executable page no socket (42)", lines[0]); // the machine code runs: the cases below are real
+        Assert.Equal(3, lines[1..].Length);
+        Assert.All(lines[1..], line => Assert.DoesNotContain("SOCKET", line, StringComparison.Ordinal));
+        if (stack.ExpectedIsolation == "runc")
+        {
+            // The host's kernel offers both entries; the filter admits neither.
+            Assert.All(lines[1..], line => Assert.EndsWith("killed by signal 31", line, StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public async Task Only_harmless_devices_are_there_and_no_device_node_can_be_made()
+    {
+        var result = await RunContainedAsync("""
+            import ctypes, errno, os, stat
+
+            def devices(directory):  # the device nodes of /dev, outside the mounts in it (pts, shm, mqueue)
+                for entry in os.scandir(directory):
+                    mode = entry.stat(follow_symlinks=False).st_mode
+                    if stat.S_ISDIR(mode) and not os.path.ismount(entry.path):
+                        yield from devices(entry.path)
+                    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+                        yield entry.path
+
+            print("devices", " ".join(sorted(devices("/dev"))))
+            for path in ("/dev/fuse", "/dev/net/tun"):
+                try:
+                    os.close(os.open(path, os.O_RDWR))
+                    print(path, "OPENED")
+                except OSError as e:
+                    print(path, errno.errorcode[e.errno])
+            libc = ctypes.CDLL(None, use_errno=True)
+            kinds = {"character device": stat.S_IFCHR, "block device": stat.S_IFBLK, "fifo": stat.S_IFIFO, "file": stat.S_IFREG}
+            for directory in ("/tmp", "/sandbox", "/dev/shm"):
+                for kind, mode in kinds.items():
+                    for call in ("mknodat", "mknod"):
+                        path = f"{directory}/{call}-{kind.replace(' ', '-')}"
+                        if call == "mknodat":
+                            made = libc.syscall(259, -100, path.encode(), mode | 0o666, os.makedev(10, 229)) == 0
+                        else:
+                            made = libc.syscall(133, path.encode(), mode | 0o666, os.makedev(10, 200)) == 0
+                        print(directory, call, kind, "made" if made else errno.errorcode[ctypes.get_errno()])
+            """, "completed");
+
+        var lines = Stdout(result).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("devices /dev/full /dev/null /dev/random /dev/tty /dev/urandom /dev/zero", lines[0]);
+        Assert.Equal(["/dev/fuse ENOENT", "/dev/net/tun ENOENT"], lines[1..3]);
+        var made = lines[3..];
+        Assert.Equal(3 * 4 * 2, made.Length);
+        Assert.All(made.Where(l => l.Contains("device", StringComparison.Ordinal)), line => Assert.EndsWith(" EPERM", line, StringComparison.Ordinal));
+        Assert.All(made.Where(l => !l.Contains("device", StringComparison.Ordinal)), line => Assert.EndsWith(" made", line, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_launchers_proc_entries_are_closed()
+    {
+        var result = await RunContainedAsync("""
+            import errno, os
+            probes = {
+                "list fd": lambda: os.listdir("/proc/1/fd"),
+                "link fd/0": lambda: os.readlink("/proc/1/fd/0"),
+                "link fd/1": lambda: os.readlink("/proc/1/fd/1"),
+                "fdinfo/1": lambda: open("/proc/1/fdinfo/1").read(),
+                "environ": lambda: open("/proc/1/environ", "rb").read(),
+                "maps": lambda: open("/proc/1/maps").read(),
+                "cwd": lambda: os.readlink("/proc/1/cwd"),
+                "root": lambda: os.listdir("/proc/1/root/"),
+                "mem": lambda: open("/proc/1/mem", "rb").read(1),
+            }
+            for name, probe in probes.items():
+                try:
+                    print(name, "READ", repr(probe())[:80])
+                except OSError as e:
+                    print(name, errno.errorcode[e.errno])
+            """, "completed");
+
+        var lines = Stdout(result).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(9, lines.Length);
+        Assert.All(lines, line => Assert.EndsWith(" EACCES", line, StringComparison.Ordinal));
     }
 
     [Fact]

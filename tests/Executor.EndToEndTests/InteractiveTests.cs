@@ -55,6 +55,29 @@ public sealed class InteractiveTests(StackFixture stack)
     }
 
     [Fact]
+    public async Task Ten_thousand_one_byte_messages_reach_the_script_whole_and_in_order()
+    {
+        // A client that sends a byte per message: SessionService coalesces them (a store write per 20 ms at most, see
+        // the store contract), and the script still reads every byte, in order.
+        var sessionId = await stack.Gateway.SubmitAsync(
+            "import sys, hashlib\ndata = sys.stdin.buffer.read()\nprint(len(data), hashlib.sha256(data).hexdigest())\n", Interactive);
+        var sent = new byte[10_000];
+        await using (var attach = await Attachment.ConnectAsync(stack.Gateway, sessionId))
+        {
+            for (var i = 0; i < sent.Length; i++)
+            {
+                sent[i] = (byte)('a' + (i % 26));
+                await attach.SendBytesAsync([sent[i]]);
+            }
+            await attach.CloseAsync();
+        }
+
+        var result = await stack.Gateway.WaitForResultAsync(sessionId);
+
+        Assert.Equal($"10000 {Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(sent))}\n", result.GetProperty("logs").GetString());
+    }
+
+    [Fact]
     public async Task A_script_waiting_for_input_still_obeys_its_timeout()
     {
         var sessionId = await stack.Gateway.SubmitAsync("print('waiting', flush=True)\ninput()\n", Interactive, ("timeout_seconds", "2"));

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Net.ServerSentEvents;
 using System.Text.Json;
 
@@ -109,6 +110,83 @@ public sealed class LiveTests(StackFixture stack)
         Assert.True(final.GetProperty("stdout_truncated").GetBoolean());
         Assert.Equal(1024 * 1024, final.GetProperty("stdout").GetString()!.Length);
         Assert.Equal(1024 * 1024, streamed);
+    }
+
+    [Fact]
+    public async Task Alternating_one_byte_writes_end_with_a_bounded_replay_that_holds_the_whole_output()
+    {
+        // 200,000 one-byte writes alternating between stdout and stderr: the runner keeps a bounded number of segments
+        // (the first 2048 as written, then the streams interleave at a coarser grain), so the result row stays small
+        // and a replay is a few thousand events, not 200,000.
+        var sessionId = await stack.Gateway.SubmitAsync(
+            "import sys\no, e = sys.stdout, sys.stderr\nfor i in range(100000):\n    o.write('a'); o.flush()\n    e.write('b'); e.flush()\n",
+            ("timeout_seconds", "60"));
+        var result = await stack.Gateway.WaitForResultAsync(sessionId);
+        Assert.Equal("completed", result.GetProperty("status").GetString());
+        Assert.Equal(new string('a', 100_000), result.GetProperty("stdout").GetString());
+        Assert.Equal(new string('b', 100_000), result.GetProperty("stderr").GetString());
+        var logs = result.GetProperty("logs").GetString()!;
+        Assert.Equal(200_000, logs.Length);
+        Assert.StartsWith("abababab", logs, StringComparison.Ordinal); // the interleaving, as written at first
+
+        var events = new List<SseItem<string>>();
+        await foreach (var item in EventsAsync(stack.Gateway, sessionId))
+        {
+            events.Add(item);
+        }
+        var output = events.Where(e => e.EventType is "stdout" or "stderr").ToList();
+        Assert.InRange(output.Count, 2, 2 * 2048 + 2);
+        Assert.Equal(logs, string.Concat(output.Select(Text)));
+        Assert.Equal(new string('a', 100_000), string.Concat(output.Where(e => e.EventType == "stdout").Select(Text)));
+        Assert.Equal("result", events[^1].EventType);
+
+        // And the service answers as before.
+        Assert.Equal("still here\n", (await stack.Gateway.RunAsync("print('still here')\n")).GetProperty("logs").GetString());
+    }
+
+    [Fact]
+    public async Task A_key_holds_a_bounded_number_of_streams_and_long_polls_open_and_one_more_is_429()
+    {
+        const int maxStreams = 16; // Sessions:MaxStreamsPerKey
+        var sessionId = await stack.Gateway.SubmitAsync("import time\ntime.sleep(30)\n", ("timeout_seconds", "40"));
+        var open = new List<HttpResponseMessage>();
+        try
+        {
+            for (var i = 0; i < maxStreams; i++)
+            {
+                var stream = await stack.Gateway.SendAsync(new HttpRequestMessage(HttpMethod.Get, $"/result/{sessionId}/events"),
+                    HttpCompletionOption.ResponseHeadersRead);
+                open.Add(stream);
+                Assert.Equal(HttpStatusCode.OK, stream.StatusCode);
+            }
+
+            using var oneMore = await stack.Gateway.SendAsync(new HttpRequestMessage(HttpMethod.Get, $"/result/{sessionId}/events"),
+                HttpCompletionOption.ResponseHeadersRead);
+            using var longPoll = await stack.Gateway.GetAsync($"/result/{sessionId}?wait_seconds=5");
+
+            foreach (var refused in new[] { oneMore, longPoll })
+            {
+                Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+                Assert.NotNull(refused.Headers.RetryAfter);
+                var problem = await refused.Content.ReadFromJsonAsync<JsonElement>();
+                Assert.Equal("urn:executor:problem:too-many-streams", problem.GetProperty("type").GetString());
+            }
+
+            // A stream that ends gives its place back.
+            open[0].Dispose();
+            open.RemoveAt(0);
+            await ExecutorApi.WaitUntilAsync(async () =>
+            {
+                using var again = await stack.Gateway.SendAsync(new HttpRequestMessage(HttpMethod.Get, $"/result/{sessionId}/events"),
+                    HttpCompletionOption.ResponseHeadersRead);
+                return again.StatusCode == HttpStatusCode.OK;
+            }, "a place is free again");
+        }
+        finally
+        {
+            open.ForEach(r => r.Dispose());
+            using var cleanup = await stack.Gateway.PostAsync($"/cleanup/{sessionId}", null);
+        }
     }
 
     [Fact]

@@ -75,6 +75,44 @@ public sealed class PoolTests(StackFixture stack)
     }
 
     [Fact]
+    public async Task Sequential_traffic_keeps_the_pool_small_and_it_shrinks_back_once_traffic_stops()
+    {
+        await WaitForFullPoolAsync();
+        var state = await PoolAsync();
+        // What the host can hold (cores, memory): demand never raises the target past it.
+        var demandMax = state.GetProperty("max_demand").GetInt32();
+        Assert.InRange(demandMax, 1, 2 * Environment.ProcessorCount);
+        var bound = Math.Max(StackFixture.PoolSize, demandMax);
+        var held = new List<int>();
+        var onEngine = new List<int>();
+        for (var i = 0; i < 60; i++)
+        {
+            var result = await stack.Gateway.RunAsync($"print({i})\n");
+            Assert.Equal($"{i}\n", result.GetProperty("logs").GetString());
+            var pool = await PoolAsync();
+            held.Add(pool.GetProperty("ready").GetInt32() + pool.GetProperty("starting").GetInt32());
+            onEngine.Add((await PoolContainersAsync()).Count); // with the leased ones not yet renamed
+            await Task.Delay(100);
+        }
+        Assert.True(held.Max() <= bound,
+            $"the pool held {held.Max()} containers (at most {bound} expected): {string.Join(' ', held)}; on the engine: {string.Join(' ', onEngine)}");
+
+        // Traffic stopped: the pool goes back to its configured size (idle containers beyond it are removed).
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        var after = new List<int>();
+        while (true)
+        {
+            after.Add((await PoolContainersAsync()).Count);
+            if (after[^1] == StackFixture.PoolSize && (await PoolAsync()).GetProperty("target").GetInt32() == StackFixture.PoolSize)
+            {
+                break;
+            }
+            Assert.True(DateTime.UtcNow < deadline, $"the pool did not shrink back to {StackFixture.PoolSize} within 90 s: {string.Join(' ', after)}");
+            await Task.Delay(1000);
+        }
+    }
+
+    [Fact]
     public async Task A_warm_container_is_used_once_and_removed()
     {
         await WaitForFullPoolAsync();

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
 using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 
@@ -21,6 +22,12 @@ public class StackFixture : IAsyncLifetime
     public virtual string Deployment => DeploymentPrefix;
 
     public const string OperatorKey = "e2e-operator-key-0123456789abcdef";
+
+    /// <summary>The secret each runner host's credential is derived from (Sessions:HostSecret): tests may act as a host.</summary>
+    public const string HostSecret = "e2e-host-secret-0123456789abcdef";
+
+    /// <summary>What runner and prewarm of a host present to each other: the tests' clients of them present it too.</summary>
+    public const string InternalToken = "e2e-internal-token-0123456789abcdef";
 
     /// <summary>The secret the stack signs callbacks with (webhook-signature, and X-Executor-Signature for one release).</summary>
     public const string CallbackSecret = "e2e-callback-secret-0123456789ab";
@@ -95,6 +102,8 @@ public class StackFixture : IAsyncLifetime
                 "--Executor:CallbackAllowedHosts=127.0.0.1",
                 // Interactive sessions nobody attaches to read end of file after 3 s.
                 "--Executor:StdinAttachGraceSeconds=3",
+                $"--Executor:HostSecret={HostSecret}",
+                $"--Executor:InternalToken={InternalToken}",
                 .. RequireKeys ? Array.Empty<string>() : ["--Executor:AuthMode=open"],
                 .. ExtraArguments,
             ],
@@ -112,8 +121,15 @@ public class StackFixture : IAsyncLifetime
         Operator = _app.CreateHttpClient("gateway");
         Operator.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", OperatorKey);
         Sessions = [.. SessionNames.Select(name => _app.CreateHttpClient(name))];
-        Runners = [.. HostNames.Select(h => _app.CreateHttpClient(h.Runner))];
-        Prewarms = [.. HostNames.Select(h => _app.CreateHttpClient(h.Prewarm))];
+        Runners = [.. HostNames.Select(h => Internal(_app.CreateHttpClient(h.Runner)))];
+        Prewarms = [.. HostNames.Select(h => Internal(_app.CreateHttpClient(h.Prewarm)))];
+    }
+
+    /// <summary>A client of a runner host's own service: it presents the host's internal token, as its other service does.</summary>
+    private static HttpClient Internal(HttpClient client)
+    {
+        client.DefaultRequestHeaders.Add("X-Executor-Internal-Token", InternalToken);
+        return client;
     }
 
     /// <summary>The SessionService resources (one, or the replicas of the distributed mode).</summary>
@@ -129,10 +145,14 @@ public class StackFixture : IAsyncLifetime
 
     public IReadOnlyList<HttpClient> Prewarms { get; private set; } = [];
 
+    /// <summary>
+    /// Waits until the resource is healthy. Right after a start command its state may still read Exited for a moment:
+    /// the default behaviour would stop waiting there ("failed to start"), so this one waits through it.
+    /// </summary>
     public async Task WaitHealthyAsync(string resource)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await App.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
+        await App.ResourceNotifications.WaitForResourceHealthyAsync(resource, WaitBehavior.WaitOnResourceUnavailable, timeout.Token);
     }
 
     public virtual async Task DisposeAsync()

@@ -1,5 +1,6 @@
 using System.Text;
 using Executor.RunProtocol;
+using Executor.Session.Live;
 using Executor.Session.Sessions;
 using Executor.Session.Storage;
 using Microsoft.Extensions.Time.Testing;
@@ -454,6 +455,62 @@ public abstract class SessionStoreContract : IAsyncLifetime
             }
             await writer;
         }
+    }
+
+    [Fact]
+    public async Task Ten_thousand_one_byte_messages_of_a_client_become_a_few_rows_read_in_order()
+    {
+        // A client sending a byte per WebSocket message: its input reaches the store coalesced (a write per 20 ms at
+        // most), not a write per byte under the store's one writer.
+        var id = await SubmitAsync(interactive: true);
+        var outcomes = new List<StdinAppend>();
+        var writer = new StdinWriter(_store, id, 1024 * 1024, TimeProvider.System, outcome =>
+        {
+            lock (outcomes)
+            {
+                outcomes.Add(outcome);
+            }
+            return Task.CompletedTask;
+        });
+        var sent = new byte[10_000];
+        for (var i = 0; i < sent.Length; i++)
+        {
+            sent[i] = (byte)('a' + (i % 26));
+            Assert.True(await writer.WriteAsync([sent[i]], CancellationToken.None));
+        }
+        await writer.CompleteAsync();
+        Assert.True(await _store.CloseStdinAsync(id, CancellationToken.None));
+
+        var read = await _store.ReadStdinAsync(id, 0, CancellationToken.None);
+        Assert.Equal(sent, read.Chunks.SelectMany(c => c.Data).ToArray());
+        Assert.InRange(read.Chunks.Count, 1, 100);
+        Assert.Equal(read.Chunks.Count, outcomes.Count);
+        Assert.All(outcomes, o => Assert.Equal(StdinAppend.Appended, o));
+        Assert.False(await writer.WriteAsync([1], CancellationToken.None)); // completed: it takes no more
+    }
+
+    [Fact]
+    public async Task Coalesced_input_that_passes_the_limit_keeps_the_messages_within_it()
+    {
+        var id = await SubmitAsync(interactive: true);
+        var outcomes = new List<StdinAppend>();
+        var writer = new StdinWriter(_store, id, 5, TimeProvider.System, outcome =>
+        {
+            lock (outcomes)
+            {
+                outcomes.Add(outcome);
+            }
+            return Task.CompletedTask;
+        });
+        foreach (var message in new[] { "ab", "cd", "ef", "gh" })
+        {
+            await writer.WriteAsync(Encoding.UTF8.GetBytes(message), CancellationToken.None);
+        }
+        await writer.CompleteAsync();
+
+        var read = await _store.ReadStdinAsync(id, 0, CancellationToken.None);
+        Assert.Equal("abcd", Encoding.UTF8.GetString([.. read.Chunks.SelectMany(c => c.Data)]));
+        Assert.Equal(StdinAppend.OverLimit, outcomes[^1]);
     }
 
     [Fact]

@@ -40,6 +40,52 @@ public class LauncherOutputTests
     }
 
     [Fact]
+    public void Alternating_one_byte_writes_make_a_bounded_number_of_segments_and_each_stream_keeps_its_order()
+    {
+        // 200,000 writes alternating between stdout and stderr, fed as the engine hands them over (64 KiB reads), with
+        // the live view taking what is new after each read.
+        const int writes = 200_000;
+        var frames = new List<byte>();
+        for (var i = 0; i < writes; i++)
+        {
+            frames.AddRange(Frame(i % 2 == 0 ? 'o' : 'e', [(byte)('a' + (i / 2 % 26))]));
+        }
+        frames.AddRange(Frame('x', ExitRecord));
+        var output = new LauncherOutput(1024 * 1024);
+        var live = new List<(bool Stdout, long Offset, byte[] Data)>();
+        var all = frames.ToArray();
+        for (var at = 0; at < all.Length; at += 65536)
+        {
+            output.Feed(all.AsSpan(at, Math.Min(65536, all.Length - at)));
+            if (output.Exit is null)
+            {
+                output.TakeNew((stdout, offset, data) => live.Add((stdout, offset, data.ToArray())));
+            }
+        }
+
+        var expected = new string([.. Enumerable.Range(0, writes / 2).Select(i => (char)('a' + (i % 26)))]);
+        Assert.Equal(expected, output.Stdout);
+        Assert.Equal(expected, output.Stderr);
+        Assert.True(output.Segments.Count <= 2 * LauncherOutput.MaxFineSegments + 2, $"{output.Segments.Count} segments");
+        // The combined log is the two streams interleaved (at a coarser grain past the first segments): split back by
+        // its segments, each stream reads in its own order, and the first segments are still one byte each.
+        var logs = Encoding.UTF8.GetBytes(output.Logs);
+        Assert.Equal(writes, logs.Length);
+        var (stdout, stderr, offset) = (new StringBuilder(), new StringBuilder(), 0);
+        foreach (var segment in output.Segments)
+        {
+            (segment > 0 ? stdout : stderr).Append(Encoding.UTF8.GetString(logs, offset, Math.Abs(segment)));
+            offset += Math.Abs(segment);
+        }
+        Assert.Equal((expected, expected), (stdout.ToString(), stderr.ToString()));
+        Assert.All(output.Segments.Take(LauncherOutput.MaxFineSegments - 1), s => Assert.Equal(1, Math.Abs(s)));
+        // What the live view took is the combined log's beginning, piece after piece.
+        Assert.Equal(0, live[0].Offset);
+        Assert.All(live.Zip(live.Skip(1)), p => Assert.Equal(p.First.Offset + p.First.Data.Length, p.Second.Offset));
+        Assert.Equal(logs.AsSpan(0, live.Sum(l => l.Data.Length)).ToArray(), live.SelectMany(l => l.Data).ToArray());
+    }
+
+    [Fact]
     public void Output_past_the_limit_is_dropped_and_flagged_per_stream()
     {
         var output = new LauncherOutput(limitBytes: 4);

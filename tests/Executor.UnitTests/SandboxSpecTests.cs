@@ -37,6 +37,23 @@ public class SandboxSpecTests
         Assert.DoesNotContain(spec.Env, e => e.StartsWith("DOCKER", StringComparison.Ordinal) || e.Contains("SECRET", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("runc", false)]
+    [InlineData("runsc", true)]
+    public void Under_gvisor_an_empty_read_only_directory_of_roots_covers_the_launchers_proc(string runtime, bool covered)
+    {
+        var options = new SandboxOptions();
+        var tmpfs = SandboxSpec.Create(options, RuntimeCatalogTests.Python(options), runtime, SandboxLimits.Defaults(options), new SandboxInstance("runner"),
+            SandboxLabels.ColdRole, new FakeTimeProvider()).HostConfig!.Tmpfs!;
+
+        Assert.Equal(covered, tmpfs.TryGetValue("/proc/1", out var mount));
+        if (covered)
+        {
+            Assert.StartsWith("ro,", mount, StringComparison.Ordinal);
+            Assert.EndsWith("mode=0500", mount, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void The_launcher_travels_in_the_command()
     {

@@ -68,7 +68,7 @@ public class WarmPoolTests
     [Fact]
     public async Task Steady_traffic_raises_the_target_to_what_it_needs_and_quiet_lowers_it_again()
     {
-        var (pool, _, time) = Create(new PoolOptions { TargetSize = 2, MaxSize = 8 });
+        var (pool, _, time) = Create(new PoolOptions { TargetSize = 2, MaxSize = 8, MaxDemandSize = 8 });
         await pool.FillAsync(CancellationToken.None);
 
         // 3 leases a second for 30 s, each replacement ready in 0.8 s: 3 × 0.8 × 1.5 + 1 = 5 (rounded up).
@@ -97,6 +97,59 @@ public class WarmPoolTests
         pool.Demand.Refilled(TimeSpan.FromSeconds(2));
 
         Assert.Equal(3, pool.Target);
+    }
+
+    [Fact]
+    public async Task Demand_stays_within_what_the_host_holds_however_slow_refills_become()
+    {
+        // The runaway: every start slows the next (they share the cores with the runs), the measured refill time grows,
+        // and with it the target. The host holds 4 here (Pool:MaxDemandSize): the target never passes it.
+        var (pool, _, time) = Create(new PoolOptions { TargetSize = 2, MaxSize = 64, MaxDemandSize = 4 });
+        for (var i = 0; i < 600; i++)
+        {
+            await pool.LeaseAsync(TimeSpan.Zero, CancellationToken.None);
+            pool.Demand.Refilled(TimeSpan.FromSeconds(5 + i / 10.0));
+            await pool.FillAsync(CancellationToken.None);
+            Assert.InRange(pool.Ready + pool.Starting, 0, 4);
+            time.Advance(TimeSpan.FromMilliseconds(100));
+        }
+        Assert.Equal(4, pool.Target);
+        Assert.Equal(4, pool.Demand.Ceiling);
+    }
+
+    [Fact]
+    public void Without_a_setting_the_ceiling_is_what_the_cores_and_memory_hold()
+    {
+        Assert.Equal(4, HostCapacity.Sandboxes(cores: 2, memoryBytes: 24L << 30, memoryMbEach: 128)); // two per core
+        Assert.Equal(4, HostCapacity.Sandboxes(cores: 16, memoryBytes: 4L << 30, memoryMbEach: 512)); // half the memory
+        Assert.Equal(1, HostCapacity.Sandboxes(cores: 1, memoryBytes: 256L << 20, memoryMbEach: 512));
+        var (pool, _, _) = Create(new PoolOptions { MaxSize = 64 });
+        Assert.Equal(Math.Min(64, HostCapacity.Sandboxes(128)), pool.Demand.Ceiling);
+    }
+
+    [Fact]
+    public async Task When_traffic_stops_the_pool_shrinks_back_to_its_target_within_a_minute()
+    {
+        var (pool, engine, time) = Create(new PoolOptions { TargetSize = 2, MaxSize = 64, MaxDemandSize = 6, CheckIntervalSeconds = 5 });
+        for (var i = 0; i < 100; i++)
+        {
+            pool.Demand.Refilled(TimeSpan.FromSeconds(3));
+            await pool.LeaseAsync(TimeSpan.Zero, CancellationToken.None);
+            await pool.FillAsync(CancellationToken.None);
+            time.Advance(TimeSpan.FromMilliseconds(200));
+        }
+        Assert.Equal((6, 6), (pool.Target, pool.Ready + pool.Starting));
+
+        // No more leases: the filler's rounds (every CheckIntervalSeconds) remove what is beyond the target.
+        for (var elapsed = 0; elapsed < 60; elapsed += 5)
+        {
+            time.Advance(TimeSpan.FromSeconds(5));
+            await pool.RecycleAsync(CancellationToken.None);
+            await pool.FillAsync(CancellationToken.None);
+        }
+        Assert.Equal(2, pool.Target);
+        Assert.Equal(2, pool.Ready);
+        Assert.Equal(4, engine.Removed.Count);
     }
 
     private static (WarmPool, FakeEngine, FakeTimeProvider) Create(PoolOptions options)

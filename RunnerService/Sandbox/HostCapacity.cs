@@ -1,0 +1,18 @@
+namespace Executor.Sandbox;
+
+/// <summary>
+/// How many sandboxes this machine holds at once: two per core (a sandbox's CPU quota is half a core) and, with
+/// their memory limit each, within half of the memory. Runs in flight and warm containers are both held to it.
+/// </summary>
+public static class HostCapacity
+{
+    public static int Sandboxes(int memoryMbEach) =>
+        Sandboxes(Environment.ProcessorCount, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, memoryMbEach);
+
+    public static int Sandboxes(int cores, long memoryBytes, int memoryMbEach)
+    {
+        var byCpu = cores * 2;
+        var byMemory = memoryBytes / 2 / (Math.Max(1, memoryMbEach) * 1024L * 1024);
+        return (int)Math.Clamp(Math.Min(byCpu, byMemory), 1, 1024);
+    }
+}
