@@ -1,7 +1,4 @@
-using System.Globalization;
 using System.Net;
-using System.Threading.RateLimiting;
-using Executor.Session.Uploads;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Options;
@@ -10,14 +7,13 @@ namespace Executor.Session.Access;
 
 /// <summary>
 /// Who may run code, with what ASP.NET Core provides: an authentication handler for API keys, authorization policies
-/// (every route needs an allowed caller; operators' routes need an operator), and the rate limiting middleware
-/// partitioned by caller (runs per minute). Quotas that must hold across replicas (runs at once, sessions queued) are
-/// counted in the store (<see cref="QuotaGate"/>).
+/// (every route needs an allowed caller; operators' routes need an operator). Quotas are applied to each run by
+/// <see cref="QuotaGate"/>, on every surface: runs per minute with the rate limiting library, and what must hold across
+/// replicas (runs at once, sessions queued, bytes stored) in the store, with the insert.
 /// </summary>
 public static partial class AccessServiceCollectionExtensions
 {
     public const string OperatorPolicy = "operator";
-    public const string RunsPolicy = "runs";
 
     public static IHostApplicationBuilder AddAccess(this IHostApplicationBuilder builder)
     {
@@ -37,32 +33,6 @@ public static partial class AccessServiceCollectionExtensions
             .SetFallbackPolicy(new AuthorizationPolicyBuilder().AddRequirements(new AllowedCallerRequirement()).Build())
             .AddPolicy(OperatorPolicy, policy => policy.RequireAuthenticatedUser().RequireRole(Roles.Operator));
         builder.Services.AddSingleton<IAuthorizationHandler, AllowedCallerHandler>();
-        builder.Services.AddRateLimiter(limiter =>
-        {
-            limiter.AddPolicy(RunsPolicy, context =>
-            {
-                var options = context.RequestServices.GetRequiredService<IOptions<AuthOptions>>().Value;
-                var caller = Caller.Of(context, options);
-                return RateLimitPartition.GetSlidingWindowLimiter(caller.Id, _ => new SlidingWindowRateLimiterOptions
-                {
-                    PermitLimit = caller.Quotas.RunsPerMinute ?? options.Defaults.RunsPerMinute,
-                    Window = TimeSpan.FromSeconds(options.RateWindowSeconds),
-                    SegmentsPerWindow = 6,
-                    QueueLimit = 0,
-                });
-            });
-            limiter.OnRejected = async (rejected, cancellationToken) =>
-            {
-                var retry = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromSeconds(10);
-                var seconds = Math.Max(1, (int)Math.Ceiling(retry.TotalSeconds));
-                var response = rejected.HttpContext.Response;
-                response.StatusCode = StatusCodes.Status429TooManyRequests;
-                response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-                await response.WriteAsJsonAsync(Problems.Create(StatusCodes.Status429TooManyRequests, "quota-runs-per-minute", "Too many runs",
-                    $"This key may start {RunsPerWindow(rejected.HttpContext)} runs per {rejected.HttpContext.RequestServices.GetRequiredService<IOptions<AuthOptions>>().Value.RateWindowSeconds} s; "
-                    + $"retry in {seconds} s."), (System.Text.Json.JsonSerializerOptions?)null, "application/problem+json", cancellationToken);
-            };
-        });
         builder.Services.Configure<ForwardedHeadersOptions>(forwarded =>
         {
             // The gateway says who called, and which host and scheme they named; only trusted proxies are believed
@@ -89,21 +59,14 @@ public static partial class AccessServiceCollectionExtensions
         return builder;
     }
 
-    /// <summary>The client's address from the gateway, authentication, the open mode's gate, authorization, then rate limits: in that order.</summary>
+    /// <summary>The client's address from the gateway, authentication, the open mode's gate, then authorization: in that order.</summary>
     public static WebApplication UseAccess(this WebApplication app)
     {
         app.UseForwardedHeaders();
         app.UseAuthentication();
         app.UseOpenModeGate();
         app.UseAuthorization();
-        app.UseRateLimiter();
         return app;
-    }
-
-    private static int RunsPerWindow(HttpContext context)
-    {
-        var options = context.RequestServices.GetRequiredService<IOptions<AuthOptions>>().Value;
-        return Caller.Of(context, options).Quotas.RunsPerMinute ?? options.Defaults.RunsPerMinute;
     }
 
     /// <summary>A caller with a valid key; in the open mode also a caller without one, from this machine (see <see cref="OpenModeGate"/>).</summary>

@@ -48,14 +48,15 @@ public static class Roles
 }
 
 /// <summary>What one caller may use. Null: the server's default for that quota.</summary>
-public sealed record Quotas(int? MaxConcurrentRuns, int? MaxQueued, int? RunsPerMinute, int? MaxTimeoutSeconds, int? MaxMemoryMb)
+/// <param name="MaxStoredMb">What the caller's sessions may hold in the store (files, stdin, output, results) until they are purged.</param>
+public sealed record Quotas(int? MaxConcurrentRuns, int? MaxQueued, int? RunsPerMinute, int? MaxTimeoutSeconds, int? MaxMemoryMb, int? MaxStoredMb = null)
 {
     public static Quotas None { get; } = new(null, null, null, null, null);
 
     /// <summary>These quotas with the server's defaults where they say nothing.</summary>
     public Quotas Or(Quotas defaults) => new(
         MaxConcurrentRuns ?? defaults.MaxConcurrentRuns, MaxQueued ?? defaults.MaxQueued, RunsPerMinute ?? defaults.RunsPerMinute,
-        MaxTimeoutSeconds ?? defaults.MaxTimeoutSeconds, MaxMemoryMb ?? defaults.MaxMemoryMb);
+        MaxTimeoutSeconds ?? defaults.MaxTimeoutSeconds, MaxMemoryMb ?? defaults.MaxMemoryMb, MaxStoredMb ?? defaults.MaxStoredMb);
 }
 
 /// <summary>A key as the store holds it: never the key itself, only its secret's hash.</summary>

@@ -54,6 +54,10 @@ public sealed class AuthOptions
         [Range(16, 65536)]
         public int MaxMemoryMb { get; set; } = 512;
 
-        public Quotas ToQuotas() => new(MaxConcurrentRuns, MaxQueued, RunsPerMinute, MaxTimeoutSeconds, MaxMemoryMb);
+        /// <summary>What one key's sessions may hold in the store until they are purged (Sessions:RetentionHours after they end).</summary>
+        [Range(1, 1_048_576)]
+        public int MaxStoredMb { get; set; } = 1024;
+
+        public Quotas ToQuotas() => new(MaxConcurrentRuns, MaxQueued, RunsPerMinute, MaxTimeoutSeconds, MaxMemoryMb, MaxStoredMb);
     }
 }

@@ -39,7 +39,8 @@ public static class AdminApi
             return TypedResults.Problem(Problems.Create(StatusCodes.Status400BadRequest, "bad-key-request", "Invalid key request", problem));
         }
         var (id, key, hash) = ApiKeys.New();
-        var quotas = new Quotas(request.MaxConcurrentRuns, request.MaxQueued, request.RunsPerMinute, request.MaxTimeoutSeconds, request.MaxMemoryMb);
+        var quotas = new Quotas(request.MaxConcurrentRuns, request.MaxQueued, request.RunsPerMinute, request.MaxTimeoutSeconds, request.MaxMemoryMb,
+            request.MaxStoredMb);
         var record = new ApiKeyRecord(id, request.Name.Trim(), request.Role ?? Roles.User, hash, time.GetUtcNow(), null, quotas);
         await keys.CreateKeyAsync(record, cancellationToken);
         return TypedResults.Created($"/admin/keys/{id}", new CreatedKey(KeyInfo.From(record), key));
@@ -74,6 +75,10 @@ public static class AdminApi
                 return $"'{field}' must be a whole number from {min} to 100000.";
             }
         }
+        if (request.MaxStoredMb is < 1 or > 1_048_576)
+        {
+            return "'max_stored_mb' must be a whole number from 1 to 1048576.";
+        }
         return null;
     }
 }
@@ -86,25 +91,27 @@ public sealed record NewKeyRequest(
     int? MaxQueued,
     int? RunsPerMinute,
     int? MaxTimeoutSeconds,
-    int? MaxMemoryMb);
+    int? MaxMemoryMb,
+    [property: Description("MiB the key's sessions may hold in the store (files, stdin, output, results) until they are purged.")] int? MaxStoredMb = null);
 
 /// <summary>A key as operators see it: never the key itself.</summary>
 public sealed record KeyInfo(
     string Id, string Name, string Role, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt,
-    int? MaxConcurrentRuns, int? MaxQueued, int? RunsPerMinute, int? MaxTimeoutSeconds, int? MaxMemoryMb)
+    int? MaxConcurrentRuns, int? MaxQueued, int? RunsPerMinute, int? MaxTimeoutSeconds, int? MaxMemoryMb, int? MaxStoredMb)
 {
     public static KeyInfo From(ApiKeyRecord key) => new(key.Id, key.Name, key.Role, key.CreatedAt, key.RevokedAt,
-        key.Quotas.MaxConcurrentRuns, key.Quotas.MaxQueued, key.Quotas.RunsPerMinute, key.Quotas.MaxTimeoutSeconds, key.Quotas.MaxMemoryMb);
+        key.Quotas.MaxConcurrentRuns, key.Quotas.MaxQueued, key.Quotas.RunsPerMinute, key.Quotas.MaxTimeoutSeconds, key.Quotas.MaxMemoryMb,
+        key.Quotas.MaxStoredMb);
 }
 
 /// <summary>POST /admin/keys' answer: the key, shown this once (only its hash is kept).</summary>
 public sealed record CreatedKey(
     string Id, string Name, string Role, string Key, DateTimeOffset CreatedAt,
-    int? MaxConcurrentRuns, int? MaxQueued, int? RunsPerMinute, int? MaxTimeoutSeconds, int? MaxMemoryMb)
+    int? MaxConcurrentRuns, int? MaxQueued, int? RunsPerMinute, int? MaxTimeoutSeconds, int? MaxMemoryMb, int? MaxStoredMb)
 {
     public CreatedKey(KeyInfo info, string key)
         : this(info.Id, info.Name, info.Role, key, info.CreatedAt, info.MaxConcurrentRuns, info.MaxQueued, info.RunsPerMinute,
-            info.MaxTimeoutSeconds, info.MaxMemoryMb)
+            info.MaxTimeoutSeconds, info.MaxMemoryMb, info.MaxStoredMb)
     {
     }
 }

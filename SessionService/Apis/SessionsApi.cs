@@ -27,7 +27,7 @@ public static class SessionsApi
                 + "with 'code' or 'files' [{name, content, encoding: utf8|base64|hex}] for the files) — or several 'file' fields, "
                 + "or a .zip, which become the working directory — and optional 'entrypoint', 'stdin', 'args', 'timeout_seconds' and "
                 + "'memory_mb', 'runtime' (GET /runtimes lists them; default python-3.11), 'stdin_mode' (batch or interactive: attach with GET /result/{session_id}/attach) and 'callback_url' (POSTed the "
-                + "result when the session ends, signed with X-Executor-Signature). Files the script writes under /sandbox/out/ come back with the "
+                + "result when the session ends, signed as Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature). Files the script writes under /sandbox/out/ come back with the "
                 + "result. Answers at once with the session id; read the outcome from GET /result/{session_id}. With ?wait=true "
                 + "(or ?wait_seconds=N) it answers 200 with the whole result when the run ends within the wait (30 s by default, at "
                 + "most 60), else 202 with the session id.")
@@ -36,7 +36,6 @@ public static class SessionsApi
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
-            .RequireRateLimiting(AccessServiceCollectionExtensions.RunsPolicy)
             .DisableAntiforgery();
 
         api.MapGet("/result/{session_id}", GetResultAsync)

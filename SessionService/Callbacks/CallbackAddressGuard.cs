@@ -6,11 +6,14 @@ namespace Executor.Session.Callbacks;
 
 /// <summary>
 /// Keeps callbacks off the service's own networks (SSRF): a callback_url must be http(s), and every address its host
-/// resolves to must be public — not loopback, private, carrier-grade NAT, link-local (cloud metadata at 169.254.169.254),
-/// multicast, reserved, documentation or unspecified, in IPv4 or IPv6 (IPv4-mapped, NAT64 and 6to4 addresses are
-/// judged by the IPv4 address they carry) — unless Callbacks:AllowedHosts allows it. Checked when the session is
-/// submitted, and again at every delivery by the connection itself (DNS may have changed): the delivery connects only
-/// to an address checked then.
+/// resolves to must be public — not loopback, private, carrier-grade NAT (Alibaba Cloud's metadata at 100.100.100.200),
+/// link-local (cloud metadata at 169.254.169.254), the clouds' own service addresses (Azure's wire server
+/// 168.63.129.16, Oracle's 192.0.0.192, AWS's IPv6 metadata fd00:ec2::254), multicast, reserved, documentation or
+/// unspecified, in IPv4 or IPv6 (IPv4-mapped, NAT64 and 6to4 addresses are judged by the IPv4 address they carry) —
+/// unless Callbacks:AllowedHosts allows it. Checked when the session is submitted, and again at every delivery by the
+/// connection itself (DNS may have changed): the delivery connects only to an address checked then.
+/// A refusal never says what a name resolved to, nor whether it resolved at all: a caller must not learn the
+/// service's internal names and addresses from it.
 /// </summary>
 public sealed class CallbackAddressGuard(
     IOptionsMonitor<CallbackOptions> options,
@@ -27,6 +30,10 @@ public sealed class CallbackAddressGuard(
             "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
             "::/96", "::1/128", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32", "3fff::/20", "fc00::/7", "fe80::/10",
             "fec0::/10", "ff00::/8",
+            // Special-purpose ranges that route nowhere a receiver lives (AS112, AMT, the IPv6 dummy prefix, SRv6 SIDs).
+            "192.31.196.0/24", "192.52.193.0/24", "192.175.48.0/24", "2620:4f:8000::/48", "100:0:0:1::/64", "5f00::/16",
+            // A public address that Azure answers on from inside its network: the wire server.
+            "168.63.129.16/32",
         }.Select(IPNetwork.Parse),
     ];
 
@@ -95,7 +102,7 @@ public sealed class CallbackAddressGuard(
         }
         if (uri.UserInfo.Length > 0)
         {
-            return "credentials in the URL are not allowed (the callback is signed: check X-Executor-Signature instead)";
+            return "credentials in the URL are not allowed (the callback is signed: check its webhook-signature instead)";
         }
         var host = uri.IdnHost;
         IPAddress[] addresses;
@@ -103,17 +110,15 @@ public sealed class CallbackAddressGuard(
         {
             addresses = await ResolveAsync(host, cancellationToken);
         }
-        catch (SocketException e)
+        catch (SocketException)
         {
-            return $"its host '{host}' does not resolve ({e.SocketErrorCode})";
+            addresses = [];
         }
-        if (addresses.Length == 0)
-        {
-            return $"its host '{host}' does not resolve";
-        }
-        return addresses.FirstOrDefault(a => !IsAllowed(host, a)) is { } refused
-            ? $"'{host}' resolves to {refused}, which is not a public address (loopback, private, link-local, multicast or reserved); "
-                + "an operator can allow it with Callbacks:AllowedHosts"
+        // One answer for "does not resolve" and "resolves to an internal address": telling them apart would tell a
+        // caller which internal names exist.
+        return addresses.Length == 0 || addresses.Any(a => !IsAllowed(host, a))
+            ? $"its host '{host}' must resolve, and only to public addresses (not loopback, private, link-local, cloud metadata, "
+                + "multicast or reserved); an operator can allow an internal receiver with Callbacks:AllowedHosts"
             : null;
     }
 
@@ -131,6 +136,7 @@ public sealed class CallbackAddressGuard(
         var allowed = addresses.Where(a => IsAllowed(host, a)).ToList();
         if (allowed.Count == 0)
         {
+            // What it resolved to stays in this process (the operator's logs), never in what the caller can read.
             throw new CallbackRefusedException(
                 $"'{host}' resolves to {(addresses.Length == 0 ? "nothing" : string.Join(", ", addresses.Select(a => a.ToString())))}: no address a callback may go to.");
         }
@@ -143,6 +149,24 @@ public sealed class CallbackAddressGuard(
             catch (SocketException) when (i < allowed.Count - 1)
             {
             }
+        }
+    }
+
+    /// <summary>
+    /// Whether a receiver is on a network the service reaches but callers must not map: any of its addresses is not
+    /// public (an allow-listed internal host), or it does not resolve now. How a delivery there failed is not shown to
+    /// the caller.
+    /// </summary>
+    public async Task<bool> IsInternalAsync(string host, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var addresses = await ResolveAsync(host, cancellationToken);
+            return addresses.Length == 0 || !addresses.All(IsPublic);
+        }
+        catch (SocketException)
+        {
+            return true;
         }
     }
 

@@ -14,7 +14,8 @@ namespace Executor.Session.Callbacks;
 /// leases what is due, POSTs each session's result, signed, and records the outcome. A failure (no answer, a non-2xx
 /// answer, a refused address) is retried with exponential backoff until Callbacks:MaxAttempts; a replica that dies
 /// mid-attempt loses nothing (its lease runs out and another attempt follows). Delivery is at least once: receivers
-/// deduplicate by X-Executor-Session.
+/// deduplicate by webhook-id. Each delivery starts as soon as a slot is free (Callbacks:Concurrency in all, at most
+/// Callbacks:PerDestinationConcurrency per receiver), so a receiver that never answers delays only its own callbacks.
 /// </summary>
 public sealed partial class CallbackDispatcher(
     ICallbackOutbox outbox, ISessionStore store, SessionSignals signals, CallbackAddressGuard guard,
@@ -35,44 +36,138 @@ public sealed partial class CallbackDispatcher(
         Timeout = Timeout.InfiniteTimeSpan,
     };
 
+    // Deliveries in flight (and leased ones waiting for their receiver's slot), per destination; guarded by _slots.
+    private readonly Lock _slots = new();
+    private readonly Dictionary<string, int> _inFlight = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Queue<CallbackRecord>> _waiting = new(StringComparer.Ordinal);
+    private readonly HashSet<Task> _running = [];
+    private int _held;
+    private TaskCompletionSource _slotFreed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        while (!stoppingToken.IsCancellationRequested)
+        try
         {
-            var ended = signals.WhenAnyEnded(stoppingToken); // listen first, then look
-            try
+            while (!stoppingToken.IsCancellationRequested)
             {
+                var ended = signals.WhenAnyEnded(stoppingToken); // listen first, then look
+                Task freed;
+                int free;
+                string[] full;
                 var settings = options.CurrentValue;
-                var due = await outbox.LeaseDueCallbacksAsync(settings.Concurrency, TimeSpan.FromSeconds(settings.TimeoutSeconds + 10), stoppingToken);
-                await Task.WhenAll(due.Select(c => DeliverAsync(c, settings, stoppingToken)));
-                if (due.Count == settings.Concurrency)
+                lock (_slots)
                 {
-                    continue; // more may be due
+                    freed = _slotFreed.Task;
+                    free = settings.Concurrency - _held;
+                    full = [.. _inFlight.Where(d => d.Value >= settings.PerDestinationConcurrency).Select(d => d.Key)];
                 }
-                var next = await outbox.NextCallbackDueAsync(stoppingToken);
-                var wait = next is { } at ? Clamp(at - time.GetUtcNow()) : LookAgain;
-                await Task.WhenAny(ended, Task.Delay(wait, time, stoppingToken));
+                try
+                {
+                    TimeSpan wait = LookAgain;
+                    if (free > 0)
+                    {
+                        var due = await outbox.LeaseDueCallbacksAsync(
+                            free, settings.PerDestinationConcurrency, full, TimeSpan.FromSeconds(settings.TimeoutSeconds + 10), stoppingToken);
+                        foreach (var callback in due)
+                        {
+                            Start(callback, settings, stoppingToken);
+                        }
+                        if (due.Count == free)
+                        {
+                            continue; // more may be due
+                        }
+                        var next = await outbox.NextCallbackDueAsync(full, stoppingToken);
+                        wait = next is { } at ? Clamp(at - time.GetUtcNow()) : LookAgain;
+                    }
+                    await Task.WhenAny(ended, freed, Task.Delay(wait, time, stoppingToken));
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception e)
+                {
+                    LogOutboxFailed(e.Message); // the store is down: the outbox waits in it
+                    await Task.Delay(LookAgain, time, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+                }
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        }
+        finally
+        {
+            Task[] running;
+            lock (_slots)
             {
-                return;
+                running = [.. _running];
             }
-            catch (Exception e)
-            {
-                LogOutboxFailed(e.Message); // the store is down: the outbox waits in it
-                await Task.Delay(LookAgain, time, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
-            }
+            await Task.WhenAll(running); // they end at once: the same token stops them
         }
     }
 
     private static TimeSpan Clamp(TimeSpan wait) => wait < TimeSpan.FromMilliseconds(50) ? TimeSpan.FromMilliseconds(50) : wait > LookAgain ? LookAgain : wait;
+
+    /// <summary>The receiver a callback goes to: its URL's scheme, host and port.</summary>
+    public static string DestinationOf(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri)
+            ? $"{uri.Scheme}://{(uri.HostNameType == UriHostNameType.IPv6 ? $"[{uri.IdnHost}]" : uri.IdnHost)}:{uri.Port}".ToLowerInvariant()
+            : url;
+
+    /// <summary>Starts a leased callback now if its receiver has a free slot, else when one of its deliveries ends.</summary>
+    private void Start(CallbackRecord callback, CallbackOptions settings, CancellationToken stoppingToken)
+    {
+        var destination = callback.Destination ?? DestinationOf(callback.Url);
+        lock (_slots)
+        {
+            _held++;
+            if (_inFlight.GetValueOrDefault(destination) >= settings.PerDestinationConcurrency)
+            {
+                // Leased in the same batch as others to this receiver: at most one slot's worth waits, so it starts
+                // within one attempt's time, well inside its lease.
+                (_waiting.TryGetValue(destination, out var queue) ? queue : _waiting[destination] = new()).Enqueue(callback);
+                return;
+            }
+            _inFlight[destination] = _inFlight.GetValueOrDefault(destination) + 1;
+            Run(callback, destination, settings, stoppingToken);
+        }
+    }
+
+    private void Run(CallbackRecord callback, string destination, CallbackOptions settings, CancellationToken stoppingToken)
+    {
+        var delivery = Task.Run(() => DeliverAsync(callback, settings, stoppingToken), CancellationToken.None);
+        _running.Add(delivery);
+        // Not synchronously: this runs under _slots, which the continuation takes.
+        delivery.ContinueWith(done => Finished(done, destination, settings, stoppingToken), CancellationToken.None,
+            TaskContinuationOptions.None, TaskScheduler.Default);
+    }
+
+    private void Finished(Task delivery, string destination, CallbackOptions settings, CancellationToken stoppingToken)
+    {
+        lock (_slots)
+        {
+            _running.Remove(delivery);
+            _held--;
+            if (_waiting.TryGetValue(destination, out var queue) && queue.TryDequeue(out var next) && !stoppingToken.IsCancellationRequested)
+            {
+                Run(next, destination, settings, stoppingToken); // the slot passes on: its count stays
+            }
+            else if (--_inFlight[destination] == 0)
+            {
+                _inFlight.Remove(destination);
+            }
+            if (queue is { Count: 0 })
+            {
+                _waiting.Remove(destination);
+            }
+            _slotFreed.TrySetResult();
+            _slotFreed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
 
     private async Task DeliverAsync(CallbackRecord callback, CallbackOptions settings, CancellationToken stoppingToken)
     {
         using var activity = ActivitySource.StartActivity("deliver callback", ActivityKind.Producer);
         activity?.SetTag("executor.session_id", callback.SessionId);
         activity?.SetTag("executor.callback.attempt", callback.Attempts);
-        string? error;
+        (string Shown, string Logged)? error;
         try
         {
             error = await AttemptAsync(callback, settings, stoppingToken);
@@ -80,6 +175,10 @@ public sealed partial class CallbackDispatcher(
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             return; // shutting down: the lease runs out and the attempt is made again
+        }
+        catch (Exception e)
+        {
+            error = ("not delivered", e.Message); // the store failed mid-attempt: the attempt counts, a retry follows
         }
         var delivered = error is null;
         var retry = !delivered && callback.Attempts < settings.MaxAttempts ? time.GetUtcNow() + settings.RetryDelay(callback.Attempts) : (DateTimeOffset?)null;
@@ -90,25 +189,37 @@ public sealed partial class CallbackDispatcher(
         }
         else if (retry is null)
         {
-            LogGaveUp(callback.SessionId, callback.Attempts, error!);
+            LogGaveUp(callback.SessionId, callback.Attempts, error!.Value.Logged);
         }
         else
         {
-            LogRetrying(callback.SessionId, callback.Attempts, error!, retry.Value);
+            LogRetrying(callback.SessionId, callback.Attempts, error!.Value.Logged, retry.Value);
         }
-        await outbox.RecordCallbackAsync(callback.SessionId, delivered, retry, error, CancellationToken.None);
+        try
+        {
+            await outbox.RecordCallbackAsync(callback.SessionId, delivered, retry, error?.Shown, CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            LogOutboxFailed(e.Message); // not recorded: the lease runs out and the attempt is made again
+        }
     }
 
-    /// <summary>One POST (a PUT for Judge0 submissions): null when the receiver took it (2xx), else what went wrong.</summary>
-    private async Task<string?> AttemptAsync(CallbackRecord callback, CallbackOptions settings, CancellationToken stoppingToken)
+    /// <summary>
+    /// One POST (a PUT for Judge0 submissions): null when the receiver took it (2xx), else what went wrong, twice: as
+    /// the caller may read it (GET /result/{id}/callback) and as the operator's log says it. The caller never learns what
+    /// a name resolved to, nor how an internal receiver failed (which ports answer).
+    /// </summary>
+    private async Task<(string Shown, string Logged)?> AttemptAsync(CallbackRecord callback, CallbackOptions settings, CancellationToken stoppingToken)
     {
         if (await store.FindAsync(callback.SessionId, stoppingToken) is not { Result: not null } session)
         {
-            return "the session is gone";
+            return ("the session is gone", "the session is gone");
         }
         if (settings.SigningSecret is not { Length: > 0 } secret)
         {
-            return "Callbacks:SigningSecret is not set: nothing is sent unsigned";
+            const string unsigned = "Callbacks:SigningSecret is not set: nothing is sent unsigned";
+            return (unsigned, unsigned);
         }
         // A Judge0 submission's callback is Judge0's: a PUT of the submission as Judge0 writes it.
         var judge0 = session.Options.LanguageId is not null;
@@ -118,24 +229,42 @@ public sealed partial class CallbackDispatcher(
         using var request = new HttpRequestMessage(judge0 ? HttpMethod.Put : HttpMethod.Post, callback.Url) { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         request.Headers.UserAgent.ParseAdd("Executor-Callbacks/1");
-        request.Headers.Add(CallbackSigner.Header, CallbackSigner.Sign(secret, time.GetUtcNow(), body));
+        foreach (var (name, value) in CallbackSigner.Headers(secret, session.Id, time.GetUtcNow(), body))
+        {
+            request.Headers.Add(name, value);
+        }
         request.Headers.Add("X-Executor-Session", session.Id);
         request.Headers.Add("X-Executor-Attempt", callback.Attempts.ToString(System.Globalization.CultureInfo.InvariantCulture));
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(settings.TimeoutSeconds));
+        (string Shown, string Logged) failure;
         try
         {
             using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-            return response.IsSuccessStatusCode ? null : $"the receiver answered HTTP {(int)response.StatusCode}";
+            if (response.IsSuccessStatusCode)
+            {
+                return null;
+            }
+            var status = $"the receiver answered HTTP {(int)response.StatusCode}";
+            failure = (status, status);
+        }
+        catch (HttpRequestException e) when (e.InnerException is CallbackRefusedException refused)
+        {
+            return ("refused: the receiver's host no longer resolves to addresses a callback may go to", $"refused: {refused.Message}");
         }
         catch (HttpRequestException e)
         {
-            return e.InnerException is CallbackRefusedException refused ? $"refused: {refused.Message}" : $"no answer: {e.Message}";
+            failure = ("no answer (the connection failed)", $"no answer: {e.Message}");
         }
         catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
         {
-            return $"no answer within {settings.TimeoutSeconds} s";
+            var late = $"no answer within {settings.TimeoutSeconds} s";
+            failure = (late, late);
         }
+        // An allow-listed internal receiver: how it failed would map the internal network for the caller.
+        return await guard.IsInternalAsync(request.RequestUri!.IdnHost, stoppingToken)
+            ? ("not delivered (the receiver is on an internal network: the service's logs say why)", failure.Logged)
+            : failure;
     }
 
     public override void Dispose()

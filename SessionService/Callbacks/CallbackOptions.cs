@@ -8,7 +8,8 @@ public sealed class CallbackOptions
     public const string Section = "Callbacks";
 
     /// <summary>
-    /// The HMAC-SHA256 key of X-Executor-Signature (from EXECUTOR_CALLBACK_SECRET too). Without one, callback_url is
+    /// The HMAC-SHA256 key of the callbacks' signatures (from EXECUTOR_CALLBACK_SECRET too): "whsec_&lt;base64&gt;" as
+    /// Standard Webhooks writes it, or any text of 16+ characters (its UTF-8 bytes). Without one, callback_url is
     /// refused: an unsigned callback could not be told from a forgery.
     /// </summary>
     [MinLength(16)]
@@ -35,9 +36,16 @@ public sealed class CallbackOptions
     [Range(1, 300)]
     public int TimeoutSeconds { get; set; } = 10;
 
-    /// <summary>How many callbacks one replica delivers at once.</summary>
+    /// <summary>How many callbacks one replica delivers at once, to all receivers together.</summary>
     [Range(1, 1024)]
     public int Concurrency { get; set; } = 16;
+
+    /// <summary>
+    /// How many of those may go to one receiver (scheme, host and port) at once: a receiver that never answers holds
+    /// only these, and every other receiver's deliveries go on.
+    /// </summary>
+    [Range(1, 1024)]
+    public int PerDestinationConcurrency { get; set; } = 4;
 
     public TimeSpan RetryDelay(int attempts) =>
         TimeSpan.FromSeconds(Math.Min(MaxRetrySeconds, FirstRetrySeconds * Math.Pow(2, Math.Max(0, attempts - 1))));

@@ -18,6 +18,9 @@ public static class CallbacksServiceCollectionExtensions
             .PostConfigure(options =>
                 options.SigningSecret = configuration["EXECUTOR_CALLBACK_SECRET"] is { Length: > 0 } secret ? secret : options.SigningSecret)
             .ValidateDataAnnotations()
+            .Validate(options => CallbackSigner.IsValidSecret(options.SigningSecret), "Callbacks:SigningSecret starts with whsec_ but the rest is not base64")
+            .Validate(options => options.PerDestinationConcurrency <= options.Concurrency,
+                "Callbacks:PerDestinationConcurrency must not exceed Callbacks:Concurrency")
             .ValidateOnStart();
         builder.Services.AddSingleton(sp => new CallbackAddressGuard(sp.GetRequiredService<IOptionsMonitor<CallbackOptions>>()));
         builder.Services.AddHostedService<CallbackDispatcher>();

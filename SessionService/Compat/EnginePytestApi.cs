@@ -2,7 +2,6 @@ using System.ComponentModel;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Executor.Session.Access;
 using Executor.Session.Sessions;
 using Executor.Session.Storage;
 using Executor.Session.Uploads;
@@ -40,7 +39,6 @@ public static partial class EnginePytestApi
             .Produces<PytestResponse>(StatusCodes.Status200OK)
             .Produces<PytestResponse>(StatusCodes.Status206PartialContent)
             .Produces<PytestResponse>(StatusCodes.Status400BadRequest)
-            .RequireRateLimiting(AccessServiceCollectionExtensions.RunsPolicy)
             .DisableAntiforgery();
         return app;
     }

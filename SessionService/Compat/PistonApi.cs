@@ -3,7 +3,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Executor.RunProtocol;
-using Executor.Session.Access;
 using Executor.Session.Runtimes;
 using Executor.Session.Sessions;
 using Executor.Session.Uploads;
@@ -38,7 +37,6 @@ public static class PistonApi
                     + "encoding: utf8|base64|hex}] (the first runs), stdin, args, run_timeout (ms), run_memory_limit (bytes; -1 the default).")
                 .Produces<PistonExecuteResponse>()
                 .Produces<PistonError>(StatusCodes.Status400BadRequest)
-                .RequireRateLimiting(AccessServiceCollectionExtensions.RunsPolicy)
                 .DisableAntiforgery();
         }
         return app;

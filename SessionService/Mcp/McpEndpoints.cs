@@ -1,5 +1,3 @@
-using Executor.Session.Access;
-
 namespace Executor.Session.Mcp;
 
 /// <summary>POST /mcp: the MCP server (Streamable HTTP, stateless: any replica answers any request).</summary>
@@ -25,7 +23,7 @@ public static class McpEndpoints
     /// <summary>Behind the same keys as every route; every MCP request counts against the key's runs per minute.</summary>
     public static IEndpointRouteBuilder MapMcpEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapMcp(Path).WithTags("MCP").RequireRateLimiting(AccessServiceCollectionExtensions.RunsPolicy).ExcludeFromDescription();
+        app.MapMcp(Path).WithTags("MCP").ExcludeFromDescription();
         return app;
     }
 }

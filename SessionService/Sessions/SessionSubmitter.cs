@@ -36,12 +36,15 @@ public sealed class SessionSubmitter(
     public const int RetryAfterSeconds = 2;
     public const int EngineRetryAfterSeconds = 5;
 
+    /// <summary>The timeout of a run that names none: the runner hosts' Sandbox:TimeoutSeconds default.</summary>
+    public const int DefaultTimeoutSeconds = 10;
+
     /// <summary>
     /// How long a synchronous surface (pytest, Piston, Judge0 with wait, MCP) waits for a run's end: its timeout (10 s when
     /// it names none) and 15 s for the sandbox to start and report, within Sessions:MaxWaitSeconds.
     /// </summary>
     public TimeSpan RunWait(Upload upload) =>
-        TimeSpan.FromSeconds(Math.Min(options.Value.MaxWaitSeconds, (upload.Options.TimeoutSeconds ?? 10) + 15));
+        TimeSpan.FromSeconds(Math.Min(options.Value.MaxWaitSeconds, (upload.Options.TimeoutSeconds ?? DefaultTimeoutSeconds) + 15));
 
     /// <summary>
     /// Stores the session and queues it, then waits up to <paramref name="wait"/> for its end. A refusal comes back as
@@ -56,17 +59,6 @@ public sealed class SessionSubmitter(
             telemetry.Rejected("bad_callback");
             return Submission.Refused(refused);
         }
-        if (QuotaGate.CheckCeilings(caller, upload.Options) is { } ceiling)
-        {
-            telemetry.Rejected("over_ceiling", caller.Id);
-            return Submission.Refused(ceiling);
-        }
-        if (await quotas.CheckUnfinishedAsync(caller, cancellationToken) is { } quota)
-        {
-            telemetry.Rejected("over_quota", caller.Id);
-            context.Response.Headers.RetryAfter = QuotaGate.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-            return Submission.Refused(quota);
-        }
         if (await hosts.UnavailableAsync(cancellationToken) is { } why)
         {
             telemetry.Rejected("engine_unavailable");
@@ -79,8 +71,22 @@ public sealed class SessionSubmitter(
             telemetry.Rejected("bad_runtime");
             return Submission.Refused(runtimeProblem);
         }
-        upload = upload with { Options = upload.Options with { Runtime = runtime } };
+        // The ceilings hold for what the runtime gives by default too, not only for what the request names.
+        var runtimeMemory = (await runtimes.ListAsync(cancellationToken)).FirstOrDefault(r => r.Id == runtime)?.MemoryMb;
+        var (limited, ceiling) = QuotaGate.ApplyCeilings(caller, upload.Options with { Runtime = runtime }, runtimeMemory);
+        if (ceiling is not null)
+        {
+            telemetry.Rejected("over_ceiling", caller.Id);
+            return Submission.Refused(ceiling);
+        }
+        upload = upload with { Options = limited };
         Activity.Current?.SetTag("executor.runtime", runtime);
+        if (quotas.TakeRun(caller) is ({ } tooMany, var retryAfter))
+        {
+            telemetry.Rejected("over_rate", caller.Id);
+            context.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
+            return Submission.Refused(tooMany);
+        }
 
         var sessionId = SessionIds.New();
         Activity.Current?.SetTag(SessionTelemetry.SessionId, sessionId);
@@ -88,12 +94,25 @@ public sealed class SessionSubmitter(
         using (var persist = SessionTelemetry.Source.StartActivity("persist session"))
         {
             persist?.SetTag(SessionTelemetry.SessionId, sessionId);
-            var created = new NewSession(sessionId, upload.Entrypoint, upload.Files, upload.Options, job.TraceParent, caller.Id, caller.Quotas.MaxConcurrentRuns);
-            if (!await store.CreateAsync(created, options.Value.QueueCapacity, cancellationToken))
+            var (maxUnfinished, maxStored) = QuotaGate.StoreLimits(caller);
+            var created = new NewSession(sessionId, upload.Entrypoint, upload.Files, upload.Options, job.TraceParent, caller.Id, caller.Quotas.MaxConcurrentRuns)
             {
-                telemetry.Rejected("queue_full");
-                context.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-                return Submission.Refused(Problems.QueueFull(RetryAfterSeconds));
+                MaxUnfinished = maxUnfinished,
+                MaxStoredBytes = maxStored,
+            };
+            if (await store.CreateAsync(created, options.Value.QueueCapacity, cancellationToken) is not SessionAdmission.Created and var admission)
+            {
+                telemetry.Rejected(admission switch
+                {
+                    SessionAdmission.OwnerUnfinished => "over_quota",
+                    SessionAdmission.OwnerStorage => "over_storage",
+                    _ => "queue_full",
+                }, caller.Id);
+                if (admission != SessionAdmission.OwnerStorage)
+                {
+                    context.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+                }
+                return Submission.Refused(quotas.Refused(caller, admission));
             }
         }
         Audit.Accepted(loggers, caller, sessionId, upload);

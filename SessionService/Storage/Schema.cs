@@ -227,5 +227,14 @@ public static class Schema
             Postgres: """
                 ALTER TABLE sessions ADD COLUMN runtime text;
                 """),
+        new(9, "callbacks know their receiver (deliveries grouped by it); an owner's sessions found by owner (storage quota)",
+            Sqlite: """
+                ALTER TABLE callbacks ADD COLUMN destination TEXT;
+                CREATE INDEX sessions_owner ON sessions (owner);
+                """,
+            Postgres: """
+                ALTER TABLE callbacks ADD COLUMN destination text;
+                CREATE INDEX sessions_owner ON sessions (owner);
+                """),
     ];
 }

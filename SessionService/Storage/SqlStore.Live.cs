@@ -93,22 +93,38 @@ public abstract partial class SqlStore : IResultFiles, IStdinLog, ICallbackOutbo
             : new StdinRead(chunks, null, null, null, null);
     }
 
-    public async Task<IReadOnlyList<CallbackRecord>> LeaseDueCallbacksAsync(int max, TimeSpan lease, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<CallbackRecord>> LeaseDueCallbacksAsync(
+        int max, int perDestination, IReadOnlyCollection<string> busy, TimeSpan lease, CancellationToken cancellationToken)
     {
         var now = Time.GetUtcNow();
         await using var writing = await OpenWriteAsync(cancellationToken);
-        await using var command = Command(writing.Connection, null, $"""
+        await using var command = Command(writing.Connection, null, "");
+        // Per receiver, its earliest due callbacks first: one receiver with many due never fills a whole lease.
+        command.CommandText = $"""
             UPDATE callbacks SET lease_until = @lease, attempts = attempts + 1
             WHERE session_id IN (
-                SELECT c.session_id FROM callbacks c JOIN sessions s ON s.id = c.session_id
-                WHERE c.state = 'pending' AND c.next_attempt_at <= @now AND (c.lease_until IS NULL OR c.lease_until < @now)
-                  AND s.finished_at IS NOT NULL
+                SELECT c.session_id FROM callbacks c
+                WHERE c.session_id IN (
+                    SELECT ranked.session_id FROM (
+                        SELECT d.session_id,
+                               row_number() OVER (PARTITION BY COALESCE(d.destination, d.session_id) ORDER BY d.next_attempt_at, d.session_id) AS turn
+                        FROM callbacks d JOIN sessions s ON s.id = d.session_id
+                        WHERE {DueCallback("d")}{NotBusy(command, busy)}
+                    ) ranked
+                    WHERE ranked.turn <= @per_destination)
                 ORDER BY c.next_attempt_at LIMIT @max {SkipLocked})
             RETURNING {CallbackColumns}
-            """);
-        command.Add("@now", now).Add("@lease", now + lease).Add("@max", max);
+            """;
+        command.Add("@now", now).Add("@lease", now + lease).Add("@max", max).Add("@per_destination", perDestination);
         return await ReadCallbacksAsync(command, cancellationToken);
     }
+
+    /// <summary>A pending callback of an ended session, due and not leased now.</summary>
+    private static string DueCallback(string alias) =>
+        $"{alias}.state = 'pending' AND {alias}.next_attempt_at <= @now AND ({alias}.lease_until IS NULL OR {alias}.lease_until < @now) AND s.finished_at IS NOT NULL";
+
+    private static string NotBusy(DbCommand command, IReadOnlyCollection<string> busy) =>
+        busy.Count == 0 ? "" : $" AND (d.destination IS NULL OR d.destination NOT IN ({command.AddList("@busy", busy)}))";
 
     public async Task RecordCallbackAsync(string sessionId, bool delivered, DateTimeOffset? retryAt, string? error, CancellationToken cancellationToken)
     {
@@ -135,18 +151,19 @@ public abstract partial class SqlStore : IResultFiles, IStdinLog, ICallbackOutbo
         return (await ReadCallbacksAsync(command, cancellationToken)).SingleOrDefault();
     }
 
-    public async Task<DateTimeOffset?> NextCallbackDueAsync(CancellationToken cancellationToken)
+    public async Task<DateTimeOffset?> NextCallbackDueAsync(IReadOnlyCollection<string> busy, CancellationToken cancellationToken)
     {
         await using var connection = await OpenReadAsync(cancellationToken);
-        await using var command = Command(connection, null, """
-            SELECT MIN(CASE WHEN c.lease_until IS NOT NULL AND c.lease_until > c.next_attempt_at THEN c.lease_until ELSE c.next_attempt_at END)
-            FROM callbacks c JOIN sessions s ON s.id = c.session_id WHERE c.state = 'pending' AND s.finished_at IS NOT NULL
-            """);
+        await using var command = Command(connection, null, "");
+        command.CommandText = $"""
+            SELECT MIN(CASE WHEN d.lease_until IS NOT NULL AND d.lease_until > d.next_attempt_at THEN d.lease_until ELSE d.next_attempt_at END)
+            FROM callbacks d JOIN sessions s ON s.id = d.session_id WHERE d.state = 'pending' AND s.finished_at IS NOT NULL{NotBusy(command, busy)}
+            """;
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? Timestamp(reader, 0) : null;
     }
 
-    private const string CallbackColumns = "session_id, url, state, attempts, next_attempt_at, last_error, delivered_at";
+    private const string CallbackColumns = "session_id, url, state, attempts, next_attempt_at, last_error, delivered_at, destination";
 
     private static async Task<IReadOnlyList<CallbackRecord>> ReadCallbacksAsync(DbCommand command, CancellationToken cancellationToken)
     {
@@ -156,7 +173,8 @@ public abstract partial class SqlStore : IResultFiles, IStdinLog, ICallbackOutbo
         {
             callbacks.Add(new CallbackRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2),
                 Convert.ToInt32(reader.GetValue(3), System.Globalization.CultureInfo.InvariantCulture),
-                reader.GetFieldValue<DateTimeOffset>(4), reader.IsDBNull(5) ? null : reader.GetString(5), Timestamp(reader, 6)));
+                reader.GetFieldValue<DateTimeOffset>(4), reader.IsDBNull(5) ? null : reader.GetString(5), Timestamp(reader, 6),
+                reader.IsDBNull(7) ? null : reader.GetString(7)));
         }
         return callbacks;
     }

@@ -29,21 +29,35 @@ public abstract partial class SqlStore(TimeProvider time) : ISessionStore, IWork
     /// <summary>The connection for a change; SQLite serializes writers on one connection until the lease is disposed.</summary>
     protected abstract Task<WriteLease> OpenWriteAsync(CancellationToken cancellationToken);
 
-    public async Task<bool> CreateAsync(NewSession session, int queueCapacity, CancellationToken cancellationToken)
+    public async Task<SessionAdmission> CreateAsync(NewSession session, int queueCapacity, CancellationToken cancellationToken)
     {
-        // One round trip: the session (only while the queue has room) and its files (only if the session went in).
+        // The session goes in only while the queue has room and its owner is within its limits; its files and callback
+        // only if it went in. The owner's limits are checked in the same transaction as the insert, with the owner's
+        // submissions serialized (SQLite: one writer; PostgreSQL: a lock per owner), so simultaneous submissions never
+        // pass them together.
+        var owned = session.Owner is not null && (session.MaxUnfinished is not null || session.MaxStoredBytes is not null);
         await using var writing = await OpenWriteAsync(cancellationToken);
-        await using var transaction = await BeginAsync(writing.Connection, cancellationToken);
+        await using var transaction = await writing.Connection.BeginTransactionAsync(cancellationToken);
+        if (owned)
+        {
+            await LockOwnerAsync(writing.Connection, transaction, session.Owner!, cancellationToken);
+        }
         await using var insert = Command(writing.Connection, transaction, "");
-        var sql = new System.Text.StringBuilder("""
+        var options = JsonSerializer.Serialize(session.Options, Json);
+        var sql = new System.Text.StringBuilder($"""
             INSERT INTO sessions (id, status, created_at, entrypoint, options, trace_parent, owner, max_running, stdin_closed_at, runtime)
             SELECT @id, 'queued', @now, @entrypoint, @options, @trace, @owner, @max_running, @stdin_closed, @runtime
-            WHERE (SELECT COUNT(*) FROM sessions WHERE status = 'queued') < @capacity;
+            WHERE (SELECT COUNT(*) FROM sessions WHERE status = 'queued') < @capacity
+              AND (@max_unfinished IS NULL OR (SELECT COUNT(*) FROM sessions WHERE owner = @owner AND status IN {Unfinished}) < @max_unfinished)
+              AND (@max_stored IS NULL OR ({StoredBytes}) + @size <= @max_stored);
             """);
         insert.Add("@id", session.Id).Add("@now", Time.GetUtcNow()).Add("@entrypoint", session.Entrypoint)
-            .Add("@options", JsonSerializer.Serialize(session.Options, Json)).Add("@trace", session.TraceParent).Add("@capacity", queueCapacity)
+            .Add("@options", options).Add("@trace", session.TraceParent).Add("@capacity", queueCapacity)
             .Add("@owner", session.Owner).Add("@max_running", session.MaxRunning, System.Data.DbType.Int32).Add("@runtime", session.Options.Runtime)
-            .Add("@stdin_closed", session.Options.Interactive ? null : Time.GetUtcNow(), System.Data.DbType.DateTimeOffset); // only an interactive session takes input later
+            .Add("@stdin_closed", session.Options.Interactive ? null : Time.GetUtcNow(), System.Data.DbType.DateTimeOffset) // only an interactive session takes input later
+            .Add("@max_unfinished", owned ? session.MaxUnfinished : null, System.Data.DbType.Int64)
+            .Add("@max_stored", owned ? session.MaxStoredBytes : null, System.Data.DbType.Int64)
+            .Add("@size", SizeOf(session, options));
         for (var i = 0; i < session.Files.Count; i++)
         {
             sql.Append(System.Globalization.CultureInfo.InvariantCulture,
@@ -54,18 +68,62 @@ public abstract partial class SqlStore(TimeProvider time) : ISessionStore, IWork
         {
             sql.Append("""
 
-                INSERT INTO callbacks (session_id, url, state, attempts, next_attempt_at)
-                SELECT @id, @callback, 'pending', 0, @now WHERE EXISTS (SELECT 1 FROM sessions WHERE id = @id);
+                INSERT INTO callbacks (session_id, url, state, attempts, next_attempt_at, destination)
+                SELECT @id, @callback, 'pending', 0, @now, @destination WHERE EXISTS (SELECT 1 FROM sessions WHERE id = @id);
                 """);
-            insert.Add("@callback", callback);
+            insert.Add("@callback", callback).Add("@destination", Callbacks.CallbackDispatcher.DestinationOf(callback));
         }
         insert.CommandText = sql.ToString();
-        var created = await insert.ExecuteNonQueryAsync(cancellationToken) > 0;
-        if (transaction is not null)
+        var admission = await insert.ExecuteNonQueryAsync(cancellationToken) > 0 ? SessionAdmission.Created
+            : await WhyNotAdmittedAsync(writing.Connection, transaction, session, owned, options, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return admission;
+    }
+
+    /// <summary>What the owner's sessions hold in the store, as one scalar subquery over @owner.</summary>
+    private const string StoredBytes = """
+        SELECT COALESCE(SUM(LENGTH(o.options) + COALESCE(LENGTH(o.result), 0)), 0)
+            + COALESCE((SELECT SUM(LENGTH(f.content)) FROM session_files f JOIN sessions so ON so.id = f.session_id WHERE so.owner = @owner), 0)
+            + COALESCE((SELECT SUM(LENGTH(r.content)) FROM result_files r JOIN sessions so ON so.id = r.session_id WHERE so.owner = @owner), 0)
+            + COALESCE((SELECT SUM(LENGTH(x.data)) FROM session_output x JOIN sessions so ON so.id = x.session_id WHERE so.owner = @owner), 0)
+            + COALESCE((SELECT SUM(LENGTH(i.data)) FROM session_stdin i JOIN sessions so ON so.id = i.session_id WHERE so.owner = @owner), 0)
+        FROM sessions o WHERE o.owner = @owner
+        """;
+
+    /// <summary>What a new session adds to its owner's storage: its files and its options (stdin included).</summary>
+    private static long SizeOf(NewSession session, string options) =>
+        session.Files.Sum(f => (long)f.Content.Length) + System.Text.Encoding.UTF8.GetByteCount(options);
+
+    /// <summary>Serializes one owner's submissions until the transaction ends (SQLite: nothing to do, it has one writer).</summary>
+    protected virtual Task LockOwnerAsync(DbConnection connection, DbTransaction transaction, string owner, CancellationToken cancellationToken) =>
+        Task.CompletedTask;
+
+    private static async Task<SessionAdmission> WhyNotAdmittedAsync(
+        DbConnection connection, DbTransaction transaction, NewSession session, bool owned, string options, CancellationToken cancellationToken)
+    {
+        if (!owned)
         {
-            await transaction.CommitAsync(cancellationToken);
+            return SessionAdmission.QueueFull;
         }
-        return created;
+        await using var command = Command(connection, transaction, $"""
+            SELECT (SELECT COUNT(*) FROM sessions WHERE owner = @owner AND status IN {Unfinished}), ({StoredBytes})
+            """);
+        command.Add("@owner", session.Owner);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        var unfinished = Convert.ToInt64(reader.GetValue(0), System.Globalization.CultureInfo.InvariantCulture);
+        var stored = Convert.ToInt64(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture);
+        return unfinished >= session.MaxUnfinished ? SessionAdmission.OwnerUnfinished
+            : stored + SizeOf(session, options) > session.MaxStoredBytes ? SessionAdmission.OwnerStorage
+            : SessionAdmission.QueueFull;
+    }
+
+    public async Task<long> CountStoredBytesAsync(string owner, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReadAsync(cancellationToken);
+        await using var command = Command(connection, null, StoredBytes);
+        command.Add("@owner", owner);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>

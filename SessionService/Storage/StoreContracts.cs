@@ -16,8 +16,13 @@ public interface ISessionStore
     /// <summary>Brings the schema to this version (versioned migrations; safe when several replicas start at once).</summary>
     Task InitializeAsync(CancellationToken cancellationToken);
 
-    /// <summary>Stores a new, queued session with its files, unless <paramref name="queueCapacity"/> sessions are queued already (false).</summary>
-    Task<bool> CreateAsync(NewSession session, int queueCapacity, CancellationToken cancellationToken);
+    /// <summary>
+    /// Stores a new, queued session with its files, unless <paramref name="queueCapacity"/> sessions are queued already,
+    /// or its owner is at one of the session's limits (<see cref="NewSession.MaxUnfinished"/>,
+    /// <see cref="NewSession.MaxStoredBytes"/>). The check and the insert are one step: sessions submitted at once by one
+    /// owner never pass its limits together, on any replica.
+    /// </summary>
+    Task<SessionAdmission> CreateAsync(NewSession session, int queueCapacity, CancellationToken cancellationToken);
 
     Task<SessionRecord?> FindAsync(string id, CancellationToken cancellationToken);
 
@@ -94,6 +99,12 @@ public interface IApiKeyStore
 
     /// <summary>How many of an owner's sessions wait and run now.</summary>
     Task<(int Queued, int Running)> CountUnfinishedAsync(string owner, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The bytes an owner's sessions hold in the store: their files, options (stdin included), results, output,
+    /// interactive input and the files runs handed back. Purging a session frees its share.
+    /// </summary>
+    Task<long> CountStoredBytesAsync(string owner, CancellationToken cancellationToken);
 }
 
 /// <summary>A run's output as it happens, kept until the session is purged, so that any replica can stream it.</summary>
@@ -109,7 +120,23 @@ public interface IOutputLog
 /// <param name="Owner">The caller (key id) the session belongs to.</param>
 /// <param name="MaxRunning">The owner's concurrency quota: a claim takes none of its sessions while that many run.</param>
 public sealed record NewSession(
-    string Id, string Entrypoint, IReadOnlyList<SessionFile> Files, RunOptions Options, string? TraceParent, string? Owner = null, int? MaxRunning = null);
+    string Id, string Entrypoint, IReadOnlyList<SessionFile> Files, RunOptions Options, string? TraceParent, string? Owner = null, int? MaxRunning = null)
+{
+    /// <summary>The most sessions the owner may have queued and running together, this one included (null: no limit).</summary>
+    public long? MaxUnfinished { get; init; }
+
+    /// <summary>The most bytes the owner's sessions may hold in the store, this one included (null: no limit).</summary>
+    public long? MaxStoredBytes { get; init; }
+}
+
+/// <summary>Whether a new session went in, and if not, which limit kept it out.</summary>
+public enum SessionAdmission
+{
+    Created,
+    QueueFull,
+    OwnerUnfinished,
+    OwnerStorage,
+}
 
 public sealed record SessionRecord(
     string Id,
@@ -192,19 +219,27 @@ public sealed record StdinRead(
 /// </summary>
 public interface ICallbackOutbox
 {
-    /// <summary>Leases up to <paramref name="max"/> callbacks of ended sessions that are due, counting the attempt.</summary>
-    Task<IReadOnlyList<CallbackRecord>> LeaseDueCallbacksAsync(int max, TimeSpan lease, CancellationToken cancellationToken);
+    /// <summary>
+    /// Leases up to <paramref name="max"/> callbacks of ended sessions that are due, counting the attempt: at most
+    /// <paramref name="perDestination"/> to one receiver, none to the <paramref name="busy"/> ones (receivers that have
+    /// as many in flight already).
+    /// </summary>
+    Task<IReadOnlyList<CallbackRecord>> LeaseDueCallbacksAsync(
+        int max, int perDestination, IReadOnlyCollection<string> busy, TimeSpan lease, CancellationToken cancellationToken);
 
     /// <summary>Records how an attempt went: delivered, to be retried at <paramref name="retryAt"/>, or given up (both null).</summary>
     Task RecordCallbackAsync(string sessionId, bool delivered, DateTimeOffset? retryAt, string? error, CancellationToken cancellationToken);
 
     Task<CallbackRecord?> FindCallbackAsync(string sessionId, CancellationToken cancellationToken);
 
-    /// <summary>When the next pending callback is due, if any.</summary>
-    Task<DateTimeOffset?> NextCallbackDueAsync(CancellationToken cancellationToken);
+    /// <summary>When the next pending callback to a receiver other than the <paramref name="busy"/> ones is due, if any.</summary>
+    Task<DateTimeOffset?> NextCallbackDueAsync(IReadOnlyCollection<string> busy, CancellationToken cancellationToken);
 }
 
-public sealed record CallbackRecord(string SessionId, string Url, string State, int Attempts, DateTimeOffset NextAttemptAt, string? LastError, DateTimeOffset? DeliveredAt);
+/// <param name="Destination">The receiver (scheme://host:port); null for callbacks stored before it was recorded.</param>
+public sealed record CallbackRecord(
+    string SessionId, string Url, string State, int Attempts, DateTimeOffset NextAttemptAt, string? LastError, DateTimeOffset? DeliveredAt,
+    string? Destination = null);
 
 public static class CallbackStates
 {

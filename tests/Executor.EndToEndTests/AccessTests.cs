@@ -330,6 +330,66 @@ public sealed class AccessTests(KeyedStackFixture stack)
     }
 
     [Fact]
+    public async Task A_Judge0_batch_takes_one_run_per_submission_from_runs_per_minute()
+    {
+        var (_, key) = await stack.CreateKeyAsync("five a window", new { runs_per_minute = 5 });
+        using var user = stack.With(key);
+        var submissions = Enumerable.Range(0, 8).Select(i => new { source_code = $"print({i})", language_id = 71 }).ToArray();
+
+        using var batch = await user.PostAsJsonAsync("/submissions/batch", new { submissions });
+
+        Assert.Equal(HttpStatusCode.Created, batch.StatusCode);
+        var answers = (await batch.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray().ToList();
+        Assert.Equal(5, answers.Count(a => a.TryGetProperty("token", out _)));
+        Assert.All(answers.Skip(5), a => Assert.Contains("runs per", a.GetProperty("error").GetString(), StringComparison.Ordinal));
+        using var refused = await user.UploadAsync(Hello); // the batch used the window up, whichever surface comes next
+        await AssertQuotaAsync(refused, "quota-runs-per-minute");
+    }
+
+    [Fact]
+    public async Task A_runtime_whose_default_memory_is_above_a_keys_ceiling_runs_within_the_ceiling()
+    {
+        // The data runtime gives 384 MiB by default; this key may use 256 at most.
+        var (_, key) = await stack.CreateKeyAsync("small data", new { max_memory_mb = 256 });
+        using var user = stack.With(key);
+
+        var result = await user.RunAsync("print('within')\n", ("runtime", "python-3.11-data"));
+
+        Assert.Equal(("completed", 256), (result.GetProperty("status").GetString(), result.GetProperty("limits").GetProperty("memory_mb").GetInt32()));
+        using var form = new MultipartFormDataContent();
+        form.AddFile("main.py", Hello);
+        form.Add(new StringContent("python-3.11-data"), "runtime");
+        form.Add(new StringContent("384"), "memory_mb");
+        using var explicitly = await user.PostAsync("/execute", form); // asked for by name, the runtime's default is still refused
+        Assert.Equal(HttpStatusCode.BadRequest, explicitly.StatusCode);
+        Assert.Contains("ceiling of 256 MiB", (await explicitly.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_key_over_its_storage_bound_gets_429_and_another_key_does_not()
+    {
+        var (_, key) = await stack.CreateKeyAsync("hoarder", new { max_stored_mb = 1 });
+        using var user = stack.With(key);
+        using var form = new MultipartFormDataContent();
+        form.AddFile("main.py", Hello);
+        form.AddFile("data.bin", new byte[700 * 1024]);
+        await user.WaitForResultAsync(await user.SubmitFormAsync(form));
+
+        using var again = new MultipartFormDataContent();
+        again.AddFile("main.py", Hello);
+        again.AddFile("data.bin", new byte[700 * 1024]);
+        using var refused = await user.PostAsync("/execute", again);
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        var problem = await refused.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("urn:executor:problem:quota-storage", problem.GetProperty("type").GetString());
+        Assert.Contains("1 MiB", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        var (_, other) = await stack.CreateKeyAsync("neighbour", new { max_stored_mb = 1 });
+        using var neighbour = stack.With(other);
+        Assert.Equal("hello\n", (await neighbour.RunAsync(Hello)).GetProperty("logs").GetString());
+    }
+
+    [Fact]
     public async Task Asking_past_a_keys_ceiling_is_a_400_that_names_the_ceiling()
     {
         var (_, key) = await stack.CreateKeyAsync("small", new { max_timeout_seconds = 5, max_memory_mb = 64 });

@@ -14,6 +14,9 @@ public sealed class CallbackTests(StackFixture stack)
 {
     private static readonly TimeSpan Within = TimeSpan.FromSeconds(60);
 
+    /// <summary>Callbacks:TimeoutSeconds, the stack's default: how long one attempt may take.</summary>
+    private const int AttemptTimeoutSeconds = 10;
+
     [Fact]
     public async Task The_result_reaches_a_loopback_receiver_signed()
     {
@@ -52,6 +55,50 @@ public sealed class CallbackTests(StackFixture stack)
         Assert.Equal(3, status.GetProperty("attempts").GetInt32());
     }
 
+    [Fact]
+    public async Task A_receiver_that_never_answers_does_not_delay_another_sessions_callback()
+    {
+        using var hung = CallbackReceiver.StartHanging();
+        using var healthy = CallbackReceiver.Start();
+        var blocked = await stack.Gateway.SubmitAsync("print('to a hung receiver')\n", ("callback_url", hung.Url));
+        var held = await hung.WaitForAsync(d => d.Headers.GetValueOrDefault("X-Executor-Session") == blocked, Within);
+
+        // While that attempt hangs (until its 10 s attempt timeout), another session's callback goes to its own receiver.
+        var sessionId = await stack.Gateway.SubmitAsync("print('to a healthy receiver')\n", ("callback_url", healthy.Url));
+        var delivery = await healthy.WaitForAsync(d => d.Headers.GetValueOrDefault("X-Executor-Session") == sessionId, Within);
+
+        Assert.True(delivery.At < held.At + TimeSpan.FromSeconds(AttemptTimeoutSeconds),
+            $"delivered {delivery.At - held.At} after the hung receiver got its callback: it waited for that attempt to time out");
+        Assert.Equal("pending", (await stack.Gateway.GetFromJsonAsync<JsonElement>($"/result/{blocked}/callback")).GetProperty("state").GetString());
+        hung.Release();
+    }
+
+    [Fact]
+    public async Task The_stored_error_of_an_internal_receiver_says_nothing_of_its_ports()
+    {
+        // 127.0.0.1 is allowed (an internal receiver the operator trusts): a closed port there must not read differently
+        // from an open one, or callers could map which internal ports answer.
+        int closedPort;
+        using (var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            closedPort = ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+        var sessionId = await stack.Gateway.SubmitAsync("print(1)\n", ("callback_url", $"http://127.0.0.1:{closedPort}/hook"));
+
+        JsonElement status = default;
+        await ExecutorApi.WaitUntilAsync(async () =>
+        {
+            status = await stack.Gateway.GetFromJsonAsync<JsonElement>($"/result/{sessionId}/callback");
+            return status.GetProperty("last_error").ValueKind == JsonValueKind.String;
+        }, "a failed attempt");
+
+        var error = status.GetProperty("last_error").GetString()!;
+        Assert.StartsWith("not delivered", error, StringComparison.Ordinal);
+        Assert.DoesNotContain(closedPort.ToString(CultureInfo.InvariantCulture), error, StringComparison.Ordinal);
+        Assert.DoesNotContain("refused", error, StringComparison.OrdinalIgnoreCase);
+    }
+
     [Theory]
     [InlineData("http://127.0.0.2:{0}/hook")] // loopback, but not the allowed 127.0.0.1
     [InlineData("http://[::1]:{0}/hook")]
@@ -69,6 +116,7 @@ public sealed class CallbackTests(StackFixture stack)
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.EndsWith("callback-refused", problem.GetProperty("type").GetString(), StringComparison.Ordinal);
         Assert.Contains("callback_url", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("resolves to", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         await Task.Delay(500);
         Assert.Empty(receiver.Deliveries);
     }

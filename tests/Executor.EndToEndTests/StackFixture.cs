@@ -29,7 +29,7 @@ public class StackFixture : IAsyncLifetime
     /// <summary>What runner and prewarm of a host present to each other: the tests' clients of them present it too.</summary>
     public const string InternalToken = "e2e-internal-token-0123456789abcdef";
 
-    /// <summary>The secret the stack signs callbacks with (X-Executor-Signature).</summary>
+    /// <summary>The secret the stack signs callbacks with (webhook-signature, and X-Executor-Signature for one release).</summary>
     public const string CallbackSecret = "e2e-callback-secret-0123456789ab";
 
     /// <summary>Whether every caller must present a key (the required mode); else the open mode.</summary>

@@ -39,7 +39,7 @@ public abstract class SessionStoreContract : IAsyncLifetime
         string? runtime = null)
     {
         var id = SessionIds.New();
-        Assert.True(await _store.CreateAsync(new NewSession(id, "main.py",
+        Assert.Equal(SessionAdmission.Created, await _store.CreateAsync(new NewSession(id, "main.py",
             [new SessionFile("main.py", Encoding.UTF8.GetBytes(script)), new SessionFile("lib/data.bin", [0, 1, 2])],
             new RunOptions(["--x"], "stdin", 5, 256, interactive, callback, runtime), trace, owner, maxRunning), QueueCapacity, CancellationToken.None));
         Time.Advance(TimeSpan.FromMilliseconds(10)); // created_at orders the queue
@@ -79,13 +79,13 @@ public abstract class SessionStoreContract : IAsyncLifetime
         var second = SessionIds.New();
         NewSession Session(string id) => new(id, "main.py", [new SessionFile("main.py", [1]), new SessionFile("b.py", [2])], RunOptions.None, null);
 
-        Assert.True(await _store.CreateAsync(Session(first), queueCapacity: 1, CancellationToken.None));
-        Assert.False(await _store.CreateAsync(Session(second), queueCapacity: 1, CancellationToken.None));
+        Assert.Equal(SessionAdmission.Created, await _store.CreateAsync(Session(first), queueCapacity: 1, CancellationToken.None));
+        Assert.Equal(SessionAdmission.QueueFull, await _store.CreateAsync(Session(second), queueCapacity: 1, CancellationToken.None));
         Assert.Null(await _store.FindAsync(second, CancellationToken.None));
         Assert.Empty((await _store.LoadFilesAsync([second], CancellationToken.None))[second]);
 
         await _store.ClaimAsync(Host, Instance, 1, CancellationToken.None);
-        Assert.True(await _store.CreateAsync(Session(second), queueCapacity: 1, CancellationToken.None));
+        Assert.Equal(SessionAdmission.Created, await _store.CreateAsync(Session(second), queueCapacity: 1, CancellationToken.None));
         Assert.Equal(2, (await _store.LoadFilesAsync([second], CancellationToken.None))[second].Count);
     }
 
@@ -546,39 +546,111 @@ public abstract class SessionStoreContract : IAsyncLifetime
     public async Task A_callback_is_due_once_its_session_ends_and_is_leased_to_one_deliverer_at_a_time()
     {
         var id = await SubmitAsync(callback: "https://example.test/hook");
-        Assert.Empty(await _store.LeaseDueCallbacksAsync(10, TimeSpan.FromSeconds(20), CancellationToken.None)); // still queued
-        Assert.Null(await _store.NextCallbackDueAsync(CancellationToken.None));
+        Assert.Empty(await _store.LeaseDueCallbacksAsync(10, 4, [], TimeSpan.FromSeconds(20), CancellationToken.None)); // still queued
+        Assert.Null(await _store.NextCallbackDueAsync([], CancellationToken.None));
 
         await BeatAsync();
         await _store.ClaimAsync(Host, Instance, 1, CancellationToken.None);
         await _store.CompleteAsync(id, Result(), Host, CancellationToken.None);
 
-        var leased = Assert.Single(await _store.LeaseDueCallbacksAsync(10, TimeSpan.FromSeconds(20), CancellationToken.None));
+        var leased = Assert.Single(await _store.LeaseDueCallbacksAsync(10, 4, [], TimeSpan.FromSeconds(20), CancellationToken.None));
         Assert.Equal((id, "https://example.test/hook", 1), (leased.SessionId, leased.Url, leased.Attempts));
-        Assert.Empty(await _store.LeaseDueCallbacksAsync(10, TimeSpan.FromSeconds(20), CancellationToken.None)); // leased
+        Assert.Empty(await _store.LeaseDueCallbacksAsync(10, 4, [], TimeSpan.FromSeconds(20), CancellationToken.None)); // leased
 
         await _store.RecordCallbackAsync(id, delivered: false, Time.GetUtcNow() + TimeSpan.FromSeconds(2), "HTTP 500", CancellationToken.None);
-        Assert.Empty(await _store.LeaseDueCallbacksAsync(10, TimeSpan.FromSeconds(20), CancellationToken.None)); // not due yet
-        Assert.Equal(Time.GetUtcNow() + TimeSpan.FromSeconds(2), await _store.NextCallbackDueAsync(CancellationToken.None));
+        Assert.Empty(await _store.LeaseDueCallbacksAsync(10, 4, [], TimeSpan.FromSeconds(20), CancellationToken.None)); // not due yet
+        Assert.Equal(Time.GetUtcNow() + TimeSpan.FromSeconds(2), await _store.NextCallbackDueAsync([], CancellationToken.None));
         Time.Advance(TimeSpan.FromSeconds(2));
-        Assert.Equal(2, Assert.Single(await _store.LeaseDueCallbacksAsync(10, TimeSpan.FromSeconds(20), CancellationToken.None)).Attempts);
+        Assert.Equal(2, Assert.Single(await _store.LeaseDueCallbacksAsync(10, 4, [], TimeSpan.FromSeconds(20), CancellationToken.None)).Attempts);
 
         // A deliverer that died: its lease runs out, and the callback is due again.
         Time.Advance(TimeSpan.FromSeconds(21));
-        Assert.Equal(3, Assert.Single(await _store.LeaseDueCallbacksAsync(10, TimeSpan.FromSeconds(20), CancellationToken.None)).Attempts);
+        Assert.Equal(3, Assert.Single(await _store.LeaseDueCallbacksAsync(10, 4, [], TimeSpan.FromSeconds(20), CancellationToken.None)).Attempts);
 
         await _store.RecordCallbackAsync(id, delivered: true, null, null, CancellationToken.None);
         var delivered = await _store.FindCallbackAsync(id, CancellationToken.None);
         Assert.Equal((CallbackStates.Delivered, 3), (delivered!.State, delivered.Attempts));
         Assert.NotNull(delivered.DeliveredAt);
-        Assert.Null(await _store.NextCallbackDueAsync(CancellationToken.None));
+        Assert.Null(await _store.NextCallbackDueAsync([], CancellationToken.None));
 
         var givenUp = await SubmitAsync(callback: "https://example.test/other");
         await _store.ClaimAsync(Host, Instance, 1, CancellationToken.None);
         await _store.CompleteAsync(givenUp, Result(), Host, CancellationToken.None);
-        Assert.Single(await _store.LeaseDueCallbacksAsync(10, TimeSpan.FromSeconds(20), CancellationToken.None));
+        Assert.Single(await _store.LeaseDueCallbacksAsync(10, 4, [], TimeSpan.FromSeconds(20), CancellationToken.None));
         await _store.RecordCallbackAsync(givenUp, delivered: false, null, "HTTP 404", CancellationToken.None);
         Assert.Equal((CallbackStates.Failed, "HTTP 404"), (await _store.FindCallbackAsync(givenUp, CancellationToken.None) is { } f ? (f.State, f.LastError) : default));
-        Assert.Empty(await _store.LeaseDueCallbacksAsync(10, TimeSpan.FromSeconds(20), CancellationToken.None));
+        Assert.Empty(await _store.LeaseDueCallbacksAsync(10, 4, [], TimeSpan.FromSeconds(20), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Callbacks_are_leased_a_few_per_receiver_and_none_to_a_busy_one()
+    {
+        await BeatAsync();
+        var slow = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            slow.Add(await SubmitAsync(callback: "http://slow.example:8080/hook"));
+        }
+        var other = await SubmitAsync(callback: "https://other.example/hook");
+        await _store.ClaimAsync(Host, Instance, 10, CancellationToken.None);
+        foreach (var id in slow.Append(other))
+        {
+            await _store.CompleteAsync(id, Result(), Host, CancellationToken.None);
+        }
+
+        // Two per receiver at most: the slow receiver's five never fill the lease, the other receiver's one is in it.
+        var first = await _store.LeaseDueCallbacksAsync(10, 2, [], TimeSpan.FromSeconds(20), CancellationToken.None);
+        Assert.Equal(new[] { slow[0], slow[1], other }.Order(StringComparer.Ordinal), first.Select(c => c.SessionId).Order(StringComparer.Ordinal));
+        Assert.Equal(["http://slow.example:8080", "https://other.example:443"],
+            first.Select(c => c.Destination).Distinct().Order(StringComparer.Ordinal));
+
+        // A receiver with as many in flight as it may have gets nothing more, and its due callbacks wake no one.
+        Assert.Empty(await _store.LeaseDueCallbacksAsync(10, 2, ["http://slow.example:8080"], TimeSpan.FromSeconds(20), CancellationToken.None));
+        Assert.Equal(Time.GetUtcNow() + TimeSpan.FromSeconds(20), await _store.NextCallbackDueAsync(["http://slow.example:8080"], CancellationToken.None));
+        Assert.Equal(2, (await _store.LeaseDueCallbacksAsync(10, 2, [], TimeSpan.FromSeconds(20), CancellationToken.None)).Count);
+    }
+
+    [Fact]
+    public async Task Submissions_at_once_never_pass_their_owner_s_limit_of_unfinished_sessions()
+    {
+        const int Limit = 3;
+        var results = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => Task.Run(() => _store.CreateAsync(
+            new NewSession(SessionIds.New(), "main.py", [new SessionFile("main.py", [1])], RunOptions.None, null, "racer", 1) { MaxUnfinished = Limit },
+            QueueCapacity, CancellationToken.None))));
+
+        Assert.Equal(Limit, results.Count(r => r == SessionAdmission.Created));
+        Assert.All(results.Where(r => r != SessionAdmission.Created), r => Assert.Equal(SessionAdmission.OwnerUnfinished, r));
+        Assert.Equal((Limit, 0), await _store.CountUnfinishedAsync("racer", CancellationToken.None));
+        // Another owner is not held by this one's limit.
+        Assert.Equal(SessionAdmission.Created, await _store.CreateAsync(
+            new NewSession(SessionIds.New(), "main.py", [], RunOptions.None, null, "calm", 1) { MaxUnfinished = Limit }, QueueCapacity, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task An_owner_over_its_storage_bound_is_refused_until_the_retention_frees_it()
+    {
+        await BeatAsync();
+        NewSession Session(int bytes) =>
+            new(SessionIds.New(), "main.py", [new SessionFile("main.py", new byte[bytes])], RunOptions.None, null, "hoarder") { MaxStoredBytes = 10_000 };
+        var first = Session(6_000);
+        Assert.Equal(SessionAdmission.Created, await _store.CreateAsync(first, QueueCapacity, CancellationToken.None));
+        var stored = await _store.CountStoredBytesAsync("hoarder", CancellationToken.None);
+        Assert.InRange(stored, 6_000, 6_500); // the file and its options
+
+        // Output and a result count too: the bound covers everything a session holds.
+        await _store.ClaimAsync(Host, Instance, 1, CancellationToken.None);
+        await _store.AppendOutputAsync(first.Id, [new OutputChunk(true, 0, new byte[2_000])], CancellationToken.None);
+        Assert.True(await _store.CountStoredBytesAsync("hoarder", CancellationToken.None) >= stored + 2_000);
+        await _store.CompleteAsync(first.Id, Result(), Host, CancellationToken.None);
+
+        Assert.Equal(SessionAdmission.OwnerStorage, await _store.CreateAsync(Session(3_000), QueueCapacity, CancellationToken.None));
+        Assert.Equal(SessionAdmission.Created, await _store.CreateAsync(
+            Session(3_000) with { Owner = "someone-else" }, QueueCapacity, CancellationToken.None));
+
+        Time.Advance(TimeSpan.FromHours(25));
+        await _store.PurgeAsync(Time.GetUtcNow() - TimeSpan.FromHours(24), CancellationToken.None);
+
+        Assert.Equal(0, await _store.CountStoredBytesAsync("hoarder", CancellationToken.None));
+        Assert.Equal(SessionAdmission.Created, await _store.CreateAsync(Session(3_000), QueueCapacity, CancellationToken.None));
     }
 }

@@ -52,6 +52,12 @@ public class CallbackGuardTests
     [InlineData("64:ff9b::a00:1")] // NAT64 of 10.0.0.1
     [InlineData("2002:a9fe:a9fe::1")] // 6to4 of 169.254.169.254
     [InlineData("::a00:1")] // IPv4-compatible
+    [InlineData("168.63.129.16")] // Azure's wire server (a public address Azure answers on inside)
+    [InlineData("100.100.100.200")] // Alibaba Cloud's metadata
+    [InlineData("192.0.0.192")] // Oracle Cloud's metadata
+    [InlineData("169.254.170.2")] // AWS ECS task metadata
+    [InlineData("fd00:ec2::254")] // AWS's IPv6 metadata
+    [InlineData("fd00:ec2::253")] // AWS's IPv6 DNS
     public void Non_public_addresses_are_refused(string address) => Assert.False(CallbackAddressGuard.IsPublic(IPAddress.Parse(address)));
 
     [Theory]
@@ -64,16 +70,34 @@ public class CallbackGuardTests
     [InlineData("64:ff9b::808:808")] // NAT64 of 8.8.8.8
     public void Public_addresses_pass(string address) => Assert.True(CallbackAddressGuard.IsPublic(IPAddress.Parse(address)));
 
+    /// <summary>Every range Microsoft's AntiSSRF library denies by default is refused here too (its first and last address).</summary>
+    [Fact]
+    public void Every_range_the_AntiSSRF_library_denies_is_refused()
+    {
+        foreach (var range in Microsoft.Security.AntiSSRF.IPAddressRanges.recommendedLatest)
+        {
+            var network = IPNetwork.Parse(range);
+            var first = network.BaseAddress.GetAddressBytes();
+            var last = (byte[])first.Clone();
+            for (var bit = network.PrefixLength; bit < last.Length * 8; bit++)
+            {
+                last[bit / 8] |= (byte)(0x80 >> (bit % 8));
+            }
+            Assert.False(CallbackAddressGuard.IsPublic(new IPAddress(first)), $"{range}: {new IPAddress(first)}");
+            Assert.False(CallbackAddressGuard.IsPublic(new IPAddress(last)), $"{range}: {new IPAddress(last)}");
+        }
+    }
+
     [Theory]
-    [InlineData("http://169.254.169.254/latest/meta-data/", "169.254.169.254")]
-    [InlineData("http://10.0.0.1:8080/hook", "10.0.0.1")]
-    [InlineData("http://[fd00::1]/hook", "fd00::1")]
-    [InlineData("https://metadata.internal/", "169.254.169.254")]
-    [InlineData("https://mixed.example/hook", "10.0.0.1")] // one private address among public ones is enough to refuse
+    [InlineData("http://169.254.169.254/latest/meta-data/", "only to public addresses")]
+    [InlineData("http://10.0.0.1:8080/hook", "only to public addresses")]
+    [InlineData("http://[fd00::1]/hook", "only to public addresses")]
+    [InlineData("https://metadata.internal/", "only to public addresses")]
+    [InlineData("https://mixed.example/hook", "only to public addresses")] // one private address among public ones is enough to refuse
     [InlineData("ftp://files.example/hook", "'ftp'")]
     [InlineData("http://user:secret@hooks.example/", "credentials")]
     [InlineData("/relative/hook", "only http and https")] // a file: URL on Unix
-    [InlineData("https://nowhere.example/", "does not resolve")]
+    [InlineData("https://nowhere.example/", "only to public addresses")]
     public async Task Bad_callback_urls_are_refused_with_a_reason(string url, string reason)
     {
         var guard = Guard(new()
@@ -89,6 +113,21 @@ public class CallbackGuardTests
         Assert.NotNull(why);
         Assert.Contains(reason, why, StringComparison.Ordinal);
         Assert.Empty(_connections);
+    }
+
+    [Fact]
+    public async Task A_refusal_never_says_what_a_name_resolves_to_nor_whether_it_resolves()
+    {
+        var guard = Guard(new() { ["db.internal"] = ["10.20.30.40"], ["metadata.internal"] = ["169.254.169.254"] });
+
+        var internalName = await guard.CheckAsync("http://db.internal:5432/", CancellationToken.None);
+        var metadata = await guard.CheckAsync("http://metadata.internal/", CancellationToken.None);
+        var unknown = await guard.CheckAsync("http://nothing.internal:5432/", CancellationToken.None);
+
+        Assert.DoesNotContain("10.20.30.40", internalName, StringComparison.Ordinal);
+        Assert.DoesNotContain("169.254", metadata, StringComparison.Ordinal);
+        // An internal name that exists and one that does not get the same answer: no oracle for the internal DNS.
+        Assert.Equal(internalName, unknown!.Replace("nothing.internal", "db.internal", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -132,19 +171,37 @@ public class CallbackGuardTests
     }
 
     [Fact]
-    public void A_signature_verifies_over_its_exact_body_and_time_only()
+    public void Signatures_match_the_Standard_Webhooks_test_vector()
     {
-        var body = Encoding.UTF8.GetBytes("""{"session_id":"s1","status":"completed"}""");
-        var at = new DateTimeOffset(2026, 11, 27, 9, 0, 0, TimeSpan.Zero);
+        // The specification's published vector: what every receiver's library checks against.
+        var headers = CallbackSigner.Headers("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            DateTimeOffset.FromUnixTimeSeconds(1614265330), """{"test": 2432232314}"""u8).ToDictionary();
 
-        var header = CallbackSigner.Sign("secret-0123456789abcdef", at, body);
+        Assert.Equal("msg_p5jXN8AQM9LWM0D4loKWxJek", headers["webhook-id"]);
+        Assert.Equal("1614265330", headers["webhook-timestamp"]);
+        Assert.Equal("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", headers["webhook-signature"]);
+    }
 
-        Assert.Matches("^t=1795770000,v1=[0-9a-f]{64}$", header);
-        Assert.True(CallbackSigner.Verify("secret-0123456789abcdef", header, body, at.AddSeconds(30), TimeSpan.FromMinutes(5)));
-        Assert.False(CallbackSigner.Verify("another-secret-0123456", header, body, at, TimeSpan.FromMinutes(5)));
-        Assert.False(CallbackSigner.Verify("secret-0123456789abcdef", header, [.. body, (byte)' '], at, TimeSpan.FromMinutes(5)));
-        Assert.False(CallbackSigner.Verify("secret-0123456789abcdef", header.Replace("t=1795770000", "t=1795770001", StringComparison.Ordinal), body, at, TimeSpan.FromMinutes(5)));
-        Assert.False(CallbackSigner.Verify("secret-0123456789abcdef", header, body, at.AddMinutes(10), TimeSpan.FromMinutes(5)));
+    [Fact]
+    public void A_receiver_s_Standard_Webhooks_library_accepts_a_delivery_and_refuses_it_tampered_replayed_or_for_another_session()
+    {
+        const string secret = "secret-0123456789abcdef"; // a plain secret: receivers use whsec_ + base64 of its bytes
+        var receiver = new StandardWebhooks.StandardWebhook("whsec_" + Convert.ToBase64String(Encoding.UTF8.GetBytes(secret)));
+        var body = """{"session_id":"s1","status":"completed"}""";
+        var now = DateTimeOffset.UtcNow;
+
+        Microsoft.AspNetCore.Http.HeaderDictionary Signed(string id, DateTimeOffset at) =>
+            new(CallbackSigner.Headers(secret, id, at, Encoding.UTF8.GetBytes(body))
+                .ToDictionary(h => h.Key, h => new Microsoft.Extensions.Primitives.StringValues(h.Value)));
+
+        receiver.Verify(body, Signed("s1", now));
+        Assert.ThrowsAny<Exception>(() => receiver.Verify(body.Replace("completed", "failed", StringComparison.Ordinal), Signed("s1", now)));
+        Assert.ThrowsAny<Exception>(() => receiver.Verify(body, Signed("s1", now.AddMinutes(-10)))); // an old delivery replayed
+        var forged = Signed("s1", now);
+        forged["webhook-id"] = "s2"; // the same signature passed off as another session's delivery
+        Assert.ThrowsAny<Exception>(() => receiver.Verify(body, forged));
+        // The previous header is still sent, in its own format, for one release.
+        Assert.Matches("^t=[0-9]+,v1=[0-9a-f]{64}$", Signed("s1", now)["X-Executor-Signature"].ToString());
     }
 
     private sealed class StaticOptions(CallbackOptions value) : IOptionsMonitor<CallbackOptions>
