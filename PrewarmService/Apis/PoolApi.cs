@@ -55,12 +55,13 @@ public static class PoolApi
         using (liveness.Hold(runner))
         {
             var buffer = new byte[64];
-            // Held until the runner goes, or this service stops: a request that outlived the stop would hold the
-            // server's graceful shutdown (and the pool's removal of its containers) until the orchestrator's deadline.
-            using var held = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+            // Held until the runner goes, or this service stops: then the connection is aborted, since a request (and its
+            // never-ending body) that outlived the stop would hold the server's graceful shutdown, and the pool's removal
+            // of its containers, until the host's deadline.
+            using var abortOnStop = lifetime.ApplicationStopping.Register(context.Abort);
             try
             {
-                while (await context.Request.Body.ReadAsync(buffer, held.Token) > 0)
+                while (await context.Request.Body.ReadAsync(buffer, context.RequestAborted) > 0)
                 {
                 }
             }
