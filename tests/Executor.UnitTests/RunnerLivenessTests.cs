@@ -16,11 +16,7 @@ public class RunnerLivenessTests
     public async Task A_pool_that_started_and_was_never_leased_to_removes_the_runners_containers_after_the_lease_time()
     {
         // A runner killed just after its pool restarted, before it held the new pool's lease: its run's container stays.
-        var (liveness, engine, time, lifetime) = Create();
-        await liveness.StartAsync(CancellationToken.None);
-        lifetime.NotifyStarted();
-        await Task.Delay(200); // ExecuteAsync runs on the thread pool: its timer exists once it has begun
-        Assert.False(liveness.ExecuteTask!.IsCompleted, liveness.ExecuteTask.Exception?.ToString());
+        var (liveness, engine, time) = await StartAsync();
 
         await AdvanceAsync(time, TimeSpan.FromSeconds(2));
         Assert.Empty(engine.Removed);
@@ -33,11 +29,7 @@ public class RunnerLivenessTests
     [Fact]
     public async Task A_runner_that_holds_its_lease_keeps_its_containers_and_loses_them_once_it_lapses()
     {
-        var (liveness, engine, time, lifetime) = Create();
-        await liveness.StartAsync(CancellationToken.None);
-        lifetime.NotifyStarted();
-        await Task.Delay(200); // ExecuteAsync runs on the thread pool: its timer exists once it has begun
-        Assert.False(liveness.ExecuteTask!.IsCompleted, liveness.ExecuteTask.Exception?.ToString());
+        var (liveness, engine, time) = await StartAsync();
 
         var lease = liveness.Hold("runner-1");
         await AdvanceAsync(time, TimeSpan.FromSeconds(10));
@@ -62,7 +54,8 @@ public class RunnerLivenessTests
         }
     }
 
-    private static (RunnerLiveness, FakeEngine, FakeTimeProvider, ApplicationLifetime) Create()
+    /// <summary>A started pool's liveness watch, no runner having held a lease yet.</summary>
+    private static async Task<(RunnerLiveness, FakeEngine, FakeTimeProvider)> StartAsync()
     {
         var time = new FakeTimeProvider();
         var engine = new FakeEngine();
@@ -70,7 +63,11 @@ public class RunnerLivenessTests
         var janitor = new ContainerJanitor(engine, time, NullLogger<ContainerJanitor>.Instance);
         var liveness = new RunnerLiveness(engine, janitor, Options.Create(new SandboxOptions()), Options.Create(new PoolOptions { RunnerLeaseSeconds = 3 }),
             lifetime, time, NullLogger<RunnerLiveness>.Instance);
-        return (liveness, engine, time, lifetime);
+        await liveness.StartAsync(CancellationToken.None);
+        lifetime.NotifyStarted();
+        await Task.Delay(200); // ExecuteAsync runs on the thread pool: its timer exists once it has begun
+        Assert.False(liveness.ExecuteTask!.IsCompleted, liveness.ExecuteTask.Exception?.ToString());
+        return (liveness, engine, time);
     }
 
     /// <summary>One container of a run, one leased, one the pool's own (never the runner's).</summary>
