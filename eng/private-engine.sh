@@ -49,9 +49,16 @@ start() {
   mkdir -p "$root"
   rm -f "$root/ready"
   unmount_all
-  start_engine "$root/dockerd.log" unshare --net -- dockerd --host "$endpoint" --data-root "$root/data" --exec-root "$root/exec" \
-    --pidfile "$pidfile" --bridge none --iptables=false --ip-masq=false --userland-proxy=false \
-    --cgroup-parent "/executor-private-$name" --shutdown-timeout 2 --log-level warn
+  local engine=(unshare --net -- dockerd --host "$endpoint" --data-root "$root/data" --exec-root "$root/exec"
+    --pidfile "$pidfile" --bridge none --iptables=false --ip-masq=false --userland-proxy=false
+    --cgroup-parent "/executor-private-$name" --shutdown-timeout 2 --log-level warn)
+  if [ "$command" = run ]; then
+    # In the foreground for an orchestrator (the AppHost), the engine is this script's child: it lives and stops with
+    # the script, which the orchestrator starts and stops as it would any service.
+    "${engine[@]}" </dev/null >"$root/dockerd.log" 2>&1 &
+  else
+    start_engine "$root/dockerd.log" "${engine[@]}"
+  fi
   for _ in $(seq 1 300); do
     "$(docker_cli)" -H "$endpoint" info >/dev/null 2>&1 && break
     sleep 0.2

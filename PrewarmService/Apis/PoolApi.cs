@@ -37,7 +37,7 @@ public static class PoolApi
 
     /// <summary>Held for as long as the request's body lasts: the runner's process, or its connection, ending ends it.</summary>
     public static async Task<Results<NoContent, BadRequest>> HoldRunnerLeaseAsync(
-        HttpContext context, RunnerLiveness liveness, [FromHeader(Name = RunnerHeader)] string? runner)
+        HttpContext context, RunnerLiveness liveness, IHostApplicationLifetime lifetime, [FromHeader(Name = RunnerHeader)] string? runner)
     {
         if (string.IsNullOrEmpty(runner))
         {
@@ -55,6 +55,10 @@ public static class PoolApi
         using (liveness.Hold(runner))
         {
             var buffer = new byte[64];
+            // Held until the runner goes, or this service stops: then the connection is aborted, since a request (and its
+            // never-ending body) that outlived the stop would hold the server's graceful shutdown, and the pool's removal
+            // of its containers, until the host's deadline.
+            using var abortOnStop = lifetime.ApplicationStopping.Register(context.Abort);
             try
             {
                 while (await context.Request.Body.ReadAsync(buffer, context.RequestAborted) > 0)

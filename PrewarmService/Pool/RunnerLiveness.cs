@@ -10,13 +10,16 @@ namespace Executor.Prewarm.Pool;
 /// the machine's load. Once no lease has been held for Pool:RunnerLeaseSeconds (room for a runner to reconnect), this
 /// service, which shares the engine, removes every container that is the runner's (SandboxLabels.IsRunners), and
 /// goes on doing so while no runner holds a lease. A runner that comes back holds its lease before it takes any
-/// container. A runner that stops gracefully removes its own containers, and releases its lease last.
+/// container. A runner that stops gracefully removes its own containers, and releases its lease last. The clock also
+/// runs from this service's own start: a pool that was restarted knows no runner until one holds its lease again, and
+/// a runner killed before it did (it notices the old pool's end only when it next writes) would otherwise never be swept.
 /// </summary>
 public sealed partial class RunnerLiveness(
     IContainerEngine engine,
     ContainerJanitor janitor,
     IOptions<SandboxOptions> sandbox,
     IOptions<PoolOptions> options,
+    IHostApplicationLifetime lifetime,
     TimeProvider time,
     ILogger<RunnerLiveness> logger) : BackgroundService
 {
@@ -26,6 +29,7 @@ public sealed partial class RunnerLiveness(
     private string? _runner;
     private int _held;
     private long _releasedAt;
+    private bool _started;
 
     /// <summary>The runner process <paramref name="runner"/> holds its lease until the returned object is disposed.</summary>
     public IDisposable Hold(string runner)
@@ -51,19 +55,35 @@ public sealed partial class RunnerLiveness(
         }
     }
 
-    /// <summary>The runner whose lease lapsed, if one did (none before any runner held one).</summary>
+    /// <summary>The runner whose lease lapsed, if one did: the last that held it, or none since this service started.</summary>
     private string? Lapsed()
     {
         lock (_lock)
         {
-            return _runner is not null && _held == 0 && time.GetElapsedTime(_releasedAt) > TimeSpan.FromSeconds(options.Value.RunnerLeaseSeconds)
-                ? _runner
+            return _started && _held == 0 && time.GetElapsedTime(_releasedAt) > TimeSpan.FromSeconds(options.Value.RunnerLeaseSeconds)
+                ? _runner ?? NoRunnerYet
                 : null;
+        }
+    }
+
+    private const string NoRunnerYet = "(none since this pool started)";
+
+    /// <summary>From when this service listens, a runner has Pool:RunnerLeaseSeconds to hold its lease.</summary>
+    private void Started()
+    {
+        lock (_lock)
+        {
+            if (_runner is null)
+            {
+                _releasedAt = time.GetTimestamp();
+            }
+            _started = true;
         }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        lifetime.ApplicationStarted.Register(Started);
         using var timer = new PeriodicTimer(CheckInterval, time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {

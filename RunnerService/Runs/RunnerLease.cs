@@ -13,7 +13,10 @@ public sealed partial class RunnerLease(HttpClient http, TimeProvider time, ILog
     public const string RunnerHeader = "X-Executor-Runner";
 
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(5);
+    // HTTP/1.1 sends the whole body before it reads the response, so a pool that went away (restarted) is noticed only
+    // by a write (the second after its end): this often, a restarted pool sees the lease again well within its
+    // Pool:RunnerLeaseSeconds (3), after which it takes the runner's containers for a dead runner's.
+    private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(1);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -78,9 +78,14 @@ public sealed class Attachment : IAsyncDisposable
 
     public static string? Type(JsonElement message) => message.GetProperty("type").GetString();
 
+    /// <summary>
+    /// Completes the close handshake (waits for the server's close) before the socket goes. Disposing at once after
+    /// <see cref="CloseAsync"/> would close a TCP socket with the server's unread messages in it: the kernel then
+    /// resets the connection and throws away what it had not yet sent, the last messages (and the close) included.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        if (_socket.State == WebSocketState.Open)
+        if (_socket.State is WebSocketState.Open or WebSocketState.CloseSent or WebSocketState.CloseReceived)
         {
             try
             {

@@ -69,6 +69,7 @@ public sealed class ErrorProblemTests : IDisposable
         web.UseEnvironment("Development");
         web.UseSetting("Sessions:DatabasePath", Path.Combine(_data.FullName, "sessions.db"));
         web.UseSetting("EXECUTOR_OPERATOR_KEY", OperatorKey);
+        web.UseSetting("Sessions:HostSecret", "error-problem-tests-host-secret");
         web.ConfigureServices(services =>
         {
             var registered = services.Last(s => s.ServiceType == typeof(ISessionStore));

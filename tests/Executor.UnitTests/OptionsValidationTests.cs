@@ -54,6 +54,7 @@ public sealed class OptionsValidationTests
             };
             start.Environment["Auth__Defaults__RunsPerMinute"] = "0";
             start.Environment["Sessions__DatabasePath"] = Path.Combine(data.FullName, "sessions.db");
+            start.Environment["Sessions__HostSecret"] = "options-validation-tests-host-secret"; // required: only the setting under test is wrong
             start.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
             start.Environment["DOTNET_ENVIRONMENT"] = "Production";
             using var process = System.Diagnostics.Process.Start(start)!;
