@@ -99,7 +99,7 @@ public sealed partial class RunnerLiveness(
                     .ToList();
                 foreach (var id in left)
                 {
-                    LogRemoving(runner, id[..12]);
+                    LogRemoving(runner, id);
                 }
                 await Task.WhenAll(left.Select(id => janitor.RemoveAsync(id, now: true)));
             }

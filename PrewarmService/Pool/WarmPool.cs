@@ -134,7 +134,7 @@ public sealed partial class WarmPool
         Counts.Hit();
         _metrics.Hit(Language.Id);
         _demand.Leased();
-        System.Diagnostics.Activity.Current?.SetTag("executor.container_id", container.Id[..12]);
+        System.Diagnostics.Activity.Current?.SetTag("executor.container_id", ContainerIds.Abbreviate(container.Id));
         _held.TryRemove(container.Id, out _);
         Volatile.Write(ref _lastLeaseTicks, _time.GetTimestamp());
         // Renamed shortly (see RenameLeasedAsync), which marks it as no longer the pool's: a restarted pool never
@@ -194,7 +194,7 @@ public sealed partial class WarmPool
                     SandboxLabels.PoolRole, _time, name: SandboxLabels.PoolNamePrefix + Suffix());
                 activity?.SetTag("executor.runtime", Language.Id);
                 var id = await StartBootedAsync(spec, ct);
-                activity?.SetTag("executor.container_id", id[..12]);
+                activity?.SetTag("executor.container_id", ContainerIds.Abbreviate(id));
                 if (_stopping || !_ready.Writer.TryWrite(new PooledContainer(id, _time.GetUtcNow())))
                 {
                     _held.TryRemove(id, out _);
@@ -228,7 +228,7 @@ public sealed partial class WarmPool
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(boot.Token, cancellationToken);
             if (!await LauncherReadiness.WaitAsync(watcher, linked.Token))
             {
-                throw new InvalidOperationException($"Pool container {id[..12]} ended before its launcher was ready");
+                throw new InvalidOperationException($"Pool container {ContainerIds.Abbreviate(id)} ended before its launcher was ready");
             }
             return id;
         }

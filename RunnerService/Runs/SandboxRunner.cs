@@ -117,7 +117,7 @@ public sealed partial class SandboxRunner(
             if (leased is not null)
             {
                 activity?.SetTag("executor.warm", true);
-                activity?.SetTag("executor.container_id", leased[..12]);
+                activity?.SetTag("executor.container_id", ContainerIds.Abbreviate(leased));
                 activity?.SetTag("executor.attached_slot", slot is not null);
                 return new Acquired(leased, Warm: true, slot?.Stream, slot?.Read);
             }
@@ -145,7 +145,7 @@ public sealed partial class SandboxRunner(
         var (containerId, warm) = (sandbox.ContainerId, sandbox.Warm);
         using var activity = ActivitySource.StartActivity("run container");
         activity?.SetTag("executor.session_id", request.SessionId);
-        activity?.SetTag("executor.container_id", containerId[..12]);
+        activity?.SetTag("executor.container_id", ContainerIds.Abbreviate(containerId));
         activity?.SetTag("executor.warm", warm);
 
         var output = new LauncherOutput(limits.OutputLimitBytes, limits.OutFilesMaxCount, limits.OutFilesMaxBytes);

@@ -56,7 +56,7 @@ public sealed partial class WarmSlots(
     {
         if (slot.Read.Task.IsCompleted)
         {
-            LogSlotEnded(slot.ContainerId[..12]);
+            LogSlotEnded(slot.ContainerId);
             return false;
         }
         return time.GetUtcNow() - slot.AttachedAt < MaxSlotAge;
@@ -127,7 +127,7 @@ public sealed partial class WarmSlots(
             activity?.SetTag("executor.leased", false);
             return false;
         }
-        activity?.SetTag("executor.container_id", containerId[..12]);
+        activity?.SetTag("executor.container_id", ContainerIds.Abbreviate(containerId));
         _held[containerId] = true;
         MultiplexedStream stream;
         try

@@ -74,7 +74,7 @@ public abstract partial class OrphanReaper : BackgroundService
             {
                 await _janitor.RemoveAsync(id, now: true);
                 _removed.Add(1, new KeyValuePair<string, object?>("executor.service", _instance.Service));
-                LogReaped(_instance.Service, id[..12]);
+                LogReaped(_instance.Service, id);
             }));
             activity?.SetTag("executor.reaped", orphans.Count);
         }

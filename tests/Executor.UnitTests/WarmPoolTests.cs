@@ -9,8 +9,21 @@ using Executor.Sandbox;
 namespace Executor.UnitTests;
 
 /// <summary>The pool's bookkeeping, on a fake engine and a fake clock; the real engine is in the end-to-end suite.</summary>
-public class WarmPoolTests
+/// <remarks>A listener samples the pool's traces, so the traced paths run as they do under a collector (CI once met one
+/// registered by another test class: a short fake container id broke the span's tag).</remarks>
+public sealed class WarmPoolTests : IDisposable
 {
+    private readonly System.Diagnostics.ActivityListener _listener = new()
+    {
+        ShouldListenTo = source => source.Name == PoolMetrics.MeterName,
+        Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) =>
+            System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+    };
+
+    public WarmPoolTests() => System.Diagnostics.ActivitySource.AddActivityListener(_listener);
+
+    public void Dispose() => _listener.Dispose();
+
     [Fact]
     public async Task Containers_older_than_the_maximum_age_are_replaced()
     {
