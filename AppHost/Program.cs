@@ -15,7 +15,7 @@ var distributed = executor["Mode"] == "distributed";
 var replicas = distributed ? Count("SessionReplicas", 2) : 1;
 var hostCount = distributed ? Count("RunnerHosts", 2) : 1;
 var deployment = executor["Deployment"] ?? "default";
-// The secret each runner host's own credential is derived from (Executor.RunProtocol.HostCredentials), new at every
+// The secret each runner host's own credential is derived from (Executor.Contracts.HostCredentials), new at every
 // start unless given (Executor:HostSecret: tests that act as a host derive credentials from it).
 var hostSecret = executor["HostSecret"] is { Length: > 0 } givenSecret ? givenSecret : NewSecret();
 
@@ -108,7 +108,7 @@ for (var h = 1; h <= hostCount; h++)
         .WithSetting("Runner__UseWarmPool", "UseWarmPool")
         .WithSetting("Runner__MaxConcurrentRuns", "MaxConcurrentRuns")
         // This host's own credential: it can act as this host only (Sandbox:Host's default is the machine's name).
-        .WithEnvironment("Runner__HostToken", Executor.RunProtocol.HostCredentials.For(hostSecret, hostName ?? Environment.MachineName))
+        .WithEnvironment("Runner__HostToken", Executor.Contracts.HostCredentials.For(hostSecret, hostName ?? Environment.MachineName))
         .WithEnvironment("Runner__PrewarmUrl", $"http://prewarm{suffix}")
         .WithReference(prewarm)
         .WithSessions(sessions)
