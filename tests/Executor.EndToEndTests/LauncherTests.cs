@@ -104,7 +104,7 @@ public sealed partial class LauncherTestRun : IAsyncLifetime
         }
         ExitCode = process.ExitCode;
         Errors = await errors;
-        foreach (var line in (await output).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        foreach (var line in (await output).Split('\n').Where(l => l.StartsWith("{\"id\": ", StringComparison.Ordinal)))
         {
             using var result = JsonDocument.Parse(line);
             var root = result.RootElement;
