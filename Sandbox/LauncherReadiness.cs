@@ -1,15 +1,14 @@
 using Docker.DotNet;
+using Executor.Contracts;
 
 namespace Executor.Sandbox;
 
 /// <summary>
-/// Waits for the launcher's "ready" frame (kind 'r', empty): the interpreter has booted and the script's process
-/// is forked and waiting, so a job sent now runs at once. A container counts as warm only from then on.
+/// Waits for the launcher's "ready" frame (<see cref="LauncherFrames.ReadyFrame"/>): the interpreter has booted and the
+/// script's process is forked and waiting, so a job sent now runs at once. A container counts as warm only from then on.
 /// </summary>
 public static class LauncherReadiness
 {
-    private static readonly byte[] ReadyFrame = [(byte)'r', 0, 0, 0, 0];
-
     /// <summary>True once the frame arrives; false if the container's output ends first.</summary>
     public static async Task<bool> WaitAsync(MultiplexedStream output, CancellationToken cancellationToken)
     {
@@ -29,11 +28,11 @@ public static class LauncherReadiness
             // Nothing precedes the ready frame on stdout; match it byte by byte, however the engine splits it.
             for (var i = 0; i < read.Count; i++)
             {
-                if (buffer[i] != ReadyFrame[seen])
+                if (buffer[i] != LauncherFrames.ReadyFrame[seen])
                 {
                     return false;
                 }
-                if (++seen == ReadyFrame.Length)
+                if (++seen == LauncherFrames.ReadyFrame.Length)
                 {
                     return true;
                 }

@@ -17,6 +17,9 @@
 # where the record goes), whatever the kernel: under runc the PID namespace already shields PID 1 from signals, but
 # gVisor (runsc) does not, and lets a process of the same user open /proc/1/fd/1.
 #
+# Every framing below is written down byte by byte in Contracts/frames.md and pinned by Contracts/frames.golden.json,
+# which tests/launcher (this file's own tests, run inside the runtime image) and the C# side are both checked against.
+#
 # Frames on stdout: 1 byte kind, 4 bytes big-endian length, payload.
 #   b"r" ready (empty: booted, waiting for a job), b"a" accepted (empty: the job was read; from here on it never runs
 #   elsewhere), b"o" stdout bytes, b"e" stderr bytes, b"f" a file the script left in /sandbox/out (2 bytes big-endian
@@ -434,23 +437,27 @@ class Supervisor:
                     pump(fd)
         if self.over_limit:
             outcome = "output_limit_exceeded"
-        wall = time.monotonic() - started
-        record = {
-            "outcome": outcome or "exited",
-            "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
-            "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
-            "cpu_ms": round((rusage.ru_utime + rusage.ru_stime) * 1000, 3),
-            "max_rss_bytes": rusage.ru_maxrss * 1024,
-            "wall_ms": round(wall * 1000, 3),
-            "oom_kills": oom_kills(),
-            "stdout_truncated": b"o" in self.truncated,
-            "stderr_truncated": b"e" in self.truncated,
-        }
+        record = exit_record(outcome or "exited", status, rusage, time.monotonic() - started, oom_kills(), self.truncated)
         # A short script's output, its files and its exit record leave in one write (one trip through the engine).
         if not self.out_empty:
             self.pending += collect_files(self.user, self.job.get("out_files") or {})
-        self.pending += frame(b"x", json.dumps(record).encode())
+        self.pending += frame(b"x", record)
         self.flush()
+
+
+def exit_record(outcome, status, rusage, wall, oom_kill_count, truncated):
+    """The b"x" frame's payload: how the entry script's process (wait status, rusage) ended, as JSON."""
+    return json.dumps({
+        "outcome": outcome,
+        "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+        "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+        "cpu_ms": round((rusage.ru_utime + rusage.ru_stime) * 1000, 3),
+        "max_rss_bytes": rusage.ru_maxrss * 1024,
+        "wall_ms": round(wall * 1000, 3),
+        "oom_kills": oom_kill_count,
+        "stdout_truncated": b"o" in truncated,
+        "stderr_truncated": b"e" in truncated,
+    }).encode()
 
 
 class StdinFeed:
@@ -685,14 +692,24 @@ class Collector:
             return
         self.count += 1
         self.room -= total
-        encoded = path.encode()
-        write_all(self.fd, frame(b"f", struct.pack(">H", len(encoded)) + encoded + b"".join(chunks)))
+        write_all(self.fd, file_frame(path, b"".join(chunks)))
 
     def drop(self, path, size, reason):
         self.dropped += 1
         if self.dropped <= OUT_DROPPED_MAX or reason == "too_many_entries":  # the scan's end is always told
-            safe = path.encode("utf-8", "backslashreplace").decode()[:OUT_PATH_MAX + 1]
-            write_all(self.fd, frame(b"d", json.dumps({"path": safe, "size": size, "reason": reason}).encode()))
+            write_all(self.fd, dropped_frame(path, size, reason))
+
+
+def file_frame(path, content):
+    """A file handed back: 2 bytes big-endian length of the path (relative to out/, UTF-8), the path, the content."""
+    encoded = path.encode()
+    return frame(b"f", struct.pack(">H", len(encoded)) + encoded + content)
+
+
+def dropped_frame(path, size, reason):
+    """A file left out, as JSON; a name that is not UTF-8 is escaped, a long one cut."""
+    safe = path.encode("utf-8", "backslashreplace").decode()[:OUT_PATH_MAX + 1]
+    return frame(b"d", json.dumps({"path": safe, "size": size, "reason": reason}).encode())
 
 
 def exit_watch(pid):
@@ -893,4 +910,5 @@ def main():
     time.sleep(LINGER_AFTER_RECORD)
 
 
-main()
+if __name__ == "__main__":  # as the sandbox runs it (python3 -I -c <this file>); tests/launcher imports it
+    main()

@@ -8,13 +8,14 @@ using Executor.Contracts;
 namespace Executor.Runner.Runs;
 
 /// <summary>
-/// Decodes the launcher's frames (1 byte kind, 4 bytes big-endian length, payload) from its stdout into capped
-/// stdout, stderr and combined buffers, and the files the run hands back. Never holds more than the output limit per
-/// buffer, nor more files than their limits, whatever the sandbox sends: it checks names, counts and sizes again.
+/// Decodes the launcher's frames (<see cref="LauncherFrames"/>: 1 byte kind, 4 bytes big-endian length, payload) from
+/// its stdout into capped stdout, stderr and combined buffers, and the files the run hands back. Never holds more than
+/// the output limit per buffer, nor more files than their limits, whatever the sandbox sends: it checks names, counts
+/// and sizes again.
 /// </summary>
 public sealed class LauncherOutput(long limitBytes, int maxFiles = 0, long maxFileBytes = 0)
 {
-    private const int HeaderSize = 5;
+    private const int HeaderSize = LauncherFrames.HeaderSize;
     private const int MaxExitRecordBytes = 64 * 1024;
     private const int MaxDroppedRecordBytes = 4096;
     private const int MaxDropped = 101; // the launcher's 100, and the end of its scan
@@ -155,17 +156,18 @@ public sealed class LauncherOutput(long limitBytes, int maxFiles = 0, long maxFi
     {
         _kind = _header[0];
         var length = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(1));
-        if (_kind is not ((byte)'o' or (byte)'e' or (byte)'x' or (byte)'r' or (byte)'a' or (byte)'f' or (byte)'d') || length > int.MaxValue
-            || (_kind is (byte)'r' or (byte)'a' && length != 0)
-            || (_kind == (byte)'x' && length > MaxExitRecordBytes)
-            || (_kind == (byte)'d' && length > MaxDroppedRecordBytes)
-            || (_kind == (byte)'f' && length > 2 + MaxPathBytes + maxFileBytes))
+        if (_kind is not (LauncherFrames.Stdout or LauncherFrames.Stderr or LauncherFrames.Exit or LauncherFrames.Ready
+                or LauncherFrames.Accepted or LauncherFrames.File or LauncherFrames.Dropped) || length > int.MaxValue
+            || (_kind is LauncherFrames.Ready or LauncherFrames.Accepted && length != 0)
+            || (_kind == LauncherFrames.Exit && length > MaxExitRecordBytes)
+            || (_kind == LauncherFrames.Dropped && length > MaxDroppedRecordBytes)
+            || (_kind == LauncherFrames.File && length > LauncherFrames.PathLengthSize + MaxPathBytes + maxFileBytes))
         {
             Corrupt = true;
             return;
         }
         _remaining = (int)length;
-        if (_kind is (byte)'x' or (byte)'f' or (byte)'d')
+        if (_kind is LauncherFrames.Exit or LauncherFrames.File or LauncherFrames.Dropped)
         {
             _exitRecord = new ArrayBufferWriter<byte>((int)Math.Min(length, 1 << 20) + 1);
         }
@@ -179,10 +181,10 @@ public sealed class LauncherOutput(long limitBytes, int maxFiles = 0, long maxFi
     {
         switch (_kind)
         {
-            case (byte)'x' or (byte)'f' or (byte)'d':
+            case LauncherFrames.Exit or LauncherFrames.File or LauncherFrames.Dropped:
                 _exitRecord!.Write(chunk);
                 break;
-            case (byte)'o':
+            case LauncherFrames.Stdout:
                 StdoutTruncated |= !Append(_stdout, chunk);
                 break;
             default:
@@ -262,21 +264,21 @@ public sealed class LauncherOutput(long limitBytes, int maxFiles = 0, long maxFi
     private void EndFrame()
     {
         _headerFilled = 0;
-        if (_kind == (byte)'a')
+        if (_kind == LauncherFrames.Accepted)
         {
             JobAccepted = true;
         }
-        if (_kind == (byte)'f')
+        if (_kind == LauncherFrames.File)
         {
             AcceptFile(_exitRecord!.WrittenSpan);
             return;
         }
-        if (_kind == (byte)'d')
+        if (_kind == LauncherFrames.Dropped)
         {
             AcceptDropped(_exitRecord!.WrittenSpan);
             return;
         }
-        if (_kind != (byte)'x') // 'r' (ready) matters only to the pool, which watches a container's start
+        if (_kind != LauncherFrames.Exit) // 'r' (ready) matters only to the pool, which watches a container's start
         {
             return;
         }
@@ -295,13 +297,14 @@ public sealed class LauncherOutput(long limitBytes, int maxFiles = 0, long maxFi
     /// <summary>A file frame: 2 bytes big-endian path length, the path (relative to out/), the content.</summary>
     private void AcceptFile(ReadOnlySpan<byte> payload)
     {
-        if (payload.Length < 2 || BinaryPrimitives.ReadUInt16BigEndian(payload) is var pathLength && payload.Length < 2 + pathLength)
+        const int prefix = LauncherFrames.PathLengthSize;
+        if (payload.Length < prefix || BinaryPrimitives.ReadUInt16BigEndian(payload) is var pathLength && payload.Length < prefix + pathLength)
         {
             Corrupt = true;
             return;
         }
-        var path = Encoding.UTF8.GetString(payload.Slice(2, pathLength));
-        var content = payload[(2 + pathLength)..];
+        var path = Encoding.UTF8.GetString(payload.Slice(prefix, pathLength));
+        var content = payload[(prefix + pathLength)..];
         if (!OutFileNames.IsValid(path) || _files.Any(f => f.Path == path))
         {
             Drop(path, content.Length, "bad_name");

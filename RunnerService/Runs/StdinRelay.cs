@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Docker.DotNet;
 using Executor.Contracts;
 
@@ -34,12 +33,12 @@ public sealed partial class StdinRelay(SessionClient session, string host, strin
                 }
                 if (batch.Data.Length > 0)
                 {
-                    await WriteFrameAsync((byte)'i', batch.Data, cancellationToken);
+                    await WriteFrameAsync(LauncherFrames.Input, batch.Data, cancellationToken);
                     from = batch.Next;
                 }
                 if (batch.End)
                 {
-                    await WriteFrameAsync((byte)'c', [], cancellationToken);
+                    await WriteFrameAsync(LauncherFrames.InputEnd, [], cancellationToken);
                     stream.CloseWrite();
                     return;
                 }
@@ -57,10 +56,7 @@ public sealed partial class StdinRelay(SessionClient session, string host, strin
 
     private async Task WriteFrameAsync(byte kind, byte[] data, CancellationToken cancellationToken)
     {
-        var frame = new byte[5 + data.Length];
-        frame[0] = kind;
-        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)data.Length);
-        data.CopyTo(frame, 5);
+        var frame = LauncherFrames.Encode(kind, data);
         await stream.WriteAsync(frame, 0, frame.Length, cancellationToken);
     }
 

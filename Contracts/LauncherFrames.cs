@@ -1,0 +1,58 @@
+using System.Buffers.Binary;
+
+namespace Executor.Contracts;
+
+/// <summary>
+/// The frames a sandbox's launcher (Sandbox/launcher.py) writes on its stdout and reads on its stdin after the job:
+/// 1 byte kind, 4 bytes big-endian payload length, the payload. Written down byte by byte in Contracts/frames.md;
+/// launcher.py spells the same constants in Python, and Contracts/frames.golden.json pins both sides to the same bytes.
+/// </summary>
+public static class LauncherFrames
+{
+    public const int HeaderSize = 5;
+
+    /// <summary>Stdout, empty: the interpreter has booted and the script's process waits for its job.</summary>
+    public const byte Ready = (byte)'r';
+
+    /// <summary>Stdout, empty: the launcher has read the job; from here on it never runs anywhere else.</summary>
+    public const byte Accepted = (byte)'a';
+
+    /// <summary>Stdout: bytes the script wrote to its stdout.</summary>
+    public const byte Stdout = (byte)'o';
+
+    /// <summary>Stdout: bytes the script wrote to its stderr.</summary>
+    public const byte Stderr = (byte)'e';
+
+    /// <summary>Stdout: a file the script left in /sandbox/out: 2 bytes big-endian path length, the path, the content.</summary>
+    public const byte File = (byte)'f';
+
+    /// <summary>Stdout: a file of /sandbox/out left out, as JSON (path, size, reason).</summary>
+    public const byte Dropped = (byte)'d';
+
+    /// <summary>Stdout: the exit record, as JSON; always the last frame.</summary>
+    public const byte Exit = (byte)'x';
+
+    /// <summary>Stdin, after an interactive job: bytes for the script's stdin.</summary>
+    public const byte Input = (byte)'i';
+
+    /// <summary>Stdin, empty: the end of the script's input.</summary>
+    public const byte InputEnd = (byte)'c';
+
+    /// <summary>The size of a file frame's path length prefix.</summary>
+    public const int PathLengthSize = 2;
+
+    /// <summary>The largest input frame the launcher takes; a larger one ends the script's input.</summary>
+    public const int MaxInputPayload = 1 << 24;
+
+    /// <summary>The ready frame, whole: what a warm container writes first.</summary>
+    public static ReadOnlySpan<byte> ReadyFrame => [Ready, 0, 0, 0, 0];
+
+    public static byte[] Encode(byte kind, ReadOnlySpan<byte> payload)
+    {
+        var frame = new byte[HeaderSize + payload.Length];
+        frame[0] = kind;
+        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)payload.Length);
+        payload.CopyTo(frame.AsSpan(HeaderSize));
+        return frame;
+    }
+}

@@ -1,0 +1,181 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using Docker.DotNet;
+using Executor.Contracts;
+using Executor.EndToEndTests;
+using Executor.Runner.Runs;
+using Executor.Sandbox;
+
+namespace Executor.UnitTests;
+
+/// <summary>
+/// The C# side of the frames written down in Contracts/frames.md: each case of Contracts/frames.golden.json is
+/// encoded or decoded here and must give its exact bytes or values. tests/launcher/test_frames.py checks launcher.py
+/// against the same file, so the two sides of the language boundary cannot drift apart unnoticed.
+/// </summary>
+public class FrameGoldenTests
+{
+    private static readonly JsonElement Golden =
+        JsonDocument.Parse(File.ReadAllText(Path.Combine(Repository.Root, "Contracts", "frames.golden.json"))).RootElement;
+
+    private static readonly Dictionary<string, byte> Kinds = new()
+    {
+        ["r"] = LauncherFrames.Ready,
+        ["a"] = LauncherFrames.Accepted,
+        ["o"] = LauncherFrames.Stdout,
+        ["e"] = LauncherFrames.Stderr,
+        ["f"] = LauncherFrames.File,
+        ["d"] = LauncherFrames.Dropped,
+        ["x"] = LauncherFrames.Exit,
+        ["i"] = LauncherFrames.Input,
+        ["c"] = LauncherFrames.InputEnd,
+    };
+
+    public static TheoryData<string, string> Job => Cases("job");
+
+    public static TheoryData<string, string> LauncherStreams => Cases("launcher_output", "launcher_input");
+
+    public static TheoryData<string, string> LauncherStdout => Cases("launcher_output");
+
+    public static TheoryData<string, string> RunOutput => Cases("run_output");
+
+    [Theory]
+    [MemberData(nameof(Job))]
+    public void The_job_is_encoded_to_its_golden_bytes(string framing, string name)
+    {
+        var golden = Case(framing, name);
+        var job = golden.GetProperty("run_job");
+        var limits = golden.GetProperty("limits");
+        var request = new RunJob("s1",
+            [.. job.GetProperty("files").EnumerateArray().Select(f => new RunFile(f.GetProperty("path").GetString()!, Hex(f, "content_hex")))],
+            job.GetProperty("entrypoint").GetString()!,
+            [.. job.GetProperty("args").EnumerateArray().Select(a => a.GetString()!)],
+            job.GetProperty("stdin").GetString(),
+            TimeoutSeconds: null,
+            MemoryMb: null,
+            Interactive: job.GetProperty("interactive").GetBoolean());
+        var sandboxLimits = new SandboxLimits(limits.GetProperty("timeout_seconds").GetInt32(), 128, 1, 64, limits.GetProperty("output_limit_bytes").GetInt64())
+        {
+            OutFilesMaxCount = limits.GetProperty("out_files_max_count").GetInt32(),
+            OutFilesMaxBytes = limits.GetProperty("out_files_max_bytes").GetInt64(),
+        };
+
+        Assert.Equal(golden.GetProperty("hex").GetString(), Convert.ToHexStringLower(LauncherJob.Encode(request, sandboxLimits)));
+    }
+
+    [Theory]
+    [MemberData(nameof(LauncherStreams))]
+    public void A_launcher_frame_is_its_kind_then_the_payload_length_big_endian(string framing, string name)
+    {
+        var golden = Case(framing, name);
+        var bytes = Hex(golden, "hex");
+        var kind = Kinds[golden.GetProperty("kind").GetString()!];
+
+        Assert.Equal(bytes, LauncherFrames.Encode(kind, bytes.AsSpan(LauncherFrames.HeaderSize)));
+        if (golden.TryGetProperty("payload_hex", out _))
+        {
+            Assert.Equal(bytes, LauncherFrames.Encode(kind, Hex(golden, "payload_hex")));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(LauncherStdout))]
+    public void A_launcher_output_frame_decodes_to_its_values(string framing, string name)
+    {
+        var golden = Case(framing, name);
+        var output = new LauncherOutput(1 << 20, maxFiles: 32, maxFileBytes: 8 << 20);
+
+        output.Feed(Hex(golden, "hex"));
+
+        Assert.False(output.Corrupt);
+        switch (golden.GetProperty("kind").GetString())
+        {
+            case "r":
+                Assert.False(output.JobAccepted);
+                Assert.Equal(LauncherFrames.ReadyFrame.ToArray(), Hex(golden, "hex"));
+                break;
+            case "a":
+                Assert.True(output.JobAccepted);
+                break;
+            case "o":
+                Assert.Equal(Encoding.UTF8.GetString(Hex(golden, "payload_hex")), output.Stdout);
+                break;
+            case "e":
+                Assert.Equal(Encoding.UTF8.GetString(Hex(golden, "payload_hex")), output.Stderr);
+                break;
+            case "f":
+                var file = Assert.Single(output.Files);
+                Assert.Equal((golden.GetProperty("path").GetString(), golden.GetProperty("content_hex").GetString()), (file.Path, Convert.ToHexStringLower(file.Content!)));
+                break;
+            case "d":
+                Assert.Equal(
+                    new DroppedFile(golden.GetProperty("path").GetString()!, golden.GetProperty("size").GetInt64(), golden.GetProperty("reason").GetString()!),
+                    Assert.Single(output.DroppedFiles));
+                break;
+            case "x":
+                var exit = golden.GetProperty("exit");
+                Assert.Equal(new LauncherExit(
+                    exit.GetProperty("outcome").GetString()!,
+                    exit.GetProperty("exit_code").ValueKind == JsonValueKind.Null ? null : exit.GetProperty("exit_code").GetInt32(),
+                    exit.GetProperty("signal").ValueKind == JsonValueKind.Null ? null : exit.GetProperty("signal").GetInt32(),
+                    exit.GetProperty("cpu_ms").GetDouble(),
+                    exit.GetProperty("max_rss_bytes").GetInt64(),
+                    exit.GetProperty("wall_ms").GetDouble(),
+                    exit.GetProperty("oom_kills").GetInt32(),
+                    exit.GetProperty("stdout_truncated").GetBoolean(),
+                    exit.GetProperty("stderr_truncated").GetBoolean(),
+                    Detail: null), output.Exit);
+                break;
+            default:
+                Assert.Fail($"no check for kind {golden.GetProperty("kind")}");
+                break;
+        }
+    }
+
+    [Fact]
+    public async Task A_warm_container_is_ready_at_the_golden_ready_frame()
+    {
+        var ready = Hex(Case("launcher_output", "ready"), "hex");
+        // As the engine hands it over: a multiplexed stream, 8 bytes of header (1 = stdout, big-endian length) per piece.
+        byte[] multiplexed = [1, 0, 0, 0, 0, 0, 0, (byte)ready.Length, .. ready];
+
+        Assert.True(await LauncherReadiness.WaitAsync(new MultiplexedStream(new MemoryStream(multiplexed), multiplexed: true), CancellationToken.None));
+    }
+
+    [Theory]
+    [MemberData(nameof(RunOutput))]
+    public void A_run_output_frame_is_encoded_and_decoded_as_its_golden_bytes(string framing, string name)
+    {
+        var golden = Case(framing, name);
+        var (stdout, offset, payload) = (golden.GetProperty("stdout").GetBoolean(), golden.GetProperty("offset").GetInt64(), Hex(golden, "payload_hex"));
+        var written = new ArrayBufferWriter<byte>();
+
+        OutputFrames.Write(written, stdout, offset, payload);
+        var buffer = new ReadOnlySequence<byte>(Hex(golden, "hex"));
+
+        Assert.Equal(golden.GetProperty("hex").GetString(), Convert.ToHexStringLower(written.WrittenSpan));
+        Assert.True(OutputFrames.TryRead(ref buffer, out var chunk));
+        Assert.Equal((stdout, offset, golden.GetProperty("payload_hex").GetString()), (chunk.Stdout, chunk.Offset, Convert.ToHexStringLower(chunk.Data)));
+        Assert.True(buffer.IsEmpty);
+    }
+
+    /// <summary>(framing, case name) of every case of the framings: a failure names its case.</summary>
+    private static TheoryData<string, string> Cases(params string[] framings)
+    {
+        var cases = new TheoryData<string, string>();
+        foreach (var framing in framings)
+        {
+            foreach (var golden in Golden.GetProperty(framing).EnumerateArray())
+            {
+                cases.Add(framing, golden.GetProperty("name").GetString()!);
+            }
+        }
+        return cases;
+    }
+
+    private static JsonElement Case(string framing, string name) =>
+        Golden.GetProperty(framing).EnumerateArray().Single(c => c.GetProperty("name").GetString() == name);
+
+    private static byte[] Hex(JsonElement element, string property) => Convert.FromHexString(element.GetProperty(property).GetString()!);
+}
