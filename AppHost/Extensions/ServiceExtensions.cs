@@ -1,4 +1,4 @@
-using Executor.RunProtocol;
+using Executor.Contracts;
 
 namespace Executor.AppHost;
 

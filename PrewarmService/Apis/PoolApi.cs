@@ -1,3 +1,4 @@
+using Executor.Contracts;
 using Executor.Prewarm.Pool;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -10,24 +11,24 @@ public static class PoolApi
     public static IEndpointRouteBuilder MapPoolApi(this IEndpointRouteBuilder app)
     {
         // Internal: the public POST /prewarm is SessionService's, which every host's runner relays here.
-        app.MapPost("/prewarm", Prewarm)
+        app.MapPost(PoolRoutes.Prewarm, Prewarm)
             .WithName("Prewarm")
             .WithTags("Pool")
             .WithSummary("Triggers a refill of the warm pool, or keeps ?count=N ready from now on (internal)")
             .ExcludeFromDescription();
 
         // Internal: the gateway does not route these.
-        app.MapGet("/pool", GetState)
+        app.MapGet(PoolRoutes.State, GetState)
             .WithName("GetPool")
             .WithTags("Pool")
             .WithSummary("The pool's state (internal)")
             .ExcludeFromDescription();
-        app.MapPut("/runner-lease", HoldRunnerLeaseAsync)
+        app.MapPut(PoolRoutes.RunnerLease, HoldRunnerLeaseAsync)
             .WithName("HoldRunnerLease")
             .WithTags("Pool")
             .WithSummary("The runner of this host holds its lease for as long as it lives; once it is gone, its containers are removed (internal)")
             .ExcludeFromDescription();
-        app.MapPost("/leases", LeaseAsync)
+        app.MapPost(PoolRoutes.Leases, LeaseAsync)
             .WithName("LeaseContainer")
             .WithTags("Pool")
             .WithSummary("Hands a ready container to the runner for one run (internal)")
@@ -37,7 +38,7 @@ public static class PoolApi
 
     /// <summary>Held for as long as the request's body lasts: the runner's process, or its connection, ending ends it.</summary>
     public static async Task<Results<NoContent, BadRequest>> HoldRunnerLeaseAsync(
-        HttpContext context, RunnerLiveness liveness, IHostApplicationLifetime lifetime, [FromHeader(Name = RunnerHeader)] string? runner)
+        HttpContext context, RunnerLiveness liveness, IHostApplicationLifetime lifetime, [FromHeader(Name = PoolRoutes.RunnerHeader)] string? runner)
     {
         if (string.IsNullOrEmpty(runner))
         {
@@ -73,9 +74,6 @@ public static class PoolApi
         return TypedResults.NoContent();
     }
 
-    /// <summary>The header naming the runner process that holds the lease (RunnerLease in RunnerService).</summary>
-    public const string RunnerHeader = "X-Executor-Runner";
-
     /// <summary>?count=N sets the default runtime's pool (the one POST /prewarm has always meant); every pool refills.</summary>
     public static Results<Ok<PrewarmResponse>, ProblemHttpResult> Prewarm(WarmPools pools, IOptions<PoolOptions> options, [FromQuery] int? count)
     {
@@ -110,6 +108,7 @@ public static class PoolApi
             pool.Counts.Misses, pool.Counts.Recycled, Math.Round(pool.Demand.LeaseRate, 3), Math.Round(pool.Demand.RefillSeconds, 3),
             pool.Demand.Ceiling)
         {
+            Pid = Environment.ProcessId,
             Runtimes = pools.All.ToDictionary(p => p.Language.Id, p => new RuntimePoolState(p.Target, p.Ready, p.Starting, p.Counts.Hits, p.Counts.Misses)),
         });
     }
@@ -132,26 +131,3 @@ public static class PoolApi
             : TypedResults.NoContent();
     }
 }
-
-/// <param name="Status">Always "prewarm triggered".</param>
-/// <param name="Target">How many containers the pool now keeps ready.</param>
-public sealed record PrewarmResponse(string Status, int Target);
-
-/// <param name="Target">Containers kept ready now: the configured target raised to the recent demand.</param>
-/// <param name="LeaseRate">Leases per second over the last 30 s.</param>
-/// <param name="RefillSeconds">The smoothed time a new container takes to be ready.</param>
-/// <param name="MaxDemand">The most demand raises the target to: what the host holds (Pool:MaxDemandSize).</param>
-public sealed record PoolState(
-    int Target, int ConfiguredTarget, int Ready, int Starting, int MaxSize, long Hits, long Misses, long Recycled, double LeaseRate, double RefillSeconds,
-    int MaxDemand)
-{
-    /// <summary>This process, for operators (and fault tests) that must find it.</summary>
-    public int Pid { get; } = Environment.ProcessId;
-
-    /// <summary>Each runtime's pool.</summary>
-    public IReadOnlyDictionary<string, RuntimePoolState> Runtimes { get; init; } = new Dictionary<string, RuntimePoolState>();
-}
-
-public sealed record RuntimePoolState(int Target, int Ready, int Starting, long Hits, long Misses);
-
-public sealed record LeaseResponse(string ContainerId);

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Executor.RunProtocol;
+using Executor.Contracts;
 using Executor.Runner.Runs;
 using Executor.Sandbox;
 using Microsoft.Extensions.Options;
@@ -62,7 +62,7 @@ public static class ServiceCollectionExtensions
                 http.BaseAddress = new Uri(options.SessionUrl);
                 // Each call has its own timeout (SessionClient); a run's output streams for as long as the run lasts.
                 http.Timeout = Timeout.InfiniteTimeSpan;
-                http.DefaultRequestHeaders.Add(RunProtocolJson.HostTokenHeader, options.HostToken);
+                http.DefaultRequestHeaders.Add(ContractsJson.HostTokenHeader, options.HostToken);
             })
             .RemoveAllResilienceHandlers();
 #pragma warning restore EXTEXP0001
@@ -77,7 +77,7 @@ public static class ServiceCollectionExtensions
                 http.BaseAddress = new Uri(sp.GetRequiredService<IOptions<RunnerOptions>>().Value.PrewarmUrl);
                 http.Timeout = Timeout.InfiniteTimeSpan;
                 http.DefaultRequestHeaders.Add(InternalAccess.Header, sp.GetRequiredService<IOptions<InternalAccessOptions>>().Value.InternalToken);
-                http.DefaultRequestHeaders.Add(RunnerLease.RunnerHeader, sp.GetRequiredService<SandboxInstance>().Id);
+                http.DefaultRequestHeaders.Add(PoolRoutes.RunnerHeader, sp.GetRequiredService<SandboxInstance>().Id);
             })
             .RemoveAllResilienceHandlers();
 #pragma warning restore EXTEXP0001

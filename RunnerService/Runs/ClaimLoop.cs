@@ -1,4 +1,4 @@
-using Executor.RunProtocol;
+using Executor.Contracts;
 using Executor.Sandbox;
 using Microsoft.Extensions.Options;
 

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Executor.RunProtocol;
+using Executor.Contracts;
 using Executor.Sandbox;
 
 namespace Executor.Runner.Runs;

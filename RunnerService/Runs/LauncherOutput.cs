@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using Executor.RunProtocol;
+using Executor.Contracts;
 
 namespace Executor.Runner.Runs;
 

@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Threading.Channels;
-using Executor.RunProtocol;
+using Executor.Contracts;
 
 namespace Executor.Runner.Runs;
 

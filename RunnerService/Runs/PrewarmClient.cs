@@ -1,5 +1,5 @@
 using System.Net;
-using Executor.RunProtocol;
+using Executor.Contracts;
 
 namespace Executor.Runner.Runs;
 
@@ -9,14 +9,14 @@ namespace Executor.Runner.Runs;
 /// </summary>
 public sealed partial class PrewarmClient(HttpClient http, ILogger<PrewarmClient> logger)
 {
-    private static readonly System.Text.Json.JsonSerializerOptions Json = RunProtocolJson.Options;
+    private static readonly System.Text.Json.JsonSerializerOptions Json = ContractsJson.Options;
 
     /// <summary>The pool's state; null while the pool cannot be asked.</summary>
     public async Task<PoolStatus?> GetPoolAsync(CancellationToken cancellationToken)
     {
         try
         {
-            return await http.GetFromJsonAsync<PoolStatus>("/pool", Json, cancellationToken);
+            return (await http.GetFromJsonAsync<PoolState>(PoolRoutes.State, Json, cancellationToken))?.ToStatus();
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or Polly.ExecutionRejectedException
             && !cancellationToken.IsCancellationRequested)
@@ -30,7 +30,7 @@ public sealed partial class PrewarmClient(HttpClient http, ILogger<PrewarmClient
     {
         try
         {
-            using var response = await http.PostAsync(count is { } n ? $"/prewarm?count={n}" : "/prewarm", null, cancellationToken);
+            using var response = await http.PostAsync(count is { } n ? $"{PoolRoutes.Prewarm}?count={n}" : PoolRoutes.Prewarm, null, cancellationToken);
             return response.IsSuccessStatusCode;
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or Polly.ExecutionRejectedException
@@ -46,7 +46,7 @@ public sealed partial class PrewarmClient(HttpClient http, ILogger<PrewarmClient
         try
         {
             var query = runtime is null ? "" : $"&runtime={Uri.EscapeDataString(runtime)}";
-            using var response = await http.PostAsync($"/leases?wait_ms={waitMs}{query}", null, cancellationToken);
+            using var response = await http.PostAsync($"{PoolRoutes.Leases}?wait_ms={waitMs}{query}", null, cancellationToken);
             if (response.StatusCode == HttpStatusCode.NoContent)
             {
                 return null;
@@ -62,8 +62,6 @@ public sealed partial class PrewarmClient(HttpClient http, ILogger<PrewarmClient
             return null;
         }
     }
-
-    private sealed record LeaseResponse(string ContainerId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not relay a prewarm request to the pool: {Reason}")]
     private partial void LogPrewarmFailed(string reason);

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
-using Executor.RunProtocol;
+using Executor.Contracts;
 using Executor.Sandbox;
 using Microsoft.Extensions.Options;
 

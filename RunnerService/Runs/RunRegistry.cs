@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using Executor.RunProtocol;
+using Executor.Contracts;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 

@@ -1,3 +1,5 @@
+using Executor.Contracts;
+
 namespace Executor.Runner.Runs;
 
 /// <summary>
@@ -9,9 +11,6 @@ namespace Executor.Runner.Runs;
 /// </summary>
 public sealed partial class RunnerLease(HttpClient http, TimeProvider time, ILogger<RunnerLease> logger) : BackgroundService
 {
-    /// <summary>Names the runner process holding the lease.</summary>
-    public const string RunnerHeader = "X-Executor-Runner";
-
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
     // HTTP/1.1 sends the whole body before it reads the response, so a pool that went away (restarted) is noticed only
     // by a write (the second after its end): this often, a restarted pool sees the lease again well within its
@@ -24,7 +23,7 @@ public sealed partial class RunnerLease(HttpClient http, TimeProvider time, ILog
         {
             try
             {
-                using var request = new HttpRequestMessage(HttpMethod.Put, "/runner-lease") { Content = new HeldContent(time, stoppingToken) };
+                using var request = new HttpRequestMessage(HttpMethod.Put, PoolRoutes.RunnerLease) { Content = new HeldContent(time, stoppingToken) };
                 using var response = await http.SendAsync(request, stoppingToken);
                 LogLeaseEnded((int)response.StatusCode);
             }

@@ -12,7 +12,7 @@ public sealed class RunnerOptions
 
     /// <summary>
     /// This host's own credential for the run protocol: HMAC-SHA256 of its name (Sandbox:Host) under SessionService's
-    /// Sessions:HostSecret (Executor.RunProtocol.HostCredentials). Without it SessionService refuses every call.
+    /// Sessions:HostSecret (Executor.Contracts.HostCredentials). Without it SessionService refuses every call.
     /// </summary>
     [Required]
     public string HostToken { get; set; } = "";

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using Docker.DotNet;
-using Executor.RunProtocol;
+using Executor.Contracts;
 using Executor.Sandbox;
 using Microsoft.Extensions.Options;
 

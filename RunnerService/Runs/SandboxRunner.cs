@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using Docker.DotNet;
-using Executor.RunProtocol;
+using Executor.Contracts;
 using Executor.Sandbox;
 using Microsoft.Extensions.Options;
 

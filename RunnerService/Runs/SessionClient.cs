@@ -1,5 +1,5 @@
 using System.Net;
-using Executor.RunProtocol;
+using Executor.Contracts;
 
 namespace Executor.Runner.Runs;
 
@@ -18,9 +18,9 @@ public sealed class SessionClient(HttpClient http)
     {
         using var timeout = Timeout(ClaimTimeout, cancellationToken);
         cancellationToken = timeout.Token;
-        using var response = await http.PostAsJsonAsync(HostRoutes.ClaimsOf(host), request, RunProtocolJson.Options, cancellationToken);
+        using var response = await http.PostAsJsonAsync(HostRoutes.ClaimsOf(host), request, ContractsJson.Options, cancellationToken);
         response.EnsureSuccessStatusCode();
-        return await response.Content.ReadFromJsonAsync<ClaimResponse>(RunProtocolJson.Options, cancellationToken)
+        return await response.Content.ReadFromJsonAsync<ClaimResponse>(ContractsJson.Options, cancellationToken)
             ?? throw new InvalidOperationException("SessionService answered a claim with nothing");
     }
 
@@ -28,9 +28,9 @@ public sealed class SessionClient(HttpClient http)
     {
         using var timeout = Timeout(HeartbeatTimeout, cancellationToken);
         cancellationToken = timeout.Token;
-        using var response = await http.PostAsJsonAsync(HostRoutes.HeartbeatOf(host), beat, RunProtocolJson.Options, cancellationToken);
+        using var response = await http.PostAsJsonAsync(HostRoutes.HeartbeatOf(host), beat, ContractsJson.Options, cancellationToken);
         response.EnsureSuccessStatusCode();
-        return await response.Content.ReadFromJsonAsync<HeartbeatResponse>(RunProtocolJson.Options, cancellationToken)
+        return await response.Content.ReadFromJsonAsync<HeartbeatResponse>(ContractsJson.Options, cancellationToken)
             ?? throw new InvalidOperationException("SessionService answered a heartbeat with nothing");
     }
 
@@ -39,7 +39,7 @@ public sealed class SessionClient(HttpClient http)
     {
         using var timeout = Timeout(ReportTimeout, cancellationToken);
         cancellationToken = timeout.Token;
-        using var response = await http.PostAsJsonAsync(HostRoutes.ResultOf(host, sessionId), result, RunProtocolJson.Options, cancellationToken);
+        using var response = await http.PostAsJsonAsync(HostRoutes.ResultOf(host, sessionId), result, ContractsJson.Options, cancellationToken);
         if (response.StatusCode != HttpStatusCode.NotFound)
         {
             response.EnsureSuccessStatusCode();
@@ -57,7 +57,7 @@ public sealed class SessionClient(HttpClient http)
             return new StdinBatch([], from, End: true); // the session is gone: no more input
         }
         response.EnsureSuccessStatusCode();
-        return await response.Content.ReadFromJsonAsync<StdinBatch>(RunProtocolJson.Options, cancellationToken)
+        return await response.Content.ReadFromJsonAsync<StdinBatch>(ContractsJson.Options, cancellationToken)
             ?? throw new InvalidOperationException("SessionService answered a read of input with nothing");
     }
 

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using Docker.DotNet;
-using Executor.RunProtocol;
+using Executor.Contracts;
 
 namespace Executor.Runner.Runs;
 

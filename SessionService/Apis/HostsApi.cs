@@ -1,4 +1,4 @@
-using Executor.RunProtocol;
+using Executor.Contracts;
 using Executor.Session.Dispatch;
 using Executor.Session.Sessions;
 using Executor.Session.Storage;
@@ -10,7 +10,7 @@ using Microsoft.Extensions.Options;
 namespace Executor.Session.Apis;
 
 /// <summary>
-/// Internal API of the runner hosts (the run protocol, Executor.RunProtocol): they claim work, say they are alive and
+/// Internal API of the runner hosts (the run protocol, Executor.Contracts): they claim work, say they are alive and
 /// report results. Every call carries the host's own credential (HostCredentials), and touches only sessions that host
 /// claimed: another host's result, output or input is not found. The gateway routes /hosts/* too, so that remote hosts
 /// need no port of the replicas; the credential is what guards them.
@@ -191,13 +191,13 @@ public static class HostsApi
             return TypedResults.BadRequest();
         }
         var options = context.HttpContext.RequestServices.GetRequiredService<IOptions<SessionServiceOptions>>().Value;
-        if (!HostCredentials.IsValid(options.HostSecret, host, request.Headers[RunProtocolJson.HostTokenHeader].ToString()))
+        if (!HostCredentials.IsValid(options.HostSecret, host, request.Headers[ContractsJson.HostTokenHeader].ToString()))
         {
             return TypedResults.Problem(
                 statusCode: StatusCodes.Status401Unauthorized,
                 type: "urn:executor:problem:host-credential-required",
                 title: "Not this host's credential",
-                detail: $"Calls for runner host '{host}' must carry that host's own credential in {RunProtocolJson.HostTokenHeader}.");
+                detail: $"Calls for runner host '{host}' must carry that host's own credential in {ContractsJson.HostTokenHeader}.");
         }
         if (options.RevokedHosts.Contains(host, StringComparer.Ordinal))
         {

@@ -1,4 +1,4 @@
-using Executor.RunProtocol;
+using Executor.Contracts;
 using Executor.Session.Access;
 using Executor.Session.Dispatch;
 using Executor.Session.OpenApi;

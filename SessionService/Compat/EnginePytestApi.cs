@@ -72,7 +72,7 @@ public static partial class EnginePytestApi
     }
 
     /// <summary>The Engine's answer for a finished run: the verdict, pytest's counts and everything it printed.</summary>
-    internal static (int StatusCode, PytestResponse Body) Verdict(string sessionId, RunProtocol.RunResult run, PytestCounts? counts, int testFiles)
+    internal static (int StatusCode, PytestResponse Body) Verdict(string sessionId, Contracts.RunResult run, PytestCounts? counts, int testFiles)
     {
         var summary = new PytestSummary(counts?.Passed ?? 0, (counts?.Failed ?? 0) + (counts?.Errors ?? 0),
             (counts?.Passed ?? 0) + (counts?.Failed ?? 0) + (counts?.Errors ?? 0) + (counts?.Skipped ?? 0), Math.Round(counts?.Duration ?? 0, 3));
@@ -80,13 +80,13 @@ public static partial class EnginePytestApi
             new(status, run.ExitCode, summary, run.Logs, sessionId) { Error = error };
         return (run.Status, run.ExitCode) switch
         {
-            (RunProtocol.RunStatus.Completed, 0) => (StatusCodes.Status200OK, Body("success")),
+            (Contracts.RunStatus.Completed, 0) => (StatusCodes.Status200OK, Body("success")),
             // pytest's exit code 1: tests ran and some failed.
-            (RunProtocol.RunStatus.Failed, 1) when counts is not null && counts.CollectionErrors == 0 =>
+            (Contracts.RunStatus.Failed, 1) when counts is not null && counts.CollectionErrors == 0 =>
                 (StatusCodes.Status206PartialContent, Body(summary.Passed > 0 ? "partial_success" : "failure")),
-            (RunProtocol.RunStatus.Failed, 5) => (StatusCodes.Status400BadRequest, Body("failure", $"No tests were collected from the {testFiles} test files")),
-            (RunProtocol.RunStatus.Failed, 1 or 2 or 4) => (StatusCodes.Status400BadRequest, Body("failure", "Test collection failed: see raw_output")),
-            (RunProtocol.RunStatus.InternalError, _) => (StatusCodes.Status500InternalServerError, Body("failure", run.Detail ?? "The run failed")),
+            (Contracts.RunStatus.Failed, 5) => (StatusCodes.Status400BadRequest, Body("failure", $"No tests were collected from the {testFiles} test files")),
+            (Contracts.RunStatus.Failed, 1 or 2 or 4) => (StatusCodes.Status400BadRequest, Body("failure", "Test collection failed: see raw_output")),
+            (Contracts.RunStatus.InternalError, _) => (StatusCodes.Status500InternalServerError, Body("failure", run.Detail ?? "The run failed")),
             _ => (StatusCodes.Status400BadRequest, Body("failure", run.Detail ?? $"The tests did not finish ({run.Status})")),
         };
     }
@@ -195,7 +195,7 @@ public static partial class EnginePytestApi
         """;
 
     private static async Task<PytestCounts?> SummaryAsync(
-        string sessionId, IReadOnlyList<RunProtocol.RunOutputFile>? files, IResultFiles results, CancellationToken cancellationToken)
+        string sessionId, IReadOnlyList<Contracts.RunOutputFile>? files, IResultFiles results, CancellationToken cancellationToken)
     {
         if (files?.Any(f => f.Path == SummaryFile) != true || await results.ReadResultFileAsync(sessionId, SummaryFile, cancellationToken) is not { } content)
         {

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
-using Executor.RunProtocol;
+using Executor.Contracts;
 using Executor.Session.Sessions;
 using Executor.Session.Storage;
 

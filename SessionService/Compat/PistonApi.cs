@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
-using Executor.RunProtocol;
+using Executor.Contracts;
 using Executor.Session.Runtimes;
 using Executor.Session.Sessions;
 using Executor.Session.Uploads;

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Executor.RunProtocol;
+using Executor.Contracts;
 using Executor.Session.Storage;
 using Executor.Session.Telemetry;
 

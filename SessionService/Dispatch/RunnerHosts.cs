@@ -1,4 +1,4 @@
-using Executor.RunProtocol;
+using Executor.Contracts;
 using Executor.Session.Storage;
 
 namespace Executor.Session.Dispatch;

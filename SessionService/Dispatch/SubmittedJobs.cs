@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using Executor.RunProtocol;
+using Executor.Contracts;
 
 namespace Executor.Session.Dispatch;
 

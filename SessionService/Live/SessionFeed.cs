@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Executor.RunProtocol;
+using Executor.Contracts;
 using Executor.Session.Dispatch;
 using Executor.Session.Sessions;
 using Executor.Session.Storage;

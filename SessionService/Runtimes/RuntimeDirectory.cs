@@ -1,6 +1,6 @@
 using System.ComponentModel;
 using System.Text.Json.Serialization;
-using Executor.RunProtocol;
+using Executor.Contracts;
 using Executor.Session.Storage;
 using Executor.Session.Uploads;
 using Microsoft.AspNetCore.Mvc;

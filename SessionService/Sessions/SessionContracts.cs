@@ -1,5 +1,5 @@
 using System.ComponentModel;
-using Executor.RunProtocol;
+using Executor.Contracts;
 
 namespace Executor.Session.Sessions;
 

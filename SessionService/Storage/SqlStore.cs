@@ -1,6 +1,6 @@
 using System.Data.Common;
 using System.Text.Json;
-using Executor.RunProtocol;
+using Executor.Contracts;
 using Executor.Session.Access;
 using Executor.Session.Sessions;
 

@@ -1,5 +1,5 @@
 using System.Text;
-using Executor.RunProtocol;
+using Executor.Contracts;
 using Executor.Session.Live;
 using Executor.Session.Sessions;
 using Executor.Session.Storage;

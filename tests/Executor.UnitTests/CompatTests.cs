@@ -1,4 +1,4 @@
-using Executor.RunProtocol;
+using Executor.Contracts;
 using Executor.Session.Compat;
 using Executor.Session.Sessions;
 using Executor.Session.Storage;

@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using Executor.RunProtocol;
+using Executor.Contracts;
 using Executor.Runner.Runs;
 using Executor.Sandbox;
 

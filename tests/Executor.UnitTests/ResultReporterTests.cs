@@ -1,6 +1,6 @@
 using System.Net;
 using Executor.Runner.Runs;
-using Executor.RunProtocol;
+using Executor.Contracts;
 using Executor.Sandbox;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;

@@ -1,4 +1,4 @@
-using Executor.RunProtocol;
+using Executor.Contracts;
 using Executor.Runner.Runs;
 
 namespace Executor.UnitTests;

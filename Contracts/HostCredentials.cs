@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Executor.RunProtocol;
+namespace Executor.Contracts;
 
 /// <summary>
 /// Each runner host has a credential of its own: HMAC-SHA256 of its name under the deployment's host secret

@@ -1,4 +1,4 @@
-namespace Executor.RunProtocol;
+namespace Executor.Contracts;
 
 /// <summary>
 /// One session to run, as a runner host claims it. The session id is the run id: a host never runs one twice, and a

@@ -1,4 +1,4 @@
-namespace Executor.RunProtocol;
+namespace Executor.Contracts;
 
 /// <summary>Terminal statuses a run ends in.</summary>
 public static class RunStatus

@@ -1,9 +1,9 @@
 using System.Text.Json;
 
-namespace Executor.RunProtocol;
+namespace Executor.Contracts;
 
 /// <summary>The protocol's wire format: JSON with snake_case names, as the public API.</summary>
-public static class RunProtocolJson
+public static class ContractsJson
 {
     public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web)
     {

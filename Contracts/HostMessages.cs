@@ -1,4 +1,4 @@
-namespace Executor.RunProtocol;
+namespace Executor.Contracts;
 
 /// <summary>
 /// A runner host asks for work (POST /hosts/{host}/claims, a long poll): at most <see cref="Capacity"/> sessions, for

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace Executor.RunProtocol;
+namespace Executor.Contracts;
 
 /// <summary>
 /// Names of the files a run hands back from /sandbox/out, checked as uploads' names are (SessionService's

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 
-namespace Executor.RunProtocol;
+namespace Executor.Contracts;
 
 /// <summary>
 /// A run's output as it happens, from its runner host to SessionService (POST /hosts/{host}/runs/{id}/output, a
