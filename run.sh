@@ -7,7 +7,7 @@
 #   ./run.sh --distributed      PostgreSQL, two SessionService replicas and two runner hosts (the second on a Docker
 #                               engine of its own); with ConnectionStrings__executor set, that server instead
 #
-# Any setting of the README's configuration table can be given as an environment variable, e.g.
+# Any setting of docs/operations.md (Configuration) can be given as an environment variable, e.g.
 #   Sandbox__MemoryMb=256 Pool__TargetSize=4 ./run.sh
 set -euo pipefail
 cd "$(dirname "$0")"

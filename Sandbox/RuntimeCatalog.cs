@@ -65,7 +65,7 @@ public sealed partial class RuntimeCatalog
 
     /// <summary>
     /// What importing numpy, pandas, scipy and matplotlib.pyplot costs a sandbox: 86 MiB of resident memory in the
-    /// launcher (measured: see README, "Runtimes"), which its script's process shares. 384 MiB leaves a script about
+    /// launcher (measured: see docs/api.md, "Runtimes"), which its script's process shares. 384 MiB leaves a script about
     /// 300 MiB of its own for data, within the default Sandbox:MaxMemoryMb of 512.
     /// </summary>
     public const int DataMemoryMb = 384;

@@ -11,7 +11,7 @@ namespace Executor.Sandbox;
 /// vmsplice; and less the rules that only grant calls to capabilities, which a sandbox never has. It admits only each
 /// machine's native system call ABI (no 32-bit or x32 entry on a 64-bit machine: a call through one is killed as a bad
 /// architecture, since socketcall hides socket's arguments from the filter), and mknod/mknodat only for regular files,
-/// FIFOs and sockets, never devices. README lists it all.
+/// FIFOs and sockets, never devices. docs/security.md lists it all.
 /// </summary>
 public static class SeccompProfile
 {
