@@ -1,0 +1,56 @@
+using System.Text;
+
+namespace Executor.ServiceTests;
+
+/// <summary>Results a runner host reports, as a real one fills them in for the usual ends of a run.</summary>
+public static class Runs
+{
+    public static RunResult Completed(string stdout, string stderr = "", int exitCode = 0) =>
+        Ended(exitCode == 0 ? RunStatus.Completed : RunStatus.Failed, stdout, stderr) with { ExitCode = exitCode };
+
+    /// <summary>Killed by a signal (the script's own, or the kernel's): no exit code.</summary>
+    public static RunResult Signalled(int signal, string stdout = "", string stderr = "") =>
+        Ended(RunStatus.Failed, stdout, stderr) with { Signal = signal, Detail = $"Killed by signal {signal}" };
+
+    /// <summary>The wall clock ran out: the runner killed it (SIGKILL).</summary>
+    public static RunResult TimedOut(int seconds, string stdout = "") =>
+        Ended(RunStatus.TimedOut, stdout, "") with { Signal = 9, DurationMs = seconds * 1000, Detail = $"Timed out after {seconds} s" };
+
+    public static RunResult Cancelled() => Ended(RunStatus.Cancelled, "", "") with { Detail = "Cancelled" };
+
+    /// <summary>A run that left files in /sandbox/out.</summary>
+    public static RunResult WithFiles(this RunResult result, params (string Path, string Content)[] files) => result with
+    {
+        Files =
+        [
+            .. files.Select(f =>
+            {
+                var content = Encoding.UTF8.GetBytes(f.Content);
+                var type = f.Path.EndsWith(".png", StringComparison.Ordinal) ? "image/png"
+                    : f.Path.EndsWith(".csv", StringComparison.Ordinal) ? "text/csv" : "application/octet-stream";
+                return new RunOutputFile(f.Path, content.Length, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(content)), type)
+                {
+                    Content = content,
+                };
+            }),
+        ],
+    };
+
+    private static RunResult Ended(string status, string stdout, string stderr)
+    {
+        var (outBytes, errBytes) = (Encoding.UTF8.GetByteCount(stdout), Encoding.UTF8.GetByteCount(stderr));
+        return new RunResult
+        {
+            Status = status,
+            Stdout = stdout,
+            Stderr = stderr,
+            Logs = stdout + stderr,
+            Segments = [.. new[] { outBytes, -errBytes }.Where(length => length != 0)],
+            DurationMs = 12,
+            CpuTimeMs = 2,
+            PeakMemoryBytes = 9 * 1024 * 1024,
+            WarmStart = true,
+            Isolation = "runc",
+        };
+    }
+}

@@ -1,0 +1,129 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Executor.ServiceTests;
+
+/// <summary>
+/// SessionService's own host in memory, in the embedded mode (SQLite in a temporary directory), configured as the
+/// AppHost configures it, with one <see cref="FakeRunnerHost"/> connected. In the open mode unless a fixture requires keys.
+/// </summary>
+public class SessionServiceFixture : IAsyncLifetime
+{
+    public const string OperatorKey = "service-tests-operator-key-0123456789";
+    public const string HostSecret = "service-tests-host-secret-0123456789";
+
+    /// <summary>
+    /// The address a request comes from. The in-memory server has no connection: every request comes from loopback (as
+    /// the gateway's do) unless it names another address in this header.
+    /// </summary>
+    public const string RemoteAddressHeader = "X-Test-Remote-Address";
+
+    private readonly DirectoryInfo _data = Directory.CreateTempSubdirectory("executor-service-tests-");
+
+    /// <summary>Whether every caller must present a key (the required mode); else the open mode.</summary>
+    protected virtual bool RequireKeys => false;
+
+    /// <summary>Settings a derived fixture adds (configuration keys, as the AppHost passes them).</summary>
+    protected virtual IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string>();
+
+    public WebApplicationFactory<Program> Factory { get; private set; } = null!;
+
+    public FakeRunnerHost Host { get; private set; } = null!;
+
+    /// <summary>An anonymous caller on this machine (in the open mode, let in).</summary>
+    public HttpClient Client { get; private set; } = null!;
+
+    public HttpClient Operator { get; private set; } = null!;
+
+    public virtual async Task InitializeAsync()
+    {
+        Factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
+        {
+            web.UseSetting("Sessions:DatabasePath", Path.Combine(_data.FullName, "sessions.db"));
+            web.UseSetting("Sessions:HostSecret", HostSecret);
+            web.UseSetting("EXECUTOR_OPERATOR_KEY", OperatorKey);
+            web.UseSetting("Auth:Mode", RequireKeys ? "required" : "open");
+            web.UseSetting("Logging:LogLevel:Default", "Warning");
+            foreach (var (key, value) in Settings)
+            {
+                web.UseSetting(key, value);
+            }
+            web.ConfigureServices(services => services.AddSingleton<IStartupFilter, RemoteAddressFromHeader>());
+        });
+        Client = With(null);
+        Operator = With(OperatorKey);
+        Host = new FakeRunnerHost(Factory.CreateClient(), "fake-host-1", HostSecret);
+        await Host.StartAsync();
+    }
+
+    /// <summary>A client presenting the key (none: anonymous), from loopback or from the address given.</summary>
+    public HttpClient With(string? key, string? from = null)
+    {
+        var client = Factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        if (key is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        }
+        if (from is not null)
+        {
+            client.DefaultRequestHeaders.Add(RemoteAddressHeader, from);
+        }
+        return client;
+    }
+
+    /// <summary>Creates a key through the admin API, as an operator does.</summary>
+    public async Task<(string Id, string Key)> CreateKeyAsync(string name, object? quotas = null, string role = "user")
+    {
+        var request = JsonSerializer.SerializeToNode(quotas ?? new { })!.AsObject();
+        request["name"] = name;
+        request["role"] = role;
+        using var response = await Operator.PostAsJsonAsync("/admin/keys", request);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var created = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return (created.GetProperty("id").GetString()!, created.GetProperty("key").GetString()!);
+    }
+
+    public virtual async Task DisposeAsync()
+    {
+        await Host.DisposeAsync();
+        await Factory.DisposeAsync();
+        try
+        {
+            _data.Delete(recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private sealed class RemoteAddressFromHeader : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use((context, following) =>
+            {
+                var from = context.Request.Headers[RemoteAddressHeader].ToString();
+                context.Connection.RemoteIpAddress = from.Length > 0 ? IPAddress.Parse(from) : IPAddress.Loopback;
+                context.Request.Headers.Remove(RemoteAddressHeader);
+                return following(context);
+            });
+            next(app);
+        };
+    }
+}
+
+/// <summary>The same service with keys required of every caller.</summary>
+public sealed class KeyedServiceFixture : SessionServiceFixture
+{
+    protected override bool RequireKeys => true;
+
+    // A short rate window, so that a test sees runs_per_minute refuse and recover (as the end-to-end keyed stack).
+    protected override IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string> { ["Auth:RateWindowSeconds"] = "6" };
+}
