@@ -1,3 +1,5 @@
+extern alias gateway;
+
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -7,12 +9,16 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Yarp.ReverseProxy.Forwarder;
+using GatewayEntry = gateway::Executor.Gateway.ApiDocs.OpenApiAggregator;
 
 namespace Executor.ServiceTests;
 
 /// <summary>
 /// SessionService's own host in memory, in the embedded mode (SQLite in a temporary directory), configured as the
-/// AppHost configures it, with one <see cref="FakeRunnerHost"/> connected. In the open mode unless a fixture requires keys.
+/// AppHost configures it, with one <see cref="FakeRunnerHost"/> connected, and the gateway's own host in memory in front
+/// of it (its routes, forwarded headers and API docs, proxying to SessionService's in-memory server). In the open mode
+/// unless a fixture requires keys.
 /// </summary>
 public class SessionServiceFixture : IAsyncLifetime
 {
@@ -33,11 +39,15 @@ public class SessionServiceFixture : IAsyncLifetime
     /// <summary>Settings a derived fixture adds (configuration keys, as the AppHost passes them).</summary>
     protected virtual IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string>();
 
+    /// <summary>SessionService.</summary>
     public WebApplicationFactory<Program> Factory { get; private set; } = null!;
+
+    /// <summary>The gateway, proxying to <see cref="Factory"/>.</summary>
+    public WebApplicationFactory<GatewayEntry> Gateway { get; private set; } = null!;
 
     public FakeRunnerHost Host { get; private set; } = null!;
 
-    /// <summary>An anonymous caller on this machine (in the open mode, let in).</summary>
+    /// <summary>An anonymous caller on this machine, through the gateway (in the open mode, let in).</summary>
     public HttpClient Client { get; private set; } = null!;
 
     public HttpClient Operator { get; private set; } = null!;
@@ -57,16 +67,32 @@ public class SessionServiceFixture : IAsyncLifetime
             }
             web.ConfigureServices(services => services.AddSingleton<IStartupFilter, RemoteAddressFromHeader>());
         });
+        Gateway = new WebApplicationFactory<GatewayEntry>().WithWebHostBuilder(web =>
+        {
+            web.UseSetting("services:session:http:0", "http://localhost");
+            web.UseSetting("Logging:LogLevel:Default", "Warning");
+            web.ConfigureServices(services =>
+            {
+                services.AddSingleton<IStartupFilter, RemoteAddressFromHeader>();
+                // Every call the gateway makes (the proxied routes, the API documents it merges) reaches SessionService's server.
+                services.AddSingleton<IForwarderHttpClientFactory>(new InMemoryForwarding(Factory));
+                services.ConfigureHttpClientDefaults(http => http.ConfigurePrimaryHttpMessageHandler(() => Factory.Server.CreateHandler()));
+            });
+        });
         Client = With(null);
         Operator = With(OperatorKey);
         Host = new FakeRunnerHost(Factory.CreateClient(), "fake-host-1", HostSecret);
         await Host.StartAsync();
     }
 
-    /// <summary>A client presenting the key (none: anonymous), from loopback or from the address given.</summary>
-    public HttpClient With(string? key, string? from = null)
+    /// <summary>A client of the gateway presenting the key (none: anonymous), from loopback or from the address given.</summary>
+    public HttpClient With(string? key, string? from = null) => Presenting(Gateway.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false }), key, from);
+
+    /// <summary>A client of SessionService itself, past the gateway.</summary>
+    public HttpClient Direct(string? key, string? from = null) => Presenting(Factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false }), key, from);
+
+    private static HttpClient Presenting(HttpClient client, string? key, string? from)
     {
-        var client = Factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
         if (key is not null)
         {
             client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
@@ -93,6 +119,7 @@ public class SessionServiceFixture : IAsyncLifetime
     public virtual async Task DisposeAsync()
     {
         await Host.DisposeAsync();
+        await Gateway.DisposeAsync();
         await Factory.DisposeAsync();
         try
         {
@@ -101,6 +128,12 @@ public class SessionServiceFixture : IAsyncLifetime
         catch (IOException)
         {
         }
+    }
+
+    /// <summary>YARP's client of the destinations, made of the in-memory server's handler.</summary>
+    private sealed class InMemoryForwarding(WebApplicationFactory<Program> session) : IForwarderHttpClientFactory
+    {
+        public HttpMessageInvoker CreateClient(ForwarderHttpClientContext context) => new(session.Server.CreateHandler(), disposeHandler: false);
     }
 
     private sealed class RemoteAddressFromHeader : IStartupFilter
