@@ -14,7 +14,7 @@ public sealed class FakeRunnerHost : IAsyncDisposable
     private readonly string _instance = Guid.NewGuid().ToString("N");
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<string, TaskCompletionSource<RunJob>> _claimed = new();
-    private readonly ConcurrentDictionary<string, RunJob> _running = new();
+    private readonly ConcurrentDictionary<string, (RunJob Job, DateTimeOffset ClaimedAt)> _running = new();
     private Task _loops = Task.CompletedTask;
     private long _receivedSeq;
 
@@ -29,9 +29,10 @@ public sealed class FakeRunnerHost : IAsyncDisposable
 
     /// <summary>
     /// What the host answers for a job it claims: a result to report at once, or null to hold the run until the test
-    /// calls <see cref="CompleteAsync"/> (or a cleanup cancels it). By default every run completes, printing nothing.
+    /// calls <see cref="CompleteAsync"/> (or a cleanup cancels it). By default every run completes with what its script's
+    /// print('...') lines print (<see cref="Runs.Echo"/>).
     /// </summary>
-    public Func<RunJob, RunResult?> Respond { get; set; } = _ => Runs.Completed("");
+    public Func<RunJob, RunResult?> Respond { get; set; } = Runs.Echo;
 
     /// <summary>The runtimes the host offers, as a real host reports them after probing its images.</summary>
     public static IReadOnlyList<RuntimeInfo> Runtimes { get; } =
@@ -106,7 +107,7 @@ public sealed class FakeRunnerHost : IAsyncDisposable
                 _receivedSeq = claim.Seq;
                 foreach (var job in claim.Jobs)
                 {
-                    _running[job.SessionId] = job;
+                    _running[job.SessionId] = (job, DateTimeOffset.UtcNow);
                     Claimed(job.SessionId).TrySetResult(job);
                     if (Respond(job) is { } result)
                     {
@@ -123,14 +124,16 @@ public sealed class FakeRunnerHost : IAsyncDisposable
 
     private async Task ReportAsync(string sessionId, RunResult result, CancellationToken cancellationToken)
     {
-        if (!_running.TryRemove(sessionId, out var job))
+        if (!_running.TryRemove(sessionId, out var run))
         {
             return;
         }
+        var (job, claimedAt) = run;
         var now = DateTimeOffset.UtcNow;
         result = result with
         {
-            StartedAt = result.StartedAt == default ? now.AddMilliseconds(-result.DurationMs) : result.StartedAt,
+            // A run starts when its host has it (a warm container takes it at once) and ends when it is reported.
+            StartedAt = result.StartedAt == default ? claimedAt : result.StartedAt,
             FinishedAt = result.FinishedAt == default ? now : result.FinishedAt,
             Runtime = result.Runtime ?? job.Runtime ?? Runtimes[0].Id,
             // A real host's defaults (Sandbox:TimeoutSeconds, Cpus, PidsLimit, OutputLimitBytes) where the job names none.

@@ -3,8 +3,18 @@ using System.Text;
 namespace Executor.ServiceTests;
 
 /// <summary>Results a runner host reports, as a real one fills them in for the usual ends of a run.</summary>
-public static class Runs
+public static partial class Runs
 {
+    /// <summary>The entry point's source, as the job carries it.</summary>
+    public static string Script(RunJob job) => job.Files.FirstOrDefault(f => f.Path == job.Entrypoint) is { } file ? Encoding.UTF8.GetString(file.Content) : "";
+
+    /// <summary>A run that completes printing what the script's plain print('...') lines would print, and nothing else.</summary>
+    public static RunResult Echo(RunJob job) =>
+        Completed(string.Concat(PrintLine().Matches(Script(job)).Select(m => m.Groups[1].Value + "\n")));
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^print\('([^']*)'\)$", System.Text.RegularExpressions.RegexOptions.Multiline)]
+    private static partial System.Text.RegularExpressions.Regex PrintLine();
+
     public static RunResult Completed(string stdout, string stderr = "", int exitCode = 0) =>
         Ended(exitCode == 0 ? RunStatus.Completed : RunStatus.Failed, stdout, stderr) with { ExitCode = exitCode };
 
