@@ -27,6 +27,9 @@ public sealed class FakeRunnerHost : IAsyncDisposable
 
     public string Name { get; }
 
+    /// <summary>How many warm containers the host's pool keeps (it may be asked for up to 8).</summary>
+    public const int PoolTarget = 2;
+
     /// <summary>
     /// What the host answers for a job it claims: a result to report at once, or null to hold the run until the test
     /// calls <see cref="CompleteAsync"/> (or a cleanup cancels it). By default every run completes with what its script's
@@ -67,7 +70,7 @@ public sealed class FakeRunnerHost : IAsyncDisposable
         _claimed.GetOrAdd(sessionId, _ => new TaskCompletionSource<RunJob>(TaskCreationOptions.RunContinuationsAsynchronously));
 
     private Heartbeat Describe() =>
-        new(_instance, [.. _running.Keys], Capacity: 8, new PoolStatus(Ready: 2, Target: 2, Starting: 0, MaxSize: 8), EngineProblem: null,
+        new(_instance, [.. _running.Keys], Capacity: 8, new PoolStatus(Ready: PoolTarget, Target: PoolTarget, Starting: 0, MaxSize: 8), EngineProblem: null,
             PrewarmGeneration: 0, Runtimes);
 
     private async Task BeatAsync(CancellationToken cancellationToken)
