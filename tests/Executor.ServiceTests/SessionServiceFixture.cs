@@ -160,3 +160,13 @@ public sealed class KeyedServiceFixture : SessionServiceFixture
     // A short rate window, so that a test sees runs_per_minute refuse and recover (as the end-to-end keyed stack).
     protected override IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string> { ["Auth:RateWindowSeconds"] = "6" };
 }
+
+/// <summary>The service signing callbacks with the receivers' secret, and allowed to call them on 127.0.0.1.</summary>
+public sealed class CallbackServiceFixture : SessionServiceFixture
+{
+    protected override IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string>
+    {
+        ["EXECUTOR_CALLBACK_SECRET"] = CallbackReceiver.Secret,
+        ["Callbacks:AllowedHosts:0"] = "127.0.0.1",
+    };
+}
