@@ -28,20 +28,19 @@ public static partial class Runs
 
     public static RunResult Cancelled() => Ended(RunStatus.Cancelled, "", "") with { Detail = "Cancelled" };
 
-    /// <summary>A run that left files in /sandbox/out.</summary>
-    public static RunResult WithFiles(this RunResult result, params (string Path, string Content)[] files) => result with
+    /// <summary>A run that left text files in /sandbox/out.</summary>
+    public static RunResult WithFiles(this RunResult result, params (string Path, string Content)[] files) =>
+        result.WithFiles([.. files.Select(f => (f.Path, Encoding.UTF8.GetBytes(f.Content)))]);
+
+    /// <summary>A run that left files in /sandbox/out, typed by their extension as the runner host types them.</summary>
+    public static RunResult WithFiles(this RunResult result, params (string Path, byte[] Content)[] files) => result with
     {
         Files =
         [
-            .. files.Select(f =>
+            .. files.Select(f => new RunOutputFile(f.Path, f.Content.Length, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(f.Content)),
+                Path.GetExtension(f.Path) switch { ".png" => "image/png", ".csv" => "text/csv", _ => "application/octet-stream" })
             {
-                var content = Encoding.UTF8.GetBytes(f.Content);
-                var type = f.Path.EndsWith(".png", StringComparison.Ordinal) ? "image/png"
-                    : f.Path.EndsWith(".csv", StringComparison.Ordinal) ? "text/csv" : "application/octet-stream";
-                return new RunOutputFile(f.Path, content.Length, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(content)), type)
-                {
-                    Content = content,
-                };
+                Content = f.Content,
             }),
         ],
     };
