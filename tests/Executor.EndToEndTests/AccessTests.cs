@@ -57,13 +57,7 @@ public sealed class KeyedStackFixture : StackFixture
     public async Task<(string Id, string Key)> CreateKeyAsync(string name, object? quotas = null, string role = "user")
     {
         using var admin = With(OperatorKey);
-        var request = JsonSerializer.SerializeToNode(quotas ?? new { })!.AsObject();
-        request["name"] = name;
-        request["role"] = role;
-        using var response = await admin.PostAsJsonAsync("/admin/keys", request);
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        var created = await response.Content.ReadFromJsonAsync<JsonElement>();
-        return (created.GetProperty("id").GetString()!, created.GetProperty("key").GetString()!);
+        return await admin.CreateKeyAsync(name, quotas, role);
     }
 }
 

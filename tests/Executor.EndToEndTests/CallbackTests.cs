@@ -1,4 +1,3 @@
-using System.Net.Http.Json;
 using System.Text.Json;
 
 namespace Executor.EndToEndTests;
@@ -27,18 +26,7 @@ public sealed class CallbackTests(StackFixture stack)
         var body = JsonDocument.Parse(delivery.Body).RootElement;
         Assert.Equal((sessionId, "completed", "called back\n"),
             (body.GetProperty("session_id").GetString(), body.GetProperty("status").GetString(), body.GetProperty("logs").GetString()));
-        var status = await CallbackStatusAsync(sessionId, "delivered");
+        var status = await stack.Gateway.CallbackStatusAsync(sessionId, "delivered");
         Assert.Equal(1, status.GetProperty("attempts").GetInt32());
-    }
-
-    private async Task<JsonElement> CallbackStatusAsync(string sessionId, string state)
-    {
-        JsonElement status = default;
-        await ExecutorApi.WaitUntilAsync(async () =>
-        {
-            status = await stack.Gateway.GetFromJsonAsync<JsonElement>($"/result/{sessionId}/callback");
-            return status.GetProperty("state").GetString() == state;
-        }, $"callback of {sessionId} {state}");
-        return status;
     }
 }

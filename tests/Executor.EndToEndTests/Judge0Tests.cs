@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
+using static Executor.EndToEndTests.Judge0Api;
 
 namespace Executor.EndToEndTests;
 
@@ -12,16 +12,8 @@ namespace Executor.EndToEndTests;
 [Collection(StackCollection.Name)]
 public sealed class Judge0Tests(StackFixture stack)
 {
-    private static string Unb64(JsonElement value) => Encoding.UTF8.GetString(Convert.FromBase64String(value.GetString()!));
-
-    private async Task<JsonElement> SubmitAndWaitAsync(object submission, string query = "base64_encoded=false&wait=true")
-    {
-        using var response = await stack.Gateway.PostAsJsonAsync($"/submissions?{query}", submission);
-        Assert.True(response.StatusCode == HttpStatusCode.Created, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
-        return await response.Content.ReadFromJsonAsync<JsonElement>();
-    }
-
-    private static int Status(JsonElement submission) => submission.GetProperty("status").GetProperty("id").GetInt32();
+    private Task<JsonElement> SubmitAndWaitAsync(object submission, string query = "base64_encoded=false&wait=true") =>
+        stack.Gateway.SubmitJudge0Async(submission, query);
 
     [Fact]
     public async Task The_documented_example_is_accepted_then_read_back_by_token()
@@ -43,8 +35,6 @@ public sealed class Judge0Tests(StackFixture stack)
         Assert.Equal((3, 71, 0), (read.GetProperty("status_id").GetInt32(), read.GetProperty("language_id").GetInt32(), read.GetProperty("exit_code").GetInt32()));
         Assert.False(read.TryGetProperty("stderr", out _)); // only the fields asked for
     }
-
-    private static string Zip(params (string Name, string Content)[] files) => Convert.ToBase64String(ExecutorApi.Zip(files));
 
     [Fact]
     public async Task Additional_files_sit_beside_the_source_and_stderr_can_be_redirected()

@@ -33,7 +33,7 @@ public sealed class CallbackTests(CallbackServiceFixture service) : IClassFixtur
         // Backoff: about 1 s, then about 2 s (Callbacks:FirstRetrySeconds = 1, doubling).
         Assert.True(attempts[1].At - attempts[0].At >= TimeSpan.FromSeconds(0.9), $"second attempt after {attempts[1].At - attempts[0].At}");
         Assert.True(attempts[2].At - attempts[1].At >= TimeSpan.FromSeconds(1.8), $"third attempt after {attempts[2].At - attempts[1].At}");
-        var status = await CallbackStatusAsync(sessionId, "delivered");
+        var status = await service.Client.CallbackStatusAsync(sessionId, "delivered");
         Assert.Equal(3, status.GetProperty("attempts").GetInt32());
     }
 
@@ -112,16 +112,5 @@ public sealed class CallbackTests(CallbackServiceFixture service) : IClassFixtur
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.EndsWith("no-callback", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("type").GetString(), StringComparison.Ordinal);
-    }
-
-    private async Task<JsonElement> CallbackStatusAsync(string sessionId, string state)
-    {
-        JsonElement status = default;
-        await ExecutorApi.WaitUntilAsync(async () =>
-        {
-            status = await service.Client.GetFromJsonAsync<JsonElement>($"/result/{sessionId}/callback");
-            return status.GetProperty("state").GetString() == state;
-        }, $"callback of {sessionId} {state}");
-        return status;
     }
 }

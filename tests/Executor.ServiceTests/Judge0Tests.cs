@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
+using static Executor.EndToEndTests.Judge0Api;
 
 namespace Executor.ServiceTests;
 
@@ -28,18 +28,8 @@ public sealed class Judge0Tests : IClassFixture<SessionServiceFixture>
         };
     }
 
-    private static string B64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
-
-    private static string Unb64(JsonElement value) => Encoding.UTF8.GetString(Convert.FromBase64String(value.GetString()!));
-
-    private async Task<JsonElement> SubmitAndWaitAsync(object submission, string query = "base64_encoded=false&wait=true")
-    {
-        using var response = await _service.Client.PostAsJsonAsync($"/submissions?{query}", submission);
-        Assert.True(response.StatusCode == HttpStatusCode.Created, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
-        return await response.Content.ReadFromJsonAsync<JsonElement>();
-    }
-
-    private static int Status(JsonElement submission) => submission.GetProperty("status").GetProperty("id").GetInt32();
+    private Task<JsonElement> SubmitAndWaitAsync(object submission, string query = "base64_encoded=false&wait=true") =>
+        _service.Client.SubmitJudge0Async(submission, query);
 
 
     [Fact]
@@ -115,8 +105,6 @@ public sealed class Judge0Tests : IClassFixture<SessionServiceFixture>
         using var unknown = await _service.Client.GetAsync("/submissions/0123456789abcdef0123456789abcdef");
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
     }
-
-    private static string Zip(params (string Name, string Content)[] files) => Convert.ToBase64String(ExecutorApi.Zip(files));
 
     [Fact]
     public async Task What_executor_does_not_do_is_refused_never_ignored()
