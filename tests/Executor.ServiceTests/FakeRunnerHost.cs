@@ -45,15 +45,8 @@ public sealed class FakeRunnerHost : IAsyncDisposable
             new Dictionary<string, string> { ["numpy"] = "1.24.2", ["pandas"] = "1.5.3", ["matplotlib"] = "3.6.3" }, "3.11.2", Available: true, Problem: null),
     ];
 
-    /// <summary>Says it is alive (SessionService refuses submissions while no host is), then claims and beats in the background.</summary>
-    public async Task StartAsync()
-    {
-        using (var first = await _session.PostAsJsonAsync(HostRoutes.HeartbeatOf(Name), Describe(), RunProtocolJson.Options))
-        {
-            first.EnsureSuccessStatusCode();
-        }
-        _loops = Task.WhenAll(Task.Run(() => BeatAsync(_stop.Token)), Task.Run(() => ClaimAsync(_stop.Token)));
-    }
+    /// <summary>Beats and claims in the background from now on (a heartbeat is held open until the interval is over).</summary>
+    public void Start() => _loops = Task.WhenAll(Task.Run(() => BeatAsync(_stop.Token)), Task.Run(() => ClaimAsync(_stop.Token)));
 
     /// <summary>The job of a session, once this host has claimed it.</summary>
     public async Task<RunJob> JobAsync(string sessionId) =>

@@ -79,7 +79,11 @@ public class SessionServiceFixture : IAsyncLifetime
         Client = With(null);
         Operator = With(OperatorKey);
         Host = new FakeRunnerHost(Factory.CreateClient(), "fake-host-1", HostSecret);
-        await Host.StartAsync();
+        Host.Start();
+        // SessionService refuses submissions while no host is alive: wait until it has heard from this one.
+        using var admin = Direct(OperatorKey);
+        await ExecutorApi.WaitUntilAsync(async () => (await admin.GetStringAsync("/admin/hosts")).Contains(Host.Name, StringComparison.Ordinal),
+            "the runner host is connected");
     }
 
     /// <summary>A client of the gateway presenting the key (none: anonymous), from loopback or from the address given.</summary>
