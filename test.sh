@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Sets up what the tests need (Docker engine, Python runtime image, docker-compose), builds everything and runs
-# every test against real services and real containers. Ends with "N passed, N failed" from the TRX results.
+# Sets up what the tests need (Docker engine, Python runtime image, docker-compose), builds everything and runs every
+# test: the fast tiers first (unit, in-process service, store), then the end-to-end suite against real services and
+# real containers. Extra arguments go to every tier's `dotnet test` (e.g. --filter). Ends with "N passed, N failed"
+# from the TRX results of all tiers, and fails if any tier failed.
 set -uo pipefail
 cd "$(dirname "$0")"
 
@@ -11,8 +13,13 @@ engine_bridge=$(ip -br link show docker0 2>/dev/null | awk '{print $1}')
 
 results=TestResults
 rm -rf "$results"
-dotnet test Executor.sln --logger "trx" --results-directory "$results" "$@"
-status=$?
+status=0
+# A broken rule shows in seconds; the end-to-end suite still runs after a fast tier fails, so every count is reported.
+for tier in unit:Executor.UnitTests service:Executor.ServiceTests store:Executor.StoreTests end-to-end:Executor.EndToEndTests; do
+  started=$SECONDS
+  dotnet test "tests/${tier#*:}" --logger "trx;LogFilePrefix=${tier%%:*}" --results-directory "$results" "$@" || status=1
+  echo "${tier%%:*} tests: $((SECONDS - started)) s"
+done
 
 passed=0
 failed=0

@@ -29,6 +29,9 @@ public sealed class CallbackReceiver : IDisposable
         _serving = Task.Run(ServeAsync);
     }
 
+    /// <summary>The secret the services under test sign callbacks with (a stack's or an in-process service's setting).</summary>
+    public const string Secret = "e2e-callback-secret-0123456789ab";
+
     public int Port { get; }
 
     public string Url => $"http://127.0.0.1:{Port}/hooks/executor";
@@ -63,7 +66,7 @@ public sealed class CallbackReceiver : IDisposable
     /// </summary>
     public static void AssertSigned(Delivery delivery)
     {
-        var receiver = new StandardWebhooks.StandardWebhook("whsec_" + Convert.ToBase64String(Encoding.UTF8.GetBytes(StackFixture.CallbackSecret)));
+        var receiver = new StandardWebhooks.StandardWebhook("whsec_" + Convert.ToBase64String(Encoding.UTF8.GetBytes(Secret)));
         var headers = new Microsoft.AspNetCore.Http.HeaderDictionary(
             delivery.Headers.ToDictionary(h => h.Key, h => new Microsoft.Extensions.Primitives.StringValues(h.Value), StringComparer.OrdinalIgnoreCase));
         var body = Encoding.UTF8.GetString(delivery.Body);
@@ -74,7 +77,7 @@ public sealed class CallbackReceiver : IDisposable
         var parts = delivery.Headers["X-Executor-Signature"].Split(',').Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
         var t = long.Parse(parts["t"], CultureInfo.InvariantCulture);
         var signed = Encoding.ASCII.GetBytes($"{t}.").Concat(delivery.Body).ToArray();
-        Assert.Equal(Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(StackFixture.CallbackSecret), signed)), parts["v1"]);
+        Assert.Equal(Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(Secret), signed)), parts["v1"]);
         Assert.InRange(DateTimeOffset.FromUnixTimeSeconds(t), delivery.At.AddMinutes(-5), delivery.At.AddMinutes(5));
     }
 

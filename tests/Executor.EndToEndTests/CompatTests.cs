@@ -8,7 +8,8 @@ namespace Executor.EndToEndTests;
 
 /// <summary>
 /// The clients people already have, unchanged, through the gateway: the Engine's own (a proxy that sends Content-Type
-/// twice, its "error" member, POST /execute_pytest) and the native API's JSON form.
+/// twice, POST /execute_pytest) and the native API's JSON form. Its "error" member is proven in process
+/// (Executor.ServiceTests' EngineCompatTests).
 /// </summary>
 [Collection(StackCollection.Name)]
 public sealed class EngineCompatTests(StackFixture stack)
@@ -32,22 +33,6 @@ public sealed class EngineCompatTests(StackFixture stack)
 
         Assert.StartsWith("HTTP/1.1 200", response, StringComparison.Ordinal);
         Assert.Contains("hello through the proxy", response, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task The_engine_s_error_member_is_in_its_problems()
-    {
-        using var form = new MultipartFormDataContent { { new StringContent("x"), "not_file" } };
-        using var missing = await stack.Gateway.PostAsync("/execute", form);
-        using var notPython = await stack.Gateway.UploadAsync("print(1)\n", "script.txt");
-        using var unknown = await stack.Gateway.GetAsync("/result/0123456789abcdef0123456789abcdef");
-
-        var (a, b, c) = (await Problem(missing, 400), await Problem(notPython, 400), await Problem(unknown, 404));
-        Assert.Equal("No file provided", a.GetProperty("error").GetString());
-        Assert.Contains("must be a .py file", b.GetProperty("error").GetString(), StringComparison.Ordinal);
-        Assert.Equal("Session not found", c.GetProperty("error").GetString());
-        Assert.Equal("urn:executor:problem:session-not-found", c.GetProperty("type").GetString()); // beside type, title, detail
-        Assert.True(c.TryGetProperty("detail", out _));
     }
 
     private static async Task<JsonElement> Problem(HttpResponseMessage response, int status)

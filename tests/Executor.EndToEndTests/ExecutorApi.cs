@@ -113,6 +113,30 @@ public static class ExecutorApi
         }
     }
 
+    /// <summary>Creates an API key (POST /admin/keys, as an operator): its id and the key itself, shown this once.</summary>
+    public static async Task<(string Id, string Key)> CreateKeyAsync(this HttpClient admin, string name, object? quotas = null, string role = "user")
+    {
+        var request = JsonSerializer.SerializeToNode(quotas ?? new { })!.AsObject();
+        request["name"] = name;
+        request["role"] = role;
+        using var response = await admin.PostAsJsonAsync("/admin/keys", request);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var created = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return (created.GetProperty("id").GetString()!, created.GetProperty("key").GetString()!);
+    }
+
+    /// <summary>Waits until a session's callback (GET /result/{id}/callback) is in the state, and returns its status.</summary>
+    public static async Task<JsonElement> CallbackStatusAsync(this HttpClient client, string sessionId, string state)
+    {
+        JsonElement status = default;
+        await WaitUntilAsync(async () =>
+        {
+            status = await client.GetFromJsonAsync<JsonElement>($"/result/{sessionId}/callback");
+            return status.GetProperty("state").GetString() == state;
+        }, $"callback of {sessionId} {state}");
+        return status;
+    }
+
     public static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
     {
         var deadline = DateTime.UtcNow + ResultDeadline;

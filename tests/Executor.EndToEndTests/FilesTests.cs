@@ -1,7 +1,5 @@
 using System.Net;
-using System.Net.Http.Json;
 using System.Security.Cryptography;
-using System.Text.Json;
 
 namespace Executor.EndToEndTests;
 
@@ -127,17 +125,5 @@ public sealed class FilesTests(StackFixture stack)
         Assert.Equal("timed_out", timedOut.GetProperty("status").GetString());
         var progress = Assert.Single(timedOut.GetProperty("files").EnumerateArray());
         Assert.Equal("step 1", await stack.Gateway.GetStringAsync(progress.GetProperty("url").GetString()));
-    }
-
-    [Fact]
-    public async Task A_run_that_writes_nothing_to_out_has_an_empty_list_and_a_missing_file_is_a_problem()
-    {
-        var result = await stack.Gateway.RunAsync("print('nothing to hand back')\n");
-
-        Assert.Equal(0, result.GetProperty("files").GetArrayLength());
-        Assert.Equal(0, result.GetProperty("dropped_files").GetArrayLength());
-        using var response = await stack.Gateway.GetAsync($"/result/{result.GetProperty("session_id").GetString()}/files/plot.png");
-        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
-        Assert.Contains("file-not-found", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("type").GetString(), StringComparison.Ordinal);
     }
 }

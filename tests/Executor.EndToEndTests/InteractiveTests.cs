@@ -1,7 +1,4 @@
-using System.Net;
-using System.Net.Http.Json;
 using System.Net.WebSockets;
-using System.Text.Json;
 
 namespace Executor.EndToEndTests;
 
@@ -135,21 +132,5 @@ public sealed class InteractiveTests(StackFixture stack)
         Assert.Equal("stdin-closed", refused.GetProperty("error").GetString());
         Assert.Equal("batch\n", result.GetProperty("logs").GetString());
         Assert.Equal("batch\n", attach.Stdout);
-    }
-
-    [Fact]
-    public async Task A_plain_request_to_attach_is_a_problem_and_a_bad_stdin_mode_is_refused()
-    {
-        var sessionId = await stack.Gateway.SubmitAsync("print(1)\n");
-        using var plain = await stack.Gateway.GetAsync($"/result/{sessionId}/attach");
-        using var form = new MultipartFormDataContent();
-        form.AddFile("main.py", "print(1)\n");
-        form.Add(new StringContent("sometimes"), "stdin_mode");
-        using var bad = await stack.Gateway.PostAsync("/execute", form);
-
-        Assert.Equal(HttpStatusCode.BadRequest, plain.StatusCode);
-        Assert.EndsWith("websocket-required", (await plain.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("type").GetString(), StringComparison.Ordinal);
-        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
-        Assert.EndsWith("bad-stdin-mode", (await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("type").GetString(), StringComparison.Ordinal);
     }
 }

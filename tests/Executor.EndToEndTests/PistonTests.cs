@@ -1,11 +1,11 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
 
 namespace Executor.EndToEndTests;
 
-/// <summary>Piston v2, as its own npm client (piston-client) and raw requests call it, through the gateway.</summary>
+/// <summary>
+/// Piston v2, as its own npm client (piston-client) calls it, through the gateway. Raw requests' shapes and errors are
+/// proven in process (Executor.ServiceTests' PistonTests).
+/// </summary>
 [Collection(StackCollection.Name)]
 public sealed class PistonTests(StackFixture stack)
 {
@@ -51,28 +51,4 @@ public sealed class PistonTests(StackFixture stack)
         Assert.Equal("python-2.7.18 runtime is unknown", output.GetProperty("unknown").GetProperty("message").GetString());
     }
 
-    [Fact]
-    public async Task Raw_requests_get_piston_s_shapes_and_errors_whatever_the_content_type()
-    {
-        const string Body = """{"language":"python","version":"3.11","files":[{"name":"prog","content":"aW1wb3J0IG9zCm9zLmtpbGwob3MuZ2V0cGlkKCksIDYp","encoding":"base64"}],"run_memory_limit":-1}""";
-        using var aborted = await stack.Gateway.PostAsync("/api/v2/piston/execute", new StringContent(Body, Encoding.UTF8, "text/plain"));
-        Assert.Equal(HttpStatusCode.OK, aborted.StatusCode);
-        var run = (await aborted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("run");
-        Assert.Equal(("SG", "SIGABRT"), (run.GetProperty("status").GetString(), run.GetProperty("signal").GetString())); // import os; os.kill(os.getpid(), 6)
-        Assert.Equal(JsonValueKind.Null, run.GetProperty("code").ValueKind);
-
-        foreach (var (body, message) in new[]
-        {
-            ("{\"language\":\"python\",\"version\":\"*\"}", "files is required as an array"),
-            ("{\"version\":\"*\",\"files\":[{\"content\":\"print(1)\"}]}", "language is required as a string"),
-            ("{\"language\":\"cobol\",\"version\":\"*\",\"files\":[{\"content\":\"x\"}]}", "cobol-* runtime is unknown"),
-            ("{\"language\":\"python\",\"version\":\"*\",\"files\":[{\"content\":\"print(1)\"}],\"run_timeout\":9999999}", "run_timeout cannot exceed"),
-            ("not json", "not valid JSON"),
-        })
-        {
-            using var response = await stack.Gateway.PostAsync("/api/v2/execute", new StringContent(body));
-            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-            Assert.Contains(message, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("message").GetString(), StringComparison.Ordinal);
-        }
-    }
 }

@@ -30,7 +30,7 @@ public class StackFixture : IAsyncLifetime
     public const string InternalToken = "e2e-internal-token-0123456789abcdef";
 
     /// <summary>The secret the stack signs callbacks with (webhook-signature, and X-Executor-Signature for one release).</summary>
-    public const string CallbackSecret = "e2e-callback-secret-0123456789ab";
+    public const string CallbackSecret = CallbackReceiver.Secret;
 
     /// <summary>Whether every caller must present a key (the required mode); else the open mode.</summary>
     protected virtual bool RequireKeys => false;

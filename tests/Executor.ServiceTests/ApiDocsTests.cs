@@ -2,15 +2,15 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 
-namespace Executor.EndToEndTests;
+namespace Executor.ServiceTests;
 
-[Collection(StackCollection.Name)]
-public sealed class ApiDocsTests(StackFixture stack)
+/// <summary>The API documents and their viewers, as the gateway serves them.</summary>
+public sealed class ApiDocsTests(SessionServiceFixture service) : IClassFixture<SessionServiceFixture>
 {
     [Fact]
     public async Task The_openapi_document_describes_the_public_routes_with_their_schemas()
     {
-        var document = await stack.Gateway.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
+        var document = await service.Client.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
         var paths = document.GetProperty("paths");
 
         Assert.True(paths.TryGetProperty("/execute", out var execute));
@@ -61,29 +61,29 @@ public sealed class ApiDocsTests(StackFixture stack)
     [Fact]
     public async Task Swagger_ui_is_served_at_apidocs()
     {
-        using var response = await stack.Gateway.GetAsync("/apidocs/index.html");
+        using var response = await service.Client.GetAsync("/apidocs/index.html");
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var html = await response.Content.ReadAsStringAsync();
         Assert.Contains("swagger-ui", html, StringComparison.OrdinalIgnoreCase);
-        var config = await stack.Gateway.GetStringAsync("/apidocs/index.js");
+        var config = await service.Client.GetStringAsync("/apidocs/index.js");
         Assert.Contains("/openapi/v1.json", config, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Scalar_is_served_at_scalar_over_the_same_document_and_fetches_nothing_from_outside()
     {
-        using var response = await stack.Gateway.GetAsync("/scalar/");
+        using var response = await service.Client.GetAsync("/scalar/");
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var page = await response.Content.ReadAsStringAsync();
         // Scalar's page script resolves a relative source against the application's root (the page path less "/scalar/").
         var source = System.Text.RegularExpressions.Regex.Match(page, "\"sources\":\\[\\{[^}]*\"url\":\"([^\"]+)\"").Groups[1].Value;
         Assert.False(string.IsNullOrEmpty(source), "Scalar's page names no OpenAPI source");
-        var document = await stack.Gateway.GetFromJsonAsync<JsonElement>(new Uri(new Uri(stack.Gateway.BaseAddress!, "/"), source));
+        var document = await service.Client.GetFromJsonAsync<JsonElement>(new Uri(new Uri(service.Client.BaseAddress!, "/"), source));
         Assert.True(document.GetProperty("paths").TryGetProperty("/prewarm", out _), $"Scalar's source {source} is not the merged document");
         Assert.Contains("\"withDefaultFonts\":false", page, StringComparison.Ordinal);
-        using var bundle = await stack.Gateway.GetAsync("/scalar/scalar.js");
+        using var bundle = await service.Client.GetAsync("/scalar/scalar.js");
         Assert.Equal(HttpStatusCode.OK, bundle.StatusCode); // served by the gateway itself, not a CDN
     }
 }

@@ -1,0 +1,155 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Json;
+
+namespace Executor.ServiceTests;
+
+/// <summary>
+/// A runner host as SessionService sees one, over the real protocol (/hosts/{host}/*, with the host's own credential):
+/// it heartbeats with its runtimes and pool, claims queued sessions, and reports for each the result the test chose.
+/// No container runs: the point of the tests here is what SessionService makes of a run, not the run.
+/// </summary>
+public sealed class FakeRunnerHost : IAsyncDisposable
+{
+    private readonly HttpClient _session;
+    private readonly string _instance = Guid.NewGuid().ToString("N");
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<RunJob>> _claimed = new();
+    private readonly ConcurrentDictionary<string, (RunJob Job, DateTimeOffset ClaimedAt)> _running = new();
+    private Task _loops = Task.CompletedTask;
+    private long _receivedSeq;
+
+    public FakeRunnerHost(HttpClient session, string name, string secret)
+    {
+        _session = session;
+        Name = name;
+        _session.DefaultRequestHeaders.Add(RunProtocolJson.HostTokenHeader, HostCredentials.For(secret, name));
+    }
+
+    public string Name { get; }
+
+    /// <summary>How many warm containers the host's pool keeps (it may be asked for up to 8).</summary>
+    public const int PoolTarget = 2;
+
+    /// <summary>
+    /// What the host answers for a job it claims: a result to report at once, or null to hold the run until the test
+    /// calls <see cref="CompleteAsync"/> (or a cleanup cancels it). By default every run completes with what its script's
+    /// print('...') lines print (<see cref="Runs.Echo"/>).
+    /// </summary>
+    public Func<RunJob, RunResult?> Respond { get; set; } = Runs.Echo;
+
+    /// <summary>The runtimes the host offers, as a real host reports them after probing its images.</summary>
+    public static IReadOnlyList<RuntimeInfo> Runtimes { get; } =
+    [
+        new("python-3.11", "python", "3.11", Default: true, MemoryMb: 256, new Dictionary<string, string>(), "3.11.2", Available: true, Problem: null),
+        new("python-3.11-data", "python", "3.11", Default: false, MemoryMb: 384,
+            new Dictionary<string, string> { ["numpy"] = "1.24.2", ["pandas"] = "1.5.3", ["matplotlib"] = "3.6.3" }, "3.11.2", Available: true, Problem: null),
+    ];
+
+    /// <summary>Beats and claims in the background from now on (a heartbeat is held open until the interval is over).</summary>
+    public void Start() => _loops = Task.WhenAll(Task.Run(() => BeatAsync(_stop.Token)), Task.Run(() => ClaimAsync(_stop.Token)));
+
+    /// <summary>The job of a session, once this host has claimed it.</summary>
+    public async Task<RunJob> JobAsync(string sessionId) =>
+        await Claimed(sessionId).Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+    /// <summary>Reports the result of a run the host holds.</summary>
+    public async Task CompleteAsync(string sessionId, RunResult result)
+    {
+        await JobAsync(sessionId);
+        await ReportAsync(sessionId, result, CancellationToken.None);
+    }
+
+    private TaskCompletionSource<RunJob> Claimed(string sessionId) =>
+        _claimed.GetOrAdd(sessionId, _ => new TaskCompletionSource<RunJob>(TaskCreationOptions.RunContinuationsAsynchronously));
+
+    private Heartbeat Describe() =>
+        new(_instance, [.. _running.Keys], Capacity: 8, new PoolStatus(Ready: PoolTarget, Target: PoolTarget, Starting: 0, MaxSize: 8), EngineProblem: null,
+            PrewarmGeneration: 0, Runtimes);
+
+    private async Task BeatAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                using var response = await _session.PostAsJsonAsync(HostRoutes.HeartbeatOf(Name), Describe(), RunProtocolJson.Options, cancellationToken);
+                var answer = await response.Content.ReadFromJsonAsync<HeartbeatResponse>(RunProtocolJson.Options, cancellationToken);
+                // As a real host does: the killed run ends cancelled.
+                foreach (var sessionId in answer?.Cancel ?? [])
+                {
+                    await ReportAsync(sessionId, Runs.Cancelled(), cancellationToken);
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or System.Text.Json.JsonException && !cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(100, cancellationToken);
+            }
+        }
+    }
+
+    private async Task ClaimAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var request = new ClaimRequest(_instance, Capacity: 8, WarmReady: 2, _receivedSeq, [.. Runtimes.Select(r => r.Id)]);
+                using var response = await _session.PostAsJsonAsync(HostRoutes.ClaimsOf(Name), request, RunProtocolJson.Options, cancellationToken);
+                var claim = await response.Content.ReadFromJsonAsync<ClaimResponse>(RunProtocolJson.Options, cancellationToken);
+                if (claim is null || claim.Jobs.Count == 0)
+                {
+                    continue;
+                }
+                _receivedSeq = claim.Seq;
+                foreach (var job in claim.Jobs)
+                {
+                    _running[job.SessionId] = (job, DateTimeOffset.UtcNow);
+                    Claimed(job.SessionId).TrySetResult(job);
+                    if (Respond(job) is { } result)
+                    {
+                        await ReportAsync(job.SessionId, result, cancellationToken);
+                    }
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or System.Text.Json.JsonException && !cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(100, cancellationToken);
+            }
+        }
+    }
+
+    private async Task ReportAsync(string sessionId, RunResult result, CancellationToken cancellationToken)
+    {
+        if (!_running.TryRemove(sessionId, out var run))
+        {
+            return;
+        }
+        var (job, claimedAt) = run;
+        var now = DateTimeOffset.UtcNow;
+        result = result with
+        {
+            // A run starts when its host has it (a warm container takes it at once) and ends when it is reported.
+            StartedAt = result.StartedAt == default ? claimedAt : result.StartedAt,
+            FinishedAt = result.FinishedAt == default ? now : result.FinishedAt,
+            Runtime = result.Runtime ?? job.Runtime ?? Runtimes[0].Id,
+            // A real host's defaults (Sandbox:TimeoutSeconds, Cpus, PidsLimit, OutputLimitBytes) where the job names none.
+            Limits = result.Limits ?? new RunLimits(job.TimeoutSeconds ?? 10,
+                job.MemoryMb ?? Runtimes.First(r => r.Id == (job.Runtime ?? Runtimes[0].Id)).MemoryMb, 0.5, 64, 1024 * 1024),
+        };
+        using var response = await _session.PostAsJsonAsync(HostRoutes.ResultOf(Name, sessionId), result, RunProtocolJson.Options, cancellationToken);
+        response.EnsureSuccessStatusCode();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        try
+        {
+            await _loops;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        _stop.Dispose();
+    }
+}

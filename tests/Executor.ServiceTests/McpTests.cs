@@ -1,0 +1,65 @@
+using System.Text.Json;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace Executor.ServiceTests;
+
+/// <summary>
+/// The MCP server's shapes at /mcp on the gateway, driven by the C# SDK's client: its tools, a run's summary, the files a
+/// run hands back as an image and an embedded resource, a refusal. The runner host hands back the plot a real run would
+/// draw; the end-to-end suite drives the TypeScript SDK's client against real runs.
+/// </summary>
+public sealed class McpTests : IClassFixture<SessionServiceFixture>
+{
+    private static readonly byte[] Png = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0];
+
+    /// <summary>A script that saves a figure and a CSV to out/ (the runner host answers it with both files).</summary>
+    private const string Plot = "fig.savefig('out/bars.png')\nopen('out/summary.csv', 'w').write('label,value\\na,3\\n')\n";
+
+    private readonly SessionServiceFixture _service;
+
+    public McpTests(SessionServiceFixture service)
+    {
+        _service = service;
+        _service.Host.Respond = job => Runs.Script(job).Contains("savefig", StringComparison.Ordinal)
+            ? Runs.Completed("plotted\n").WithFiles(("bars.png", Png), ("summary.csv", "label,value\na,3\n"u8.ToArray()))
+            : Runs.Echo(job);
+    }
+
+    [Fact]
+    public async Task The_csharp_sdk_client_lists_the_tools_runs_hello_world_and_gets_a_plot_back_as_an_image()
+    {
+        await using var client = await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions
+        {
+            Endpoint = new Uri(_service.Client.BaseAddress!, "/mcp"),
+            TransportMode = HttpTransportMode.StreamableHttp,
+        }, _service.Client));
+
+        var tools = await client.ListToolsAsync();
+        Assert.Equal(["list_runtimes", "run_python"], tools.Select(t => t.Name).Order());
+        var run = tools.Single(t => t.Name == "run_python");
+        Assert.Contains("no network", run.Description, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("numpy", run.Description, StringComparison.Ordinal);
+
+        var hello = await client.CallToolAsync("run_python", new Dictionary<string, object?> { ["code"] = "print('Hello from Python')" });
+        Assert.NotEqual(true, hello.IsError);
+        var summary = JsonDocument.Parse(hello.Content.OfType<TextContentBlock>().First().Text).RootElement;
+        Assert.Equal(("completed", "Hello from Python\n", 0), (summary.GetProperty("status").GetString(), summary.GetProperty("stdout").GetString(),
+            summary.GetProperty("exit_code").GetInt32()));
+
+        var plot = await client.CallToolAsync("run_python", new Dictionary<string, object?> { ["code"] = Plot, ["runtime"] = "python-3.11-data" });
+        var image = Assert.Single(plot.Content.OfType<ImageContentBlock>());
+        Assert.Equal("image/png", image.MimeType);
+        var png = image.DecodedData.ToArray();
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png[..4]);
+        var csv = Assert.Single(plot.Content.OfType<EmbeddedResourceBlock>());
+        Assert.Equal("label,value\na,3\n", Assert.IsType<TextResourceContents>(csv.Resource).Text);
+
+        var runtimes = await client.CallToolAsync("list_runtimes", new Dictionary<string, object?>());
+        Assert.Contains("pandas", runtimes.Content.OfType<TextContentBlock>().First().Text, StringComparison.Ordinal);
+
+        var refused = await client.CallToolAsync("run_python", new Dictionary<string, object?> { ["code"] = "print(1)", ["runtime"] = "cobol" });
+        Assert.True(refused.IsError);
+        Assert.Contains("cobol", refused.Content.OfType<TextContentBlock>().First().Text, StringComparison.Ordinal);
+    }
+}
