@@ -22,7 +22,7 @@ public sealed class FakeRunnerHost : IAsyncDisposable
     {
         _session = session;
         Name = name;
-        _session.DefaultRequestHeaders.Add(RunProtocolJson.HostTokenHeader, HostCredentials.For(secret, name));
+        _session.DefaultRequestHeaders.Add(ContractsJson.HostTokenHeader, HostCredentials.For(secret, name));
     }
 
     public string Name { get; }
@@ -72,8 +72,8 @@ public sealed class FakeRunnerHost : IAsyncDisposable
         {
             try
             {
-                using var response = await _session.PostAsJsonAsync(HostRoutes.HeartbeatOf(Name), Describe(), RunProtocolJson.Options, cancellationToken);
-                var answer = await response.Content.ReadFromJsonAsync<HeartbeatResponse>(RunProtocolJson.Options, cancellationToken);
+                using var response = await _session.PostAsJsonAsync(HostRoutes.HeartbeatOf(Name), Describe(), ContractsJson.Options, cancellationToken);
+                var answer = await response.Content.ReadFromJsonAsync<HeartbeatResponse>(ContractsJson.Options, cancellationToken);
                 // As a real host does: the killed run ends cancelled.
                 foreach (var sessionId in answer?.Cancel ?? [])
                 {
@@ -94,8 +94,8 @@ public sealed class FakeRunnerHost : IAsyncDisposable
             try
             {
                 var request = new ClaimRequest(_instance, Capacity: 8, WarmReady: 2, _receivedSeq, [.. Runtimes.Select(r => r.Id)]);
-                using var response = await _session.PostAsJsonAsync(HostRoutes.ClaimsOf(Name), request, RunProtocolJson.Options, cancellationToken);
-                var claim = await response.Content.ReadFromJsonAsync<ClaimResponse>(RunProtocolJson.Options, cancellationToken);
+                using var response = await _session.PostAsJsonAsync(HostRoutes.ClaimsOf(Name), request, ContractsJson.Options, cancellationToken);
+                var claim = await response.Content.ReadFromJsonAsync<ClaimResponse>(ContractsJson.Options, cancellationToken);
                 if (claim is null || claim.Jobs.Count == 0)
                 {
                     continue;
@@ -136,7 +136,7 @@ public sealed class FakeRunnerHost : IAsyncDisposable
             Limits = result.Limits ?? new RunLimits(job.TimeoutSeconds ?? 10,
                 job.MemoryMb ?? Runtimes.First(r => r.Id == (job.Runtime ?? Runtimes[0].Id)).MemoryMb, 0.5, 64, 1024 * 1024),
         };
-        using var response = await _session.PostAsJsonAsync(HostRoutes.ResultOf(Name, sessionId), result, RunProtocolJson.Options, cancellationToken);
+        using var response = await _session.PostAsJsonAsync(HostRoutes.ResultOf(Name, sessionId), result, ContractsJson.Options, cancellationToken);
         response.EnsureSuccessStatusCode();
     }
 
