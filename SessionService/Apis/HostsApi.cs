@@ -1,8 +1,8 @@
 using Executor.Contracts;
-using Executor.Session.Dispatch;
-using Executor.Session.Sessions;
-using Executor.Session.Storage;
-using Executor.Session.Telemetry;
+using Executor.SessionCore.Dispatch;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Storage;
+using Executor.SessionCore.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;

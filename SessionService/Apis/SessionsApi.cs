@@ -1,12 +1,14 @@
 using Executor.Contracts;
-using Executor.Session.Access;
-using Executor.Session.Dispatch;
-using Executor.Session.OpenApi;
 using Executor.Session.Live;
-using Executor.Session.Sessions;
-using Executor.Session.Storage;
-using Executor.Session.Telemetry;
+using Executor.Session.OpenApi;
 using Executor.Session.Uploads;
+using Executor.SessionCore;
+using Executor.SessionCore.Access;
+using Executor.SessionCore.Dispatch;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Storage;
+using Executor.SessionCore.Submissions;
+using Executor.SessionCore.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
@@ -65,7 +67,7 @@ public static class SessionsApi
         {
             return TypedResults.Problem(tooMany);
         }
-        Upload? upload;
+        Submission? upload;
         using (var validate = SessionTelemetry.Source.StartActivity("validate upload"))
         {
             // The form, or the same fields as JSON.

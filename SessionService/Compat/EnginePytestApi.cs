@@ -2,9 +2,11 @@ using System.ComponentModel;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Executor.Session.Sessions;
-using Executor.Session.Storage;
 using Executor.Session.Uploads;
+using Executor.SessionCore;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Storage;
+using Executor.SessionCore.Submissions;
 using Microsoft.Extensions.Options;
 
 namespace Executor.Session.Compat;
@@ -46,7 +48,7 @@ public static partial class EnginePytestApi
     public static async Task<IResult> ExecuteAsync(
         HttpContext context, SessionSubmitter submitter, IResultFiles results, IOptions<SessionServiceOptions> options, CancellationToken cancellationToken)
     {
-        Upload upload;
+        Submission upload;
         IReadOnlyList<string> tests;
         try
         {
@@ -91,7 +93,7 @@ public static partial class EnginePytestApi
         };
     }
 
-    private static async Task<(Upload Upload, IReadOnlyList<string> Tests)> ReadAsync(
+    private static async Task<(Submission Submission, IReadOnlyList<string> Tests)> ReadAsync(
         HttpRequest request, SessionServiceOptions options, CancellationToken cancellationToken)
     {
         if (!request.HasFormContentType)
@@ -142,7 +144,7 @@ public static partial class EnginePytestApi
                 "None of the files is a test: name them test_*.py or *_test.py (or send them in 'tests')."), "No test files provided");
         }
         await directory.AddAsync(Runner, Encoding.UTF8.GetBytes(RunnerScript(tests)), onlyFile: false, cancellationToken);
-        return (new Upload(Runner, directory.Files, RunOptionsReader.Read(form, options) with { Stdin = null }), tests);
+        return (new Submission(Runner, directory.Files, RunOptionsReader.Read(form, options) with { Stdin = null }), tests);
     }
 
     private static UploadRejectedException WithError(UploadRejectedException e, string error)

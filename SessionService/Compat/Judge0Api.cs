@@ -2,11 +2,12 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Executor.Session.Access;
 using Executor.Session.Apis;
-using Executor.Session.Sessions;
-using Executor.Session.Storage;
 using Executor.Session.Uploads;
+using Executor.SessionCore.Access;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Storage;
+using Executor.SessionCore.Submissions;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
@@ -143,7 +144,7 @@ public static class Judge0Api
         [FromQuery(Name = "base64_encoded")] bool? base64, [FromQuery] string? fields, CancellationToken cancellationToken)
     {
         var session = await SessionsApi.FindOwnedAsync(token, context, store, auth.Value, cancellationToken);
-        if (session is null || session.Options.LanguageId is null)
+        if (session is null || Judge0Fields.Of(session.Options) is null)
         {
             return TypedResults.Json(new { error = "Not Found" }, statusCode: StatusCodes.Status404NotFound);
         }
@@ -197,7 +198,7 @@ public static class Judge0Api
         foreach (var token in list)
         {
             var session = await SessionsApi.FindOwnedAsync(token, context, store, auth.Value, cancellationToken);
-            submissions.Add(session is null || session.Options.LanguageId is null
+            submissions.Add(session is null || Judge0Fields.Of(session.Options) is null
                 ? null
                 : Judge0Format.Submission(session, wanted.Contains("source_code") ? await SourceAsync(queue, session, cancellationToken) : null, wanted, base64 == true));
         }
@@ -205,7 +206,7 @@ public static class Judge0Api
     }
 
     /// <summary>A Judge0 submission as an upload: its source as main.py, its stdin, arguments and limits; or Judge0's error answer.</summary>
-    private static async Task<(Upload? Upload, IResult? Invalid)> ReadSubmissionAsync(
+    private static async Task<(Submission? Submission, IResult? Invalid)> ReadSubmissionAsync(
         JsonElement body, bool base64, SessionServiceOptions options, CancellationToken cancellationToken, bool errorsOnly = false)
     {
         if (body.ValueKind != JsonValueKind.Object)
@@ -303,7 +304,7 @@ public static class Judge0Api
         {
             var upload = await JsonUploadReader.ReadAsync(JsonSerializer.SerializeToElement(request), options, cancellationToken);
             var redirect = body.TryGetProperty("redirect_stderr_to_stdout", out var r) && r.ValueKind == JsonValueKind.True;
-            return (upload with { Options = upload.Options with { ExpectedOutput = expected, LanguageId = languageId, RedirectStderrToStdout = redirect } }, null);
+            return (upload with { Options = new Judge0Fields(languageId!.Value, expected, redirect).On(upload.Options) }, null);
         }
         catch (UploadRejectedException e)
         {
@@ -348,7 +349,7 @@ public static class Judge0Api
         return seconds;
     }
 
-    private static SessionFile Source(Upload upload) => upload.Files.First(f => f.Path == upload.Entrypoint);
+    private static SessionFile Source(Submission upload) => upload.Files.First(f => f.Path == upload.Entrypoint);
 
     private static async Task<SessionFile?> SourceAsync(IWorkQueue queue, SessionRecord session, CancellationToken cancellationToken)
     {

@@ -3,9 +3,10 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Executor.Contracts;
-using Executor.Session.Runtimes;
-using Executor.Session.Sessions;
 using Executor.Session.Uploads;
+using Executor.SessionCore.Runtimes;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Submissions;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
@@ -105,7 +106,7 @@ public static class PistonApi
             ["timeout_seconds"] = timeout.Value,
             ["memory_mb"] = memory.Value,
         };
-        Upload upload;
+        Submission upload;
         try
         {
             upload = await JsonUploadReader.ReadAsync(JsonSerializer.SerializeToElement(request), limits, cancellationToken);

@@ -3,12 +3,12 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Executor.Session.Access;
 using Executor.Session.Apis;
-using Executor.Session.Dispatch;
-using Executor.Session.Sessions;
-using Executor.Session.Storage;
-using Executor.Session.Uploads;
+using Executor.SessionCore;
+using Executor.SessionCore.Access;
+using Executor.SessionCore.Dispatch;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Storage;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 
@@ -270,7 +270,7 @@ public static partial class AttachApi
 
         private async Task SendAsync(JsonObject message, CancellationToken cancellationToken)
         {
-            var bytes = JsonSerializer.SerializeToUtf8Bytes(message, SessionFeed.Json);
+            var bytes = JsonSerializer.SerializeToUtf8Bytes(message, SessionResults.Json);
             await _sending.WaitAsync(cancellationToken);
             try
             {

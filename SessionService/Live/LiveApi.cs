@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Net.ServerSentEvents;
-using Executor.Session.Access;
-using Executor.Session.Dispatch;
-using Executor.Session.Sessions;
-using Executor.Session.Storage;
-using Executor.Session.Uploads;
+using Executor.SessionCore;
+using Executor.SessionCore.Access;
+using Executor.SessionCore.Dispatch;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Storage;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 
@@ -55,7 +55,7 @@ public static class LiveApi
     {
         await foreach (var e in events)
         {
-            yield return new SseItem<string>(e.Data.ToJsonString(SessionFeed.Json), e.Type) { EventId = e.Id };
+            yield return new SseItem<string>(e.Data.ToJsonString(SessionResults.Json), e.Type) { EventId = e.Id };
         }
     }
 }

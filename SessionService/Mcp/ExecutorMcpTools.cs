@@ -1,10 +1,11 @@
 using System.ComponentModel;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Executor.Session.Runtimes;
-using Executor.Session.Sessions;
-using Executor.Session.Storage;
 using Executor.Session.Uploads;
+using Executor.SessionCore.Runtimes;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Storage;
+using Executor.SessionCore.Submissions;
 using Microsoft.Extensions.Options;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
@@ -62,7 +63,7 @@ public sealed class ExecutorMcpTools
             ["runtime"] = runtime,
             ["timeout_seconds"] = timeoutSeconds,
         };
-        Upload upload;
+        Submission upload;
         try
         {
             upload = await JsonUploadReader.ReadAsync(JsonSerializer.SerializeToElement(request), options.Value, cancellationToken);

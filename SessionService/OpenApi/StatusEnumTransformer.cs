@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Executor.Session.Sessions;
+using Executor.SessionCore.Sessions;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 

@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Executor.Session.Sessions;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Submissions;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Primitives;
@@ -30,7 +31,7 @@ public static class JsonUploadReader
         request.ContentType is { } type && (type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase)
             || type.Split(';')[0].Trim().EndsWith("+json", StringComparison.OrdinalIgnoreCase));
 
-    public static async Task<(Upload? Upload, ProblemDetails? Problem)> ReadAsync(
+    public static async Task<(Submission? Submission, ProblemDetails? Problem)> ReadAsync(
         HttpRequest request, SessionServiceOptions options, CancellationToken cancellationToken)
     {
         try
@@ -45,7 +46,7 @@ public static class JsonUploadReader
     }
 
     /// <summary>An upload from a JSON object already parsed (the compatible surfaces build one too).</summary>
-    public static async Task<Upload> ReadAsync(JsonElement body, SessionServiceOptions options, CancellationToken cancellationToken)
+    public static async Task<Submission> ReadAsync(JsonElement body, SessionServiceOptions options, CancellationToken cancellationToken)
     {
         if (body.ValueKind != JsonValueKind.Object)
         {
@@ -82,7 +83,7 @@ public static class JsonUploadReader
         {
             throw UploadRejectedException.BadRequest("empty-file", "Empty script", $"'{entrypoint}' is empty: there is nothing to run.");
         }
-        return new Upload(entrypoint, directory.Files, RunOptionsReader.Read(form, options));
+        return new Submission(entrypoint, directory.Files, RunOptionsReader.Read(form, options));
     }
 
     private static List<(string Name, byte[] Content)> Files(JsonElement body)

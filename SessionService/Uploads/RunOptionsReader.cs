@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Executor.Session.Sessions;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Submissions;
 
 namespace Executor.Session.Uploads;
 

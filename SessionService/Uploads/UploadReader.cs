@@ -1,4 +1,6 @@
-using Executor.Session.Sessions;
+using Executor.SessionCore;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Submissions;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 
@@ -14,7 +16,7 @@ public static class UploadReader
     public const string FileField = "file";
     public const string EntrypointField = "entrypoint";
 
-    public static async Task<(Upload? Upload, ProblemDetails? Problem)> ReadAsync(
+    public static async Task<(Submission? Submission, ProblemDetails? Problem)> ReadAsync(
         HttpRequest request, SessionServiceOptions options, CancellationToken cancellationToken)
     {
         try
@@ -38,7 +40,7 @@ public static class UploadReader
             {
                 throw UploadRejectedException.BadRequest("empty-file", "Empty script", $"'{entrypoint}' is empty: there is nothing to run.");
             }
-            return (new Upload(entrypoint, directory.Files, RunOptionsReader.Read(form, options)), null);
+            return (new Submission(entrypoint, directory.Files, RunOptionsReader.Read(form, options)), null);
         }
         catch (UploadRejectedException e)
         {
@@ -75,4 +77,3 @@ public static class UploadReader
     }
 }
 
-public sealed record Upload(string Entrypoint, IReadOnlyList<SessionFile> Files, RunOptions Options);

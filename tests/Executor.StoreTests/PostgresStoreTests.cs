@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using Executor.Session.Storage;
+using Executor.SessionCore.Storage;
 using Npgsql;
 
 namespace Executor.StoreTests;

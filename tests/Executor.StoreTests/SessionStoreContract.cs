@@ -1,8 +1,7 @@
 using System.Text;
 using Executor.Contracts;
-using Executor.Session.Live;
-using Executor.Session.Sessions;
-using Executor.Session.Storage;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Storage;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Executor.StoreTests;
@@ -145,14 +144,14 @@ public abstract class SessionStoreContract : IAsyncLifetime
     [Fact]
     public async Task Keys_are_stored_by_their_hash_listed_and_revoked()
     {
-        var (id, key, hash) = Executor.Session.Access.ApiKeys.New();
-        var record = new Executor.Session.Access.ApiKeyRecord(id, "grader", "user", hash, Time.GetUtcNow(), null,
-            new Executor.Session.Access.Quotas(2, 8, 60, 30, 256));
+        var (id, key, hash) = Executor.SessionCore.Access.ApiKeys.New();
+        var record = new Executor.SessionCore.Access.ApiKeyRecord(id, "grader", "user", hash, Time.GetUtcNow(), null,
+            new Executor.SessionCore.Access.Quotas(2, 8, 60, 30, 256));
         await _store.CreateKeyAsync(record, CancellationToken.None);
 
         var found = await _store.FindKeyAsync(id, CancellationToken.None);
         Assert.Equal(record, found);
-        Assert.True(Executor.Session.Access.ApiKeys.Matches(Executor.Session.Access.ApiKeys.Parse(key)!.Value.Secret, found!.SecretHash));
+        Assert.True(Executor.SessionCore.Access.ApiKeys.Matches(Executor.SessionCore.Access.ApiKeys.Parse(key)!.Value.Secret, found!.SecretHash));
         Assert.Single(await _store.ListKeysAsync(CancellationToken.None));
         Assert.True(await _store.RevokeKeyAsync(id, CancellationToken.None));
         Assert.NotNull((await _store.FindKeyAsync(id, CancellationToken.None))!.RevokedAt);

@@ -1,5 +1,5 @@
-using Executor.Session.Sessions;
-using Executor.Session.Storage;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Storage;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
