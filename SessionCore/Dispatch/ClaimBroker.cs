@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Executor.Contracts;
+using Executor.SessionCore.Sessions;
 using Executor.SessionCore.Storage;
 using Executor.SessionCore.Telemetry;
 
@@ -76,8 +77,7 @@ public sealed partial class ClaimBroker(
         if (missing.Count > 0)
         {
             var files = await queue.LoadFilesAsync([.. missing.Select(s => s.Id)], cancellationToken);
-            jobs.AddRange(missing.Select(s => new RunJob(s.Id, files[s.Id], s.Entrypoint, s.Options.Args, s.Options.Stdin,
-                s.Options.TimeoutSeconds, s.Options.MemoryMb, s.TraceParent, s.Options.Interactive, s.Options.Runtime)));
+            jobs.AddRange(missing.Select(s => RunRequests.For(s.Id, s.Entrypoint, files[s.Id], s.Options, s.TraceParent)));
         }
         Activity.Current?.SetTag("executor.claimed", jobs.Count);
         return jobs;

@@ -1,20 +1,24 @@
 using Executor.Contracts;
-using Executor.SessionCore.Submissions;
 
 namespace Executor.SessionCore.Sessions;
 
+/// <summary>
+/// The one place a run job is built: from a session's stored entry point, files and options, whether the job goes to a
+/// host straight from its submission or is read back from the store by a claim on another replica, after a restart or
+/// past <see cref="Dispatch.SubmittedJobs"/>' bound. The options are stored whole, so what they carry reaches the job
+/// either way.
+/// </summary>
 public static class RunRequests
 {
-    /// <summary>What a runner host gets for a session just submitted (the same as the store loads back for a claim).</summary>
-    public static RunJob For(string sessionId, Submission upload, string? traceParent) => new(
+    public static RunJob For(string sessionId, string entrypoint, IReadOnlyList<RunFile> files, RunOptions options, string? traceParent) => new(
         sessionId,
-        [.. upload.Files.Select(f => new RunFile(f.Path, f.Content))],
-        upload.Entrypoint,
-        upload.Options.Args,
-        upload.Options.Stdin,
-        upload.Options.TimeoutSeconds,
-        upload.Options.MemoryMb,
+        files,
+        entrypoint,
+        options.Args,
+        options.Stdin,
+        options.TimeoutSeconds,
+        options.MemoryMb,
         traceParent,
-        upload.Options.Interactive,
-        upload.Options.Runtime);
+        options.Interactive,
+        options.Runtime);
 }

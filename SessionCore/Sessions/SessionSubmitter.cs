@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Executor.Contracts;
 using Executor.SessionCore.Access;
 using Executor.SessionCore.Callbacks;
 using Executor.SessionCore.Dispatch;
@@ -90,7 +91,7 @@ public sealed class SessionSubmitter(
 
         var sessionId = SessionIds.New();
         Activity.Current?.SetTag(SessionTelemetry.SessionId, sessionId);
-        var job = RunRequests.For(sessionId, upload, Activity.Current?.Id);
+        var job = RunRequests.For(sessionId, upload.Entrypoint, [.. upload.Files.Select(f => new RunFile(f.Path, f.Content))], upload.Options, Activity.Current?.Id);
         using (var persist = SessionTelemetry.Source.StartActivity("persist session"))
         {
             persist?.SetTag(SessionTelemetry.SessionId, sessionId);

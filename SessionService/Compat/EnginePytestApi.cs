@@ -8,6 +8,7 @@ using Executor.SessionCore.Sessions;
 using Executor.SessionCore.Storage;
 using Executor.SessionCore.Submissions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
 
 namespace Executor.Session.Compat;
 
@@ -144,7 +145,8 @@ public static partial class EnginePytestApi
                 "None of the files is a test: name them test_*.py or *_test.py (or send them in 'tests')."), "No test files provided");
         }
         await directory.AddAsync(Runner, Encoding.UTF8.GetBytes(RunnerScript(tests)), onlyFile: false, cancellationToken);
-        return (new Submission(Runner, directory.Files, RunOptionsReader.Read(form, options) with { Stdin = null }), tests);
+        var fields = new Dictionary<string, StringValues>(form, StringComparer.OrdinalIgnoreCase);
+        return (SubmissionRules.Complete(directory, Runner, RunOptionsReader.Read(fields, options) with { Stdin = null }, options), tests);
     }
 
     private static UploadRejectedException WithError(UploadRejectedException e, string error)

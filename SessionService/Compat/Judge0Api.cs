@@ -284,27 +284,19 @@ public static class Judge0Api
         var timeout = wall is { } w ? (int)Math.Ceiling(w) : cpu is { } c ? (int)Math.Ceiling(Math.Min(maxSeconds, c * 2)) : (int?)null;
         var args = body.TryGetProperty("command_line_arguments", out var a) && a.ValueKind == JsonValueKind.String
             ? a.GetString()!.Split(' ', StringSplitOptions.RemoveEmptyEntries) : [];
-        var request = new JsonObject
-        {
-            // Judge0's additional files are a zip beside the source: unpacked by the upload's own rules and limits.
-            ["files"] = new JsonArray(
-            [
-                new JsonObject { ["name"] = WorkingDirectory.DefaultEntrypoint, ["content"] = source },
-                .. additional is null ? Array.Empty<JsonNode>() : [new JsonObject { ["name"] = AdditionalFilesName, ["content"] = additional, ["encoding"] = "base64" }],
-            ]),
-            ["entrypoint"] = WorkingDirectory.DefaultEntrypoint,
-            ["stdin"] = stdin,
-            ["args"] = new JsonArray([.. args.Select(x => (JsonNode?)x)]),
-            ["timeout_seconds"] = timeout,
-            ["memory_mb"] = memoryKb is { } k ? Math.Max(16, (int)Math.Ceiling(k / 1024.0)) : null,
-            ["runtime"] = Judge0Format.RuntimeOf(languageId!.Value),
-            ["callback_url"] = body.TryGetProperty("callback_url", out var cb) && cb.ValueKind == JsonValueKind.String ? cb.GetString() : null,
-        };
+        var callback = body.TryGetProperty("callback_url", out var cb) && cb.ValueKind == JsonValueKind.String ? cb.GetString() : null;
+        var redirect = body.TryGetProperty("redirect_stderr_to_stdout", out var r) && r.ValueKind == JsonValueKind.True;
         try
         {
-            var upload = await JsonUploadReader.ReadAsync(JsonSerializer.SerializeToElement(request), options, cancellationToken);
-            var redirect = body.TryGetProperty("redirect_stderr_to_stdout", out var r) && r.ValueKind == JsonValueKind.True;
-            return (upload with { Options = new Judge0Fields(languageId!.Value, expected, redirect).On(upload.Options) }, null);
+            // Judge0's additional files are a zip beside the source: unpacked by the upload's own rules and limits.
+            var directory = await JsonUploadReader.DirectoryAsync(
+            [
+                (WorkingDirectory.DefaultEntrypoint, Encoding.UTF8.GetBytes(source!)),
+                .. additional is null ? [] : new[] { (AdditionalFilesName, JsonUploadReader.Decode(AdditionalFilesName, additional, "base64")) },
+            ], options, cancellationToken);
+            var run = new RunOptions(args, stdin, timeout, memoryKb is { } k ? Math.Max(SubmissionRules.MinMemoryMb, (int)Math.Ceiling(k / 1024.0)) : null,
+                CallbackUrl: string.IsNullOrWhiteSpace(callback) ? null : callback.Trim(), Runtime: Judge0Format.RuntimeOf(languageId!.Value));
+            return (SubmissionRules.Complete(directory, WorkingDirectory.DefaultEntrypoint, new Judge0Fields(languageId.Value, expected, redirect).On(run), options), null);
         }
         catch (UploadRejectedException e)
         {

@@ -3,6 +3,7 @@ using Executor.SessionCore.Sessions;
 using Executor.SessionCore.Submissions;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Primitives;
 
 namespace Executor.Session.Uploads;
 
@@ -35,12 +36,8 @@ public static class UploadReader
             {
                 await directory.AddAsync(part, onlyFile: parts.Count == 1, cancellationToken);
             }
-            var entrypoint = directory.ResolveEntrypoint(form[EntrypointField].FirstOrDefault());
-            if (directory.Files.First(f => f.Path == entrypoint).Content.Length == 0)
-            {
-                throw UploadRejectedException.BadRequest("empty-file", "Empty script", $"'{entrypoint}' is empty: there is nothing to run.");
-            }
-            return (new Submission(entrypoint, directory.Files, RunOptionsReader.Read(form, options)), null);
+            var fields = new Dictionary<string, StringValues>(form, StringComparer.OrdinalIgnoreCase);
+            return (SubmissionRules.Complete(directory, form[EntrypointField].FirstOrDefault(), RunOptionsReader.Read(fields, options), options), null);
         }
         catch (UploadRejectedException e)
         {

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using Executor.Contracts;
 using Executor.SessionCore.Sessions;
 using Executor.SessionCore.Storage;
@@ -68,6 +69,32 @@ public abstract class SessionStoreContract : IAsyncLifetime
         Assert.Equal(["lib/data.bin", "main.py"], files.Select(f => f.Path));
         Assert.Equal([0, 1, 2], files[0].Content);
         Assert.Null(await _store.FindAsync("unknown", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Every_option_survives_the_store_so_a_claim_builds_the_job_the_submission_built()
+    {
+        var options = new RunOptions(["-v", "x y"], "input\n", 7, 64, Interactive: true, CallbackUrl: "https://example.test/hook", Runtime: "python-3.11",
+            Surface: "surface", SurfaceData: JsonSerializer.SerializeToElement(new { language_id = 71, expected = "42" }));
+        // A new option fails here until it is given a value: a default would pass unseen.
+        foreach (var property in typeof(RunOptions).GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance))
+        {
+            var value = property.GetValue(options);
+            Assert.False(value is null || value.Equals(property.GetValue(RunOptions.None)), $"give RunOptions.{property.Name} a value in this test");
+        }
+        var id = SessionIds.New();
+        SessionFile[] files = [new("main.py", Encoding.UTF8.GetBytes("print(input())"))];
+        await _store.CreateAsync(new NewSession(id, "main.py", files, options, "00-trace"), QueueCapacity, CancellationToken.None);
+        var submitted = RunRequests.For(id, "main.py", [.. files.Select(f => new RunFile(f.Path, f.Content))], options, "00-trace");
+
+        await BeatAsync();
+        var claimed = Assert.Single((await _store.ClaimAsync(Host, Instance, 1, CancellationToken.None)).Sessions);
+        var loaded = (await _store.LoadFilesAsync([id], CancellationToken.None))[id];
+        var job = RunRequests.For(claimed.Id, claimed.Entrypoint, loaded, claimed.Options, claimed.TraceParent);
+
+        Assert.Equal(JsonSerializer.Serialize(options), JsonSerializer.Serialize(claimed.Options));
+        Assert.Equal(JsonSerializer.Serialize(submitted), JsonSerializer.Serialize(job));
+        Assert.Equal(JsonSerializer.Serialize(options), JsonSerializer.Serialize((await _store.FindAsync(id, CancellationToken.None))!.Options));
     }
 
     [Fact]
