@@ -36,6 +36,21 @@ public static class Problems
         StatusCodes.Status503ServiceUnavailable, "engine-unavailable", "Cannot run scripts right now",
         $"The container engine is unavailable ({why}). Nothing was stored; retry in {retryAfterSeconds} s.");
 
+    public static ProblemDetails BadWait(int maxWaitSeconds) => Create(
+        StatusCodes.Status400BadRequest, "bad-wait", "Invalid wait", $"wait_seconds must be a whole number from 0 to {maxWaitSeconds}.");
+
+    /// <summary>A runner host's call about a session another host runs (or none).</summary>
+    public static ProblemDetails NotTheHosts(string host, string sessionId) => Create(
+        StatusCodes.Status404NotFound, "not-the-hosts-session", "Not this host's session", $"Runner host '{host}' does not run session {sessionId}.");
+
+    public static ProblemDetails HostCredentialRequired(string host, string header) => Create(
+        StatusCodes.Status401Unauthorized, "host-credential-required", "Not this host's credential",
+        $"Calls for runner host '{host}' must carry that host's own credential in {header}.");
+
+    public static ProblemDetails HostRevoked(string host) => Create(
+        StatusCodes.Status403Forbidden, "host-revoked", "Runner host revoked",
+        $"Runner host '{host}' is revoked (Sessions:RevokedHosts): it may not claim work or report.");
+
     public static ProblemDetails QueueFull(int retryAfterSeconds) => Create(
         StatusCodes.Status429TooManyRequests, "queue-full", "Too many sessions waiting",
         $"Every run slot is busy and the queue is full. Nothing was stored; retry in {retryAfterSeconds} s.");

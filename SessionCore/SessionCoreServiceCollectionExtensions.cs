@@ -38,6 +38,7 @@ public static class SessionCoreServiceCollectionExtensions
         builder.Services.AddSingleton<RunnerHosts>();
         builder.Services.AddSingleton<RuntimeDirectory>();
         builder.Services.AddScoped<SessionSubmitter>();
+        builder.Services.AddSingleton<SessionCommands>();
         builder.Services.AddHostedService<SessionMaintenance>();
         return builder;
     }

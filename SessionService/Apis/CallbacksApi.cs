@@ -1,9 +1,8 @@
 using Executor.SessionCore;
-using Executor.SessionCore.Access;
+using Executor.SessionCore.Sessions;
 using Executor.SessionCore.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.Extensions.Options;
 
 namespace Executor.Session.Apis;
 
@@ -22,10 +21,10 @@ public static class CallbacksApi
     }
 
     public static async Task<Results<Ok<CallbackStatus>, ProblemHttpResult>> GetCallbackAsync(
-        [FromRoute(Name = "session_id")] string sessionId, HttpContext context, ISessionStore store, ICallbackOutbox outbox,
-        IOptions<AuthOptions> auth, CancellationToken cancellationToken)
+        [FromRoute(Name = "session_id")] string sessionId, HttpContext context, SessionCommands sessions, ICallbackOutbox outbox,
+        CancellationToken cancellationToken)
     {
-        if (await SessionsApi.FindOwnedAsync(sessionId, context, store, auth.Value, cancellationToken) is null)
+        if (await sessions.FindOwnedAsync(sessionId, context, cancellationToken) is null)
         {
             return TypedResults.Problem(Problems.SessionNotFound(sessionId));
         }

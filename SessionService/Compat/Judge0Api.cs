@@ -2,9 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Executor.Session.Apis;
 using Executor.Session.Uploads;
-using Executor.SessionCore.Access;
 using Executor.SessionCore.Sessions;
 using Executor.SessionCore.Storage;
 using Executor.SessionCore.Submissions;
@@ -140,10 +138,10 @@ public static class Judge0Api
     }
 
     public static async Task<IResult> GetAsync(
-        string token, HttpContext context, ISessionStore store, IWorkQueue queue, IOptions<AuthOptions> auth,
+        string token, HttpContext context, SessionCommands sessions, IWorkQueue queue,
         [FromQuery(Name = "base64_encoded")] bool? base64, [FromQuery] string? fields, CancellationToken cancellationToken)
     {
-        var session = await SessionsApi.FindOwnedAsync(token, context, store, auth.Value, cancellationToken);
+        var session = await sessions.FindOwnedAsync(token, context, cancellationToken);
         if (session is null || Judge0Fields.Of(session.Options) is null)
         {
             return TypedResults.Json(new { error = "Not Found" }, statusCode: StatusCodes.Status404NotFound);
@@ -185,7 +183,7 @@ public static class Judge0Api
     }
 
     public static async Task<IResult> GetBatchAsync(
-        HttpContext context, ISessionStore store, IWorkQueue queue, IOptions<AuthOptions> auth, [FromQuery] string? tokens,
+        HttpContext context, SessionCommands sessions, IWorkQueue queue, [FromQuery] string? tokens,
         [FromQuery(Name = "base64_encoded")] bool? base64, [FromQuery] string? fields, CancellationToken cancellationToken)
     {
         var list = (tokens ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -197,7 +195,7 @@ public static class Judge0Api
         var submissions = new JsonArray();
         foreach (var token in list)
         {
-            var session = await SessionsApi.FindOwnedAsync(token, context, store, auth.Value, cancellationToken);
+            var session = await sessions.FindOwnedAsync(token, context, cancellationToken);
             submissions.Add(session is null || Judge0Fields.Of(session.Options) is null
                 ? null
                 : Judge0Format.Submission(session, wanted.Contains("source_code") ? await SourceAsync(queue, session, cancellationToken) : null, wanted, base64 == true));

@@ -3,9 +3,7 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Executor.Session.Apis;
 using Executor.SessionCore;
-using Executor.SessionCore.Access;
 using Executor.SessionCore.Dispatch;
 using Executor.SessionCore.Sessions;
 using Executor.SessionCore.Storage;
@@ -47,11 +45,11 @@ public static partial class AttachApi
 
     public static async Task<IResult> AttachAsync(
         [FromRoute(Name = "session_id")] string sessionId, HttpContext context, ISessionStore store, IOutputLog log, IStdinLog stdin,
-        SessionSignals signals, IOptions<SessionServiceOptions> options, IOptions<AuthOptions> auth, StreamGate gate, TimeProvider time,
+        SessionSignals signals, SessionCommands sessions, IOptions<SessionServiceOptions> options, StreamGate gate, TimeProvider time,
         ILoggerFactory loggers)
     {
         var cancellationToken = context.RequestAborted;
-        var session = await SessionsApi.FindOwnedAsync(sessionId, context, store, auth.Value, cancellationToken);
+        var session = await sessions.FindOwnedAsync(sessionId, context, cancellationToken);
         if (session is null)
         {
             return TypedResults.Problem(Problems.SessionNotFound(sessionId));
