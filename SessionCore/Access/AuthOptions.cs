@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Executor.Contracts;
 using Microsoft.Extensions.Options;
 
 namespace Executor.SessionCore.Access;
@@ -49,10 +50,10 @@ public sealed class AuthOptions
         public int RunsPerMinute { get; set; } = 120;
 
         [Range(1, 3600)]
-        public int MaxTimeoutSeconds { get; set; } = 60;
+        public int MaxTimeoutSeconds { get; set; } = LimitDefaults.MaxTimeoutSeconds;
 
         [Range(16, 65536)]
-        public int MaxMemoryMb { get; set; } = 512;
+        public int MaxMemoryMb { get; set; } = LimitDefaults.MaxMemoryMb;
 
         /// <summary>What one key's sessions may hold in the store until they are purged (Sessions:RetentionHours after they end).</summary>
         [Range(1, 1_048_576)]

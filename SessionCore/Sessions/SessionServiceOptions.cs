@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Executor.Contracts;
 
 namespace Executor.SessionCore.Sessions;
 
@@ -16,7 +17,7 @@ public sealed class SessionServiceOptions
 
     /// <summary>Largest working directory accepted: all files together, a zip's after extraction (bytes).</summary>
     [Range(1, 256L * 1024 * 1024)]
-    public long MaxTotalFileBytes { get; set; } = 4 * 1024 * 1024;
+    public long MaxTotalFileBytes { get; set; } = LimitDefaults.TotalFileBytes;
 
     /// <summary>Most files in one working directory.</summary>
     [Range(1, 10_000)]
@@ -24,7 +25,7 @@ public sealed class SessionServiceOptions
 
     /// <summary>Largest stdin accepted (bytes).</summary>
     [Range(0, 64L * 1024 * 1024)]
-    public long MaxStdinBytes { get; set; } = 1024 * 1024;
+    public long MaxStdinBytes { get; set; } = LimitDefaults.StdinBytes;
 
     /// <summary>Most command-line arguments, and the longest one.</summary>
     [Range(0, 4096)]
@@ -35,11 +36,11 @@ public sealed class SessionServiceOptions
 
     /// <summary>The most a request may ask for with timeout_seconds (keep equal to the runner's Sandbox:MaxTimeoutSeconds).</summary>
     [Range(1, 3600)]
-    public int MaxTimeoutSeconds { get; set; } = 60;
+    public int MaxTimeoutSeconds { get; set; } = LimitDefaults.MaxTimeoutSeconds;
 
     /// <summary>The most a request may ask for with memory_mb (keep equal to the runner's Sandbox:MaxMemoryMb).</summary>
     [Range(16, 65536)]
-    public int MaxMemoryMb { get; set; } = 512;
+    public int MaxMemoryMb { get; set; } = LimitDefaults.MaxMemoryMb;
 
     /// <summary>
     /// The deployment's secret from which each runner host's own credential is derived (HostCredentials: HMAC of the
@@ -73,7 +74,6 @@ public sealed class SessionServiceOptions
     [Range(1, 24 * 60)]
     public int MaintenanceIntervalSeconds { get; set; } = 60;
 
-    /// <summary>The largest request body: files, stdin and room for the multipart envelope.</summary>
     /// <summary>An interactive session's input ends (the script reads end of file) when no client attached within this long of its start.</summary>
     [Range(0, 3600)]
     public int StdinAttachGraceSeconds { get; set; } = 10;
@@ -85,5 +85,6 @@ public sealed class SessionServiceOptions
     [Range(1, 10_000)]
     public int MaxStreamsPerKey { get; set; } = 16;
 
-    public long MaxUploadBytes => MaxTotalFileBytes + MaxStdinBytes + 64 * 1024;
+    /// <summary>The largest request body: files, stdin and room for the multipart envelope.</summary>
+    public long MaxUploadBytes => MaxTotalFileBytes + MaxStdinBytes + LimitDefaults.EnvelopeBytes;
 }

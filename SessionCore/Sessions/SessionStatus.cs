@@ -1,3 +1,5 @@
+using Executor.Contracts;
+
 namespace Executor.SessionCore.Sessions;
 
 /// <summary>
@@ -8,13 +10,19 @@ public static class SessionStatus
 {
     public const string Queued = "queued";
     public const string Running = "running";
-    public const string Completed = "completed";
-    public const string Failed = "failed";
-    public const string TimedOut = "timed_out";
-    public const string MemoryExceeded = "memory_exceeded";
-    public const string OutputLimitExceeded = "output_limit_exceeded";
-    public const string Cancelled = "cancelled";
-    public const string InternalError = "internal_error";
+    public const string Completed = RunStatus.Completed;
+    public const string Failed = RunStatus.Failed;
+    public const string TimedOut = RunStatus.TimedOut;
+    public const string MemoryExceeded = RunStatus.MemoryExceeded;
+    public const string OutputLimitExceeded = RunStatus.OutputLimitExceeded;
+    public const string Cancelled = RunStatus.Cancelled;
+    public const string InternalError = RunStatus.InternalError;
+
+    /// <summary>The statuses a session ends in: its run's (<see cref="RunStatus"/>).</summary>
+    public static IReadOnlyList<string> Terminal => RunStatus.All;
+
+    /// <summary>The statuses of a session that has not ended, as SQL: <c>('queued', 'running')</c>.</summary>
+    public const string UnfinishedSql = $"('{Queued}', '{Running}')";
 
     /// <summary>What seed clients see for a session that has not finished.</summary>
     public const string StillRunning = "still running";

@@ -38,7 +38,7 @@ public sealed class SessionSubmitter(
     public const int EngineRetryAfterSeconds = 5;
 
     /// <summary>The timeout of a run that names none: the runner hosts' Sandbox:TimeoutSeconds default.</summary>
-    public const int DefaultTimeoutSeconds = 10;
+    public const int DefaultTimeoutSeconds = LimitDefaults.TimeoutSeconds;
 
     /// <summary>
     /// How long a synchronous surface (pytest, Piston, Judge0 with wait, MCP) waits for a run's end: its timeout (10 s when

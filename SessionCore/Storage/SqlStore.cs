@@ -14,7 +14,7 @@ namespace Executor.SessionCore.Storage;
 /// </summary>
 public abstract partial class SqlStore(TimeProvider time) : ISessionStore, IWorkQueue, IHostDirectory, IApiKeyStore, IOutputLog
 {
-    private const string Unfinished = "('queued', 'running')";
+    private const string Unfinished = SessionStatus.UnfinishedSql;
     private const string SessionColumns = "id, status, created_at, started_at, finished_at, result, host, owner, options";
 
     public abstract string Description { get; }

@@ -20,18 +20,16 @@ public static class HostsApi
     public static RouteGroupBuilder MapHostsApi(this IEndpointRouteBuilder app)
     {
         // Not the callers' keys: each host presents its own credential.
-        var api = app.MapGroup("/hosts/{host}").WithTags("Runner hosts").ExcludeFromDescription().AllowAnonymous().AddEndpointFilter(RequireHostCredential);
+        var api = app.MapGroup("").WithTags("Runner hosts").ExcludeFromDescription().AllowAnonymous().AddEndpointFilter(RequireHostCredential);
 
-        api.MapPost("/claims", ClaimAsync).WithName("ClaimRuns");
-        api.MapPost("/heartbeat", HeartbeatAsync).WithName("Heartbeat");
+        api.MapPost(HostRoutes.Claims, ClaimAsync).WithName("ClaimRuns");
+        api.MapPost(HostRoutes.Heartbeat, HeartbeatAsync).WithName("Heartbeat");
         // A result carries the files the run handed back (Sandbox:OutFilesMaxBytes, 8 MiB by default), base64 in JSON.
-        api.MapPost("/runs/{sessionId}/result", ReportAsync).WithName("ReportResult").WithMetadata(new RequestSizeLimitAttribute(MaxResultBytes));
-        api.MapPost("/runs/{sessionId}/output", ReceiveOutputAsync).WithName("StreamOutput");
-        api.MapGet("/runs/{sessionId}/stdin", ReadStdinAsync).WithName("ReadStdin");
+        api.MapPost(HostRoutes.Result, ReportAsync).WithName("ReportResult").WithMetadata(new RequestSizeLimitAttribute(HostRoutes.MaxResultBytes));
+        api.MapPost(HostRoutes.Output, ReceiveOutputAsync).WithName("StreamOutput");
+        api.MapGet(HostRoutes.Stdin, ReadStdinAsync).WithName("ReadStdin");
         return api;
     }
-
-    private const long MaxResultBytes = 512L * 1024 * 1024;
 
     public static async Task<Results<Ok<ClaimResponse>, BadRequest>> ClaimAsync(
         string host, ClaimRequest request, ClaimBroker broker, CancellationToken cancellationToken) =>
