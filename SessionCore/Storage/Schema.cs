@@ -236,5 +236,26 @@ public static class Schema
                 ALTER TABLE callbacks ADD COLUMN destination text;
                 CREATE INDEX sessions_owner ON sessions (owner);
                 """),
+        // The core no longer knows Judge0: what a Judge0 submission kept among the core's options (language_id,
+        // expected_output, redirect_stderr_to_stdout) moves to its surface's data, as RunOptions.Surface and SurfaceData.
+        new(10, "a surface's own fields leave the core's options for the surface's data",
+            Sqlite: """
+                UPDATE sessions SET options = json_set(
+                    json_remove(options, '$.language_id', '$.expected_output', '$.redirect_stderr_to_stdout'),
+                    '$.surface', 'judge0',
+                    '$.surface_data', json_object(
+                        'language_id', json_extract(options, '$.language_id'),
+                        'expected_output', json_extract(options, '$.expected_output'),
+                        'redirect_stderr_to_stdout', json(CASE WHEN json_extract(options, '$.redirect_stderr_to_stdout') THEN 'true' ELSE 'false' END)))
+                WHERE json_valid(options) AND json_type(options, '$.language_id') = 'integer';
+                """,
+            Postgres: """
+                UPDATE sessions SET options = ((options::jsonb - 'language_id' - 'expected_output' - 'redirect_stderr_to_stdout')
+                    || jsonb_build_object('surface', 'judge0', 'surface_data', jsonb_build_object(
+                        'language_id', options::jsonb -> 'language_id',
+                        'expected_output', options::jsonb -> 'expected_output',
+                        'redirect_stderr_to_stdout', COALESCE(options::jsonb -> 'redirect_stderr_to_stdout', 'false'::jsonb))))::text
+                WHERE options LIKE '%"language_id":%' AND jsonb_typeof(options::jsonb -> 'language_id') = 'number';
+                """),
     ];
 }

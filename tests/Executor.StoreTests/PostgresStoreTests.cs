@@ -20,6 +20,20 @@ public sealed class PostgresStoreTests(PostgresServer server) : SessionStoreCont
         return store;
     }
 
+    protected override async Task MigrateAsync(Schema.Migration migration)
+    {
+        await using var command = _dataSource!.CreateCommand(migration.Postgres);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    protected override async Task SetStoredOptionsAsync(string sessionId, string options)
+    {
+        await using var command = _dataSource!.CreateCommand("UPDATE sessions SET options = $1 WHERE id = $2");
+        command.Parameters.AddWithValue(options);
+        command.Parameters.AddWithValue(sessionId);
+        await command.ExecuteNonQueryAsync();
+    }
+
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();

@@ -22,6 +22,12 @@ public abstract class SessionStoreContract : IAsyncLifetime
     /// <summary>A store over a database of its own, initialized.</summary>
     protected abstract Task<SqlStore> CreateStoreAsync();
 
+    /// <summary>Runs a migration's statement for this engine on the store's database, as it runs at start.</summary>
+    protected abstract Task MigrateAsync(Schema.Migration migration);
+
+    /// <summary>Sets a session's stored options to the text given, as an older version wrote them.</summary>
+    protected abstract Task SetStoredOptionsAsync(string sessionId, string options);
+
     private SqlStore _store = null!;
 
     public async Task InitializeAsync() => _store = await CreateStoreAsync();
@@ -95,6 +101,32 @@ public abstract class SessionStoreContract : IAsyncLifetime
         Assert.Equal(JsonSerializer.Serialize(options), JsonSerializer.Serialize(claimed.Options));
         Assert.Equal(JsonSerializer.Serialize(submitted), JsonSerializer.Serialize(job));
         Assert.Equal(JsonSerializer.Serialize(options), JsonSerializer.Serialize((await _store.FindAsync(id, CancellationToken.None))!.Options));
+    }
+
+    [Fact]
+    public async Task A_judge0_session_stored_before_surfaces_had_their_own_data_reads_back_as_judge0_s()
+    {
+        var judge0 = await SubmitAsync();
+        var native = await SubmitAsync();
+        await SetStoredOptionsAsync(judge0, """
+            {"args":[],"stdin":"21","timeout_seconds":5,"memory_mb":null,"interactive":false,"callback_url":null,"runtime":"python-3.11",
+             "expected_output":"42","language_id":71,"redirect_stderr_to_stdout":true}
+            """);
+        await SetStoredOptionsAsync(native, """
+            {"args":["-v"],"stdin":null,"timeout_seconds":null,"memory_mb":null,"interactive":false,"callback_url":null,"runtime":null,
+             "expected_output":null,"language_id":null,"redirect_stderr_to_stdout":false}
+            """);
+
+        await MigrateAsync(Schema.Migrations.Single(m => m.Version == 10));
+
+        var migrated = (await _store.FindAsync(judge0, CancellationToken.None))!.Options;
+        Assert.Equal(("judge0", "21", 5, "python-3.11"), (migrated.Surface, migrated.Stdin, migrated.TimeoutSeconds, migrated.Runtime));
+        var data = migrated.SurfaceData!.Value;
+        Assert.Equal((71, "42", true), (data.GetProperty("language_id").GetInt32(), data.GetProperty("expected_output").GetString(),
+            data.GetProperty("redirect_stderr_to_stdout").GetBoolean()));
+        var untouched = (await _store.FindAsync(native, CancellationToken.None))!.Options;
+        Assert.Equal((null, null), (untouched.Surface, untouched.SurfaceData));
+        Assert.Equal(["-v"], untouched.Args);
     }
 
     [Fact]

@@ -18,6 +18,24 @@ public sealed class SqliteStoreTests : SessionStoreContract
         return store;
     }
 
+    protected override Task MigrateAsync(Schema.Migration migration) => ExecuteAsync(migration.Sqlite);
+
+    protected override Task SetStoredOptionsAsync(string sessionId, string options) =>
+        ExecuteAsync("UPDATE sessions SET options = $options WHERE id = $id", ("$options", options), ("$id", sessionId));
+
+    private async Task ExecuteAsync(string sql, params (string Name, object Value)[] parameters)
+    {
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_directory, "sessions.db")}");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+        await command.ExecuteNonQueryAsync();
+    }
+
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();
