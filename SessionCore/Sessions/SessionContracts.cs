@@ -6,16 +6,6 @@ namespace Executor.SessionCore.Sessions;
 /// <summary>A file of a session's working directory.</summary>
 public sealed record SessionFile(string Path, byte[] Content);
 
-/// <summary>The answer to POST /execute.</summary>
-/// <param name="SessionId">Unguessable id to read the result with.</param>
-public sealed record ExecuteResponse([property: Description("Unguessable id of the new session.")] string SessionId);
-
-/// <summary>GET /result while the session has not finished (HTTP 202).</summary>
-public sealed record PendingResponse(
-    [property: Description("Always \"still running\" until the session ends (seed-compatible).")] string Status,
-    [property: Description("queued (waiting for a run slot) or running (in its sandbox).")] string State,
-    string SessionId);
-
 /// <summary>GET /result once the session has ended (HTTP 200).</summary>
 public sealed record SessionResult
 {
@@ -86,8 +76,3 @@ public sealed record SessionResult
 /// <param name="Sha256">Lower-case hex SHA-256 of its bytes.</param>
 /// <param name="Url">GET it for the bytes (the same key as the session).</param>
 public sealed record ResultFile(string Path, long Size, string Sha256, string ContentType, string Url);
-
-/// <summary>The answer to POST /cleanup.</summary>
-/// <param name="Status">Always "cleaned up".</param>
-/// <param name="SessionStatus">The session's status after the cleanup.</param>
-public sealed record CleanupResponse(string Status, string SessionStatus);

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Executor.Session.Apis;
 using Executor.SessionCore.Sessions;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
