@@ -31,7 +31,7 @@ public static class SubmissionRules
         var entry = directory.ResolveEntrypoint(entrypoint);
         if (directory.Files.First(f => f.Path == entry).Content.Length == 0)
         {
-            throw UploadRejectedException.BadRequest("empty-file", "Empty script", $"'{entry}' is empty: there is nothing to run.");
+            throw UploadRejectedException.EmptyScript(entry);
         }
         Check(options, limits);
         return new Submission(entry, directory.Files, options);

@@ -12,6 +12,15 @@ public sealed class UploadRejectedException(ProblemDetails problem) : Exception(
 
     public static UploadRejectedException MissingFile(string detail) => BadRequest("missing-file", "No script uploaded", detail);
 
+    public static UploadRejectedException EmptyScript(string name) => BadRequest("empty-file", "Empty script", $"'{name}' is empty: there is nothing to run.");
+
+    /// <summary>A route that takes a multipart form got something else.</summary>
+    public static UploadRejectedException NotAForm(string detail) =>
+        new(Problems.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type", "Expected a multipart form", detail));
+
+    public static UploadRejectedException MalformedForm(Exception e) =>
+        BadRequest("malformed-form", "Malformed multipart form", $"The multipart body could not be read: {e.Message}");
+
     public static UploadRejectedException TooLarge(string detail) =>
-        new(Problems.Create(StatusCodes.Status413PayloadTooLarge, "upload-too-large", "Submission too large", detail));
+        new(Problems.Create(StatusCodes.Status413PayloadTooLarge, "upload-too-large", "Upload too large", detail));
 }

@@ -45,7 +45,7 @@ public sealed partial class WorkingDirectory(SessionServiceOptions options)
         }
         if (length == 0 && onlyFile)
         {
-            throw UploadRejectedException.BadRequest("empty-file", "Empty script", $"'{clientName}' is empty: there is nothing to run.");
+            throw UploadRejectedException.EmptyScript(clientName);
         }
         await using var content = open();
         Add(path, await ReadCappedAsync(content, path, cancellationToken));

@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Executor.Session.Uploads;
-using Executor.SessionCore;
 using Executor.SessionCore.Sessions;
 using Executor.SessionCore.Storage;
 using Executor.SessionCore.Submissions;
@@ -99,8 +98,7 @@ public static partial class EnginePytestApi
     {
         if (!request.HasFormContentType)
         {
-            throw new UploadRejectedException(Problems.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type",
-                "Expected a multipart form", "POST /execute_pytest takes multipart/form-data: 'files', or 'code' and 'tests'."));
+            throw UploadRejectedException.NotAForm("POST /execute_pytest takes multipart/form-data: 'files', or 'code' and 'tests'.");
         }
         IFormCollection form;
         try
@@ -109,7 +107,7 @@ public static partial class EnginePytestApi
         }
         catch (Exception e) when (e is InvalidDataException or IOException or BadHttpRequestException)
         {
-            throw UploadRejectedException.BadRequest("malformed-form", "Malformed multipart form", $"The multipart body could not be read: {e.Message}");
+            throw UploadRejectedException.MalformedForm(e);
         }
         var directory = new WorkingDirectory(options);
         var tests = new List<string>();

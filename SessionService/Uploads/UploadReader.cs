@@ -1,4 +1,3 @@
-using Executor.SessionCore;
 using Executor.SessionCore.Sessions;
 using Executor.SessionCore.Submissions;
 using Microsoft.AspNetCore.Http.Features;
@@ -49,9 +48,8 @@ public static class UploadReader
     {
         if (!request.HasFormContentType || request.ContentType?.Contains("multipart/form-data", StringComparison.OrdinalIgnoreCase) != true)
         {
-            throw new UploadRejectedException(Problems.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type",
-                "Expected a multipart form",
-                $"POST /execute takes multipart/form-data with the script in a field named '{FileField}' (got '{request.ContentType ?? "no content type"}')."));
+            throw UploadRejectedException.NotAForm(
+                $"POST /execute takes multipart/form-data with the script in a field named '{FileField}' (got '{request.ContentType ?? "no content type"}').");
         }
         try
         {
@@ -69,7 +67,7 @@ public static class UploadReader
         }
         catch (Exception e) when (e is InvalidDataException or IOException or BadHttpRequestException)
         {
-            throw UploadRejectedException.BadRequest("malformed-form", "Malformed multipart form", $"The multipart body could not be read: {e.Message}");
+            throw UploadRejectedException.MalformedForm(e);
         }
     }
 }
