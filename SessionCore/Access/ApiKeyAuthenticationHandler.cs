@@ -11,8 +11,8 @@ using Microsoft.Extensions.Options;
 namespace Executor.SessionCore.Access;
 
 /// <summary>
-/// Authenticates API keys, presented as "Authorization: Bearer &lt;key&gt;", "X-API-Key: &lt;key&gt;" or (the Judge0 clients'
-/// header) "X-Auth-Token: &lt;key&gt;". A key's record is cached for two seconds, so a revoked key stops working on every
+/// Authenticates API keys, presented as "Authorization: Bearer &lt;key&gt;", "X-API-Key: &lt;key&gt;" or "X-Auth-Token:
+/// &lt;key&gt;" (the header some compatible clients send). A key's record is cached for two seconds, so a revoked key stops working on every
 /// replica within that (the promise is five). Keys are compared in constant time and never logged. An address that
 /// keeps presenting missing or wrong keys is slowed down: past Auth:FailuresPerMinute it gets 429, not 401.
 /// </summary>

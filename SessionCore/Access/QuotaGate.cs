@@ -8,9 +8,8 @@ using Microsoft.Extensions.Options;
 namespace Executor.SessionCore.Access;
 
 /// <summary>
-/// A submission against its caller's quotas, the same on every surface (native, pytest, Piston, Judge0 and its
-/// batches, MCP): ceilings on timeout_seconds and memory_mb (400 bad-limit naming the key's ceiling), runs per minute
-/// (one permit per run, not per request: a Judge0 batch of 20 takes 20), and the problems for what the store refuses
+/// A submission against its caller's quotas, the same on every surface: ceilings on timeout_seconds and memory_mb (400 bad-limit naming the key's ceiling), runs per minute
+/// (one permit per run, not per request: a batch of 20 takes 20), and the problems for what the store refuses
 /// atomically with the insert: sessions queued and running at once, and bytes stored (429 with Retry-After).
 /// </summary>
 public sealed class QuotaGate(IOptions<AuthOptions> options, IOptions<SessionServiceOptions> sessions) : IDisposable

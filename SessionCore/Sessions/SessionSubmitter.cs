@@ -14,8 +14,7 @@ using Microsoft.Extensions.Options;
 namespace Executor.SessionCore.Sessions;
 
 /// <summary>
-/// What every way of submitting code shares once the request is read (the native form and JSON, the Engine's pytest
-/// route, Piston, Judge0): the callback check, the caller's ceilings and quotas, a host that can run it, the runtime,
+/// What every way of submitting code shares once the request is read: the callback check, the caller's ceilings and quotas, a host that can run it, the runtime,
 /// the queue; then, when asked, the wait for the end. Each surface only translates its request into an
 /// <see cref="Submission"/> and the outcome into its own answer, so keys, quotas and ownership are the same everywhere.
 /// </summary>
@@ -41,7 +40,7 @@ public sealed class SessionSubmitter(
     public const int DefaultTimeoutSeconds = LimitDefaults.TimeoutSeconds;
 
     /// <summary>
-    /// How long a synchronous surface (pytest, Piston, Judge0 with wait, MCP) waits for a run's end: its timeout (10 s when
+    /// How long a synchronous surface waits for a run's end: its timeout (10 s when
     /// it names none) and 15 s for the sandbox to start and report, within Sessions:MaxWaitSeconds.
     /// </summary>
     public TimeSpan RunWait(Submission upload) =>

@@ -236,8 +236,8 @@ public static class Schema
                 ALTER TABLE callbacks ADD COLUMN destination text;
                 CREATE INDEX sessions_owner ON sessions (owner);
                 """),
-        // The core no longer knows Judge0: what a Judge0 submission kept among the core's options (language_id,
-        // expected_output, redirect_stderr_to_stdout) moves to its surface's data, as RunOptions.Surface and SurfaceData.
+        // Sessions stored before surfaces had data of their own: what one surface kept among the core's options
+        // (language_id, expected_output, redirect_stderr_to_stdout) moves to that surface's data (RunOptions.Surface, SurfaceData).
         new(10, "a surface's own fields leave the core's options for the surface's data",
             Sqlite: """
                 UPDATE sessions SET options = json_set(

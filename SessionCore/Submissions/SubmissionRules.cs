@@ -4,8 +4,7 @@ using Executor.SessionCore.Sessions;
 namespace Executor.SessionCore.Submissions;
 
 /// <summary>
-/// The rules every submission meets, whichever surface built it (the form, JSON, Piston, Judge0, the Engine's pytest
-/// route, MCP): an entry point among its files that is not empty, stdin, arguments and limits within the server's
+/// The rules every submission meets, whichever surface built it: an entry point among its files that is not empty, stdin, arguments and limits within the server's
 /// bounds, a runtime id that could be one. The files' own rules (names, sizes, counts, zips) are
 /// <see cref="WorkingDirectory"/>'s, checked as they arrive. A refusal is an <see cref="UploadRejectedException"/> with
 /// the same problem type on every surface.

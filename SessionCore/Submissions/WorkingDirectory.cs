@@ -24,7 +24,7 @@ public sealed partial class WorkingDirectory(SessionServiceOptions options)
     public Task AddAsync(IFormFile upload, bool onlyFile, CancellationToken cancellationToken) =>
         AddAsync(upload.FileName ?? "", upload.Length, upload.OpenReadStream, onlyFile, cancellationToken);
 
-    /// <summary>A file that arrived in a JSON body (the native JSON form, Piston, Judge0), checked as an uploaded one is.</summary>
+    /// <summary>A file that arrived as bytes (in a JSON body, or built by a surface), checked as an uploaded one is.</summary>
     public Task AddAsync(string clientName, byte[] content, bool onlyFile, CancellationToken cancellationToken) =>
         AddAsync(clientName, content.Length, () => new MemoryStream(content, writable: false), onlyFile, cancellationToken);
 

@@ -1,5 +1,4 @@
 using Executor.Session.Live;
-using Executor.Session.OpenApi;
 using Executor.Session.Uploads;
 using Executor.SessionCore;
 using Executor.SessionCore.Sessions;
@@ -14,12 +13,15 @@ namespace Executor.Session.Apis;
 /// <summary>The public API of sessions: submit a script, read its result (at once or waiting), clean it up.</summary>
 public static class SessionsApi
 {
+    /// <summary>POST /execute's name, which the OpenAPI document's form description finds it by.</summary>
+    public const string ExecuteEndpointName = "Execute";
+
     public static IEndpointRouteBuilder MapSessionsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("").WithTags("Sessions");
 
         api.MapPost("/execute", ExecuteAsync)
-            .WithName(ExecuteFormTransformer.EndpointName)
+            .WithName(ExecuteEndpointName)
             .WithSummary("Submits a Python script to run in a fresh sandbox")
             .WithDescription("multipart/form-data with the script (a UTF-8 .py file) in the field 'file' (or the same fields as application/json, "
                 + "with 'code' or 'files' [{name, content, encoding: utf8|base64|hex}] for the files) — or several 'file' fields, "
