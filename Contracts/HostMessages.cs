@@ -59,6 +59,9 @@ public static class HostRoutes
     public const string Output = "/hosts/{host}/runs/{sessionId}/output";
     public const string Stdin = "/hosts/{host}/runs/{sessionId}/stdin";
 
+    /// <summary>The largest result a host may report: it carries the files the run handed back, base64 in JSON.</summary>
+    public const long MaxResultBytes = 512L * 1024 * 1024;
+
     public static string ClaimsOf(string host) => $"/hosts/{Uri.EscapeDataString(host)}/claims";
 
     public static string HeartbeatOf(string host) => $"/hosts/{Uri.EscapeDataString(host)}/heartbeat";

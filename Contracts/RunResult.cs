@@ -10,6 +10,9 @@ public static class RunStatus
     public const string OutputLimitExceeded = "output_limit_exceeded";
     public const string Cancelled = "cancelled";
     public const string InternalError = "internal_error";
+
+    /// <summary>Every terminal status, for the documents that list them.</summary>
+    public static IReadOnlyList<string> All { get; } = [Completed, Failed, TimedOut, MemoryExceeded, OutputLimitExceeded, Cancelled, InternalError];
 }
 
 /// <summary>How a run ended, as its runner host measured it. SessionService stores the first one it gets for a session.</summary>

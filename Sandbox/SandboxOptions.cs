@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Executor.Contracts;
 
 namespace Executor.Sandbox;
 
@@ -46,7 +47,7 @@ public sealed class SandboxOptions
 
     /// <summary>The python-3.11 runtime's memory limit (other runtimes have their own, see <see cref="RuntimeCatalog"/>).</summary>
     [Range(16, 65536)]
-    public int MemoryMb { get; set; } = 128;
+    public int MemoryMb { get; set; } = LimitDefaults.MemoryMb;
 
     [Range(0.01, 64)]
     public double Cpus { get; set; } = 0.5;
@@ -55,15 +56,15 @@ public sealed class SandboxOptions
     public int PidsLimit { get; set; } = 64;
 
     [Range(1, 3600)]
-    public int TimeoutSeconds { get; set; } = 10;
+    public int TimeoutSeconds { get; set; } = LimitDefaults.TimeoutSeconds;
 
     /// <summary>The most a request may ask for with timeout_seconds.</summary>
     [Range(1, 3600)]
-    public int MaxTimeoutSeconds { get; set; } = 60;
+    public int MaxTimeoutSeconds { get; set; } = LimitDefaults.MaxTimeoutSeconds;
 
     /// <summary>The most a request may ask for with memory_mb.</summary>
     [Range(16, 65536)]
-    public int MaxMemoryMb { get; set; } = 512;
+    public int MaxMemoryMb { get; set; } = LimitDefaults.MaxMemoryMb;
 
     /// <summary>Size of the writable work directory holding the user's files.</summary>
     [Range(1, 1024)]

@@ -1,11 +1,9 @@
-using Executor.Session.Access;
 using Executor.Session.Apis;
-using Executor.Session.Callbacks;
 using Executor.Session.Compat;
 using Executor.Session.Extensions;
 using Executor.Session.Live;
 using Executor.Session.Mcp;
-using Executor.Session.Runtimes;
+using Executor.SessionCore.Access;
 
 var builder = WebApplication.CreateBuilder(args);
 

@@ -11,6 +11,7 @@ public static class ServiceCollectionExtensions
         // Routes and clusters are configuration ("ReverseProxy"); destinations are service discovery names.
         builder.Services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
+            .AddConfigFilter<UploadBodyLimit>()
             // The gateway appends itself to X-Forwarded-For/Host/Proto instead of replacing them (YARP's default): a
             // tunnel or reverse proxy in front of the gateway, on this machine, then still shows, and SessionService's
             // open mode does not take its callers for local ones (see SessionService's OpenModeGate).

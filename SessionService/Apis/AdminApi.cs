@@ -1,7 +1,7 @@
 using System.ComponentModel;
-using Executor.Session.Access;
-using Executor.Session.Storage;
-using Executor.Session.Uploads;
+using Executor.SessionCore;
+using Executor.SessionCore.Access;
+using Executor.SessionCore.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Executor.Session.Apis;

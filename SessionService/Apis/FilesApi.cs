@@ -1,10 +1,8 @@
-using Executor.Session.Access;
-using Executor.Session.Sessions;
-using Executor.Session.Storage;
-using Executor.Session.Uploads;
+using Executor.SessionCore;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
 namespace Executor.Session.Apis;
@@ -27,9 +25,9 @@ public static class FilesApi
 
     public static async Task<Results<FileContentHttpResult, ProblemHttpResult>> DownloadAsync(
         [FromRoute(Name = "session_id")] string sessionId, [FromRoute] string path, HttpContext context, ISessionStore store,
-        IResultFiles files, IOptions<AuthOptions> auth, CancellationToken cancellationToken)
+        IResultFiles files, SessionCommands sessions, CancellationToken cancellationToken)
     {
-        var session = await SessionsApi.FindOwnedAsync(sessionId, context, store, auth.Value, cancellationToken);
+        var session = await sessions.FindOwnedAsync(sessionId, context, cancellationToken);
         if (session is null)
         {
             return TypedResults.Problem(Problems.SessionNotFound(sessionId));

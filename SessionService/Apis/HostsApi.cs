@@ -1,8 +1,8 @@
 using Executor.Contracts;
-using Executor.Session.Dispatch;
-using Executor.Session.Sessions;
-using Executor.Session.Storage;
-using Executor.Session.Telemetry;
+using Executor.SessionCore;
+using Executor.SessionCore.Dispatch;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
@@ -20,18 +20,16 @@ public static class HostsApi
     public static RouteGroupBuilder MapHostsApi(this IEndpointRouteBuilder app)
     {
         // Not the callers' keys: each host presents its own credential.
-        var api = app.MapGroup("/hosts/{host}").WithTags("Runner hosts").ExcludeFromDescription().AllowAnonymous().AddEndpointFilter(RequireHostCredential);
+        var api = app.MapGroup("").WithTags("Runner hosts").ExcludeFromDescription().AllowAnonymous().AddEndpointFilter(RequireHostCredential);
 
-        api.MapPost("/claims", ClaimAsync).WithName("ClaimRuns");
-        api.MapPost("/heartbeat", HeartbeatAsync).WithName("Heartbeat");
+        api.MapPost(HostRoutes.Claims, ClaimAsync).WithName("ClaimRuns");
+        api.MapPost(HostRoutes.Heartbeat, HeartbeatAsync).WithName("Heartbeat");
         // A result carries the files the run handed back (Sandbox:OutFilesMaxBytes, 8 MiB by default), base64 in JSON.
-        api.MapPost("/runs/{sessionId}/result", ReportAsync).WithName("ReportResult").WithMetadata(new RequestSizeLimitAttribute(MaxResultBytes));
-        api.MapPost("/runs/{sessionId}/output", ReceiveOutputAsync).WithName("StreamOutput");
-        api.MapGet("/runs/{sessionId}/stdin", ReadStdinAsync).WithName("ReadStdin");
+        api.MapPost(HostRoutes.Result, ReportAsync).WithName("ReportResult").WithMetadata(new RequestSizeLimitAttribute(HostRoutes.MaxResultBytes));
+        api.MapPost(HostRoutes.Output, ReceiveOutputAsync).WithName("StreamOutput");
+        api.MapGet(HostRoutes.Stdin, ReadStdinAsync).WithName("ReadStdin");
         return api;
     }
-
-    private const long MaxResultBytes = 512L * 1024 * 1024;
 
     public static async Task<Results<Ok<ClaimResponse>, BadRequest>> ClaimAsync(
         string host, ClaimRequest request, ClaimBroker broker, CancellationToken cancellationToken) =>
@@ -46,34 +44,13 @@ public static class HostsApi
     /// stops retrying. A result for a session another host claimed is not found.
     /// </summary>
     public static async Task<Results<Ok<ReportResponse>, NotFound, ProblemHttpResult>> ReportAsync(
-        string host, string sessionId, RunResult result, ISessionStore store, SessionCompletions completions, SubmittedJobs submitted,
-        SessionTelemetry telemetry, CancellationToken cancellationToken)
-    {
-        if (!SessionIds.IsWellFormed(sessionId))
+        string host, string sessionId, RunResult result, SessionCommands sessions, CancellationToken cancellationToken) =>
+        await sessions.CompleteAsync(host, sessionId, result, cancellationToken) switch
         {
-            return TypedResults.NotFound();
-        }
-        SessionRecord? stored;
-        using (var activity = SessionTelemetry.Source.StartActivity("store result"))
-        {
-            activity?.SetTag(SessionTelemetry.SessionId, sessionId);
-            activity?.SetTag(SessionTelemetry.Status, result.Status);
-            stored = await store.CompleteAsync(sessionId, result with { RunnerHost = host }, host, cancellationToken);
-        }
-        if (stored is null)
-        {
-            return await store.FindAsync(sessionId, cancellationToken) switch
-            {
-                null => TypedResults.NotFound(),
-                { Host: var claimedBy } when claimedBy != host => NotTheHosts(host, sessionId),
-                _ => TypedResults.Ok(new ReportResponse(false)),
-            };
-        }
-        submitted.Forget(sessionId);
-        completions.Completed(sessionId, stored);
-        telemetry.Ended(result.Status, result.WarmStart, result.DurationMs, host, stored.Owner);
-        return TypedResults.Ok(new ReportResponse(true));
-    }
+            (HostSession.Found, var stored) => TypedResults.Ok(new ReportResponse(stored)),
+            (HostSession.NotTheHosts, _) => TypedResults.Problem(Problems.NotTheHosts(host, sessionId)),
+            _ => TypedResults.NotFound(),
+        };
 
     /// <summary>
     /// A run's output as it happens (a body streamed for as long as the run lasts): kept in the store, so that whoever
@@ -120,67 +97,19 @@ public static class HostsApi
     }
 
     /// <summary>
-    /// An interactive run's input, for its runner host to write to the script's stdin (a long poll: it answers when
-    /// there is input or its end, or after <see cref="HostRoutes.StdinWait"/> with nothing). With no client attached
-    /// within Sessions:StdinAttachGraceSeconds of the start, the input ends: the script reads end of file.
+    /// An interactive run's input, for its runner host to write to the script's stdin (a long poll of at most
+    /// <see cref="HostRoutes.StdinWait"/>; see <see cref="SessionCommands.ReadStdinAsync"/>).
     /// </summary>
     public static async Task<Results<Ok<StdinBatch>, NotFound, ProblemHttpResult>> ReadStdinAsync(
-        string host, string sessionId, [FromQuery] long from, ISessionStore store, IStdinLog stdin, SessionSignals signals,
-        IOptions<SessionServiceOptions> options, TimeProvider time, CancellationToken cancellationToken)
-    {
-        if (!SessionIds.IsWellFormed(sessionId) || from < 0)
+        string host, string sessionId, [FromQuery] long from, SessionCommands sessions, CancellationToken cancellationToken) =>
+        await sessions.ReadStdinAsync(host, sessionId, from, HostRoutes.StdinWait, cancellationToken) switch
         {
-            return TypedResults.NotFound();
-        }
-        // A caller's input is for the host running the session, and no other.
-        if (await store.FindAsync(sessionId, cancellationToken) is not { } session)
-        {
-            return TypedResults.NotFound();
-        }
-        if (session.Host != host)
-        {
-            return NotTheHosts(host, sessionId);
-        }
-        var grace = TimeSpan.FromSeconds(options.Value.StdinAttachGraceSeconds);
-        var until = time.GetUtcNow() + HostRoutes.StdinWait;
-        while (true)
-        {
-            var arrived = signals.WhenInput(sessionId, cancellationToken); // listen first, then look
-            var read = await stdin.ReadStdinAsync(sessionId, from, cancellationToken);
-            if (read.Status is null)
-            {
-                return TypedResults.NotFound();
-            }
-            var data = read.Chunks.SelectMany(c => c.Data.Skip((int)Math.Max(0, from - c.Offset))).ToArray();
-            var ended = read.ClosedAt is not null || SessionStatus.IsTerminal(read.Status);
-            if (data.Length > 0 || ended)
-            {
-                return TypedResults.Ok(new StdinBatch(data, from + data.Length, ended));
-            }
-            var now = time.GetUtcNow();
-            if (read.AttachedAt is null && read.StartedAt is { } started && now >= started + grace)
-            {
-                // Nobody came: end of file, for a client that comes late too. Read once more: a client that attached
-                // and wrote just before the close has its input delivered ahead of the end.
-                await stdin.CloseStdinAsync(sessionId, cancellationToken);
-                continue;
-            }
-            if (now >= until)
-            {
-                return TypedResults.Ok(new StdinBatch([], from, End: false));
-            }
-            await Task.WhenAny(arrived, Task.Delay(TimeSpan.FromSeconds(1), time, cancellationToken));
-            cancellationToken.ThrowIfCancellationRequested();
-        }
-    }
+            (HostSession.Found, { } batch) => TypedResults.Ok(batch),
+            (HostSession.NotTheHosts, _) => TypedResults.Problem(Problems.NotTheHosts(host, sessionId)),
+            _ => TypedResults.NotFound(),
+        };
 
     private static bool IsHostId(string host) => host.Length is > 0 and <= 128 && host.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
-
-    private static ProblemHttpResult NotTheHosts(string host, string sessionId) => TypedResults.Problem(
-        statusCode: StatusCodes.Status404NotFound,
-        type: "urn:executor:problem:not-the-hosts-session",
-        title: "Not this host's session",
-        detail: $"Runner host '{host}' does not run session {sessionId}.");
 
     /// <summary>The path's host must be the one whose credential the call carries, and not revoked.</summary>
     private static async ValueTask<object?> RequireHostCredential(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
@@ -193,19 +122,11 @@ public static class HostsApi
         var options = context.HttpContext.RequestServices.GetRequiredService<IOptions<SessionServiceOptions>>().Value;
         if (!HostCredentials.IsValid(options.HostSecret, host, request.Headers[ContractsJson.HostTokenHeader].ToString()))
         {
-            return TypedResults.Problem(
-                statusCode: StatusCodes.Status401Unauthorized,
-                type: "urn:executor:problem:host-credential-required",
-                title: "Not this host's credential",
-                detail: $"Calls for runner host '{host}' must carry that host's own credential in {ContractsJson.HostTokenHeader}.");
+            return TypedResults.Problem(Problems.HostCredentialRequired(host, ContractsJson.HostTokenHeader));
         }
         if (options.RevokedHosts.Contains(host, StringComparer.Ordinal))
         {
-            return TypedResults.Problem(
-                statusCode: StatusCodes.Status403Forbidden,
-                type: "urn:executor:problem:host-revoked",
-                title: "Runner host revoked",
-                detail: $"Runner host '{host}' is revoked (Sessions:RevokedHosts): it may not claim work or report.");
+            return TypedResults.Problem(Problems.HostRevoked(host));
         }
         return await next(context);
     }

@@ -1,7 +1,7 @@
-using Executor.Session.Access;
-using Executor.Session.Dispatch;
-using Executor.Session.Storage;
-using Executor.Session.Uploads;
+using Executor.SessionCore;
+using Executor.SessionCore.Access;
+using Executor.SessionCore.Dispatch;
+using Executor.SessionCore.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;

@@ -1,12 +1,9 @@
-using Executor.Contracts;
-using Executor.Session.Access;
-using Executor.Session.Dispatch;
-using Executor.Session.OpenApi;
 using Executor.Session.Live;
-using Executor.Session.Sessions;
-using Executor.Session.Storage;
-using Executor.Session.Telemetry;
 using Executor.Session.Uploads;
+using Executor.SessionCore;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Submissions;
+using Executor.SessionCore.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
@@ -16,12 +13,15 @@ namespace Executor.Session.Apis;
 /// <summary>The public API of sessions: submit a script, read its result (at once or waiting), clean it up.</summary>
 public static class SessionsApi
 {
+    /// <summary>POST /execute's name, which the OpenAPI document's form description finds it by.</summary>
+    public const string ExecuteEndpointName = "Execute";
+
     public static IEndpointRouteBuilder MapSessionsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("").WithTags("Sessions");
 
         api.MapPost("/execute", ExecuteAsync)
-            .WithName(ExecuteFormTransformer.EndpointName)
+            .WithName(ExecuteEndpointName)
             .WithSummary("Submits a Python script to run in a fresh sandbox")
             .WithDescription("multipart/form-data with the script (a UTF-8 .py file) in the field 'file' (or the same fields as application/json, "
                 + "with 'code' or 'files' [{name, content, encoding: utf8|base64|hex}] for the files) — or several 'file' fields, "
@@ -59,13 +59,13 @@ public static class SessionsApi
         if (WaitFor(wait, waitSeconds, options.Value) is not { } waitFor)
         {
             telemetry.Rejected("bad_wait");
-            return TypedResults.Problem(BadWait(options.Value));
+            return TypedResults.Problem(Problems.BadWait(options.Value.MaxWaitSeconds));
         }
         if (waitFor > TimeSpan.Zero && gate.TryEnter(context) is { } tooMany)
         {
             return TypedResults.Problem(tooMany);
         }
-        Upload? upload;
+        Submission? upload;
         using (var validate = SessionTelemetry.Source.StartActivity("validate upload"))
         {
             // The form, or the same fields as JSON.
@@ -96,14 +96,13 @@ public static class SessionsApi
 
     public static async Task<Results<Ok<SessionResult>, Accepted<PendingResponse>, ProblemHttpResult>> GetResultAsync(
         [FromRoute(Name = "session_id")] string sessionId, [FromQuery(Name = "wait_seconds")] int? waitSeconds, HttpContext context,
-        ISessionStore store, SessionCompletions completions, IOptions<SessionServiceOptions> options, IOptions<AuthOptions> auth,
-        StreamGate gate, CancellationToken cancellationToken)
+        SessionCommands sessions, IOptions<SessionServiceOptions> options, StreamGate gate, CancellationToken cancellationToken)
     {
         if (WaitFor(wait: null, waitSeconds, options.Value) is not { } waitFor)
         {
-            return TypedResults.Problem(BadWait(options.Value));
+            return TypedResults.Problem(Problems.BadWait(options.Value.MaxWaitSeconds));
         }
-        var session = await FindOwnedAsync(sessionId, context, store, auth.Value, cancellationToken);
+        var session = await sessions.FindOwnedAsync(sessionId, context, cancellationToken);
         if (session is null)
         {
             return TypedResults.Problem(Problems.SessionNotFound(sessionId));
@@ -114,7 +113,7 @@ public static class SessionsApi
             {
                 return TypedResults.Problem(tooMany);
             }
-            session = await completions.WaitAsync(sessionId, waitFor, cancellationToken) ?? session;
+            session = await sessions.WaitAsync(session, waitFor, cancellationToken);
         }
         if (!SessionStatus.IsTerminal(session.Status))
         {
@@ -123,63 +122,16 @@ public static class SessionsApi
         return TypedResults.Ok(SessionResults.From(session));
     }
 
-    /// <summary>The session, if it exists and the caller may see it (its own; an operator sees every one). Null otherwise: 404 either way, so ids leak nothing.</summary>
-    internal static async Task<SessionRecord?> FindOwnedAsync(
-        string sessionId, HttpContext context, ISessionStore store, AuthOptions auth, CancellationToken cancellationToken) =>
-        SessionIds.IsWellFormed(sessionId) && await store.FindAsync(sessionId, cancellationToken) is { } session
-            && Caller.Of(context, auth).Owns(session.Owner)
-            ? session
-            : null;
-
     public static async Task<Results<Ok<CleanupResponse>, ProblemHttpResult>> CleanupAsync(
-        [FromRoute(Name = "session_id")] string sessionId, HttpContext context, IOptions<AuthOptions> auth,
-        ISessionStore store, SessionCompletions completions, SessionSignals signals, TimeProvider time, CancellationToken cancellationToken)
+        [FromRoute(Name = "session_id")] string sessionId, HttpContext context, SessionCommands sessions, CancellationToken cancellationToken)
     {
-        var session = await FindOwnedAsync(sessionId, context, store, auth.Value, cancellationToken);
+        var session = await sessions.FindOwnedAsync(sessionId, context, cancellationToken);
         if (session is null)
         {
             return TypedResults.Problem(Problems.SessionNotFound(sessionId));
         }
-        if (session.Status == SessionStatus.Queued)
-        {
-            // Not claimed yet: it ends here (a claim racing this one finds it running, and the next branch applies).
-            session = await End(store, completions, time, sessionId, "Cancelled by a cleanup request before it started.", cancellationToken)
-                ?? await store.FindAsync(sessionId, cancellationToken) ?? session;
-        }
-        if (session.Status == SessionStatus.Running)
-        {
-            // Its runner host hears of it at its next heartbeat (at once: the heartbeat is waiting), kills the run,
-            // removes its container and reports the result, which this request waits for.
-            session = await store.RequestCancelAsync(sessionId, cancellationToken) ?? session;
-            if (session.Host is { } host)
-            {
-                signals.CallHost(host);
-            }
-            session = await completions.WaitAsync(sessionId, CleanupWait, cancellationToken) ?? session;
-            if (!SessionStatus.IsTerminal(session.Status))
-            {
-                session = await End(store, completions, time, sessionId,
-                    $"Cancelled by a cleanup request; its runner host '{session.Host}' did not confirm within {CleanupWait.TotalSeconds:0} s.",
-                    cancellationToken) ?? await store.FindAsync(sessionId, cancellationToken) ?? session;
-            }
-        }
+        session = await sessions.CancelAsync(session, cancellationToken);
         return TypedResults.Ok(new CleanupResponse("cleaned up", session.Status));
-    }
-
-    /// <summary>How long a cleanup waits for the runner host to kill the run before it ends the session itself.</summary>
-    private static readonly TimeSpan CleanupWait = TimeSpan.FromSeconds(10);
-
-    private static async Task<SessionRecord?> End(
-        ISessionStore store, SessionCompletions completions, TimeProvider time, string sessionId, string detail, CancellationToken cancellationToken)
-    {
-        var now = time.GetUtcNow();
-        var ended = await store.CompleteAsync(sessionId,
-            new RunResult { Status = SessionStatus.Cancelled, Detail = detail, StartedAt = now, FinishedAt = now }, host: null, cancellationToken);
-        if (ended is not null)
-        {
-            completions.Completed(sessionId, ended);
-        }
-        return ended;
     }
 
     private static PendingResponse Pending(string sessionId, string state) => new(SessionStatus.StillRunning, state, sessionId);
@@ -191,8 +143,4 @@ public static class SessionsApi
         >= 0 when waitSeconds <= options.MaxWaitSeconds => TimeSpan.FromSeconds(waitSeconds.Value),
         _ => null,
     };
-
-    private static ProblemDetails BadWait(SessionServiceOptions options) => Problems.Create(
-        StatusCodes.Status400BadRequest, "bad-wait", "Invalid wait",
-        $"wait_seconds must be a whole number from 0 to {options.MaxWaitSeconds}.");
 }

@@ -2,10 +2,12 @@ using System.ComponentModel;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Executor.Session.Sessions;
-using Executor.Session.Storage;
 using Executor.Session.Uploads;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Storage;
+using Executor.SessionCore.Submissions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
 
 namespace Executor.Session.Compat;
 
@@ -46,7 +48,7 @@ public static partial class EnginePytestApi
     public static async Task<IResult> ExecuteAsync(
         HttpContext context, SessionSubmitter submitter, IResultFiles results, IOptions<SessionServiceOptions> options, CancellationToken cancellationToken)
     {
-        Upload upload;
+        Submission upload;
         IReadOnlyList<string> tests;
         try
         {
@@ -91,13 +93,12 @@ public static partial class EnginePytestApi
         };
     }
 
-    private static async Task<(Upload Upload, IReadOnlyList<string> Tests)> ReadAsync(
+    private static async Task<(Submission Submission, IReadOnlyList<string> Tests)> ReadAsync(
         HttpRequest request, SessionServiceOptions options, CancellationToken cancellationToken)
     {
         if (!request.HasFormContentType)
         {
-            throw new UploadRejectedException(Problems.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type",
-                "Expected a multipart form", "POST /execute_pytest takes multipart/form-data: 'files', or 'code' and 'tests'."));
+            throw UploadRejectedException.NotAForm("POST /execute_pytest takes multipart/form-data: 'files', or 'code' and 'tests'.");
         }
         IFormCollection form;
         try
@@ -106,7 +107,7 @@ public static partial class EnginePytestApi
         }
         catch (Exception e) when (e is InvalidDataException or IOException or BadHttpRequestException)
         {
-            throw UploadRejectedException.BadRequest("malformed-form", "Malformed multipart form", $"The multipart body could not be read: {e.Message}");
+            throw UploadRejectedException.MalformedForm(e);
         }
         var directory = new WorkingDirectory(options);
         var tests = new List<string>();
@@ -142,7 +143,8 @@ public static partial class EnginePytestApi
                 "None of the files is a test: name them test_*.py or *_test.py (or send them in 'tests')."), "No test files provided");
         }
         await directory.AddAsync(Runner, Encoding.UTF8.GetBytes(RunnerScript(tests)), onlyFile: false, cancellationToken);
-        return (new Upload(Runner, directory.Files, RunOptionsReader.Read(form, options) with { Stdin = null }), tests);
+        var fields = new Dictionary<string, StringValues>(form, StringComparer.OrdinalIgnoreCase);
+        return (SubmissionRules.Complete(directory, Runner, RunOptionsReader.Read(fields, options) with { Stdin = null }, options), tests);
     }
 
     private static UploadRejectedException WithError(UploadRejectedException e, string error)

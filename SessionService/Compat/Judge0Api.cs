@@ -2,11 +2,10 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Executor.Session.Access;
-using Executor.Session.Apis;
-using Executor.Session.Sessions;
-using Executor.Session.Storage;
 using Executor.Session.Uploads;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Storage;
+using Executor.SessionCore.Submissions;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
@@ -139,11 +138,11 @@ public static class Judge0Api
     }
 
     public static async Task<IResult> GetAsync(
-        string token, HttpContext context, ISessionStore store, IWorkQueue queue, IOptions<AuthOptions> auth,
+        string token, HttpContext context, SessionCommands sessions, IWorkQueue queue,
         [FromQuery(Name = "base64_encoded")] bool? base64, [FromQuery] string? fields, CancellationToken cancellationToken)
     {
-        var session = await SessionsApi.FindOwnedAsync(token, context, store, auth.Value, cancellationToken);
-        if (session is null || session.Options.LanguageId is null)
+        var session = await sessions.FindOwnedAsync(token, context, cancellationToken);
+        if (session is null || Judge0Fields.Of(session.Options) is null)
         {
             return TypedResults.Json(new { error = "Not Found" }, statusCode: StatusCodes.Status404NotFound);
         }
@@ -184,7 +183,7 @@ public static class Judge0Api
     }
 
     public static async Task<IResult> GetBatchAsync(
-        HttpContext context, ISessionStore store, IWorkQueue queue, IOptions<AuthOptions> auth, [FromQuery] string? tokens,
+        HttpContext context, SessionCommands sessions, IWorkQueue queue, [FromQuery] string? tokens,
         [FromQuery(Name = "base64_encoded")] bool? base64, [FromQuery] string? fields, CancellationToken cancellationToken)
     {
         var list = (tokens ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -196,8 +195,8 @@ public static class Judge0Api
         var submissions = new JsonArray();
         foreach (var token in list)
         {
-            var session = await SessionsApi.FindOwnedAsync(token, context, store, auth.Value, cancellationToken);
-            submissions.Add(session is null || session.Options.LanguageId is null
+            var session = await sessions.FindOwnedAsync(token, context, cancellationToken);
+            submissions.Add(session is null || Judge0Fields.Of(session.Options) is null
                 ? null
                 : Judge0Format.Submission(session, wanted.Contains("source_code") ? await SourceAsync(queue, session, cancellationToken) : null, wanted, base64 == true));
         }
@@ -205,7 +204,7 @@ public static class Judge0Api
     }
 
     /// <summary>A Judge0 submission as an upload: its source as main.py, its stdin, arguments and limits; or Judge0's error answer.</summary>
-    private static async Task<(Upload? Upload, IResult? Invalid)> ReadSubmissionAsync(
+    private static async Task<(Submission? Submission, IResult? Invalid)> ReadSubmissionAsync(
         JsonElement body, bool base64, SessionServiceOptions options, CancellationToken cancellationToken, bool errorsOnly = false)
     {
         if (body.ValueKind != JsonValueKind.Object)
@@ -283,27 +282,19 @@ public static class Judge0Api
         var timeout = wall is { } w ? (int)Math.Ceiling(w) : cpu is { } c ? (int)Math.Ceiling(Math.Min(maxSeconds, c * 2)) : (int?)null;
         var args = body.TryGetProperty("command_line_arguments", out var a) && a.ValueKind == JsonValueKind.String
             ? a.GetString()!.Split(' ', StringSplitOptions.RemoveEmptyEntries) : [];
-        var request = new JsonObject
-        {
-            // Judge0's additional files are a zip beside the source: unpacked by the upload's own rules and limits.
-            ["files"] = new JsonArray(
-            [
-                new JsonObject { ["name"] = WorkingDirectory.DefaultEntrypoint, ["content"] = source },
-                .. additional is null ? Array.Empty<JsonNode>() : [new JsonObject { ["name"] = AdditionalFilesName, ["content"] = additional, ["encoding"] = "base64" }],
-            ]),
-            ["entrypoint"] = WorkingDirectory.DefaultEntrypoint,
-            ["stdin"] = stdin,
-            ["args"] = new JsonArray([.. args.Select(x => (JsonNode?)x)]),
-            ["timeout_seconds"] = timeout,
-            ["memory_mb"] = memoryKb is { } k ? Math.Max(16, (int)Math.Ceiling(k / 1024.0)) : null,
-            ["runtime"] = Judge0Format.RuntimeOf(languageId!.Value),
-            ["callback_url"] = body.TryGetProperty("callback_url", out var cb) && cb.ValueKind == JsonValueKind.String ? cb.GetString() : null,
-        };
+        var callback = body.TryGetProperty("callback_url", out var cb) && cb.ValueKind == JsonValueKind.String ? cb.GetString() : null;
+        var redirect = body.TryGetProperty("redirect_stderr_to_stdout", out var r) && r.ValueKind == JsonValueKind.True;
         try
         {
-            var upload = await JsonUploadReader.ReadAsync(JsonSerializer.SerializeToElement(request), options, cancellationToken);
-            var redirect = body.TryGetProperty("redirect_stderr_to_stdout", out var r) && r.ValueKind == JsonValueKind.True;
-            return (upload with { Options = upload.Options with { ExpectedOutput = expected, LanguageId = languageId, RedirectStderrToStdout = redirect } }, null);
+            // Judge0's additional files are a zip beside the source: unpacked by the upload's own rules and limits.
+            var directory = await JsonUploadReader.DirectoryAsync(
+            [
+                (WorkingDirectory.DefaultEntrypoint, Encoding.UTF8.GetBytes(source!)),
+                .. additional is null ? [] : new[] { (AdditionalFilesName, JsonUploadReader.Decode(AdditionalFilesName, additional, "base64")) },
+            ], options, cancellationToken);
+            var run = new RunOptions(args, stdin, timeout, memoryKb is { } k ? Math.Max(SubmissionRules.MinMemoryMb, (int)Math.Ceiling(k / 1024.0)) : null,
+                CallbackUrl: string.IsNullOrWhiteSpace(callback) ? null : callback.Trim(), Runtime: Judge0Format.RuntimeOf(languageId!.Value));
+            return (SubmissionRules.Complete(directory, WorkingDirectory.DefaultEntrypoint, new Judge0Fields(languageId.Value, expected, redirect).On(run), options), null);
         }
         catch (UploadRejectedException e)
         {
@@ -348,7 +339,7 @@ public static class Judge0Api
         return seconds;
     }
 
-    private static SessionFile Source(Upload upload) => upload.Files.First(f => f.Path == upload.Entrypoint);
+    private static SessionFile Source(Submission upload) => upload.Files.First(f => f.Path == upload.Entrypoint);
 
     private static async Task<SessionFile?> SourceAsync(IWorkQueue queue, SessionRecord session, CancellationToken cancellationToken)
     {

@@ -1,9 +1,11 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Executor.Contracts;
-using Executor.Session.Sessions;
-using Executor.Session.Storage;
+using Executor.SessionCore.Callbacks;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Storage;
 
 namespace Executor.Session.Compat;
 
@@ -13,6 +15,9 @@ namespace Executor.Session.Compat;
 /// </summary>
 public static class Judge0Format
 {
+    /// <summary>The surface name Judge0's sessions carry (<see cref="RunOptions.Surface"/>): read back and called back as Judge0's.</summary>
+    public const string Surface = "judge0";
+
     public const int PythonId = 71;
     public const int Python311Id = 92;
 
@@ -52,7 +57,7 @@ public static class Judge0Format
         }
         var id = run.Status switch
         {
-            RunStatus.Completed when session.Options.ExpectedOutput is { } expected => Same(Stdout(session.Options, run), expected) ? 3 : 4,
+            RunStatus.Completed when Judge0Fields.Of(session.Options)?.ExpectedOutput is { } expected => Same(Stdout(session.Options, run), expected) ? 3 : 4,
             RunStatus.Completed => 3,
             RunStatus.TimedOut => 5,
             RunStatus.Failed when run.Signal is { } signal => signal switch { 11 => 7, 25 => 8, 8 => 9, 6 => 10, _ => 12 },
@@ -64,7 +69,7 @@ public static class Judge0Format
     }
 
     /// <summary>The run's stdout as Judge0 shows it: with redirect_stderr_to_stdout, the combined output in write order.</summary>
-    private static string Stdout(RunOptions options, RunResult run) => options.RedirectStderrToStdout ? run.Logs : run.Stdout;
+    private static string Stdout(RunOptions options, RunResult run) => Judge0Fields.Of(options)?.RedirectStderrToStdout == true ? run.Logs : run.Stdout;
 
     /// <summary>Judge0 compares output and expected output without their trailing whitespace.</summary>
     private static bool Same(string stdout, string expected) =>
@@ -76,17 +81,18 @@ public static class Judge0Format
         var run = SessionStatus.IsTerminal(session.Status) ? session.Result : null;
         var (statusId, description) = Status(session);
         var options = session.Options;
+        var judge0 = Judge0Fields.Of(options);
         JsonNode? Text(string? value) => value is null ? null : base64 ? Convert.ToBase64String(Encoding.UTF8.GetBytes(value)) : value;
         string? Seconds(double? ms) => ms is { } v ? (v / 1000).ToString("0.000", CultureInfo.InvariantCulture) : null;
         var all = new Dictionary<string, Func<JsonNode?>>(StringComparer.Ordinal)
         {
             ["token"] = () => session.Id,
             ["source_code"] = () => Text(source is null ? null : Encoding.UTF8.GetString(source.Content)),
-            ["language_id"] = () => options.LanguageId,
+            ["language_id"] = () => judge0?.LanguageId,
             ["stdin"] = () => Text(options.Stdin),
-            ["expected_output"] = () => Text(options.ExpectedOutput),
+            ["expected_output"] = () => Text(judge0?.ExpectedOutput),
             ["stdout"] = () => Text(run is null || Stdout(options, run) is not { Length: > 0 } stdout ? null : stdout),
-            ["stderr"] = () => Text(run is null || options.RedirectStderrToStdout || run.Stderr.Length == 0 ? null : run.Stderr),
+            ["stderr"] = () => Text(run is null || judge0?.RedirectStderrToStdout == true || run.Stderr.Length == 0 ? null : run.Stderr),
             ["compile_output"] = () => null,
             ["message"] = () => Text(run is null ? null : Message(run)),
             ["exit_code"] = () => run?.Signal is null ? run?.ExitCode : null,
@@ -103,7 +109,7 @@ public static class Judge0Format
             ["memory_limit"] = () => options.MemoryMb is { } mb ? (JsonNode)(mb * 1024) : null,
             ["callback_url"] = () => options.CallbackUrl,
             ["command_line_arguments"] = () => options.Args.Count == 0 ? null : string.Join(' ', options.Args),
-            ["redirect_stderr_to_stdout"] = () => options.RedirectStderrToStdout,
+            ["redirect_stderr_to_stdout"] = () => judge0?.RedirectStderrToStdout ?? false,
         };
         var submission = new JsonObject();
         foreach (var field in fields)
@@ -131,4 +137,32 @@ public static class Judge0Format
         "*" => AllFields,
         var list => [.. list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(AllFields.Contains).Distinct()],
     };
+}
+
+/// <summary>
+/// What a Judge0 submission keeps beyond the core's options (<see cref="RunOptions.SurfaceData"/>): its language, the
+/// output it expects (Accepted or Wrong Answer by it) and whether its stdout is the combined output.
+/// </summary>
+public sealed record Judge0Fields(int LanguageId, string? ExpectedOutput, bool RedirectStderrToStdout)
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    /// <summary>The options of a session submitted through Judge0's API, carrying these fields.</summary>
+    public RunOptions On(RunOptions options) =>
+        options with { Surface = Judge0Format.Surface, SurfaceData = JsonSerializer.SerializeToElement(this, Json) };
+
+    /// <summary>The fields of a session submitted through Judge0's API; null for a session submitted otherwise.</summary>
+    public static Judge0Fields? Of(RunOptions options) =>
+        options.Surface == Judge0Format.Surface && options.SurfaceData is { } data ? data.Deserialize<Judge0Fields>(Json) : null;
+}
+
+/// <summary>Judge0's callback: a PUT of the submission as Judge0 writes it, with its default fields.</summary>
+public sealed class Judge0CallbackFormat : ICallbackFormat
+{
+    public string Surface => Judge0Format.Surface;
+
+    public HttpMethod Method => HttpMethod.Put;
+
+    public byte[] Body(SessionRecord session) =>
+        JsonSerializer.SerializeToUtf8Bytes(Judge0Format.Submission(session, null, Judge0Format.DefaultFields, base64: false));
 }

@@ -1,11 +1,11 @@
 using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Executor.Contracts;
-using Executor.Session.Runtimes;
-using Executor.Session.Sessions;
 using Executor.Session.Uploads;
+using Executor.SessionCore.Runtimes;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Submissions;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
@@ -93,22 +93,15 @@ public static class PistonApi
         {
             return Error(limitError);
         }
-        var request = new JsonObject
-        {
-            ["files"] = Files(files),
-            ["entrypoint"] = EntryName(files[0], 0),
-            ["runtime"] = runtime.Id,
-            ["stdin"] = Text(body, "stdin") ?? "",
-            ["args"] = body.TryGetProperty("args", out var args) && args.ValueKind == JsonValueKind.Array
-                ? new JsonArray([.. args.EnumerateArray().Select(a => (JsonNode?)JsonValue.Create(a.ValueKind == JsonValueKind.String ? a.GetString() : a.GetRawText()))])
-                : new JsonArray(),
-            ["timeout_seconds"] = timeout.Value,
-            ["memory_mb"] = memory.Value,
-        };
-        Upload upload;
+        Submission upload;
         try
         {
-            upload = await JsonUploadReader.ReadAsync(JsonSerializer.SerializeToElement(request), limits, cancellationToken);
+            var directory = await JsonUploadReader.DirectoryAsync(JsonUploadReader.Files(null, Files(files)), limits, cancellationToken);
+            var args = body.TryGetProperty("args", out var given) && given.ValueKind == JsonValueKind.Array
+                ? [.. given.EnumerateArray().Select(a => a.ValueKind == JsonValueKind.String ? a.GetString()! : a.GetRawText())]
+                : Array.Empty<string>();
+            upload = SubmissionRules.Complete(directory, EntryName(files[0], 0),
+                new RunOptions(args, Text(body, "stdin") ?? "", timeout.Value, memory.Value, Runtime: runtime.Id), limits);
         }
         catch (UploadRejectedException e)
         {
@@ -234,14 +227,14 @@ public static class PistonApi
     }
 
     /// <summary>Piston's files as the native JSON's: names given (the first runs, so it must be a .py file), encodings kept.</summary>
-    private static JsonArray Files(JsonElement files) =>
+    private static List<(string? Name, string Content, string Encoding)> Files(JsonElement files) =>
     [
-        .. files.EnumerateArray().Select((file, i) => (JsonNode?)new JsonObject
-        {
-            ["name"] = EntryName(file, i),
-            ["content"] = file.ValueKind == JsonValueKind.Object && file.TryGetProperty("content", out var c) ? JsonValue.Create(c.ValueKind == JsonValueKind.String ? c.GetString() : null) : null,
-            ["encoding"] = Text(file, "encoding") ?? "utf8",
-        }),
+        .. files.EnumerateArray().Select((file, i) => (
+            (string?)EntryName(file, i),
+            file.ValueKind == JsonValueKind.Object && file.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String
+                ? c.GetString()!
+                : throw JsonUploadReader.BadJson("each of 'files' is an object with a string 'content' (and a 'name')"),
+            Text(file, "encoding") ?? "utf8")),
     ];
 
     private static string EntryName(JsonElement file, int index)

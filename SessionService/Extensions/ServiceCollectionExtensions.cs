@@ -1,90 +1,28 @@
 using System.Text.Json;
-using Executor.Session.Access;
-using Executor.Session.Callbacks;
-using Executor.Session.Dispatch;
+using Executor.Session.Compat;
+using Executor.Session.Live;
 using Executor.Session.OpenApi;
-using Executor.Session.Sessions;
-using Executor.Session.Storage;
-using Executor.Session.Telemetry;
+using Executor.SessionCore;
+using Executor.SessionCore.Callbacks;
+using Executor.SessionCore.Sessions;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Executor.Session.Extensions;
 
 public static class ServiceCollectionExtensions
 {
-    /// <summary>The connection string that selects the distributed mode (PostgreSQL); without it, the embedded SQLite file.</summary>
-    public const string DatabaseName = "executor";
-
     public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<SessionServiceOptions>()
-            .BindConfiguration(SessionServiceOptions.Section)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        builder.AddSessionCore();
         builder.Services.AddOptions<KestrelServerOptions>()
             .Configure<IOptions<SessionServiceOptions>>((kestrel, sessions) => kestrel.Limits.MaxRequestBodySize = sessions.Value.MaxUploadBytes);
-
-        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
-        builder.Services.AddExceptionHandler<StoreUnavailableHandler>();
-
-        builder.AddSessionStorage();
-        builder.AddAccess();
-        builder.AddCallbacks();
-        builder.Services.AddSingleton<SessionTelemetry>();
-        builder.Services.AddSingleton<SessionSignals>();
-        builder.Services.AddSingleton<SessionCompletions>();
-        builder.Services.AddSingleton<Live.StreamGate>();
-        builder.Services.AddSingleton<SubmittedJobs>();
-        builder.Services.AddSingleton<ClaimBroker>();
-        builder.Services.AddSingleton<RunnerHosts>();
-        builder.Services.AddSingleton<Runtimes.RuntimeDirectory>();
-        builder.Services.AddScoped<SessionSubmitter>();
-        builder.Services.AddHostedService<SessionMaintenance>();
+        builder.Services.AddSingleton<StreamGate>();
+        builder.Services.AddSingleton<ICallbackFormat, Judge0CallbackFormat>();
 
         builder.Services.AddOpenApi("v1", o => o.AddOperationTransformer<ExecuteFormTransformer>().AddSchemaTransformer<StatusEnumTransformer>()
             .AddDocumentTransformer<SecuritySchemeTransformer>());
         return builder;
-    }
-
-    /// <summary>
-    /// The store, the queue, the host directory and the signal relay: PostgreSQL (through Aspire.Npgsql: health check,
-    /// metrics, traces) when ConnectionStrings:executor is set, else the embedded SQLite file.
-    /// </summary>
-    private static void AddSessionStorage(this IHostApplicationBuilder builder)
-    {
-        if (!string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString(DatabaseName)))
-        {
-            builder.AddNpgsqlDataSource(DatabaseName, configureDataSourceBuilder: dataSource =>
-            {
-                // The same few statements over and over: prepared once per connection, parsed never again.
-                dataSource.ConnectionStringBuilder.MaxAutoPrepare = 64;
-                dataSource.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
-                dataSource.ConnectionStringBuilder.NoResetOnClose = true;
-            });
-            builder.Services.AddSingleton<PostgresStore>();
-            builder.Services.AddSingleton<SqlStore>(sp => sp.GetRequiredService<PostgresStore>());
-            builder.Services.AddSingleton<PostgresSignalRelay>();
-            builder.Services.AddSingleton<ISignalRelay>(sp => sp.GetRequiredService<PostgresSignalRelay>());
-            builder.Services.AddHostedService(sp => sp.GetRequiredService<PostgresSignalRelay>());
-        }
-        else
-        {
-            builder.Services.AddSingleton<SqliteStore>();
-            builder.Services.AddSingleton<SqlStore>(sp => sp.GetRequiredService<SqliteStore>());
-            builder.Services.AddSingleton<ISignalRelay, LocalSignalRelay>();
-            builder.Services.AddHealthChecks().AddCheck<SessionStoreHealthCheck>("database");
-        }
-        builder.Services.AddSingleton<ISessionStore>(sp => sp.GetRequiredService<SqlStore>());
-        builder.Services.AddSingleton<IWorkQueue>(sp => sp.GetRequiredService<SqlStore>());
-        builder.Services.AddSingleton<IHostDirectory>(sp => sp.GetRequiredService<SqlStore>());
-        builder.Services.AddSingleton<IApiKeyStore>(sp => sp.GetRequiredService<SqlStore>());
-        builder.Services.AddSingleton<IOutputLog>(sp => sp.GetRequiredService<SqlStore>());
-        builder.Services.AddSingleton<IResultFiles>(sp => sp.GetRequiredService<SqlStore>());
-        builder.Services.AddSingleton<IStdinLog>(sp => sp.GetRequiredService<SqlStore>());
-        builder.Services.AddSingleton<ICallbackOutbox>(sp => sp.GetRequiredService<SqlStore>());
-        builder.Services.AddHostedService<SessionStoreInitializer>();
     }
 }

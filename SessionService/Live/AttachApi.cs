@@ -3,12 +3,10 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Executor.Session.Access;
-using Executor.Session.Apis;
-using Executor.Session.Dispatch;
-using Executor.Session.Sessions;
-using Executor.Session.Storage;
-using Executor.Session.Uploads;
+using Executor.SessionCore;
+using Executor.SessionCore.Dispatch;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Storage;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 
@@ -47,11 +45,11 @@ public static partial class AttachApi
 
     public static async Task<IResult> AttachAsync(
         [FromRoute(Name = "session_id")] string sessionId, HttpContext context, ISessionStore store, IOutputLog log, IStdinLog stdin,
-        SessionSignals signals, IOptions<SessionServiceOptions> options, IOptions<AuthOptions> auth, StreamGate gate, TimeProvider time,
+        SessionSignals signals, SessionCommands sessions, IOptions<SessionServiceOptions> options, StreamGate gate, TimeProvider time,
         ILoggerFactory loggers)
     {
         var cancellationToken = context.RequestAborted;
-        var session = await SessionsApi.FindOwnedAsync(sessionId, context, store, auth.Value, cancellationToken);
+        var session = await sessions.FindOwnedAsync(sessionId, context, cancellationToken);
         if (session is null)
         {
             return TypedResults.Problem(Problems.SessionNotFound(sessionId));
@@ -270,7 +268,7 @@ public static partial class AttachApi
 
         private async Task SendAsync(JsonObject message, CancellationToken cancellationToken)
         {
-            var bytes = JsonSerializer.SerializeToUtf8Bytes(message, SessionFeed.Json);
+            var bytes = JsonSerializer.SerializeToUtf8Bytes(message, SessionResults.Json);
             await _sending.WaitAsync(cancellationToken);
             try
             {

@@ -1,12 +1,10 @@
 using System.Globalization;
 using System.Net.ServerSentEvents;
-using Executor.Session.Access;
-using Executor.Session.Dispatch;
-using Executor.Session.Sessions;
-using Executor.Session.Storage;
-using Executor.Session.Uploads;
+using Executor.SessionCore;
+using Executor.SessionCore.Dispatch;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Storage;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.Extensions.Options;
 
 namespace Executor.Session.Live;
 
@@ -29,11 +27,10 @@ public static class LiveApi
     }
 
     public static async Task<IResult> Events(
-        [FromRoute(Name = "session_id")] string sessionId, HttpContext context, ISessionStore store, IOutputLog log, SessionSignals signals,
-        IOptions<AuthOptions> auth, StreamGate gate, TimeProvider time, CancellationToken cancellationToken)
+        [FromRoute(Name = "session_id")] string sessionId, HttpContext context, SessionCommands sessions, ISessionStore store, IOutputLog log,
+        SessionSignals signals, StreamGate gate, TimeProvider time, CancellationToken cancellationToken)
     {
-        if (!SessionIds.IsWellFormed(sessionId) || await store.FindAsync(sessionId, cancellationToken) is not { } session
-            || !Caller.Of(context, auth.Value).Owns(session.Owner))
+        if (await sessions.FindOwnedAsync(sessionId, context, cancellationToken) is null)
         {
             return TypedResults.Problem(Problems.SessionNotFound(sessionId));
         }
@@ -55,7 +52,7 @@ public static class LiveApi
     {
         await foreach (var e in events)
         {
-            yield return new SseItem<string>(e.Data.ToJsonString(SessionFeed.Json), e.Type) { EventId = e.Id };
+            yield return new SseItem<string>(e.Data.ToJsonString(SessionResults.Json), e.Type) { EventId = e.Id };
         }
     }
 }

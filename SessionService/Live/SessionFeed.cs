@@ -4,9 +4,9 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Executor.Contracts;
-using Executor.Session.Dispatch;
-using Executor.Session.Sessions;
-using Executor.Session.Storage;
+using Executor.SessionCore.Dispatch;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Storage;
 
 namespace Executor.Session.Live;
 
@@ -61,7 +61,7 @@ public static class SessionFeed
                 {
                     yield return item;
                 }
-                yield return new LiveEvent(ResultEvent, JsonSerializer.SerializeToNode(SessionResults.From(session), Json)!.AsObject(), EndId);
+                yield return new LiveEvent(ResultEvent, JsonSerializer.SerializeToNode(SessionResults.From(session), SessionResults.Json)!.AsObject(), EndId);
                 yield break;
             }
             if (session.Status != state)
@@ -155,8 +155,6 @@ public static class SessionFeed
         new(stdout ? StdoutEvent : StderrEvent, new JsonObject { ["offset"] = offset, ["text"] = text }, Id(end));
 
     private static string Id(long offset) => offset.ToString(CultureInfo.InvariantCulture);
-
-    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     /// <summary>
     /// Turns output bytes into text without splitting a character: a piece that ends inside one leaves those bytes for

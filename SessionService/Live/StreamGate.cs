@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Threading.RateLimiting;
-using Executor.Session.Access;
-using Executor.Session.Sessions;
-using Executor.Session.Uploads;
+using Executor.SessionCore;
+using Executor.SessionCore.Access;
+using Executor.SessionCore.Sessions;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 

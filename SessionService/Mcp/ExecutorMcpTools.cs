@@ -1,10 +1,11 @@
 using System.ComponentModel;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Executor.Session.Runtimes;
-using Executor.Session.Sessions;
-using Executor.Session.Storage;
 using Executor.Session.Uploads;
+using Executor.SessionCore.Runtimes;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Storage;
+using Executor.SessionCore.Submissions;
 using Microsoft.Extensions.Options;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
@@ -52,20 +53,13 @@ public sealed class ExecutorMcpTools
         CancellationToken cancellationToken = default)
     {
         var context = http.HttpContext ?? throw new InvalidOperationException("run_python is served over HTTP only");
-        var request = new JsonObject
-        {
-            ["code"] = code,
-            ["files"] = files is null ? null : new JsonArray([.. files.Select(f => (JsonNode?)new JsonObject { ["name"] = f.Name, ["content"] = f.Content })]),
-            ["entrypoint"] = entrypoint,
-            ["stdin"] = stdin,
-            ["args"] = args is null ? null : new JsonArray([.. args.Select(a => (JsonNode?)a)]),
-            ["runtime"] = runtime,
-            ["timeout_seconds"] = timeoutSeconds,
-        };
-        Upload upload;
+        Submission upload;
         try
         {
-            upload = await JsonUploadReader.ReadAsync(JsonSerializer.SerializeToElement(request), options.Value, cancellationToken);
+            var directory = await JsonUploadReader.DirectoryAsync(
+                JsonUploadReader.Files(code, files?.Select(f => ((string?)f.Name, f.Content, "utf8")).ToList()), options.Value, cancellationToken);
+            upload = SubmissionRules.Complete(directory, entrypoint,
+                new RunOptions(args ?? [], stdin, timeoutSeconds, null, Runtime: string.IsNullOrWhiteSpace(runtime) ? null : runtime.Trim()), options.Value);
         }
         catch (UploadRejectedException e)
         {

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Executor.Session.Apis;
 using Executor.Session.Uploads;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
@@ -11,8 +12,6 @@ namespace Executor.Session.OpenApi;
 /// </summary>
 public sealed class ExecuteFormTransformer : IOpenApiOperationTransformer
 {
-    public const string EndpointName = "Execute";
-
     private static OpenApiSchema Text(string description) => new() { Type = JsonSchemaType.String, Description = description };
 
     /// <summary>The same fields as JSON: 'code' (one script) or 'files' with their contents instead of the uploaded files.</summary>
@@ -52,7 +51,7 @@ public sealed class ExecuteFormTransformer : IOpenApiOperationTransformer
 
     public Task TransformAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
     {
-        if (context.Description.ActionDescriptor.EndpointMetadata.OfType<IEndpointNameMetadata>().Any(n => n.EndpointName == EndpointName))
+        if (context.Description.ActionDescriptor.EndpointMetadata.OfType<IEndpointNameMetadata>().Any(n => n.EndpointName == SessionsApi.ExecuteEndpointName))
         {
             operation.RequestBody = new OpenApiRequestBody
             {

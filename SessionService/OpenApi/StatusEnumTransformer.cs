@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
-using Executor.Session.Sessions;
+using Executor.Session.Apis;
+using Executor.SessionCore.Sessions;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 
@@ -8,18 +9,12 @@ namespace Executor.Session.OpenApi;
 /// <summary>States and statuses are closed sets: the document lists them, so clients can switch on them.</summary>
 public sealed class StatusEnumTransformer : IOpenApiSchemaTransformer
 {
-    private static readonly string[] Terminal =
-    [
-        SessionStatus.Completed, SessionStatus.Failed, SessionStatus.TimedOut, SessionStatus.MemoryExceeded,
-        SessionStatus.OutputLimitExceeded, SessionStatus.Cancelled, SessionStatus.InternalError,
-    ];
-
     public Task TransformAsync(OpenApiSchema schema, OpenApiSchemaTransformerContext context, CancellationToken cancellationToken)
     {
         var type = context.JsonTypeInfo.Type;
         if (type == typeof(SessionResult))
         {
-            Restrict(schema, "status", Terminal);
+            Restrict(schema, "status", SessionStatus.Terminal);
         }
         else if (type == typeof(PendingResponse))
         {

@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Executor.Session.Sessions;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Submissions;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Primitives;
@@ -30,7 +31,7 @@ public static class JsonUploadReader
         request.ContentType is { } type && (type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase)
             || type.Split(';')[0].Trim().EndsWith("+json", StringComparison.OrdinalIgnoreCase));
 
-    public static async Task<(Upload? Upload, ProblemDetails? Problem)> ReadAsync(
+    public static async Task<(Submission? Submission, ProblemDetails? Problem)> ReadAsync(
         HttpRequest request, SessionServiceOptions options, CancellationToken cancellationToken)
     {
         try
@@ -44,19 +45,14 @@ public static class JsonUploadReader
         }
     }
 
-    /// <summary>An upload from a JSON object already parsed (the compatible surfaces build one too).</summary>
-    public static async Task<Upload> ReadAsync(JsonElement body, SessionServiceOptions options, CancellationToken cancellationToken)
+    /// <summary>The submission a JSON object asks for.</summary>
+    private static async Task<Submission> ReadAsync(JsonElement body, SessionServiceOptions options, CancellationToken cancellationToken)
     {
         if (body.ValueKind != JsonValueKind.Object)
         {
             throw BadJson("the body must be a JSON object");
         }
-        var files = Files(body);
-        var directory = new WorkingDirectory(options);
-        foreach (var (name, content) in files)
-        {
-            await directory.AddAsync(name, content, onlyFile: files.Count == 1, cancellationToken);
-        }
+        var directory = await DirectoryAsync(Files(body), options, cancellationToken);
         var fields = new Dictionary<string, StringValues>(StringComparer.Ordinal);
         foreach (var field in ScalarFields)
         {
@@ -76,47 +72,73 @@ public static class JsonUploadReader
                 ? new StringValues([.. args.EnumerateArray().Select(a => a.GetString())])
                 : throw UploadRejectedException.BadRequest("bad-args", "Unreadable args", "'args' must be an array of strings.");
         }
-        var form = new FormCollection(fields);
-        var entrypoint = directory.ResolveEntrypoint(form[UploadReader.EntrypointField].FirstOrDefault());
-        if (directory.Files.First(f => f.Path == entrypoint).Content.Length == 0)
+        var entrypoint = fields.TryGetValue(UploadReader.EntrypointField, out var named) ? named.FirstOrDefault() : null;
+        return SubmissionRules.Complete(directory, entrypoint, RunOptionsReader.Read(fields, options), options);
+    }
+
+    /// <summary>
+    /// The working directory of a JSON request (the native one's, or a tool call's): one script as <c>code</c>, or
+    /// <c>files</c>, each with a name (one alone may go without: main.py), its content and that content's encoding.
+    /// </summary>
+    public static async Task<WorkingDirectory> DirectoryAsync(
+        IReadOnlyList<(string Name, byte[] Content)> files, SessionServiceOptions options, CancellationToken cancellationToken)
+    {
+        var directory = new WorkingDirectory(options);
+        foreach (var (name, content) in files)
         {
-            throw UploadRejectedException.BadRequest("empty-file", "Empty script", $"'{entrypoint}' is empty: there is nothing to run.");
+            await directory.AddAsync(name, content, onlyFile: files.Count == 1, cancellationToken);
         }
-        return new Upload(entrypoint, directory.Files, RunOptionsReader.Read(form, options));
+        return directory;
     }
 
     private static List<(string Name, byte[] Content)> Files(JsonElement body)
     {
         var hasCode = body.TryGetProperty(CodeField, out var code) && code.ValueKind != JsonValueKind.Null;
         var hasFiles = body.TryGetProperty(FilesField, out var files) && files.ValueKind != JsonValueKind.Null;
-        if (hasCode && hasFiles)
+        if (hasCode && !hasFiles && code.ValueKind != JsonValueKind.String)
+        {
+            throw BadJson($"'{CodeField}' must be a string");
+        }
+        List<(string?, string, string)>? list = null;
+        if (hasFiles && !hasCode && files.ValueKind == JsonValueKind.Array)
+        {
+            list = [];
+            foreach (var file in files.EnumerateArray())
+            {
+                if (file.ValueKind != JsonValueKind.Object || !file.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
+                {
+                    throw BadJson("each of 'files' is an object with a string 'content' (and a 'name')");
+                }
+                list.Add((file.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null, content.GetString()!,
+                    file.TryGetProperty("encoding", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString()! : "utf8"));
+            }
+        }
+        return Files(hasCode ? code.ValueKind == JsonValueKind.String ? code.GetString() : "" : null, hasFiles ? list ?? [] : null);
+    }
+
+    /// <summary>The files of <c>code</c> or <c>files</c> (not both), decoded; refused as the native JSON API refuses them.</summary>
+    public static List<(string Name, byte[] Content)> Files(string? code, IReadOnlyList<(string? Name, string Content, string Encoding)>? files)
+    {
+        if (code is not null && files is not null)
         {
             throw BadJson($"give either '{CodeField}' (one script) or '{FilesField}', not both");
         }
-        if (hasCode)
+        if (code is not null)
         {
-            return code.ValueKind == JsonValueKind.String
-                ? [(WorkingDirectory.DefaultEntrypoint, Encoding.UTF8.GetBytes(code.GetString()!))]
-                : throw BadJson($"'{CodeField}' must be a string");
+            return [(WorkingDirectory.DefaultEntrypoint, Encoding.UTF8.GetBytes(code))];
         }
-        if (!hasFiles || files.ValueKind != JsonValueKind.Array || files.GetArrayLength() == 0)
+        if (files is not { Count: > 0 })
         {
             throw UploadRejectedException.MissingFile(
                 $"The body has no script: send {{\"{CodeField}\": \"print(1)\"}} or {{\"{FilesField}\": [{{\"name\": \"main.py\", \"content\": \"...\"}}]}}.");
         }
         var list = new List<(string, byte[])>();
-        foreach (var file in files.EnumerateArray())
+        foreach (var (given, content, encoding) in files)
         {
-            if (file.ValueKind != JsonValueKind.Object || !file.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
-            {
-                throw BadJson("each of 'files' is an object with a string 'content' (and a 'name')");
-            }
-            var name = file.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String && n.GetString() is { Length: > 0 } given
-                ? given
-                : files.GetArrayLength() == 1 ? WorkingDirectory.DefaultEntrypoint
+            var name = given is { Length: > 0 } ? given
+                : files.Count == 1 ? WorkingDirectory.DefaultEntrypoint
                 : throw BadJson("with several files, each needs a 'name'");
-            var encoding = file.TryGetProperty("encoding", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString()! : "utf8";
-            list.Add((name, Decode(name, content.GetString()!, encoding)));
+            list.Add((name, Decode(name, content, encoding)));
         }
         return list;
     }
@@ -161,6 +183,7 @@ public static class JsonUploadReader
         }
     }
 
-    private static UploadRejectedException BadJson(string why) =>
+    /// <summary>A JSON request that cannot be used, and why.</summary>
+    public static UploadRejectedException BadJson(string why) =>
         UploadRejectedException.BadRequest("bad-json", "Unreadable JSON request", $"The JSON request cannot be used: {why}.");
 }

@@ -1,57 +1,38 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
-using Executor.Session.Sessions;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Submissions;
+using Microsoft.Extensions.Primitives;
 
 namespace Executor.Session.Uploads;
 
-/// <summary>Reads the optional form fields: stdin, args, timeout_seconds and memory_mb.</summary>
+/// <summary>
+/// Reads the native API's optional fields (the form's, or the same from JSON) into the core's typed options: stdin,
+/// args, timeout_seconds, memory_mb, stdin_mode, callback_url and runtime. It only reads them; whether they are
+/// acceptable is <see cref="SubmissionRules"/>' to say, for every surface alike.
+/// </summary>
 public static class RunOptionsReader
 {
-    public const string StdinField = "stdin";
-    public const string ArgsField = "args";
-    public const string TimeoutField = "timeout_seconds";
-    public const string MemoryField = "memory_mb";
+    public const string StdinField = SubmissionRules.StdinField;
+    public const string ArgsField = SubmissionRules.ArgsField;
+    public const string TimeoutField = SubmissionRules.TimeoutField;
+    public const string MemoryField = SubmissionRules.MemoryField;
     public const string StdinModeField = "stdin_mode";
     public const string CallbackField = "callback_url";
-    public const string RuntimeField = "runtime";
+    public const string RuntimeField = SubmissionRules.RuntimeField;
 
-    public static RunOptions Read(IFormCollection form, SessionServiceOptions options)
-    {
-        var stdin = form.TryGetValue(StdinField, out var stdinValues) ? stdinValues.ToString() : null;
-        if (stdin is not null && Encoding.UTF8.GetByteCount(stdin) > options.MaxStdinBytes)
-        {
-            throw UploadRejectedException.TooLarge($"stdin exceeds the limit of {options.MaxStdinBytes} bytes.");
-        }
-        return new RunOptions(
-            Args(form, options),
-            stdin,
-            Number(form, TimeoutField, 1, options.MaxTimeoutSeconds, "seconds"),
-            Number(form, MemoryField, 16, options.MaxMemoryMb, "MiB"),
-            Interactive(form),
-            form.TryGetValue(CallbackField, out var callback) && !string.IsNullOrWhiteSpace(callback.ToString()) ? callback.ToString().Trim() : null,
-            Runtime(form));
-    }
-
-    /// <summary>The runtime's id as given (whether some host offers it is the runtime directory's to say).</summary>
-    private static string? Runtime(IFormCollection form)
-    {
-        if (!form.TryGetValue(RuntimeField, out var values) || string.IsNullOrWhiteSpace(values.ToString()))
-        {
-            return null;
-        }
-        var runtime = values.ToString().Trim();
-        if (runtime.Length > 63 || !runtime.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '.' or '_' or '-'))
-        {
-            throw UploadRejectedException.BadRequest("unknown-runtime", "Unknown runtime",
-                $"'{RuntimeField}' is a runtime id such as python-3.11 (GET /runtimes lists them); got '{runtime[..Math.Min(runtime.Length, 63)]}'.");
-        }
-        return runtime;
-    }
+    public static RunOptions Read(IReadOnlyDictionary<string, StringValues> fields, SessionServiceOptions options) => new(
+        Args(fields),
+        fields.TryGetValue(StdinField, out var stdin) ? stdin.ToString() : null,
+        Number(fields, TimeoutField) is { } timeout ? Whole(timeout) ?? throw SubmissionRules.BadTimeout(timeout, options) : null,
+        Number(fields, MemoryField) is { } memory ? Whole(memory) ?? throw SubmissionRules.BadMemory(memory, options) : null,
+        Interactive(fields),
+        fields.TryGetValue(CallbackField, out var callback) && !string.IsNullOrWhiteSpace(callback.ToString()) ? callback.ToString().Trim() : null,
+        fields.TryGetValue(RuntimeField, out var runtime) && !string.IsNullOrWhiteSpace(runtime.ToString()) ? runtime.ToString().Trim() : null);
 
     /// <summary>stdin_mode: "batch" (the default: stdin is the 'stdin' field, then end of file) or "interactive".</summary>
-    private static bool Interactive(IFormCollection form) =>
-        form.TryGetValue(StdinModeField, out var values) ? values.ToString().Trim().ToLowerInvariant() switch
+    private static bool Interactive(IReadOnlyDictionary<string, StringValues> fields) =>
+        fields.TryGetValue(StdinModeField, out var values) ? values.ToString().Trim().ToLowerInvariant() switch
         {
             "" or "batch" => false,
             "interactive" => true,
@@ -64,9 +45,9 @@ public static class RunOptionsReader
     /// Each 'args' field is one argument, passed to the script as is (no shell). A single field holding a JSON
     /// array of strings is read as the whole list, for clients that cannot repeat a field.
     /// </summary>
-    private static string[] Args(IFormCollection form, SessionServiceOptions options)
+    private static string[] Args(IReadOnlyDictionary<string, StringValues> fields)
     {
-        if (!form.TryGetValue(ArgsField, out var values))
+        if (!fields.TryGetValue(ArgsField, out var values))
         {
             return [];
         }
@@ -90,29 +71,13 @@ public static class RunOptionsReader
             }
             args = [.. parsed.Select(a => a!)];
         }
-        if (args.Length > options.MaxArgs)
-        {
-            throw UploadRejectedException.BadRequest("bad-args", "Too many arguments", $"{args.Length} arguments; at most {options.MaxArgs} are allowed.");
-        }
-        if (args.FirstOrDefault(a => a.Length > options.MaxArgLength || a.Contains('\0', StringComparison.Ordinal)) is { } bad)
-        {
-            throw UploadRejectedException.BadRequest("bad-args", "Unusable argument",
-                $"An argument is longer than {options.MaxArgLength} characters or holds a NUL character ('{bad[..Math.Min(bad.Length, 40)]}...').");
-        }
         return args;
     }
 
-    private static int? Number(IFormCollection form, string field, int min, int max, string unit)
-    {
-        if (!form.TryGetValue(field, out var values) || string.IsNullOrWhiteSpace(values.ToString()))
-        {
-            return null;
-        }
-        if (!int.TryParse(values.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
-        {
-            throw UploadRejectedException.BadRequest("bad-limit", $"Invalid {field}",
-                $"'{field}' must be a whole number of {unit} from {min} to {max} (the server's maximum); got '{values}'.");
-        }
-        return value;
-    }
+    /// <summary>A number field as given, or null when it is absent or blank.</summary>
+    private static string? Number(IReadOnlyDictionary<string, StringValues> fields, string field) =>
+        fields.TryGetValue(field, out var values) && !string.IsNullOrWhiteSpace(values.ToString()) ? values.ToString() : null;
+
+    private static int? Whole(string value) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var number) ? number : null;
 }

@@ -1,6 +1,8 @@
-using Executor.Session.Sessions;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Submissions;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Primitives;
 
 namespace Executor.Session.Uploads;
 
@@ -14,7 +16,7 @@ public static class UploadReader
     public const string FileField = "file";
     public const string EntrypointField = "entrypoint";
 
-    public static async Task<(Upload? Upload, ProblemDetails? Problem)> ReadAsync(
+    public static async Task<(Submission? Submission, ProblemDetails? Problem)> ReadAsync(
         HttpRequest request, SessionServiceOptions options, CancellationToken cancellationToken)
     {
         try
@@ -33,12 +35,8 @@ public static class UploadReader
             {
                 await directory.AddAsync(part, onlyFile: parts.Count == 1, cancellationToken);
             }
-            var entrypoint = directory.ResolveEntrypoint(form[EntrypointField].FirstOrDefault());
-            if (directory.Files.First(f => f.Path == entrypoint).Content.Length == 0)
-            {
-                throw UploadRejectedException.BadRequest("empty-file", "Empty script", $"'{entrypoint}' is empty: there is nothing to run.");
-            }
-            return (new Upload(entrypoint, directory.Files, RunOptionsReader.Read(form, options)), null);
+            var fields = new Dictionary<string, StringValues>(form, StringComparer.OrdinalIgnoreCase);
+            return (SubmissionRules.Complete(directory, form[EntrypointField].FirstOrDefault(), RunOptionsReader.Read(fields, options), options), null);
         }
         catch (UploadRejectedException e)
         {
@@ -50,9 +48,8 @@ public static class UploadReader
     {
         if (!request.HasFormContentType || request.ContentType?.Contains("multipart/form-data", StringComparison.OrdinalIgnoreCase) != true)
         {
-            throw new UploadRejectedException(Problems.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type",
-                "Expected a multipart form",
-                $"POST /execute takes multipart/form-data with the script in a field named '{FileField}' (got '{request.ContentType ?? "no content type"}')."));
+            throw UploadRejectedException.NotAForm(
+                $"POST /execute takes multipart/form-data with the script in a field named '{FileField}' (got '{request.ContentType ?? "no content type"}').");
         }
         try
         {
@@ -70,9 +67,8 @@ public static class UploadReader
         }
         catch (Exception e) when (e is InvalidDataException or IOException or BadHttpRequestException)
         {
-            throw UploadRejectedException.BadRequest("malformed-form", "Malformed multipart form", $"The multipart body could not be read: {e.Message}");
+            throw UploadRejectedException.MalformedForm(e);
         }
     }
 }
 
-public sealed record Upload(string Entrypoint, IReadOnlyList<SessionFile> Files, RunOptions Options);

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using Executor.Session.Storage;
+using Executor.SessionCore.Storage;
 using Npgsql;
 
 namespace Executor.StoreTests;
@@ -18,6 +18,20 @@ public sealed class PostgresStoreTests(PostgresServer server) : SessionStoreCont
         var store = new PostgresStore(_dataSource, Time);
         await store.InitializeAsync(CancellationToken.None);
         return store;
+    }
+
+    protected override async Task MigrateAsync(Schema.Migration migration)
+    {
+        await using var command = _dataSource!.CreateCommand(migration.Postgres);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    protected override async Task SetStoredOptionsAsync(string sessionId, string options)
+    {
+        await using var command = _dataSource!.CreateCommand("UPDATE sessions SET options = $1 WHERE id = $2");
+        command.Parameters.AddWithValue(options);
+        command.Parameters.AddWithValue(sessionId);
+        await command.ExecuteNonQueryAsync();
     }
 
     public override async Task DisposeAsync()

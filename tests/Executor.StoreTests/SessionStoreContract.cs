@@ -1,8 +1,8 @@
 using System.Text;
+using System.Text.Json;
 using Executor.Contracts;
-using Executor.Session.Live;
-using Executor.Session.Sessions;
-using Executor.Session.Storage;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Storage;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Executor.StoreTests;
@@ -21,6 +21,12 @@ public abstract class SessionStoreContract : IAsyncLifetime
 
     /// <summary>A store over a database of its own, initialized.</summary>
     protected abstract Task<SqlStore> CreateStoreAsync();
+
+    /// <summary>Runs a migration's statement for this engine on the store's database, as it runs at start.</summary>
+    protected abstract Task MigrateAsync(Schema.Migration migration);
+
+    /// <summary>Sets a session's stored options to the text given, as an older version wrote them.</summary>
+    protected abstract Task SetStoredOptionsAsync(string sessionId, string options);
 
     private SqlStore _store = null!;
 
@@ -69,6 +75,58 @@ public abstract class SessionStoreContract : IAsyncLifetime
         Assert.Equal(["lib/data.bin", "main.py"], files.Select(f => f.Path));
         Assert.Equal([0, 1, 2], files[0].Content);
         Assert.Null(await _store.FindAsync("unknown", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Every_option_survives_the_store_so_a_claim_builds_the_job_the_submission_built()
+    {
+        var options = new RunOptions(["-v", "x y"], "input\n", 7, 64, Interactive: true, CallbackUrl: "https://example.test/hook", Runtime: "python-3.11",
+            Surface: "surface", SurfaceData: JsonSerializer.SerializeToElement(new { language_id = 71, expected = "42" }));
+        // A new option fails here until it is given a value: a default would pass unseen.
+        foreach (var property in typeof(RunOptions).GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance))
+        {
+            var value = property.GetValue(options);
+            Assert.False(value is null || value.Equals(property.GetValue(RunOptions.None)), $"give RunOptions.{property.Name} a value in this test");
+        }
+        var id = SessionIds.New();
+        SessionFile[] files = [new("main.py", Encoding.UTF8.GetBytes("print(input())"))];
+        await _store.CreateAsync(new NewSession(id, "main.py", files, options, "00-trace"), QueueCapacity, CancellationToken.None);
+        var submitted = RunRequests.For(id, "main.py", [.. files.Select(f => new RunFile(f.Path, f.Content))], options, "00-trace");
+
+        await BeatAsync();
+        var claimed = Assert.Single((await _store.ClaimAsync(Host, Instance, 1, CancellationToken.None)).Sessions);
+        var loaded = (await _store.LoadFilesAsync([id], CancellationToken.None))[id];
+        var job = RunRequests.For(claimed.Id, claimed.Entrypoint, loaded, claimed.Options, claimed.TraceParent);
+
+        Assert.Equal(JsonSerializer.Serialize(options), JsonSerializer.Serialize(claimed.Options));
+        Assert.Equal(JsonSerializer.Serialize(submitted), JsonSerializer.Serialize(job));
+        Assert.Equal(JsonSerializer.Serialize(options), JsonSerializer.Serialize((await _store.FindAsync(id, CancellationToken.None))!.Options));
+    }
+
+    [Fact]
+    public async Task A_judge0_session_stored_before_surfaces_had_their_own_data_reads_back_as_judge0_s()
+    {
+        var judge0 = await SubmitAsync();
+        var native = await SubmitAsync();
+        await SetStoredOptionsAsync(judge0, """
+            {"args":[],"stdin":"21","timeout_seconds":5,"memory_mb":null,"interactive":false,"callback_url":null,"runtime":"python-3.11",
+             "expected_output":"42","language_id":71,"redirect_stderr_to_stdout":true}
+            """);
+        await SetStoredOptionsAsync(native, """
+            {"args":["-v"],"stdin":null,"timeout_seconds":null,"memory_mb":null,"interactive":false,"callback_url":null,"runtime":null,
+             "expected_output":null,"language_id":null,"redirect_stderr_to_stdout":false}
+            """);
+
+        await MigrateAsync(Schema.Migrations.Single(m => m.Version == 10));
+
+        var migrated = (await _store.FindAsync(judge0, CancellationToken.None))!.Options;
+        Assert.Equal(("judge0", "21", 5, "python-3.11"), (migrated.Surface, migrated.Stdin, migrated.TimeoutSeconds, migrated.Runtime));
+        var data = migrated.SurfaceData!.Value;
+        Assert.Equal((71, "42", true), (data.GetProperty("language_id").GetInt32(), data.GetProperty("expected_output").GetString(),
+            data.GetProperty("redirect_stderr_to_stdout").GetBoolean()));
+        var untouched = (await _store.FindAsync(native, CancellationToken.None))!.Options;
+        Assert.Equal((null, null), (untouched.Surface, untouched.SurfaceData));
+        Assert.Equal(["-v"], untouched.Args);
     }
 
     [Fact]
@@ -145,14 +203,14 @@ public abstract class SessionStoreContract : IAsyncLifetime
     [Fact]
     public async Task Keys_are_stored_by_their_hash_listed_and_revoked()
     {
-        var (id, key, hash) = Executor.Session.Access.ApiKeys.New();
-        var record = new Executor.Session.Access.ApiKeyRecord(id, "grader", "user", hash, Time.GetUtcNow(), null,
-            new Executor.Session.Access.Quotas(2, 8, 60, 30, 256));
+        var (id, key, hash) = Executor.SessionCore.Access.ApiKeys.New();
+        var record = new Executor.SessionCore.Access.ApiKeyRecord(id, "grader", "user", hash, Time.GetUtcNow(), null,
+            new Executor.SessionCore.Access.Quotas(2, 8, 60, 30, 256));
         await _store.CreateKeyAsync(record, CancellationToken.None);
 
         var found = await _store.FindKeyAsync(id, CancellationToken.None);
         Assert.Equal(record, found);
-        Assert.True(Executor.Session.Access.ApiKeys.Matches(Executor.Session.Access.ApiKeys.Parse(key)!.Value.Secret, found!.SecretHash));
+        Assert.True(Executor.SessionCore.Access.ApiKeys.Matches(Executor.SessionCore.Access.ApiKeys.Parse(key)!.Value.Secret, found!.SecretHash));
         Assert.Single(await _store.ListKeysAsync(CancellationToken.None));
         Assert.True(await _store.RevokeKeyAsync(id, CancellationToken.None));
         Assert.NotNull((await _store.FindKeyAsync(id, CancellationToken.None))!.RevokedAt);

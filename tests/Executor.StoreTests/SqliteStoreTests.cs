@@ -1,5 +1,5 @@
-using Executor.Session.Sessions;
-using Executor.Session.Storage;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Storage;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -16,6 +16,24 @@ public sealed class SqliteStoreTests : SessionStoreContract
             new Environment(_directory), Time);
         await store.InitializeAsync(CancellationToken.None);
         return store;
+    }
+
+    protected override Task MigrateAsync(Schema.Migration migration) => ExecuteAsync(migration.Sqlite);
+
+    protected override Task SetStoredOptionsAsync(string sessionId, string options) =>
+        ExecuteAsync("UPDATE sessions SET options = $options WHERE id = $id", ("$options", options), ("$id", sessionId));
+
+    private async Task ExecuteAsync(string sql, params (string Name, object Value)[] parameters)
+    {
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_directory, "sessions.db")}");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+        await command.ExecuteNonQueryAsync();
     }
 
     public override async Task DisposeAsync()

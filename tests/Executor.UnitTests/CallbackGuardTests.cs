@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text;
-using Executor.Session.Callbacks;
+using Executor.SessionCore.Callbacks;
 using Microsoft.Extensions.Options;
 
 namespace Executor.UnitTests;

@@ -1,7 +1,7 @@
 using Executor.Contracts;
 using Executor.Session.Compat;
-using Executor.Session.Sessions;
-using Executor.Session.Storage;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Storage;
 
 namespace Executor.UnitTests;
 
@@ -38,7 +38,7 @@ public class CompatTests
         var run = new RunResult { Status = RunStatus.Completed, ExitCode = 0, Stdout = "out\n", Stderr = "err\n", Logs = "out\nerr\n" };
         var session = new SessionRecord("s", SessionStatus.Completed, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, run, "host")
         {
-            Options = RunOptions.None with { LanguageId = 71, ExpectedOutput = "out\nerr", RedirectStderrToStdout = redirect },
+            Options = new Judge0Fields(71, "out\nerr", redirect).On(RunOptions.None),
         };
 
         var submission = Judge0Format.Submission(session, null, ["stdout", "stderr", "status_id"], base64: false);

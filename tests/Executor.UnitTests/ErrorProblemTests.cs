@@ -2,11 +2,13 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Reflection;
 using System.Text.Json;
-using Executor.Session.Storage;
+using Executor.SessionCore.Storage;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
+// A type of SessionService's own assembly (every service here has a Program of its own).
+using SessionServiceType = Executor.Session.Live.StreamGate;
 
 namespace Executor.UnitTests;
 
@@ -64,7 +66,7 @@ public sealed class ErrorProblemTests : IDisposable
     /// <summary>The trace id, named as every other member of the API is (snake_case), as the framework's own problems name it here.</summary>
     private static string? TraceId(JsonElement problem) => problem.TryGetProperty("trace_id", out var id) ? id.GetString() : null;
 
-    private WebApplicationFactory<SqlStore> Service(Exception failure) => new WebApplicationFactory<SqlStore>().WithWebHostBuilder(web =>
+    private WebApplicationFactory<SessionServiceType> Service(Exception failure) => new WebApplicationFactory<SessionServiceType>().WithWebHostBuilder(web =>
     {
         web.UseEnvironment("Development");
         web.UseSetting("Sessions:DatabasePath", Path.Combine(_data.FullName, "sessions.db"));
@@ -83,7 +85,7 @@ public sealed class ErrorProblemTests : IDisposable
         });
     });
 
-    private static HttpClient Client(WebApplicationFactory<SqlStore> factory, string accept)
+    private static HttpClient Client(WebApplicationFactory<SessionServiceType> factory, string accept)
     {
         var client = factory.CreateClient();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", OperatorKey);

@@ -1,4 +1,4 @@
-using Executor.Session.Access;
+using Executor.SessionCore.Access;
 using Microsoft.AspNetCore.Http;
 
 namespace Executor.UnitTests;

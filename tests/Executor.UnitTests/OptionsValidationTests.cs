@@ -1,5 +1,5 @@
 using System.Reflection;
-using Executor.Session.Access;
+using Executor.SessionCore.Access;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

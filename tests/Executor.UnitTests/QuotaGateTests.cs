@@ -1,6 +1,6 @@
-using Executor.Session.Access;
-using Executor.Session.Callbacks;
-using Executor.Session.Sessions;
+using Executor.SessionCore.Access;
+using Executor.SessionCore.Callbacks;
+using Executor.SessionCore.Sessions;
 
 namespace Executor.UnitTests;
 

@@ -1,0 +1,27 @@
+using Executor.SessionCore.Submissions;
+
+namespace Executor.SessionCore.Access;
+
+/// <summary>
+/// The audit trail: one structured line per accepted execution (category "Executor.Audit"): who, when, which session,
+/// how much. Never the code, its input or its output, and never a key.
+/// </summary>
+public static partial class Audit
+{
+    public const string Category = "Executor.Audit";
+
+    public static void Accepted(ILoggerFactory loggers, Caller caller, string sessionId, Submission upload)
+    {
+        var logger = loggers.CreateLogger(Category);
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            var fileBytes = upload.Files.Sum(f => (long)f.Content.Length);
+            var stdinBytes = System.Text.Encoding.UTF8.GetByteCount(upload.Options.Stdin ?? "");
+            LogAccepted(logger, caller.Id, caller.Name, sessionId, upload.Files.Count, fileBytes, stdinBytes);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Execution accepted: caller {CallerId} ({CallerName}), session {SessionId}, "
+        + "{FileCount} files, {FileBytes} bytes, stdin {StdinBytes} bytes")]
+    private static partial void LogAccepted(ILogger logger, string callerId, string callerName, string sessionId, int fileCount, long fileBytes, int stdinBytes);
+}

@@ -1,0 +1,161 @@
+using System.Collections.Concurrent;
+
+namespace Executor.SessionCore.Dispatch;
+
+/// <summary>
+/// Wake-ups between the requests of this replica, and through <see cref="ISignalRelay"/> of every replica: new work
+/// for waiting claims, a session's end for its waiters, a cancel or a prewarm for a host's heartbeat. A signal only
+/// says "look again": the store stays the truth, and every waiter also looks again on its own after a short while
+/// (a relayed signal can be lost). New work wakes one waiting claim per signal, the one with the most warm
+/// containers first: a hundred waiting hosts are not a hundred claims racing for one session.
+/// </summary>
+public sealed class SessionSignals
+{
+    private const string Work = "work";
+    private const string Done = "done:";
+    private const string Output = "out:";
+    private const string Input = "in:";
+    private const string Host = "host:";
+    private const string AllHosts = "hosts";
+
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _waiters = new();
+    private readonly List<WorkWaiter> _workWaiters = [];
+    private readonly Lock _workLock = new();
+    private readonly ISignalRelay _relay;
+    private long _arrivals;
+    private TaskCompletionSource _anyEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public SessionSignals(ISignalRelay relay)
+    {
+        _relay = relay;
+        relay.Subscribe(Raise); // a signal from another replica is raised here only
+    }
+
+    /// <summary>A session was queued (or put back): one waiting claim looks again.</summary>
+    public void WorkArrived() => Publish(Work);
+
+    /// <summary>A session ended: whoever waits for it reads it.</summary>
+    public void Ended(string sessionId) => Publish(Done + sessionId);
+
+    /// <summary>A session's output grew: whoever streams it reads on.</summary>
+    public void OutputArrived(string sessionId) => Publish(Output + sessionId);
+
+    /// <summary>A session's input grew or ended: its runner host's read answers.</summary>
+    public void InputArrived(string sessionId) => Publish(Input + sessionId);
+
+    /// <summary>A host has something to hear (a cancel): its heartbeat answers now.</summary>
+    public void CallHost(string host) => Publish(Host + host);
+
+    /// <summary>Every host has something to hear (a prewarm request).</summary>
+    public void CallAllHosts() => Publish(AllHosts);
+
+    /// <summary>A claim waiting for work, woken by one "work" signal; dispose it once done waiting.</summary>
+    public WorkWaiter WaitForWork(int warmReady)
+    {
+        var waiter = new WorkWaiter(this, warmReady, Interlocked.Increment(ref _arrivals));
+        lock (_workLock)
+        {
+            _workWaiters.Add(waiter);
+        }
+        return waiter;
+    }
+
+    public Task WhenEnded(string sessionId, CancellationToken cancellationToken) => Wait(Done + sessionId, cancellationToken);
+
+    /// <summary>Completes when any session ends (here or on another replica): the callbacks have work.</summary>
+    public Task WhenAnyEnded(CancellationToken cancellationToken) => Volatile.Read(ref _anyEnded).Task.WaitAsync(cancellationToken);
+
+    public Task WhenOutput(string sessionId, CancellationToken cancellationToken) => Wait(Output + sessionId, cancellationToken);
+
+    public Task WhenInput(string sessionId, CancellationToken cancellationToken) => Wait(Input + sessionId, cancellationToken);
+
+    public Task WhenHostCalled(string host, CancellationToken cancellationToken) =>
+        Task.WhenAny(Wait(Host + host, cancellationToken), Wait(AllHosts, cancellationToken));
+
+    private void Publish(string signal)
+    {
+        Raise(signal);
+        _relay.Publish(signal);
+    }
+
+    private void Raise(string signal)
+    {
+        if (signal == Work)
+        {
+            WakeOneForWork();
+            return;
+        }
+        if (signal.StartsWith(Done, StringComparison.Ordinal))
+        {
+            Interlocked.Exchange(ref _anyEnded, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        }
+        if (_waiters.TryRemove(signal, out var waiters))
+        {
+            waiters.TrySetResult();
+        }
+    }
+
+    private Task Wait(string signal, CancellationToken cancellationToken) =>
+        _waiters.GetOrAdd(signal, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task
+            .WaitAsync(cancellationToken);
+
+    private void WakeOneForWork()
+    {
+        WorkWaiter? chosen;
+        lock (_workLock)
+        {
+            chosen = _workWaiters.OrderByDescending(w => w.WarmReady).ThenBy(w => w.Arrival).FirstOrDefault();
+            if (chosen is not null)
+            {
+                _workWaiters.Remove(chosen);
+            }
+        }
+        chosen?.Wake();
+    }
+
+    private void Forget(WorkWaiter waiter)
+    {
+        lock (_workLock)
+        {
+            _workWaiters.Remove(waiter);
+        }
+    }
+
+    /// <summary>One waiting claim: <see cref="Woken"/> completes at the "work" signal meant for it.</summary>
+    public sealed class WorkWaiter(SessionSignals signals, int warmReady, long arrival) : IDisposable
+    {
+        private readonly TaskCompletionSource _woken = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public int WarmReady { get; } = warmReady;
+
+        public long Arrival { get; } = arrival;
+
+        public Task Woken => _woken.Task;
+
+        internal void Wake() => _woken.TrySetResult();
+
+        public void Dispose() => signals.Forget(this);
+    }
+}
+
+/// <summary>Carries signals to the other replicas: nowhere in embedded mode, LISTEN/NOTIFY under PostgreSQL.</summary>
+public interface ISignalRelay
+{
+    /// <summary>Tells the other replicas (never this one).</summary>
+    void Publish(string signal);
+
+    /// <summary>Where the other replicas' signals go.</summary>
+    void Subscribe(Action<string> receive);
+}
+
+/// <summary>One replica: nobody else to tell.</summary>
+public sealed class LocalSignalRelay : ISignalRelay
+{
+    public void Publish(string signal)
+    {
+    }
+
+    public void Subscribe(Action<string> receive)
+    {
+    }
+}

@@ -1,0 +1,26 @@
+using System.Text.Json;
+
+namespace Executor.SessionCore.Sessions;
+
+/// <summary>How a session's script is run, beyond its files: what the client asked for, whichever surface it used.</summary>
+/// <param name="Interactive">stdin_mode=interactive: stdin stays open for an attached client (GET /result/{id}/attach).</param>
+/// <param name="CallbackUrl">Where the result is sent when the session ends (checked against the callback guard).</param>
+/// <param name="Runtime">The runtime it runs in (resolved at submission: never null once stored, unless no host reports runtimes).</param>
+/// <param name="Surface">
+/// The surface that submitted it when that surface reads the session back in its own shape (and sends its own callback,
+/// <see cref="Callbacks.ICallbackFormat"/>); null for the native API.
+/// </param>
+/// <param name="SurfaceData">What that surface keeps with the session beyond these options: stored and read back untouched.</param>
+public sealed record RunOptions(
+    IReadOnlyList<string> Args,
+    string? Stdin,
+    int? TimeoutSeconds,
+    int? MemoryMb,
+    bool Interactive = false,
+    string? CallbackUrl = null,
+    string? Runtime = null,
+    string? Surface = null,
+    JsonElement? SurfaceData = null)
+{
+    public static RunOptions None { get; } = new([], null, null, null);
+}
