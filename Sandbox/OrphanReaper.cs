@@ -1,3 +1,4 @@
+using Executor.Contracts;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Docker.DotNet.Models;
@@ -13,7 +14,7 @@ namespace Executor.Sandbox;
 /// </summary>
 public abstract partial class OrphanReaper : BackgroundService
 {
-    public static readonly ActivitySource ActivitySource = new("Executor.Reaper");
+    public static readonly ActivitySource ActivitySource = new(TelemetryNames.Reaper);
 
     private readonly IContainerEngine _engine;
     private readonly ContainerJanitor _janitor;
@@ -34,7 +35,7 @@ public abstract partial class OrphanReaper : BackgroundService
         _instance = instance;
         _time = time;
         _logger = logger;
-        _removed = meterFactory.Create("Executor.Reaper").CreateCounter<long>(
+        _removed = meterFactory.Create(TelemetryNames.Reaper).CreateCounter<long>(
             "executor.reaper.removed", "{container}", "Containers removed because nobody owned them");
     }
 

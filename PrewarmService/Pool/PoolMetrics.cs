@@ -1,3 +1,4 @@
+using Executor.Contracts;
 using System.Diagnostics.Metrics;
 
 namespace Executor.Prewarm.Pool;
@@ -5,7 +6,7 @@ namespace Executor.Prewarm.Pool;
 /// <summary>The pool's instruments, exported through OpenTelemetry (meter "Executor.Prewarm").</summary>
 public sealed class PoolMetrics
 {
-    public const string MeterName = "Executor.Prewarm";
+    public const string MeterName = TelemetryNames.Prewarm;
 
     private readonly Counter<long> _hits;
     private readonly Counter<long> _misses;

@@ -27,7 +27,7 @@ public sealed partial class SandboxRunner(
     TimeProvider time,
     ILogger<SandboxRunner> logger)
 {
-    public static readonly ActivitySource ActivitySource = new("Executor.Runner");
+    public static readonly ActivitySource ActivitySource = new(TelemetryNames.Runner);
 
     internal const int ReadBufferSize = 64 * 1024;
     private const int DiagnosticsLimit = 8192;

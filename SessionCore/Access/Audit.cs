@@ -1,3 +1,4 @@
+using Executor.Contracts;
 using Executor.SessionCore.Submissions;
 
 namespace Executor.SessionCore.Access;
@@ -8,7 +9,7 @@ namespace Executor.SessionCore.Access;
 /// </summary>
 public static partial class Audit
 {
-    public const string Category = "Executor.Audit";
+    public const string Category = TelemetryNames.Audit;
 
     public static void Accepted(ILoggerFactory loggers, Caller caller, string sessionId, Submission upload)
     {

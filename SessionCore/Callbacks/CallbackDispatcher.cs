@@ -1,3 +1,4 @@
+using Executor.Contracts;
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text.Json;
@@ -22,7 +23,7 @@ public sealed partial class CallbackDispatcher(
 {
     private readonly Dictionary<string, ICallbackFormat> _formats = formats.ToDictionary(f => f.Surface, StringComparer.Ordinal);
 
-    public static readonly ActivitySource ActivitySource = new("Executor.Callbacks");
+    public static readonly ActivitySource ActivitySource = new(TelemetryNames.Callbacks);
     private static readonly TimeSpan LookAgain = TimeSpan.FromSeconds(5);
 
     private readonly HttpClient _client = new(new SocketsHttpHandler

@@ -1,3 +1,4 @@
+using Executor.Contracts;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Executor.SessionCore.Dispatch;
@@ -22,7 +23,7 @@ public sealed partial class SessionMaintenance(
 {
     private static readonly TimeSpan HostSweepInterval = TimeSpan.FromSeconds(2);
 
-    private readonly Counter<long> _purged = meterFactory.Create("Executor.Session")
+    private readonly Counter<long> _purged = meterFactory.Create(TelemetryNames.Session)
         .CreateCounter<long>("executor.sessions.purged", "{session}", "Sessions deleted after their retention");
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

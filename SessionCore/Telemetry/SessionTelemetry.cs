@@ -1,3 +1,4 @@
+using Executor.Contracts;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
@@ -9,7 +10,7 @@ namespace Executor.SessionCore.Telemetry;
 /// </summary>
 public sealed class SessionTelemetry
 {
-    public const string Name = "Executor.Session";
+    public const string Name = TelemetryNames.Session;
     public const string SessionId = "executor.session_id";
     public const string Status = "executor.status";
     public const string ExitCode = "executor.exit_code";
