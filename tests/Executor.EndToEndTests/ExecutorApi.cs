@@ -137,9 +137,9 @@ public static class ExecutorApi
         return status;
     }
 
-    public static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan? within = null)
     {
-        var deadline = DateTime.UtcNow + ResultDeadline;
+        var deadline = DateTime.UtcNow + (within ?? ResultDeadline);
         while (!await condition())
         {
             Assert.True(DateTime.UtcNow < deadline, $"timed out waiting until {what}");
