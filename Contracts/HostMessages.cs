@@ -23,7 +23,9 @@ public sealed record Heartbeat(
     PoolStatus? Pool,
     string? EngineProblem,
     long PrewarmGeneration,
-    IReadOnlyList<RuntimeInfo>? Runtimes = null);
+    IReadOnlyList<RuntimeInfo>? Runtimes = null,
+    IReadOnlyList<string>? Sandboxes = null,
+    IReadOnlyList<SandboxEnd>? SandboxesEnded = null);
 
 /// <summary>
 /// A runtime a host offers (GET /runtimes lists them): its defaults, and what the host found in its image when it
@@ -44,8 +46,11 @@ public sealed record RuntimeInfo(
 /// <summary>A host's warm pool as its PrewarmService reports it.</summary>
 public sealed record PoolStatus(int Ready, int Target, int Starting, int MaxSize);
 
-/// <summary>What the host must do: kill these runs; apply this prewarm request (once per generation).</summary>
-public sealed record HeartbeatResponse(IReadOnlyList<string> Cancel, PrewarmCommand? Prewarm);
+/// <summary>
+/// What the host must do: kill these runs (a sandbox call among them is interrupted); apply this prewarm request (once
+/// per generation); end these sandboxes and remove their containers (deleted, idle or past their lifetime, or unknown).
+/// </summary>
+public sealed record HeartbeatResponse(IReadOnlyList<string> Cancel, PrewarmCommand? Prewarm, IReadOnlyList<SandboxEnd>? EndSandboxes = null);
 
 /// <summary>POST /prewarm as every host must apply it: refill, or keep <see cref="Count"/> ready from now on.</summary>
 public sealed record PrewarmCommand(long Generation, int? Count);
@@ -59,10 +64,19 @@ public static class HostRoutes
     public const string Output = "/hosts/{host}/runs/{sessionId}/output";
     public const string Stdin = "/hosts/{host}/runs/{sessionId}/stdin";
 
+    /// <summary>
+    /// The sandbox lane's claims (a long poll, <see cref="ClaimRequest"/> and <see cref="ClaimResponse"/>): sandbox
+    /// commands only, never limited by the host's run slots: creates of the runtimes the host offers, and every command
+    /// to a sandbox it holds. Their results, output and input go by the routes of runs (a command's id is a session id).
+    /// </summary>
+    public const string SandboxClaims = "/hosts/{host}/sandbox-claims";
+
     /// <summary>The largest result a host may report: it carries the files the run handed back, base64 in JSON.</summary>
     public const long MaxResultBytes = 512L * 1024 * 1024;
 
     public static string ClaimsOf(string host) => $"/hosts/{Uri.EscapeDataString(host)}/claims";
+
+    public static string SandboxClaimsOf(string host) => $"/hosts/{Uri.EscapeDataString(host)}/sandbox-claims";
 
     public static string HeartbeatOf(string host) => $"/hosts/{Uri.EscapeDataString(host)}/heartbeat";
 

@@ -38,6 +38,30 @@ public static class LauncherFrames
     /// <summary>Stdin, empty: the end of the script's input.</summary>
     public const byte InputEnd = (byte)'c';
 
+    /// <summary>Stdout, empty, kernel mode: the kernel waits for its first call (frames.md, section 7).</summary>
+    public const byte KernelReady = (byte)'k';
+
+    /// <summary>Stdout, kernel mode: one Jupyter output of the running call, as nbformat 4 JSON.</summary>
+    public const byte Message = (byte)'m';
+
+    /// <summary>Stdout, kernel mode: a call's (or a restart's) record, as JSON; the last of its frames.</summary>
+    public const byte CallRecord = (byte)'y';
+
+    /// <summary>Stdout, kernel mode: a file operation's answer: a JSON line, then a got file's content.</summary>
+    public const byte FileAnswer = (byte)'g';
+
+    /// <summary>Stdin, kernel mode: a call, as JSON.</summary>
+    public const byte Call = (byte)'q';
+
+    /// <summary>Stdin, kernel mode, empty: interrupt the running call.</summary>
+    public const byte Interrupt = (byte)'!';
+
+    /// <summary>Stdin, kernel mode: restart the kernel, as JSON {"id"}.</summary>
+    public const byte Restart = (byte)'R';
+
+    /// <summary>Stdin, kernel mode: a file operation: a JSON line, then a put file's content.</summary>
+    public const byte FileOperation = (byte)'F';
+
     /// <summary>The size of a file frame's path length prefix.</summary>
     public const int PathLengthSize = 2;
 

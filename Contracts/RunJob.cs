@@ -8,6 +8,12 @@ namespace Executor.Contracts;
 /// <param name="TraceParent">The W3C trace context of the submission, so that the run continues its trace.</param>
 /// <param name="Interactive">stdin_mode=interactive: the script's stdin stays open and takes what its attached client sends (the runner host fetches it from SessionService).</param>
 /// <param name="Runtime">The runtime to run it in (GET /runtimes); null for the host's default.</param>
+/// <param name="Sandbox">
+/// Set when this is not a run but a command to a stateful sandbox (create it, run code in it, restart it, a file
+/// operation). A sandbox's commands other than create are claimed only by the host that holds the sandbox. For a
+/// call, <see cref="Stdin"/>, <see cref="Interactive"/> and <see cref="TimeoutSeconds"/> are the call's; for create,
+/// <see cref="MemoryMb"/> and <see cref="Runtime"/> the sandbox's; for put_file, <see cref="Files"/> holds the one file.
+/// </param>
 public sealed record RunJob(
     string SessionId,
     IReadOnlyList<RunFile> Files,
@@ -18,7 +24,8 @@ public sealed record RunJob(
     int? MemoryMb,
     string? TraceParent = null,
     bool Interactive = false,
-    string? Runtime = null);
+    string? Runtime = null,
+    SandboxCommand? Sandbox = null);
 
 /// <summary>A file of the run's working directory.</summary>
 public sealed record RunFile(string Path, byte[] Content);

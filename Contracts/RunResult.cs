@@ -58,6 +58,9 @@ public sealed record RunResult
 
     /// <summary>The container the run used (the last one, if a dead warm one was replaced). For operators and tests.</summary>
     public string? ContainerId { get; init; }
+
+    /// <summary>What a stateful sandbox's command produced (null for a run): see <see cref="SandboxCommand"/>.</summary>
+    public SandboxOutcome? Sandbox { get; init; }
 }
 
 /// <summary>The limits a run had.</summary>
