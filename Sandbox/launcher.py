@@ -1,12 +1,17 @@
 # Executor's launcher: the one process a sandbox container starts with (PID 1).
 #
 # It boots the interpreter once and forks, ahead of any job, the process that will become the user's program:
-# that child drops to the sandbox's user, sets up its streams and then blocks on a control pipe. The launcher blocks
+# that child drops to the sandbox's user, sets up its streams and then blocks on a control socket. The launcher blocks
 # reading a single job from stdin: a JSON header line followed by the raw bytes of each file and of the user's stdin,
 # and passes it all to the child, which writes the files into the work directory and runs the entry script in the
 # already-booted interpreter (no start-up cost, not even a fork). The launcher frames the child's output onto its
 # own stdout and ends with an exit record that the child cannot forge. One job per container; the container ends when
 # the launcher does.
+#
+# Or, given a kernel job instead (a stateful sandbox, frames.md section 7), the child becomes a kernel that keeps one
+# namespace across calls, and the launcher its supervisor for the container's life: it relays calls, interrupts and
+# file operations, frames each call's output and ends it with a record the kernel cannot forge, and replaces the kernel
+# (forked afresh from this booted process) when it is killed or dies.
 #
 # A runtime's heavy packages (argv[2], comma-separated module names, e.g. numpy and pandas for python-3.11-data) are
 # imported before the child is forked: the script finds them in sys.modules, already paid for.
@@ -79,7 +84,7 @@ def read_exactly(fd, size):
     while size:
         chunk = os.read(fd, min(size, 1 << 20))
         if not chunk:
-            raise EOFError("control pipe closed")
+            raise EOFError("control socket closed")
         chunks.append(chunk)
         size -= len(chunk)
     return b"".join(chunks)
@@ -123,7 +128,7 @@ def text_stream(raw, errors):
 
 
 class Child:
-    """The user's program-to-be, forked before the job arrives and waiting on the control pipe."""
+    """The user's program-to-be, forked before the job arrives and waiting on the control socket."""
 
     def __init__(self, user):
         out_r, out_w = os.pipe()
@@ -955,13 +960,16 @@ class Kernel:
         matplotlib = sys.modules.get("matplotlib")
         if matplotlib is not None and str(dict.__getitem__(matplotlib.rcParams, "backend")).lower() != "agg":
             matplotlib.use("Agg")  # pre-imported with another backend (or none chosen yet): read without resolving it
-        # plt.show() shows the open figures (below); the Agg backend's warning that it cannot show them is noise here.
-        warnings.filterwarnings("ignore", message=".*non-interactive, and thus cannot be shown")
+        # plt.show() shows the open figures (show_figures); Agg's warning that it cannot show them is noise here.
+        warnings.filterwarnings("ignore", message=".*(non-interactive, and thus cannot be shown|non-GUI backend, so cannot show)")
         sys.stdout = sys.__stdout__ = stdout
         sys.stderr = sys.__stderr__ = stderr
         sys.argv = [""]
         sys.path[0:0] = [WORK_DIR]  # the work directory's modules are importable, as a notebook's folder's are
-        os.chdir(WORK_DIR)
+        try:
+            os.chdir(WORK_DIR)
+        except OSError:
+            pass  # the code made it unusable (chmod 0): the kernel still starts, its calls see why
         main = types.ModuleType("__main__")
         sys.modules["__main__"] = main  # pickle and friends find the code's classes there
         self.namespace = main.__dict__
@@ -972,6 +980,8 @@ class Kernel:
         self.lock = threading.Lock()  # one message at a time, whichever thread displays
         self.control = _socket.socket(fileno=CONTROL_FD)
         signal.signal(signal.SIGINT, self.on_interrupt)
+        if "matplotlib.pyplot" in sys.modules:
+            sys.modules["matplotlib.pyplot"].show = self.show_figures
 
     def on_interrupt(self, signum, frame):
         if self.running:  # an interrupt that comes late (the call ended) must not hit the next one
@@ -1010,7 +1020,10 @@ class Kernel:
         sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.FileIO(0, "rb", closefd=False), encoding="utf-8", errors="surrogateescape")
         filename = f"<cell-{count}>"
         self.linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)  # for tracebacks' lines
-        self.namespace["In"].append(code)
+        try:
+            self.namespace["In"].append(code)
+        except Exception:
+            pass  # the code replaced In: its own business
         status = "ok"
         # An interrupt raises KeyboardInterrupt while the code runs, its values' reprs and figures included.
         self.running = True
@@ -1044,7 +1057,11 @@ class Kernel:
     def result(self, value, count):
         ns = self.namespace
         ns["___"], ns["__"], ns["_"] = ns.get("__"), ns.get("_"), value
-        ns[f"_{count}"] = ns["Out"][count] = value
+        ns[f"_{count}"] = value
+        try:
+            ns["Out"][count] = value
+        except Exception:
+            pass  # the code replaced Out
         data, metadata = self.bundle(value)
         self.message({"output_type": "execute_result", "execution_count": count, "data": data, "metadata": metadata})
 
@@ -1195,6 +1212,7 @@ class KernelProcess:
         self.parts = bytearray()
         self.outgoing = collections.deque()  # [bytearray, fd or None]
         self.status = self.rusage = None
+        self.ready = False
         self.control = _socket.socket(fileno=child.control)
         for fd in (child.out, child.err, child.ordered):
             os.set_blocking(fd, False)
@@ -1291,6 +1309,8 @@ class KernelSupervisor(Supervisor):
         # PID 1 reaps every orphan already; elsewhere (the launcher's tests) become the orphans' reaper too, so that what
         # a call leaves behind is killed and collected here.
         ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+        for module in ("ast", "base64", "linecache", "types", "warnings"):
+            __import__(module)  # what a kernel imports as it starts: paid here once, and every fresh kernel has them
         self.wake, acknowledge = self.child_watch()
         self.poller.register(self.wake, select.POLLIN)
         os.set_blocking(self.source.fd, False)
@@ -1306,9 +1326,9 @@ class KernelSupervisor(Supervisor):
                     self.reap()
                 elif fd == self.source.fd:
                     self.read_requests()
-                elif self.kernel is not None and fd in self.kernel.fds:
+                elif fd in self.kernel.fds:
                     self.pump_kernel(fd)
-                elif self.kernel is not None and fd == self.kernel.control.fileno():
+                elif fd == self.kernel.control.fileno():
                     self.push_control()
                 elif fd in self.operations:
                     self.read_answer(self.operations[fd])
@@ -1373,8 +1393,10 @@ class KernelSupervisor(Supervisor):
                 self.calls.append(KernelCall(json.loads(payload)))
             elif kind in (b"i", b"c"):
                 target = self.input_target()
-                if target is not None:
-                    target.give(payload) if kind == b"i" else target.end_input()
+                if target is not None and kind == b"i":
+                    target.give(payload)
+                elif target is not None:
+                    target.end_input()
             elif kind == b"!":
                 if self.call is not None:
                     self.interrupt("interrupted")
@@ -1382,8 +1404,6 @@ class KernelSupervisor(Supervisor):
                 self.restart(json.loads(payload).get("id"))
             else:
                 self.file_operation(payload)
-            if self.ended:
-                return
 
     def input_target(self):
         """The interactive call whose input is still open: the running one, else the first that waits."""
@@ -1395,7 +1415,7 @@ class KernelSupervisor(Supervisor):
     # Calls
 
     def start_next_call(self):
-        if self.call is not None or not self.calls or self.kernel is None:
+        if self.call is not None or not self.calls:
             return
         call = self.call = self.calls.popleft()
         self.limit, self.emitted, self.over_limit, self.truncated = call.limit, 0, False, set()
@@ -1434,7 +1454,7 @@ class KernelSupervisor(Supervisor):
         call = self.call
         if call.status is None:
             call.status = status
-        if call.kill_at is None:
+        if call.kill_at is None and self.kernel.status is None:  # a dead kernel's pid may be another process's now
             call.kill_at = time.monotonic() + KILL_AFTER_INTERRUPT
             try:
                 os.kill(self.kernel.pid, signal.SIGINT)
@@ -1510,6 +1530,7 @@ class KernelSupervisor(Supervisor):
         except (ValueError, AttributeError):
             return  # not a message: the code wrote it (fd 3 is within its reach)
         if kind == "_ready":
+            self.kernel.ready = True
             if not self.ready:
                 self.ready = True
                 emit(b"k", b"")
@@ -1601,6 +1622,8 @@ class KernelSupervisor(Supervisor):
             self.finish("kernel_died", None, True)
         old.close()
         self.kernel = None
+        if not old.ready:
+            time.sleep(1)  # a kernel that died before it could start: do not fork its successors in a busy loop
         self.start_kernel(fork_child(self.user))
 
     def restart(self, request_id):

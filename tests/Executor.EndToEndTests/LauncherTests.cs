@@ -86,11 +86,7 @@ public sealed partial class LauncherTestRun : IAsyncLifetime
         var (dataExitCode, dataErrors, dataOutcomes) = await RunAsync(RuntimeImages.Data, "1g", DataTests);
         ExitCode = exitCode != 0 ? exitCode : dataExitCode;
         Errors = errors + dataErrors;
-        foreach (var (test, result) in outcomes)
-        {
-            Outcomes[test] = result;
-        }
-        foreach (var (test, result) in dataOutcomes)
+        foreach (var (test, result) in outcomes.Concat(dataOutcomes))  // the data run's outcome replaces the default's skip
         {
             Outcomes[test] = result;
         }

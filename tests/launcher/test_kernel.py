@@ -380,7 +380,7 @@ class KernelTests(unittest.TestCase):
             walls.append(call.record["wall_ms"])
         walls.sort()
         print(f"\nkernel call x + 1: median {walls[25]:.3f} ms, p90 {walls[45]:.3f} ms (in the launcher)", file=sys.stderr)
-        self.assertLess(walls[25], 5)
+        self.assertLess(walls[25], 10)  # ~0.2-0.7 ms measured; loose for a loaded machine
 
 
 @unittest.skipUnless(WHOLE and memory_limit() is not None, WHY + ", with a memory limit")
@@ -422,7 +422,7 @@ class KernelDataTests(unittest.TestCase):
         walls = sorted(self.kernel.call("x + 1").record["wall_ms"] for _ in range(30))
         rss = self.kernel.call("1").record["max_rss_bytes"]
         print(f"\ndata kernel call x + 1: median {walls[15]:.3f} ms; kernel peak RSS {rss / 2**20:.1f} MiB", file=sys.stderr)
-        self.assertLess(walls[15], 5)
+        self.assertLess(walls[15], 10)
 
 
 if __name__ == "__main__":
