@@ -1342,7 +1342,7 @@ class KernelSupervisor(Supervisor):
                 self.flush()
         self.flush()
         kill_everything_else()
-        reap_orphans()
+        wait_for_children(self.operation_pids)  # all of them: none is left a zombie to whoever reaps after this process
 
     @staticmethod
     def child_watch():

@@ -31,6 +31,24 @@ def pipe_with(data):
     return r
 
 
+def kernel_writes(*messages):
+    """The bytes a kernel writes on its ordered pipe for these messages (launcher.Kernel's writer alone, no process)."""
+    kernel = launcher.Kernel.__new__(launcher.Kernel)
+    kernel.lock = launcher.threading.Lock()
+    r, w = os.pipe()
+    saved, launcher.ORDERED_FD = launcher.ORDERED_FD, w
+    try:
+        for message in messages:
+            kernel.message(message)
+    finally:
+        launcher.ORDERED_FD = saved
+        os.close(w)
+    try:
+        return read_all(r)
+    finally:
+        os.close(r)
+
+
 def read_all(fd):
     chunks = []
     while True:

@@ -6,22 +6,26 @@ import select
 import types
 import unittest
 
-from sources import golden, launcher, pipe_with, read_all
+from sources import golden, kernel_writes, launcher, pipe_with, read_all
 
 
 def cases(framing):
     return [(case["name"], case, bytes.fromhex(case["hex"])) for case in golden[framing]]
 
 
+def read_job(data):
+    source = launcher.Source(pipe_with(data))
+    try:
+        return launcher.receive_job(source)
+    finally:
+        os.close(source.fd)
+
+
 class JobTests(unittest.TestCase):
     def test_the_golden_job_is_read_into_its_header_files_and_stdin(self):
         for name, case, data in cases("job"):
             with self.subTest(name):
-                source = launcher.Source(pipe_with(data))
-                try:
-                    job, files, stdin = launcher.receive_job(source)
-                finally:
-                    os.close(source.fd)
+                job, files, stdin = read_job(data)
                 self.assertEqual(case["header"], job)
                 self.assertEqual([bytes.fromhex(f["content_hex"]) for f in case["run_job"]["files"]], files)
                 self.assertEqual(case["run_job"]["stdin"].encode(), stdin)
@@ -117,11 +121,7 @@ class KernelJobTests(unittest.TestCase):
     def test_the_golden_kernel_job_is_read_as_a_header_alone_and_gives_the_file_bounds(self):
         for name, case, data in cases("kernel_job"):
             with self.subTest(name):
-                source = launcher.Source(pipe_with(data))
-                try:
-                    job, files, stdin = launcher.receive_job(source)
-                finally:
-                    os.close(source.fd)
+                job, files, stdin = read_job(data)
                 self.assertEqual((case["header"], [], b""), (job, files, stdin))
                 supervisor = launcher.KernelSupervisor(job, None, "65534:65534", None)
                 bounds = case["header"]["files"]
@@ -206,18 +206,7 @@ class KernelFrameTests(unittest.TestCase):
 
 def message_through_the_ordered_pipe(message):
     """What the launcher forwards of a message the kernel wrote: its b"m"/b"M" ordered frames, read and joined."""
-    kernel = launcher.Kernel.__new__(launcher.Kernel)  # its writer only: no process set up
-    kernel.lock = launcher.threading.Lock()
-    r, w = os.pipe()
-    saved, launcher.ORDERED_FD = launcher.ORDERED_FD, w
-    try:
-        kernel.message(message)
-    finally:
-        launcher.ORDERED_FD = saved
-        os.close(w)
-    data = read_all(r)
-    os.close(r)
-    chunks = launcher.OrderedReader(launcher.KERNEL_STREAMS).feed(data)
+    chunks = launcher.OrderedReader(launcher.KERNEL_STREAMS).feed(kernel_writes(message))
     assert chunks and chunks[-1][0] == b"M" and all(kind == b"m" for kind, _ in chunks[:-1]), chunks
     return b"".join(chunk for _, chunk in chunks)
 
