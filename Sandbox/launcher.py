@@ -1213,6 +1213,7 @@ class KernelProcess:
         self.outgoing = collections.deque()  # [bytearray, fd or None]
         self.status = self.rusage = None
         self.ready = False
+        self.peak = 0
         self.control = _socket.socket(fileno=child.control)
         for fd in (child.out, child.err, child.ordered):
             os.set_blocking(fd, False)
@@ -1253,14 +1254,17 @@ class KernelProcess:
             return 0.0
 
     def peak_rss(self):
+        """VmHWM; where the kernel has none (gVisor), the largest VmRSS seen at a call's start or end."""
+        sizes = {}
         try:
             with open(f"/proc/{self.pid}/status", "rb") as f:
                 for line in f:
-                    if line.startswith(b"VmHWM:"):
-                        return int(line.split()[1]) * 1024
+                    if line.startswith((b"VmHWM:", b"VmRSS:")):
+                        sizes[line[:5]] = int(line.split()[1]) * 1024
         except (OSError, ValueError, IndexError):
             pass
-        return 0
+        self.peak = max(self.peak, sizes.get(b"VmHWM", sizes.get(b"VmRSS", 0)))
+        return self.peak
 
     def close(self):
         for fd in self.fds:
@@ -1431,6 +1435,8 @@ class KernelSupervisor(Supervisor):
         call.started = time.monotonic()
         call.deadline = call.started + call.timeout
         call.cpu = self.kernel.cpu_seconds()
+        if self.kernel.peak == 0:
+            self.kernel.peak_rss()  # gVisor's peak is sampled: its first sample, before any call
         call.oom_kills = oom_kills()
         self.numbered += 1
         call.number = self.numbered
