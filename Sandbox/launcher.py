@@ -1075,8 +1075,11 @@ class Kernel:
         """The object's MIME bundle, as IPython's formatters give it: its _repr_*_ methods (a failing one is left out)
         and text/plain, its repr."""
         data, metadata = {}, {}
+        figure = sys.modules.get("matplotlib.figure")
+        if figure is not None and isinstance(obj, figure.Figure):  # IPython's own formatter for figures
+            data["image/png"] = self.png_of(obj)
         # A class is not shown by its instances' methods; an object that answers every attribute shows only its repr.
-        if not isinstance(obj, type) and not self.answers_anything(obj):
+        elif not isinstance(obj, type) and not self.answers_anything(obj):
             method = self.repr_method(obj, "_repr_mimebundle_")
             if method is not None:
                 try:
@@ -1153,13 +1156,16 @@ class Kernel:
         try:
             for manager in managers:
                 figure = manager.canvas.figure
-                png = io.BytesIO()
-                figure.canvas.print_figure(png, format="png", bbox_inches="tight")
                 self.message({"output_type": "display_data", "metadata": {},
-                              "data": {"image/png": self.base64.b64encode(png.getvalue()).decode(), "text/plain": repr(figure)}})
+                              "data": {"image/png": self.png_of(figure), "text/plain": repr(figure)}})
         finally:
             if managers:
                 pyplot.close("all")
+
+    def png_of(self, figure):
+        png = io.BytesIO()
+        figure.canvas.print_figure(png, format="png", bbox_inches="tight")
+        return self.base64.b64encode(png.getvalue()).decode()
 
     def message(self, message):
         """One message on the ordered pipe: b"m" frames of its parts, the last one b"M"."""

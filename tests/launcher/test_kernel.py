@@ -404,6 +404,14 @@ class KernelDataTests(unittest.TestCase):
         self.assertEqual("[]", self.kernel.call("plt.get_fignums()").result["data"]["text/plain"])
         self.assertEqual("agg", self.kernel.call("import matplotlib\nmatplotlib.get_backend().lower()").result["data"]["text/plain"].strip("'"))
 
+    def test_a_figure_as_the_last_expression_or_displayed_comes_as_png(self):
+        call = self.kernel.call("import matplotlib.figure\nfigure = matplotlib.figure.Figure()\nfigure.add_subplot().plot([1, 2])\n"
+                                "display(figure)\nfigure")
+        self.assertEqual(["display_data", "execute_result"], [m["output_type"] for m in call.messages])
+        for message in call.messages:
+            self.assertTrue(base64.b64decode(message["data"]["image/png"]).startswith(b"\x89PNG"))
+            self.assertEqual("<Figure size 640x480 with 1 Axes>", message["data"]["text/plain"])
+
     def test_a_dataframe_comes_as_html_and_text(self):
         call = self.kernel.call("import pandas as pd\npd.DataFrame({'a': [1, 2]})")
         data = call.result["data"]
