@@ -1626,8 +1626,11 @@ class KernelSupervisor(Supervisor):
                     self.output(b"o" if fd == old.child.out else b"e", data)
             unregister(self.poller, fd)
         unregister(self.poller, old.control.fileno())
-        for operation in list(self.operations.values()):
-            self.answer(operation, None)  # killed with the rest
+        for operation in list(self.operations.values()):  # killed with the rest: whatever answer each finished counts
+            os.set_blocking(operation.pipe, True)
+            while len(operation.data) <= operation.cap and (data := os.read(operation.pipe, READ_SIZE)):
+                operation.data += data
+            self.answer(operation, bytes(operation.data) if len(operation.data) <= operation.cap else None)
         if self.call is not None:
             if oom_kills() > self.call.oom_kills:  # the OOM killer's verdict stands over an interrupt that came first
                 self.call.status = "memory_exceeded"

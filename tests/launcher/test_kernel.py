@@ -271,6 +271,24 @@ class KernelTests(unittest.TestCase):
         call = self.kernel.call("print('x' in globals(), open('f.txt').read())")
         self.assertEqual(("False f\n", 1), (call.stdout, call.record["execution_count"]))
 
+    def test_a_restart_while_a_call_runs_ends_it_first_and_the_waiting_calls_run_in_the_fresh_kernel(self):
+        self.kernel.call_async("import time\nprint('sleeping', flush=True)\ntime.sleep(60)", call_id="running")
+        self.kernel.call_async("print('after', 'x' in globals())", call_id="waiting")
+        self.assertEqual(("o", b"sleeping\n"), self.kernel.output_until(b"sleeping\n"))
+        self.kernel.send(b"R", json.dumps({"id": "r"}).encode())
+        records = [Call(self.kernel.until("y")) for _ in range(3)]
+        self.assertEqual([("running", "interrupted", True), ("r", "restarted", True), ("waiting", "ok", False)],
+                         [(c.record["id"], c.status, c.record["kernel_restarted"]) for c in records])
+        self.assertEqual("after False\n", records[2].stdout)
+
+    def test_input_sent_before_an_interactive_call_starts_is_kept_for_it(self):
+        self.kernel.call_async("import time\ntime.sleep(0.3)", call_id="first")
+        self.kernel.call_async("print(input().upper())", interactive=True, call_id="second")
+        self.kernel.send(b"i", b"early\n")
+        self.kernel.send(b"c")
+        records = [Call(self.kernel.until("y")) for _ in range(2)]
+        self.assertEqual(("second", "EARLY\n"), (records[1].record["id"], records[1].stdout))
+
     def test_output_past_the_limit_is_cut_and_the_call_interrupted(self):
         call = self.kernel.call("import sys\nwhile True: sys.stdout.write('x' * 1000)", output_limit_bytes=5000)
         self.assertEqual(("output_limit_exceeded", True), (call.status, call.record["stdout_truncated"]))
