@@ -4,6 +4,7 @@ tests run inside the runtime image)."""
 import importlib.util
 import json
 import os
+import struct
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 LAUNCHER_PATH = os.path.join(ROOT, "Sandbox", "launcher.py")
@@ -47,6 +48,16 @@ def kernel_writes(*messages):
         return read_all(r)
     finally:
         os.close(r)
+
+
+def parse_frames(data):
+    """Launcher frames (kind, payload), the kind as a str."""
+    frames, at = [], 0
+    while at < len(data):
+        kind, size = data[at:at + 1].decode(), struct.unpack(">I", data[at + 1:at + 5])[0]
+        frames.append((kind, data[at + 5:at + 5 + size]))
+        at += 5 + size
+    return frames
 
 
 def read_all(fd):

@@ -15,7 +15,7 @@ import sys
 import time
 import unittest
 
-from sources import LAUNCHER_PATH, kernel_writes, launcher
+from sources import LAUNCHER_PATH, kernel_writes, launcher, parse_frames
 
 SANDBOX_USER = "65534:65534"
 WHOLE = os.getpid() == 1 and os.getuid() == 0
@@ -158,6 +158,53 @@ class KernelMessageTests(unittest.TestCase):
         self.assertEqual([b"m", b"M", b"M"], [kind for kind, _ in chunks])
         self.assertEqual({"text": "x" * 10000}, json.loads(chunks[0][1] + chunks[1][1]))
         self.assertEqual({"text": "y"}, json.loads(chunks[2][1]))
+
+
+class BundleTests(unittest.TestCase):
+    """The MIME bundles the kernel gives values, as IPython's formatters would."""
+
+    def bundle(self, obj):
+        kernel = launcher.Kernel.__new__(launcher.Kernel)  # its formatter only: no process set up
+        kernel.base64 = base64
+        return kernel.bundle(obj)
+
+    def test_repr_mimebundle_and_the_repr_methods_together(self):
+        class Both:
+            def _repr_mimebundle_(self, include=None, exclude=None):
+                return {"text/html": "<i>b</i>", "image/jpeg": b"\xff\xd8"}, {"text/html": {"isolated": True}}
+
+            def _repr_html_(self):
+                return "<i>not this</i>"
+
+            def _repr_latex_(self):
+                return "$b$", {"inline": True}
+
+            def __repr__(self):
+                return "Both()"
+
+        data, metadata = self.bundle(Both())
+        self.assertEqual({"text/html": "<i>b</i>", "image/jpeg": base64.b64encode(b"\xff\xd8").decode(), "text/latex": "$b$",
+                          "text/plain": "Both()"}, data)
+        self.assertEqual({"text/html": {"isolated": True}, "text/latex": {"inline": True}}, metadata)
+
+    def test_classes_objects_that_answer_anything_and_failing_or_odd_reprs_give_text_only(self):
+        class Anything:
+            def __getattr__(self, name):
+                return lambda *a, **k: "<b>anything</b>"
+
+            def __repr__(self):
+                return "Anything()"
+
+        class Odd:
+            def _repr_html_(self):
+                raise RuntimeError("left out")
+
+            def _repr_json_(self):
+                return {1, 2}  # not JSON: the bundle falls back to text
+
+        self.assertEqual(({"text/plain": "Anything()"}, {}), self.bundle(Anything()))
+        self.assertEqual({"text/plain"}, set(self.bundle(Odd)[0]))
+        self.assertEqual({"text/plain"}, set(self.bundle(Odd())[0]))
 
 
 def frame_starts(data):
@@ -385,6 +432,11 @@ class KernelTests(unittest.TestCase):
 
     def test_a_short_call_costs_about_a_millisecond_and_leaves_in_one_write(self):
         self.kernel.call("x = 1")
+        for _ in range(10):  # the first bytes that come after the call are all of its frames, its record last
+            self.kernel.call_async("print(x)\nx + 1")
+            select.select([self.kernel.process.stdout], [], [], 10)
+            call = Call(parse_frames(os.read(self.kernel.process.stdout.fileno(), 1 << 20)))
+            self.assertEqual(("1\n", "2", "ok"), (call.stdout, call.result["data"]["text/plain"], call.status))
         walls = []
         for _ in range(50):
             call = self.kernel.call("x + 1")
