@@ -34,6 +34,7 @@ public static class ServiceCollectionExtensions
             slots.StartAfter = sp.GetRequiredService<RunnerReaper>().FirstSweep;
             return slots;
         });
+        builder.Services.AddSingleton<ContainerSource>();
         builder.Services.AddSingleton<SandboxRunner>();
         builder.Services.AddSingleton<RunRegistry>();
         builder.Services.AddSingleton<HostHeartbeat>();
