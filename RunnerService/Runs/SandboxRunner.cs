@@ -287,21 +287,29 @@ public sealed partial class SandboxRunner(
     private static RunResult Failure(string status, string detail) => new() { Status = status, Detail = detail };
 
     private RunResult Complete(
-        RunResult result, SandboxLimits limits, string? containerId, DateTimeOffset startedAt, long started, LanguageRuntime? language = null) => result with
+        RunResult result, SandboxLimits limits, string? containerId, DateTimeOffset startedAt, long started, LanguageRuntime? language = null) =>
+        Stamp(result, limits, language, runtime.Name, Host, containerId, startedAt, time.GetUtcNow(), time.GetElapsedTime(started));
+
+    /// <summary>
+    /// The host's own fields of a result (a run's or a sandbox command's): its limits, runtime, isolation, host, container
+    /// and times. The duration is the script's (or call's) own wall time as the launcher measured it; the whole
+    /// <paramref name="elapsed"/> when the launcher could not say.
+    /// </summary>
+    public static RunResult Stamp(RunResult result, SandboxLimits limits, LanguageRuntime? language, string isolation, string host, string? containerId,
+        DateTimeOffset startedAt, DateTimeOffset finishedAt, TimeSpan elapsed) => result with
     {
         Limits = new RunLimits(limits.TimeoutSeconds, limits.MemoryMb, limits.Cpus, limits.PidsLimit, limits.OutputLimitBytes)
         {
             OutFilesMaxCount = limits.OutFilesMaxCount,
             OutFilesMaxBytes = limits.OutFilesMaxBytes,
         },
-        Runtime = language?.Id,
-        Isolation = runtime.Name,
-        RunnerHost = sandboxOptions.Value.Host,
+        Runtime = language?.Id ?? result.Runtime,
+        Isolation = isolation,
+        RunnerHost = host,
         ContainerId = containerId,
         StartedAt = startedAt,
-        FinishedAt = time.GetUtcNow(),
-        // The script's own wall time as the launcher measured it; the whole run's when the launcher could not say.
-        DurationMs = result.DurationMs > 0 ? result.DurationMs : Math.Round(time.GetElapsedTime(started).TotalMilliseconds, 3),
+        FinishedAt = finishedAt,
+        DurationMs = result.DurationMs > 0 ? result.DurationMs : Math.Round(elapsed.TotalMilliseconds, 3),
     };
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Warm container {ContainerId} for session {SessionId} was dead; retrying cold")]
