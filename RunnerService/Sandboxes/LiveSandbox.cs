@@ -28,7 +28,9 @@ public sealed partial class LiveSandbox : IAsyncDisposable
     private readonly MultiplexedStream _stream;
     private readonly PendingRead? _pending;
     private readonly KernelFrameReader _frames;
+#pragma warning disable CA2213 // see DisposeAsync
     private readonly SemaphoreSlim _writeLock = new(1, 1);
+#pragma warning restore CA2213
     private readonly Channel<Queued> _queue = Channel.CreateBounded<Queued>(new BoundedChannelOptions(MaxQueued)
     {
         FullMode = BoundedChannelFullMode.Wait,
@@ -235,8 +237,8 @@ public sealed partial class LiveSandbox : IAsyncDisposable
         {
             await task.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
-        _end.Dispose();
-        _writeLock.Dispose();
+        // _end and _writeLock stay undisposed: a late cancel or file operation may still touch them, and neither holds
+        // anything that needs disposing (no timer, no wait handle).
     }
 
     private void Touch() => Volatile.Write(ref _lastActivity, _time.GetTimestamp());

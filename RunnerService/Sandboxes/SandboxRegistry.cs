@@ -291,6 +291,10 @@ public sealed partial class SandboxRegistry : BackgroundService
             {
                 return (SandboxResults.Failure(RunStatus.InternalError, SandboxStatus.Failed, $"The runner host '{Host}' has no runtime '{job.Runtime}'."), null);
             }
+            if (_stopping.IsCancellationRequested)
+            {
+                return (SandboxResults.Failure(RunStatus.InternalError, SandboxStatus.Failed, $"The runner host '{Host}' is stopping."), null);
+            }
             if (Count > _options.MaxSandboxes) // this one counts already
             {
                 return (SandboxResults.Failure(RunStatus.InternalError, SandboxStatus.Failed,
