@@ -127,8 +127,9 @@ public sealed partial class LiveSandbox : IAsyncDisposable
         else if (!_queue.Writer.TryWrite(item))
         {
             _queued.TryRemove(job.SessionId, out _);
-            item.Done.TrySetResult(SandboxResults.Failure(RunStatus.InternalError, SandboxStatus.Failed,
-                $"The sandbox has {MaxQueued} commands waiting already."));
+            item.Done.TrySetResult(_ended.Task.IsCompleted
+                ? SandboxResults.Gone(_ended.Task.Result)
+                : SandboxResults.Failure(RunStatus.InternalError, SandboxStatus.Failed, $"The sandbox has {MaxQueued} commands waiting already."));
         }
         return item.Done.Task;
     }

@@ -148,6 +148,24 @@ public sealed class LiveSandboxTests : IDisposable
     }
 
     [Fact]
+    public async Task A_restart_waits_its_turn_and_ends_with_the_launchers_restarted_record()
+    {
+        var kernel = new FakeKernel();
+        await using var sandbox = Sandbox(kernel);
+        await sandbox.StartAsync(TimeSpan.FromSeconds(5), CancellationToken.None);
+
+        var restart = sandbox.Enqueue(Command("r1", SandboxCommandKinds.Restart), 30);
+        var request = await kernel.NextAsync();
+        Assert.Equal((LauncherFrames.Restart, """{"id":"r1"}"""), (request.Kind, Encoding.UTF8.GetString(request.Payload)));
+        kernel.Send(LauncherFrames.CallRecord, FakeKernel.Record("r1", "restarted", count: 0, restarted: true));
+
+        var result = await restart;
+        Assert.Equal(RunStatus.Completed, result.Status);
+        Assert.Equal(SandboxStatus.Restarted, result.Sandbox!.Status);
+        Assert.True(result.Sandbox.KernelRestarted);
+    }
+
+    [Fact]
     public async Task An_interactive_call_gets_its_input_as_input_frames_on_the_same_stream()
     {
         var kernel = new FakeKernel();

@@ -8,6 +8,7 @@ using Executor.Sandbox;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Executor.UnitTests.Sandboxes;
 
@@ -22,6 +23,7 @@ public sealed class SandboxRegistryTests : IAsyncLifetime
     private readonly FakeSessionService _session = new();
     private readonly KernelEngine _engine = new();
     private readonly Lifetime _lifetime = new();
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.UtcNow);
     private readonly SandboxRegistry _registry;
     private readonly ResultReporter _reporter;
 
@@ -32,12 +34,12 @@ public sealed class SandboxRegistryTests : IAsyncLifetime
         var catalog = new RuntimeCatalog(sandbox.Value, new Dictionary<string, RuntimeSettings>());
         var janitor = new ContainerJanitor(_engine, TimeProvider.System, NullLogger<ContainerJanitor>.Instance);
         var prewarm = new PrewarmClient(new HttpClient(_session) { BaseAddress = new Uri("http://prewarm") }, NullLogger<PrewarmClient>.Instance);
-        var slots = new WarmSlots(_engine, prewarm, janitor, runner, TimeProvider.System, NullLogger<WarmSlots>.Instance);
+        var slots = new WarmSlots(_engine, prewarm, janitor, runner, _time, NullLogger<WarmSlots>.Instance);
         var isolation = new SandboxRuntime(null!, sandbox, catalog, NullLogger<SandboxRuntime>.Instance);
-        var containers = new ContainerSource(_engine, prewarm, slots, new SandboxInstance("runner"), isolation, sandbox, runner, TimeProvider.System);
-        _reporter = new ResultReporter(_session.Client, sandbox, TimeProvider.System, NullLogger<ResultReporter>.Instance);
+        var containers = new ContainerSource(_engine, prewarm, slots, new SandboxInstance("runner"), isolation, sandbox, runner, _time);
+        _reporter = new ResultReporter(_session.Client, sandbox, _time, NullLogger<ResultReporter>.Instance);
         _registry = new SandboxRegistry(containers, _engine, janitor, _reporter, _session.Client, new MemoryCache(new MemoryCacheOptions { SizeLimit = 100 }),
-            catalog, isolation, sandbox, runner, TimeProvider.System, new MeterFactory(), NullLoggerFactory.Instance, _lifetime);
+            catalog, isolation, sandbox, runner, _time, new MeterFactory(), NullLoggerFactory.Instance, _lifetime);
     }
 
     public Task InitializeAsync() => _registry.StartAsync(CancellationToken.None);
@@ -157,10 +159,34 @@ public sealed class SandboxRegistryTests : IAsyncLifetime
         await WaitUntil(() => _registry.Count == 1);
         _engine.StartKernels = false; // the next container's launcher never answers
         _registry.Dispatch(Command("create-4", "sbx-4", SandboxCommandKinds.Create));
-        var failed = await _session.ResultOf("create-4");
+        var answer = _session.ResultOf("create-4");
+        while (!answer.IsCompleted)
+        {
+            _time.Advance(TimeSpan.FromSeconds(1)); // past Runner:SandboxStartSeconds
+            await Task.Delay(20);
+        }
+        var failed = await answer;
         Assert.Equal(RunStatus.InternalError, failed.Status);
         Assert.Contains("could not start", failed.Detail);
         Assert.Contains(failed.ContainerId!, _engine.Removed);
+    }
+
+    [Fact]
+    public async Task The_hosts_backstop_ends_a_sandbox_idle_past_its_timeout_and_tells_SessionService_for_a_minute()
+    {
+        await CreateAsync("sbx-1", "create-1");
+
+        _time.Advance(TimeSpan.FromSeconds(300) + SandboxRegistry.BackstopSlack - TimeSpan.FromSeconds(10));
+        await Task.Delay(100);
+        Assert.Equal(["sbx-1"], _registry.LiveIds); // SessionService's own idle end comes first; the host only backs it up
+
+        _time.Advance(TimeSpan.FromSeconds(15));
+        await WaitUntil(() => _registry.RecentlyEnded.Count == 1);
+        Assert.Contains("idle", _registry.RecentlyEnded[0].Reason);
+        await WaitUntil(() => _engine.Removed.Count == 1);
+
+        _time.Advance(SandboxRegistry.EndedResent + TimeSpan.FromSeconds(5));
+        await WaitUntil(() => _registry.RecentlyEnded.Count == 0);
     }
 
     [Fact]
