@@ -42,6 +42,7 @@ public static class ServiceCollectionExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<HostHeartbeat>());
         builder.Services.AddHealthChecks().AddCheck<HostHeartbeat>("session");
         builder.Services.AddSingleton<SandboxRegistry>();
+        builder.Services.AddSingleton<ClaimGates>();
         builder.Services.AddHostedService<ClaimLoop>();
         builder.Services.AddHostedService<SandboxClaimLoop>();
         // Registered last so they stop first: runs in progress end, and sandboxes end with their containers removed,

@@ -16,7 +16,7 @@ public sealed partial class SandboxClaimLoop(
     SandboxRegistry sandboxes,
     WarmSlots slots,
     HostHeartbeat heartbeat,
-    RunnerReaper reaper,
+    ClaimGates gates,
     RuntimeProbe runtimes,
     SandboxInstance instance,
     IOptions<SandboxOptions> sandbox,
@@ -28,11 +28,7 @@ public sealed partial class SandboxClaimLoop(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        // The gates of the run lane: the reaper has swept (it would take a new container for a dead process's), SessionService
-        // knows this process, and the runtimes are probed.
-        await reaper.FirstSweep.WaitAsync(stoppingToken);
-        await heartbeat.Connected.WaitAsync(stoppingToken);
-        await runtimes.FirstRound.WaitAsync(stoppingToken);
+        await gates.OpenAsync(stoppingToken);
         while (!stoppingToken.IsCancellationRequested)
         {
             // Commands to the sandboxes held here come whatever the room; creates only while there is some.
