@@ -101,7 +101,8 @@ public sealed partial class LiveSandbox : IAsyncDisposable
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException)
         {
-            End(e is OperationCanceledException ? "the runner host is stopping" : $"its stream broke before its kernel was ready ({e.Message})");
+            LogStreamBroke(SandboxId, e.Message);
+            End(e is OperationCanceledException ? "the runner host is stopping" : "its stream broke before its kernel was ready");
         }
         if (_ended.Task.IsCompleted)
         {
@@ -263,7 +264,8 @@ public sealed partial class LiveSandbox : IAsyncDisposable
                 }
                 catch (Exception e) when (e is not OperationCanceledException || _end.IsCancellationRequested)
                 {
-                    End(e is OperationCanceledException ? "the runner host is stopping" : $"a command failed on the host ({e.GetType().Name}: {e.Message})");
+                    LogCommandFailed(SandboxId, item.Job.SessionId, e);
+                    End(e is OperationCanceledException ? "the runner host is stopping" : "a command failed on the runner host (its log has the cause)");
                     result = SandboxResults.Gone(await _ended.Task);
                 }
                 Touch();
@@ -391,8 +393,12 @@ public sealed partial class LiveSandbox : IAsyncDisposable
                 waiting = null;
                 if (read.EOF)
                 {
-                    var said = _diagnostics.Count > 0 ? $": {Encoding.UTF8.GetString([.. _diagnostics]).Trim()}" : "";
-                    End($"its container ended{said}");
+                    if (_diagnostics.Count > 0)
+                    {
+                        // What the launcher said stays in this runner's log: it may name the host's internals.
+                        LogLauncherSaid(SandboxId, Encoding.UTF8.GetString([.. _diagnostics]).Trim());
+                    }
+                    End("its container ended");
                     return;
                 }
                 if (read.Target != MultiplexedStream.TargetStream.StandardOut)
@@ -420,7 +426,8 @@ public sealed partial class LiveSandbox : IAsyncDisposable
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
         {
-            End($"its stream broke ({e.Message})");
+            LogStreamBroke(SandboxId, e.Message);
+            End("its stream broke");
         }
     }
 
@@ -516,6 +523,15 @@ public sealed partial class LiveSandbox : IAsyncDisposable
 
         public OutputRelay? Relay { get; set; }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The stream of sandbox {SandboxId} broke: {Reason}")]
+    private partial void LogStreamBroke(string sandboxId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The launcher of sandbox {SandboxId} said: {Diagnostics}")]
+    private partial void LogLauncherSaid(string sandboxId, string diagnostics);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Command {SessionId} to sandbox {SandboxId} failed on the host")]
+    private partial void LogCommandFailed(string sandboxId, string sessionId, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Sandbox {SandboxId} (container {ContainerId}) ended: {Reason}")]
     private partial void LogEnded(string sandboxId, string containerId, string reason);

@@ -89,6 +89,10 @@ public sealed partial class SandboxRegistry : BackgroundService
     /// <summary>The sandboxes this host holds (heartbeat: <see cref="Heartbeat.Sandboxes"/>).</summary>
     public IReadOnlyList<string> LiveIds => [.. _live.Keys];
 
+    /// <summary>The sandboxes this host holds, for operators (GET /state).</summary>
+    public IReadOnlyList<SandboxInfo> Live =>
+        [.. _live.Values.Select(h => new SandboxInfo(h.Sandbox.SandboxId, h.Sandbox.ContainerId, h.Sandbox.StartedAt)).OrderBy(s => s.StartedAt)];
+
     /// <summary>Commands claimed here whose results are not the reporter's yet: SessionService must see them running.</summary>
     public IEnumerable<string> PendingCommands => _pending.Keys;
 
