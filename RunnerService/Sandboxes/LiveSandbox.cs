@@ -58,7 +58,9 @@ public sealed partial class LiveSandbox : IAsyncDisposable
         _stream = container.Stream ?? throw new ArgumentException("The container's stream must be attached", nameof(container));
         _pending = container.Read;
         _settings = settings;
-        _frames = new KernelFrameReader(settings.OutputLimitBytes, settings.Files.MaxFileBytes);
+        // A message may cross the call's output limit by its own size before the launcher cuts the call: one more limit of
+        // slack, no more.
+        _frames = new KernelFrameReader(2 * settings.OutputLimitBytes, settings.Files.MaxFileBytes);
         _time = time;
         _logger = logger;
         StartedAt = time.GetUtcNow();
@@ -123,7 +125,12 @@ public sealed partial class LiveSandbox : IAsyncDisposable
         }
         else if (!_queued.TryAdd(job.SessionId, item))
         {
-            return _queued[job.SessionId].Done.Task;
+            // Claimed twice (the registry lets only the first through): the first one's answer is this one's too.
+            if (_queued.TryGetValue(job.SessionId, out var first))
+            {
+                return first.Done.Task;
+            }
+            item.Done.TrySetResult(SandboxResults.Failure(RunStatus.InternalError, SandboxStatus.Failed, "The command was sent twice."));
         }
         else if (!_queue.Writer.TryWrite(item))
         {
