@@ -433,8 +433,11 @@ public sealed partial class LiveSandbox : IAsyncDisposable
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
         {
-            LogStreamBroke(SandboxId, e.Message);
-            End("its stream broke");
+            if (!_ended.Task.IsCompleted) // else the end closed the stream: nothing broke
+            {
+                LogStreamBroke(SandboxId, e.Message);
+                End("its stream broke");
+            }
         }
     }
 
