@@ -61,9 +61,12 @@ public sealed class RunnerOptions
     [Range(0, 4096)]
     public int MaxSandboxes { get; set; } = Executor.Sandbox.HostCapacity.IdleSandboxes(memoryMbEach: 256);
 
-    /// <summary>How long a new sandbox's kernel (or a restarted one) may take to be ready before the sandbox counts as broken.</summary>
+    /// <summary>
+    /// How long a new sandbox's kernel (or a restarted one) may take to be ready before the sandbox counts as broken. Below
+    /// SessionService's Sandboxes:CreateWaitSeconds (30), so that a create that cannot start says why before it gives up.
+    /// </summary>
     [Range(1, 600)]
-    public int SandboxStartSeconds { get; set; } = 30;
+    public int SandboxStartSeconds { get; set; } = 20;
 
     /// <summary>
     /// How many files and directories a sandbox's working directory may hold through its file operations (their bytes

@@ -348,7 +348,10 @@ public sealed partial class SandboxRegistry : BackgroundService
         {
             try
             {
-                container = container with { Stream = await _engine.AttachAsync(container.ContainerId, _stopping) };
+                // Bounded like the kernel's start: an engine that never answers an attach must not hold the create forever.
+                using var attach = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
+                attach.CancelAfter(TimeSpan.FromSeconds(_options.SandboxStartSeconds));
+                container = container with { Stream = await _engine.AttachAsync(container.ContainerId, attach.Token) };
             }
             catch (Exception e) when (e is Docker.DotNet.DockerApiException or IOException or HttpRequestException or OperationCanceledException)
             {
