@@ -24,6 +24,7 @@ public sealed partial class LiveSandbox : IAsyncDisposable
     public static readonly TimeSpan InterruptGrace = TimeSpan.FromSeconds(2);
 
     private const int DiagnosticsLimit = 8192;
+    private static readonly TimeSpan InterruptRepeat = TimeSpan.FromMilliseconds(500);
 
     private readonly MultiplexedStream _stream;
     private readonly PendingRead? _pending;
@@ -155,7 +156,7 @@ public sealed partial class LiveSandbox : IAsyncDisposable
         }
         if (_running is { } running && running.Id == commandId)
         {
-            _ = InterruptAsync();
+            _ = InterruptAsync(running);
             return true;
         }
         return false;
@@ -358,11 +359,20 @@ public sealed partial class LiveSandbox : IAsyncDisposable
         }
     }
 
-    private async Task InterruptAsync()
+    /// <summary>
+    /// Interrupts the call until it ends: an interrupt that reaches the launcher before it has started the call is ignored
+    /// there, so it is sent again while the call still runs. Never after its record (the next call is sent only then).
+    /// </summary>
+    private async Task InterruptAsync(Running running)
     {
         try
         {
-            await WriteAsync(LauncherFrames.Encode(LauncherFrames.Interrupt, []), _end.Token);
+            var frame = LauncherFrames.Encode(LauncherFrames.Interrupt, []);
+            // Checked under the write lock: the next call's frame, written under it too, cannot have gone before.
+            while (await WriteIfAsync(frame, () => _running == running && !running.Done.Task.IsCompleted, _end.Token))
+            {
+                await Task.WhenAny(running.Done.Task, Task.Delay(InterruptRepeat, _time, _end.Token));
+            }
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
         {
@@ -371,12 +381,20 @@ public sealed partial class LiveSandbox : IAsyncDisposable
     }
 
     /// <summary>Writes one whole frame: calls, input, interrupts and file operations share the stream.</summary>
-    private async Task WriteAsync(byte[] frame, CancellationToken cancellationToken)
+    private async Task WriteAsync(byte[] frame, CancellationToken cancellationToken) => await WriteIfAsync(frame, when: null, cancellationToken);
+
+    /// <summary>Writes one whole frame if <paramref name="when"/> (asked under the write lock) holds; whether it did.</summary>
+    private async Task<bool> WriteIfAsync(byte[] frame, Func<bool>? when, CancellationToken cancellationToken)
     {
         await _writeLock.WaitAsync(cancellationToken);
         try
         {
+            if (when is not null && !when())
+            {
+                return false;
+            }
             await _stream.WriteAsync(frame, 0, frame.Length, cancellationToken);
+            return true;
         }
         finally
         {
