@@ -980,8 +980,15 @@ class Kernel:
         self.lock = threading.Lock()  # one message at a time, whichever thread displays
         self.control = _socket.socket(fileno=CONTROL_FD)
         signal.signal(signal.SIGINT, self.on_interrupt)
+
+        # pyplot.show becomes a plain function, not a bound method: pyplot's switch_backend sets attributes
+        # (__signature__) on it, which a bound method cannot take.
+        def show(*args, **kwargs):
+            return self.show_figures(*args, **kwargs)
+
+        self.show = show
         if "matplotlib.pyplot" in sys.modules:
-            sys.modules["matplotlib.pyplot"].show = self.show_figures
+            sys.modules["matplotlib.pyplot"].show = show
 
     def on_interrupt(self, signum, frame):
         if self.running:  # an interrupt that comes late (the call ended) must not hit the next one
@@ -1150,8 +1157,8 @@ class Kernel:
         pyplot = sys.modules.get("matplotlib.pyplot")
         if pyplot is None:
             return
-        if pyplot.show is not self.show_figures:
-            pyplot.show = self.show_figures
+        if pyplot.show is not self.show:
+            pyplot.show = self.show
         managers = sys.modules["matplotlib._pylab_helpers"].Gcf.get_all_fig_managers()
         try:
             for manager in managers:

@@ -460,7 +460,7 @@ class KernelMemoryTests(unittest.TestCase):
 class KernelDataTests(unittest.TestCase):
     def setUp(self):
         self.kernel = KernelSession(self, "numpy,pandas,scipy,matplotlib,matplotlib.pyplot",
-                                    env={"MPLCONFIGDIR": "/tmp/matplotlib"})
+                                    env={"MPLCONFIGDIR": "/tmp/matplotlib", "MPLBACKEND": "Agg"})  # as the data runtime has them
 
     def test_matplotlib_figures_come_as_png_and_are_closed(self):
         call = self.kernel.call("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()\nplt.figure()\nplt.plot([3, 2])")
