@@ -11,7 +11,7 @@ namespace Executor.EndToEndTests;
 public sealed class PlaygroundTests(StackFixture stack)
 {
     /// <summary>Debian's Chromium, headless, with nothing in the background that would reach past loopback.</summary>
-    private const string Launch = """
+    internal const string Launch = """
         import puppeteer from "puppeteer-core";
         const browser = await puppeteer.launch({
           executablePath: "/usr/bin/chromium",
