@@ -334,7 +334,8 @@ function showSandboxStatus() {
 
 /** How long the sandbox has left: the sooner of its idle timeout (from its last call) and the end of its lifetime. */
 function expiry(view) {
-  const seconds = Math.max(0, Math.round((Date.parse(view.expires_at) - Date.now()) / 1000));
+  const until = Math.min(Date.parse(view.idle_expires_at || view.expires_at), Date.parse(view.expires_at));
+  const seconds = Math.max(0, Math.round((until - Date.now()) / 1000));
   return `in ${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
 }
 
