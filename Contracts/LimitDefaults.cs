@@ -28,6 +28,9 @@ public static class LimitDefaults
     /// <summary>Room for a multipart form's envelope beyond its files and stdin.</summary>
     public const long EnvelopeBytes = 64 * 1024;
 
+    /// <summary>The largest file a stateful sandbox takes in one PUT (Sandboxes:MaxFileBytes): what the gateway lets through to /sandboxes/*.</summary>
+    public const long SandboxFileBytes = 32L * 1024 * 1024;
+
     /// <summary>The largest upload with the default limits: what the gateway lets through to the upload routes.</summary>
     public const long UploadBytes = TotalFileBytes + StdinBytes + EnvelopeBytes;
 }

@@ -39,6 +39,11 @@ public static class SessionCoreServiceCollectionExtensions
         builder.Services.AddSingleton<RuntimeDirectory>();
         builder.Services.AddScoped<SessionSubmitter>();
         builder.Services.AddSingleton<SessionCommands>();
+        builder.Services.AddSingleton<Sandboxes.SandboxTelemetry>();
+        builder.Services.AddSingleton<Sandboxes.SandboxLedger>();
+        builder.Services.AddSingleton<Sandboxes.SandboxOperations>();
+        builder.Services.AddOptions<Sandboxes.SandboxServiceOptions>().BindConfiguration(Sandboxes.SandboxServiceOptions.Section)
+            .ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddHostedService<SessionMaintenance>();
         return builder;
     }
@@ -79,6 +84,7 @@ public static class SessionCoreServiceCollectionExtensions
         builder.Services.AddSingleton<IResultFiles>(sp => sp.GetRequiredService<SqlStore>());
         builder.Services.AddSingleton<IStdinLog>(sp => sp.GetRequiredService<SqlStore>());
         builder.Services.AddSingleton<ICallbackOutbox>(sp => sp.GetRequiredService<SqlStore>());
+        builder.Services.AddSingleton<Sandboxes.ISandboxStore>(sp => sp.GetRequiredService<SqlStore>());
         builder.Services.AddHostedService<SessionStoreInitializer>();
     }
 }

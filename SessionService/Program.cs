@@ -33,6 +33,7 @@ app.MapMcpEndpoints();
 app.MapCallbacksApi();
 app.MapPrewarmApi();
 app.MapAdminApi();
+app.MapSandboxesApi();
 app.MapHostsApi();
 
 app.Run();

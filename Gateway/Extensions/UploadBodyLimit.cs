@@ -18,6 +18,7 @@ public sealed class UploadBodyLimit : IProxyConfigFilter
         ["execute"] = LimitDefaults.UploadBytes,
         ["execute-pytest"] = LimitDefaults.UploadBytes,
         ["hosts"] = HostRoutes.MaxResultBytes,
+        ["sandbox"] = LimitDefaults.SandboxFileBytes,
     };
 
     public ValueTask<ClusterConfig> ConfigureClusterAsync(ClusterConfig cluster, CancellationToken cancel) => ValueTask.FromResult(cluster);

@@ -49,14 +49,19 @@ public static class Roles
 
 /// <summary>What one caller may use. Null: the server's default for that quota.</summary>
 /// <param name="MaxStoredMb">What the caller's sessions may hold in the store (files, stdin, output, results) until they are purged.</param>
-public sealed record Quotas(int? MaxConcurrentRuns, int? MaxQueued, int? RunsPerMinute, int? MaxTimeoutSeconds, int? MaxMemoryMb, int? MaxStoredMb = null)
+/// <param name="MaxSandboxes">How many stateful sandboxes the caller may have alive at once.</param>
+/// <param name="MaxSandboxLifetimeSeconds">The longest a sandbox of the caller's may live (and stay idle).</param>
+public sealed record Quotas(
+    int? MaxConcurrentRuns, int? MaxQueued, int? RunsPerMinute, int? MaxTimeoutSeconds, int? MaxMemoryMb, int? MaxStoredMb = null,
+    int? MaxSandboxes = null, int? MaxSandboxLifetimeSeconds = null)
 {
     public static Quotas None { get; } = new(null, null, null, null, null);
 
     /// <summary>These quotas with the server's defaults where they say nothing.</summary>
     public Quotas Or(Quotas defaults) => new(
         MaxConcurrentRuns ?? defaults.MaxConcurrentRuns, MaxQueued ?? defaults.MaxQueued, RunsPerMinute ?? defaults.RunsPerMinute,
-        MaxTimeoutSeconds ?? defaults.MaxTimeoutSeconds, MaxMemoryMb ?? defaults.MaxMemoryMb, MaxStoredMb ?? defaults.MaxStoredMb);
+        MaxTimeoutSeconds ?? defaults.MaxTimeoutSeconds, MaxMemoryMb ?? defaults.MaxMemoryMb, MaxStoredMb ?? defaults.MaxStoredMb,
+        MaxSandboxes ?? defaults.MaxSandboxes, MaxSandboxLifetimeSeconds ?? defaults.MaxSandboxLifetimeSeconds);
 }
 
 /// <summary>A key as the store holds it: never the key itself, only its secret's hash.</summary>

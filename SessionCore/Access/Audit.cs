@@ -22,6 +22,30 @@ public static partial class Audit
         }
     }
 
+    public static void SandboxCreated(ILoggerFactory loggers, Caller caller, string sandboxId, string? runtime)
+    {
+        var logger = loggers.CreateLogger(Category);
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            LogSandboxCreated(logger, caller.Id, caller.Name, sandboxId, runtime);
+        }
+    }
+
+    public static void SandboxDeleted(ILoggerFactory loggers, Caller caller, string sandboxId)
+    {
+        var logger = loggers.CreateLogger(Category);
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            LogSandboxDeleted(logger, caller.Id, caller.Name, sandboxId);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Sandbox created: caller {CallerId} ({CallerName}), sandbox {SandboxId}, runtime {Runtime}")]
+    private static partial void LogSandboxCreated(ILogger logger, string callerId, string callerName, string sandboxId, string? runtime);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Sandbox deleted: caller {CallerId} ({CallerName}), sandbox {SandboxId}")]
+    private static partial void LogSandboxDeleted(ILogger logger, string callerId, string callerName, string sandboxId);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Execution accepted: caller {CallerId} ({CallerName}), session {SessionId}, "
         + "{FileCount} files, {FileBytes} bytes, stdin {StdinBytes} bytes")]
     private static partial void LogAccepted(ILogger logger, string callerId, string callerName, string sessionId, int fileCount, long fileBytes, int stdinBytes);

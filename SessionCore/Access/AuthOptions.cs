@@ -59,6 +59,15 @@ public sealed class AuthOptions
         [Range(1, 1_048_576)]
         public int MaxStoredMb { get; set; } = 1024;
 
-        public Quotas ToQuotas() => new(MaxConcurrentRuns, MaxQueued, RunsPerMinute, MaxTimeoutSeconds, MaxMemoryMb, MaxStoredMb);
+        /// <summary>How many stateful sandboxes one key may have alive at once.</summary>
+        [Range(0, 100_000)]
+        public int MaxSandboxes { get; set; } = 5;
+
+        /// <summary>The longest one key's sandbox may live (its lifetime_seconds, and its idle timeout, at most this).</summary>
+        [Range(10, 7 * 24 * 3600)]
+        public int MaxSandboxLifetimeSeconds { get; set; } = 24 * 3600;
+
+        public Quotas ToQuotas() => new(MaxConcurrentRuns, MaxQueued, RunsPerMinute, MaxTimeoutSeconds, MaxMemoryMb, MaxStoredMb,
+            MaxSandboxes, MaxSandboxLifetimeSeconds);
     }
 }

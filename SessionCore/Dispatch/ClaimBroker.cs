@@ -13,6 +13,7 @@ namespace Executor.SessionCore.Dispatch;
 /// </summary>
 public sealed partial class ClaimBroker(
     IWorkQueue queue,
+    Sandboxes.ISandboxStore sandboxes,
     SubmittedJobs submitted,
     SessionSignals signals,
     SessionTelemetry telemetry,
@@ -46,6 +47,33 @@ public sealed partial class ClaimBroker(
                 return new ClaimResponse(0, []);
             }
             await Task.WhenAny(waiter.Woken, Task.Delay(left < LookAgain ? left : LookAgain, time, cancellationToken));
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    /// <summary>
+    /// The sandbox lane (<see cref="HostRoutes.SandboxClaims"/>): the commands to the host's sandboxes and at most
+    /// <see cref="ClaimRequest.Capacity"/> creates, as soon as there are any. Never limited by run slots, and never
+    /// answered with another host's sandbox's command.
+    /// </summary>
+    public async Task<ClaimResponse> ClaimSandboxWorkAsync(string host, ClaimRequest request, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        var deadline = time.GetUtcNow() + wait;
+        while (true)
+        {
+            // Listen first, then look: a command queued in between is never missed.
+            var woken = signals.WhenSandboxWork(cancellationToken);
+            var claim = await sandboxes.ClaimSandboxCommandsAsync(host, request.Instance, Math.Max(0, request.Capacity), request.Runtimes, cancellationToken);
+            if (claim.Sessions.Count > 0)
+            {
+                return new ClaimResponse(0, await JobsAsync(claim, cancellationToken));
+            }
+            var left = deadline - time.GetUtcNow();
+            if (left <= TimeSpan.Zero)
+            {
+                return new ClaimResponse(0, []);
+            }
+            await Task.WhenAny(woken, Task.Delay(left < LookAgain ? left : LookAgain, time, cancellationToken));
             cancellationToken.ThrowIfCancellationRequested();
         }
     }

@@ -13,6 +13,7 @@ public sealed partial class RunnerHosts(
     IHostDirectory directory,
     SessionCompletions completions,
     SessionSignals signals,
+    Sandboxes.SandboxLedger sandboxes,
     TimeProvider time,
     ILogger<RunnerHosts> logger)
 {
@@ -30,11 +31,13 @@ public sealed partial class RunnerHosts(
             LogRestarted(host, previous, beat.Instance);
             await EndAsync(await directory.EndRunsAsync(host, keepInstance: beat.Instance, Lost(host,
                 $"The runner host '{host}' restarted during the run; the script is not started again."), cancellationToken));
+            await sandboxes.HostLostAsync(host, beat.Instance, $"its runner host '{host}' restarted", cancellationToken);
         }
         await EndAsync(await directory.EndLostRunsAsync(host, beat.Instance, beat.Running, time.GetUtcNow() - ListingGrace,
             Lost(host, $"The runner host '{host}' no longer knows the run; the script is not started again."), cancellationToken));
 
         var deadline = time.GetUtcNow() + hold;
+        var endSandboxes = await sandboxes.ReconcileAsync(host, beat, cancellationToken);
         while (true)
         {
             var called = signals.WhenHostCalled(host, cancellationToken);
@@ -45,12 +48,17 @@ public sealed partial class RunnerHosts(
                 prewarm = null;
             }
             var left = deadline - time.GetUtcNow();
-            if (cancels.Count > 0 || prewarm is not null || left <= TimeSpan.Zero)
+            if (cancels.Count > 0 || prewarm is not null || endSandboxes.Count > 0 || left <= TimeSpan.Zero)
             {
-                return new HeartbeatResponse(cancels, prewarm);
+                return new HeartbeatResponse(cancels, prewarm, endSandboxes);
             }
             await Task.WhenAny(called, Task.Delay(left, time, cancellationToken));
             cancellationToken.ThrowIfCancellationRequested();
+            if (called.IsCompleted && beat.Sandboxes is { Count: > 0 })
+            {
+                // Called because one of its sandboxes ended here (deleted, idle, expired)? Then it must remove it now.
+                endSandboxes = await sandboxes.ReconcileAsync(host, beat with { SandboxesEnded = null }, cancellationToken);
+            }
         }
     }
 
@@ -87,6 +95,8 @@ public sealed partial class RunnerHosts(
             await EndAsync(await directory.EndRunsAsync(host, keepInstance: null, Lost(host,
                 $"The runner host '{host}' stopped answering (no heartbeat for {HostRoutes.HostTimeout.TotalSeconds:0} s); "
                 + "the script is not started again."), cancellationToken));
+            await sandboxes.HostLostAsync(host, null,
+                $"its runner host '{host}' stopped answering (no heartbeat for {HostRoutes.HostTimeout.TotalSeconds:0} s)", cancellationToken);
         }
     }
 

@@ -17,6 +17,7 @@ public sealed class SessionSignals
     private const string Input = "in:";
     private const string Host = "host:";
     private const string AllHosts = "hosts";
+    private const string SandboxWork = "sandbox-work";
 
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _waiters = new();
     private readonly List<WorkWaiter> _workWaiters = [];
@@ -50,6 +51,11 @@ public sealed class SessionSignals
     public void CallAllHosts() => Publish(AllHosts);
 
     /// <summary>A claim waiting for work, woken by one "work" signal; dispose it once done waiting.</summary>
+    /// <summary>A sandbox command was queued: every waiting claim of the sandbox lane looks again (it may be pinned to any host).</summary>
+    public void SandboxWorkArrived() => Publish(SandboxWork);
+
+    public Task WhenSandboxWork(CancellationToken cancellationToken) => Wait(SandboxWork, cancellationToken);
+
     public WorkWaiter WaitForWork(int warmReady)
     {
         var waiter = new WorkWaiter(this, warmReady, Interlocked.Increment(ref _arrivals));

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Executor.Contracts;
 
 namespace Executor.SessionCore.Sessions;
 
@@ -11,6 +12,7 @@ namespace Executor.SessionCore.Sessions;
 /// <see cref="Callbacks.ICallbackFormat"/>); null for the native API.
 /// </param>
 /// <param name="SurfaceData">What that surface keeps with the session beyond these options: stored and read back untouched.</param>
+/// <param name="Sandbox">Set when the session is a command to a stateful sandbox rather than a run (see <see cref="SandboxCommand"/>).</param>
 public sealed record RunOptions(
     IReadOnlyList<string> Args,
     string? Stdin,
@@ -20,7 +22,8 @@ public sealed record RunOptions(
     string? CallbackUrl = null,
     string? Runtime = null,
     string? Surface = null,
-    JsonElement? SurfaceData = null)
+    JsonElement? SurfaceData = null,
+    SandboxCommand? Sandbox = null)
 {
     public static RunOptions None { get; } = new([], null, null, null);
 }

@@ -20,5 +20,6 @@ public static class RunRequests
         options.MemoryMb,
         traceParent,
         options.Interactive,
-        options.Runtime);
+        options.Runtime,
+        options.Sandbox);
 }

@@ -19,6 +19,7 @@ public sealed class SessionCommands(
     SessionSignals signals,
     SubmittedJobs submitted,
     SessionTelemetry telemetry,
+    Sandboxes.SandboxLedger sandboxes,
     IOptions<SessionServiceOptions> options,
     IOptions<AuthOptions> auth,
     TimeProvider time)
@@ -119,8 +120,12 @@ public sealed class SessionCommands(
             };
         }
         submitted.Forget(sessionId);
+        await sandboxes.CommandEndedAsync(stored, host, result, cancellationToken);
         completions.Completed(sessionId, stored);
-        telemetry.Ended(result.Status, result.WarmStart, result.DurationMs, host, stored.Owner);
+        if (stored.Options.Sandbox is null)
+        {
+            telemetry.Ended(result.Status, result.WarmStart, result.DurationMs, host, stored.Owner);
+        }
         return (HostSession.Found, true);
     }
 

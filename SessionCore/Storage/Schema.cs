@@ -257,5 +257,58 @@ public static class Schema
                         'redirect_stderr_to_stdout', COALESCE(options::jsonb -> 'redirect_stderr_to_stdout', 'false'::jsonb))))::text
                 WHERE options LIKE '%"language_id":%' AND jsonb_typeof(options::jsonb -> 'language_id') = 'number';
                 """),
+        // A stateful sandbox lives on the host that created it; its commands are sessions (their options say which
+        // sandbox), claimed only by that host (pin_host) through the sandbox lane, never by the run lane.
+        new(11, "stateful sandboxes, and the sessions that are their commands",
+            Sqlite: """
+                CREATE TABLE sandboxes (
+                    id                   TEXT PRIMARY KEY,
+                    owner                TEXT,
+                    runtime              TEXT,
+                    state                TEXT NOT NULL,
+                    host                 TEXT,
+                    host_instance        TEXT,
+                    container_id         TEXT,
+                    created_at           TEXT NOT NULL,
+                    last_activity_at     TEXT NOT NULL,
+                    expires_at           TEXT NOT NULL,
+                    idle_timeout_seconds INTEGER NOT NULL,
+                    lifetime_seconds     INTEGER NOT NULL,
+                    memory_mb            INTEGER,
+                    executions           INTEGER NOT NULL DEFAULT 0,
+                    ended_at             TEXT,
+                    ended_reason         TEXT
+                );
+                CREATE INDEX sandboxes_owner ON sandboxes (owner, state);
+                CREATE INDEX sandboxes_host ON sandboxes (host, state);
+                ALTER TABLE sessions ADD COLUMN sandbox_id TEXT;
+                ALTER TABLE sessions ADD COLUMN pin_host TEXT;
+                CREATE INDEX sessions_sandbox ON sessions (sandbox_id, status);
+                """,
+            Postgres: """
+                CREATE TABLE sandboxes (
+                    id                   text PRIMARY KEY,
+                    owner                text,
+                    runtime              text,
+                    state                text NOT NULL,
+                    host                 text,
+                    host_instance        text,
+                    container_id         text,
+                    created_at           timestamptz NOT NULL,
+                    last_activity_at     timestamptz NOT NULL,
+                    expires_at           timestamptz NOT NULL,
+                    idle_timeout_seconds integer NOT NULL,
+                    lifetime_seconds     integer NOT NULL,
+                    memory_mb            integer,
+                    executions           integer NOT NULL DEFAULT 0,
+                    ended_at             timestamptz,
+                    ended_reason         text
+                );
+                CREATE INDEX sandboxes_owner ON sandboxes (owner, state);
+                CREATE INDEX sandboxes_host ON sandboxes (host, state);
+                ALTER TABLE sessions ADD COLUMN sandbox_id text;
+                ALTER TABLE sessions ADD COLUMN pin_host text;
+                CREATE INDEX sessions_sandbox ON sessions (sandbox_id, status);
+                """),
     ];
 }

@@ -11,11 +11,14 @@ namespace Executor.SessionCore.Storage;
 /// <summary>
 /// Periodic housekeeping, on every replica (each change is conditional, so replicas doing it at once do it once):
 /// runner hosts silent too long are marked dead and their runs ended (every couple of seconds), and sessions past
-/// their retention are purged with their files. Nothing stays "still running" forever.
+/// their retention are purged with their files; stateful sandboxes idle past their timeout or past their lifetime end
+/// (at the same couple of seconds). Nothing stays "still running" forever.
 /// </summary>
 public sealed partial class SessionMaintenance(
     ISessionStore store,
     RunnerHosts hosts,
+    Sandboxes.SandboxLedger sandboxes,
+    Sandboxes.ISandboxStore sandboxStore,
     IOptions<SessionServiceOptions> options,
     TimeProvider time,
     IMeterFactory meterFactory,
@@ -35,6 +38,7 @@ public sealed partial class SessionMaintenance(
             try
             {
                 await hosts.SweepDeadAsync(stoppingToken);
+                await sandboxes.SweepAsync(time.GetUtcNow(), stoppingToken);
                 if (time.GetUtcNow() - lastPurge >= TimeSpan.FromSeconds(options.Value.MaintenanceIntervalSeconds))
                 {
                     lastPurge = time.GetUtcNow();
@@ -53,7 +57,9 @@ public sealed partial class SessionMaintenance(
     {
         // Its own trace: housekeeping is not part of any request.
         using var activity = SessionTelemetry.Source.StartActivity("session maintenance", ActivityKind.Internal, parentContext: default);
-        var purged = await store.PurgeAsync(time.GetUtcNow() - TimeSpan.FromHours(options.Value.RetentionHours), cancellationToken);
+        var before = time.GetUtcNow() - TimeSpan.FromHours(options.Value.RetentionHours);
+        var purged = await store.PurgeAsync(before, cancellationToken);
+        await sandboxStore.PurgeSandboxesAsync(before, cancellationToken);
         _purged.Add(purged);
         activity?.SetTag("executor.purged", purged);
     }

@@ -45,8 +45,8 @@ public abstract partial class SqlStore(TimeProvider time) : ISessionStore, IWork
         await using var insert = Command(writing.Connection, transaction, "");
         var options = JsonSerializer.Serialize(session.Options, Json);
         var sql = new System.Text.StringBuilder($"""
-            INSERT INTO sessions (id, status, created_at, entrypoint, options, trace_parent, owner, max_running, stdin_closed_at, runtime)
-            SELECT @id, 'queued', @now, @entrypoint, @options, @trace, @owner, @max_running, @stdin_closed, @runtime
+            INSERT INTO sessions (id, status, created_at, entrypoint, options, trace_parent, owner, max_running, stdin_closed_at, runtime, sandbox_id, pin_host)
+            SELECT @id, 'queued', @now, @entrypoint, @options, @trace, @owner, @max_running, @stdin_closed, @runtime, @sandbox, @pin_host
             WHERE (SELECT COUNT(*) FROM sessions WHERE status = 'queued') < @capacity
               AND (@max_unfinished IS NULL OR (SELECT COUNT(*) FROM sessions WHERE owner = @owner AND status IN {Unfinished}) < @max_unfinished)
               AND (@max_stored IS NULL OR ({StoredBytes}) + @size <= @max_stored);
@@ -57,7 +57,8 @@ public abstract partial class SqlStore(TimeProvider time) : ISessionStore, IWork
             .Add("@stdin_closed", session.Options.Interactive ? null : Time.GetUtcNow(), System.Data.DbType.DateTimeOffset) // only an interactive session takes input later
             .Add("@max_unfinished", owned ? session.MaxUnfinished : null, System.Data.DbType.Int64)
             .Add("@max_stored", owned ? session.MaxStoredBytes : null, System.Data.DbType.Int64)
-            .Add("@size", SizeOf(session, options));
+            .Add("@size", SizeOf(session, options))
+            .Add("@sandbox", session.SandboxId).Add("@pin_host", session.PinHost);
         for (var i = 0; i < session.Files.Count; i++)
         {
             sql.Append(System.Globalization.CultureInfo.InvariantCulture,
@@ -273,10 +274,10 @@ public abstract partial class SqlStore(TimeProvider time) : ISessionStore, IWork
     protected static string FairQueue(string runtimeFilter) => $"""
         SELECT id FROM (
             SELECT q.id, q.created_at, q.max_running,
-                   (SELECT COUNT(*) FROM sessions r WHERE r.owner = q.owner AND r.status = 'running') AS running,
+                   (SELECT COUNT(*) FROM sessions r WHERE r.owner = q.owner AND r.status = 'running' AND r.sandbox_id IS NULL) AS running,
                    row_number() OVER (PARTITION BY COALESCE(q.owner, '') ORDER BY q.created_at, q.id) AS turn
             FROM sessions q
-            WHERE q.status = 'queued'{runtimeFilter}
+            WHERE q.status = 'queued' AND q.sandbox_id IS NULL{runtimeFilter}
         ) fair
         WHERE max_running IS NULL OR running + turn <= max_running
         ORDER BY running + turn, created_at, id

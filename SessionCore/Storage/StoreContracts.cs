@@ -127,6 +127,12 @@ public sealed record NewSession(
 
     /// <summary>The most bytes the owner's sessions may hold in the store, this one included (null: no limit).</summary>
     public long? MaxStoredBytes { get; init; }
+
+    /// <summary>The stateful sandbox this session is a command to (null for a run).</summary>
+    public string? SandboxId { get; init; }
+
+    /// <summary>The only host that may claim it: the one holding its sandbox (null: any, as a sandbox's create).</summary>
+    public string? PinHost { get; init; }
 }
 
 /// <summary>Whether a new session went in, and if not, which limit kept it out.</summary>

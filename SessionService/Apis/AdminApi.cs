@@ -40,7 +40,7 @@ public static class AdminApi
         }
         var (id, key, hash) = ApiKeys.New();
         var quotas = new Quotas(request.MaxConcurrentRuns, request.MaxQueued, request.RunsPerMinute, request.MaxTimeoutSeconds, request.MaxMemoryMb,
-            request.MaxStoredMb);
+            request.MaxStoredMb, request.MaxSandboxes, request.MaxSandboxLifetimeSeconds);
         var record = new ApiKeyRecord(id, request.Name.Trim(), request.Role ?? Roles.User, hash, time.GetUtcNow(), null, quotas);
         await keys.CreateKeyAsync(record, cancellationToken);
         return TypedResults.Created($"/admin/keys/{id}", new CreatedKey(KeyInfo.From(record), key));
@@ -68,6 +68,7 @@ public static class AdminApi
         {
             ("max_concurrent_runs", request.MaxConcurrentRuns, 1), ("max_queued", request.MaxQueued, 0), ("runs_per_minute", request.RunsPerMinute, 1),
             ("max_timeout_seconds", request.MaxTimeoutSeconds, 1), ("max_memory_mb", request.MaxMemoryMb, 16),
+            ("max_sandboxes", request.MaxSandboxes, 0),
         })
         {
             if (value < min || value > 100_000)
@@ -78,6 +79,10 @@ public static class AdminApi
         if (request.MaxStoredMb is < 1 or > 1_048_576)
         {
             return "'max_stored_mb' must be a whole number from 1 to 1048576.";
+        }
+        if (request.MaxSandboxLifetimeSeconds is < 10 or > 7 * 24 * 3600)
+        {
+            return "'max_sandbox_lifetime_seconds' must be a whole number from 10 to 604800.";
         }
         return null;
     }
@@ -92,26 +97,30 @@ public sealed record NewKeyRequest(
     int? RunsPerMinute,
     int? MaxTimeoutSeconds,
     int? MaxMemoryMb,
-    [property: Description("MiB the key's sessions may hold in the store (files, stdin, output, results) until they are purged.")] int? MaxStoredMb = null);
+    [property: Description("MiB the key's sessions may hold in the store (files, stdin, output, results) until they are purged.")] int? MaxStoredMb = null,
+    [property: Description("Stateful sandboxes the key may have alive at once.")] int? MaxSandboxes = null,
+    [property: Description("The longest lifetime (and idle timeout) a sandbox of the key may ask for, in seconds.")] int? MaxSandboxLifetimeSeconds = null);
 
 /// <summary>A key as operators see it: never the key itself.</summary>
 public sealed record KeyInfo(
     string Id, string Name, string Role, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt,
-    int? MaxConcurrentRuns, int? MaxQueued, int? RunsPerMinute, int? MaxTimeoutSeconds, int? MaxMemoryMb, int? MaxStoredMb)
+    int? MaxConcurrentRuns, int? MaxQueued, int? RunsPerMinute, int? MaxTimeoutSeconds, int? MaxMemoryMb, int? MaxStoredMb,
+    int? MaxSandboxes = null, int? MaxSandboxLifetimeSeconds = null)
 {
     public static KeyInfo From(ApiKeyRecord key) => new(key.Id, key.Name, key.Role, key.CreatedAt, key.RevokedAt,
         key.Quotas.MaxConcurrentRuns, key.Quotas.MaxQueued, key.Quotas.RunsPerMinute, key.Quotas.MaxTimeoutSeconds, key.Quotas.MaxMemoryMb,
-        key.Quotas.MaxStoredMb);
+        key.Quotas.MaxStoredMb, key.Quotas.MaxSandboxes, key.Quotas.MaxSandboxLifetimeSeconds);
 }
 
 /// <summary>POST /admin/keys' answer: the key, shown this once (only its hash is kept).</summary>
 public sealed record CreatedKey(
     string Id, string Name, string Role, string Key, DateTimeOffset CreatedAt,
-    int? MaxConcurrentRuns, int? MaxQueued, int? RunsPerMinute, int? MaxTimeoutSeconds, int? MaxMemoryMb, int? MaxStoredMb)
+    int? MaxConcurrentRuns, int? MaxQueued, int? RunsPerMinute, int? MaxTimeoutSeconds, int? MaxMemoryMb, int? MaxStoredMb,
+    int? MaxSandboxes = null, int? MaxSandboxLifetimeSeconds = null)
 {
     public CreatedKey(KeyInfo info, string key)
         : this(info.Id, info.Name, info.Role, key, info.CreatedAt, info.MaxConcurrentRuns, info.MaxQueued, info.RunsPerMinute,
-            info.MaxTimeoutSeconds, info.MaxMemoryMb, info.MaxStoredMb)
+            info.MaxTimeoutSeconds, info.MaxMemoryMb, info.MaxStoredMb, info.MaxSandboxes, info.MaxSandboxLifetimeSeconds)
     {
     }
 }

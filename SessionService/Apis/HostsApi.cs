@@ -23,6 +23,7 @@ public static class HostsApi
         var api = app.MapGroup("").WithTags("Runner hosts").ExcludeFromDescription().AllowAnonymous().AddEndpointFilter(RequireHostCredential);
 
         api.MapPost(HostRoutes.Claims, ClaimAsync).WithName("ClaimRuns");
+        api.MapPost(HostRoutes.SandboxClaims, ClaimSandboxWorkAsync).WithName("ClaimSandboxWork");
         api.MapPost(HostRoutes.Heartbeat, HeartbeatAsync).WithName("Heartbeat");
         // A result carries the files the run handed back (Sandbox:OutFilesMaxBytes, 8 MiB by default), base64 in JSON.
         api.MapPost(HostRoutes.Result, ReportAsync).WithName("ReportResult").WithMetadata(new RequestSizeLimitAttribute(HostRoutes.MaxResultBytes));
@@ -34,6 +35,10 @@ public static class HostsApi
     public static async Task<Results<Ok<ClaimResponse>, BadRequest>> ClaimAsync(
         string host, ClaimRequest request, ClaimBroker broker, CancellationToken cancellationToken) =>
         IsHostId(host) ? TypedResults.Ok(await broker.ClaimAsync(host, request, HostRoutes.ClaimWait, cancellationToken)) : TypedResults.BadRequest();
+
+    public static async Task<Results<Ok<ClaimResponse>, BadRequest>> ClaimSandboxWorkAsync(
+        string host, ClaimRequest request, ClaimBroker broker, CancellationToken cancellationToken) =>
+        IsHostId(host) ? TypedResults.Ok(await broker.ClaimSandboxWorkAsync(host, request, HostRoutes.ClaimWait, cancellationToken)) : TypedResults.BadRequest();
 
     public static async Task<Results<Ok<HeartbeatResponse>, BadRequest>> HeartbeatAsync(
         string host, Heartbeat beat, RunnerHosts hosts, CancellationToken cancellationToken) =>

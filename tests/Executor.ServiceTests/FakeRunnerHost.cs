@@ -46,7 +46,20 @@ public sealed class FakeRunnerHost : IAsyncDisposable
     ];
 
     /// <summary>Beats and claims in the background from now on (a heartbeat is held open until the interval is over).</summary>
-    public void Start() => _loops = Task.WhenAll(Task.Run(() => BeatAsync(_stop.Token)), Task.Run(() => ClaimAsync(_stop.Token)));
+    public void Start() => _loops = Task.WhenAll(Task.Run(() => BeatAsync(_stop.Token)), Task.Run(() => ClaimAsync(_stop.Token)),
+        Task.Run(() => ClaimSandboxWorkAsync(_stop.Token)));
+
+    /// <summary>The sandboxes this host holds: their files (no kernel runs: a call's result is what <see cref="RespondToCall"/> says).</summary>
+    public ConcurrentDictionary<string, ConcurrentDictionary<string, byte[]>> Sandboxes { get; } = new();
+
+    /// <summary>The sandboxes SessionService told this host to end, and why.</summary>
+    public ConcurrentDictionary<string, string> EndedByService { get; } = new();
+
+    /// <summary>
+    /// What a call answers: a result to report at once, or null to hold it until the test completes it (or an interrupt
+    /// ends it). By default, the code's text as the value of its last expression, and its execution count.
+    /// </summary>
+    public Func<RunJob, RunResult?> RespondToCall { get; set; } = Runs.EchoCall;
 
     /// <summary>The job of a session, once this host has claimed it.</summary>
     public async Task<RunJob> JobAsync(string sessionId) =>
@@ -64,7 +77,7 @@ public sealed class FakeRunnerHost : IAsyncDisposable
 
     private Heartbeat Describe() =>
         new(_instance, [.. _running.Keys], Capacity: 8, new PoolStatus(Ready: PoolTarget, Target: PoolTarget, Starting: 0, MaxSize: 8), EngineProblem: null,
-            PrewarmGeneration: 0, Runtimes);
+            PrewarmGeneration: 0, Runtimes, [.. Sandboxes.Keys]);
 
     private async Task BeatAsync(CancellationToken cancellationToken)
     {
@@ -77,7 +90,13 @@ public sealed class FakeRunnerHost : IAsyncDisposable
                 // As a real host does: the killed run ends cancelled.
                 foreach (var sessionId in answer?.Cancel ?? [])
                 {
-                    await ReportAsync(sessionId, Runs.Cancelled(), cancellationToken);
+                    await ReportAsync(sessionId, _running.TryGetValue(sessionId, out var run) && run.Job.Sandbox is not null
+                        ? Runs.Interrupted() : Runs.Cancelled(), cancellationToken);
+                }
+                foreach (var end in answer?.EndSandboxes ?? [])
+                {
+                    Sandboxes.TryRemove(end.SandboxId, out _);
+                    EndedByService[end.SandboxId] = end.Reason;
                 }
             }
             catch (Exception e) when (e is HttpRequestException or System.Text.Json.JsonException && !cancellationToken.IsCancellationRequested)
@@ -116,6 +135,72 @@ public sealed class FakeRunnerHost : IAsyncDisposable
                 await Task.Delay(100, cancellationToken);
             }
         }
+    }
+
+    private async Task ClaimSandboxWorkAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var request = new ClaimRequest(_instance, Capacity: 4, WarmReady: 2, 0, [.. Runtimes.Select(r => r.Id)]);
+                using var response = await _session.PostAsJsonAsync(HostRoutes.SandboxClaimsOf(Name), request, ContractsJson.Options, cancellationToken);
+                var claim = await response.Content.ReadFromJsonAsync<ClaimResponse>(ContractsJson.Options, cancellationToken);
+                foreach (var job in claim?.Jobs ?? [])
+                {
+                    _running[job.SessionId] = (job, DateTimeOffset.UtcNow);
+                    Claimed(job.SessionId).TrySetResult(job);
+                    if (Command(job) is { } result)
+                    {
+                        await ReportAsync(job.SessionId, result, cancellationToken);
+                    }
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or System.Text.Json.JsonException && !cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(100, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>A sandbox command as a host carries it out, on an in-memory sandbox of files.</summary>
+    private RunResult? Command(RunJob job)
+    {
+        var command = job.Sandbox!;
+        if (command.Kind == SandboxCommandKinds.Create)
+        {
+            Sandboxes[command.SandboxId] = new ConcurrentDictionary<string, byte[]>();
+            return Runs.SandboxDone(new SandboxOutcome(SandboxStatus.Ok)) with { ContainerId = "fake-" + command.SandboxId };
+        }
+        if (!Sandboxes.TryGetValue(command.SandboxId, out var files))
+        {
+            return Runs.SandboxDone(new SandboxOutcome(SandboxStatus.SandboxGone)) with { Status = "internal_error", Detail = "gone" };
+        }
+        return command.Kind switch
+        {
+            SandboxCommandKinds.Run => RespondToCall(job),
+            SandboxCommandKinds.Restart => Runs.SandboxDone(new SandboxOutcome(SandboxStatus.Restarted, ExecutionCount: 0)),
+            SandboxCommandKinds.PutFile => Put(files, command.Path!, job.Files[0].Content),
+            SandboxCommandKinds.GetFile => files.TryGetValue(command.Path!, out var content)
+                ? Runs.SandboxDone(new SandboxOutcome(SandboxStatus.Ok, Size: content.Length)) with
+                {
+                    Files = [new RunOutputFile(command.Path!, content.Length, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(content)),
+                        "application/octet-stream") { Content = content }],
+                }
+                : Runs.SandboxDone(new SandboxOutcome(SandboxStatus.NotFound)) with { Status = "failed" },
+            SandboxCommandKinds.ListFiles => Runs.SandboxDone(new SandboxOutcome(SandboxStatus.Ok,
+                Entries: [.. files.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => new SandboxFileEntry(f.Key, f.Value.Length, "file"))])),
+            SandboxCommandKinds.DeleteFile => files.TryRemove(command.Path!, out _)
+                ? Runs.SandboxDone(new SandboxOutcome(SandboxStatus.Ok))
+                : Runs.SandboxDone(new SandboxOutcome(SandboxStatus.NotFound)) with { Status = "failed" },
+            _ => Runs.SandboxDone(new SandboxOutcome(SandboxStatus.Failed)) with { Status = "failed" },
+        };
+    }
+
+    private static RunResult Put(ConcurrentDictionary<string, byte[]> files, string path, byte[] content)
+    {
+        files[path] = content;
+        return Runs.SandboxDone(new SandboxOutcome(SandboxStatus.Ok, Size: content.Length));
     }
 
     private async Task ReportAsync(string sessionId, RunResult result, CancellationToken cancellationToken)

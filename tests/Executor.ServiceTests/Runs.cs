@@ -28,6 +28,35 @@ public static partial class Runs
 
     public static RunResult Cancelled() => Ended(RunStatus.Cancelled, "", "") with { Detail = "Cancelled" };
 
+    /// <summary>A sandbox command that did what it was asked (a call, a restart, a file operation).</summary>
+    public static RunResult SandboxDone(SandboxOutcome outcome) => Ended(RunStatus.Completed, "", "") with { Sandbox = outcome };
+
+    private static readonly string[] KeyboardInterruptTraceback = ["KeyboardInterrupt"];
+
+    /// <summary>A call interrupted while it ran: KeyboardInterrupt, the namespace kept.</summary>
+    public static RunResult Interrupted() => Ended(RunStatus.Cancelled, "", "") with
+    {
+        Sandbox = new SandboxOutcome(SandboxStatus.Interrupted, 1,
+            [Output(new { output_type = "error", ename = "KeyboardInterrupt", evalue = "", traceback = KeyboardInterruptTraceback })]),
+    };
+
+    /// <summary>A call whose code is given back as the value of its last expression (text/plain), printing "ran".</summary>
+    public static RunResult EchoCall(RunJob job) => Ended(RunStatus.Completed, "ran\n", "") with
+    {
+        Sandbox = new SandboxOutcome(SandboxStatus.Ok, 1,
+        [
+            Output(new { output_type = "stream", name = "stdout", text = "ran\n" }),
+            Output(new Dictionary<string, object>
+            {
+                ["output_type"] = "execute_result", ["execution_count"] = 1, ["metadata"] = new Dictionary<string, string>(),
+                ["data"] = new Dictionary<string, string> { ["text/plain"] = job.Sandbox!.Code! },
+            }),
+        ]),
+    };
+
+    /// <summary>One Jupyter output, as a host reports it.</summary>
+    public static System.Text.Json.JsonElement Output(object output) => System.Text.Json.JsonSerializer.SerializeToElement(output);
+
     /// <summary>A run that left text files in /sandbox/out.</summary>
     public static RunResult WithFiles(this RunResult result, params (string Path, string Content)[] files) =>
         result.WithFiles([.. files.Select(f => (f.Path, Encoding.UTF8.GetBytes(f.Content)))]);

@@ -1,0 +1,286 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Executor.Contracts;
+using Executor.SessionCore.Access;
+using Executor.SessionCore.Dispatch;
+using Executor.SessionCore.Runtimes;
+using Executor.SessionCore.Sessions;
+using Executor.SessionCore.Storage;
+using Executor.SessionCore.Telemetry;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+
+namespace Executor.SessionCore.Sandboxes;
+
+/// <summary>What POST /sandboxes asks for (each null: the default, within the caller's ceilings).</summary>
+public sealed record SandboxRequest(string? Runtime, int? IdleTimeoutSeconds, int? LifetimeSeconds, int? MemoryMb);
+
+/// <summary>A call: code to run in the sandbox's namespace.</summary>
+public sealed record CallRequest(string? Code, int? TimeoutSeconds, string? Stdin, bool Interactive);
+
+/// <summary>
+/// Everything done to a stateful sandbox, the same for every surface (the REST API, MCP, the playground): create it,
+/// find the caller's own, send it commands (code, restart, file operations) and wait for their ends, interrupt,
+/// delete. Each command is a session the sandbox's host claims through the sandbox lane; its output, input, result
+/// and waits are a session's. The endpoints only map requests and outcomes.
+/// </summary>
+public sealed partial class SandboxOperations(
+    ISandboxStore store,
+    ISessionStore sessions,
+    SandboxLedger ledger,
+    SessionCompletions completions,
+    SessionSignals signals,
+    RunnerHosts hosts,
+    RuntimeDirectory runtimes,
+    SandboxTelemetry telemetry,
+    IOptions<SandboxServiceOptions> options,
+    IOptions<SessionServiceOptions> sessionOptions,
+    TimeProvider time,
+    ILoggerFactory loggers)
+{
+    private const int ListLimit = 200;
+    private const int MaxPathLength = 255;
+
+    /// <summary>How long a file operation, a restart or a call past its timeout may take to be answered.</summary>
+    public static readonly TimeSpan CommandGrace = TimeSpan.FromSeconds(30);
+
+    public SandboxServiceOptions Options => options.Value;
+
+    /// <summary>Creates a sandbox and waits until its host has it running (201), or says why not.</summary>
+    public async Task<(SandboxRecord? Sandbox, ProblemDetails? Problem)> CreateAsync(Caller caller, SandboxRequest request, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var maxLifetime = caller.Quotas.MaxSandboxLifetimeSeconds ?? 7 * 24 * 3600;
+        var lifetime = request.LifetimeSeconds ?? Math.Min(settings.DefaultLifetimeSeconds, maxLifetime);
+        if (lifetime < 1 || lifetime > maxLifetime)
+        {
+            return (null, BadRequest("bad-sandbox-request", $"lifetime_seconds must be from 1 to {maxLifetime} for this key; got {lifetime}."));
+        }
+        var idle = request.IdleTimeoutSeconds ?? Math.Min(settings.DefaultIdleTimeoutSeconds, lifetime);
+        if (idle < 1 || idle > lifetime)
+        {
+            return (null, BadRequest("bad-sandbox-request", $"idle_timeout_seconds must be from 1 to lifetime_seconds ({lifetime}); got {idle}."));
+        }
+        if (await hosts.UnavailableAsync(cancellationToken) is { } why)
+        {
+            return (null, Problems.EngineUnavailable(why, SessionSubmitter.EngineRetryAfterSeconds));
+        }
+        var (runtime, runtimeProblem) = await runtimes.ResolveAsync(request.Runtime, cancellationToken);
+        if (runtimeProblem is not null)
+        {
+            return (null, runtimeProblem);
+        }
+        var runtimeMemory = (await runtimes.ListAsync(cancellationToken)).FirstOrDefault(r => r.Id == runtime)?.MemoryMb;
+        var (limited, ceiling) = QuotaGate.ApplyCeilings(caller, new RunOptions([], null, null, request.MemoryMb, Runtime: runtime), runtimeMemory);
+        if (ceiling is not null)
+        {
+            return (null, ceiling);
+        }
+
+        var now = time.GetUtcNow();
+        var id = "sbx_" + SessionIds.New();
+        var sandbox = new SandboxRecord(id, caller.Id, runtime, SandboxStates.Starting, null, null, now, now, now.AddSeconds(lifetime), idle, lifetime,
+            limited.MemoryMb ?? runtimeMemory, 0, null, null);
+        Activity.Current?.SetTag(SandboxTelemetry.SandboxId, id);
+        if (await store.CreateSandboxAsync(sandbox, caller.Quotas.MaxSandboxes, cancellationToken) != SandboxAdmission.Created)
+        {
+            return (null, Problems.Create(StatusCodes.Status429TooManyRequests, "sandbox-quota", "Too many sandboxes",
+                $"This key may have {caller.Quotas.MaxSandboxes} sandboxes alive at once; delete one (DELETE /sandboxes/{{id}}) first."));
+        }
+        telemetry.Created(caller.Id);
+        Audit.SandboxCreated(loggers, caller, id, runtime);
+        var command = new SandboxCommand(id, SandboxCommandKinds.Create, IdleTimeoutSeconds: idle, LifetimeSeconds: lifetime);
+        var create = await SubmitAsync(sandbox, command, limited with { Runtime = runtime }, [], caller, cancellationToken);
+        if (create.Problem is not null)
+        {
+            await ledger.EndAsync(id, "it could not be queued", cancellationToken);
+            return (null, create.Problem);
+        }
+        var ended = await WaitAsync(create.CommandId!, TimeSpan.FromSeconds(settings.CreateWaitSeconds), cancellationToken);
+        var created = await store.FindSandboxAsync(id, cancellationToken);
+        if (created?.State == SandboxStates.Running)
+        {
+            return (created, null);
+        }
+        var reason = ended?.Result is { } failed
+            ? $"it could not be created: {failed.Detail ?? failed.Status}"
+            : $"no runner host created it within {settings.CreateWaitSeconds} s";
+        created = await ledger.EndAsync(id, reason, cancellationToken);
+        return (null, Problems.Create(StatusCodes.Status503ServiceUnavailable, "sandbox-not-created", "The sandbox could not be created",
+            $"Sandbox {id} ended: {created?.EndedReason ?? reason}."));
+    }
+
+    /// <summary>The sandbox if it exists and the caller may see it (its own; an operator sees every one); null otherwise.</summary>
+    public async Task<SandboxRecord?> FindOwnedAsync(string id, Caller caller, CancellationToken cancellationToken) =>
+        id.Length <= 64 && await store.FindSandboxAsync(id, cancellationToken) is { } sandbox && caller.Owns(sandbox.Owner) ? sandbox : null;
+
+    public Task<IReadOnlyList<SandboxRecord>> ListAsync(Caller caller, CancellationToken cancellationToken) =>
+        store.ListSandboxesAsync(caller.IsOperator ? null : caller.Id, ListLimit, cancellationToken);
+
+    /// <summary>Queues a call (the caller then waits for it, or follows it live); a problem when the sandbox cannot take it.</summary>
+    public async Task<(string? CommandId, ProblemDetails? Problem)> CallAsync(
+        SandboxRecord sandbox, CallRequest request, Caller caller, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(request.Code))
+        {
+            return (null, BadRequest("bad-call", "'code' is required."));
+        }
+        if (Encoding.UTF8.GetByteCount(request.Code) > options.Value.MaxCodeBytes)
+        {
+            return (null, Problems.Create(StatusCodes.Status413PayloadTooLarge, "code-too-large", "Code too large",
+                $"A call's code may have at most {options.Value.MaxCodeBytes} bytes."));
+        }
+        var timeout = request.TimeoutSeconds ?? options.Value.DefaultCallTimeoutSeconds;
+        if (timeout < 1)
+        {
+            return (null, BadRequest("bad-call", $"timeout_seconds must be at least 1; got {timeout}."));
+        }
+        var (limited, ceiling) = QuotaGate.ApplyCeilings(caller,
+            new RunOptions([], request.Stdin, timeout, null, request.Interactive, Runtime: sandbox.Runtime), null);
+        if (ceiling is not null)
+        {
+            return (null, ceiling);
+        }
+        return await SubmitAsync(sandbox, new SandboxCommand(sandbox.Id, SandboxCommandKinds.Run, Code: request.Code), limited, [], caller, cancellationToken);
+    }
+
+    /// <summary>Interrupts the sandbox's running call (its KeyboardInterrupt; the namespace survives). False when none runs.</summary>
+    public async Task<bool> InterruptAsync(SandboxRecord sandbox, CancellationToken cancellationToken)
+    {
+        var interrupted = false;
+        foreach (var command in await store.UnfinishedCommandsAsync(sandbox.Id, cancellationToken))
+        {
+            if (command.Status == SessionStatus.Running && command.Options.Sandbox?.Kind == SandboxCommandKinds.Run
+                && await sessions.RequestCancelAsync(command.Id, cancellationToken) is not null)
+            {
+                interrupted = true;
+            }
+        }
+        if (interrupted && sandbox.Host is { } host)
+        {
+            signals.CallHost(host);
+        }
+        return interrupted;
+    }
+
+    /// <summary>A fresh namespace in the same sandbox: a running call is interrupted first; files stay.</summary>
+    public async Task<(SessionRecord? Command, ProblemDetails? Problem)> RestartAsync(SandboxRecord sandbox, Caller caller, CancellationToken cancellationToken)
+    {
+        await InterruptAsync(sandbox, cancellationToken);
+        return await CommandAsync(sandbox, new SandboxCommand(sandbox.Id, SandboxCommandKinds.Restart), [], caller, cancellationToken);
+    }
+
+    /// <summary>A file operation (put, get, list, delete), answered when the host has done it.</summary>
+    public async Task<(SessionRecord? Command, ProblemDetails? Problem)> FileAsync(
+        SandboxRecord sandbox, string kind, string path, byte[]? content, Caller caller, CancellationToken cancellationToken)
+    {
+        if (BadPath(path, allowEmpty: kind == SandboxCommandKinds.ListFiles) is { } why)
+        {
+            return (null, BadRequest("bad-sandbox-path", why));
+        }
+        if (content is not null && content.Length > options.Value.MaxFileBytes)
+        {
+            return (null, Problems.Create(StatusCodes.Status413PayloadTooLarge, "sandbox-file-too-large", "File too large",
+                $"A sandbox's file may have at most {options.Value.MaxFileBytes} bytes."));
+        }
+        IReadOnlyList<SessionFile> files = content is null ? [] : [new SessionFile(path, content)];
+        return await CommandAsync(sandbox, new SandboxCommand(sandbox.Id, kind, Path: path), files, caller, cancellationToken);
+    }
+
+    /// <summary>Ends the sandbox now: its host removes the container (and whatever runs in it) at once.</summary>
+    public async Task<SandboxRecord?> DeleteAsync(SandboxRecord sandbox, Caller caller, CancellationToken cancellationToken)
+    {
+        await InterruptAsync(sandbox, cancellationToken);
+        Audit.SandboxDeleted(loggers, caller, sandbox.Id);
+        return await ledger.EndAsync(sandbox.Id, "deleted by its owner", cancellationToken);
+    }
+
+    /// <summary>The command's session once it has ended, or as it is when the wait is over.</summary>
+    public Task<SessionRecord?> WaitAsync(string commandId, TimeSpan wait, CancellationToken cancellationToken) =>
+        completions.WaitAsync(commandId, wait, cancellationToken);
+
+    /// <summary>How long a call may take to be answered: its timeout and the grace a host needs to interrupt and report.</summary>
+    public TimeSpan CallWait(SessionRecord? call, int? timeoutSeconds) =>
+        TimeSpan.FromSeconds((call?.Options.TimeoutSeconds ?? timeoutSeconds ?? options.Value.DefaultCallTimeoutSeconds) + CommandGrace.TotalSeconds);
+
+    /// <summary>The problem for a sandbox that cannot take commands (ended), or null.</summary>
+    public static ProblemDetails? NotRunning(SandboxRecord sandbox) => sandbox.State switch
+    {
+        SandboxStates.Running => null,
+        SandboxStates.Ended => Problems.Create(StatusCodes.Status410Gone, "sandbox-ended", "The sandbox has ended",
+            $"Sandbox {sandbox.Id} ended: {sandbox.EndedReason}. Create another one."),
+        _ => Problems.Create(StatusCodes.Status409Conflict, "sandbox-starting", "The sandbox is not ready",
+            $"Sandbox {sandbox.Id} is still being created; retry in a moment."),
+    };
+
+    public static ProblemDetails SandboxNotFound(string id) => Problems.Create(StatusCodes.Status404NotFound, "sandbox-not-found", "No such sandbox",
+        $"There is no sandbox '{id}': it never existed, it is another key's, or it ended long ago.");
+
+    private async Task<(SessionRecord? Command, ProblemDetails? Problem)> CommandAsync(
+        SandboxRecord sandbox, SandboxCommand command, IReadOnlyList<SessionFile> files, Caller caller, CancellationToken cancellationToken)
+    {
+        var (commandId, problem) = await SubmitAsync(sandbox, command, new RunOptions([], null, null, null, Runtime: sandbox.Runtime), files, caller,
+            cancellationToken);
+        if (problem is not null)
+        {
+            return (null, problem);
+        }
+        var ended = await WaitAsync(commandId!, CommandGrace, cancellationToken);
+        return ended is not null && SessionStatus.IsTerminal(ended.Status)
+            ? (ended, null)
+            : (null, Problems.Create(StatusCodes.Status504GatewayTimeout, "sandbox-no-answer", "The sandbox did not answer",
+                $"Sandbox {sandbox.Id}'s host did not answer the {command.Kind} within {CommandGrace.TotalSeconds:0} s."));
+    }
+
+    private async Task<(string? CommandId, ProblemDetails? Problem)> SubmitAsync(
+        SandboxRecord sandbox, SandboxCommand command, RunOptions runOptions, IReadOnlyList<SessionFile> files, Caller caller,
+        CancellationToken cancellationToken)
+    {
+        if (command.Kind != SandboxCommandKinds.Create)
+        {
+            if (NotRunning(sandbox) is { } notRunning)
+            {
+                return (null, notRunning);
+            }
+            if ((await store.UnfinishedCommandsAsync(sandbox.Id, cancellationToken)).Count >= options.Value.MaxPendingCommands)
+            {
+                return (null, Problems.Create(StatusCodes.Status429TooManyRequests, "sandbox-busy", "The sandbox is busy",
+                    $"Sandbox {sandbox.Id} has {options.Value.MaxPendingCommands} commands waiting or running; wait for one to end."));
+            }
+        }
+        var commandId = SessionIds.New();
+        Activity.Current?.SetTag(SessionTelemetry.SessionId, commandId);
+        Activity.Current?.SetTag(SandboxTelemetry.SandboxId, sandbox.Id);
+        var created = new NewSession(commandId, "sandbox:" + command.Kind, files, runOptions with { Sandbox = command }, Activity.Current?.Id, caller.Id)
+        {
+            SandboxId = sandbox.Id,
+            PinHost = command.Kind == SandboxCommandKinds.Create ? null : sandbox.Host,
+        };
+        if (await sessions.CreateAsync(created, sessionOptions.Value.QueueCapacity, cancellationToken) != SessionAdmission.Created)
+        {
+            return (null, Problems.QueueFull(SessionSubmitter.RetryAfterSeconds));
+        }
+        _ = completions.Listen(commandId); // before the host can end it: the waiter then never misses its end
+        signals.SandboxWorkArrived();
+        return (commandId, null);
+    }
+
+    /// <summary>A path of the sandbox's working directory as commands take it: relative, '/' between parts, no empty, '.' or '..' part.</summary>
+    public static string? BadPath(string path, bool allowEmpty)
+    {
+        if (path.Length == 0)
+        {
+            return allowEmpty ? null : "A file path is required.";
+        }
+        if (path.Length > MaxPathLength || path.StartsWith('/') || path.Contains('\0', StringComparison.Ordinal) || path.Contains('\\', StringComparison.Ordinal)
+            || path.Split('/').Any(p => p is "" or "." or ".."))
+        {
+            return string.Create(CultureInfo.InvariantCulture,
+                $"'{path}' is not a path in the sandbox: relative to /sandbox, at most {MaxPathLength} characters, '/' between parts, no empty, '.' or '..' part.");
+        }
+        return null;
+    }
+
+    private static ProblemDetails BadRequest(string type, string detail) => Problems.Create(StatusCodes.Status400BadRequest, type, "Invalid request", detail);
+}
