@@ -32,16 +32,8 @@ public sealed class PlaygroundNotebookTests(StackFixture stack)
         };
         const ran = async (code) => { const i = await runLine(code); await idle(); return { prompt: await prompt(i), text: await outputs(i) }; };
         try {
-          page = await browser.newPage();
-          page.on("console", (m) => { if (m.type() === "error") report.errors.push(m.text()); });
-          page.on("pageerror", (e) => report.errors.push(e.message));
-          await page.setRequestInterception(true);
-          page.on("request", (request) => {
-            const url = new URL(request.url());
-            if (url.pathname.endsWith("/run")) report.runs.push(url.pathname);
-            if (["blob:", "data:", "about:"].includes(url.protocol) || ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)) request.continue();
-            else { report.blocked.push(request.url()); request.abort(); }
-          });
+          page = await watchedPage(report);
+          page.on("request", (request) => { if (new URL(request.url()).pathname.endsWith("/run")) report.runs.push(request.url()); });
           await page.goto(base, { waitUntil: "networkidle0" });
           await page.click("#mode-notebook");
           await page.waitForFunction(() => document.querySelectorAll("#nb-runtime option").length >= 2, { timeout: 30000 });
@@ -136,8 +128,7 @@ public sealed class PlaygroundNotebookTests(StackFixture stack)
     [Fact]
     public async Task Cells_share_a_sandbox_show_rich_output_are_interrupted_and_restarted_and_the_sandbox_ends_with_the_page()
     {
-        var screenshots = Path.Combine(Repository.Root, "TestResults");
-        Directory.CreateDirectory(screenshots);
+        var screenshots = PlaygroundTests.ScreenshotDirectory();
 
         var report = JsonDocument.Parse(await NodeClients.RunAsync("playground-notebook", Script,
             stack.Gateway.BaseAddress!.ToString(), screenshots, "python-3.11-data")).RootElement;

@@ -1,7 +1,7 @@
 // The playground's notebook mode: cells that run one after another in one stateful sandbox, sharing its variables and
 // files, each cell's outputs under it. It uses the public API only: POST /sandboxes, GET and DELETE /sandboxes/{id},
 // POST /sandboxes/{id}/run (as an event stream: output as it happens, then the result), /interrupt and /restart.
-// Loaded after playground.js, whose $, headers() and readEvents() it uses.
+// Loaded after playground.js, whose $, headers(), showStatus() and readEvents() it uses.
 "use strict";
 
 const notebook = {
@@ -312,24 +312,16 @@ function showSandboxStatus() {
     status.replaceChildren();
     return;
   }
-  const pairs = [
+  showStatus([
     ["sandbox", view.state],
     ["runtime", view.runtime],
     ["cells run", view.executions],
     ["expires", view.state === "running" ? expiry(view) : ""],
     ["ended", view.state === "running" ? "" : (view.ended_reason || "yes")],
     ["id", view.sandbox_id],
-  ];
-  status.replaceChildren(...pairs.filter(([, v]) => v !== undefined && v !== null && v !== "").map(([label, value]) => {
-    const row = document.createElement("div");
-    const dt = document.createElement("dt");
-    const dd = document.createElement("dd");
-    dt.textContent = label;
-    dd.textContent = value;
-    if (label === "expires") dd.title = `after ${Math.round(view.idle_timeout_seconds / 60)} min without a call, or at ${new Date(view.expires_at).toLocaleTimeString()} at the latest`;
-    row.append(dt, dd);
-    return row;
-  }));
+  ], status);
+  const expires = status.querySelector("[data-label=expires] dd");
+  if (expires) expires.title = `after ${Math.round(view.idle_timeout_seconds / 60)} min without a call, or at ${new Date(view.expires_at).toLocaleTimeString()} at the latest`;
 }
 
 /** How long the sandbox has left: the sooner of its idle timeout (from its last call) and the end of its lifetime. */

@@ -40,10 +40,11 @@ function write(text, kind) {
   consoleView.scrollTop = consoleView.scrollHeight;
 }
 
-function showStatus(pairs) {
-  const status = $("status");
-  status.replaceChildren(...pairs.filter(([, v]) => v !== undefined && v !== null && v !== "").map(([label, value]) => {
+/** Label-value pairs (empty values left out) as the rows of a description list: the run's status, the sandbox's. */
+function showStatus(pairs, list = $("status")) {
+  list.replaceChildren(...pairs.filter(([, v]) => v !== undefined && v !== null && v !== "").map(([label, value]) => {
     const row = document.createElement("div");
+    row.dataset.label = label;
     const dt = document.createElement("dt");
     const dd = document.createElement("dd");
     dt.textContent = label;
