@@ -133,11 +133,13 @@ public static class Sandboxes
     }
 
     /// <summary>
-    /// Holds a few sandboxes of the runtime idle after one call and reads each one's container memory from the engine.
+    /// Holds a few sandboxes of the runtime idle after one call and reads each one's container memory from the engine. The
+    /// call asks the sandbox its host name, which is its container's short id (a leased warm container keeps its pool name).
     /// </summary>
     private static async Task<IdleMemory> IdleMemoryAsync(Stack stack, IDockerClient docker, string? runtime)
     {
         var ids = new List<string>();
+        var containers = new List<string>();
         try
         {
             var limitMb = 0;
@@ -154,13 +156,14 @@ public static class Sandboxes
                 var view = await CreateViewAsync(stack.Gateway, runtime);
                 ids.Add(view.GetProperty("sandbox_id").GetString()!);
                 limitMb = view.GetProperty("memory_mb").GetInt32();
-                await RunAsync(stack.Gateway, ids[^1], "x = 1");
+                var hostname = await RunAsync(stack.Gateway, ids[^1], "open('/etc/hostname').read().strip()");
+                containers.Add(PlainResult(hostname)?.Trim('\'') ?? throw new InvalidOperationException($"no host name in {hostname}"));
             }
             await Task.Delay(2000); // idle: nothing of the calls left running
             var mib = new List<double>();
-            foreach (var id in ids)
+            foreach (var container in containers)
             {
-                mib.Add(await ContainerMemoryMibAsync(docker, id));
+                mib.Add(await ContainerMemoryMibAsync(docker, container));
             }
             return new IdleMemory(runtime ?? "python-3.11 (default)", new Stats("idle", mib), limitMb);
         }
@@ -174,20 +177,16 @@ public static class Sandboxes
     }
 
     /// <summary>The memory of the sandbox's container: its cgroup's usage less the inactive page cache, as docker stats shows it.</summary>
-    private static async Task<double> ContainerMemoryMibAsync(IDockerClient docker, string sandboxId)
+    private static async Task<double> ContainerMemoryMibAsync(IDockerClient docker, string containerId)
     {
-        var containers = await docker.Containers.ListContainersAsync(new ContainersListParameters());
-        var container = containers.FirstOrDefault(c => c.Names.Any(n => n.Contains(sandboxId, StringComparison.Ordinal))
-            || c.Labels.Values.Any(v => v.Contains(sandboxId, StringComparison.Ordinal)))
-            ?? throw new InvalidOperationException($"no container of sandbox {sandboxId}");
         ContainerStatsResponse? stats = null;
-        await docker.Containers.GetContainerStatsAsync(container.ID, new ContainerStatsParameters { Stream = false },
+        await docker.Containers.GetContainerStatsAsync(containerId, new ContainerStatsParameters { Stream = false },
             new Progress<ContainerStatsResponse>(s => stats = s), CancellationToken.None);
         for (var i = 0; stats is null && i < 50; i++)
         {
             await Task.Delay(20); // Progress<T> reports on the thread pool
         }
-        var memory = stats?.MemoryStats ?? throw new InvalidOperationException($"no stats of container {container.ID}");
+        var memory = stats?.MemoryStats ?? throw new InvalidOperationException($"no stats of container {containerId}");
         var cache = memory.Stats is { } s
             ? s.TryGetValue("total_inactive_file", out var v1) ? v1 : s.TryGetValue("inactive_file", out var v2) ? v2 : 0
             : 0;
@@ -228,12 +227,15 @@ public static class Sandboxes
         }
     }
 
+    /// <summary>The first text/plain of the call's results.</summary>
+    private static string? PlainResult(JsonElement result) => result.GetProperty("results").EnumerateArray()
+        .Select(bundle => bundle.TryGetProperty("text/plain", out var text) ? text.GetString() : null)
+        .FirstOrDefault(text => text is not null);
+
     /// <summary>The call's text/plain result holds <paramref name="expected"/>: the bench times only what worked.</summary>
     private static void Expect(JsonElement result, string expected)
     {
-        var plain = result.GetProperty("results").EnumerateArray()
-            .Select(bundle => bundle.TryGetProperty("text/plain", out var text) ? text.GetString() : null)
-            .FirstOrDefault(text => text is not null);
+        var plain = PlainResult(result);
         if (plain is null || !plain.Contains(expected, StringComparison.Ordinal))
         {
             throw new InvalidOperationException($"expected a result with '{expected}', got {result}");
