@@ -68,8 +68,11 @@ public static class Sandboxes
             idleData);
     }
 
-    /// <summary>The pandas baseline: df.describe() on the same frame in the host's own interpreter, timed in-process.</summary>
-    public static async Task<Stats> HostDescribeAsync(int runs)
+    /// <summary>
+    /// The pandas baseline: df.describe() on the same frame in the host's own interpreter, timed in-process; null when the
+    /// host has no pandas (bench/run.sh installs Debian's).
+    /// </summary>
+    public static async Task<Stats?> HostDescribeAsync(int runs)
     {
         var script = MakeFrame + "import time\ndf.describe()\n"
             + $"for _ in range({runs}):\n    t = time.perf_counter(); df.describe(); print((time.perf_counter() - t) * 1000)\n";
@@ -77,6 +80,11 @@ public static class Sandboxes
         var output = await process.StandardOutput.ReadToEndAsync();
         var errors = await process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
+        if (process.ExitCode != 0 && errors.Contains("ModuleNotFoundError", StringComparison.Ordinal))
+        {
+            Console.WriteLine("  note: the host's /usr/bin/python3 has no numpy or pandas: no baseline for df.describe()");
+            return null;
+        }
         if (process.ExitCode != 0)
         {
             throw new InvalidOperationException($"host python3 could not describe the frame: {errors}");
