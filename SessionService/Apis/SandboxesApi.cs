@@ -84,10 +84,14 @@ public static class SandboxesApi
 
     public static async Task<Results<Ok<SandboxView>, ProblemHttpResult>> GetAsync(
         [FromRoute(Name = "sandbox_id")] string sandboxId, HttpContext context, SandboxOperations sandboxes, SessionCommands sessions,
-        CancellationToken cancellationToken) =>
-        await sandboxes.FindOwnedAsync(sandboxId, sessions.CallerOf(context), cancellationToken) is { } sandbox
-            ? TypedResults.Ok(SandboxView.From(sandbox))
+        CancellationToken cancellationToken)
+    {
+        var caller = sessions.CallerOf(context);
+        return await sandboxes.FindOwnedAsync(sandboxId, caller, cancellationToken) is { } sandbox
+            // Operators see which container holds it (to inspect or kill it); owners never see the host's internals.
+            ? TypedResults.Ok(SandboxView.From(sandbox) with { ContainerId = caller.IsOperator ? sandbox.ContainerId : null })
             : TypedResults.Problem(SandboxOperations.SandboxNotFound(sandboxId));
+    }
 
     public static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
         [FromRoute(Name = "sandbox_id")] string sandboxId, HttpContext context, SandboxOperations sandboxes, SessionCommands sessions,
@@ -340,6 +344,10 @@ public sealed record SandboxView(
     DateTimeOffset ExpiresAt, DateTimeOffset IdleExpiresAt, int IdleTimeoutSeconds, int LifetimeSeconds, int? MemoryMb, int Executions,
     DateTimeOffset? EndedAt, string? EndedReason)
 {
+    /// <summary>The container that holds it, shown to operators only.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? ContainerId { get; init; }
+
     public static SandboxView From(SandboxRecord s) => new(s.Id, s.Runtime, s.State, s.Host, s.CreatedAt, s.LastActivityAt, s.ExpiresAt, s.IdleUntil,
         s.IdleTimeoutSeconds, s.LifetimeSeconds, s.MemoryMb, s.Executions, s.EndedAt, s.EndedReason);
 }

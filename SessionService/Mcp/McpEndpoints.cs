@@ -16,7 +16,8 @@ public static class McpEndpoints
             })
             // Stateless: no session to keep, so SessionService replicas behind a load balancer each answer any request.
             .WithHttpTransport(options => options.Stateless = true)
-            .WithTools<ExecutorMcpTools>();
+            .WithTools<ExecutorMcpTools>()
+            .WithTools<SandboxMcpTools>();
         return builder;
     }
 

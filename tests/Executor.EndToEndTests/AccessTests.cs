@@ -78,6 +78,44 @@ public sealed class AccessTests(KeyedStackFixture stack)
     private const string Hello = "print('hello')\n";
 
     [Fact]
+    public async Task A_sandbox_is_its_keys_alone_and_a_key_has_at_most_its_quota_of_sandboxes_alive()
+    {
+        var (_, alice) = await stack.CreateKeyAsync("sandbox-alice", new { max_sandboxes = 1 });
+        var (_, bob) = await stack.CreateKeyAsync("sandbox-bob");
+        using var asAlice = stack.With(alice);
+        using var asBob = stack.With(bob);
+        var id = (await asAlice.CreateSandboxAsync()).GetProperty("sandbox_id").GetString()!;
+        try
+        {
+            await asAlice.CallAsync(id, "secret = 'alice'");
+            foreach (var response in new[]
+            {
+                await asBob.GetAsync($"/sandboxes/{id}"),
+                await asBob.PostAsJsonAsync($"/sandboxes/{id}/run", new { code = "secret" }),
+                await asBob.GetAsync($"/sandboxes/{id}/files"),
+                await asBob.DeleteAsync($"/sandboxes/{id}"),
+            })
+            {
+                using (response)
+                {
+                    Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+                }
+            }
+            using (var second = await asAlice.PostAsJsonAsync("/sandboxes", new { }))
+            {
+                Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
+            }
+            Assert.Equal("'alice'", (await asAlice.CallAsync(id, "secret")).GetProperty("results")[0].GetProperty("text/plain").GetString());
+        }
+        finally
+        {
+            await asAlice.DeleteAsync($"/sandboxes/{id}");
+        }
+        var again = await asAlice.CreateSandboxAsync();
+        await asAlice.DeleteAsync($"/sandboxes/{again.GetProperty("sandbox_id").GetString()}");
+    }
+
+    [Fact]
     public async Task A_browser_presents_its_key_on_the_websocket_as_a_subprotocol()
     {
         var (_, key) = await stack.CreateKeyAsync("browser");

@@ -279,6 +279,63 @@ public sealed class DistributedTests(DistributedStackFixture stack)
     }
 
     [Fact]
+    public async Task A_sandbox_on_the_second_host_keeps_its_state_through_either_replica_and_ends_naming_its_host_when_that_host_is_killed()
+    {
+        var sandboxId = await SandboxOnAsync("host-2");
+        await stack.Sessions[0].CallAsync(sandboxId, "counter = 1");
+        var second = await stack.Sessions[1].CallAsync(sandboxId, "counter += 1\ncounter");
+        var first = await stack.Sessions[0].CallAsync(sandboxId, "counter * 10");
+        Assert.Equal(("2", "20"), (second.GetProperty("results")[0].GetProperty("text/plain").GetString(),
+            first.GetProperty("results")[0].GetProperty("text/plain").GetString()));
+        using (var put = await stack.Sessions[1].PutAsync($"/sandboxes/{sandboxId}/files/note.txt", new StringContent("via replica two")))
+        {
+            Assert.Equal(HttpStatusCode.Created, put.StatusCode);
+        }
+        Assert.Equal("via replica two", await stack.Sessions[0].GetStringAsync($"/sandboxes/{sandboxId}/files/note.txt"));
+
+        var runner2 = await stack.Runners[1].GetFromJsonAsync<JsonElement>("/state");
+        using (var process = Process.GetProcessById(runner2.GetProperty("pid").GetInt32()))
+        {
+            process.Kill(entireProcessTree: true); // SIGKILL: the host never says goodbye
+            process.WaitForExit(10_000);
+        }
+        try
+        {
+            // A call while the host is silent gets an answer (never a hang): the sandbox ends naming its host.
+            await ExecutorApi.WaitUntilAsync(async () =>
+                (await stack.Gateway.GetFromJsonAsync<JsonElement>($"/sandboxes/{sandboxId}")).GetProperty("state").GetString() == "ended",
+                "the dead host's sandbox ends");
+            var ended = await stack.Gateway.GetFromJsonAsync<JsonElement>($"/sandboxes/{sandboxId}");
+            Assert.Contains("'host-2'", ended.GetProperty("ended_reason").GetString(), StringComparison.Ordinal);
+            using var late = await stack.Sessions[1].PostAsJsonAsync($"/sandboxes/{sandboxId}/run", new { code = "counter" });
+            Assert.Equal(HttpStatusCode.Gone, late.StatusCode);
+        }
+        finally
+        {
+            await StartAgainAsync("runner-2");
+        }
+        var fresh = await stack.Gateway.CreateSandboxAsync();
+        Assert.Equal("ok", (await stack.Gateway.CallAsync(fresh.GetProperty("sandbox_id").GetString()!, "1")).GetProperty("status").GetString());
+        await stack.Gateway.DeleteAsync($"/sandboxes/{fresh.GetProperty("sandbox_id").GetString()}");
+    }
+
+    /// <summary>Creates sandboxes until one lands on the host (creates go to whichever host claims first), deleting the others.</summary>
+    private async Task<string> SandboxOnAsync(string host)
+    {
+        for (var attempt = 0; attempt < 12; attempt++)
+        {
+            var sandbox = await stack.Gateway.CreateSandboxAsync();
+            var id = sandbox.GetProperty("sandbox_id").GetString()!;
+            if (sandbox.GetProperty("host").GetString() == host)
+            {
+                return id;
+            }
+            await stack.Gateway.DeleteAsync($"/sandboxes/{id}");
+        }
+        throw new InvalidOperationException($"no sandbox landed on {host} in 12 creates");
+    }
+
+    [Fact]
     public async Task When_the_second_engine_stops_its_host_is_marked_down_and_work_goes_on_on_the_first()
     {
         await RunCommandAsync("engine-2", KnownResourceCommands.StopCommand);

@@ -33,7 +33,12 @@ public sealed class ApiDocsTests(SessionServiceFixture service) : IClassFixture<
         Assert.True(execute.GetProperty("post").GetProperty("requestBody").GetProperty("content").GetProperty("application/json")
             .GetProperty("schema").GetProperty("properties").TryGetProperty("code", out _));
         // Only the public routes: nothing of the run protocol (/hosts/...) or of the pool's internal routes.
-        Assert.Equal(25, paths.EnumerateObject().Count());
+        foreach (var path in new[] { "/sandboxes", "/sandboxes/{sandbox_id}", "/sandboxes/{sandbox_id}/run", "/sandboxes/{sandbox_id}/calls/{call_id}",
+            "/sandboxes/{sandbox_id}/interrupt", "/sandboxes/{sandbox_id}/restart", "/sandboxes/{sandbox_id}/files", "/sandboxes/{sandbox_id}/files/{path}" })
+        {
+            Assert.Equal("Sandboxes", paths.GetProperty(path).EnumerateObject().First().Value.GetProperty("tags")[0].GetString());
+        }
+        Assert.Equal(33, paths.EnumerateObject().Count());
 
         var form = execute.GetProperty("post").GetProperty("requestBody").GetProperty("content").GetProperty("multipart/form-data").GetProperty("schema");
         var fields = form.GetProperty("properties");

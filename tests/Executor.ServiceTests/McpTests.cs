@@ -24,6 +24,48 @@ public sealed class McpTests : IClassFixture<SessionServiceFixture>
         _service.Host.Respond = job => Runs.Script(job).Contains("savefig", StringComparison.Ordinal)
             ? Runs.Completed("plotted\n").WithFiles(("bars.png", Png), ("summary.csv", "label,value\na,3\n"u8.ToArray()))
             : Runs.Echo(job);
+        _service.Host.RespondToCall = job => job.Sandbox!.Code!.Contains("plt", StringComparison.Ordinal)
+            ? Runs.SandboxDone(new SandboxOutcome(SandboxStatus.Ok, 2, [Runs.Output(new Dictionary<string, object>
+            {
+                ["output_type"] = "display_data", ["metadata"] = new Dictionary<string, string>(),
+                ["data"] = new Dictionary<string, string> { ["image/png"] = Convert.ToBase64String(Png), ["text/plain"] = "<Figure size 640x480 with 1 Axes>" },
+            })]))
+            : Runs.EchoCall(job);
+    }
+
+    [Fact]
+    public async Task The_sandbox_tools_keep_a_sandbox_across_calls_give_plots_as_images_move_files_and_close_it()
+    {
+        await using var client = await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions
+        {
+            Endpoint = new Uri(_service.Client.BaseAddress!, "/mcp"),
+            TransportMode = HttpTransportMode.StreamableHttp,
+        }, _service.Client));
+
+        var created = await client.CallToolAsync("sandbox_create", new Dictionary<string, object?>());
+        Assert.True(created.IsError != true, created.Content.OfType<TextContentBlock>().FirstOrDefault()?.Text);
+        var id = JsonDocument.Parse(created.Content.OfType<TextContentBlock>().First().Text).RootElement.GetProperty("sandbox_id").GetString()!;
+
+        var call = await client.CallToolAsync("sandbox_run", new Dictionary<string, object?> { ["sandboxId"] = id, ["code"] = "x + 1" });
+        Assert.True(call.IsError != true, string.Join("\n", call.Content.OfType<TextContentBlock>().Select(t => t.Text)));
+        var texts = call.Content.OfType<TextContentBlock>().Select(t => t.Text).ToList();
+        Assert.Equal("ok", JsonDocument.Parse(texts[0]).RootElement.GetProperty("status").GetString());
+        Assert.Equal("x + 1", texts[1]);
+        var plot = await client.CallToolAsync("sandbox_run", new Dictionary<string, object?> { ["sandboxId"] = id, ["code"] = "plt.plot([1, 2])" });
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], Assert.Single(plot.Content.OfType<ImageContentBlock>()).DecodedData.ToArray()[..4]);
+
+        var upload = await client.CallToolAsync("sandbox_upload", new Dictionary<string, object?> { ["sandboxId"] = id, ["path"] = "notes.txt", ["text"] = "kept" });
+        Assert.NotEqual(true, upload.IsError);
+        var download = await client.CallToolAsync("sandbox_download", new Dictionary<string, object?> { ["sandboxId"] = id, ["path"] = "notes.txt" });
+        Assert.Equal("kept", download.Content.OfType<TextContentBlock>().Single().Text);
+        var list = await client.CallToolAsync("sandbox_list_files", new Dictionary<string, object?> { ["sandboxId"] = id });
+        Assert.Contains("notes.txt", list.Content.OfType<TextContentBlock>().Single().Text, StringComparison.Ordinal);
+
+        var closed = await client.CallToolAsync("sandbox_close", new Dictionary<string, object?> { ["sandboxId"] = id });
+        Assert.Contains("\"state\": \"ended\"", closed.Content.OfType<TextContentBlock>().Single().Text, StringComparison.Ordinal);
+        var late = await client.CallToolAsync("sandbox_run", new Dictionary<string, object?> { ["sandboxId"] = id, ["code"] = "x" });
+        Assert.True(late.IsError);
+        Assert.Contains("ended", late.Content.OfType<TextContentBlock>().Single().Text, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -36,7 +78,8 @@ public sealed class McpTests : IClassFixture<SessionServiceFixture>
         }, _service.Client));
 
         var tools = await client.ListToolsAsync();
-        Assert.Equal(["list_runtimes", "run_python"], tools.Select(t => t.Name).Order());
+        Assert.Equal(["list_runtimes", "run_python", "sandbox_close", "sandbox_create", "sandbox_download", "sandbox_list_files", "sandbox_run",
+            "sandbox_upload"], tools.Select(t => t.Name).Order(StringComparer.Ordinal));
         var run = tools.Single(t => t.Name == "run_python");
         Assert.Contains("no network", run.Description, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("numpy", run.Description, StringComparison.Ordinal);

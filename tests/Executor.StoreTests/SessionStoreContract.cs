@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Executor.Contracts;
+using Executor.SessionCore.Sandboxes;
 using Executor.SessionCore.Sessions;
 using Executor.SessionCore.Storage;
 using Microsoft.Extensions.Time.Testing;
@@ -57,6 +58,109 @@ public abstract class SessionStoreContract : IAsyncLifetime
 
     private static RunResult Result(string status = RunStatus.Completed) => new() { Status = status, Stdout = "1\n", Logs = "1\n" };
 
+    private async Task<SandboxRecord> NewSandboxAsync(string owner = "owner", int idle = 60, int lifetime = 600, int? maxAlive = null)
+    {
+        var now = Time.GetUtcNow();
+        var sandbox = new SandboxRecord("sbx_" + SessionIds.New(), owner, "python-3.11", SandboxStates.Starting, null, null, now, now, now.AddSeconds(lifetime),
+            idle, lifetime, 128, 0, null, null);
+        Assert.Equal(SandboxAdmission.Created, await _store.CreateSandboxAsync(sandbox, maxAlive, CancellationToken.None));
+        return sandbox;
+    }
+
+    private async Task<string> CommandAsync(SandboxRecord sandbox, string kind, string? pinHost)
+    {
+        var id = SessionIds.New();
+        Assert.Equal(SessionAdmission.Created, await _store.CreateAsync(new NewSession(id, "sandbox:" + kind, [],
+            new RunOptions([], null, null, null, Runtime: "python-3.11", Sandbox: new SandboxCommand(sandbox.Id, kind, Code: "1")), null, sandbox.Owner)
+        {
+            SandboxId = sandbox.Id,
+            PinHost = pinHost,
+        }, QueueCapacity, CancellationToken.None));
+        Time.Advance(TimeSpan.FromMilliseconds(10));
+        return id;
+    }
+
+    [Fact]
+    public async Task Sandbox_commands_go_only_by_the_sandbox_lane_creates_to_any_host_and_the_rest_only_to_the_host_holding_the_sandbox()
+    {
+        await BeatAsync();
+        await BeatAsync("host-b", "runner-2-bbbb");
+        var sandbox = await NewSandboxAsync();
+        var create = await CommandAsync(sandbox, SandboxCommandKinds.Create, pinHost: null);
+        var run = await SubmitAsync();
+
+        Assert.Equal([run], (await _store.ClaimAsync(Host, Instance, 10, CancellationToken.None)).Sessions.Select(s => s.Id));
+        Assert.Empty((await _store.ClaimSandboxCommandsAsync(Host, Instance, 0, null, CancellationToken.None)).Sessions);
+        Assert.Empty((await _store.ClaimSandboxCommandsAsync(Host, Instance, 1, ["python-3.11-data"], CancellationToken.None)).Sessions);
+        Assert.Equal([create], (await _store.ClaimSandboxCommandsAsync("host-b", "runner-2-bbbb", 1, ["python-3.11"], CancellationToken.None)).Sessions.Select(s => s.Id));
+        Assert.NotNull(await _store.CompleteAsync(create, Result(), "host-b", CancellationToken.None));
+        Assert.True(await _store.StartSandboxAsync(sandbox.Id, "host-b", "runner-2-bbbb", "c0ffee", CancellationToken.None));
+
+        var call1 = await CommandAsync(sandbox, SandboxCommandKinds.Run, "host-b");
+        var call2 = await CommandAsync(sandbox, SandboxCommandKinds.Run, "host-b");
+        Assert.Empty((await _store.ClaimAsync("host-b", "runner-2-bbbb", 10, CancellationToken.None)).Sessions);
+        Assert.Empty((await _store.ClaimSandboxCommandsAsync(Host, Instance, 10, null, CancellationToken.None)).Sessions);
+        var claimed = await _store.ClaimSandboxCommandsAsync("host-b", "runner-2-bbbb", 0, null, CancellationToken.None);
+        Assert.Equal([call1, call2], claimed.Sessions.Select(s => s.Id));
+        Assert.Equal(SandboxCommandKinds.Run, claimed.Sessions[0].Options.Sandbox!.Kind);
+        Assert.Empty((await _store.ClaimSandboxCommandsAsync("host-b", "runner-2-bbbb", 10, null, CancellationToken.None)).Sessions);
+        Assert.Equal([call1, call2], (await _store.UnfinishedCommandsAsync(sandbox.Id, CancellationToken.None)).Select(s => s.Id));
+        var found = await _store.FindSandboxAsync(sandbox.Id, CancellationToken.None);
+        Assert.Equal((SandboxStates.Running, "host-b", "c0ffee"), (found!.State, found.Host, found.ContainerId));
+    }
+
+    [Fact]
+    public async Task An_ended_sandbox_ends_its_queued_commands_keeps_its_first_reason_and_is_named_to_a_host_that_still_holds_it()
+    {
+        await BeatAsync();
+        var sandbox = await NewSandboxAsync();
+        await _store.StartSandboxAsync(sandbox.Id, Host, Instance, "c0ffee", CancellationToken.None);
+        var queued = await CommandAsync(sandbox, SandboxCommandKinds.Run, Host);
+
+        var (ended, commands) = await _store.EndSandboxAsync(sandbox.Id, "deleted by its owner", CancellationToken.None);
+        var (again, none) = await _store.EndSandboxAsync(sandbox.Id, "it was idle for 60 s", CancellationToken.None);
+
+        Assert.Equal((SandboxStates.Ended, "deleted by its owner"), (ended!.State, ended.EndedReason));
+        Assert.Equal("deleted by its owner", again!.EndedReason);
+        Assert.Empty(none);
+        var command = Assert.Single(commands);
+        Assert.Equal((queued, RunStatus.Cancelled, SandboxStatus.SandboxGone), (command.Id, command.Status, command.Result!.Sandbox!.Status));
+        Assert.Empty((await _store.ClaimSandboxCommandsAsync(Host, Instance, 10, null, CancellationToken.None)).Sessions);
+        var alive = await NewSandboxAsync();
+        var named = await _store.EndedAmongAsync([sandbox.Id, alive.Id, "sbx_unknown"], CancellationToken.None);
+        Assert.Equal([sandbox.Id, "sbx_unknown"], named.Select(e => e.SandboxId).Order(StringComparer.Ordinal));
+        Assert.Equal("deleted by its owner", named.Single(e => e.SandboxId == sandbox.Id).Reason);
+    }
+
+    [Fact]
+    public async Task A_sandbox_is_due_after_its_idle_timeout_from_its_last_command_or_after_its_lifetime_and_an_owner_has_at_most_its_quota_alive()
+    {
+        await BeatAsync();
+        var idle = await NewSandboxAsync(idle: 60, lifetime: 600);
+        var old = await NewSandboxAsync(idle: 600, lifetime: 100);
+        foreach (var s in new[] { idle, old })
+        {
+            await _store.StartSandboxAsync(s.Id, Host, Instance, null, CancellationToken.None);
+        }
+        Time.Advance(TimeSpan.FromSeconds(50));
+        await _store.TouchSandboxAsync(idle.Id, 1, CancellationToken.None);
+        Time.Advance(TimeSpan.FromSeconds(50));
+        Assert.Equal([old.Id], (await _store.DueSandboxesAsync(Time.GetUtcNow(), CancellationToken.None)).Select(s => s.Id));
+        Time.Advance(TimeSpan.FromSeconds(11));
+        Assert.Equal(new[] { idle.Id, old.Id }.Order(StringComparer.Ordinal),
+            (await _store.DueSandboxesAsync(Time.GetUtcNow(), CancellationToken.None)).Select(s => s.Id).Order(StringComparer.Ordinal));
+        Assert.Equal(1, (await _store.FindSandboxAsync(idle.Id, CancellationToken.None))!.Executions);
+
+        var now = Time.GetUtcNow();
+        var over = new SandboxRecord("sbx_over", "owner", null, SandboxStates.Starting, null, null, now, now, now.AddSeconds(60), 60, 60, null, 0, null, null);
+        Assert.Equal(SandboxAdmission.OwnerAlive, await _store.CreateSandboxAsync(over, maxAlive: 2, CancellationToken.None));
+        await _store.EndSandboxAsync(old.Id, "gone", CancellationToken.None);
+        Assert.Equal(SandboxAdmission.Created, await _store.CreateSandboxAsync(over, maxAlive: 2, CancellationToken.None));
+        Assert.Equal([idle.Id], (await _store.SandboxesOnAsync(Host, null, CancellationToken.None)).Select(s => s.Id));
+        Assert.Empty(await _store.SandboxesOnAsync(Host, Instance, CancellationToken.None));
+        Assert.Equal([idle.Id], (await _store.SandboxesOnAsync(Host, "runner-1-later", CancellationToken.None)).Select(s => s.Id));
+    }
+
     [Fact]
     public async Task A_new_session_is_queued_with_its_files_and_options()
     {
@@ -81,7 +185,8 @@ public abstract class SessionStoreContract : IAsyncLifetime
     public async Task Every_option_survives_the_store_so_a_claim_builds_the_job_the_submission_built()
     {
         var options = new RunOptions(["-v", "x y"], "input\n", 7, 64, Interactive: true, CallbackUrl: "https://example.test/hook", Runtime: "python-3.11",
-            Surface: "surface", SurfaceData: JsonSerializer.SerializeToElement(new { language_id = 71, expected = "42" }));
+            Surface: "surface", SurfaceData: JsonSerializer.SerializeToElement(new { language_id = 71, expected = "42" }),
+            Sandbox: new SandboxCommand("sbx_1", SandboxCommandKinds.Run, Code: "x + 1", Path: "a.txt", IdleTimeoutSeconds: 5, LifetimeSeconds: 9));
         // A new option fails here until it is given a value: a default would pass unseen.
         foreach (var property in typeof(RunOptions).GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance))
         {
