@@ -173,7 +173,8 @@ public sealed class PlaygroundNotebookTests(StackFixture stack)
         Assert.Equal(0, html.GetProperty("stored").GetInt32()); // neither the <script> nor the onerror handler ran
 
         Assert.Equal(5, report.GetProperty("table").GetInt32());
-        Assert.Contains(400, report.GetProperty("plot").EnumerateArray().Select(w => w.GetInt32())); // 4 in at 100 dpi
+        // 4 in at 100 dpi, less the margins a tight bounding box trims, as IPython's inline backend does.
+        Assert.Contains(report.GetProperty("plot").EnumerateArray(), width => width.GetInt32() is > 200 and <= 400);
         Assert.Contains("python-3.11-data", report.GetProperty("dataStatus").GetString(), StringComparison.Ordinal);
 
         Assert.True(report.GetProperty("phone").GetInt32() <= 390, $"the page is {report.GetProperty("phone")} px wide on a 390 px screen");
