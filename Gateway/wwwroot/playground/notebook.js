@@ -81,9 +81,10 @@ function deleteCell(cell) {
   if (notebook.cells.length === 0) addCell();
 }
 
+/** Queues cells to run in order; an empty cell is skipped, as Jupyter skips it. */
 function enqueue(cells) {
   for (const cell of cells) {
-    if (cell === notebook.running || notebook.pending.includes(cell)) continue;
+    if (cell === notebook.running || notebook.pending.includes(cell) || !cell.editor.value.trim()) continue;
     cell.prompt.textContent = "[*]:";
     cell.element.dataset.state = "queued";
     notebook.pending.push(cell);
