@@ -28,8 +28,11 @@ public static class LimitDefaults
     /// <summary>Room for a multipart form's envelope beyond its files and stdin.</summary>
     public const long EnvelopeBytes = 64 * 1024;
 
-    /// <summary>The largest file a stateful sandbox takes in one PUT (Sandboxes:MaxFileBytes): what the gateway lets through to /sandboxes/*.</summary>
-    public const long SandboxFileBytes = 32L * 1024 * 1024;
+    /// <summary>
+    /// The largest file a stateful sandbox takes in one PUT (Sandboxes:MaxFileBytes): what the gateway lets through to
+    /// /sandboxes/*, and as much as a sandbox's work directory holds by default (Sandbox:FileSizeLimitMb, WorkDirSizeMb).
+    /// </summary>
+    public const long SandboxFileBytes = 16L * 1024 * 1024;
 
     /// <summary>The largest upload with the default limits: what the gateway lets through to the upload routes.</summary>
     public const long UploadBytes = TotalFileBytes + StdinBytes + EnvelopeBytes;

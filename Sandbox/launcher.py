@@ -1,12 +1,17 @@
 # Executor's launcher: the one process a sandbox container starts with (PID 1).
 #
 # It boots the interpreter once and forks, ahead of any job, the process that will become the user's program:
-# that child drops to the sandbox's user, sets up its streams and then blocks on a control pipe. The launcher blocks
+# that child drops to the sandbox's user, sets up its streams and then blocks on a control socket. The launcher blocks
 # reading a single job from stdin: a JSON header line followed by the raw bytes of each file and of the user's stdin,
 # and passes it all to the child, which writes the files into the work directory and runs the entry script in the
 # already-booted interpreter (no start-up cost, not even a fork). The launcher frames the child's output onto its
 # own stdout and ends with an exit record that the child cannot forge. One job per container; the container ends when
 # the launcher does.
+#
+# Or, given a kernel job instead (a stateful sandbox, frames.md section 7), the child becomes a kernel that keeps one
+# namespace across calls, and the launcher its supervisor for the container's life: it relays calls, interrupts and
+# file operations, frames each call's output and ends it with a record the kernel cannot forge, and replaces the kernel
+# (forked afresh from this booted process) when it is killed or dies.
 #
 # A runtime's heavy packages (argv[2], comma-separated module names, e.g. numpy and pandas for python-3.11-data) are
 # imported before the child is forked: the script finds them in sys.modules, already paid for.
@@ -32,7 +37,9 @@
 # written in; raw writes to fds 1 and 2 (os.write, subprocesses) travel on plain pipes. When the script ends normally
 # the child adds an empty b"n" frame if /sandbox/out is empty, which spares the launcher collecting files (a script
 # that forges it only loses its own files).
+import _socket  # the kernel's control channel (a Unix socket, to pass each call's stdin): the C module, free to import
 import atexit
+import collections
 import ctypes
 import io
 import json
@@ -77,7 +84,7 @@ def read_exactly(fd, size):
     while size:
         chunk = os.read(fd, min(size, 1 << 20))
         if not chunk:
-            raise EOFError("control pipe closed")
+            raise EOFError("control socket closed")
         chunks.append(chunk)
         size -= len(chunk)
     return b"".join(chunks)
@@ -121,13 +128,14 @@ def text_stream(raw, errors):
 
 
 class Child:
-    """The user's program-to-be, forked before the job arrives and waiting on the control pipe."""
+    """The user's program-to-be, forked before the job arrives and waiting on the control socket."""
 
     def __init__(self, user):
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         ord_r, ord_w = os.pipe()
-        ctl_r, ctl_w = os.pipe()
+        # A Unix socket rather than a pipe: a kernel is handed each call's stdin as a file descriptor on it.
+        ctl_w, ctl_r = (end.detach() for end in _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM))
         in_r, in_w = os.pipe()  # the script's stdin when the job is interactive
         self.pid = os.fork()
         if self.pid == 0:
@@ -154,8 +162,17 @@ class Child:
         write_all(self.control, stdin)
         os.close(self.control)
 
+    def go_kernel(self):
+        """Makes the child a kernel (frames.md, section 7): its calls follow on the control socket, one at a time."""
+        message = json.dumps({"mode": "kernel"}).encode()
+        write_all(self.control, struct.pack(">I", len(message)) + message)
+        os.set_blocking(self.control, False)
+
 
 def child_main(user, out_w, err_w, ord_w, ctl_r, in_r):
+    # A kernel forked afresh inherits the kernel supervisor's SIGCHLD handler and wakeup pipe: neither is the child's.
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     become(user)
     # Before anything else: never hold the launcher's stdin (the job) or stdout (the frames).
     devnull = os.open(os.devnull, os.O_RDONLY)
@@ -179,6 +196,9 @@ def child_main(user, out_w, err_w, ord_w, ctl_r, in_r):
     # Wait for the job; write its files as the sandbox's user.
     size = struct.unpack(">I", read_exactly(CONTROL_FD, 4))[0]
     job = json.loads(read_exactly(CONTROL_FD, size))
+    if job.get("mode") == "kernel":
+        os.close(CONTROL_FD + 1)
+        Kernel(stdout, stderr).serve()
     for f in job["files"]:
         write_file(f["path"], read_exactly(CONTROL_FD, f["size"]))
     try:
@@ -296,9 +316,10 @@ class OrderedReader:
     Linear in what it reads (a read of one-byte writes holds thousands of frames: slicing the rest off after each
     would copy the buffer once per frame), and neighbouring frames of one stream leave as one chunk."""
 
-    def __init__(self):
+    def __init__(self, streams=(b"o", b"e", b"n")):
         self._buffer = b""
         self._raw = False
+        self._streams = streams  # a kernel's add b"m"/b"M", the parts of its messages
 
     def feed(self, data):
         if self._raw:
@@ -310,7 +331,7 @@ class OrderedReader:
         while end - at >= 3:
             stream = buffer[at:at + 1]
             size = (buffer[at + 1] << 8) | buffer[at + 2]
-            if stream not in (b"o", b"e", b"n") or size > ORDERED_MAX_PAYLOAD:
+            if stream not in self._streams or size > ORDERED_MAX_PAYLOAD:
                 if run:
                     chunks.append((run_stream, b"".join(run)))
                     run_stream, run = None, []
@@ -320,7 +341,7 @@ class OrderedReader:
                 break
             if end - at < 3 + size:
                 break
-            if stream != run_stream or stream == b"n":
+            if stream != run_stream or stream in (b"n", b"M"):  # a message's last part never merges with the next's
                 if run:
                     chunks.append((run_stream, b"".join(run)))
                 run_stream, run = stream, []
@@ -462,23 +483,35 @@ def exit_record(outcome, status, rusage, wall, oom_kill_count, truncated):
 
 class StdinFeed:
     """An interactive job's input: b"i"/b"c" frames from the launcher's stdin, written to the script's stdin pipe as it
-    can take them (never blocking the supervisor); the end of input closes the pipe."""
+    can take them (never blocking the supervisor); the end of input closes the pipe. Without a source (a kernel's
+    interactive call), the kernel supervisor reads the frames among its other requests and hands them over with give
+    and finish."""
 
     def __init__(self, pipe, poller, source, initial):
         self.pipe = pipe
         self.poller = poller
         self.source = source
         self.pending = bytearray(initial)
-        self.buffer = bytearray(source.take_buffered())
+        self.buffer = bytearray(source.take_buffered() if source else b"")
         self.ended = False
         os.set_blocking(pipe, False)
-        os.set_blocking(source.fd, False)
-        poller.register(source.fd, select.POLLIN)
+        if source is not None:
+            os.set_blocking(source.fd, False)
+            poller.register(source.fd, select.POLLIN)
         self.parse()
         self.update()
 
+    def give(self, data):
+        if not self.ended:
+            self.pending += data
+            self.update()
+
+    def finish(self):
+        self.end()
+        self.update()
+
     def ready(self, fd, events):
-        if fd == self.source.fd:
+        if self.source is not None and fd == self.source.fd:
             try:
                 data = os.read(fd, READ_SIZE)
             except BlockingIOError:
@@ -516,6 +549,8 @@ class StdinFeed:
 
     def end(self):
         self.ended = True
+        if self.source is None:
+            return
         try:
             self.poller.unregister(self.source.fd)
         except KeyError:
@@ -813,6 +848,8 @@ def safe_path(name):
 def receive_job(source):
     """Reads the job: its header, the files' contents and the user's stdin (written into the sandbox by the child)."""
     job = json.loads(source.readline(HEADER_LIMIT))
+    if job.get("mode") == "kernel":
+        return job, [], b""  # a kernel job is its header alone (frames.md, section 7)
     files = []
     for f in job["files"]:
         safe_path(f["path"])
@@ -890,6 +927,1028 @@ def seed_matplotlib_cache():
                 g.write(f.read())
 
 
+# Kernel mode (frames.md, section 7): the script's process becomes a kernel that keeps one namespace across calls, with
+# Jupyter's semantics (the last expression's value, display(), matplotlib figures, errors) and without IPython, which
+# the images do not have. The launcher stays its supervisor: it frames each call's output, ends each call with a record
+# the kernel cannot forge, and interrupts, kills and replaces the kernel.
+KERNEL_STREAMS = (b"o", b"e", b"m", b"M")
+KILL_AFTER_INTERRUPT = 2.0  # seconds a call may take to end after its interrupt before its kernel is killed
+REQUEST_MAX = 1 << 26  # the largest kernel request (a call's code and stdin, a file put)
+FILE_OPERATION_SECONDS = 10.0
+FILE_ERRORS = frozenset({"not_found", "is_a_directory", "not_a_directory", "bad_path", "too_large", "too_many_files",
+                         "not_empty", "failed"})
+CELL_FILE = re.compile(r'File "<cell-(\d+)>", line (\d+)')
+REPR_METHODS = (("text/html", "_repr_html_"), ("text/markdown", "_repr_markdown_"), ("image/svg+xml", "_repr_svg_"),
+                ("image/png", "_repr_png_"), ("image/jpeg", "_repr_jpeg_"), ("text/latex", "_repr_latex_"),
+                ("application/json", "_repr_json_"))
+BINARY_MIMES = frozenset({"image/png", "image/jpeg"})
+
+
+class Kernel:
+    """The kernel's side, in the sandbox user's process: reads calls on the control socket (fd 4) and writes its
+    outputs, as messages, and the end of each call on the ordered pipe (fd 3)."""
+
+    def __init__(self, stdout, stderr):
+        import ast  # the kernel's own imports: paid once when it starts, never per call
+        import base64
+        import builtins
+        import linecache
+        import types
+        import warnings
+        self.ast, self.base64, self.linecache = ast, base64, linecache
+        os.environ["MPLBACKEND"] = "Agg"  # figures render to PNG, without a display
+        matplotlib = sys.modules.get("matplotlib")
+        if matplotlib is not None and str(dict.__getitem__(matplotlib.rcParams, "backend")).lower() != "agg":
+            matplotlib.use("Agg")  # pre-imported with another backend (or none chosen yet): read without resolving it
+        # plt.show() shows the open figures (show_figures); Agg's warning that it cannot show them is noise here.
+        warnings.filterwarnings("ignore", message=".*(non-interactive, and thus cannot be shown|non-GUI backend, so cannot show)")
+        sys.stdout = sys.__stdout__ = stdout
+        sys.stderr = sys.__stderr__ = stderr
+        sys.argv = [""]
+        sys.path[0:0] = [WORK_DIR]  # the work directory's modules are importable, as a notebook's folder's are
+        try:
+            os.chdir(WORK_DIR)
+        except OSError:
+            pass  # the code made it unusable (chmod 0): the kernel still starts, its calls see why
+        main = types.ModuleType("__main__")
+        sys.modules["__main__"] = main  # pickle and friends find the code's classes there
+        self.namespace = main.__dict__
+        self.namespace.update(__builtins__=builtins, display=self.display, In=[""], Out={})
+        self.count = 0
+        self.running = False
+        self.shown_by = None
+        self.lock = threading.Lock()  # one message at a time, whichever thread displays
+        self.control = _socket.socket(fileno=CONTROL_FD)
+        signal.signal(signal.SIGINT, self.on_interrupt)
+
+        # pyplot.show becomes a plain function, not a bound method: pyplot's switch_backend sets attributes
+        # (__signature__) on it, which a bound method cannot take.
+        def show(*args, **kwargs):
+            return self.show_figures(*args, **kwargs)
+
+        self.show = show
+        if "matplotlib.pyplot" in sys.modules:
+            sys.modules["matplotlib.pyplot"].show = show
+
+    def on_interrupt(self, signum, frame):
+        if self.running:  # an interrupt that comes late (the call ended) must not hit the next one
+            raise KeyboardInterrupt
+
+    def serve(self):
+        self.message({"output_type": "_ready"})
+        while True:
+            try:
+                call, stdin = self.receive()
+            except KeyboardInterrupt:
+                continue
+            except (EOFError, OSError, ValueError, KeyError):
+                os._exit(0)  # the launcher is gone
+            self.execute(call["code"], call["call"], stdin)
+
+    def receive(self):
+        data, ancillary, _, _ = self.control.recvmsg(4, _socket.CMSG_SPACE(4))
+        if not data:
+            raise EOFError("the launcher closed the control socket")
+        stdin = None
+        for level, kind, payload in ancillary:
+            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS and len(payload) >= 4:
+                stdin = struct.unpack("i", payload[:4])[0]
+        data += read_exactly(CONTROL_FD, 4 - len(data))
+        message = json.loads(read_exactly(CONTROL_FD, struct.unpack(">I", data)[0]))
+        if stdin is None:
+            raise ValueError("a call without its stdin")
+        return message, stdin
+
+    def execute(self, code, number, stdin):
+        self.count += 1
+        count = self.count
+        os.dup2(stdin, 0)
+        os.close(stdin)
+        sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.FileIO(0, "rb", closefd=False), encoding="utf-8", errors="surrogateescape")
+        filename = f"<cell-{count}>"
+        self.linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)  # for tracebacks' lines
+        try:
+            self.namespace["In"].append(code)
+        except Exception:
+            pass  # the code replaced In: its own business
+        status = "ok"
+        # An interrupt raises KeyboardInterrupt while the code runs, its values' reprs and figures included.
+        self.running = True
+        try:
+            try:
+                value = self.run_cell(code, filename)
+                if value is not None and not code.rstrip().endswith(";"):  # a trailing ';' hides it, as in IPython
+                    self.result(value, count)
+            except BaseException as e:  # the code's error, its KeyboardInterrupt, its SystemExit: the kernel goes on
+                status = "error"
+                self.error(e)
+            try:
+                self.show_figures()
+            except BaseException as e:
+                status = "error"
+                self.error(e)
+        except BaseException as e:  # an interrupt while an error was being told
+            status = "error"
+            self.error(e)
+        finally:
+            self.running = False
+        self.message({"output_type": "_done", "call": number, "status": status, "execution_count": count})
+
+    def run_cell(self, code, filename):
+        ast = self.ast
+        tree = ast.parse(code, filename)
+        last = ast.Expression(tree.body.pop().value) if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        exec(compile(tree, filename, "exec"), self.namespace)
+        return eval(compile(last, filename, "eval"), self.namespace) if last is not None else None
+
+    def result(self, value, count):
+        ns = self.namespace
+        ns["___"], ns["__"], ns["_"] = ns.get("__"), ns.get("_"), value
+        ns[f"_{count}"] = value
+        try:
+            ns["Out"][count] = value
+        except Exception:
+            pass  # the code replaced Out
+        data, metadata = self.bundle(value)
+        self.message({"output_type": "execute_result", "execution_count": count, "data": data, "metadata": metadata})
+
+    def display(self, *objs, raw=False, **_):
+        """The namespace's display(): each object as a display_data output (raw: objs are MIME bundles already)."""
+        for obj in objs:
+            data, metadata = (dict(obj), {}) if raw else self.bundle(obj)
+            self.message({"output_type": "display_data", "data": data, "metadata": metadata})
+
+    def bundle(self, obj):
+        """The object's MIME bundle, as IPython's formatters give it: its _repr_*_ methods (a failing one is left out)
+        and text/plain, its repr."""
+        data, metadata = {}, {}
+        figure = sys.modules.get("matplotlib.figure")
+        if figure is not None and isinstance(obj, figure.Figure):  # IPython's own formatter for figures
+            data["image/png"] = self.png_of(obj)
+        # A class is not shown by its instances' methods; an object that answers every attribute shows only its repr.
+        elif not isinstance(obj, type) and not self.answers_anything(obj):
+            method = self.repr_method(obj, "_repr_mimebundle_")
+            if method is not None:
+                try:
+                    bundle = method(include=None, exclude=None)
+                    if isinstance(bundle, tuple):
+                        bundle, extra = bundle
+                        metadata.update(extra if isinstance(extra, dict) else {})
+                    for mime, value in (bundle or {}).items():
+                        data[mime] = self.mime_value(mime, value)
+                except Exception:
+                    pass
+            for mime, name in REPR_METHODS:
+                method = self.repr_method(obj, name) if mime not in data else None
+                if method is None:
+                    continue
+                try:
+                    value = method()
+                    if isinstance(value, tuple) and len(value) == 2:
+                        value, metadata[mime] = value
+                    if value is not None:
+                        data[mime] = self.mime_value(mime, value)
+                except Exception:
+                    pass
+        if "text/plain" not in data:
+            data["text/plain"] = repr(obj)
+        try:
+            json.dumps(data)
+        except (TypeError, ValueError):  # a _repr_json_ that is not JSON, and the like
+            data, metadata = {"text/plain": data["text/plain"]}, {}
+        return data, metadata
+
+    @staticmethod
+    def answers_anything(obj):
+        try:
+            return hasattr(obj, "_ipython_canary_method_should_not_exist_")
+        except Exception:
+            return True
+
+    @staticmethod
+    def repr_method(obj, name):
+        try:
+            method = getattr(obj, name, None)
+        except Exception:
+            return None
+        return method if callable(method) else None
+
+    def mime_value(self, mime, value):
+        if isinstance(value, (bytes, bytearray)):
+            return self.base64.b64encode(value).decode() if mime in BINARY_MIMES else bytes(value).decode("utf-8", "replace")
+        return value
+
+    def error(self, e):
+        # The code's frames only: the kernel's own (above the cell) are left out; a syntax error has none.
+        tb = e.__traceback__
+        while tb is not None and not tb.tb_frame.f_code.co_filename.startswith("<cell-"):
+            tb = tb.tb_next
+        try:
+            text = "".join(traceback.format_exception(type(e), e, tb))
+            evalue = str(e)
+        except BaseException:
+            text, evalue = f"{type(e).__name__}\n", ""
+        lines = CELL_FILE.sub(lambda m: f"Cell In[{m[1]}], line {m[2]}", text).rstrip("\n").split("\n")
+        self.message({"output_type": "error", "ename": type(e).__name__, "evalue": evalue, "traceback": lines})
+
+    def show_figures(self, *_, **__):
+        """matplotlib's open figures as PNG display_data, closed afterwards, as IPython's inline backend does after a
+        cell and at plt.show()."""
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is None:
+            return
+        if pyplot.show is not self.show:
+            pyplot.show = self.show
+        managers = sys.modules["matplotlib._pylab_helpers"].Gcf.get_all_fig_managers()
+        try:
+            for manager in managers:
+                figure = manager.canvas.figure
+                self.message({"output_type": "display_data", "metadata": {},
+                              "data": {"image/png": self.png_of(figure), "text/plain": repr(figure)}})
+        finally:
+            if managers:
+                pyplot.close("all")
+
+    def png_of(self, figure):
+        png = io.BytesIO()
+        figure.canvas.print_figure(png, format="png", bbox_inches="tight")
+        return self.base64.b64encode(png.getvalue()).decode()
+
+    def message(self, message):
+        """One message on the ordered pipe: b"m" frames of its parts, the last one b"M"."""
+        data = json.dumps(message).encode()
+        with self.lock:
+            for start in range(0, len(data), ORDERED_MAX_PAYLOAD):
+                chunk = data[start:start + ORDERED_MAX_PAYLOAD]
+                kind = b"M" if start + ORDERED_MAX_PAYLOAD >= len(data) else b"m"
+                write_all(ORDERED_FD, kind + struct.pack(">H", len(chunk)) + chunk)
+
+
+class KernelCall:
+    """A call as the kernel supervisor tracks it, from its request to its record."""
+
+    def __init__(self, request):
+        self.id = request.get("id")
+        self.code = str(request.get("code", ""))
+        self.timeout = int(request.get("timeout_ms", 30000)) / 1000
+        self.limit = int(request.get("output_limit_bytes", 1 << 20))
+        self.interactive = bool(request.get("interactive"))
+        self.stdin = str(request.get("stdin") or "").encode("utf-8", "surrogateescape")
+        self.input = bytearray()  # an interactive call's input that came before it started
+        self.input_ended = False
+        self.feed = None
+        self.status = None  # the launcher's own verdict (timed_out, interrupted, ...), which the kernel cannot change
+        self.started = self.deadline = self.kill_at = self.number = None
+        self.cpu = 0.0
+        self.oom_kills = 0
+
+    def give(self, data):
+        if self.feed is not None:
+            self.feed.give(data)
+        elif not self.input_ended:
+            self.input += data
+
+    def end_input(self):
+        self.input_ended = True
+        if self.feed is not None:
+            self.feed.finish()
+
+
+class KernelProcess:
+    """The launcher's side of one kernel: its process and pipes, the parser of its ordered frames, and the calls' bytes
+    that wait for room on its control socket (the kernel reads them only between calls)."""
+
+    def __init__(self, child):
+        self.child = child
+        self.pid = child.pid
+        self.reader = OrderedReader(KERNEL_STREAMS)
+        self.parts = bytearray()
+        self.outgoing = collections.deque()  # [bytearray, fd or None]
+        self.status = self.rusage = None
+        self.ready = False
+        self.peak = 0
+        self.control = _socket.socket(fileno=child.control)
+        for fd in (child.out, child.err, child.ordered):
+            os.set_blocking(fd, False)
+        os.close(child.stdin)
+        child.go_kernel()
+
+    @property
+    def fds(self):
+        return (self.child.out, self.child.err, self.child.ordered)
+
+    def send(self, data, fd):
+        self.outgoing.append([bytearray(data), fd])
+        return self.push()
+
+    def push(self):
+        """Writes what it can without blocking; True while bytes wait for room."""
+        while self.outgoing:
+            data, fd = self.outgoing[0]
+            rights = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", fd))] if fd is not None else []
+            try:
+                sent = self.control.sendmsg([data], rights)
+            except BlockingIOError:
+                return True
+            if fd is not None:
+                os.close(fd)
+                self.outgoing[0][1] = None
+            del data[:sent]
+            if not data:
+                self.outgoing.popleft()
+        return False
+
+    def cpu_seconds(self):
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as f:
+                fields = f.read().rpartition(b")")[2].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return 0.0
+
+    def peak_rss(self):
+        """VmHWM; where the kernel has none (gVisor), the largest VmRSS seen at a call's start or end."""
+        sizes = {}
+        try:
+            with open(f"/proc/{self.pid}/status", "rb") as f:
+                for line in f:
+                    if line.startswith((b"VmHWM:", b"VmRSS:")):
+                        sizes[line[:5]] = int(line.split()[1]) * 1024
+        except (OSError, ValueError, IndexError):
+            pass
+        self.peak = max(self.peak, sizes.get(b"VmHWM", sizes.get(b"VmRSS", 0)))
+        return self.peak
+
+    def close(self):
+        for fd in self.fds:
+            os.close(fd)
+        for _, fd in self.outgoing:
+            if fd is not None:
+                os.close(fd)
+        self.control.close()
+
+
+class FileOperation:
+    """A file operation's process (the sandbox user's, forked for it) as the kernel supervisor waits for its answer."""
+
+    def __init__(self, request_id, pid, pipe, cap):
+        self.id = request_id
+        self.pid = pid
+        self.pipe = pipe
+        self.cap = cap
+        self.data = bytearray()
+        self.deadline = time.monotonic() + FILE_OPERATION_SECONDS
+
+
+class KernelSupervisor(Supervisor):
+    """Kernel mode's supervisor: reads kernel requests from stdin, runs calls one at a time in the kernel, answers file
+    operations at once, and writes kernel frames, each call ending with its record (frames.md, section 7)."""
+
+    def __init__(self, job, child, user, source):
+        super().__init__({}, child, user, source)
+        bounds = job.get("files") or {}
+        self.max_file_bytes = int(bounds.get("max_file_bytes", 16 << 20))
+        self.max_total_bytes = int(bounds.get("max_total_bytes", 64 << 20))
+        self.max_count = int(bounds.get("max_count", 1000))
+        self.poller = select.poll()
+        self.requests = bytearray()
+        self.calls = collections.deque()
+        self.call = None
+        self.operations = {}  # answer pipe -> FileOperation
+        self.operation_pids = set()
+        self.kernel = None
+        self.numbered = 0  # calls sent to kernels: an end that names an earlier call (a forged end's late real one) is stale
+        self.generation = 0  # kernels started: a poll's events after a replacement may name closed (or reused) fds
+        self.ready = False
+        self.ended = False
+
+    def run(self):
+        # PID 1 reaps every orphan already; elsewhere (the launcher's tests) become the orphans' reaper too, so that what
+        # a call leaves behind is killed and collected here.
+        ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+        for module in ("ast", "base64", "linecache", "types", "warnings"):
+            __import__(module)  # what a kernel imports as it starts: paid here once, and every fresh kernel has them
+        self.wake, acknowledge = self.child_watch()
+        self.poller.register(self.wake, select.POLLIN)
+        os.set_blocking(self.source.fd, False)
+        self.poller.register(self.source.fd, select.POLLIN)
+        self.requests += self.source.take_buffered()
+        self.start_kernel(self.child)
+        self.handle_requests()
+        while not self.ended:
+            generation = self.generation
+            for fd, events in self.poller.poll(self.kernel_poll_timeout()):
+                if fd == self.wake:
+                    acknowledge()
+                    self.reap()
+                elif fd == self.source.fd:
+                    self.read_requests()
+                elif fd in self.kernel.fds:
+                    self.pump_kernel(fd)
+                elif fd == self.kernel.control.fileno():
+                    self.push_control()
+                elif fd in self.operations:
+                    self.read_answer(self.operations[fd])
+                elif self.call is not None and self.call.feed is not None and fd == self.call.feed.pipe:
+                    self.call.feed.ready(fd, events)
+                if self.ended or self.generation != generation:
+                    break
+            self.check_deadlines()
+            self.start_next_call()
+            if self.pending_since is not None and time.monotonic() - self.pending_since >= FLUSH_AFTER:
+                self.flush()
+        self.flush()
+        kill_everything_else()
+        wait_for_children(self.operation_pids)  # all of them: none is left a zombie to whoever reaps after this process
+
+    @staticmethod
+    def child_watch():
+        """A pipe the SIGCHLD handler writes to: the kernel's death, a file operation's end and orphans all wake the
+        supervisor, which then asks wait4 about each."""
+        wake_r, wake_w = os.pipe()
+        for fd in (wake_r, wake_w):
+            os.set_blocking(fd, False)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        return wake_r, lambda: drain(wake_r)
+
+    def kernel_poll_timeout(self):
+        now = time.monotonic()
+        until = now + 1
+        if self.pending_since is not None:
+            until = min(until, self.pending_since + FLUSH_AFTER)
+        if self.call is not None:
+            until = min(until, self.call.kill_at if self.call.kill_at is not None else self.call.deadline)
+        for operation in self.operations.values():
+            until = min(until, operation.deadline)
+        return max(0, (until - now) * 1000)
+
+    # Requests (the launcher's stdin)
+
+    def read_requests(self):
+        try:
+            data = os.read(self.source.fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        if not data:  # the runner is done with this sandbox
+            self.ended = True
+            return
+        self.requests += data
+        self.handle_requests()
+
+    def handle_requests(self):
+        while len(self.requests) >= 5:
+            kind = bytes(self.requests[:1])
+            size = struct.unpack(">I", self.requests[1:5])[0]
+            if kind not in (b"q", b"i", b"c", b"!", b"R", b"F") or size > max(REQUEST_MAX, self.max_file_bytes + HEADER_LIMIT):
+                raise ValueError(f"not a kernel request: kind {kind!r}, {size} bytes")
+            if len(self.requests) < 5 + size:
+                return
+            payload = bytes(self.requests[5:5 + size])
+            del self.requests[:5 + size]
+            if kind == b"q":
+                self.calls.append(KernelCall(json.loads(payload)))
+            elif kind in (b"i", b"c"):
+                target = self.input_target()
+                if target is not None and kind == b"i":
+                    target.give(payload)
+                elif target is not None:
+                    target.end_input()
+            elif kind == b"!":
+                if self.call is not None:
+                    self.interrupt("interrupted")
+            elif kind == b"R":
+                self.restart(json.loads(payload).get("id"))
+            else:
+                self.file_operation(payload)
+
+    def input_target(self):
+        """The interactive call whose input is still open: the running one, else the first that waits."""
+        for call in ([self.call] if self.call is not None else []) + list(self.calls):
+            if call.interactive and not call.input_ended:
+                return call
+        return None
+
+    # Calls
+
+    def start_next_call(self):
+        if self.call is not None or not self.calls:
+            return
+        call = self.call = self.calls.popleft()
+        self.limit, self.emitted, self.over_limit, self.truncated = call.limit, 0, False, set()
+        if call.interactive:
+            stdin, pipe = os.pipe()
+            call.feed = StdinFeed(pipe, self.poller, None, call.input)
+            if call.input_ended:
+                call.feed.finish()
+        else:
+            stdin = os.memfd_create("stdin")
+            write_all(stdin, call.stdin)
+            os.lseek(stdin, 0, os.SEEK_SET)
+        call.started = time.monotonic()
+        call.deadline = call.started + call.timeout
+        call.cpu = self.kernel.cpu_seconds()
+        if self.kernel.peak == 0:
+            self.kernel.peak_rss()  # gVisor's peak is sampled: its first sample, before any call
+        call.oom_kills = oom_kills()
+        self.numbered += 1
+        call.number = self.numbered
+        message = json.dumps({"call": call.number, "code": call.code}).encode()
+        try:
+            waiting = self.kernel.send(struct.pack(">I", len(message)) + message, stdin)
+        except OSError:  # the kernel closed its control socket: it is as good as dead
+            self.kill_kernel()
+            return
+        if waiting:
+            self.poller.register(self.kernel.control.fileno(), select.POLLOUT)
+
+    def push_control(self):
+        try:
+            if not self.kernel.push():
+                unregister(self.poller, self.kernel.control.fileno())
+        except OSError:
+            self.kill_kernel()
+
+    def interrupt(self, status):
+        call = self.call
+        if call.status is None:
+            call.status = status
+        if call.kill_at is None and self.kernel.status is None:  # a dead kernel's pid may be another process's now
+            call.kill_at = time.monotonic() + KILL_AFTER_INTERRUPT
+            try:
+                os.kill(self.kernel.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+
+    def check_deadlines(self):
+        now = time.monotonic()
+        call = self.call
+        if call is not None:
+            if call.kill_at is not None and now >= call.kill_at:
+                self.kill_kernel()
+            elif call.kill_at is None and now >= call.deadline:
+                self.interrupt("timed_out")
+        for operation in list(self.operations.values()):
+            if now >= operation.deadline:
+                try:
+                    os.kill(operation.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.answer(operation, None)
+
+    def finish(self, status, execution_count, restarted):
+        call, kernel = self.call, self.kernel
+        alive = kernel.status is None
+        cpu = kernel.cpu_seconds() if alive else kernel.rusage.ru_utime + kernel.rusage.ru_stime
+        record = call_record(call.id, call.status or status, execution_count, time.monotonic() - call.started,
+                             max(0.0, cpu - call.cpu), kernel.peak_rss() if alive else kernel.rusage.ru_maxrss * 1024,
+                             self.truncated, restarted)
+        if call.feed is not None:
+            call.feed.close()
+        self.call = None
+        self.pending += frame(b"y", record)
+        self.flush()
+
+    # The kernel's output
+
+    def pump_kernel(self, fd):
+        kernel = self.kernel
+        try:
+            data = os.read(fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        if not data:
+            unregister(self.poller, fd)
+            return
+        if fd == kernel.child.ordered:
+            for kind, chunk in kernel.reader.feed(data):
+                if kind == b"m":
+                    kernel.parts += chunk
+                    if len(kernel.parts) > REQUEST_MAX:  # a message no limit lets through: stop collecting it
+                        kernel.parts.clear()
+                elif kind == b"M":
+                    kernel.parts += chunk
+                    message, kernel.parts = bytes(kernel.parts), bytearray()
+                    self.on_message(message)
+                else:
+                    self.output(kind, chunk)
+        else:
+            self.output(b"o" if fd == kernel.child.out else b"e", data)
+
+    def output(self, kind, data):
+        if self.call is None:
+            return  # what a call's leftovers write between calls belongs to no call
+        self.forward(kind, data)
+        if self.over_limit:
+            self.interrupt("output_limit_exceeded")
+
+    def on_message(self, data):
+        try:
+            message = json.loads(data)
+            kind = message.get("output_type")
+        except (ValueError, AttributeError):
+            return  # not a message: the code wrote it (fd 3 is within its reach)
+        if kind == "_ready":
+            self.kernel.ready = True
+            if not self.ready:
+                self.ready = True
+                emit(b"k", b"")
+        elif kind == "_done":
+            if self.call is not None and message.get("call") == self.call.number:
+                self.drain_kernel()  # what it wrote to fds 1 and 2 before it ended is in their pipes: it belongs here
+                if self.call is None:
+                    return
+                status = message.get("status")
+                count = message.get("execution_count")
+                self.finish(status if status in ("ok", "error") else "error", count if isinstance(count, int) else None, False)
+        elif kind in ("execute_result", "display_data", "error") and self.call is not None and not self.over_limit:
+            if len(data) > self.limit - self.emitted:
+                self.over_limit = True
+                self.interrupt("output_limit_exceeded")
+                return
+            self.emitted += len(data)
+            self.pending += frame(b"m", data)
+            if self.pending_since is None:
+                self.pending_since = time.monotonic()
+            if len(self.pending) >= FLUSH_BYTES:
+                self.flush()
+
+    def drain_kernel(self):
+        for fd in self.kernel.fds[:2]:
+            while self.call is not None:
+                try:
+                    data = os.read(fd, READ_SIZE)
+                except BlockingIOError:
+                    break
+                if not data:
+                    break
+                self.output(b"o" if fd == self.kernel.child.out else b"e", data)
+
+    # The kernel's life
+
+    def start_kernel(self, child):
+        self.generation += 1
+        self.kernel = KernelProcess(child)
+        for fd in self.kernel.fds:
+            self.poller.register(fd, select.POLLIN)
+
+    def reap(self):
+        while True:
+            try:
+                pid, status, rusage = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.operation_pids.discard(pid)
+            if self.kernel is not None and pid == self.kernel.pid:
+                self.kernel.status, self.kernel.rusage = status, rusage
+                self.replace_kernel()
+                return
+
+    def kill_kernel(self):
+        """Kills the kernel with every process of the sandbox user, and forks a fresh one."""
+        kill_everything_else()
+        if self.kernel.status is None:
+            _, self.kernel.status, self.kernel.rusage = os.wait4(self.kernel.pid, 0)
+        self.replace_kernel()
+
+    def replace_kernel(self):
+        """After the kernel's death: ends its call (kernel_restarted), kills whatever of the sandbox user is left, and
+        forks a fresh kernel from this booted process (the pre-imported packages come free again)."""
+        kill_everything_else()
+        wait_for_children(self.operation_pids)
+        old = self.kernel
+        for fd in old.fds:  # everything that wrote to them is dead: read them to their end
+            os.set_blocking(fd, True)
+            while True:
+                data = os.read(fd, READ_SIZE)
+                if not data:
+                    break
+                if fd == old.child.ordered:
+                    for kind, chunk in old.reader.feed(data):
+                        if kind in (b"o", b"e"):
+                            self.output(kind, chunk)
+                else:
+                    self.output(b"o" if fd == old.child.out else b"e", data)
+            unregister(self.poller, fd)
+        unregister(self.poller, old.control.fileno())
+        for operation in list(self.operations.values()):  # killed with the rest: whatever answer each finished counts
+            os.set_blocking(operation.pipe, True)
+            while len(operation.data) <= operation.cap and (data := os.read(operation.pipe, READ_SIZE)):
+                operation.data += data
+            self.answer(operation, bytes(operation.data) if len(operation.data) <= operation.cap else None)
+        if self.call is not None:
+            if oom_kills() > self.call.oom_kills:  # the OOM killer's verdict stands over an interrupt that came first
+                self.call.status = "memory_exceeded"
+            self.finish("kernel_died", None, True)
+        old.close()
+        self.kernel = None
+        if not old.ready:
+            time.sleep(1)  # a kernel that died before it could start: do not fork its successors in a busy loop
+        self.start_kernel(fork_child(self.user))
+
+    def restart(self, request_id):
+        started = time.monotonic()
+        if self.call is not None:
+            self.call.status = self.call.status or "interrupted"
+        self.kill_kernel()
+        self.pending += frame(b"y", call_record(request_id, "restarted", 0, time.monotonic() - started, 0.0,
+                                                self.kernel.peak_rss(), set(), True))
+        self.flush()
+
+    # File operations
+
+    def file_operation(self, payload):
+        request_id, op, parts, content, error = file_request(payload)
+        if error is None and op == "put" and len(content) > self.max_file_bytes:
+            error = "too_large"
+        if error is not None:
+            self.emit_answer(request_id, {"ok": False, "error": error})
+            return
+        bounds = (self.max_file_bytes, self.max_total_bytes, self.max_count)
+        try:
+            answer_r, answer_w = os.pipe()
+        except OSError:
+            self.emit_answer(request_id, {"ok": False, "error": "failed"})
+            return
+        try:
+            pid = os.fork()
+        except OSError:  # the sandbox's pids are used up (a fork bomb): the kernel's kill frees them
+            os.close(answer_r)
+            os.close(answer_w)
+            self.emit_answer(request_id, {"ok": False, "error": "failed"})
+            return
+        if pid == 0:
+            try:
+                file_worker(answer_w, self.user, op, parts, content, bounds)
+            finally:
+                os._exit(0)
+        os.close(answer_w)
+        os.set_blocking(answer_r, False)
+        self.operation_pids.add(pid)
+        self.operations[answer_r] = FileOperation(request_id, pid, answer_r, self.max_file_bytes + HEADER_LIMIT * 8)
+        self.poller.register(answer_r, select.POLLIN)
+
+    def read_answer(self, operation):
+        try:
+            data = os.read(operation.pipe, READ_SIZE)
+        except BlockingIOError:
+            return
+        operation.data += data
+        if len(operation.data) > operation.cap:
+            os.kill(operation.pid, signal.SIGKILL)
+            self.answer(operation, None)
+        elif not data:
+            self.answer(operation, bytes(operation.data))
+
+    def answer(self, operation, data):
+        """The worker's answer, checked (it ran as the sandbox user): a JSON line, then a got file's content."""
+        del self.operations[operation.pipe]
+        self.poller.unregister(operation.pipe)
+        os.close(operation.pipe)
+        answer, content = {"ok": False, "error": "failed"}, b""
+        if data is not None and b"\n" in data:
+            line, _, content = data.partition(b"\n")
+            try:
+                answer = json.loads(line)
+            except ValueError:
+                pass
+            if not isinstance(answer, dict) or (not answer.get("ok") and answer.get("error") not in FILE_ERRORS):
+                answer, content = {"ok": False, "error": "failed"}, b""
+        self.emit_answer(operation.id, answer, content if answer.get("ok") else b"")
+
+    def emit_answer(self, request_id, answer, content=b""):
+        self.pending += frame(b"g", file_answer(request_id, answer, content))
+        self.flush()
+
+
+def call_record(call_id, status, execution_count, wall, cpu, max_rss, truncated, restarted):
+    """The b"y" frame's payload: how a call (or a restart) ended, as JSON."""
+    return json.dumps({
+        "id": call_id,
+        "status": status,
+        "execution_count": execution_count,
+        "wall_ms": round(wall * 1000, 3),
+        "cpu_ms": round(cpu * 1000, 3),
+        "max_rss_bytes": max_rss,
+        "stdout_truncated": b"o" in truncated,
+        "stderr_truncated": b"e" in truncated,
+        "kernel_restarted": restarted,
+    }).encode()
+
+
+def file_request(payload):
+    """A b"F" request's JSON line and content: (id, op, path's parts, content, error), error "bad_path" for a path that
+    could leave the work directory or an unknown op, "failed" for a request that is not one."""
+    line, _, content = payload.partition(b"\n")
+    try:
+        request = json.loads(line)
+        request_id, op, path = request.get("id"), request["op"], request["path"]
+    except (ValueError, KeyError, AttributeError, TypeError):
+        return None, None, [], b"", "failed"
+    if not isinstance(path, str):
+        return request_id, op, [], b"", "bad_path"
+    parts = path.split("/") if path else []
+    if op not in ("put", "get", "list", "delete") or (not parts and op != "list") or "\0" in path \
+            or any(p in ("", ".", "..") for p in parts):
+        return request_id, op, parts, b"", "bad_path"
+    return request_id, op, parts, content, None
+
+
+def file_answer(request_id, answer, content=b""):
+    """The b"g" frame's payload: a JSON line (error null when ok; size and entries only when ok), then the content."""
+    ok = bool(answer.get("ok"))
+    line = {"id": request_id, "ok": ok, "error": None if ok else answer.get("error", "failed"),
+            "size": answer.get("size") if ok else None, "entries": answer.get("entries") if ok else None}
+    return json.dumps(line).encode() + b"\n" + content
+
+
+def unregister(poller, fd):
+    try:
+        poller.unregister(fd)
+    except KeyError:
+        pass
+
+
+def fork_child(user):
+    """A fresh kernel's process; a fork the pids limit refuses is tried again while the killed processes are reaped."""
+    for attempt in range(50):
+        try:
+            return Child(user)
+        except BlockingIOError:
+            reap_orphans()
+            time.sleep(0.05)
+    return Child(user)
+
+
+def wait_for_children(pids):
+    """Collects every child after kill_everything_else: the sandbox user's processes are all dead or dying."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+        pids.discard(pid)
+
+
+def file_worker(answer, user, op, parts, content, bounds):
+    """A file operation, as the sandbox user (the work directory is closed to this root without capabilities), in a
+    process forked for it: it holds nothing of the launcher's but its answer pipe, and never follows a link."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.closerange(3, answer)
+    os.closerange(answer + 1, 1 << 16)
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    become(user)
+    try:
+        result, data = FileWorker(*bounds).run(op, parts, content)
+    except BadPath:
+        result, data = {"ok": False, "error": "bad_path"}, b""
+    except OSError as e:
+        result, data = {"ok": False, "error": FILE_ERRNOS.get(e.errno, "failed")}, b""
+    write_all(answer, json.dumps(result).encode() + b"\n" + data)
+
+
+FILE_ERRNOS = {2: "not_found", 20: "not_a_directory", 21: "is_a_directory", 39: "not_empty", 40: "bad_path",
+               36: "bad_path"}  # ENOENT, ENOTDIR, EISDIR, ENOTEMPTY, ELOOP, ENAMETOOLONG
+
+
+class BadPath(Exception):
+    pass
+
+
+class FileWorker:
+    def __init__(self, max_file_bytes, max_total_bytes, max_count):
+        self.max_file_bytes = max_file_bytes
+        self.max_total_bytes = max_total_bytes
+        self.max_count = max_count
+
+    def run(self, op, parts, content):
+        top = open_directory(WORK_DIR, None)
+        directory = top
+        try:
+            for part in parts if op == "list" else parts[:-1]:
+                if op == "put":
+                    try:
+                        os.mkdir(part, 0o755, dir_fd=directory)
+                    except FileExistsError:
+                        pass
+                inner = open_directory(part, directory)
+                if directory != top:
+                    os.close(directory)
+                directory = inner
+            if op == "list":
+                return self.list(directory, parts)
+            return getattr(self, op)(top, directory, parts[-1], parts, content)
+        finally:
+            if directory != top:
+                os.close(directory)
+            os.close(top)
+
+    def get(self, top, directory, name, parts, content):
+        st = os.stat(name, dir_fd=directory, follow_symlinks=False)
+        if stat.S_ISDIR(st.st_mode):
+            return {"ok": False, "error": "is_a_directory"}, b""
+        if not stat.S_ISREG(st.st_mode):
+            raise BadPath()  # a link, a fifo...: never opened
+        if st.st_size > self.max_file_bytes:
+            return {"ok": False, "error": "too_large"}, b""
+        fd = open_same(name, st, os.O_NONBLOCK, directory)
+        try:
+            chunks, total = [], 0
+            while total <= self.max_file_bytes:
+                chunk = os.read(fd, min(READ_SIZE, self.max_file_bytes + 1 - total))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                total += len(chunk)
+        finally:
+            os.close(fd)
+        if total > self.max_file_bytes:
+            return {"ok": False, "error": "too_large"}, b""
+        return {"ok": True, "size": total}, b"".join(chunks)
+
+    def put(self, top, directory, name, parts, content):
+        try:
+            st = os.stat(name, dir_fd=directory, follow_symlinks=False)
+            replaced = st.st_size if stat.S_ISREG(st.st_mode) else 0
+            if stat.S_ISDIR(st.st_mode):
+                return {"ok": False, "error": "is_a_directory"}, b""
+        except FileNotFoundError:
+            st, replaced = None, 0
+        limit = self.max_count + OUT_ENTRIES_MAX
+        entries = self.scan(top, "", 0, [], limit)
+        if len(entries) > limit:
+            return {"ok": False, "error": "too_many_files"}, b""
+        files = [e for e in entries if e["type"] == "file"]
+        count = len(files) - (1 if st is not None and stat.S_ISREG(st.st_mode) else 0) + 1
+        if count > self.max_count:
+            return {"ok": False, "error": "too_many_files"}, b""
+        if sum(e["size"] for e in files) - replaced + len(content) > self.max_total_bytes:
+            return {"ok": False, "error": "too_large"}, b""
+        # Written aside, then renamed over the name: a link in its place is replaced, never written through.
+        temporary = f".executor-put-{os.getpid()}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=directory)
+        try:
+            write_all(fd, content)
+        finally:
+            os.close(fd)
+        os.replace(temporary, name, src_dir_fd=directory, dst_dir_fd=directory)
+        return {"ok": True, "size": len(content)}, b""
+
+    def delete(self, top, directory, name, parts, content):
+        st = os.stat(name, dir_fd=directory, follow_symlinks=False)
+        if stat.S_ISDIR(st.st_mode):
+            os.rmdir(name, dir_fd=directory)
+        else:
+            os.unlink(name, dir_fd=directory)  # a link goes itself, not what it points to
+        return {"ok": True}, b""
+
+    def list(self, directory, parts):
+        entries = self.scan(directory, "".join(p + "/" for p in parts), 0, [], OUT_ENTRIES_MAX)
+        if len(entries) > OUT_ENTRIES_MAX:
+            return {"ok": False, "error": "too_many_files"}, b""
+        return {"ok": True, "entries": entries}, b""
+
+    def scan(self, directory, prefix, depth, entries, limit):
+        """The tree's files and directories (never through a link), paths relative to the work directory, up to limit
+        entries (one more says there are more)."""
+        for name in sorted(os.listdir(directory)):
+            if len(entries) > limit:
+                return entries
+            try:
+                st = os.stat(name, dir_fd=directory, follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                entries.append({"path": prefix + name, "size": st.st_size, "type": "file"})
+            elif stat.S_ISDIR(st.st_mode):
+                entries.append({"path": prefix + name, "size": 0, "type": "directory"})
+                if depth + 1 < OUT_DEPTH_MAX:
+                    try:
+                        inner = open_same(name, st, os.O_DIRECTORY, directory)
+                    except OSError:
+                        continue
+                    try:
+                        self.scan(inner, prefix + name + "/", depth + 1, entries, limit)
+                    finally:
+                        os.close(inner)
+        return entries
+
+
+def open_directory(name, directory):
+    """A directory on the way, opened where lstat saw it; a link (or anything else) there is a bad path."""
+    st = os.stat(name, dir_fd=directory, follow_symlinks=False)
+    if stat.S_ISLNK(st.st_mode):
+        raise BadPath()
+    if not stat.S_ISDIR(st.st_mode):
+        raise OSError(20, "not a directory")
+    return open_same(name, st, os.O_DIRECTORY, directory)
+
+
 def main():
     user = sys.argv[1] if len(sys.argv) > 1 else "65534:65534"
     prepare([name for name in (sys.argv[2] if len(sys.argv) > 2 else "").split(",") if name])
@@ -899,7 +1958,10 @@ def main():
         source = Source()
         job, files, stdin = receive_job(source)
         emit(b"a", b"")  # the job is here: whatever happens now, it must not run anywhere else
-        Supervisor(job, child, user, source).run(files, stdin)
+        if job.get("mode") == "kernel":
+            KernelSupervisor(job, child, user, source).run()
+        else:
+            Supervisor(job, child, user, source).run(files, stdin)
     except Exception as e:  # the launcher's own failure: say so rather than end without a record
         kill_everything_else()
         emit(b"x", json.dumps({"outcome": "launcher_error", "detail": f"{type(e).__name__}: {e}"}).encode())

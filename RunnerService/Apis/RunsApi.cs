@@ -1,4 +1,5 @@
 using Executor.Runner.Runs;
+using Executor.Runner.Sandboxes;
 using Executor.Sandbox;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -20,7 +21,7 @@ public static class RunsApi
         app.MapGet("/state", GetState)
             .WithName("GetRunnerState")
             .WithTags("Runs")
-            .WithSummary("This host: attached warm slots, runs in progress and removals pending (internal)");
+            .WithSummary("This host: attached warm slots, runs in progress, stateful sandboxes and removals pending (internal)");
         return api;
     }
 
@@ -38,7 +39,8 @@ public static class RunsApi
     }
 
     public static Ok<RunnerState> GetState(
-        WarmSlots slots, RunRegistry runs, ContainerJanitor janitor, IOptions<RunnerOptions> options, IOptions<SandboxOptions> sandbox) =>
+        WarmSlots slots, RunRegistry runs, SandboxRegistry sandboxes, ContainerJanitor janitor, IOptions<RunnerOptions> options,
+        IOptions<SandboxOptions> sandbox) =>
         TypedResults.Ok(new RunnerState(sandbox.Value.Host, options.Value.UseWarmPool ? options.Value.AttachedSlots : 0, slots.Ready,
-            runs.ActiveCount, options.Value.MaxConcurrentRuns, janitor.Pending));
+            runs.ActiveCount, options.Value.MaxConcurrentRuns, janitor.Pending) { Sandboxes = sandboxes.Live });
 }

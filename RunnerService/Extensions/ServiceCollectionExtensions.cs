@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Executor.Contracts;
 using Executor.Runner.Runs;
+using Executor.Runner.Sandboxes;
 using Executor.Sandbox;
 using Microsoft.Extensions.Options;
 
@@ -34,13 +35,19 @@ public static class ServiceCollectionExtensions
             slots.StartAfter = sp.GetRequiredService<RunnerReaper>().FirstSweep;
             return slots;
         });
+        builder.Services.AddSingleton<ContainerSource>();
         builder.Services.AddSingleton<SandboxRunner>();
         builder.Services.AddSingleton<RunRegistry>();
         builder.Services.AddSingleton<HostHeartbeat>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<HostHeartbeat>());
         builder.Services.AddHealthChecks().AddCheck<HostHeartbeat>("session");
+        builder.Services.AddSingleton<SandboxRegistry>();
+        builder.Services.AddSingleton<ClaimGates>();
         builder.Services.AddHostedService<ClaimLoop>();
-        // Registered last so it stops first: runs in progress end before the slots and the janitor stop.
+        builder.Services.AddHostedService<SandboxClaimLoop>();
+        // Registered last so they stop first: runs in progress end, and sandboxes end with their containers removed,
+        // before the slots and the janitor stop.
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<SandboxRegistry>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RunRegistry>());
 
         builder.AddSessionClient();

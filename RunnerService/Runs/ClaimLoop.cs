@@ -15,7 +15,7 @@ public sealed partial class ClaimLoop(
     RunRegistry runs,
     WarmSlots slots,
     HostHeartbeat heartbeat,
-    RunnerReaper reaper,
+    ClaimGates gates,
     RuntimeProbe runtimes,
     SandboxInstance instance,
     IOptions<SandboxOptions> sandbox,
@@ -27,12 +27,7 @@ public sealed partial class ClaimLoop(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        // Nothing runs before the reaper's first sweep (it would take a new container for a dead process's) and before
-        // SessionService knows this host's process (a claim must come from a live host).
-        await reaper.FirstSweep.WaitAsync(stoppingToken);
-        await heartbeat.Connected.WaitAsync(stoppingToken);
-        // Claims name the runtimes this host can run: only once their images have been probed.
-        await runtimes.FirstRound.WaitAsync(stoppingToken);
+        await gates.OpenAsync(stoppingToken);
         long received = 0;
         while (!stoppingToken.IsCancellationRequested)
         {

@@ -1,4 +1,5 @@
 using Executor.Contracts;
+using Executor.Runner.Sandboxes;
 using Executor.Sandbox;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -15,6 +16,7 @@ public sealed partial class HostHeartbeat(
     SessionClient session,
     PrewarmClient prewarm,
     RunRegistry runs,
+    SandboxRegistry sandboxes,
     ResultReporter reporter,
     RuntimeProbe runtimes,
     IContainerEngine engine,
@@ -55,6 +57,11 @@ public sealed partial class HostHeartbeat(
                 foreach (var sessionId in answer.Cancel)
                 {
                     _ = runs.CancelAsync(sessionId);
+                    sandboxes.Cancel(sessionId); // a sandbox command's id: interrupted if it runs, answered if it waits
+                }
+                foreach (var end in answer.EndSandboxes ?? [])
+                {
+                    sandboxes.End(end.SandboxId, end.Reason, byHost: false);
                 }
                 if (answer.Prewarm is { } command && await prewarm.PrewarmAsync(command.Count, stoppingToken))
                 {
@@ -69,6 +76,7 @@ public sealed partial class HostHeartbeat(
                     _cutOff = true;
                     LogCutOff((int)HostRoutes.HostTimeout.TotalSeconds, runs.ActiveCount);
                     runs.CancelAll();
+                    sandboxes.EndAll($"cut off from SessionService for more than {(int)HostRoutes.HostTimeout.TotalSeconds} s", byHost: true);
                 }
                 await Task.Delay(RetryDelay, time, stoppingToken);
             }
@@ -80,9 +88,11 @@ public sealed partial class HostHeartbeat(
         var pool = await prewarm.GetPoolAsync(cancellationToken);
         PoolReady = pool?.Ready ?? 0;
         EngineProblem = await EngineProblemAsync(cancellationToken);
-        // Ended runs whose results still wait for delivery are listed too: SessionService would take them for lost.
-        IReadOnlyList<string> listed = [.. runs.ActiveIds.Union(reporter.Undelivered)];
-        return new Heartbeat(instance.Id, listed, options.Value.MaxConcurrentRuns, pool, EngineProblem, _prewarmGeneration, runtimes.Runtimes);
+        // Ended runs whose results still wait for delivery are listed too: SessionService would take them for lost. So are
+        // the sandbox commands claimed here (waiting in their sandbox's queue, running, or being reported).
+        IReadOnlyList<string> listed = [.. runs.ActiveIds.Union(sandboxes.PendingCommands).Union(reporter.Undelivered)];
+        return new Heartbeat(instance.Id, listed, options.Value.MaxConcurrentRuns, pool, EngineProblem, _prewarmGeneration, runtimes.Runtimes,
+            sandboxes.LiveIds, sandboxes.RecentlyEnded);
     }
 
     private async Task<string?> EngineProblemAsync(CancellationToken cancellationToken)

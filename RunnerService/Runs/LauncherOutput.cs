@@ -184,13 +184,28 @@ public sealed class LauncherOutput(long limitBytes, int maxFiles = 0, long maxFi
             case LauncherFrames.Exit or LauncherFrames.File or LauncherFrames.Dropped:
                 _exitRecord!.Write(chunk);
                 break;
-            case LauncherFrames.Stdout:
-                StdoutTruncated |= !Append(_stdout, chunk);
-                break;
             default:
-                StderrTruncated |= !Append(_stderr, chunk);
+                Write(_kind == LauncherFrames.Stdout, chunk);
                 break;
         }
+    }
+
+    /// <summary>
+    /// Output that arrives in other frames than the launcher's run frames (a stateful sandbox's call), kept within the
+    /// limit as theirs is; returns how many of the bytes were kept.
+    /// </summary>
+    public int Write(bool stdout, ReadOnlySpan<byte> chunk)
+    {
+        var before = TotalBytes;
+        if (stdout)
+        {
+            StdoutTruncated |= !Append(_stdout, chunk);
+        }
+        else
+        {
+            StderrTruncated |= !Append(_stderr, chunk);
+        }
+        return (int)(TotalBytes - before);
     }
 
     private bool Append(ArrayBufferWriter<byte> stream, ReadOnlySpan<byte> chunk)

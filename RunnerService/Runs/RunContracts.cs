@@ -8,4 +8,10 @@ public sealed record RunnerState(string Host, int SlotsTarget, int SlotsReady, i
 {
     /// <summary>This process, for operators (and fault tests) that must find it.</summary>
     public int Pid { get; } = Environment.ProcessId;
+
+    /// <summary>The stateful sandboxes this host holds (their containers among them).</summary>
+    public IReadOnlyList<SandboxInfo> Sandboxes { get; init; } = [];
 }
+
+/// <summary>A stateful sandbox this host holds: its container, and since when.</summary>
+public sealed record SandboxInfo(string SandboxId, string ContainerId, DateTimeOffset StartedAt);

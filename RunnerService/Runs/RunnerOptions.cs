@@ -53,5 +53,27 @@ public sealed class RunnerOptions
     [Range(1, 1440)]
     public int ResultRetentionMinutes { get; set; } = 10;
 
+    /// <summary>
+    /// Stateful sandboxes this host holds at once (creating ones included); 0 creates none here. Never limited by the
+    /// run slots: an idle sandbox takes no CPU. Default: as many as half the memory holds at 256 MiB each (a 128 MiB
+    /// sandbox plus the engine's share), like <see cref="MaxConcurrentRuns"/> without its two per core.
+    /// </summary>
+    [Range(0, 4096)]
+    public int MaxSandboxes { get; set; } = Executor.Sandbox.HostCapacity.IdleSandboxes(memoryMbEach: 256);
+
+    /// <summary>
+    /// How long a new sandbox's kernel (or a restarted one) may take to be ready before the sandbox counts as broken. Below
+    /// SessionService's Sandboxes:CreateWaitSeconds (30), so that a create that cannot start says why before it gives up.
+    /// </summary>
+    [Range(1, 600)]
+    public int SandboxStartSeconds { get; set; } = 20;
+
+    /// <summary>
+    /// How many files and directories a sandbox's working directory may hold through its file operations (their bytes
+    /// are bounded by Sandbox:FileSizeLimitMb a file and Sandbox:WorkDirSizeMb in all).
+    /// </summary>
+    [Range(1, 100_000)]
+    public int SandboxMaxFiles { get; set; } = 1000;
+
     private static int DefaultConcurrency() => Executor.Sandbox.HostCapacity.Sandboxes(memoryMbEach: 256);
 }

@@ -7,7 +7,8 @@ namespace Executor.Runner.Runs;
 
 /// <summary>
 /// The runner is responsible for every container it has taken: leased warm ones and the cold ones it started. One
-/// runner serves a deployment, so any such container this process does not hold is an orphan (a crashed runner's).
+/// runner serves a deployment, so any such container this process does not hold (for a run, a stateful sandbox, a slot
+/// or a probe) is an orphan (a crashed runner's).
 /// </summary>
 public sealed class RunnerReaper(
     IContainerEngine engine,
@@ -18,11 +19,12 @@ public sealed class RunnerReaper(
     IMeterFactory meterFactory,
     ILogger<RunnerReaper> logger,
     RunRegistry runs,
+    Executor.Runner.Sandboxes.SandboxRegistry sandboxes,
     WarmSlots slots,
     RuntimeProbe probe) : OrphanReaper(engine, janitor, options, instance, time, meterFactory, logger)
 {
     protected override bool IsResponsibleFor(ContainerListResponse container) => SandboxLabels.IsRunners(container);
 
     protected override bool IsOwned(string containerId) =>
-        runs.ContainerIds.Contains(containerId) || slots.Holds(containerId) || probe.Holds(containerId);
+        runs.ContainerIds.Contains(containerId) || sandboxes.Holds(containerId) || slots.Holds(containerId) || probe.Holds(containerId);
 }

@@ -15,10 +15,8 @@ namespace Executor.Runner.Runs;
 /// </summary>
 public sealed partial class SandboxRunner(
     IContainerEngine engine,
-    PrewarmClient prewarm,
-    WarmSlots slots,
+    ContainerSource containers,
     ContainerJanitor janitor,
-    SandboxInstance instance,
     SandboxRuntime runtime,
     RuntimeCatalog catalog,
     SessionClient session,
@@ -55,7 +53,7 @@ public sealed partial class SandboxRunner(
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, run.CancelToken);
         try
         {
-            var sandbox = await AcquireAsync(request.SessionId, language, limits, linked.Token);
+            var sandbox = await containers.AcquireAsync(request.SessionId, language, limits, linked.Token);
             (containerId, var warm) = (sandbox.ContainerId, sandbox.Warm);
             run.Attach(containerId, warm);
             var result = await ExecuteAsync(request, limits, sandbox, run, linked.Token);
@@ -65,9 +63,9 @@ public sealed partial class SandboxRunner(
                 LogWarmContainerDead(request.SessionId, containerId);
                 _ = janitor.RemoveAsync(containerId);
                 linked.Token.ThrowIfCancellationRequested();
-                containerId = await StartColdAsync(request.SessionId, language, limits);
+                containerId = await containers.StartColdAsync(request.SessionId, language, limits);
                 run.Attach(containerId, warm: false);
-                result = await ExecuteAsync(request, limits, new Acquired(containerId, Warm: false), run, linked.Token);
+                result = await ExecuteAsync(request, limits, new AcquiredContainer(containerId, Warm: false), run, linked.Token);
             }
             result ??= Failure(RunStatus.InternalError, "The sandbox ended before it received the script.");
             return Complete(result, limits, containerId, startedAt, started, language);
@@ -94,53 +92,13 @@ public sealed partial class SandboxRunner(
         {
             run.SetRemoval(containerId is null ? Task.CompletedTask : janitor.RemoveAsync(containerId, now: run.CancelRequested));
             // Replace a used slot only now: leasing and attaching during the run would compete with it for the engine.
-            slots.Replenish();
+            containers.Replenish();
         }
-    }
-
-    /// <summary>
-    /// A warm container of the runtime (an attached slot for the default runtime, else a lease from its pool), or a cold
-    /// one started with the run's own limits.
-    /// </summary>
-    private async Task<Acquired> AcquireAsync(string sessionId, LanguageRuntime language, SandboxLimits limits, CancellationToken cancellationToken)
-    {
-        using var activity = ActivitySource.StartActivity("acquire container");
-        activity?.SetTag("executor.runtime", language.Id);
-        var options = runnerOptions.Value;
-        // Pool containers are built with their runtime's memory limit; the timeout travels with the job, so any fits.
-        if (options.UseWarmPool && limits.MemoryMb == language.MemoryMb)
-        {
-            var slot = language.IsDefault ? slots.TryTake() : null;
-            // Not cancelled half-way (the call is bounded by its own timeout): a granted lease must reach this process.
-            var leased = slot?.ContainerId
-                ?? await prewarm.TryLeaseAsync(options.EmptyPoolWaitMs, CancellationToken.None, language.IsDefault ? null : language.Id);
-            if (leased is not null)
-            {
-                activity?.SetTag("executor.warm", true);
-                activity?.SetTag("executor.container_id", ContainerIds.Abbreviate(leased));
-                activity?.SetTag("executor.attached_slot", slot is not null);
-                return new Acquired(leased, Warm: true, slot?.Stream, slot?.Read);
-            }
-        }
-        activity?.SetTag("executor.warm", false);
-        cancellationToken.ThrowIfCancellationRequested();
-        return new Acquired(await StartColdAsync(sessionId, language, limits), Warm: false);
-    }
-
-    private static string RunName(string sessionId) =>
-        $"{SandboxLabels.RunNamePrefix}{sessionId}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}";
-
-    /// <summary>Never cancelled half-way (see <see cref="IContainerEngine"/>): the caller removes what it returns.</summary>
-    private Task<string> StartColdAsync(string sessionId, LanguageRuntime language, SandboxLimits limits)
-    {
-        var spec = SandboxSpec.Create(sandboxOptions.Value, language, runtime.Name, limits, instance, SandboxLabels.ColdRole, time, sessionId,
-            RunName(sessionId));
-        return engine.StartAsync(spec);
     }
 
     /// <summary>Null when the container ended without reading anything: nothing of the user's ran.</summary>
     private async Task<RunResult?> ExecuteAsync(
-        RunJob request, SandboxLimits limits, Acquired sandbox, ActiveRun run, CancellationToken cancellationToken)
+        RunJob request, SandboxLimits limits, AcquiredContainer sandbox, ActiveRun run, CancellationToken cancellationToken)
     {
         var (containerId, warm) = (sandbox.ContainerId, sandbox.Warm);
         using var activity = ActivitySource.StartActivity("run container");
@@ -329,25 +287,30 @@ public sealed partial class SandboxRunner(
     private static RunResult Failure(string status, string detail) => new() { Status = status, Detail = detail };
 
     private RunResult Complete(
-        RunResult result, SandboxLimits limits, string? containerId, DateTimeOffset startedAt, long started, LanguageRuntime? language = null) => result with
+        RunResult result, SandboxLimits limits, string? containerId, DateTimeOffset startedAt, long started, LanguageRuntime? language = null) =>
+        Stamp(result, limits, language, runtime.Name, Host, containerId, startedAt, time.GetUtcNow(), time.GetElapsedTime(started));
+
+    /// <summary>
+    /// The host's own fields of a result (a run's or a sandbox command's): its limits, runtime, isolation, host, container
+    /// and times. The duration is the script's (or call's) own wall time as the launcher measured it; the whole
+    /// <paramref name="elapsed"/> when the launcher could not say.
+    /// </summary>
+    public static RunResult Stamp(RunResult result, SandboxLimits limits, LanguageRuntime? language, string isolation, string host, string? containerId,
+        DateTimeOffset startedAt, DateTimeOffset finishedAt, TimeSpan elapsed) => result with
     {
         Limits = new RunLimits(limits.TimeoutSeconds, limits.MemoryMb, limits.Cpus, limits.PidsLimit, limits.OutputLimitBytes)
         {
             OutFilesMaxCount = limits.OutFilesMaxCount,
             OutFilesMaxBytes = limits.OutFilesMaxBytes,
         },
-        Runtime = language?.Id,
-        Isolation = runtime.Name,
-        RunnerHost = sandboxOptions.Value.Host,
+        Runtime = language?.Id ?? result.Runtime,
+        Isolation = isolation,
+        RunnerHost = host,
         ContainerId = containerId,
         StartedAt = startedAt,
-        FinishedAt = time.GetUtcNow(),
-        // The script's own wall time as the launcher measured it; the whole run's when the launcher could not say.
-        DurationMs = result.DurationMs > 0 ? result.DurationMs : Math.Round(time.GetElapsedTime(started).TotalMilliseconds, 3),
+        FinishedAt = finishedAt,
+        DurationMs = result.DurationMs > 0 ? result.DurationMs : Math.Round(elapsed.TotalMilliseconds, 3),
     };
-
-    /// <summary>A container for the run; from an attached slot, with its stream open and a read of its output waiting.</summary>
-    private sealed record Acquired(string ContainerId, bool Warm, MultiplexedStream? Stream = null, PendingRead? Read = null);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Warm container {ContainerId} for session {SessionId} was dead; retrying cold")]
     private partial void LogWarmContainerDead(string sessionId, string containerId);

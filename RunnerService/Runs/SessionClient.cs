@@ -14,11 +14,18 @@ public sealed class SessionClient(HttpClient http)
     private static readonly TimeSpan ReportTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan StdinTimeout = HostRoutes.StdinWait + TimeSpan.FromSeconds(15);
 
-    public async Task<ClaimResponse> ClaimAsync(string host, ClaimRequest request, CancellationToken cancellationToken)
+    public Task<ClaimResponse> ClaimAsync(string host, ClaimRequest request, CancellationToken cancellationToken) =>
+        ClaimFromAsync(HostRoutes.ClaimsOf(host), request, cancellationToken);
+
+    /// <summary>The sandbox lane: commands to stateful sandboxes (creates up to <see cref="ClaimRequest.Capacity"/>, and every command to one this host holds).</summary>
+    public Task<ClaimResponse> ClaimSandboxWorkAsync(string host, ClaimRequest request, CancellationToken cancellationToken) =>
+        ClaimFromAsync(HostRoutes.SandboxClaimsOf(host), request, cancellationToken);
+
+    private async Task<ClaimResponse> ClaimFromAsync(string route, ClaimRequest request, CancellationToken cancellationToken)
     {
         using var timeout = Timeout(ClaimTimeout, cancellationToken);
         cancellationToken = timeout.Token;
-        using var response = await http.PostAsJsonAsync(HostRoutes.ClaimsOf(host), request, ContractsJson.Options, cancellationToken);
+        using var response = await http.PostAsJsonAsync(route, request, ContractsJson.Options, cancellationToken);
         response.EnsureSuccessStatusCode();
         return await response.Content.ReadFromJsonAsync<ClaimResponse>(ContractsJson.Options, cancellationToken)
             ?? throw new InvalidOperationException("SessionService answered a claim with nothing");

@@ -4,12 +4,23 @@ using Executor.Contracts;
 namespace Executor.Runner.Runs;
 
 /// <summary>
-/// An interactive run's input: fetched from SessionService (where the attached client's WebSocket writes it, on any
-/// replica) and written to the launcher's stdin as b"i" frames, then b"c" at its end. Runs until the input ends or the
-/// run does; a SessionService that does not answer is asked again (the script waits, under its own timeout).
+/// An interactive run's (or sandbox call's) input: fetched from SessionService (where the attached client's WebSocket
+/// writes it, on any replica) and written to the launcher's stdin as b"i" frames, then b"c" at its end. Runs until the
+/// input ends or the run does; a SessionService that does not answer is asked again (the script waits, under its own
+/// timeout). <paramref name="writeFrame"/> writes one whole frame (a sandbox's stream is shared with other frames);
+/// <paramref name="endOfInput"/>, when given, runs after b"c" (a run's stdin then closes; a sandbox's stays open).
 /// </summary>
-public sealed partial class StdinRelay(SessionClient session, string host, string sessionId, MultiplexedStream stream, TimeProvider time, ILogger logger)
+public sealed partial class StdinRelay(
+    SessionClient session, string host, string sessionId, Func<byte[], CancellationToken, Task> writeFrame, Action? endOfInput, TimeProvider time,
+    ILogger logger)
 {
+    /// <summary>A run's input: the frames go straight onto its stream, which closes at the end of input.</summary>
+    public StdinRelay(SessionClient session, string host, string sessionId, MultiplexedStream stream, TimeProvider time, ILogger logger)
+        : this(session, host, sessionId, (frame, cancellationToken) => stream.WriteAsync(frame, 0, frame.Length, cancellationToken), stream.CloseWrite,
+            time, logger)
+    {
+    }
+
     private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(1);
 
     public async Task RunAsync(CancellationToken cancellationToken)
@@ -39,7 +50,7 @@ public sealed partial class StdinRelay(SessionClient session, string host, strin
                 if (batch.End)
                 {
                     await WriteFrameAsync(LauncherFrames.InputEnd, [], cancellationToken);
-                    stream.CloseWrite();
+                    endOfInput?.Invoke();
                     return;
                 }
             }
@@ -54,11 +65,8 @@ public sealed partial class StdinRelay(SessionClient session, string host, strin
         }
     }
 
-    private async Task WriteFrameAsync(byte kind, byte[] data, CancellationToken cancellationToken)
-    {
-        var frame = LauncherFrames.Encode(kind, data);
-        await stream.WriteAsync(frame, 0, frame.Length, cancellationToken);
-    }
+    private Task WriteFrameAsync(byte kind, byte[] data, CancellationToken cancellationToken) =>
+        writeFrame(LauncherFrames.Encode(kind, data), cancellationToken);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Input of session {SessionId} could not be read: {Reason}")]
     private partial void LogReadFailed(string sessionId, string reason);

@@ -14,8 +14,10 @@ public sealed class LauncherCollection
 /// <summary>
 /// launcher.py's own tests (tests/launcher, Python's unittest) inside the runtime image, one xunit case per Python test
 /// so that a failure names it. One container runs them all (tests/launcher/report.py as its PID 1, root, no network, the
-/// repository mounted read-only): no stack, a few seconds. The cases are listed from the test files' text; a test that
-/// ran but is not listed, or one listed that did not run, fails <see cref="Every_launcher_test_ran_and_passed"/>.
+/// repository mounted read-only, a memory and a pids limit for the kernel's memory and fork bomb cases): no stack, under a
+/// minute; a second one, of the data runtime's image, runs the cases that need its packages (which the first skips). The
+/// cases are listed from the test files' text; a test that ran but is not listed, or one listed that did not run, fails
+/// <see cref="Every_launcher_test_ran_and_passed"/>.
 /// </summary>
 [Collection(LauncherCollection.Name)]
 public sealed class LauncherTests(LauncherTestRun run) : IClassFixture<LauncherTestRun>
@@ -47,6 +49,9 @@ public sealed partial class LauncherTestRun : IAsyncLifetime
 {
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(3);
 
+    /// <summary>The tests that need the data runtime's packages (matplotlib, pandas): skipped in the default image.</summary>
+    private const string DataTests = "test_kernel.KernelDataTests";
+
     public Dictionary<string, (string Outcome, string Detail)> Outcomes { get; } = [];
 
     public int ExitCode { get; private set; }
@@ -77,11 +82,24 @@ public sealed partial class LauncherTestRun : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        var (exitCode, errors, outcomes) = await RunAsync(RuntimeImages.Default, "512m");
+        var (dataExitCode, dataErrors, dataOutcomes) = await RunAsync(RuntimeImages.Data, "1g", DataTests);
+        ExitCode = exitCode != 0 ? exitCode : dataExitCode;
+        Errors = errors + dataErrors;
+        foreach (var (test, result) in outcomes.Concat(dataOutcomes))  // the data run's outcome replaces the default's skip
+        {
+            Outcomes[test] = result;
+        }
+    }
+
+    private static async Task<(int ExitCode, string Errors, Dictionary<string, (string Outcome, string Detail)> Outcomes)> RunAsync(
+        string image, string memory, params string[] tests)
+    {
         var name = $"executor-launcher-tests-{Guid.NewGuid():N}";
         var start = new ProcessStartInfo("docker",
         [
-            "run", "--rm", "--name", name, "--network", "none", "-v", $"{Repository.Root}:/src:ro", RuntimeImages.Default,
-            "python3", "/src/tests/launcher/report.py",
+            "run", "--rm", "--name", name, "--network", "none", "--memory", memory, "--memory-swap", memory, "--pids-limit", "512",
+            "-v", $"{Repository.Root}:/src:ro", image, "python3", "/src/tests/launcher/report.py", .. tests,
         ])
         {
             RedirectStandardOutput = true,
@@ -100,16 +118,16 @@ public sealed partial class LauncherTestRun : IAsyncLifetime
         {
             process.Kill(entireProcessTree: true);
             await Shell.RunAsync($"docker rm -f {name} >/dev/null 2>&1 || true");
-            throw new TimeoutException($"the launcher's tests took longer than {Limit}: {await errors}");
+            throw new TimeoutException($"the launcher's tests in {image} took longer than {Limit}: {await errors}");
         }
-        ExitCode = process.ExitCode;
-        Errors = await errors;
+        var outcomes = new Dictionary<string, (string Outcome, string Detail)>();
         foreach (var line in (await output).Split('\n').Where(l => l.StartsWith("{\"id\": ", StringComparison.Ordinal)))
         {
             using var result = JsonDocument.Parse(line);
             var root = result.RootElement;
-            Outcomes[root.GetProperty("id").GetString()!] = (root.GetProperty("outcome").GetString()!, root.GetProperty("detail").GetString()!);
+            outcomes[root.GetProperty("id").GetString()!] = (root.GetProperty("outcome").GetString()!, root.GetProperty("detail").GetString()!);
         }
+        return (process.ExitCode, await errors, outcomes);
     }
 
     public Task DisposeAsync() => Task.CompletedTask;

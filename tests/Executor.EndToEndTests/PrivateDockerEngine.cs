@@ -68,5 +68,8 @@ public static class RuntimeImages
 {
     public static string Default { get; } = Environment.GetEnvironmentVariable("EXECUTOR_RUNTIME_IMAGE") is { Length: > 0 } image ? image : "executor-python:3.11";
 
+    /// <summary>The python-3.11-data runtime's image (numpy, pandas, scipy, matplotlib).</summary>
+    public static string Data { get; } = Environment.GetEnvironmentVariable("EXECUTOR_DATA_RUNTIME_IMAGE") is { Length: > 0 } image ? image : "executor-python-data:3.11";
+
     public static string[] All => [Default];
 }

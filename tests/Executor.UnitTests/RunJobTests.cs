@@ -56,6 +56,7 @@ public sealed class RunJobTests
                 : type == typeof(bool) ? true
                 : type == typeof(IReadOnlyList<string>) ? new[] { "-v", property.Name }
                 : type == typeof(JsonElement) ? JsonSerializer.SerializeToElement(new { surface = property.Name })
+                : type == typeof(SandboxCommand) ? new SandboxCommand("sbx_1", SandboxCommandKinds.Run, "x + 1", "a.txt", 5, 9)
                 : throw new InvalidOperationException($"RunOptions.{property.Name} is of a type this test cannot fill ({type}): teach it");
             options = With(options, property, value);
         }

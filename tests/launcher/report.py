@@ -1,5 +1,5 @@
-"""Runs the launcher's tests (test_*.py in this folder) and reports each as one line of JSON on stdout:
-{"id": "test_launcher.WholeLauncherTests.test_...", "outcome": "passed" | "failed" | "skipped", "detail": "..."}.
+"""Runs the launcher's tests (test_*.py in this folder, or the tests named as arguments) and reports each as one line
+of JSON on stdout: {"id": "test_launcher.WholeLauncherTests.test_...", "outcome": "passed" | "failed" | "skipped", "detail": "..."}.
 tests/Executor.EndToEndTests/LauncherTests.cs runs it inside the runtime image, as PID 1 of a container of its own, and
 makes one xunit case of each line. unittest's own report goes to stderr; the exit code is 1 when a test failed."""
 import json
@@ -40,7 +40,12 @@ class Report(unittest.TextTestResult):
 
 
 def main():
-    suite = unittest.defaultTestLoader.discover(HERE, pattern="test_*.py", top_level_dir=HERE)
+    # Named tests (module.Class...) only, if given: the data runtime's image runs the cases that need its packages.
+    if len(sys.argv) > 1:
+        sys.path.insert(0, HERE)
+        suite = unittest.defaultTestLoader.loadTestsFromNames(sys.argv[1:])
+    else:
+        suite = unittest.defaultTestLoader.discover(HERE, pattern="test_*.py", top_level_dir=HERE)
     result = unittest.TextTestRunner(stream=sys.stderr, verbosity=2, resultclass=Report).run(suite)
     for test_id, (outcome, detail) in sorted(result.outcomes.items()):
         print(json.dumps({"id": test_id, "outcome": outcome, "detail": detail}), flush=True)

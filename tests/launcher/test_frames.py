@@ -1,26 +1,31 @@
 """launcher.py's side of Contracts/frames.golden.json: each case is encoded or decoded with launcher.py's own functions
 and must give its exact bytes or values (tests/Executor.UnitTests/FrameGoldenTests.cs checks the C# side)."""
+import json
 import os
 import select
 import types
 import unittest
 
-from sources import golden, launcher, pipe_with, read_all
+from sources import golden, kernel_writes, launcher, pipe_with, read_all
 
 
 def cases(framing):
     return [(case["name"], case, bytes.fromhex(case["hex"])) for case in golden[framing]]
 
 
+def read_job(data):
+    source = launcher.Source(pipe_with(data))
+    try:
+        return launcher.receive_job(source)
+    finally:
+        os.close(source.fd)
+
+
 class JobTests(unittest.TestCase):
     def test_the_golden_job_is_read_into_its_header_files_and_stdin(self):
         for name, case, data in cases("job"):
             with self.subTest(name):
-                source = launcher.Source(pipe_with(data))
-                try:
-                    job, files, stdin = launcher.receive_job(source)
-                finally:
-                    os.close(source.fd)
+                job, files, stdin = read_job(data)
                 self.assertEqual(case["header"], job)
                 self.assertEqual([bytes.fromhex(f["content_hex"]) for f in case["run_job"]["files"]], files)
                 self.assertEqual(case["run_job"]["stdin"].encode(), stdin)
@@ -110,6 +115,100 @@ class OrderedTests(unittest.TestCase):
             with self.subTest(name):
                 chunks = launcher.OrderedReader().feed(data)
                 self.assertEqual([(case["stream"].encode(), bytes.fromhex(case["payload_hex"]))], chunks)
+
+
+class KernelJobTests(unittest.TestCase):
+    def test_the_golden_kernel_job_is_read_as_a_header_alone_and_gives_the_file_bounds(self):
+        for name, case, data in cases("kernel_job"):
+            with self.subTest(name):
+                job, files, stdin = read_job(data)
+                self.assertEqual((case["header"], [], b""), (job, files, stdin))
+                supervisor = launcher.KernelSupervisor(job, None, "65534:65534", None)
+                bounds = case["header"]["files"]
+                self.assertEqual((bounds["max_file_bytes"], bounds["max_total_bytes"], bounds["max_count"]),
+                                 (supervisor.max_file_bytes, supervisor.max_total_bytes, supervisor.max_count))
+
+
+class KernelRequestTests(unittest.TestCase):
+    """Each golden request, parsed by the kernel supervisor, reaches what handles it with its values."""
+
+    def supervisor(self):
+        supervisor = launcher.KernelSupervisor({"mode": "kernel"}, None, "65534:65534", None)
+        supervisor.handled = []
+        supervisor.interrupt = lambda status: supervisor.handled.append(("interrupt", status))
+        supervisor.restart = lambda request_id: supervisor.handled.append(("restart", request_id))
+        supervisor.file_operation = lambda payload: supervisor.handled.append(("file", launcher.file_request(payload)))
+        return supervisor
+
+    def test_each_golden_kernel_request_is_read(self):
+        for name, case, data in cases("kernel_requests"):
+            with self.subTest(name):
+                supervisor = self.supervisor()
+                waiting = launcher.KernelCall({"id": "w", "code": "", "interactive": True})
+                supervisor.calls.append(waiting)
+                supervisor.call = types.SimpleNamespace(interactive=False)  # a call runs: an interrupt reaches it
+                supervisor.requests += data
+                supervisor.handle_requests()
+                self.assertEqual(b"", bytes(supervisor.requests))
+                request = case.get("json")
+                if case["kind"] == "q":
+                    call = supervisor.calls[-1]
+                    self.assertEqual((request["id"], request["code"], request["timeout_ms"] / 1000, request["output_limit_bytes"],
+                                      request["interactive"], request["stdin"].encode()),
+                                     (call.id, call.code, call.timeout, call.limit, call.interactive, call.stdin))
+                elif case["kind"] == "i":
+                    self.assertEqual((bytes.fromhex(case["payload_hex"]), False), (bytes(waiting.input), waiting.input_ended))
+                elif case["kind"] == "c":
+                    self.assertTrue(waiting.input_ended)
+                elif case["kind"] == "!":
+                    self.assertEqual([("interrupt", "interrupted")], supervisor.handled)
+                elif case["kind"] == "R":
+                    self.assertEqual([("restart", request["id"])], supervisor.handled)
+                else:
+                    parts = request["path"].split("/") if request["path"] else []
+                    self.assertEqual([("file", (request["id"], request["op"], parts, bytes.fromhex(case["content_hex"]), None))],
+                                     supervisor.handled)
+
+    def test_a_request_of_another_kind_breaks_the_protocol(self):
+        supervisor = self.supervisor()
+        supervisor.requests += launcher.frame(b"z", b"")
+        self.assertRaises(ValueError, supervisor.handle_requests)
+
+    def test_a_file_request_with_a_path_that_could_leave_the_work_directory_is_a_bad_path(self):
+        for path in ("/etc/passwd", "../x", "a//b", "./a", "a/..", "a\0b", "", 3):
+            with self.subTest(path=path):
+                payload = json.dumps({"id": "f", "op": "get", "path": path}).encode() + b"\n"
+                self.assertEqual(("f", "bad_path"), (lambda r: (r[0], r[4]))(launcher.file_request(payload)))
+        self.assertEqual("bad_path", launcher.file_request(b'{"id": "f", "op": "chmod", "path": "a"}\n')[4])
+        self.assertEqual((None, "failed"), (lambda r: (r[0], r[4]))(launcher.file_request(b"not json\n")))
+
+
+class KernelFrameTests(unittest.TestCase):
+    def test_the_launcher_writes_each_golden_kernel_frame(self):
+        for name, case, data in cases("kernel_frames"):
+            with self.subTest(name):
+                kind = case["kind"]
+                if kind == "m":
+                    encoded = launcher.frame(b"m", message_through_the_ordered_pipe(case["message"]))
+                elif kind == "y":
+                    record = case["record"]
+                    truncated = {k for k, field in ((b"o", "stdout_truncated"), (b"e", "stderr_truncated")) if record[field]}
+                    encoded = launcher.frame(b"y", launcher.call_record(
+                        record["id"], record["status"], record["execution_count"], record["wall_ms"] / 1000,
+                        record["cpu_ms"] / 1000, record["max_rss_bytes"], truncated, record["kernel_restarted"]))
+                elif kind == "g":
+                    encoded = launcher.frame(b"g", launcher.file_answer(case["answer"]["id"], case["answer"],
+                                                                        bytes.fromhex(case["content_hex"])))
+                else:
+                    encoded = launcher.frame(kind.encode(), b"")
+                self.assertEqual(data.hex(), encoded.hex())
+
+
+def message_through_the_ordered_pipe(message):
+    """What the launcher forwards of a message the kernel wrote: its b"m"/b"M" ordered frames, read and joined."""
+    chunks = launcher.OrderedReader(launcher.KERNEL_STREAMS).feed(kernel_writes(message))
+    assert chunks and chunks[-1][0] == b"M" and all(kind == b"m" for kind, _ in chunks[:-1]), chunks
+    return b"".join(chunk for _, chunk in chunks)
 
 
 if __name__ == "__main__":

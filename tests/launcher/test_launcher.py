@@ -19,7 +19,7 @@ import tempfile
 import time
 import unittest
 
-from sources import LAUNCHER_PATH, launcher, pipe_with, read_all
+from sources import LAUNCHER_PATH, launcher, parse_frames, pipe_with, read_all
 
 SANDBOX_USER = "65534:65534"
 
@@ -260,15 +260,6 @@ class BecomeTests(unittest.TestCase):
         os.waitpid(pid, 0)
         self.assertEqual([65534, 65534, 65534, []], json.loads(read_all(r)))
         os.close(r)
-
-
-def parse_frames(data):
-    frames, at = [], 0
-    while at < len(data):
-        kind, size = data[at:at + 1].decode(), struct.unpack(">I", data[at + 1:at + 5])[0]
-        frames.append((kind, data[at + 5:at + 5 + size]))
-        at += 5 + size
-    return frames
 
 
 def files_of(frames):

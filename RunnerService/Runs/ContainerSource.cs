@@ -1,0 +1,66 @@
+using Docker.DotNet;
+using Executor.Sandbox;
+using Microsoft.Extensions.Options;
+
+namespace Executor.Runner.Runs;
+
+/// <summary>
+/// Where a run's or a stateful sandbox's container comes from: a warm one of its runtime (an attached slot for the
+/// default runtime, else a lease from its pool), or a cold one started with its own limits. Both kinds of work take
+/// containers this one way, so a sandbox is never built differently from a run's.
+/// </summary>
+public sealed class ContainerSource(
+    IContainerEngine engine,
+    PrewarmClient prewarm,
+    WarmSlots slots,
+    SandboxInstance instance,
+    SandboxRuntime runtime,
+    IOptions<SandboxOptions> sandboxOptions,
+    IOptions<RunnerOptions> runnerOptions,
+    TimeProvider time)
+{
+    /// <summary>
+    /// A warm container of the runtime, or a cold one started with <paramref name="limits"/> (pool containers are built with
+    /// their runtime's memory limit, so another memory goes cold; the timeout travels with the job, so any fits).
+    /// </summary>
+    public async Task<AcquiredContainer> AcquireAsync(string sessionId, LanguageRuntime language, SandboxLimits limits, CancellationToken cancellationToken)
+    {
+        using var activity = SandboxRunner.ActivitySource.StartActivity("acquire container");
+        activity?.SetTag("executor.runtime", language.Id);
+        var options = runnerOptions.Value;
+        if (options.UseWarmPool && limits.MemoryMb == language.MemoryMb)
+        {
+            var slot = language.IsDefault ? slots.TryTake() : null;
+            // Not cancelled half-way (the call is bounded by its own timeout): a granted lease must reach this process.
+            var leased = slot?.ContainerId
+                ?? await prewarm.TryLeaseAsync(options.EmptyPoolWaitMs, CancellationToken.None, language.IsDefault ? null : language.Id);
+            if (leased is not null)
+            {
+                activity?.SetTag("executor.warm", true);
+                activity?.SetTag("executor.container_id", ContainerIds.Abbreviate(leased));
+                activity?.SetTag("executor.attached_slot", slot is not null);
+                return new AcquiredContainer(leased, Warm: true, slot?.Stream, slot?.Read);
+            }
+        }
+        activity?.SetTag("executor.warm", false);
+        cancellationToken.ThrowIfCancellationRequested();
+        return new AcquiredContainer(await StartColdAsync(sessionId, language, limits), Warm: false);
+    }
+
+    /// <summary>Never cancelled half-way (see <see cref="IContainerEngine"/>): the caller removes what it returns.</summary>
+    public Task<string> StartColdAsync(string sessionId, LanguageRuntime language, SandboxLimits limits)
+    {
+        var spec = SandboxSpec.Create(sandboxOptions.Value, language, runtime.Name, limits, instance, SandboxLabels.ColdRole, time, sessionId,
+            RunName(sessionId));
+        return engine.StartAsync(spec);
+    }
+
+    /// <summary>Asks for used attached slots to be filled again (when a run ends, so refilling never competes with it).</summary>
+    public void Replenish() => slots.Replenish();
+
+    private static string RunName(string sessionId) =>
+        $"{SandboxLabels.RunNamePrefix}{sessionId}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}";
+}
+
+/// <summary>A container for a run or a sandbox; from an attached slot, with its stream open and a read of its output waiting.</summary>
+public sealed record AcquiredContainer(string ContainerId, bool Warm, MultiplexedStream? Stream = null, PendingRead? Read = null);
