@@ -5,6 +5,7 @@
 #   bench/run.sh --latency  the warm path only (embedded and postgres, settled and at a steady 3 runs/s)
 #   bench/run.sh --live     the first byte of output to a live client (SSE, WebSocket), embedded and postgres
 #   bench/run.sh --runtimes import numpy, pandas, matplotlib: Executor's warm data runtime vs docker run vs host python3
+#   bench/run.sh --sandboxes stateful sandboxes: create to first result, a call vs host python3, pandas, idle memory
 #   bench/run.sh --load     overload: 1,000 submissions at concurrency 50; every one refused or ended, none lost
 #   bench/run.sh --load --postgres   the same in the distributed mode's store (PostgreSQL)
 set -euo pipefail

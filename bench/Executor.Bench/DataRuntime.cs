@@ -82,7 +82,8 @@ public static class DataRuntime
         return (ms, result.GetProperty("warm_start").GetBoolean());
     }
 
-    private static async Task WaitForDataPoolAsync(Stack stack)
+    /// <summary>Waits until the data runtime's pool holds a booted container and none is starting.</summary>
+    public static async Task WaitForDataPoolAsync(Stack stack)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
         while (DateTime.UtcNow < deadline)

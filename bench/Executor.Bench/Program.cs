@@ -4,7 +4,7 @@ using Docker.DotNet;
 using Executor.Bench;
 
 // One command, one machine, one run: every figure below is measured side by side.
-//   dotnet run -c Release --project bench/Executor.Bench [-- --quick | --load [--postgres]]
+//   dotnet run -c Release --project bench/Executor.Bench [-- --quick | --latency | --live | --runtimes | --sandboxes | --load [--postgres]]
 var postgresMode = args.Contains("--postgres");
 if (args.Contains("--load"))
 {
@@ -32,6 +32,15 @@ if (args.Contains("--live"))
 if (args.Contains("--runtimes"))
 {
     await MeasureDataRuntimeAsync(args.Contains("--quick") ? 8 : 20);
+    return;
+}
+
+if (args.Contains("--sandboxes"))
+{
+    var runs = args.Contains("--quick") ? 20 : 60;
+    using var engine = new DockerClientBuilder().WithEndpoint(new Uri("unix:///var/run/docker.sock")).Build();
+    Console.WriteLine("measuring host python3 ...");
+    await MeasureSandboxesAsync(engine, await Baselines.HostPythonAsync(runs), runs);
     return;
 }
 
@@ -148,6 +157,7 @@ await using (var stack = await Stack.StartAsync(warmPool: false, poolSize: 0, ru
 }
 
 await MeasureDataRuntimeAsync(quick ? 8 : 20);
+await MeasureSandboxesAsync(docker, host, latencyRuns);
 
 string F(double v) => v.ToString(v < 100 ? "0.0" : "0", inv);
 string R(double v) => v.ToString("0.00", inv);
@@ -219,6 +229,61 @@ async Task MeasureDataRuntimeAsync(int runs)
     }
     Console.WriteLine($"| ratio: Executor warm / host python3 | {(warm.Median / hostImport.Median).ToString("0.00", culture)} (target < 1) | | | |");
     Console.WriteLine($"| ratio: docker run / Executor warm | {(dockerImport.Median / warm.Median).ToString("0.0", culture)}× | | | |");
+}
+
+// Stateful sandboxes: create to first result, a call against the host spawning python3, pandas in the data runtime, and
+// the memory of idle sandboxes with how many of them this machine's memory holds.
+async Task MeasureSandboxesAsync(IDockerClient engine, Stats hostPython, int runs)
+{
+    Console.WriteLine("measuring the data runtime's baseline: df.describe() in the host's python3 ...");
+    var hostDescribe = await Sandboxes.HostDescribeAsync(runs);
+    SandboxFigures figures;
+    double servicesMib;
+    await using (var stack = await Stack.StartAsync(warmPool: true, poolSize: 2))
+    {
+        figures = await Sandboxes.MeasureAsync(stack, engine, runs);
+        servicesMib = Stack.ServiceMemory().Sum(m => m.Mib);
+    }
+    var culture = CultureInfo.InvariantCulture;
+    string Ms(double v) => v.ToString(v < 100 ? "0.0" : "0", culture);
+    Console.WriteLine();
+    Console.WriteLine("| Stateful sandboxes | median ms | p95 ms | min ms | runs |");
+    Console.WriteLine("|---|---:|---:|---:|---:|");
+    foreach (var s in new[] { figures.CreateToResult, figures.Create, figures.FirstCall, figures.SecondCall, figures.Call, figures.CallInSandbox,
+        hostPython, figures.Describe, figures.DescribeInSandbox, hostDescribe }.OfType<Stats>())
+    {
+        Console.WriteLine($"| {s.Name} | {Ms(s.Median)} | {Ms(s.P95)} | {Ms(s.Min)} | {s.Count} |");
+    }
+    Console.WriteLine();
+    Console.WriteLine("| Ratio | value | target |");
+    Console.WriteLine("|---|---:|---|");
+    Console.WriteLine($"| create → result of x + 1 after x = 1, median | {Ms(figures.CreateToResult.Median)} ms | ≤ 25 ms |");
+    Console.WriteLine($"| a call of x + 1 in a live sandbox / host python3 -c 'print(1)', medians | {(figures.Call.Median / hostPython.Median).ToString("0.00", culture)} | ≤ 1.0 |");
+    if (hostDescribe is not null)
+    {
+        Console.WriteLine($"| df.describe() through Executor / in the host's python3, medians | {(figures.Describe.Median / hostDescribe.Median).ToString("0.0", culture)}× | |");
+    }
+
+    // What this machine holds: its memory less what Executor's four services use, shared by idle sandboxes; and, if every
+    // sandbox grew to its memory limit, the memory over the limit (the bound that no overcommit can break).
+    var machineMib = MachineMemoryMib();
+    Console.WriteLine();
+    Console.WriteLine($"| Idle sandbox (after one call) | container memory, median MiB | min–max MiB | idle sandboxes in {machineMib / 1024:0.0} GiB | at their limit (memory_mb) |");
+    Console.WriteLine("|---|---:|---:|---:|---:|");
+    foreach (var idle in new[] { figures.IdleDefault, figures.IdleData })
+    {
+        var held = (int)((machineMib - servicesMib) / idle.Mib.Median);
+        var atLimit = idle.MemoryLimitMb > 0 ? ((int)((machineMib - servicesMib) / idle.MemoryLimitMb)).ToString(culture) + $" ({idle.MemoryLimitMb} MiB each)" : "";
+        Console.WriteLine($"| {idle.Runtime} | {idle.Mib.Median.ToString("0.0", culture)} | {idle.Mib.Min.ToString("0.0", culture)}–{idle.Mib.Max.ToString("0.0", culture)} | {held.ToString("N0", culture)} | {atLimit} |");
+    }
+    Console.WriteLine($"(the machine's memory: {machineMib.ToString("0", culture)} MiB, of which Executor's services used {servicesMib.ToString("0", culture)} MiB)");
+}
+
+// MemTotal of /proc/meminfo: what the machine has, not what the bench's own process may use.
+static double MachineMemoryMib()
+{
+    var line = File.ReadLines("/proc/meminfo").First(l => l.StartsWith("MemTotal:", StringComparison.Ordinal));
+    return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
 }
 
 // Warm hello world as a settled machine sees it (each run after the previous one's refill and removal), and as

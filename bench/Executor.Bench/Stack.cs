@@ -22,7 +22,7 @@ public sealed class Stack : IAsyncDisposable
     private static readonly string OperatorKey = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
 
     private static readonly (string Quota, string Value)[] AnonymousQuotas =
-        [("MaxConcurrentRuns", "1000"), ("MaxQueued", "100000"), ("RunsPerMinute", "100000")];
+        [("MaxConcurrentRuns", "1000"), ("MaxQueued", "100000"), ("RunsPerMinute", "100000"), ("MaxSandboxes", "1000")];
 
     private readonly DistributedApplication _app;
 
@@ -49,7 +49,7 @@ public sealed class Stack : IAsyncDisposable
     /// </summary>
     public static async Task<Stack> StartAsync(bool warmPool, int poolSize, string? runtime = null, bool postgres = false)
     {
-        // The bench measures the service, not its quotas: the anonymous caller's (4 at once, 64 queued, 120 a minute by
+        // The bench measures the service, not its quotas: the anonymous caller's (4 at once, 64 queued, 120 a minute, 5 sandboxes by
         // default) are lifted, through the environment the services inherit, as ./run.sh's settings reach them.
         foreach (var (quota, value) in AnonymousQuotas)
         {

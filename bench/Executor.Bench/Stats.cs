@@ -13,6 +13,8 @@ public sealed class Stats(string name, IReadOnlyList<double> samples)
 
     public double Min => samples.Count == 0 ? double.NaN : samples.Min();
 
+    public double Max => samples.Count == 0 ? double.NaN : samples.Max();
+
     private double Percentile(double p)
     {
         if (samples.Count == 0)

@@ -11,7 +11,7 @@ namespace Executor.EndToEndTests;
 public sealed class PlaygroundTests(StackFixture stack)
 {
     /// <summary>Debian's Chromium, headless, with nothing in the background that would reach past loopback.</summary>
-    private const string Launch = """
+    internal const string Launch = """
         import puppeteer from "puppeteer-core";
         const browser = await puppeteer.launch({
           executablePath: "/usr/bin/chromium",
@@ -20,8 +20,24 @@ public sealed class PlaygroundTests(StackFixture stack)
                  "--disable-sync", "--disable-dev-shm-usage", "--disable-quic"],
           defaultViewport: { width: 1280, height: 860 },
         });
+        /** A page that records its console errors in report.errors, and aborts every request past loopback into report.blocked. */
+        const watchedPage = async (report) => {
+          const page = await browser.newPage();
+          page.on("console", (m) => { if (m.type() === "error") report.errors.push(m.text()); });
+          page.on("pageerror", (e) => report.errors.push(e.message));
+          await page.setRequestInterception(true);
+          page.on("request", (request) => {
+            const url = new URL(request.url());
+            if (["blob:", "data:", "about:"].includes(url.protocol) || ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)) request.continue();
+            else { report.blocked.push(request.url()); request.abort(); }
+          });
+          return page;
+        };
 
         """;
+
+    /// <summary>TestResults/, where the browser tests leave their screenshots.</summary>
+    internal static string ScreenshotDirectory() => Directory.CreateDirectory(Path.Combine(Repository.Root, "TestResults")).FullName;
 
     private const string Script = Launch + """
         const [base, out] = process.argv.slice(2);
@@ -31,15 +47,7 @@ public sealed class PlaygroundTests(StackFixture stack)
         const status = () => page.evaluate(() => document.getElementById("status").innerText);
         let page;
         try {
-          page = await browser.newPage();
-          page.on("console", (m) => { if (m.type() === "error") report.errors.push(m.text()); });
-          page.on("pageerror", (e) => report.errors.push(e.message));
-          await page.setRequestInterception(true);
-          page.on("request", (request) => {
-            const url = new URL(request.url());
-            if (["blob:", "data:"].includes(url.protocol) || ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)) request.continue();
-            else { report.blocked.push(request.url()); request.abort(); }
-          });
+          page = await watchedPage(report);
           await page.goto(base, { waitUntil: "networkidle0" });
           await page.waitForFunction(() => document.querySelectorAll("#runtime option").length >= 2, { timeout: 30000 });
 
@@ -93,8 +101,7 @@ public sealed class PlaygroundTests(StackFixture stack)
     [Fact]
     public async Task A_person_types_runs_answers_input_sees_a_plot_and_stops_a_loop_in_a_headless_browser()
     {
-        var screenshots = Path.Combine(Repository.Root, "TestResults");
-        Directory.CreateDirectory(screenshots);
+        var screenshots = ScreenshotDirectory();
 
         var report = JsonDocument.Parse(await NodeClients.RunAsync("playground", Script, stack.Gateway.BaseAddress!.ToString(), screenshots)).RootElement;
 

@@ -1,6 +1,7 @@
 // Executor's playground: edit a script, run it in a sandbox, watch its output live, answer its input(), see its files.
 // It uses the public API only: POST /execute, GET /result/{id}/events (output as it happens), GET /result/{id}/attach
 // (a WebSocket: output, and the console's input for stdin_mode=interactive), POST /cleanup/{id}, GET /runtimes.
+// The notebook mode (notebook.js, loaded after this file) shares its key, headers(), readEvents() and runtimes.
 "use strict";
 
 const EXAMPLES = {
@@ -39,10 +40,11 @@ function write(text, kind) {
   consoleView.scrollTop = consoleView.scrollHeight;
 }
 
-function showStatus(pairs) {
-  const status = $("status");
-  status.replaceChildren(...pairs.filter(([, v]) => v !== undefined && v !== null && v !== "").map(([label, value]) => {
+/** Label-value pairs (empty values left out) as the rows of a description list: the run's status, the sandbox's. */
+function showStatus(pairs, list = $("status")) {
+  list.replaceChildren(...pairs.filter(([, v]) => v !== undefined && v !== null && v !== "").map(([label, value]) => {
     const row = document.createElement("div");
+    row.dataset.label = label;
     const dt = document.createElement("dt");
     const dd = document.createElement("dd");
     dt.textContent = label;
@@ -59,17 +61,20 @@ async function loadRuntimes() {
     return;
   }
   if (!response.ok) return;
-  const select = $("runtime");
-  select.replaceChildren();
-  for (const runtime of await response.json()) {
-    const option = document.createElement("option");
-    option.value = runtime.id;
-    const packages = Object.keys(runtime.packages || {}).filter((p) => p !== "pytest");
-    option.textContent = `${runtime.id}${packages.length ? ` (${packages.join(", ")})` : ""}`;
-    option.selected = runtime.default;
-    option.dataset.default = String(runtime.default);
-    option.disabled = !runtime.available;
-    select.append(option);
+  const runtimes = await response.json();
+  // The script's picker and the notebook's: the same runtimes, each its own choice.
+  for (const select of document.querySelectorAll("select.runtime")) {
+    select.replaceChildren();
+    for (const runtime of runtimes) {
+      const option = document.createElement("option");
+      option.value = runtime.id;
+      const packages = Object.keys(runtime.packages || {}).filter((p) => p !== "pytest");
+      option.textContent = `${runtime.id}${packages.length ? ` (${packages.join(", ")})` : ""}`;
+      option.selected = runtime.default;
+      option.dataset.default = String(runtime.default);
+      option.disabled = !runtime.available;
+      select.append(option);
+    }
   }
 }
 
@@ -157,27 +162,32 @@ async function follow(session) {
   session.controller = new AbortController();
   try {
     const response = await fetch(`/result/${session.id}/events`, { headers: { ...headers(), Accept: "text/event-stream" }, signal: session.controller.signal });
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += value;
-      let end;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        let type = "message";
-        const data = [];
-        for (const line of block.split("\n")) {
-          if (line.startsWith("event:")) type = line.slice(6).trim();
-          else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
-        }
-        if (data.length) onEvent(session, type, JSON.parse(data.join("\n")));
-      }
-    }
+    await readEvents(response, (type, data) => onEvent(session, type, data));
   } catch (e) {
     if (e.name !== "AbortError") write(`The event stream broke: ${e.message}\n`, "note");
+  }
+}
+
+/** Reads a response's Server-Sent Events to their end, calling onEvent(type, data) with each event's JSON data. */
+async function readEvents(response, onEvent) {
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let type = "message";
+      const data = [];
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event:")) type = line.slice(6).trim();
+        else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+      }
+      if (data.length) onEvent(type, JSON.parse(data.join("\n")));
+    }
   }
 }
 
@@ -271,10 +281,23 @@ $("key").addEventListener("change", () => {
   loadRuntimes();
 });
 document.addEventListener("keydown", (event) => {
-  if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
+  if ((event.ctrlKey || event.metaKey) && event.key === "Enter" && !$("script").hidden) {
     event.preventDefault();
     run();
   }
 });
+
+/** The script and the notebook are two tabs of one page; #notebook in the address opens the notebook. */
+function showMode(mode) {
+  for (const tab of document.querySelectorAll("[role=tab]")) {
+    const selected = tab.getAttribute("aria-controls") === mode;
+    tab.setAttribute("aria-selected", String(selected));
+    $(tab.getAttribute("aria-controls")).hidden = !selected;
+  }
+  history.replaceState(null, "", mode === "notebook" ? "#notebook" : location.pathname + location.search);
+}
+$("mode-script").addEventListener("click", () => showMode("script"));
+$("mode-notebook").addEventListener("click", () => showMode("notebook"));
+if (location.hash === "#notebook") showMode("notebook");
 $("key").value = sessionStorage.getItem("executor-key") || "";
 loadRuntimes();

@@ -4,18 +4,23 @@ import { keymap } from "@codemirror/view";
 import { Prec } from "@codemirror/state";
 import { python } from "@codemirror/lang-python";
 
-/** An editor in `parent` holding `doc`; `onRun` is called on Ctrl+Enter (Cmd+Enter on a Mac). */
-export function create(parent, doc, onRun) {
-  const run = keymap.of([{ key: "Mod-Enter", run: () => { onRun(); return true; } }]);
+/**
+ * An editor in `parent` holding `doc`; `onRun` is called on Ctrl+Enter (Cmd+Enter on a Mac). `options.keys` binds more
+ * keys ahead of the editor's own (a notebook cell's Shift+Enter), `options.label` names the editor for assistive
+ * technology.
+ */
+export function create(parent, doc, onRun, options = {}) {
+  const bindings = [{ key: "Mod-Enter", run: () => { onRun(); return true; } }];
+  for (const [key, action] of Object.entries(options.keys || {})) bindings.push({ key, run: () => { action(); return true; } });
   const view = new EditorView({
     doc,
     parent,
     extensions: [
-      Prec.highest(run),
+      Prec.highest(keymap.of(bindings)),
       basicSetup,
       python(),
       EditorView.lineWrapping,
-      EditorView.contentAttributes.of({ "aria-label": "Python code" }),
+      EditorView.contentAttributes.of({ "aria-label": options.label || "Python code" }),
     ],
   });
   return {
