@@ -38,11 +38,15 @@
 # the child adds an empty b"n" frame if /sandbox/out is empty, which spares the launcher collecting files (a script
 # that forges it only loses its own files).
 import _socket  # the kernel's control channel (a Unix socket, to pass each call's stdin): the C module, free to import
+import ast  # the kernel's (stateful sandboxes'): imported before the fork, so a kernel starts without paying for them
 import atexit
+import base64
+import builtins
 import collections
 import ctypes
 import io
 import json
+import linecache
 import os
 import re
 import runpy
@@ -54,6 +58,8 @@ import sys
 import threading  # imported here, not at the script's exit: importing it there costs a millisecond
 import time
 import traceback
+import types
+import warnings
 
 WORK_DIR = "/sandbox"
 OUT_DIR = os.path.join(WORK_DIR, "out")
@@ -949,12 +955,6 @@ class Kernel:
     outputs, as messages, and the end of each call on the ordered pipe (fd 3)."""
 
     def __init__(self, stdout, stderr):
-        import ast  # the kernel's own imports: paid once when it starts, never per call
-        import base64
-        import builtins
-        import linecache
-        import types
-        import warnings
         self.ast, self.base64, self.linecache = ast, base64, linecache
         os.environ["MPLBACKEND"] = "Agg"  # figures render to PNG, without a display
         matplotlib = sys.modules.get("matplotlib")
@@ -1326,8 +1326,6 @@ class KernelSupervisor(Supervisor):
         # PID 1 reaps every orphan already; elsewhere (the launcher's tests) become the orphans' reaper too, so that what
         # a call leaves behind is killed and collected here.
         ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-        for module in ("ast", "base64", "linecache", "types", "warnings"):
-            __import__(module)  # what a kernel imports as it starts: paid here once, and every fresh kernel has them
         self.wake, acknowledge = self.child_watch()
         self.poller.register(self.wake, select.POLLIN)
         os.set_blocking(self.source.fd, False)

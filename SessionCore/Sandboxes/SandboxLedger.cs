@@ -14,6 +14,7 @@ public sealed partial class SandboxLedger(
     IHostDirectory hosts,
     SessionCompletions completions,
     SessionSignals signals,
+    SubmittedJobs submitted,
     SandboxTelemetry telemetry,
     ILogger<SandboxLedger> logger)
 {
@@ -60,6 +61,7 @@ public sealed partial class SandboxLedger(
         var (sandbox, ended) = await store.EndSandboxAsync(sandboxId, reason, cancellationToken);
         foreach (var command in ended)
         {
+            submitted.Forget(command.Id);
             completions.Completed(command.Id, command);
         }
         if (sandbox?.EndedReason == reason)

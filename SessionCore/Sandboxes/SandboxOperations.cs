@@ -31,6 +31,7 @@ public sealed partial class SandboxOperations(
     SandboxLedger ledger,
     SessionCompletions completions,
     SessionSignals signals,
+    SubmittedJobs submitted,
     RunnerHosts hosts,
     RuntimeDirectory runtimes,
     SandboxTelemetry telemetry,
@@ -262,6 +263,9 @@ public sealed partial class SandboxOperations(
             return (null, Problems.QueueFull(SessionSubmitter.RetryAfterSeconds));
         }
         _ = completions.Listen(commandId); // before the host can end it: the waiter then never misses its end
+        // The claim on this replica hands the host the job as built here, without reading its files back.
+        submitted.Add(RunRequests.For(commandId, created.Entrypoint, [.. files.Select(f => new RunFile(f.Path, f.Content))], created.Options,
+            created.TraceParent));
         signals.SandboxWorkArrived();
         return (commandId, null);
     }
