@@ -120,8 +120,18 @@ public sealed class SessionCommands(
             };
         }
         submitted.Forget(sessionId);
-        await sandboxes.CommandEndedAsync(stored, host, result, cancellationToken);
+        // A create's waiter must find its sandbox running: the row changes first. Any other command's waiter is woken
+        // first (its sandbox's activity is bookkeeping, off the caller's path).
+        var created = stored.Options.Sandbox?.Kind == SandboxCommandKinds.Create;
+        if (created)
+        {
+            await sandboxes.CommandEndedAsync(stored, host, result, cancellationToken);
+        }
         completions.Completed(sessionId, stored);
+        if (!created && stored.Options.Sandbox is not null)
+        {
+            await sandboxes.CommandEndedAsync(stored, host, result, cancellationToken);
+        }
         if (stored.Options.Sandbox is null)
         {
             telemetry.Ended(result.Status, result.WarmStart, result.DurationMs, host, stored.Owner);
