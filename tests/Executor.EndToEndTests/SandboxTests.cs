@@ -226,18 +226,19 @@ public sealed class SandboxTests(StackFixture stack)
     public async Task An_idle_sandbox_and_one_past_its_lifetime_end_by_themselves_and_their_containers_go()
     {
         var idle = (await stack.Gateway.CreateSandboxAsync(new { idle_timeout_seconds = 2, lifetime_seconds = 600 })).GetProperty("sandbox_id").GetString()!;
-        var brief = (await stack.Gateway.CreateSandboxAsync(new { idle_timeout_seconds = 5, lifetime_seconds = 5 })).GetProperty("sandbox_id").GetString()!;
+        var brief = (await stack.Gateway.CreateSandboxAsync(new { idle_timeout_seconds = 3, lifetime_seconds = 4 })).GetProperty("sandbox_id").GetString()!;
         var containers = new[] { await stack.SandboxContainerAsync(idle), await stack.SandboxContainerAsync(brief) };
-        for (var i = 0; i < 5; i++)
+        for (var i = 0; i < 3; i++)
         {
-            await stack.Gateway.CallAsync(brief, "1"); // busy, but not for longer than its lifetime
-            await Task.Delay(1000);
+            // Busy, so never idle for 3 s until its 4 s lifetime is over (the last call by about 2 s leaves it idle till 5 s).
+            await stack.Gateway.CallAsync(brief, "1");
+            await Task.Delay(900);
         }
 
         await ExecutorApi.WaitUntilAsync(async () => !await stack.ContainerExistsAsync(containers[0]) && !await stack.ContainerExistsAsync(containers[1]),
             "both sandboxes' containers are removed");
         Assert.Equal("it was idle for 2 s", (await stack.Gateway.GetFromJsonAsync<JsonElement>($"/sandboxes/{idle}")).GetProperty("ended_reason").GetString());
-        Assert.Equal("its lifetime of 5 s ended", (await stack.Gateway.GetFromJsonAsync<JsonElement>($"/sandboxes/{brief}")).GetProperty("ended_reason").GetString());
+        Assert.Equal("its lifetime of 4 s ended", (await stack.Gateway.GetFromJsonAsync<JsonElement>($"/sandboxes/{brief}")).GetProperty("ended_reason").GetString());
     }
 
     [Fact]
