@@ -120,15 +120,7 @@ public sealed class FakeRunnerHost : IAsyncDisposable
                     continue;
                 }
                 _receivedSeq = claim.Seq;
-                foreach (var job in claim.Jobs)
-                {
-                    _running[job.SessionId] = (job, DateTimeOffset.UtcNow);
-                    Claimed(job.SessionId).TrySetResult(job);
-                    if (Respond(job) is { } result)
-                    {
-                        await ReportAsync(job.SessionId, result, cancellationToken);
-                    }
-                }
+                await TakeAsync(claim.Jobs, Respond, cancellationToken);
             }
             catch (Exception e) when (e is HttpRequestException or System.Text.Json.JsonException && !cancellationToken.IsCancellationRequested)
             {
@@ -146,19 +138,25 @@ public sealed class FakeRunnerHost : IAsyncDisposable
                 var request = new ClaimRequest(_instance, Capacity: 4, WarmReady: 2, 0, [.. Runtimes.Select(r => r.Id)]);
                 using var response = await _session.PostAsJsonAsync(HostRoutes.SandboxClaimsOf(Name), request, ContractsJson.Options, cancellationToken);
                 var claim = await response.Content.ReadFromJsonAsync<ClaimResponse>(ContractsJson.Options, cancellationToken);
-                foreach (var job in claim?.Jobs ?? [])
-                {
-                    _running[job.SessionId] = (job, DateTimeOffset.UtcNow);
-                    Claimed(job.SessionId).TrySetResult(job);
-                    if (Command(job) is { } result)
-                    {
-                        await ReportAsync(job.SessionId, result, cancellationToken);
-                    }
-                }
+                await TakeAsync(claim?.Jobs ?? [], Command, cancellationToken);
             }
             catch (Exception e) when (e is HttpRequestException or System.Text.Json.JsonException && !cancellationToken.IsCancellationRequested)
             {
                 await Task.Delay(100, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Holds each claimed job as running and reports at once the result <paramref name="respond"/> gives, if any.</summary>
+    private async Task TakeAsync(IReadOnlyList<RunJob> jobs, Func<RunJob, RunResult?> respond, CancellationToken cancellationToken)
+    {
+        foreach (var job in jobs)
+        {
+            _running[job.SessionId] = (job, DateTimeOffset.UtcNow);
+            Claimed(job.SessionId).TrySetResult(job);
+            if (respond(job) is { } result)
+            {
+                await ReportAsync(job.SessionId, result, cancellationToken);
             }
         }
     }
