@@ -25,6 +25,7 @@ public static class SandboxCommandKinds
 /// <summary>
 /// A command to a stateful sandbox, carried by a <see cref="RunJob"/> whose session id is the command's id.
 /// </summary>
+/// <param name="Code">Run: the code. With <see cref="ResetContext"/> it may be empty (the reset alone).</param>
 /// <param name="Path">A file operation's path, relative to /sandbox ("" lists /sandbox).</param>
 /// <param name="IdleTimeoutSeconds">Create: the host ends the sandbox after this long without a command (a backstop: SessionService ends it first).</param>
 /// <param name="LifetimeSeconds">Create: the host ends the sandbox this long after it started (the same backstop).</param>
@@ -34,7 +35,17 @@ public sealed record SandboxCommand(
     string? Code = null,
     string? Path = null,
     int? IdleTimeoutSeconds = null,
-    int? LifetimeSeconds = null);
+    int? LifetimeSeconds = null)
+{
+    /// <summary>Run: the namespace the code runs in; null is the kernel's main one. Another is made the first time it is named.</summary>
+    public string? Context { get; init; }
+
+    /// <summary>Run: the context's namespace is emptied first (E2B's context restart).</summary>
+    public bool ResetContext { get; init; }
+
+    /// <summary>Run: environment variables set for this call only.</summary>
+    public IReadOnlyDictionary<string, string>? Env { get; init; }
+}
 
 /// <summary>Statuses of <see cref="SandboxOutcome.Status"/>: a call's, as the launcher's call record has them, and a file operation's.</summary>
 public static class SandboxStatus

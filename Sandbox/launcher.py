@@ -972,8 +972,9 @@ class Kernel:
             pass  # the code made it unusable (chmod 0): the kernel still starts, its calls see why
         main = types.ModuleType("__main__")
         sys.modules["__main__"] = main  # pickle and friends find the code's classes there
-        self.namespace = main.__dict__
-        self.namespace.update(__builtins__=builtins, display=self.display, In=[""], Out={})
+        self.namespace = self.main = main.__dict__
+        self.fill(self.main)
+        self.contexts = {}  # a context's id -> its namespace, made when a call first names it (E2B's code contexts)
         self.count = 0
         self.running = False
         self.shown_by = None
@@ -1003,7 +1004,42 @@ class Kernel:
                 continue
             except (EOFError, OSError, ValueError, KeyError):
                 os._exit(0)  # the launcher is gone
-            self.execute(call["code"], call["call"], stdin)
+            self.namespace = self.context(call.get("context"), call.get("reset"))
+            env = call.get("env")
+            saved = self.set_env(env) if env else None
+            try:
+                self.execute(call["code"], call["call"], stdin)
+            finally:
+                if saved is not None:
+                    self.set_env(saved)
+
+    def fill(self, namespace):
+        namespace.update(__builtins__=builtins, display=self.display, In=[""], Out={})
+        namespace.setdefault("__name__", "__main__")
+        return namespace
+
+    def context(self, name, reset):
+        """The namespace a call runs in: the main one (None), or a context's, empty when first named or reset."""
+        if name is None:
+            if reset:
+                self.main.clear()
+                self.fill(self.main)
+            return self.main
+        if reset or name not in self.contexts:
+            self.contexts[name] = self.fill({})
+        return self.contexts[name]
+
+    @staticmethod
+    def set_env(env):
+        """Sets the variables (None unsets one); returns what undoes it."""
+        saved = {}
+        for name, value in env.items():
+            saved[name] = os.environ.get(name)
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = str(value)
+        return saved
 
     def receive(self):
         data, ancillary, _, _ = self.control.recvmsg(4, _socket.CMSG_SPACE(4))
@@ -1020,6 +1056,10 @@ class Kernel:
         return message, stdin
 
     def execute(self, code, number, stdin):
+        if not code:  # a context's reset alone: nothing runs, nothing is counted
+            os.close(stdin)
+            self.message({"output_type": "_done", "call": number, "status": "ok", "execution_count": self.count})
+            return
         self.count += 1
         count = self.count
         os.dup2(stdin, 0)
@@ -1194,6 +1234,10 @@ class KernelCall:
         self.limit = int(request.get("output_limit_bytes", 1 << 20))
         self.interactive = bool(request.get("interactive"))
         self.stdin = str(request.get("stdin") or "").encode("utf-8", "surrogateescape")
+        context, env = request.get("context"), request.get("env")
+        self.context = str(context) if context is not None else None
+        self.reset = bool(request.get("reset_context"))
+        self.env = {str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else None
         self.input = bytearray()  # an interactive call's input that came before it started
         self.input_ended = False
         self.feed = None
@@ -1451,7 +1495,8 @@ class KernelSupervisor(Supervisor):
         call.oom_kills = oom_kills()
         self.numbered += 1
         call.number = self.numbered
-        message = json.dumps({"call": call.number, "code": call.code}).encode()
+        message = json.dumps({"call": call.number, "code": call.code, "context": call.context, "reset": call.reset,
+                              "env": call.env}).encode()
         try:
             waiting = self.kernel.send(struct.pack(">I", len(message)) + message, stdin)
         except OSError:  # the kernel closed its control socket: it is as good as dead

@@ -1,5 +1,6 @@
 using Executor.Session.Apis;
 using Executor.Session.Compat;
+using Executor.Session.Compat.E2b;
 using Executor.Session.Extensions;
 using Executor.Session.Live;
 using Executor.Session.Mcp;
@@ -17,6 +18,7 @@ var app = builder.Build();
 app.UseInternalErrorProblems();
 app.UseRepeatedContentTypeAsOne();
 app.UseStatusCodePages();
+app.UseE2bDataPlaneRouting();
 app.UseWebSockets();
 app.UseAccess();
 app.MapDefaultEndpoints();

@@ -66,18 +66,23 @@ build_offline() {
   case $runtime in
     python-3.11)
       # pytest too: POST /execute_pytest runs in it.
-      debootstrap_image "$image" python3,python3-pytest "" \
+      debootstrap_image "$image" python3,python3-pytest "$home_link" \
         --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' --change 'ENV LANG=C.UTF-8' --change 'CMD ["python3"]' ;;
     python-3.11-data)
       # matplotlib's font list, built once here: the launcher copies it into MPLCONFIGDIR (the root is read-only). No
       # documentation, and no C compiler (scipy's pythran pulls gcc in; nothing in a sandbox may compile): ~250 MB less.
       debootstrap_image "$image" python3,python3-numpy,python3-pandas,python3-scipy,python3-matplotlib,python3-pytest \
-        "MPLCONFIGDIR=/usr/share/executor/matplotlib MPLBACKEND=Agg python3 -c 'import matplotlib.pyplot' && chmod -R a+rX /usr/share/executor \
+        "$home_link && MPLCONFIGDIR=/usr/share/executor/matplotlib MPLBACKEND=Agg python3 -c 'import matplotlib.pyplot' && chmod -R a+rX /usr/share/executor \
           && rm -rf /usr/share/doc/* /usr/share/man/* /usr/share/info/* /usr/share/locale/* /usr/lib/gcc/x86_64-linux-gnu/*/cc1* \
              /usr/lib/gcc/x86_64-linux-gnu/*/lto1 /usr/lib/x86_64-linux-gnu/lib*san.so*" \
         --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' --change 'ENV LANG=C.UTF-8' --change 'CMD ["python3"]' ;;
   esac
 }
+
+# E2B's clients (and the code agents write for them) use /home/user, E2B's working directory: in every image it is
+# /sandbox, the sandbox's own working directory, under that name too.
+home_link='mkdir -p /home && ln -sfn /sandbox /home/user'
+home_check='import os; assert os.readlink("/home/user") == "/sandbox"'
 
 build_registry() {
   local image=$1 runtime=$2
@@ -108,10 +113,10 @@ ensure_image() {
 }
 
 ensure_images() {
-  ensure_image "$image" python-3.11 'import json, asyncio, sqlite3, unittest, ssl, uuid, pytest'
+  ensure_image "$image" python-3.11 "import json, asyncio, sqlite3, unittest, ssl, uuid, pytest; $home_check"
   [ -n "$data_image" ] || return 0
   ensure_image "$data_image" python-3.11-data \
-    'import json, asyncio, sqlite3, numpy, pandas, scipy, matplotlib, pytest; matplotlib.use("Agg"); import matplotlib.pyplot'
+    "import json, asyncio, sqlite3, numpy, pandas, scipy, matplotlib, pytest; matplotlib.use('Agg'); import matplotlib.pyplot; $home_check"
 }
 
 ensure_compose() {
@@ -178,11 +183,17 @@ ensure_browser() {
 ensure_test_clients() {
   local clients="$here/../tests/clients"
   command -v npm >/dev/null 2>&1 || die "npm (and Node 18+) is needed for the tests' JavaScript clients"
+  # JupyterLab's own server (Debian's), which a test points at Executor as its kernel gateway.
+  if ! command -v jupyter-server >/dev/null 2>&1; then
+    is_root && is_debian_like || die "Jupyter Server (python3-jupyter-server) is needed for the Jupyter gateway test"
+    say "installing Jupyter Server from the distribution"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-jupyter-server >/dev/null
+  fi
   if [ -f "$clients/node_modules/.package-lock.json" ] && [ "$clients/node_modules/.package-lock.json" -nt "$clients/package-lock.json" ]; then
     say "test clients present"
     return 0
   fi
-  say "installing the tests' JavaScript clients (piston-client, the MCP TypeScript SDK, puppeteer-core)"
+  say "installing the tests' JavaScript clients (piston-client, the MCP TypeScript SDK, puppeteer-core, E2B's SDKs, @jupyterlab/services)"
   (cd "$clients" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --silent >/dev/null)
 }
 

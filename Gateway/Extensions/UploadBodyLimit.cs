@@ -19,6 +19,7 @@ public sealed class UploadBodyLimit : IProxyConfigFilter
         ["execute-pytest"] = LimitDefaults.UploadBytes,
         ["hosts"] = HostRoutes.MaxResultBytes,
         ["sandbox"] = LimitDefaults.SandboxFileBytes,
+        ["e2b-sandbox"] = LimitDefaults.SandboxFileBytes + 64 * 1024, // a file in a multipart body, with its headers
     };
 
     public ValueTask<ClusterConfig> ConfigureClusterAsync(ClusterConfig cluster, CancellationToken cancel) => ValueTask.FromResult(cluster);

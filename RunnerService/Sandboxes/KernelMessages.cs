@@ -12,8 +12,18 @@ internal sealed record KernelHeader(string Mode, KernelFileBounds Files)
 /// <summary>The bounds of a sandbox's working directory as its file operations see them.</summary>
 public sealed record KernelFileBounds(long MaxFileBytes, long MaxTotalBytes, int MaxCount);
 
-/// <summary>A <c>q</c> frame: run the code in the kernel's namespace.</summary>
-internal sealed record KernelCallRequest(string Id, string Code, long TimeoutMs, long OutputLimitBytes, bool Interactive, string Stdin);
+/// <summary>A <c>q</c> frame: run the code in the kernel's namespace (or a context's; what is left out is the default).</summary>
+internal sealed record KernelCallRequest(string Id, string Code, long TimeoutMs, long OutputLimitBytes, bool Interactive, string Stdin)
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Context { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool ResetContext { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyDictionary<string, string>? Env { get; init; }
+}
 
 /// <summary>An <c>R</c> frame: a fresh kernel.</summary>
 internal sealed record KernelRestartRequest(string Id);

@@ -298,7 +298,10 @@ public sealed partial class LiveSandbox : IAsyncDisposable
         try
         {
             var call = new KernelCallRequest(job.SessionId, job.Sandbox!.Code ?? "", (long)timeout.TotalMilliseconds, _settings.OutputLimitBytes,
-                job.Interactive, job.Interactive ? "" : job.Stdin ?? "");
+                job.Interactive, job.Interactive ? "" : job.Stdin ?? "")
+            {
+                Context = job.Sandbox.Context, ResetContext = job.Sandbox.ResetContext, Env = job.Sandbox.Env,
+            };
             var payload = JsonSerializer.SerializeToUtf8Bytes(call, KernelJsonContext.Default.KernelCallRequest);
             await WriteAsync(LauncherFrames.Encode(LauncherFrames.Call, payload), _end.Token);
             if (job.Interactive)

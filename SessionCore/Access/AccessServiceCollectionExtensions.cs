@@ -26,6 +26,7 @@ public static partial class AccessServiceCollectionExtensions
         builder.Services.AddMemoryCache();
         builder.Services.AddSingleton<FailedAuthLimiter>();
         builder.Services.AddSingleton<QuotaGate>();
+        builder.Services.AddSingleton<CallerDirectory>();
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         builder.Services.AddAuthorizationBuilder()

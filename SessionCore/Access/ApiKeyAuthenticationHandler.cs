@@ -37,7 +37,7 @@ public sealed class ApiKeyAuthenticationHandler(
         if (auth.Value.OperatorKey is { Length: > 0 } operatorKey
             && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(operatorKey)))
         {
-            return Success(new Caller("operator", "operator (EXECUTOR_OPERATOR_KEY)", Roles.Operator, Quotas.None.Or(auth.Value.Defaults.ToQuotas())));
+            return Success(Caller.Operator(auth.Value.Defaults.ToQuotas()));
         }
         if (ApiKeys.Parse(key) is not var (id, secret)
             || await FindAsync(id) is not { RevokedAt: null } record
@@ -75,13 +75,24 @@ public sealed class ApiKeyAuthenticationHandler(
     /// </summary>
     public const string WebSocketKeyPrefix = "executor.key.";
 
-    /// <summary>The key a request presents, whichever of the three headers carries it (or, on a WebSocket upgrade, the subprotocol).</summary>
-    public static string? ReadKey(HttpRequest request)
+    /// <summary>Jupyter Server's API, whose clients may present the key as "?token=" (kernels, sessions, kernel specs).</summary>
+    public static readonly PathString JupyterApiPrefix = "/api";
+
+    /// <summary>
+    /// The key a request presents, whichever header carries it (or, on a WebSocket upgrade, the subprotocol; on
+    /// Jupyter's API, its token), in its own form or in the "e2b_&lt;hex&gt;" form E2B's SDKs insist on.
+    /// </summary>
+    public static string? ReadKey(HttpRequest request) => Presented(request) is { } key ? ApiKeys.FromE2bForm(key) : null;
+
+    private static string? Presented(HttpRequest request)
     {
         var authorization = request.Headers.Authorization.ToString();
-        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        foreach (var scheme in (string[])["Bearer ", "token "]) // "token": Jupyter's clients
         {
-            return authorization["Bearer ".Length..].Trim();
+            if (authorization.StartsWith(scheme, StringComparison.OrdinalIgnoreCase))
+            {
+                return authorization[scheme.Length..].Trim();
+            }
         }
         foreach (var header in (string[])["X-API-Key", "X-Auth-Token"])
         {
@@ -97,7 +108,9 @@ public sealed class ApiKeyAuthenticationHandler(
                 return protocol[WebSocketKeyPrefix.Length..];
             }
         }
-        return null;
+        // Jupyter's clients put the token in the query where they cannot set a header (the kernel's WebSocket); only
+        // Jupyter's API takes it there, so keys stay out of other URLs.
+        return request.Path.StartsWithSegments(JupyterApiPrefix) && request.Query["token"].ToString() is { Length: > 0 } token ? token : null;
     }
 
     private async Task<ApiKeyRecord?> FindAsync(string id) =>

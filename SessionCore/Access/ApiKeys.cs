@@ -15,7 +15,7 @@ public static class ApiKeys
     public static (string Id, string Key, string SecretHash) New()
     {
         var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
-        var secret = Base64Url(RandomNumberGenerator.GetBytes(32));
+        var secret = NewSecret();
         return (id, $"{Prefix}{id}_{secret}", Hash(secret));
     }
 
@@ -29,6 +29,35 @@ public static class ApiKeys
         var rest = key[Prefix.Length..];
         var separator = rest.IndexOf('_', StringComparison.Ordinal);
         return separator == 12 && rest.Length > 13 ? (rest[..12], rest[13..]) : null;
+    }
+
+    /// <summary>256 random bits, base64url: a key's secret, or a sandbox's own token.</summary>
+    public static string NewSecret() => Base64Url(RandomNumberGenerator.GetBytes(32));
+
+    private const string E2bPrefix = "e2b_";
+
+    /// <summary>
+    /// The key in the shape E2B's SDKs insist on ("e2b_" and lowercase hex: its UTF-8 bytes), so an E2B client can
+    /// present an Executor key; <see cref="FromE2bForm"/> reads it back.
+    /// </summary>
+    public static string ToE2bForm(string key) => E2bPrefix + Convert.ToHexStringLower(Encoding.UTF8.GetBytes(key));
+
+    /// <summary>The key an "e2b_&lt;hex&gt;" form stands for; the presented text itself when it is not that form.</summary>
+    public static string FromE2bForm(string presented)
+    {
+        if (!presented.StartsWith(E2bPrefix, StringComparison.Ordinal) || presented.Length > 2 * 128 + E2bPrefix.Length
+            || (presented.Length - E2bPrefix.Length) % 2 != 0)
+        {
+            return presented;
+        }
+        try
+        {
+            return Encoding.UTF8.GetString(Convert.FromHexString(presented.AsSpan(E2bPrefix.Length)));
+        }
+        catch (FormatException)
+        {
+            return presented;
+        }
     }
 
     public static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));

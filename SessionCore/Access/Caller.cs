@@ -9,7 +9,12 @@ public sealed record Caller(string Id, string Name, string Role, Quotas Quotas)
     public const string AnonymousId = "anonymous";
     private const string QuotasClaim = "executor:quotas";
 
+    public const string OperatorId = "operator";
+
     public bool IsOperator => Role == Roles.Operator;
+
+    /// <summary>The operator (EXECUTOR_OPERATOR_KEY): no quota but the server's defaults' ceilings.</summary>
+    public static Caller Operator(Quotas defaults) => new(OperatorId, "operator (EXECUTOR_OPERATOR_KEY)", Roles.Operator, Quotas.None.Or(defaults));
 
     /// <summary>Whether this caller may see the session (its own, or any for an operator).</summary>
     public bool Owns(string? owner) => IsOperator || owner == Id;

@@ -14,10 +14,39 @@ using Microsoft.Extensions.Options;
 namespace Executor.SessionCore.Sandboxes;
 
 /// <summary>What POST /sandboxes asks for (each null: the default, within the caller's ceilings).</summary>
-public sealed record SandboxRequest(string? Runtime, int? IdleTimeoutSeconds, int? LifetimeSeconds, int? MemoryMb);
+public sealed record SandboxRequest(string? Runtime, int? IdleTimeoutSeconds, int? LifetimeSeconds, int? MemoryMb)
+{
+    /// <summary>What the surface keeps about it for its clients (a JSON object; see <see cref="SandboxRecord.Attributes"/>).</summary>
+    public string? Attributes { get; init; }
+
+    /// <summary>
+    /// The sandbox gets its own token (returned once, by <see cref="SandboxOperations.CreateAsync"/>), which
+    /// <see cref="SandboxOperations.FindByAccessTokenAsync"/> accepts in place of its owner's key (E2B's data plane).
+    /// </summary>
+    public bool WithAccessToken { get; init; }
+
+    /// <summary>
+    /// The idle timeout may change later (<see cref="SandboxOperations.SetIdleTimeoutAsync"/>, E2B's setTimeout): the
+    /// host's own backstop then watches only the lifetime, since it cannot learn a new idle timeout.
+    /// </summary>
+    public bool IdleTimeoutAdjustable { get; init; }
+}
 
 /// <summary>A call: code to run in the sandbox's namespace.</summary>
-public sealed record CallRequest(string? Code, int? TimeoutSeconds, string? Stdin, bool Interactive);
+public sealed record CallRequest(string? Code, int? TimeoutSeconds, string? Stdin, bool Interactive)
+{
+    /// <summary>The namespace (null: the kernel's main one; another is made when first named). At most 64 characters.</summary>
+    public string? Context { get; init; }
+
+    /// <summary>The context's namespace is emptied before the code runs (the code may then be empty).</summary>
+    public bool ResetContext { get; init; }
+
+    /// <summary>Environment variables for this call only.</summary>
+    public IReadOnlyDictionary<string, string>? Env { get; init; }
+}
+
+/// <summary>A sandbox just created, and its own token when it was asked for one (shown this once; only its hash is kept).</summary>
+public sealed record CreatedSandbox(SandboxRecord Sandbox, string? AccessToken);
 
 /// <summary>
 /// Everything done to a stateful sandbox, the same for every surface (the REST API, MCP, the playground): create it,
@@ -38,6 +67,7 @@ public sealed partial class SandboxOperations(
     IOptions<SandboxServiceOptions> options,
     IOptions<SessionServiceOptions> sessionOptions,
     TimeProvider time,
+    CallerDirectory owners,
     ILoggerFactory loggers)
 {
     private const int ListLimit = 200;
@@ -50,6 +80,13 @@ public sealed partial class SandboxOperations(
 
     /// <summary>Creates a sandbox and waits until its host has it running (201), or says why not.</summary>
     public async Task<(SandboxRecord? Sandbox, ProblemDetails? Problem)> CreateAsync(Caller caller, SandboxRequest request, CancellationToken cancellationToken)
+    {
+        var (created, problem) = await CreateWithTokenAsync(caller, request, cancellationToken);
+        return (created?.Sandbox, problem);
+    }
+
+    /// <summary>Creates a sandbox as <see cref="CreateAsync"/> does, and hands back its own token when the request asks for one.</summary>
+    public async Task<(CreatedSandbox? Created, ProblemDetails? Problem)> CreateWithTokenAsync(Caller caller, SandboxRequest request, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         var maxLifetime = caller.Quotas.MaxSandboxLifetimeSeconds ?? 7 * 24 * 3600;
@@ -81,8 +118,9 @@ public sealed partial class SandboxOperations(
 
         var now = time.GetUtcNow();
         var id = "sbx_" + SessionIds.New();
+        var token = request.WithAccessToken ? ApiKeys.NewSecret() : null;
         var sandbox = new SandboxRecord(id, caller.Id, runtime, SandboxStates.Starting, null, null, now, now, now.AddSeconds(lifetime), idle, lifetime,
-            limited.MemoryMb ?? runtimeMemory, 0, null, null);
+            limited.MemoryMb ?? runtimeMemory, 0, null, null, request.Attributes, token is null ? null : ApiKeys.Hash(token));
         Activity.Current?.SetTag(SandboxTelemetry.SandboxId, id);
         if (await store.CreateSandboxAsync(sandbox, caller.Quotas.MaxSandboxes, cancellationToken) != SandboxAdmission.Created)
         {
@@ -91,7 +129,8 @@ public sealed partial class SandboxOperations(
         }
         telemetry.Created(caller.Id);
         Audit.SandboxCreated(loggers, caller, id, runtime);
-        var command = new SandboxCommand(id, SandboxCommandKinds.Create, IdleTimeoutSeconds: idle, LifetimeSeconds: lifetime);
+        var command = new SandboxCommand(id, SandboxCommandKinds.Create, IdleTimeoutSeconds: request.IdleTimeoutAdjustable ? null : idle,
+            LifetimeSeconds: lifetime);
         var create = await SubmitAsync(sandbox, command, limited with { Runtime = runtime }, [], caller, cancellationToken);
         if (create.Problem is not null)
         {
@@ -102,7 +141,7 @@ public sealed partial class SandboxOperations(
         var created = await store.FindSandboxAsync(id, cancellationToken);
         if (created?.State == SandboxStates.Running)
         {
-            return (created, null);
+            return (new CreatedSandbox(created, token), null);
         }
         var reason = ended?.Result is { } failed
             ? $"it could not be created: {failed.Detail ?? failed.Status}"
@@ -116,6 +155,39 @@ public sealed partial class SandboxOperations(
     public async Task<SandboxRecord?> FindOwnedAsync(string id, Caller caller, CancellationToken cancellationToken) =>
         id.Length <= 64 && await store.FindSandboxAsync(id, cancellationToken) is { } sandbox && caller.Owns(sandbox.Owner) ? sandbox : null;
 
+    /// <summary>
+    /// The sandbox and its owner as the caller, when <paramref name="token"/> is the sandbox's own token (compared in
+    /// constant time); null otherwise, and for a sandbox without a token or whose owner's key was revoked.
+    /// </summary>
+    public async Task<(SandboxRecord Sandbox, Caller Owner)?> FindByAccessTokenAsync(string id, string? token, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(token) || id.Length > 64 || await store.FindSandboxAsync(id, cancellationToken) is not { AccessTokenHash: { } hash } sandbox
+            || !ApiKeys.Matches(token, hash))
+        {
+            return null;
+        }
+        return await owners.FindAsync(sandbox.Owner, cancellationToken) is { } owner ? (sandbox, owner) : null;
+    }
+
+    /// <summary>Replaces what the surface keeps about the sandbox (a JSON object); false once it has ended.</summary>
+    public Task<bool> SetAttributesAsync(SandboxRecord sandbox, string? attributes, CancellationToken cancellationToken) =>
+        store.SetSandboxAttributesAsync(sandbox.Id, attributes, cancellationToken);
+
+    /// <summary>
+    /// A new idle timeout, counted from now, within the sandbox's lifetime (E2B's setTimeout); a problem when it is out
+    /// of range or the sandbox has ended.
+    /// </summary>
+    public async Task<ProblemDetails?> SetIdleTimeoutAsync(SandboxRecord sandbox, int seconds, CancellationToken cancellationToken)
+    {
+        if (seconds < 1 || seconds > sandbox.LifetimeSeconds)
+        {
+            return BadRequest("bad-sandbox-request", $"The timeout must be from 1 to the sandbox's lifetime ({sandbox.LifetimeSeconds} s); got {seconds}.");
+        }
+        return NotRunning(sandbox) ?? (await store.SetSandboxIdleTimeoutAsync(sandbox.Id, seconds, cancellationToken)
+            ? null
+            : NotRunning(await store.FindSandboxAsync(sandbox.Id, cancellationToken) ?? sandbox with { State = SandboxStates.Ended }));
+    }
+
     public Task<IReadOnlyList<SandboxRecord>> ListAsync(Caller caller, CancellationToken cancellationToken) =>
         store.ListSandboxesAsync(caller.IsOperator ? null : caller.Id, ListLimit, cancellationToken);
 
@@ -123,11 +195,15 @@ public sealed partial class SandboxOperations(
     public async Task<(string? CommandId, ProblemDetails? Problem)> CallAsync(
         SandboxRecord sandbox, CallRequest request, Caller caller, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrEmpty(request.Code))
+        if (string.IsNullOrEmpty(request.Code) && !request.ResetContext)
         {
             return (null, BadRequest("bad-call", "'code' is required."));
         }
-        if (Encoding.UTF8.GetByteCount(request.Code) > options.Value.MaxCodeBytes)
+        if (request.Context is { Length: 0 or > 64 })
+        {
+            return (null, BadRequest("bad-call", "A context's id has 1 to 64 characters."));
+        }
+        if (Encoding.UTF8.GetByteCount(request.Code ?? "") + (request.Env?.Sum(e => e.Key.Length + e.Value.Length) ?? 0) > options.Value.MaxCodeBytes)
         {
             return (null, Problems.Create(StatusCodes.Status413PayloadTooLarge, "code-too-large", "Code too large",
                 $"A call's code may have at most {options.Value.MaxCodeBytes} bytes."));
@@ -143,7 +219,11 @@ public sealed partial class SandboxOperations(
         {
             return (null, ceiling);
         }
-        return await SubmitAsync(sandbox, new SandboxCommand(sandbox.Id, SandboxCommandKinds.Run, Code: request.Code), limited, [], caller, cancellationToken);
+        var command = new SandboxCommand(sandbox.Id, SandboxCommandKinds.Run, Code: request.Code ?? "")
+        {
+            Context = request.Context, ResetContext = request.ResetContext, Env = request.Env is { Count: > 0 } env ? env : null,
+        };
+        return await SubmitAsync(sandbox, command, limited, [], caller, cancellationToken);
     }
 
     /// <summary>Interrupts the sandbox's running call (its KeyboardInterrupt; the namespace survives). False when none runs.</summary>

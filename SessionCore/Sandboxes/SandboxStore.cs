@@ -4,6 +4,8 @@ using Executor.SessionCore.Storage;
 namespace Executor.SessionCore.Sandboxes;
 
 /// <summary>A stateful sandbox as the store knows it: the truth every replica shares.</summary>
+/// <param name="Attributes">What a surface keeps about the sandbox for its clients (a JSON object: E2B's metadata and contexts, Jupyter's sessions); the core never reads it.</param>
+/// <param name="AccessTokenHash">The SHA-256 of the sandbox's own token (E2B's data plane presents it), or null: the sandbox has none.</param>
 public sealed record SandboxRecord(
     string Id,
     string? Owner,
@@ -19,7 +21,9 @@ public sealed record SandboxRecord(
     int? MemoryMb,
     int Executions,
     DateTimeOffset? EndedAt,
-    string? EndedReason)
+    string? EndedReason,
+    string? Attributes = null,
+    string? AccessTokenHash = null)
 {
     /// <summary>When it ends if nothing happens: idle timeout after the last activity, or its lifetime, whichever is first.</summary>
     public DateTimeOffset IdleUntil => LastActivityAt.AddSeconds(IdleTimeoutSeconds) < ExpiresAt ? LastActivityAt.AddSeconds(IdleTimeoutSeconds) : ExpiresAt;
@@ -56,6 +60,12 @@ public interface ISandboxStore
 
     /// <summary>A command reached it: its idle time starts again; <paramref name="executions"/> calls are added.</summary>
     Task TouchSandboxAsync(string id, int executions, CancellationToken cancellationToken);
+
+    /// <summary>Replaces the sandbox's surface attributes; false if it has ended.</summary>
+    Task<bool> SetSandboxAttributesAsync(string id, string? attributes, CancellationToken cancellationToken);
+
+    /// <summary>A new idle timeout, counted from now (its idle time starts again); false if it has ended.</summary>
+    Task<bool> SetSandboxIdleTimeoutAsync(string id, int idleTimeoutSeconds, CancellationToken cancellationToken);
 
     /// <summary>
     /// Ends the sandbox if it has not ended (the first reason stays) and its queued commands with it. Returns the

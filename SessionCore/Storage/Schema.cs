@@ -310,5 +310,16 @@ public static class Schema
                 ALTER TABLE sessions ADD COLUMN pin_host text;
                 CREATE INDEX sessions_sandbox ON sessions (sandbox_id, status);
                 """),
+        // The E2B and Jupyter surfaces keep what their clients expect a sandbox to remember (E2B's metadata and code
+        // contexts, Jupyter's sessions) and E2B's data plane authenticates with a sandbox's own token (its hash only).
+        new(12, "a sandbox's surface attributes and access token hash",
+            Sqlite: """
+                ALTER TABLE sandboxes ADD COLUMN attributes TEXT;
+                ALTER TABLE sandboxes ADD COLUMN access_token_hash TEXT;
+                """,
+            Postgres: """
+                ALTER TABLE sandboxes ADD COLUMN attributes text;
+                ALTER TABLE sandboxes ADD COLUMN access_token_hash text;
+                """),
     ];
 }

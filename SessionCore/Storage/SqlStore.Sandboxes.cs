@@ -9,7 +9,7 @@ public abstract partial class SqlStore : ISandboxStore
 {
     private const string SandboxColumns = """
         id, owner, runtime, state, host, container_id, created_at, last_activity_at, expires_at, idle_timeout_seconds,
-        lifetime_seconds, memory_mb, executions, ended_at, ended_reason
+        lifetime_seconds, memory_mb, executions, ended_at, ended_reason, attributes, access_token_hash
         """;
 
     private const string NotEnded = "state <> 'ended'";
@@ -23,14 +23,16 @@ public abstract partial class SqlStore : ISandboxStore
             await LockOwnerAsync(writing.Connection, transaction, sandbox.Owner, cancellationToken);
         }
         await using var insert = Command(writing.Connection, transaction, $"""
-            INSERT INTO sandboxes (id, owner, runtime, state, created_at, last_activity_at, expires_at, idle_timeout_seconds, lifetime_seconds, memory_mb)
-            SELECT @id, @owner, @runtime, @state, @created, @created, @expires, @idle, @lifetime, @memory
+            INSERT INTO sandboxes (id, owner, runtime, state, created_at, last_activity_at, expires_at, idle_timeout_seconds, lifetime_seconds, memory_mb,
+                attributes, access_token_hash)
+            SELECT @id, @owner, @runtime, @state, @created, @created, @expires, @idle, @lifetime, @memory, @attributes, @token
             WHERE @max IS NULL OR (SELECT COUNT(*) FROM sandboxes WHERE owner = @owner AND {NotEnded}) < @max
             """);
         insert.Add("@id", sandbox.Id).Add("@owner", sandbox.Owner).Add("@runtime", sandbox.Runtime).Add("@state", sandbox.State)
             .Add("@created", sandbox.CreatedAt).Add("@expires", sandbox.ExpiresAt).Add("@idle", sandbox.IdleTimeoutSeconds)
             .Add("@lifetime", sandbox.LifetimeSeconds).Add("@memory", sandbox.MemoryMb, System.Data.DbType.Int32)
-            .Add("@max", sandbox.Owner is null ? null : maxAlive, System.Data.DbType.Int32);
+            .Add("@max", sandbox.Owner is null ? null : maxAlive, System.Data.DbType.Int32)
+            .Add("@attributes", sandbox.Attributes).Add("@token", sandbox.AccessTokenHash);
         var admitted = await insert.ExecuteNonQueryAsync(cancellationToken) > 0;
         await transaction.CommitAsync(cancellationToken);
         return admitted ? SandboxAdmission.Created : SandboxAdmission.OwnerAlive;
@@ -74,6 +76,24 @@ public abstract partial class SqlStore : ISandboxStore
             $"UPDATE sandboxes SET last_activity_at = @now, executions = executions + @executions WHERE id = @id AND {NotEnded}");
         command.Add("@id", id).Add("@now", Time.GetUtcNow()).Add("@executions", executions);
         await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<bool> SetSandboxAttributesAsync(string id, string? attributes, CancellationToken cancellationToken)
+    {
+        await using var writing = await OpenWriteAsync(cancellationToken);
+        await using var command = Command(writing.Connection, null, $"UPDATE sandboxes SET attributes = @attributes WHERE id = @id AND {NotEnded}");
+        command.Add("@id", id).Add("@attributes", attributes);
+        return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
+    }
+
+    public async Task<bool> SetSandboxIdleTimeoutAsync(string id, int idleTimeoutSeconds, CancellationToken cancellationToken)
+    {
+        await using var writing = await OpenWriteAsync(cancellationToken);
+        await using var command = Command(writing.Connection, null, $"""
+            UPDATE sandboxes SET idle_timeout_seconds = @idle, last_activity_at = @now WHERE id = @id AND {NotEnded}
+            """);
+        command.Add("@id", id).Add("@idle", idleTimeoutSeconds).Add("@now", Time.GetUtcNow());
+        return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
     }
 
     public async Task<(SandboxRecord? Sandbox, IReadOnlyList<SessionRecord> Ended)> EndSandboxAsync(
@@ -223,7 +243,9 @@ public abstract partial class SqlStore : ISandboxStore
                 reader.IsDBNull(11) ? null : reader.GetInt32(11),
                 reader.GetInt32(12),
                 reader.IsDBNull(13) ? null : reader.GetFieldValue<DateTimeOffset>(13),
-                reader.IsDBNull(14) ? null : reader.GetString(14)));
+                reader.IsDBNull(14) ? null : reader.GetString(14),
+                reader.IsDBNull(15) ? null : reader.GetString(15),
+                reader.IsDBNull(16) ? null : reader.GetString(16)));
         }
         return sandboxes;
     }

@@ -102,13 +102,13 @@ class KernelSession:
             if frame[0] == kind:
                 return frames
 
-    def call(self, code, stdin="", interactive=False, timeout_ms=10000, output_limit_bytes=1 << 20, call_id="c", seconds=30):
-        self.call_async(code, stdin, interactive, timeout_ms, output_limit_bytes, call_id)
+    def call(self, code, stdin="", interactive=False, timeout_ms=10000, output_limit_bytes=1 << 20, call_id="c", seconds=30, **extra):
+        self.call_async(code, stdin, interactive, timeout_ms, output_limit_bytes, call_id, **extra)
         return Call(self.until("y", seconds))
 
-    def call_async(self, code, stdin="", interactive=False, timeout_ms=10000, output_limit_bytes=1 << 20, call_id="c"):
+    def call_async(self, code, stdin="", interactive=False, timeout_ms=10000, output_limit_bytes=1 << 20, call_id="c", **extra):
         request = {"id": call_id, "code": code, "timeout_ms": timeout_ms, "output_limit_bytes": output_limit_bytes,
-                   "interactive": interactive, "stdin": stdin}
+                   "interactive": interactive, "stdin": stdin, **extra}
         self.send(b"q", json.dumps(request).encode())
 
     def file(self, op, path, content=b"", request_id="f"):
@@ -228,6 +228,28 @@ class KernelTests(unittest.TestCase):
         second = self.kernel.call("print(x + 1, collections.Counter('aa')['a'], open('kept.txt').read())")
         self.assertEqual(("ok", "42 2 kept\n", 2), (second.status, second.stdout, second.record["execution_count"]))
         self.assertFalse(second.record["kernel_restarted"])
+
+    def test_contexts_are_namespaces_of_their_own_made_when_named_and_reset_alone(self):
+        self.kernel.call("x = 'main'")
+        self.assertEqual("error", self.kernel.call("x", context="ctx-a").status)  # a new context knows nothing of main's
+        self.kernel.call("x = 'a'", context="ctx-a")
+        self.assertEqual("'main'", self.kernel.call("x").result["data"]["text/plain"])
+        self.assertEqual("'a'", self.kernel.call("x", context="ctx-a").result["data"]["text/plain"])
+        reset = self.kernel.call("", context="ctx-a", reset_context=True)
+        self.assertEqual("ok", reset.status)
+        self.assertEqual("error", self.kernel.call("x", context="ctx-a").status)
+        self.assertEqual("'main'", self.kernel.call("x").result["data"]["text/plain"])
+        self.kernel.call("", reset_context=True)
+        self.assertEqual("NameError", self.kernel.call("x").error["ename"])
+        self.assertEqual("ok", self.kernel.call("import sys; assert __name__ == '__main__'").status)
+
+    def test_env_holds_for_its_call_only_and_reaches_a_shell_command(self):
+        call = self.kernel.call("import os, subprocess\nprint(os.environ['GREETING'])\n"
+                                "r = subprocess.run('echo $GREETING; id -u; echo err >&2; exit 3', shell=True)\nr.returncode",
+                                env={"GREETING": "hello"})
+        self.assertEqual(("ok", "hello\nhello\n65534\n", "err\n", "3"),
+                         (call.status, call.stdout, call.stderr, call.result["data"]["text/plain"]))
+        self.assertEqual("None", self.kernel.call("os.environ.get('GREETING')").result["data"]["text/plain"])
 
     def test_the_last_expression_is_the_result_with_its_count_and_underscore(self):
         self.kernel.call("x = 1")
