@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text;
 using Executor.Contracts;
 using Executor.SessionCore.Access;
@@ -20,7 +21,7 @@ public sealed record SandboxRequest(string? Runtime, int? IdleTimeoutSeconds, in
     public string? Attributes { get; init; }
 
     /// <summary>
-    /// The sandbox gets its own token (returned once, by <see cref="SandboxOperations.CreateAsync"/>), which
+    /// The sandbox gets its own token (<see cref="SandboxRecord.AccessToken"/>), which
     /// <see cref="SandboxOperations.FindByAccessTokenAsync"/> accepts in place of its owner's key (E2B's data plane).
     /// </summary>
     public bool WithAccessToken { get; init; }
@@ -45,8 +46,7 @@ public sealed record CallRequest(string? Code, int? TimeoutSeconds, string? Stdi
     public IReadOnlyDictionary<string, string>? Env { get; init; }
 }
 
-/// <summary>A sandbox just created, and its own token when it was asked for one (shown this once; only its hash is kept).</summary>
-public sealed record CreatedSandbox(SandboxRecord Sandbox, string? AccessToken);
+
 
 /// <summary>
 /// Everything done to a stateful sandbox, the same for every surface (the REST API, MCP, the playground): create it,
@@ -81,13 +81,6 @@ public sealed partial class SandboxOperations(
     /// <summary>Creates a sandbox and waits until its host has it running (201), or says why not.</summary>
     public async Task<(SandboxRecord? Sandbox, ProblemDetails? Problem)> CreateAsync(Caller caller, SandboxRequest request, CancellationToken cancellationToken)
     {
-        var (created, problem) = await CreateWithTokenAsync(caller, request, cancellationToken);
-        return (created?.Sandbox, problem);
-    }
-
-    /// <summary>Creates a sandbox as <see cref="CreateAsync"/> does, and hands back its own token when the request asks for one.</summary>
-    public async Task<(CreatedSandbox? Created, ProblemDetails? Problem)> CreateWithTokenAsync(Caller caller, SandboxRequest request, CancellationToken cancellationToken)
-    {
         var settings = options.Value;
         var maxLifetime = caller.Quotas.MaxSandboxLifetimeSeconds ?? 7 * 24 * 3600;
         var lifetime = request.LifetimeSeconds ?? Math.Min(settings.DefaultLifetimeSeconds, maxLifetime);
@@ -120,7 +113,7 @@ public sealed partial class SandboxOperations(
         var id = "sbx_" + SessionIds.New();
         var token = request.WithAccessToken ? ApiKeys.NewSecret() : null;
         var sandbox = new SandboxRecord(id, caller.Id, runtime, SandboxStates.Starting, null, null, now, now, now.AddSeconds(lifetime), idle, lifetime,
-            limited.MemoryMb ?? runtimeMemory, 0, null, null, request.Attributes, token is null ? null : ApiKeys.Hash(token));
+            limited.MemoryMb ?? runtimeMemory, 0, null, null, request.Attributes, token);
         Activity.Current?.SetTag(SandboxTelemetry.SandboxId, id);
         if (await store.CreateSandboxAsync(sandbox, caller.Quotas.MaxSandboxes, cancellationToken) != SandboxAdmission.Created)
         {
@@ -141,7 +134,7 @@ public sealed partial class SandboxOperations(
         var created = await store.FindSandboxAsync(id, cancellationToken);
         if (created?.State == SandboxStates.Running)
         {
-            return (new CreatedSandbox(created, token), null);
+            return (created, null);
         }
         var reason = ended?.Result is { } failed
             ? $"it could not be created: {failed.Detail ?? failed.Status}"
@@ -161,8 +154,8 @@ public sealed partial class SandboxOperations(
     /// </summary>
     public async Task<(SandboxRecord Sandbox, Caller Owner)?> FindByAccessTokenAsync(string id, string? token, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrEmpty(token) || id.Length > 64 || await store.FindSandboxAsync(id, cancellationToken) is not { AccessTokenHash: { } hash } sandbox
-            || !ApiKeys.Matches(token, hash))
+        if (string.IsNullOrEmpty(token) || id.Length > 64 || await store.FindSandboxAsync(id, cancellationToken) is not { AccessToken: { } own } sandbox
+            || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(token), Encoding.UTF8.GetBytes(own)))
         {
             return null;
         }

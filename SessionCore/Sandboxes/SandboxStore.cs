@@ -5,7 +5,7 @@ namespace Executor.SessionCore.Sandboxes;
 
 /// <summary>A stateful sandbox as the store knows it: the truth every replica shares.</summary>
 /// <param name="Attributes">What a surface keeps about the sandbox for its clients (a JSON object: E2B's metadata and contexts, Jupyter's sessions); the core never reads it.</param>
-/// <param name="AccessTokenHash">The SHA-256 of the sandbox's own token (E2B's data plane presents it), or null: the sandbox has none.</param>
+/// <param name="AccessToken">The sandbox's own token (E2B's data plane presents it; E2B's connect hands it out again), or null: it has none.</param>
 public sealed record SandboxRecord(
     string Id,
     string? Owner,
@@ -23,7 +23,7 @@ public sealed record SandboxRecord(
     DateTimeOffset? EndedAt,
     string? EndedReason,
     string? Attributes = null,
-    string? AccessTokenHash = null)
+    string? AccessToken = null)
 {
     /// <summary>When it ends if nothing happens: idle timeout after the last activity, or its lifetime, whichever is first.</summary>
     public DateTimeOffset IdleUntil => LastActivityAt.AddSeconds(IdleTimeoutSeconds) < ExpiresAt ? LastActivityAt.AddSeconds(IdleTimeoutSeconds) : ExpiresAt;

@@ -315,11 +315,11 @@ public static class Schema
         new(12, "a sandbox's surface attributes and access token hash",
             Sqlite: """
                 ALTER TABLE sandboxes ADD COLUMN attributes TEXT;
-                ALTER TABLE sandboxes ADD COLUMN access_token_hash TEXT;
+                ALTER TABLE sandboxes ADD COLUMN access_token TEXT;
                 """,
             Postgres: """
                 ALTER TABLE sandboxes ADD COLUMN attributes text;
-                ALTER TABLE sandboxes ADD COLUMN access_token_hash text;
+                ALTER TABLE sandboxes ADD COLUMN access_token text;
                 """),
     ];
 }

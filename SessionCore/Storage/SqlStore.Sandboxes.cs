@@ -9,7 +9,7 @@ public abstract partial class SqlStore : ISandboxStore
 {
     private const string SandboxColumns = """
         id, owner, runtime, state, host, container_id, created_at, last_activity_at, expires_at, idle_timeout_seconds,
-        lifetime_seconds, memory_mb, executions, ended_at, ended_reason, attributes, access_token_hash
+        lifetime_seconds, memory_mb, executions, ended_at, ended_reason, attributes, access_token
         """;
 
     private const string NotEnded = "state <> 'ended'";
@@ -24,7 +24,7 @@ public abstract partial class SqlStore : ISandboxStore
         }
         await using var insert = Command(writing.Connection, transaction, $"""
             INSERT INTO sandboxes (id, owner, runtime, state, created_at, last_activity_at, expires_at, idle_timeout_seconds, lifetime_seconds, memory_mb,
-                attributes, access_token_hash)
+                attributes, access_token)
             SELECT @id, @owner, @runtime, @state, @created, @created, @expires, @idle, @lifetime, @memory, @attributes, @token
             WHERE @max IS NULL OR (SELECT COUNT(*) FROM sandboxes WHERE owner = @owner AND {NotEnded}) < @max
             """);
@@ -32,7 +32,7 @@ public abstract partial class SqlStore : ISandboxStore
             .Add("@created", sandbox.CreatedAt).Add("@expires", sandbox.ExpiresAt).Add("@idle", sandbox.IdleTimeoutSeconds)
             .Add("@lifetime", sandbox.LifetimeSeconds).Add("@memory", sandbox.MemoryMb, System.Data.DbType.Int32)
             .Add("@max", sandbox.Owner is null ? null : maxAlive, System.Data.DbType.Int32)
-            .Add("@attributes", sandbox.Attributes).Add("@token", sandbox.AccessTokenHash);
+            .Add("@attributes", sandbox.Attributes).Add("@token", sandbox.AccessToken);
         var admitted = await insert.ExecuteNonQueryAsync(cancellationToken) > 0;
         await transaction.CommitAsync(cancellationToken);
         return admitted ? SandboxAdmission.Created : SandboxAdmission.OwnerAlive;
