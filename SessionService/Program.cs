@@ -1,6 +1,7 @@
 using Executor.Session.Apis;
 using Executor.Session.Compat;
 using Executor.Session.Compat.E2b;
+using Executor.Session.Compat.Jupyter;
 using Executor.Session.Extensions;
 using Executor.Session.Live;
 using Executor.Session.Mcp;
@@ -36,6 +37,7 @@ app.MapCallbacksApi();
 app.MapPrewarmApi();
 app.MapAdminApi();
 app.MapSandboxesApi();
+app.MapJupyterApi();
 app.MapHostsApi();
 
 app.Run();
