@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Net.Http.Json;
+using System.Text;
 using System.Text.Json;
 
 namespace Executor.EndToEndTests;
@@ -138,6 +140,40 @@ public sealed class JupyterTests(JupyterStackFixture stack)
         Assert.Equal(("ended", "deleted by its owner"), (sandbox.GetProperty("state").GetString(), sandbox.GetProperty("ended_reason").GetString()));
     }
 
+    [Fact]
+    public async Task Debian_jupyter_server_with_executor_as_its_gateway_runs_a_notebook_cell_on_an_executor_sandbox()
+    {
+        await using var server = await JupyterServer.StartAsync(stack.Gateway.BaseAddress!, stack.Key);
+        var output = LastLine(await NodeClients.RunAsync("jupyter-gateway", $$"""
+            import { KernelAPI, KernelManager, SessionManager, ServerConnection } from "@jupyterlab/services";
+            const serverSettings = ServerConnection.makeSettings({ baseUrl: process.argv[2], token: process.argv[3] });
+            const kernelManager = new KernelManager({ serverSettings });
+            const sessions = new SessionManager({ serverSettings, kernelManager });
+            {{RunCell}}
+            const session = await sessions.startNew({ path: "analysis.ipynb", name: "analysis.ipynb", type: "notebook", kernel: { name: "python3" } });
+            const kernel = session.kernel;
+            await kernel.info;
+            const first = await run(kernel, "y = 6 * 7\nprint('printed', y)");
+            const second = await run(kernel, "y + 1");
+            const onExecutor = (await KernelAPI.listRunning(ServerConnection.makeSettings({ baseUrl: process.argv[4], token: process.argv[5] }))).map(k => k.id);
+            await session.shutdown();
+            sessions.dispose();
+            kernelManager.dispose();
+            console.log(JSON.stringify({ kernelId: kernel.id, first, second, onExecutor }));
+            """, server.BaseAddress, server.Token, stack.Gateway.BaseAddress!.ToString(), stack.Key));
+
+        var first = output.GetProperty("first");
+        Assert.Equal("ok", first.GetProperty("reply").GetProperty("status").GetString());
+        Assert.Equal("printed 42\n", first.GetProperty("messages").EnumerateArray().Single(m => m.GetProperty("type").GetString() == "stream")
+            .GetProperty("content").GetProperty("text").GetString());
+        Assert.Equal("43", Result(output.GetProperty("second")));
+        var kernelId = output.GetProperty("kernelId").GetString();
+        Assert.Contains(kernelId, output.GetProperty("onExecutor").EnumerateArray().Select(k => k.GetString()));
+        using var client = stack.WithKey();
+        var sandbox = await client.GetFromJsonAsync<JsonElement>($"/sandboxes/sbx_{kernelId!.Replace("-", "", StringComparison.Ordinal)}");
+        Assert.Equal("ended", sandbox.GetProperty("state").GetString());
+    }
+
     /// <summary>The script's JSON: its last line (the client logs its own lines before it).</summary>
     private static JsonElement LastLine(string output) =>
         JsonDocument.Parse(output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1]).RootElement;
@@ -148,4 +184,100 @@ public sealed class JupyterTests(JupyterStackFixture stack)
     private static string? Result(JsonElement cell) =>
         cell.GetProperty("messages").EnumerateArray().Single(m => m.GetProperty("type").GetString() == "execute_result")
             .GetProperty("content").GetProperty("data").GetProperty("text/plain").GetString();
+}
+
+/// <summary>
+/// Debian's Jupyter Server (python3-jupyter-server 1.23) with Executor as its gateway, on a free loopback port with a
+/// token of its own; its configuration and runtime files in a directory of its own.
+/// </summary>
+public sealed class JupyterServer : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly string _directory;
+    private readonly StringBuilder _log = new();
+
+    private JupyterServer(Process process, string directory, string baseAddress, string token)
+    {
+        _process = process;
+        _directory = directory;
+        BaseAddress = baseAddress;
+        Token = token;
+    }
+
+    public string BaseAddress { get; }
+
+    public string Token { get; }
+
+    public static async Task<JupyterServer> StartAsync(Uri gateway, string key)
+    {
+        Assert.True(File.Exists("/usr/lib/python3/dist-packages/jupyter_server/__init__.py"),
+            "Debian's python3-jupyter-server is not installed (apt-get install python3-jupyter-server)");
+        var directory = Directory.CreateTempSubdirectory("executor-jupyter-server-").FullName;
+        var port = StackFixture.FreePort();
+        var token = Guid.NewGuid().ToString("N");
+        var start = new ProcessStartInfo("/usr/bin/python3",
+        [
+            "-m", "jupyter_server", "--no-browser", "--allow-root", // the tests may run as root
+            "--ServerApp.ip=127.0.0.1", $"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+            $"--ServerApp.token={token}", $"--ServerApp.root_dir={directory}",
+            $"--gateway-url={gateway.GetLeftPart(UriPartial.Authority)}", $"--GatewayClient.auth_token={key}",
+        ])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory,
+        };
+        foreach (var variable in (string[])["JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"])
+        {
+            start.Environment[variable] = Path.Combine(directory, ".jupyter");
+        }
+        var server = new JupyterServer(Process.Start(start)!, directory, $"http://127.0.0.1:{port}/", token);
+        server._process.OutputDataReceived += (_, e) => server.Collect(e.Data);
+        server._process.ErrorDataReceived += (_, e) => server.Collect(e.Data);
+        server._process.BeginOutputReadLine();
+        server._process.BeginErrorReadLine();
+        using var probe = new HttpClient();
+        await ExecutorApi.WaitUntilAsync(async () =>
+        {
+            Assert.False(server._process.HasExited, $"jupyter server ended: {server.Log}");
+            try
+            {
+                using var response = await probe.GetAsync($"{server.BaseAddress}api/status?token={token}");
+                return response.IsSuccessStatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, "Jupyter Server answers");
+        return server;
+    }
+
+    public string Log
+    {
+        get
+        {
+            lock (_log)
+            {
+                return _log.ToString();
+            }
+        }
+    }
+
+    private void Collect(string? line)
+    {
+        lock (_log)
+        {
+            _log.AppendLine(line);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
 }
