@@ -25,7 +25,7 @@ public static class JupyterApi
 
     public static IEndpointRouteBuilder MapJupyterApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api", () => TypedResults.Json(new JsonObject { ["version"] = "2.0.0" })).AllowAnonymous();
+        app.MapGet("/api", () => TypedResults.Json(new JsonObject { ["version"] = "2.0.0" })).AllowAnonymous().ExcludeFromDescription();
         var api = app.MapGroup("/api").WithTags(Tag).ExcludeFromDescription();
         api.MapGet("/kernelspecs", ListSpecsAsync);
         api.MapGet("/kernelspecs/{name}", GetSpecAsync);
