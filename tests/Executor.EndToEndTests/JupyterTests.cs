@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Xunit.Abstractions;
 
 namespace Executor.EndToEndTests;
 
@@ -43,7 +44,7 @@ public sealed class JupyterCollection : ICollectionFixture<JupyterStackFixture>
 /// Debian's Jupyter Server with Executor as its gateway (the legacy JSON frames), with a key as the token.
 /// </summary>
 [Collection(JupyterCollection.Name)]
-public sealed class JupyterTests(JupyterStackFixture stack)
+public sealed class JupyterTests(JupyterStackFixture stack, ITestOutputHelper log)
 {
     /// <summary>Runs a cell and collects what came on iopub (but status) and the reply.</summary>
     private const string RunCell = """
@@ -172,6 +173,17 @@ public sealed class JupyterTests(JupyterStackFixture stack)
         using var client = stack.WithKey();
         var sandbox = await client.GetFromJsonAsync<JsonElement>($"/sandboxes/sbx_{kernelId!.Replace("-", "", StringComparison.Ordinal)}");
         Assert.Equal("ended", sandbox.GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task The_benchmark_script_starts_kernels_and_times_their_first_cell()
+    {
+        var script = await File.ReadAllTextAsync(Path.Combine(NodeClients.Root, "bench-jupyter.mjs"));
+        var output = LastLine(await NodeClients.RunAsync("bench-jupyter", script, stack.Gateway.BaseAddress!.ToString(), stack.Key, "3"));
+
+        log.WriteLine(output.ToString());
+        Assert.Equal(("jupyter", 3), (output.GetProperty("surface").GetString(), output.GetProperty("n").GetInt32()));
+        Assert.True(output.GetProperty("total_ms").GetDouble() >= output.GetProperty("start_ms").GetDouble(), output.ToString());
     }
 
     /// <summary>The script's JSON: its last line (the client logs its own lines before it).</summary>
