@@ -33,7 +33,8 @@ public static partial class KernelChannels
 
     public static async Task<IResult> ConnectAsync(
         [FromRoute(Name = "kernel_id")] string kernelId, HttpContext context, SandboxOperations sandboxes, SessionCommands sessions, ISandboxStore sandboxStore,
-        ISessionStore store, IOutputLog log, SessionSignals signals, RuntimeDirectory runtimes, TimeProvider time, ILoggerFactory loggers)
+        ISessionStore store, IOutputLog log, SessionSignals signals, RuntimeDirectory runtimes, StreamGate gate, TimeProvider time,
+        ILoggerFactory loggers)
     {
         var caller = sessions.CallerOf(context);
         if (await sandboxes.FindOwnedAsync(JupyterKernels.SandboxId(kernelId), caller, context.RequestAborted) is not { State: SandboxStates.Running } sandbox)
@@ -44,6 +45,10 @@ public static partial class KernelChannels
         {
             return TypedResults.Problem(JupyterKernels.Problem(Problems.Create(StatusCodes.Status400BadRequest, "websocket-required",
                 "Not a WebSocket request", $"GET /api/kernels/{kernelId}/channels upgrades to a WebSocket.")));
+        }
+        if (gate.TryEnter(context) is { } tooMany) // a socket holds a task and the store's attention as a live stream does
+        {
+            return TypedResults.Problem(JupyterKernels.Problem(tooMany));
         }
         var v1 = context.WebSockets.WebSocketRequestedProtocols.Contains(KernelWire.V1Protocol);
         using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
