@@ -62,6 +62,16 @@ public class JupyterWireTests
         Assert.Equal(KernelMessage.Text(Message.Header, "session"), frame["header"]!["session"]!.GetValue<string>());
     }
 
+    [Fact]
+    public void Base64_and_non_ascii_text_cross_unescaped()
+    {
+        var message = Message with { Content = new JsonObject { ["data"] = "iVBO+w/=", ["text"] = "héllo <b>" }, Buffers = [] };
+
+        Assert.Contains("\"iVBO+w/=\"", KernelWire.EncodeLegacy(message), StringComparison.Ordinal);
+        Assert.Contains("héllo <b>", Encoding.UTF8.GetString(KernelWire.EncodeV1(message)), StringComparison.Ordinal);
+        Assert.Equal("héllo <b>", KernelWire.DecodeV1(KernelWire.EncodeV1(message))!.Content["text"]!.GetValue<string>());
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("AAAAAAAAAAA=")] // a count of 0

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -25,6 +26,12 @@ public static class KernelWire
 {
     public const string V1Protocol = "v1.kernel.websocket.jupyter.org";
 
+    /// <summary>
+    /// JSON as a WebSocket frame needs it, not as HTML would: the default encoder's escapes ('+' in every base64 PNG,
+    /// every non-ASCII character) only make frames longer.
+    /// </summary>
+    private static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>More offsets than this is not a message a client sends (five parts and a few buffers).</summary>
     private const int MaxOffsets = 1024;
 
@@ -37,10 +44,10 @@ public static class KernelWire
         byte[][] parts =
         [
             Encoding.UTF8.GetBytes(message.Channel),
-            JsonSerializer.SerializeToUtf8Bytes(message.Header),
-            JsonSerializer.SerializeToUtf8Bytes(message.ParentHeader),
-            JsonSerializer.SerializeToUtf8Bytes(message.Metadata),
-            JsonSerializer.SerializeToUtf8Bytes(message.Content),
+            JsonSerializer.SerializeToUtf8Bytes(message.Header, Json),
+            JsonSerializer.SerializeToUtf8Bytes(message.ParentHeader, Json),
+            JsonSerializer.SerializeToUtf8Bytes(message.Metadata, Json),
+            JsonSerializer.SerializeToUtf8Bytes(message.Content, Json),
             .. message.Buffers,
         ];
         var count = parts.Length + 1;
@@ -108,7 +115,7 @@ public static class KernelWire
         ["content"] = message.Content.DeepClone(),
         ["buffers"] = new JsonArray(),
         ["channel"] = message.Channel,
-    }.ToJsonString();
+    }.ToJsonString(Json);
 
     /// <summary>
     /// The message a legacy frame holds, or null: a text frame is the JSON object; a binary one (a client's message with
