@@ -41,6 +41,7 @@ public sealed partial class JupyterApiTests(KeyedServiceFixture service) : IClas
         var id = kernel.GetProperty("id").GetString()!;
 
         Assert.True(Guid.TryParseExact(id, "D", out _), id);
+        Assert.Equal($"/api/kernels/{id}", started.Headers.Location?.OriginalString);
         Assert.Equal(("python3", "idle", 0), (kernel.GetProperty("name").GetString(), kernel.GetProperty("execution_state").GetString(),
             kernel.GetProperty("connections").GetInt32()));
         Assert.Matches(JupyterTimestamp(), kernel.GetProperty("last_activity").GetString());

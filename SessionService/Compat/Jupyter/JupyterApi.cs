@@ -101,9 +101,12 @@ public static class JupyterApi
         var body = await ReadObjectAsync(context.Request, cancellationToken);
         var name = body?["name"] is JsonValue value && value.TryGetValue<string>(out var text) && text.Length > 0 ? text : JupyterKernels.DefaultKernelName;
         var (sandbox, problem) = await StartAsync(name, null, context, sandboxes, sessions, runtimes, cancellationToken);
-        return sandbox is null
-            ? Problem(context, problem!)
-            : TypedResults.Json(JupyterKernels.Model(sandbox, busy: false), statusCode: StatusCodes.Status201Created);
+        if (sandbox is null)
+        {
+            return Problem(context, problem!);
+        }
+        context.Response.Headers.Location = $"/api/kernels/{JupyterKernels.KernelId(sandbox.Id)}";
+        return TypedResults.Json(JupyterKernels.Model(sandbox, busy: false), statusCode: StatusCodes.Status201Created);
     }
 
     public static async Task<IResult> GetKernelAsync(
