@@ -202,23 +202,14 @@ public sealed class JupyterTests(JupyterStackFixture stack, ITestOutputHelper lo
 /// Debian's Jupyter Server (python3-jupyter-server 1.23) with Executor as its gateway, on a free loopback port with a
 /// token of its own; its configuration and runtime files in a directory of its own.
 /// </summary>
-public sealed class JupyterServer : IAsyncDisposable
+public sealed class JupyterServer(Process process, string directory, string baseAddress, string token) : IAsyncDisposable
 {
-    private readonly Process _process;
-    private readonly string _directory;
+    private readonly Process _process = process;
     private readonly StringBuilder _log = new();
 
-    private JupyterServer(Process process, string directory, string baseAddress, string token)
-    {
-        _process = process;
-        _directory = directory;
-        BaseAddress = baseAddress;
-        Token = token;
-    }
+    public string BaseAddress { get; } = baseAddress;
 
-    public string BaseAddress { get; }
-
-    public string Token { get; }
+    public string Token { get; } = token;
 
     public static async Task<JupyterServer> StartAsync(Uri gateway, string key)
     {
@@ -290,6 +281,6 @@ public sealed class JupyterServer : IAsyncDisposable
             await _process.WaitForExitAsync();
         }
         _process.Dispose();
-        Directory.Delete(_directory, recursive: true);
+        Directory.Delete(directory, recursive: true);
     }
 }
