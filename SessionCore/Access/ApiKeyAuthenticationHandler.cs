@@ -39,6 +39,12 @@ public sealed class ApiKeyAuthenticationHandler(
         {
             return Success(Caller.Operator(auth.Value.Defaults.ToQuotas()));
         }
+        if (ApiKeys.Parse(key) is null && !auth.Value.Required)
+        {
+            // The open mode needs no key, but some clients cannot go without one (E2B's SDKs refuse to start): what is
+            // not shaped as a key is no key, and the open mode's rules for a caller without one apply.
+            return AuthenticateResult.NoResult();
+        }
         if (ApiKeys.Parse(key) is not var (id, secret)
             || await FindAsync(id) is not { RevokedAt: null } record
             || !ApiKeys.Matches(secret, record.SecretHash))
