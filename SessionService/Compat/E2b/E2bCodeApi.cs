@@ -22,7 +22,8 @@ public static class E2bCodeApi
 
     public static IEndpointRouteBuilder MapE2bCodeApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup(E2bDataPlaneRouting.Prefix.Value!).WithTags(Tag).AllowAnonymous(); // the sandbox's own token, checked here
+        var api = app.MapGroup(E2bDataPlaneRouting.Prefix.Value!).WithTags(Tag).AllowAnonymous() // the sandbox's own token, checked here
+            .ExcludeFromDescription();
         api.MapPost("/execute", ExecuteAsync).WithName("E2bExecute")
             .WithSummary("E2B: runs code in the sandbox's kernel (or a context), streaming its output as newline-delimited JSON");
         api.MapPost("/contexts", CreateContextAsync).WithName("E2bCreateContext").WithSummary("E2B: a new code context (a namespace of its own)");

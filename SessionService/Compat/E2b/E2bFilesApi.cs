@@ -22,7 +22,8 @@ public static class E2bFilesApi
 
     public static IEndpointRouteBuilder MapE2bFilesApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup(E2bDataPlaneRouting.Prefix.Value!).WithTags(Tag).AllowAnonymous(); // the sandbox's own token, checked here
+        var api = app.MapGroup(E2bDataPlaneRouting.Prefix.Value!).WithTags(Tag).AllowAnonymous() // the sandbox's own token, checked here
+            .ExcludeFromDescription();
         api.MapGet("/files", ReadAsync).WithName("E2bReadFile").WithSummary("E2B: a file's bytes (?path=)");
         api.MapPost("/files", WriteAsync).WithName("E2bWriteFiles").WithSummary("E2B: writes files (multipart 'file' parts, or the raw body with ?path=)")
             .WithMetadata(new RequestSizeLimitAttribute(LimitDefaults.SandboxFileBytes + 64 * 1024))

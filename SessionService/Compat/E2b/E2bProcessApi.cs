@@ -25,7 +25,7 @@ public static class E2bProcessApi
 
     public static IEndpointRouteBuilder MapE2bProcessApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost(E2bDataPlaneRouting.Prefix.Value + "/process.Process/{method}", ProcessAsync).WithTags(Tag).AllowAnonymous()
+        app.MapPost(E2bDataPlaneRouting.Prefix.Value + "/process.Process/{method}", ProcessAsync).WithTags(Tag).AllowAnonymous().ExcludeFromDescription()
             .WithName("E2bProcess").WithSummary("E2B: runs a command (process.Process/Start, a Connect server stream)");
         return app;
     }

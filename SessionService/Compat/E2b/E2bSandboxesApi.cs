@@ -24,7 +24,7 @@ public static class E2bSandboxesApi
 
     public static IEndpointRouteBuilder MapE2bSandboxesApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/e2b").WithTags(Tag);
+        var api = app.MapGroup("/e2b").WithTags(Tag).ExcludeFromDescription(); // E2B documents its API; the SDKs are its clients
         api.MapPost("/v2/sandboxes", CreateAsync).WithName("E2bCreateSandbox").WithSummary("E2B: creates a sandbox from a template (a runtime)");
         api.MapPost("/sandboxes", CreateAsync).WithName("E2bCreateSandboxV1").WithSummary("E2B: creates a sandbox (the first API version)");
         api.MapGet("/v2/sandboxes", ListAsync).WithName("E2bListSandboxes").WithSummary("E2B: the caller's running sandboxes (?metadata=, x-next-token)");
