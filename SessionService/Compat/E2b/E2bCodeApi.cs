@@ -50,21 +50,13 @@ public static class E2bCodeApi
         {
             return E2bSandbox.Error(status, message!);
         }
-        JsonObject? body;
-        try
-        {
-            body = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: cancellationToken) as JsonObject;
-        }
-        catch (JsonException)
-        {
-            body = null;
-        }
-        if (body?["code"]?.GetValueKind() != JsonValueKind.String)
+        var body = await E2bSandbox.ReadObjectAsync(context, cancellationToken);
+        if (E2bSandbox.Text(body?["code"]) is not { } code)
         {
             return E2bSandbox.Error(StatusCodes.Status400BadRequest, "'code' is required.");
         }
-        var contextId = body["context_id"]?.GetValueKind() == JsonValueKind.String ? body["context_id"]!.GetValue<string>() : null;
-        var language = body["language"]?.GetValueKind() == JsonValueKind.String ? body["language"]!.GetValue<string>() : null;
+        var contextId = E2bSandbox.Text(body!["context_id"]);
+        var language = E2bSandbox.Text(body["language"]);
         if (contextId is not null && language is not null)
         {
             return E2bSandbox.Error(StatusCodes.Status400BadRequest, "Only one of context_id or language can be provided");
@@ -83,7 +75,7 @@ public static class E2bCodeApi
             callEnv = env.Where(p => p.Value?.GetValueKind() == JsonValueKind.String).ToDictionary(p => p.Key, p => p.Value!.GetValue<string>());
         }
         var (callId, problem) = await sandboxes.CallAsync(sandbox,
-            new CallRequest(body["code"]!.GetValue<string>(), E2bSandbox.CallTimeout(owner!, owner!.Quotas.MaxTimeoutSeconds), null, false)
+            new CallRequest(code, E2bSandbox.CallTimeout(owner!, owner!.Quotas.MaxTimeoutSeconds), null, false)
             {
                 Context = contextId, Env = E2bSandbox.Env(sandbox, callEnv),
             }, owner, cancellationToken);
@@ -167,21 +159,13 @@ public static class E2bCodeApi
         {
             return E2bSandbox.Error(status, message!);
         }
-        JsonObject body;
-        try
-        {
-            body = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: cancellationToken) as JsonObject ?? [];
-        }
-        catch (JsonException)
-        {
-            body = [];
-        }
-        var language = body["language"]?.GetValueKind() == JsonValueKind.String ? body["language"]!.GetValue<string>() : null;
+        var body = await E2bSandbox.ReadObjectAsync(context, cancellationToken) ?? [];
+        var language = E2bSandbox.Text(body["language"]);
         if (LanguageRefusal(language) is { } refused)
         {
             return E2bSandbox.Error(StatusCodes.Status400BadRequest, refused);
         }
-        var cwd = body["cwd"]?.GetValueKind() == JsonValueKind.String ? body["cwd"]!.GetValue<string>() : null;
+        var cwd = E2bSandbox.Text(body["cwd"]);
         if (cwd is not null && E2bFormat.ToSandboxPath(cwd) is not "")
         {
             return E2bSandbox.Error(StatusCodes.Status400BadRequest,

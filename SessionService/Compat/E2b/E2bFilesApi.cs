@@ -116,16 +116,11 @@ public static class E2bFilesApi
         {
             return Connect("permission_denied", user);
         }
-        JsonObject request;
-        try
-        {
-            request = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: cancellationToken) as JsonObject ?? [];
-        }
-        catch (JsonException)
+        if (await E2bSandbox.ReadObjectAsync(context, cancellationToken) is not { } request)
         {
             return Connect("invalid_argument", "The request is not a JSON object.");
         }
-        var path = request["path"]?.GetValueKind() == JsonValueKind.String ? request["path"]!.GetValue<string>() : null;
+        var path = E2bSandbox.Text(request["path"]);
         return method switch
         {
             "Stat" => await StatAsync(sandbox, owner!, path, sandboxes, cancellationToken),
@@ -133,7 +128,7 @@ public static class E2bFilesApi
                 sandboxes, cancellationToken),
             "MakeDir" => await MakeDirAsync(sandbox, owner!, path, sandboxes, cancellationToken),
             "Remove" => await RemoveAsync(sandbox, owner!, path, sandboxes, cancellationToken),
-            "Move" => await MoveAsync(sandbox, owner!, request["source"]?.GetValue<string>(), request["destination"]?.GetValue<string>(), sandboxes,
+            "Move" => await MoveAsync(sandbox, owner!, E2bSandbox.Text(request["source"]), E2bSandbox.Text(request["destination"]), sandboxes,
                 cancellationToken),
             _ => Connect("unimplemented", $"Executor does not support filesystem.Filesystem/{method} (watching directories is not supported)."),
         };

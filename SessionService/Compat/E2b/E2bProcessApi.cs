@@ -81,7 +81,7 @@ public static class E2bProcessApi
         {
             return E2bFilesApi.Connect("unimplemented", "Executor's commands take no stdin.");
         }
-        var cwd = process["cwd"]?.GetValueKind() == JsonValueKind.String ? process["cwd"]!.GetValue<string>() : E2bFormat.Home;
+        var cwd = E2bSandbox.Text(process["cwd"]) ?? E2bFormat.Home;
         var arguments = new JsonObject
         {
             ["cmd"] = process["cmd"]!.GetValue<string>(),

@@ -67,7 +67,7 @@ public static class E2bSandboxesApi
 
     public static async Task<IResult> CreateAsync(HttpContext context, SandboxOperations sandboxes, SessionCommands sessions, CancellationToken cancellationToken)
     {
-        if (await ReadObjectAsync(context, cancellationToken) is not { } body)
+        if (await E2bSandbox.ReadObjectAsync(context, cancellationToken) is not { } body)
         {
             return Error(StatusCodes.Status400BadRequest, "The request body must be a JSON object with 'templateID'.");
         }
@@ -75,7 +75,7 @@ public static class E2bSandboxesApi
         {
             return Error(StatusCodes.Status400BadRequest, refused);
         }
-        var template = body["templateID"]?.GetValueKind() == JsonValueKind.String ? body["templateID"]!.GetValue<string>() : "base";
+        var template = E2bSandbox.Text(body["templateID"]) ?? "base";
         var runtime = DefaultTemplates.Contains(template) ? null : template;
         int? timeout = body["timeout"]?.GetValueKind() == JsonValueKind.Number ? body["timeout"]!.GetValue<int>() : null;
         var metadata = Strings(body["metadata"]);
@@ -198,7 +198,7 @@ public static class E2bSandboxesApi
         {
             return NotFound(sandboxID);
         }
-        var body = await ReadObjectAsync(context, cancellationToken) ?? [];
+        var body = await E2bSandbox.ReadObjectAsync(context, cancellationToken) ?? [];
         if (body["timeout"]?.GetValueKind() == JsonValueKind.Number && await sandboxes.SetIdleTimeoutAsync(sandbox, body["timeout"]!.GetValue<int>(), cancellationToken) is { } problem)
         {
             return Problem(context, problem);
@@ -213,7 +213,7 @@ public static class E2bSandboxesApi
         {
             return NotFound(sandboxID);
         }
-        if ((await ReadObjectAsync(context, cancellationToken))?["timeout"] is not { } timeout || timeout.GetValueKind() != JsonValueKind.Number)
+        if ((await E2bSandbox.ReadObjectAsync(context, cancellationToken))?["timeout"] is not { } timeout || timeout.GetValueKind() != JsonValueKind.Number)
         {
             return Error(StatusCodes.Status400BadRequest, "'timeout' (seconds) is required.");
         }
@@ -229,7 +229,7 @@ public static class E2bSandboxesApi
         {
             return NotFound(sandboxID);
         }
-        var duration = (await ReadObjectAsync(context, cancellationToken))?["duration"] is { } d && d.GetValueKind() == JsonValueKind.Number
+        var duration = (await E2bSandbox.ReadObjectAsync(context, cancellationToken))?["duration"] is { } d && d.GetValueKind() == JsonValueKind.Number
             ? d.GetValue<int>()
             : sandbox.IdleTimeoutSeconds;
         return await sandboxes.SetIdleTimeoutAsync(sandbox, duration, cancellationToken) is { } problem ? Problem(context, problem) : TypedResults.NoContent();
@@ -281,18 +281,6 @@ public static class E2bSandboxesApi
             return null;
         }
         return map.ToDictionary(p => p.Key, p => p.Value!.GetValue<string>(), StringComparer.Ordinal);
-    }
-
-    private static async Task<JsonObject?> ReadObjectAsync(HttpContext context, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await JsonNode.ParseAsync(context.Request.Body, cancellationToken: cancellationToken) as JsonObject;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
     }
 
     /// <summary>E2B's 404: the body's code is what makes the SDK's kill return false.</summary>
