@@ -36,6 +36,7 @@ app.MapCallbacksApi();
 app.MapPrewarmApi();
 app.MapAdminApi();
 app.MapSandboxesApi();
+app.MapE2bApi();
 app.MapHostsApi();
 
 app.Run();
