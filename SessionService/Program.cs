@@ -37,6 +37,7 @@ app.MapCallbacksApi();
 app.MapPrewarmApi();
 app.MapAdminApi();
 app.MapSandboxesApi();
+app.MapE2bApi();
 app.MapJupyterApi();
 app.MapHostsApi();
 

@@ -6,11 +6,12 @@
 #   bench/run.sh --live     the first byte of output to a live client (SSE, WebSocket), embedded and postgres
 #   bench/run.sh --runtimes import numpy, pandas, matplotlib: Executor's warm data runtime vs docker run vs host python3
 #   bench/run.sh --sandboxes stateful sandboxes: create to first result, a call vs host python3, pandas, idle memory
+#   bench/run.sh --clients  E2B's SDK and @jupyterlab/services vs the native API: a sandbox created, then 1 + 1
 #   bench/run.sh --load     overload: 1,000 submissions at concurrency 50; every one refused or ended, none lost
 #   bench/run.sh --load --postgres   the same in the distributed mode's store (PostgreSQL)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-eng/prerequisites.sh --runsc --postgres
+eng/prerequisites.sh --runsc --postgres $([[ " $* " == *" --clients "* ]] && echo --test-clients)
 # The data runtime's baseline: the host's own interpreter with Debian's same packages.
 if ! /usr/bin/python3 -c 'import numpy, pandas, matplotlib' 2>/dev/null; then
   [ "$(id -u)" = 0 ] || { echo "error: install python3-numpy, python3-pandas and python3-matplotlib on the host first" >&2; exit 1; }

@@ -183,8 +183,8 @@ ensure_browser() {
 ensure_test_clients() {
   local clients="$here/../tests/clients"
   command -v npm >/dev/null 2>&1 || die "npm (and Node 18+) is needed for the tests' JavaScript clients"
-  # JupyterLab's own server (Debian's), which a test points at Executor as its kernel gateway.
-  if ! command -v jupyter-server >/dev/null 2>&1; then
+  # JupyterLab's own server (Debian's: /usr/bin/python3 -m jupyter_server), which a test points at Executor as its kernel gateway.
+  if ! /usr/bin/python3 -c "import jupyter_server" >/dev/null 2>&1; then
     is_root && is_debian_like || die "Jupyter Server (python3-jupyter-server) is needed for the Jupyter gateway test"
     say "installing Jupyter Server from the distribution"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-jupyter-server >/dev/null

@@ -39,6 +39,10 @@ public sealed class ApiKeyAuthenticationHandler(
         {
             return Success(Caller.Operator(auth.Value.Defaults.ToQuotas()));
         }
+        if (!PresentsKey(Request, auth.Value))
+        {
+            return AuthenticateResult.NoResult(); // the open mode's rules for a caller without a key apply
+        }
         if (ApiKeys.Parse(key) is not var (id, secret)
             || await FindAsync(id) is not { RevokedAt: null } record
             || !ApiKeys.Matches(secret, record.SecretHash))
@@ -77,6 +81,14 @@ public sealed class ApiKeyAuthenticationHandler(
 
     /// <summary>Jupyter Server's API, whose clients may present the key as "?token=" (kernels, sessions, kernel specs).</summary>
     public static readonly PathString JupyterApiPrefix = "/api";
+
+    /// <summary>
+    /// Whether the request presents something the mode takes as a key: anything in the required mode; in the open mode
+    /// only what is shaped as a key (or is the operator key), since some clients must send a key even where none is
+    /// needed (E2B's SDKs refuse to start without one).
+    /// </summary>
+    public static bool PresentsKey(HttpRequest request, AuthOptions options) => ReadKey(request) is { } key
+        && (options.Required || ApiKeys.Parse(key) is not null || key == options.OperatorKey);
 
     /// <summary>
     /// The key a request presents, whichever header carries it (or, on a WebSocket upgrade, the subprotocol; on

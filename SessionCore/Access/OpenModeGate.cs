@@ -22,7 +22,7 @@ public static class OpenModeGate
     /// <summary>Whether an anonymous request is let in (open mode, no key, from loopback, and <see cref="Refusal"/> has nothing to say).</summary>
     public static bool Admits(HttpContext context, AuthOptions options) =>
         !options.Required
-        && ApiKeyAuthenticationHandler.ReadKey(context.Request) is null
+        && !ApiKeyAuthenticationHandler.PresentsKey(context.Request, options)
         && context.Connection.RemoteIpAddress is { } address && IPAddress.IsLoopback(address)
         && Refusal(context) is null;
 
@@ -57,7 +57,7 @@ public static class OpenModeGate
         var options = context.RequestServices.GetRequiredService<IOptions<AuthOptions>>().Value;
         if (!options.Required
             && context.User.Identity?.IsAuthenticated != true
-            && ApiKeyAuthenticationHandler.ReadKey(context.Request) is null
+            && !ApiKeyAuthenticationHandler.PresentsKey(context.Request, options)
             && context.GetEndpoint() is { } endpoint && endpoint.Metadata.GetMetadata<IAllowAnonymous>() is null
             && Refusal(context) is { } problem)
         {

@@ -123,4 +123,7 @@ public sealed record CreatedKey(
             info.MaxTimeoutSeconds, info.MaxMemoryMb, info.MaxStoredMb, info.MaxSandboxes, info.MaxSandboxLifetimeSeconds)
     {
     }
+
+    /// <summary>The same key in the shape E2B's SDKs insist on (E2B_API_KEY): accepted wherever the key is.</summary>
+    public string E2bKey => ApiKeys.ToE2bForm(Key);
 }

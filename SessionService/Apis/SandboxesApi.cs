@@ -117,7 +117,8 @@ public static class SandboxesApi
         }
         body ??= new CallBody(null, null, null, null);
         var (callId, problem) = await sandboxes.CallAsync(sandbox,
-            new CallRequest(body.Code, body.TimeoutSeconds, body.Stdin, body.Interactive ?? false), caller, cancellationToken);
+            new CallRequest(body.Code, body.TimeoutSeconds, body.Stdin, body.Interactive ?? false) { Context = body.Context, Env = body.Env },
+            caller, cancellationToken);
         if (problem is not null)
         {
             return Problem(context, problem);
@@ -336,7 +337,14 @@ public sealed record CallBody(
     [property: Description("Python code, run in the sandbox's namespace.")] string? Code,
     [property: Description("Seconds before the call is interrupted (default 30).")] int? TimeoutSeconds,
     [property: Description("The call's whole stdin (input() reads it).")] string? Stdin,
-    [property: Description("Input arrives live through GET /result/{call_id}/attach; the answer is 202 with the call_id.")] bool? Interactive);
+    [property: Description("Input arrives live through GET /result/{call_id}/attach; the answer is 202 with the call_id.")] bool? Interactive)
+{
+    [Description("A namespace of its own in the same sandbox (made empty the first time it is named); omitted: the main one.")]
+    public string? Context { get; init; }
+
+    [Description("Environment variables for this call only.")]
+    public IReadOnlyDictionary<string, string>? Env { get; init; }
+}
 
 /// <summary>A sandbox as its owner sees it.</summary>
 public sealed record SandboxView(

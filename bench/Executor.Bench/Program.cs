@@ -4,7 +4,7 @@ using Docker.DotNet;
 using Executor.Bench;
 
 // One command, one machine, one run: every figure below is measured side by side.
-//   dotnet run -c Release --project bench/Executor.Bench [-- --quick | --latency | --live | --runtimes | --sandboxes | --load [--postgres]]
+//   dotnet run -c Release --project bench/Executor.Bench [-- --quick | --latency | --live | --runtimes | --sandboxes | --clients | --load [--postgres]]
 var postgresMode = args.Contains("--postgres");
 if (args.Contains("--load"))
 {
@@ -32,6 +32,28 @@ if (args.Contains("--live"))
 if (args.Contains("--runtimes"))
 {
     await MeasureDataRuntimeAsync(args.Contains("--quick") ? 8 : 20);
+    return;
+}
+
+if (args.Contains("--clients"))
+{
+    // E2B's SDK and @jupyterlab/services against the native API: create, then the result of 1 + 1.
+    var runs = args.Contains("--quick") ? 15 : 40;
+    IReadOnlyList<(string Surface, Stats Create, Stats Total)> surfaces;
+    await using (var stack = await Stack.StartAsync(warmPool: true, poolSize: 2))
+    {
+        surfaces = await Clients.MeasureAsync(stack, runs);
+    }
+    var c = CultureInfo.InvariantCulture;
+    var native = surfaces[0];
+    Console.WriteLine();
+    Console.WriteLine("| Surface: a sandbox created, then the result of 1 + 1 | create, median ms | to the result, median ms | p95 ms | min ms | runs | added to the native API, median ms |");
+    Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
+    foreach (var (surface, create, total) in surfaces)
+    {
+        Console.WriteLine($"| {surface} | {create.Median.ToString("0.0", c)} | {total.Median.ToString("0.0", c)} | {total.P95.ToString("0.0", c)} | "
+            + $"{total.Min.ToString("0.0", c)} | {total.Count} | {(total.Median - native.Total.Median).ToString("+0.0;-0.0", c)} |");
+    }
     return;
 }
 

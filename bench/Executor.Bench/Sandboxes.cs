@@ -201,7 +201,7 @@ public static class Sandboxes
         return ((double)(memory.Usage ?? 0) - cache) / 1024 / 1024;
     }
 
-    private static async Task<string> CreateAsync(HttpClient gateway, string? runtime) =>
+    internal static async Task<string> CreateAsync(HttpClient gateway, string? runtime) =>
         (await CreateViewAsync(gateway, runtime)).GetProperty("sandbox_id").GetString()!;
 
     private static async Task<JsonElement> CreateViewAsync(HttpClient gateway, string? runtime)
@@ -215,7 +215,7 @@ public static class Sandboxes
         return view;
     }
 
-    private static async Task<JsonElement> RunAsync(HttpClient gateway, string id, string code)
+    internal static async Task<JsonElement> RunAsync(HttpClient gateway, string id, string code)
     {
         using var response = await gateway.PostAsJsonAsync($"/sandboxes/{id}/run", new { code });
         var result = await response.Content.ReadFromJsonAsync<JsonElement>();
@@ -226,7 +226,7 @@ public static class Sandboxes
         return result;
     }
 
-    private static async Task DeleteAsync(HttpClient gateway, string id)
+    internal static async Task DeleteAsync(HttpClient gateway, string id)
     {
         using var response = await gateway.DeleteAsync($"/sandboxes/{id}");
         if (response.StatusCode is not (HttpStatusCode.NoContent or HttpStatusCode.NotFound))

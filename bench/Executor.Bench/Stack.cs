@@ -19,7 +19,7 @@ public sealed class Stack : IAsyncDisposable
     private static readonly string[] Services = ["Gateway", "SessionService", "RunnerService", "PrewarmService"];
 
     /// <summary>The bench resizes pools, an operator's right; its callers are anonymous (the open mode, from loopback).</summary>
-    private static readonly string OperatorKey = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+    public static readonly string OperatorKey = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
 
     private static readonly (string Quota, string Value)[] AnonymousQuotas =
         [("MaxConcurrentRuns", "1000"), ("MaxQueued", "100000"), ("RunsPerMinute", "100000"), ("MaxSandboxes", "1000")];

@@ -279,6 +279,36 @@ public sealed class DistributedTests(DistributedStackFixture stack)
     }
 
     [Fact]
+    public async Task The_e2b_sdk_creates_through_one_replica_and_runs_code_and_files_through_the_other()
+    {
+        // E2B's control plane on replica one, its data plane (the sandbox's own token) on replica two: nothing one keeps in
+        // memory is needed by the other. The open mode takes "e2b_00" as no key (E2B's SDK insists on sending one).
+        var one = stack.Sessions[0].BaseAddress!.ToString().TrimEnd('/');
+        var two = stack.Sessions[1].BaseAddress!.ToString().TrimEnd('/');
+        var output = await NodeClients.RunAsync("e2b-distributed", """
+            const [api, data] = process.argv.slice(2)
+            Object.assign(process.env, { E2B_API_URL: api, E2B_SANDBOX_URL: data, E2B_API_KEY: 'e2b_00' })
+            const { Sandbox } = await import('@e2b/code-interpreter')
+            const sandbox = await Sandbox.create()
+            await sandbox.runCode('x = 41')
+            const run = await sandbox.runCode('x + 1')
+            await sandbox.files.write('/home/user/note.txt', 'through replica two')
+            const read = await sandbox.files.read('/home/user/note.txt')
+            const command = await sandbox.commands.run('cat note.txt')
+            const info = await sandbox.getInfo()
+            const killed = await sandbox.kill()
+            console.log(JSON.stringify({ id: sandbox.sandboxId, text: run.text, read, command: command.stdout, state: info.state, killed }))
+            """, one + "/e2b", two);
+        var r = JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement;
+
+        Assert.Equal(("42", "through replica two", "through replica two", "running", true),
+            (r.GetProperty("text").GetString(), r.GetProperty("read").GetString(), r.GetProperty("command").GetString(),
+                r.GetProperty("state").GetString(), r.GetProperty("killed").GetBoolean()));
+        var ended = await stack.Sessions[1].GetFromJsonAsync<JsonElement>($"/sandboxes/{r.GetProperty("id").GetString()}");
+        Assert.Equal("ended", ended.GetProperty("state").GetString());
+    }
+
+    [Fact]
     public async Task A_sandbox_on_the_second_host_keeps_its_state_through_either_replica_and_ends_naming_its_host_when_that_host_is_killed()
     {
         var sandboxId = await SandboxOnAsync("host-2");

@@ -37,6 +37,30 @@ public sealed class SandboxTests(StackFixture stack)
     }
 
     [Fact]
+    public async Task Contexts_are_namespaces_of_their_own_env_holds_for_one_call_and_home_user_is_the_working_directory()
+    {
+        var id = (await stack.Gateway.CreateSandboxAsync()).GetProperty("sandbox_id").GetString()!;
+        try
+        {
+            await stack.Gateway.CallAsync(id, "x = 'main'\nopen('/home/user/note.txt', 'w').write('by path')");
+            var other = await stack.Gateway.CallAsync(id, "x", new { context = "other" });
+            await stack.Gateway.CallAsync(id, "x = 'other'", new { context = "other" });
+            var main = await stack.Gateway.CallAsync(id, "x, open('note.txt').read()");
+            var env = await stack.Gateway.CallAsync(id, "import os\nos.environ['SECRET']", new { env = new Dictionary<string, string> { ["SECRET"] = "for one call" } });
+            var after = await stack.Gateway.CallAsync(id, "'SECRET' in os.environ");
+
+            Assert.Equal("NameError", other.GetProperty("error").GetProperty("name").GetString());
+            Assert.Equal("('main', 'by path')", main.GetProperty("results")[0].GetProperty("text/plain").GetString());
+            Assert.Equal("'for one call'", env.GetProperty("results")[0].GetProperty("text/plain").GetString());
+            Assert.Equal("False", after.GetProperty("results")[0].GetProperty("text/plain").GetString());
+        }
+        finally
+        {
+            await stack.Gateway.DeleteAsync($"/sandboxes/{id}");
+        }
+    }
+
+    [Fact]
     public async Task An_error_comes_back_with_its_traceback_and_leaves_the_namespace_intact_and_input_reads_the_calls_stdin()
     {
         var id = (await stack.Gateway.CreateSandboxAsync()).GetProperty("sandbox_id").GetString()!;

@@ -32,6 +32,15 @@ public sealed class OpenModeAccessTests(SessionServiceFixture service) : IClassF
     }
 
     [Fact]
+    public async Task A_string_that_is_no_key_counts_as_none_but_a_malformed_key_is_refused()
+    {
+        await AssertRunsAsync(Execute(("X-API-Key", "e2b_00"))); // E2B's SDKs must send something
+        using var malformed = Execute(("X-API-Key", "exk_0123456789ab_not-the-secret"));
+        using var refused = await service.Client.SendAsync(malformed);
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+    }
+
+    [Fact]
     public async Task A_host_name_that_is_not_this_machine_s_is_refused_as_dns_rebinding()
     {
         await AssertRefusedAsync(Execute(("Host", "rebind.evil.example")), HttpStatusCode.MisdirectedRequest, "host-not-loopback");

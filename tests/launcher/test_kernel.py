@@ -249,7 +249,7 @@ class KernelTests(unittest.TestCase):
                                 env={"GREETING": "hello"})
         self.assertEqual(("ok", "hello\nhello\n65534\n", "err\n", "3"),
                          (call.status, call.stdout, call.stderr, call.result["data"]["text/plain"]))
-        self.assertEqual("None", self.kernel.call("os.environ.get('GREETING')").result["data"]["text/plain"])
+        self.assertEqual("False", self.kernel.call("'GREETING' in os.environ").result["data"]["text/plain"])
 
     def test_the_last_expression_is_the_result_with_its_count_and_underscore(self):
         self.kernel.call("x = 1")
