@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Executor.Contracts;
 using Executor.SessionCore;
@@ -357,21 +356,10 @@ public static class JupyterApi
         return model;
     }
 
-    /// <summary>The body as a JSON object, whatever its content type (@jupyterlab/services may send JSON as text/plain); null when it is none.</summary>
-    private static async Task<JsonObject?> ReadObjectAsync(HttpRequest request, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await JsonNode.ParseAsync(request.Body, cancellationToken: cancellationToken) as JsonObject;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
+    private static Task<JsonObject?> ReadObjectAsync(HttpRequest request, CancellationToken cancellationToken) =>
+        JsonBody.ReadObjectAsync(request, cancellationToken);
 
-    private static string? Text(JsonObject? node, string name) =>
-        node?[name] is JsonValue value && value.TryGetValue<string>(out var text) ? text : null;
+    private static string? Text(JsonObject? node, string name) => JsonBody.Text(node?[name]);
 
     private static ProblemDetails NoSuchSpec(string name) => JupyterKernels.Problem(Problems.Create(StatusCodes.Status404NotFound,
         "kernelspec-not-found", "No such kernel spec", $"No such kernel spec: '{name}'. GET /api/kernelspecs lists them (one per runtime, and python3)."));

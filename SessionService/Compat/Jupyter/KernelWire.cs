@@ -13,8 +13,7 @@ public sealed record KernelMessage(string Channel, JsonObject Header, JsonObject
 
     public string Type => Text(Header, "msg_type");
 
-    public static string Text(JsonObject node, string name) =>
-        node[name] is JsonValue value && value.TryGetValue<string>(out var text) ? text : "";
+    public static string Text(JsonObject node, string name) => JsonBody.Text(node[name]) ?? "";
 }
 
 /// <summary>
