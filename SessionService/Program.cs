@@ -1,6 +1,7 @@
 using Executor.Session.Apis;
 using Executor.Session.Compat;
 using Executor.Session.Compat.E2b;
+using Executor.Session.Compat.Jupyter;
 using Executor.Session.Extensions;
 using Executor.Session.Live;
 using Executor.Session.Mcp;
@@ -37,6 +38,7 @@ app.MapPrewarmApi();
 app.MapAdminApi();
 app.MapSandboxesApi();
 app.MapE2bApi();
+app.MapJupyterApi();
 app.MapHostsApi();
 
 app.Run();

@@ -73,20 +73,11 @@ public static class E2bSandbox
     }
 
     /// <summary>The request's body as a JSON object; null when it is empty or not one.</summary>
-    public static async Task<JsonObject?> ReadObjectAsync(HttpContext context, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await JsonNode.ParseAsync(context.Request.Body, cancellationToken: cancellationToken) as JsonObject;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
+    public static Task<JsonObject?> ReadObjectAsync(HttpContext context, CancellationToken cancellationToken) =>
+        JsonBody.ReadObjectAsync(context.Request, cancellationToken);
 
     /// <summary>A JSON string's value; null for anything else.</summary>
-    public static string? Text(JsonNode? node) => node?.GetValueKind() == JsonValueKind.String ? node.GetValue<string>() : null;
+    public static string? Text(JsonNode? node) => JsonBody.Text(node);
 
     /// <summary>A JSON error as E2B's envd and proxy answer (the SDKs read "message").</summary>
     public static IResult Error(int status, string message) =>
