@@ -309,6 +309,35 @@ public sealed class DistributedTests(DistributedStackFixture stack)
     }
 
     [Fact]
+    public async Task A_jupyter_kernel_started_through_one_replica_runs_cells_over_a_websocket_to_the_other()
+    {
+        var output = await NodeClients.RunAsync("jupyter-distributed", """
+            import { KernelManager, KernelAPI, ServerConnection } from "@jupyterlab/services";
+            console.debug = () => {};
+            const [one, two] = process.argv.slice(2);
+            // REST (start, list, shut down) on replica one; the kernel's channels WebSocket on replica two.
+            const serverSettings = ServerConnection.makeSettings({ baseUrl: one, wsUrl: two.replace(/^http/, "ws") });
+            const kernels = new KernelManager({ serverSettings });
+            const kernel = await kernels.startNew({ name: "python3" });
+            const streamed = [];
+            await kernel.requestExecute({ code: "y = 6 * 7" }).done;
+            const future = kernel.requestExecute({ code: "print('from', y)\ny + 1" });
+            future.onIOPub = msg => { if (msg.header.msg_type === "stream") streamed.push(msg.content.text);
+                                      if (msg.header.msg_type === "execute_result") streamed.push(msg.content.data["text/plain"]); };
+            const reply = (await future.done).content;
+            const listed = (await KernelAPI.listRunning(ServerConnection.makeSettings({ baseUrl: two }))).map(k => k.id);
+            await kernel.shutdown();
+            kernels.dispose();
+            console.log(JSON.stringify({ id: kernel.id, status: reply.status, streamed, listed: listed.includes(kernel.id) }));
+            """, stack.Sessions[0].BaseAddress!.ToString(), stack.Sessions[1].BaseAddress!.ToString());
+        var r = JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement;
+
+        Assert.Equal("ok", r.GetProperty("status").GetString());
+        Assert.Equal(["from 42\n", "43"], r.GetProperty("streamed").EnumerateArray().Select(t => t.GetString()));
+        Assert.True(r.GetProperty("listed").GetBoolean());
+    }
+
+    [Fact]
     public async Task A_sandbox_on_the_second_host_keeps_its_state_through_either_replica_and_ends_naming_its_host_when_that_host_is_killed()
     {
         var sandboxId = await SandboxOnAsync("host-2");
