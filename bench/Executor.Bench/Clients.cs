@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json;
 
 namespace Executor.Bench;
@@ -7,12 +8,17 @@ namespace Executor.Bench;
 /// The stateful clients people already have, against Executor's native API, in one run: a sandbox created, then the
 /// result of 1 + 1, by E2B's SDK (`Sandbox.create()` then `runCode('1+1')`), by @jupyterlab/services (a kernel started,
 /// then `requestExecute` done) and by POST /sandboxes then POST /sandboxes/{id}/run. Each sample starts on a settled
-/// pool, as the native figures of --sandboxes do; the Node clients are timed inside their own process (Node's start and
-/// its imports are not a surface's cost), by tests/clients/bench-*.mjs.
+/// pool, as the native figures of --sandboxes do; the Node clients are timed inside their own process, warm (Node's start,
+/// its imports and its first connection are not a surface's cost), by tests/clients/bench-*.mjs.
 /// </summary>
 public static class Clients
 {
     private static readonly string ClientsRoot = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../../tests/clients"));
+
+    private const int WarmUp = 3;
+
+    /// <summary>What the native series waits between samples (the pool's refill and the last sandbox's removal), about.</summary>
+    private const int SettleMs = 700;
 
     public static async Task<IReadOnlyList<(string Surface, Stats Create, Stats Total)>> MeasureAsync(Stack stack, int runs)
     {
@@ -24,7 +30,8 @@ public static class Clients
         foreach (var (surface, script) in new[] { ("E2B SDK (e2b 2.51.0, @e2b/code-interpreter 2.8.0)", "bench-e2b.mjs"), ("Jupyter (@jupyterlab/services 7.6.6)", "bench-jupyter.mjs") })
         {
             Console.WriteLine($"measuring {surface} ...");
-            var (create, total) = await SeriesAsync(stack, runs, () => NodeAsync(script, url));
+            await stack.WaitForPoolAsync(2);
+            var (create, total) = await NodeAsync(script, url, runs);
             measured.Add((surface, create, total));
         }
         return measured;
@@ -34,12 +41,12 @@ public static class Clients
     {
         var create = new List<double>();
         var total = new List<double>();
-        for (var i = 0; i < runs + 3; i++)
+        for (var i = 0; i < runs + WarmUp; i++)
         {
             await stack.WaitForPoolAsync(2);
             await Task.Delay(200); // the previous sandbox's removal
             var (c, t) = await sample();
-            if (i >= 3) // connections, JIT, the runner's first kernel
+            if (i >= WarmUp) // connections, JIT, the runner's first kernel
             {
                 create.Add(c);
                 total.Add(t);
@@ -64,12 +71,15 @@ public static class Clients
     }
 
     /// <summary>
-    /// One sample by a Node client: the script makes and ends one sandbox and prints its figures as JSON (E2B's: create_ms,
-    /// create_and_run_ms; Jupyter's: start_ms, total_ms). The open mode takes "e2b_00" as no key (E2B's SDK needs one).
+    /// A Node client's series, in one process (warm, as a program that uses it is): the script makes and ends a sandbox
+    /// per sample, pausing between samples as long as the pool takes to settle, and prints every sample (E2B's:
+    /// create_samples, total_samples; Jupyter's: start_samples, total_samples). The first three are its warm-up. The
+    /// open mode takes "e2b_00" as no key (E2B's SDK needs one).
     /// </summary>
-    private static async Task<(double Create, double Total)> NodeAsync(string script, string url)
+    private static async Task<(Stats Create, Stats Total)> NodeAsync(string script, string url, int runs)
     {
-        using var process = Process.Start(new ProcessStartInfo("node", [Path.Combine(ClientsRoot, script), url, "e2b_00", "1"])
+        using var process = Process.Start(new ProcessStartInfo("node",
+            [Path.Combine(ClientsRoot, script), url, "e2b_00", (runs + WarmUp).ToString(CultureInfo.InvariantCulture), SettleMs.ToString(CultureInfo.InvariantCulture)])
         {
             WorkingDirectory = ClientsRoot, RedirectStandardOutput = true, RedirectStandardError = true,
         })!;
@@ -81,7 +91,8 @@ public static class Clients
             throw new InvalidOperationException($"{script} failed ({process.ExitCode}): {await errors}");
         }
         var figures = JsonDocument.Parse((await output).Trim().Split('\n')[^1]).RootElement;
-        double Figure(params string[] names) => names.Select(n => figures.TryGetProperty(n, out var v) ? v.GetDouble() : (double?)null).First(v => v is not null)!.Value;
-        return (Figure("create_ms", "start_ms"), Figure("create_and_run_ms", "total_ms"));
+        List<double> Samples(params string[] names) => [.. names.Where(n => figures.TryGetProperty(n, out _)).Select(n => figures.GetProperty(n))
+            .First().EnumerateArray().Skip(WarmUp).Select(v => v.GetDouble())];
+        return (new Stats("create", Samples("create_samples", "start_samples")), new Stats("create → result of 1 + 1", Samples("total_samples")));
     }
 }

@@ -1,6 +1,7 @@
 // E2B SDK against Executor: Sandbox.create() then runCode('1+1') (then kill), N times; prints the medians as JSON.
-// node tests/clients/bench-e2b.mjs http://localhost:5000 <executor key or its e2b_ form> [N=20]
-const [url, key, n = '20'] = process.argv.slice(2)
+// node tests/clients/bench-e2b.mjs http://localhost:5000 <executor key or its e2b_ form> [N=20] [pause ms between samples=0]
+// Also prints every sample (create_samples, total_samples), so a caller can leave out its warm-up.
+const [url, key, n = '20', pause = '0'] = process.argv.slice(2)
 process.env.E2B_API_URL = `${url.replace(/\/$/, '')}/e2b`
 process.env.E2B_SANDBOX_URL = url.replace(/\/$/, '')
 process.env.E2B_API_KEY = key.startsWith('e2b_') ? key : 'e2b_' + Buffer.from(key, 'utf8').toString('hex')
@@ -13,6 +14,7 @@ const median = (xs) => {
 const round = (x) => Math.round(x * 10) / 10
 const create = [], run = [], kill = [], total = []
 for (let i = 0; i < Number(n); i++) {
+  if (i > 0 && Number(pause) > 0) await new Promise(resolve => setTimeout(resolve, Number(pause)))
   const t0 = performance.now()
   const sandbox = await Sandbox.create()
   const t1 = performance.now()
@@ -27,4 +29,5 @@ console.log(JSON.stringify({
   surface: 'e2b', n: Number(n),
   create_ms: round(median(create)), run_code_ms: round(median(run)),
   create_and_run_ms: round(median(total)), kill_ms: round(median(kill)),
+  create_samples: create.map(round), total_samples: total.map(round),
 }))

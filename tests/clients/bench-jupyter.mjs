@@ -4,7 +4,8 @@
 // Usage: node bench-jupyter.mjs URL KEY [N]   e.g. node bench-jupyter.mjs http://localhost:5000/ "$EXECUTOR_KEY" 20
 import { KernelManager, ServerConnection } from "@jupyterlab/services";
 
-const [baseUrl, token, count] = process.argv.slice(2);
+// A fourth argument pauses that many ms between samples; every sample is printed too (start_samples, total_samples).
+const [baseUrl, token, count, pause] = process.argv.slice(2);
 const n = Number(count ?? 10);
 console.debug = () => {}; // the client logs each WebSocket it opens: keep stdout to the result
 const kernels = new KernelManager({ serverSettings: ServerConnection.makeSettings({ baseUrl, token: token ?? "" }) });
@@ -17,6 +18,7 @@ const round = ms => Math.round(ms * 10) / 10;
 
 const start = [], cell = [], total = [];
 for (let i = 0; i < n; i++) {
+  if (i > 0 && Number(pause ?? 0) > 0) await new Promise(resolve => setTimeout(resolve, Number(pause)));
   const began = performance.now();
   const kernel = await kernels.startNew({ name: "python3" });
   const started = performance.now();
@@ -31,4 +33,5 @@ for (let i = 0; i < n; i++) {
   await kernel.shutdown();
 }
 kernels.dispose();
-console.log(JSON.stringify({ surface: "jupyter", n, start_ms: round(median(start)), first_cell_ms: round(median(cell)), total_ms: round(median(total)) }));
+console.log(JSON.stringify({ surface: "jupyter", n, start_ms: round(median(start)), first_cell_ms: round(median(cell)), total_ms: round(median(total)),
+  start_samples: start.map(round), total_samples: total.map(round) }));
