@@ -46,7 +46,7 @@ public abstract partial class OrphanReaper : BackgroundService
     protected abstract bool IsResponsibleFor(ContainerListResponse container);
 
     /// <summary>Whether this process knows the container as in use right now.</summary>
-    protected abstract bool IsOwned(string containerId);
+    protected abstract bool IsOwned(ContainerListResponse container);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -66,7 +66,7 @@ public abstract partial class OrphanReaper : BackgroundService
         try
         {
             var unknown = (await _engine.ListAsync(SandboxLabels.OfHost(_options), cancellationToken))
-                .Where(c => IsResponsibleFor(c) && !IsOwned(c.ID) && !_janitor.IsRemoving(c.ID))
+                .Where(c => IsResponsibleFor(c) && !IsOwned(c) && !_janitor.IsRemoving(c.ID))
                 .Select(c => c.ID)
                 .ToHashSet();
             var orphans = firstSweep ? unknown : [.. unknown.Where(_suspects.Contains)];

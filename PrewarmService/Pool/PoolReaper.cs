@@ -24,5 +24,5 @@ public sealed class PoolReaper(
         container.Labels.TryGetValue(SandboxLabels.Role, out var role) && role == SandboxLabels.PoolRole
         && SandboxLabels.HasName(container, SandboxLabels.PoolNamePrefix);
 
-    protected override bool IsOwned(string containerId) => pools.Holds(containerId);
+    protected override bool IsOwned(ContainerListResponse container) => pools.Holds(container);
 }

@@ -29,6 +29,7 @@ public sealed partial class WarmPool
         new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly System.Collections.Concurrent.ConcurrentQueue<string> _toRename = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _held = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _creating = new();
     private int _starting;
     private volatile bool _stopping;
     private int _target;
@@ -94,6 +95,9 @@ public sealed partial class WarmPool
 
     /// <summary>Whether the container is the pool's: ready, or still starting.</summary>
     public bool Holds(string containerId) => _held.ContainsKey(containerId);
+
+    /// <summary>Whether the pool is creating a container of this name (its id not known yet).</summary>
+    public bool IsCreating(string name) => _creating.ContainsKey(name);
 
     internal ChannelReader<bool> RefillRequests => _refillRequests.Reader;
 
@@ -218,8 +222,19 @@ public sealed partial class WarmPool
     {
         // Create, attach and start are never cancelled half-way (see IContainerEngine): a stop waits for them, then
         // removes the container, so a removal never races the engine's own start of it.
-        var id = await _engine.CreateAsync(spec);
-        _held[id] = true;
+        // Known by its name while the engine creates it (a slow create must not look like an orphan to the reaper).
+        var name = spec.Name ?? "";
+        _creating[name] = true;
+        string id;
+        try
+        {
+            id = await _engine.CreateAsync(spec);
+            _held[id] = true;
+        }
+        finally
+        {
+            _creating.TryRemove(name, out _);
+        }
         try
         {
             using var watcher = await _engine.WatchAsync(id, CancellationToken.None);

@@ -49,4 +49,8 @@ public sealed class WarmPools
 
     /// <summary>Whether the container is one of the pools': ready, or still starting.</summary>
     public bool Holds(string containerId) => All.Any(p => p.Holds(containerId));
+
+    /// <summary>Whether the container is a pool's, by its id or, while it is being created, by its name.</summary>
+    public bool Holds(Docker.DotNet.Models.ContainerListResponse container) =>
+        Holds(container.ID) || container.Names.Any(n => All.Any(p => p.IsCreating(n.TrimStart('/'))));
 }

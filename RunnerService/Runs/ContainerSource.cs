@@ -48,12 +48,28 @@ public sealed class ContainerSource(
     }
 
     /// <summary>Never cancelled half-way (see <see cref="IContainerEngine"/>): the caller removes what it returns.</summary>
-    public Task<string> StartColdAsync(string sessionId, LanguageRuntime language, SandboxLimits limits)
+    public async Task<string> StartColdAsync(string sessionId, LanguageRuntime language, SandboxLimits limits)
     {
-        var spec = SandboxSpec.Create(sandboxOptions.Value, language, runtime.Name, limits, instance, SandboxLabels.ColdRole, time, sessionId,
-            RunName(sessionId));
-        return engine.StartAsync(spec);
+        var name = RunName(sessionId);
+        var spec = SandboxSpec.Create(sandboxOptions.Value, language, runtime.Name, limits, instance, SandboxLabels.ColdRole, time, sessionId, name);
+        // Known by its name from before it exists until the caller holds its id: on a loaded engine, creating and
+        // starting it can outlast two of the reaper's sweeps, which would otherwise take it for an orphan mid-start.
+        _starting[name] = true;
+        try
+        {
+            return await engine.StartAsync(spec);
+        }
+        finally
+        {
+            _starting.TryRemove(name, out _);
+        }
     }
+
+    /// <summary>Whether the container is one this source is creating or starting (its id not yet handed to anyone).</summary>
+    public bool IsStarting(Docker.DotNet.Models.ContainerListResponse container) =>
+        container.Names.Any(n => _starting.ContainsKey(n.TrimStart('/')));
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _starting = new();
 
     /// <summary>Asks for used attached slots to be filled again (when a run ends, so refilling never competes with it).</summary>
     public void Replenish() => slots.Replenish();

@@ -21,10 +21,12 @@ public sealed class RunnerReaper(
     RunRegistry runs,
     Executor.Runner.Sandboxes.SandboxRegistry sandboxes,
     WarmSlots slots,
+    ContainerSource containers,
     RuntimeProbe probe) : OrphanReaper(engine, janitor, options, instance, time, meterFactory, logger)
 {
     protected override bool IsResponsibleFor(ContainerListResponse container) => SandboxLabels.IsRunners(container);
 
-    protected override bool IsOwned(string containerId) =>
-        runs.ContainerIds.Contains(containerId) || sandboxes.Holds(containerId) || slots.Holds(containerId) || probe.Holds(containerId);
+    protected override bool IsOwned(ContainerListResponse container) =>
+        runs.ContainerIds.Contains(container.ID) || sandboxes.Holds(container.ID) || slots.Holds(container.ID) || probe.Holds(container.ID)
+        || containers.IsStarting(container);
 }
