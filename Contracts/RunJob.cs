@@ -8,6 +8,7 @@ namespace Executor.Contracts;
 /// <param name="TraceParent">The W3C trace context of the submission, so that the run continues its trace.</param>
 /// <param name="Interactive">stdin_mode=interactive: the script's stdin stays open and takes what its attached client sends (the runner host fetches it from SessionService).</param>
 /// <param name="Runtime">The runtime to run it in (GET /runtimes); null for the host's default.</param>
+/// <param name="Egress">The network the run may reach, through its host's egress proxy only; null (the default): none at all.</param>
 /// <param name="Sandbox">
 /// Set when this is not a run but a command to a stateful sandbox (create it, run code in it, restart it, a file
 /// operation). A sandbox's commands other than create are claimed only by the host that holds the sandbox. For a
@@ -25,7 +26,8 @@ public sealed record RunJob(
     string? TraceParent = null,
     bool Interactive = false,
     string? Runtime = null,
-    SandboxCommand? Sandbox = null);
+    SandboxCommand? Sandbox = null,
+    EgressPolicy? Egress = null);
 
 /// <summary>A file of the run's working directory.</summary>
 public sealed record RunFile(string Path, byte[] Content);

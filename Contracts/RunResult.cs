@@ -11,8 +11,11 @@ public static class RunStatus
     public const string Cancelled = "cancelled";
     public const string InternalError = "internal_error";
 
+    /// <summary>The run moved more bytes or opened more connections through the egress proxy than its limits: it was killed.</summary>
+    public const string EgressLimitExceeded = "egress_limit_exceeded";
+
     /// <summary>Every terminal status, for the documents that list them.</summary>
-    public static IReadOnlyList<string> All { get; } = [Completed, Failed, TimedOut, MemoryExceeded, OutputLimitExceeded, Cancelled, InternalError];
+    public static IReadOnlyList<string> All { get; } = [Completed, Failed, TimedOut, MemoryExceeded, OutputLimitExceeded, Cancelled, InternalError, EgressLimitExceeded];
 }
 
 /// <summary>How a run ended, as its runner host measured it. SessionService stores the first one it gets for a session.</summary>
@@ -46,6 +49,9 @@ public sealed record RunResult
     /// stderr negative, in write order. A live stream replays the end of a run from it.
     /// </summary>
     public IReadOnlyList<int>? Segments { get; init; }
+
+    /// <summary>Every connection the run tried through the egress proxy (null when it had no egress).</summary>
+    public IReadOnlyList<EgressConnection>? Egress { get; init; }
 
     /// <summary>The files the run left in /sandbox/out, within the limits.</summary>
     public IReadOnlyList<RunOutputFile>? Files { get; init; }
