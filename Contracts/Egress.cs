@@ -74,6 +74,20 @@ public sealed class EgressOptions
 
     /// <summary>A PEM bundle the proxy trusts for upstream TLS besides the system's (an internal index's authority).</summary>
     public string? UpstreamCaFile { get; set; }
+
+    /// <summary>
+    /// Lets a list be given as one value (Egress__AllowedHosts="a.example,b.example:8080", as ./run.sh passes an
+    /// environment variable; the binder alone reads only Egress__AllowedHosts__0, __1...): entries split at commas and
+    /// white space. <paramref name="value"/> reads a setting of the section by name.
+    /// </summary>
+    public void ReadListValues(Func<string, string?> value)
+    {
+        AllowedHosts = [.. AllowedHosts, .. Split(value(nameof(AllowedHosts)))];
+        AllowedPrivateAddresses = [.. AllowedPrivateAddresses, .. Split(value(nameof(AllowedPrivateAddresses)))];
+    }
+
+    private static string[] Split(string? entries) =>
+        entries?.Split([',', ' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
 }
 
 /// <summary>A header the proxy adds to every request it forwards to <see cref="Host"/> (HTTP, and HTTPS it intercepts).</summary>

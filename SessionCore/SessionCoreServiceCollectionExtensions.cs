@@ -1,3 +1,4 @@
+using Executor.Contracts;
 using Executor.SessionCore.Access;
 using Executor.SessionCore.Callbacks;
 using Executor.SessionCore.Dispatch;
@@ -44,6 +45,8 @@ public static class SessionCoreServiceCollectionExtensions
         builder.Services.AddSingleton<Sandboxes.SandboxOperations>();
         builder.Services.AddOptions<Sandboxes.SandboxServiceOptions>().BindConfiguration(Sandboxes.SandboxServiceOptions.Section)
             .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<EgressOptions>().BindConfiguration(EgressOptions.Section)
+            .PostConfigure<IConfiguration>((egress, configuration) => egress.ReadListValues(name => configuration[$"{EgressOptions.Section}:{name}"]));
         builder.Services.AddHostedService<SessionMaintenance>();
         return builder;
     }

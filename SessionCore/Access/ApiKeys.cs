@@ -82,7 +82,7 @@ public static class Roles
 /// <param name="MaxSandboxLifetimeSeconds">The longest a sandbox of the caller's may live (and stay idle).</param>
 public sealed record Quotas(
     int? MaxConcurrentRuns, int? MaxQueued, int? RunsPerMinute, int? MaxTimeoutSeconds, int? MaxMemoryMb, int? MaxStoredMb = null,
-    int? MaxSandboxes = null, int? MaxSandboxLifetimeSeconds = null)
+    int? MaxSandboxes = null, int? MaxSandboxLifetimeSeconds = null, IReadOnlyList<string>? EgressHosts = null)
 {
     public static Quotas None { get; } = new(null, null, null, null, null);
 
@@ -90,7 +90,7 @@ public sealed record Quotas(
     public Quotas Or(Quotas defaults) => new(
         MaxConcurrentRuns ?? defaults.MaxConcurrentRuns, MaxQueued ?? defaults.MaxQueued, RunsPerMinute ?? defaults.RunsPerMinute,
         MaxTimeoutSeconds ?? defaults.MaxTimeoutSeconds, MaxMemoryMb ?? defaults.MaxMemoryMb, MaxStoredMb ?? defaults.MaxStoredMb,
-        MaxSandboxes ?? defaults.MaxSandboxes, MaxSandboxLifetimeSeconds ?? defaults.MaxSandboxLifetimeSeconds);
+        MaxSandboxes ?? defaults.MaxSandboxes, MaxSandboxLifetimeSeconds ?? defaults.MaxSandboxLifetimeSeconds, EgressHosts ?? defaults.EgressHosts);
 }
 
 /// <summary>A key as the store holds it: never the key itself, only its secret's hash.</summary>

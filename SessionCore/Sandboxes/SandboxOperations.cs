@@ -31,6 +31,9 @@ public sealed record SandboxRequest(string? Runtime, int? IdleTimeoutSeconds, in
     /// host's own backstop then watches only the lifetime, since it cannot learn a new idle timeout.
     /// </summary>
     public bool IdleTimeoutAdjustable { get; init; }
+
+    /// <summary>The network the sandbox may reach for its life, as asked (<see cref="EgressGate.Grant"/> checks it); null: none.</summary>
+    public EgressPolicy? Egress { get; init; }
 }
 
 /// <summary>A call: code to run in the sandbox's namespace.</summary>
@@ -68,6 +71,7 @@ public sealed partial class SandboxOperations(
     IOptions<SessionServiceOptions> sessionOptions,
     TimeProvider time,
     CallerDirectory owners,
+    IOptions<EgressOptions> egressOptions,
     ILoggerFactory loggers)
 {
     private const int ListLimit = 200;
@@ -108,6 +112,11 @@ public sealed partial class SandboxOperations(
         {
             return (null, ceiling);
         }
+        var (egress, egressProblem) = EgressGate.Grant(caller, request.Egress, egressOptions.Value);
+        if (egressProblem is not null)
+        {
+            return (null, egressProblem);
+        }
 
         var now = time.GetUtcNow();
         var id = "sbx_" + SessionIds.New();
@@ -124,7 +133,7 @@ public sealed partial class SandboxOperations(
         Audit.SandboxCreated(loggers, caller, id, runtime);
         var command = new SandboxCommand(id, SandboxCommandKinds.Create, IdleTimeoutSeconds: request.IdleTimeoutAdjustable ? null : idle,
             LifetimeSeconds: lifetime);
-        var create = await SubmitAsync(sandbox, command, limited with { Runtime = runtime }, [], caller, cancellationToken);
+        var create = await SubmitAsync(sandbox, command, limited with { Runtime = runtime, Egress = egress }, [], caller, cancellationToken);
         if (create.Problem is not null)
         {
             await ledger.EndAsync(id, "it could not be queued", cancellationToken);

@@ -12,6 +12,10 @@ namespace Executor.SessionCore.Sessions;
 /// <see cref="Callbacks.ICallbackFormat"/>); null for the native API.
 /// </param>
 /// <param name="SurfaceData">What that surface keeps with the session beyond these options: stored and read back untouched.</param>
+/// <param name="Egress">
+/// The network it asked for: as the surface read it until <see cref="Access.EgressGate.Grant"/> checks it; granted
+/// (normalized, with the deployment's limits) once stored. Null: no network at all.
+/// </param>
 /// <param name="Sandbox">Set when the session is a command to a stateful sandbox rather than a run (see <see cref="SandboxCommand"/>).</param>
 public sealed record RunOptions(
     IReadOnlyList<string> Args,
@@ -23,7 +27,8 @@ public sealed record RunOptions(
     string? Runtime = null,
     string? Surface = null,
     JsonElement? SurfaceData = null,
-    SandboxCommand? Sandbox = null)
+    SandboxCommand? Sandbox = null,
+    EgressPolicy? Egress = null)
 {
     public static RunOptions None { get; } = new([], null, null, null);
 }

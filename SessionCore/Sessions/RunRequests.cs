@@ -21,5 +21,6 @@ public static class RunRequests
         traceParent,
         options.Interactive,
         options.Runtime,
-        options.Sandbox);
+        options.Sandbox,
+        options.Egress);
 }

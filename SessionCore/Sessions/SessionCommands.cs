@@ -22,6 +22,7 @@ public sealed class SessionCommands(
     Sandboxes.SandboxLedger sandboxes,
     IOptions<SessionServiceOptions> options,
     IOptions<AuthOptions> auth,
+    ILoggerFactory loggers,
     TimeProvider time)
 {
     /// <summary>How long a cancel waits for the runner host to kill the run before it ends the session itself.</summary>
@@ -120,6 +121,7 @@ public sealed class SessionCommands(
             };
         }
         submitted.Forget(sessionId);
+        Audit.Egress(loggers, stored.Owner, sessionId, result.Egress);
         // A create's waiter must find its sandbox running: the row changes first. Any other command's waiter is woken
         // first (its sandbox's activity is bookkeeping, off the caller's path).
         var created = stored.Options.Sandbox?.Kind == SandboxCommandKinds.Create;

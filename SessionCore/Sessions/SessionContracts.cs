@@ -69,6 +69,11 @@ public sealed record SessionResult
 
     [Description("The files of /sandbox/out/ that did not come back, and why (count_limit, size_limit, bad_name, not_a_regular_file, unreadable, too_deep, too_many_entries).")]
     public IReadOnlyList<DroppedFile> DroppedFiles { get; init; } = [];
+
+    [Description("Every connection the script tried through the egress proxy, allowed or refused (time, destination, address, bytes each way); "
+        + "null when the run asked for no egress.")]
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<EgressConnection>? Egress { get; init; }
 }
 
 /// <summary>A file a script left in /sandbox/out/.</summary>

@@ -36,6 +36,7 @@ public static class SessionResults
             RunnerHost = run.RunnerHost,
             Files = [.. (run.Files ?? []).Select(f => new ResultFile(f.Path, f.Size, f.Sha256, f.ContentType, FileUrl(session.Id, f.Path)))],
             DroppedFiles = run.DroppedFiles ?? [],
+            Egress = run.Egress,
         };
     }
 

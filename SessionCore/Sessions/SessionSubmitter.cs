@@ -31,6 +31,7 @@ public sealed class SessionSubmitter(
     IOptions<AuthOptions> auth,
     CallbackAddressGuard callbacks,
     IOptionsMonitor<CallbackOptions> callbackOptions,
+    IOptions<EgressOptions> egressOptions,
     ILoggerFactory loggers)
 {
     public const int RetryAfterSeconds = 2;
@@ -79,7 +80,13 @@ public sealed class SessionSubmitter(
             telemetry.Rejected("over_ceiling", caller.Id);
             return SubmitOutcome.Refused(ceiling);
         }
-        upload = upload with { Options = limited };
+        var (egress, egressProblem) = EgressGate.Grant(caller, limited.Egress, egressOptions.Value);
+        if (egressProblem is not null)
+        {
+            telemetry.Rejected("egress_not_allowed", caller.Id);
+            return SubmitOutcome.Refused(egressProblem);
+        }
+        upload = upload with { Options = limited with { Egress = egress } };
         Activity.Current?.SetTag("executor.runtime", runtime);
         if (quotas.TakeRun(caller) is ({ } tooMany, var retryAfter))
         {

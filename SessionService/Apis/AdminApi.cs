@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using Executor.Contracts;
 using Executor.SessionCore;
 using Executor.SessionCore.Access;
 using Executor.SessionCore.Storage;
@@ -40,7 +41,7 @@ public static class AdminApi
         }
         var (id, key, hash) = ApiKeys.New();
         var quotas = new Quotas(request.MaxConcurrentRuns, request.MaxQueued, request.RunsPerMinute, request.MaxTimeoutSeconds, request.MaxMemoryMb,
-            request.MaxStoredMb, request.MaxSandboxes, request.MaxSandboxLifetimeSeconds);
+            request.MaxStoredMb, request.MaxSandboxes, request.MaxSandboxLifetimeSeconds, EgressGate.ReadAllowList(request.EgressHosts).Hosts);
         var record = new ApiKeyRecord(id, request.Name.Trim(), request.Role ?? Roles.User, hash, time.GetUtcNow(), null, quotas);
         await keys.CreateKeyAsync(record, cancellationToken);
         return TypedResults.Created($"/admin/keys/{id}", new CreatedKey(KeyInfo.From(record), key));
@@ -84,6 +85,14 @@ public static class AdminApi
         {
             return "'max_sandbox_lifetime_seconds' must be a whole number from 10 to 604800.";
         }
+        if (request.EgressHosts is { Count: > EgressDestinations.MaxDestinations })
+        {
+            return $"'egress_hosts' may hold at most {EgressDestinations.MaxDestinations} destinations.";
+        }
+        if (EgressGate.ReadAllowList(request.EgressHosts).Bad is { } bad)
+        {
+            return $"Each of 'egress_hosts' is host, host:port, host:* or *.domain; not '{bad}'.";
+        }
         return null;
     }
 }
@@ -99,28 +108,30 @@ public sealed record NewKeyRequest(
     int? MaxMemoryMb,
     [property: Description("MiB the key's sessions may hold in the store (files, stdin, output, results) until they are purged.")] int? MaxStoredMb = null,
     [property: Description("Stateful sandboxes the key may have alive at once.")] int? MaxSandboxes = null,
-    [property: Description("The longest lifetime (and idle timeout) a sandbox of the key may ask for, in seconds.")] int? MaxSandboxLifetimeSeconds = null);
+    [property: Description("The longest lifetime (and idle timeout) a sandbox of the key may ask for, in seconds.")] int? MaxSandboxLifetimeSeconds = null,
+    [property: Description("The network destinations the key's runs and sandboxes may ask for (host, host:port, host:*, *.domain); "
+        + "omitted: the deployment's Egress:AllowedHosts; empty: none.")] IReadOnlyList<string>? EgressHosts = null);
 
 /// <summary>A key as operators see it: never the key itself.</summary>
 public sealed record KeyInfo(
     string Id, string Name, string Role, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt,
     int? MaxConcurrentRuns, int? MaxQueued, int? RunsPerMinute, int? MaxTimeoutSeconds, int? MaxMemoryMb, int? MaxStoredMb,
-    int? MaxSandboxes = null, int? MaxSandboxLifetimeSeconds = null)
+    int? MaxSandboxes = null, int? MaxSandboxLifetimeSeconds = null, IReadOnlyList<string>? EgressHosts = null)
 {
     public static KeyInfo From(ApiKeyRecord key) => new(key.Id, key.Name, key.Role, key.CreatedAt, key.RevokedAt,
         key.Quotas.MaxConcurrentRuns, key.Quotas.MaxQueued, key.Quotas.RunsPerMinute, key.Quotas.MaxTimeoutSeconds, key.Quotas.MaxMemoryMb,
-        key.Quotas.MaxStoredMb, key.Quotas.MaxSandboxes, key.Quotas.MaxSandboxLifetimeSeconds);
+        key.Quotas.MaxStoredMb, key.Quotas.MaxSandboxes, key.Quotas.MaxSandboxLifetimeSeconds, key.Quotas.EgressHosts);
 }
 
 /// <summary>POST /admin/keys' answer: the key, shown this once (only its hash is kept).</summary>
 public sealed record CreatedKey(
     string Id, string Name, string Role, string Key, DateTimeOffset CreatedAt,
     int? MaxConcurrentRuns, int? MaxQueued, int? RunsPerMinute, int? MaxTimeoutSeconds, int? MaxMemoryMb, int? MaxStoredMb,
-    int? MaxSandboxes = null, int? MaxSandboxLifetimeSeconds = null)
+    int? MaxSandboxes = null, int? MaxSandboxLifetimeSeconds = null, IReadOnlyList<string>? EgressHosts = null)
 {
     public CreatedKey(KeyInfo info, string key)
         : this(info.Id, info.Name, info.Role, key, info.CreatedAt, info.MaxConcurrentRuns, info.MaxQueued, info.RunsPerMinute,
-            info.MaxTimeoutSeconds, info.MaxMemoryMb, info.MaxStoredMb, info.MaxSandboxes, info.MaxSandboxLifetimeSeconds)
+            info.MaxTimeoutSeconds, info.MaxMemoryMb, info.MaxStoredMb, info.MaxSandboxes, info.MaxSandboxLifetimeSeconds, info.EgressHosts)
     {
     }
 

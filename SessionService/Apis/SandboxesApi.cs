@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Net.ServerSentEvents;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Executor.SessionCore.Access;
 using Executor.Contracts;
 using Executor.Session.Live;
 using Executor.SessionCore;
@@ -75,7 +76,10 @@ public static class SandboxesApi
     {
         request ??= new NewSandboxRequest(null, null, null, null);
         var (sandbox, problem) = await sandboxes.CreateAsync(sessions.CallerOf(context),
-            new SandboxRequest(request.Runtime, request.IdleTimeoutSeconds, request.LifetimeSeconds, request.MemoryMb), cancellationToken);
+            new SandboxRequest(request.Runtime, request.IdleTimeoutSeconds, request.LifetimeSeconds, request.MemoryMb)
+            {
+                Egress = EgressGate.Request(request.Egress),
+            }, cancellationToken);
         return sandbox is null ? Problem(context, problem!) : TypedResults.Created($"/sandboxes/{sandbox.Id}", SandboxView.From(sandbox));
     }
 
@@ -330,7 +334,12 @@ public sealed record NewSandboxRequest(
     [property: Description("The runtime (GET /runtimes); default python-3.11.")] string? Runtime,
     [property: Description("Seconds without a command after which the sandbox ends (default 300).")] int? IdleTimeoutSeconds,
     [property: Description("Seconds after which the sandbox ends however busy (default 3600).")] int? LifetimeSeconds,
-    [property: Description("Memory of the whole sandbox, MiB (default the runtime's).")] int? MemoryMb);
+    [property: Description("Memory of the whole sandbox, MiB (default the runtime's).")] int? MemoryMb)
+{
+    [Description("Network the sandbox may reach for its life, through its host's egress proxy only: host (ports 80 and 443), host:port, "
+        + "host:* or '*' (every destination the key is allowed); each within what the operator allows the key. Omitted: no network.")]
+    public IReadOnlyList<string>? Egress { get; init; }
+}
 
 /// <summary>POST /sandboxes/{id}/run.</summary>
 public sealed record CallBody(

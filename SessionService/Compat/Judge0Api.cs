@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Executor.Session.Uploads;
+using Executor.SessionCore.Access;
 using Executor.SessionCore.Sessions;
 using Executor.SessionCore.Storage;
 using Executor.SessionCore.Submissions;
@@ -74,7 +75,7 @@ public static class Judge0Api
         })
         : TypedResults.Json(new { error = "Not Found" }, statusCode: StatusCodes.Status404NotFound);
 
-    public static IResult ConfigInfo(IOptions<SessionServiceOptions> options) => TypedResults.Json(new
+    public static IResult ConfigInfo(IOptions<SessionServiceOptions> options, IOptions<Executor.Contracts.EgressOptions> egress) => TypedResults.Json(new
     {
         maintenance_mode = false,
         enable_wait_result = true,
@@ -104,6 +105,8 @@ public static class Judge0Api
         enable_batched_submissions = true,
         max_submission_batch_size = MaxBatch,
         enable_network = false,
+        // enable_network: true gives a submission what the operator allows its key (Egress:AllowedHosts, or the key's list).
+        allow_enable_network = egress.Value.AllowedHosts.Count > 0,
     });
 
     /// <summary>Judge0's own bounds (15 s of CPU, 20 s wall) within the service's maximum.</summary>
@@ -293,7 +296,9 @@ public static class Judge0Api
                 .. additional is null ? [] : new[] { (AdditionalFilesName, JsonUploadReader.Decode(AdditionalFilesName, additional, "base64")) },
             ], options, cancellationToken);
             var run = new RunOptions(args, stdin, timeout, memoryKb is { } k ? Math.Max(SubmissionRules.MinMemoryMb, (int)Math.Ceiling(k / 1024.0)) : null,
-                CallbackUrl: string.IsNullOrWhiteSpace(callback) ? null : callback.Trim(), Runtime: Judge0Format.RuntimeOf(languageId!.Value));
+                CallbackUrl: string.IsNullOrWhiteSpace(callback) ? null : callback.Trim(), Runtime: Judge0Format.RuntimeOf(languageId!.Value),
+                // The network, when asked for, is what the operator allows the key (Egress:AllowedHosts or its own list).
+                Egress: body.TryGetProperty("enable_network", out var network) && network.ValueKind == JsonValueKind.True ? EgressGate.RequestAll() : null);
             return (SubmissionRules.Complete(directory, WorkingDirectory.DefaultEntrypoint, new Judge0Fields(languageId.Value, expected, redirect).On(run), options), null);
         }
         catch (UploadRejectedException e)
@@ -306,17 +311,13 @@ public static class Judge0Api
 
     /// <summary>
     /// What Judge0 can be asked for and Executor does not do is refused, as config_info says, never silently ignored:
-    /// compiler options (Python compiles nothing), the network (sandboxes have none), more than one run.
+    /// compiler options (Python compiles nothing), more than one run.
     /// </summary>
     private static void Unsupported(JsonElement body, JsonObject errors)
     {
         if (body.TryGetProperty("compiler_options", out var compiler) && compiler.ValueKind == JsonValueKind.String && compiler.GetString()!.Trim().Length > 0)
         {
             errors["compiler_options"] = new JsonArray("setting compiler options is not allowed");
-        }
-        if (body.TryGetProperty("enable_network", out var network) && network.ValueKind == JsonValueKind.True)
-        {
-            errors["enable_network"] = new JsonArray("enabling network is not allowed");
         }
         if (body.TryGetProperty("number_of_runs", out var runs) && runs.ValueKind == JsonValueKind.Number
             && (!runs.TryGetInt32(out var count) || count != 1))

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Executor.SessionCore.Access;
 using Executor.Session.Uploads;
 using Executor.SessionCore.Runtimes;
 using Executor.SessionCore.Sessions;
@@ -50,6 +51,8 @@ public sealed class ExecutorMcpTools
         [Description("Command-line arguments (sys.argv[1:]).")] IReadOnlyList<string>? args = null,
         [Description("The runtime: python-3.11 (default) or python-3.11-data (numpy, pandas, scipy, matplotlib).")] string? runtime = null,
         [Description("Wall-clock limit in seconds (default 10, at most 60).")] int? timeoutSeconds = null,
+        [Description("Network destinations the script may reach through the egress proxy (host, host:port, or '*' for all the key is allowed); default none.")]
+        IReadOnlyList<string>? egress = null,
         CancellationToken cancellationToken = default)
     {
         var context = http.HttpContext ?? throw new InvalidOperationException("run_python is served over HTTP only");
@@ -59,7 +62,8 @@ public sealed class ExecutorMcpTools
             var directory = await JsonUploadReader.DirectoryAsync(
                 JsonUploadReader.Files(code, files?.Select(f => ((string?)f.Name, f.Content, "utf8")).ToList()), options.Value, cancellationToken);
             upload = SubmissionRules.Complete(directory, entrypoint,
-                new RunOptions(args ?? [], stdin, timeoutSeconds, null, Runtime: string.IsNullOrWhiteSpace(runtime) ? null : runtime.Trim()), options.Value);
+                new RunOptions(args ?? [], stdin, timeoutSeconds, null, Runtime: string.IsNullOrWhiteSpace(runtime) ? null : runtime.Trim(),
+                    Egress: EgressGate.Request(egress)), options.Value);
         }
         catch (UploadRejectedException e)
         {

@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Executor.SessionCore.Access;
 using Executor.Contracts;
 using Executor.Session.Apis;
 using Executor.SessionCore.Sandboxes;
@@ -36,11 +37,16 @@ public sealed class SandboxMcpTools
         SessionCommands sessions,
         [Description("The runtime: python-3.11 (default) or python-3.11-data.")] string? runtime = null,
         [Description("Seconds without a call after which the sandbox ends (default 300).")] int? idleTimeoutSeconds = null,
+        [Description("Network destinations the sandbox may reach through the egress proxy (host, host:port, or '*' for all the key is allowed); default none.")]
+        IReadOnlyList<string>? egress = null,
         CancellationToken cancellationToken = default)
     {
         var caller = sessions.CallerOf(Context(http));
         var (sandbox, problem) = await sandboxes.CreateAsync(caller,
-            new SandboxRequest(string.IsNullOrWhiteSpace(runtime) ? null : runtime.Trim(), idleTimeoutSeconds, null, null), cancellationToken);
+            new SandboxRequest(string.IsNullOrWhiteSpace(runtime) ? null : runtime.Trim(), idleTimeoutSeconds, null, null)
+            {
+                Egress = EgressGate.Request(egress),
+            }, cancellationToken);
         return sandbox is null ? Failure(problem!.Detail ?? problem.Title ?? "The sandbox could not be created.") : Json(SandboxView.From(sandbox));
     }
 

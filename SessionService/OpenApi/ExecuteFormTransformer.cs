@@ -46,8 +46,18 @@ public sealed class ExecuteFormTransformer : IOpenApiOperationTransformer
             Items = new OpenApiSchema { Type = JsonSchemaType.String },
             Description = "Command-line arguments (sys.argv[1:]), passed without a shell.",
         };
+        properties[RunOptionsReader.EgressField] = EgressSchema();
         return new OpenApiSchema { Type = JsonSchemaType.Object, Properties = properties };
     }
+
+    private static OpenApiSchema EgressSchema() => new()
+    {
+        Type = JsonSchemaType.Array,
+        Items = new OpenApiSchema { Type = JsonSchemaType.String },
+        Description = "Network the run may reach, through its host's egress proxy only: host (ports 80 and 443), host:port or host:*, "
+            + "each within what the operator allows the key (else a 400 names it). One field per destination, or one JSON array. "
+            + "Without it the run has no network at all.",
+    };
 
     public Task TransformAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
     {
@@ -104,6 +114,7 @@ public sealed class ExecuteFormTransformer : IOpenApiOperationTransformer
                                     Description = "batch (default): stdin is the 'stdin' field. interactive: stdin stays open for a client "
                                         + "attached at GET /result/{session_id}/attach (WebSocket) until it sends Ctrl-D or disconnects.",
                                 },
+                                [RunOptionsReader.EgressField] = EgressSchema(),
                                 [RunOptionsReader.CallbackField] = Text("An https (or allowed) URL that receives the result as a signed POST when the run ends "
                                     + "(header Executor-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"t.body\">); retried with backoff."),
                             },

@@ -66,11 +66,14 @@ public static class JsonUploadReader
                 };
             }
         }
-        if (body.TryGetProperty(RunOptionsReader.ArgsField, out var args) && args.ValueKind != JsonValueKind.Null)
+        foreach (var (field, problem) in new[] { (RunOptionsReader.ArgsField, "bad-args"), (RunOptionsReader.EgressField, "bad-egress") })
         {
-            fields[RunOptionsReader.ArgsField] = args.ValueKind == JsonValueKind.Array && args.EnumerateArray().All(a => a.ValueKind == JsonValueKind.String)
-                ? new StringValues([.. args.EnumerateArray().Select(a => a.GetString())])
-                : throw UploadRejectedException.BadRequest("bad-args", "Unreadable args", "'args' must be an array of strings.");
+            if (body.TryGetProperty(field, out var list) && list.ValueKind != JsonValueKind.Null)
+            {
+                fields[field] = list.ValueKind == JsonValueKind.Array && list.EnumerateArray().All(a => a.ValueKind == JsonValueKind.String)
+                    ? new StringValues([.. list.EnumerateArray().Select(a => a.GetString())])
+                    : throw UploadRejectedException.BadRequest(problem, $"Unreadable {field}", $"'{field}' must be an array of strings.");
+            }
         }
         var entrypoint = fields.TryGetValue(UploadReader.EntrypointField, out var named) ? named.FirstOrDefault() : null;
         return SubmissionRules.Complete(directory, entrypoint, RunOptionsReader.Read(fields, options), options);

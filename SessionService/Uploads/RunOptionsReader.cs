@@ -20,6 +20,7 @@ public static class RunOptionsReader
     public const string StdinModeField = "stdin_mode";
     public const string CallbackField = "callback_url";
     public const string RuntimeField = SubmissionRules.RuntimeField;
+    public const string EgressField = Executor.SessionCore.Access.EgressGate.Field;
 
     public static RunOptions Read(IReadOnlyDictionary<string, StringValues> fields, SessionServiceOptions options) => new(
         Args(fields),
@@ -28,7 +29,9 @@ public static class RunOptionsReader
         Number(fields, MemoryField) is { } memory ? Whole(memory) ?? throw SubmissionRules.BadMemory(memory, options) : null,
         Interactive(fields),
         fields.TryGetValue(CallbackField, out var callback) && !string.IsNullOrWhiteSpace(callback.ToString()) ? callback.ToString().Trim() : null,
-        fields.TryGetValue(RuntimeField, out var runtime) && !string.IsNullOrWhiteSpace(runtime.ToString()) ? runtime.ToString().Trim() : null);
+        fields.TryGetValue(RuntimeField, out var runtime) && !string.IsNullOrWhiteSpace(runtime.ToString()) ? runtime.ToString().Trim() : null,
+        Egress: Executor.SessionCore.Access.EgressGate.Request(List(fields, EgressField, "bad-egress", "[\"pypi.example.org\", \"api.example.com:8443\"]")
+            .Where(d => !string.IsNullOrWhiteSpace(d))));
 
     /// <summary>stdin_mode: "batch" (the default: stdin is the 'stdin' field, then end of file) or "interactive".</summary>
     private static bool Interactive(IReadOnlyDictionary<string, StringValues> fields) =>
@@ -45,9 +48,15 @@ public static class RunOptionsReader
     /// Each 'args' field is one argument, passed to the script as is (no shell). A single field holding a JSON
     /// array of strings is read as the whole list, for clients that cannot repeat a field.
     /// </summary>
-    private static string[] Args(IReadOnlyDictionary<string, StringValues> fields)
+    private static string[] Args(IReadOnlyDictionary<string, StringValues> fields) => List(fields, ArgsField, "bad-args", "[\"-v\", \"input.txt\"]");
+
+    /// <summary>
+    /// A field that may repeat, each value one item; a single value holding a JSON array of strings is the whole list.
+    /// 'egress' reads the same way as 'args'.
+    /// </summary>
+    private static string[] List(IReadOnlyDictionary<string, StringValues> fields, string field, string problem, string example)
     {
-        if (!fields.TryGetValue(ArgsField, out var values))
+        if (!fields.TryGetValue(field, out var values))
         {
             return [];
         }
@@ -66,8 +75,8 @@ public static class RunOptionsReader
             // null is valid JSON in an array of strings, but not an argument.
             if (parsed is null || parsed.Any(a => a is null))
             {
-                throw UploadRejectedException.BadRequest("bad-args", "Unreadable args",
-                    "'args' looks like a JSON array but is not an array of strings (such as [\"-v\", \"input.txt\"]).");
+                throw UploadRejectedException.BadRequest(problem, $"Unreadable {field}",
+                    $"'{field}' looks like a JSON array but is not an array of strings (such as {example}).");
             }
             args = [.. parsed.Select(a => a!)];
         }

@@ -58,7 +58,7 @@ public sealed class ApiDocsTests(SessionServiceFixture service) : IClassFixture<
         Assert.True(model.TryGetProperty("exit_code", out _));
         Assert.True(model.TryGetProperty("limits", out _));
         Assert.Equal(
-            ["completed", "failed", "timed_out", "memory_exceeded", "output_limit_exceeded", "cancelled", "internal_error"],
+            ["completed", "failed", "timed_out", "memory_exceeded", "output_limit_exceeded", "cancelled", "internal_error", "egress_limit_exceeded"],
             model.GetProperty("status").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
         Assert.Contains("memory_exceeded", model.GetProperty("status").GetProperty("description").GetString(), StringComparison.Ordinal);
     }

@@ -32,7 +32,8 @@ public sealed class E2bTests(KeyedServiceFixture service) : IClassFixture<KeyedS
         }
         foreach (var (request, says) in new (object Request, string Says)[]
         {
-            (new { templateID = "base", allow_internet_access = true }, "no network access"),
+            (new { templateID = "base", allow_internet_access = true }, "may reach nothing"), // the operator allows this key no egress
+            (new { templateID = "base", network = new { denyOut = new[] { "10.0.0.0/8" } } }, "network.denyOut"),
             (new { templateID = "base", volumeMounts = new[] { new { name = "v", path = "/data" } } }, "volumes"),
             (new { templateID = "no-such-runtime" }, "no-such-runtime"),
         })

@@ -52,6 +52,9 @@ public sealed class FakeRunnerHost : IAsyncDisposable
     /// <summary>The sandboxes this host holds: their files (no kernel runs: a call's result is what <see cref="RespondToCall"/> says).</summary>
     public ConcurrentDictionary<string, ConcurrentDictionary<string, byte[]>> Sandboxes { get; } = new();
 
+    /// <summary>The create job of each sandbox this host made, by sandbox id.</summary>
+    public ConcurrentDictionary<string, RunJob> CreatedSandboxes { get; } = new();
+
     /// <summary>The sandboxes SessionService told this host to end, and why.</summary>
     public ConcurrentDictionary<string, string> EndedByService { get; } = new();
 
@@ -168,6 +171,7 @@ public sealed class FakeRunnerHost : IAsyncDisposable
         if (command.Kind == SandboxCommandKinds.Create)
         {
             Sandboxes[command.SandboxId] = new ConcurrentDictionary<string, byte[]>();
+            CreatedSandboxes[command.SandboxId] = job;
             return Runs.SandboxDone(new SandboxOutcome(SandboxStatus.Ok)) with { ContainerId = "fake-" + command.SandboxId };
         }
         if (!Sandboxes.TryGetValue(command.SandboxId, out var files))

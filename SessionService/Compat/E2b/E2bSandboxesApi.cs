@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Executor.Contracts;
+using Executor.SessionCore.Access;
 using Executor.SessionCore.Sandboxes;
 using Executor.SessionCore.Sessions;
 using Microsoft.AspNetCore.Mvc;
@@ -84,6 +86,10 @@ public static class E2bSandboxesApi
         {
             return Error(StatusCodes.Status400BadRequest, "'metadata' and 'envVars' are objects of strings.");
         }
+        if (Egress(body) is ({ } egressRefused, _))
+        {
+            return Error(StatusCodes.Status400BadRequest, egressRefused);
+        }
         var caller = sessions.CallerOf(context);
         // E2B's clients extend a sandbox with setTimeout as they go: its lifetime is what the key allows.
         var lifetime = caller.Quotas.MaxSandboxLifetimeSeconds ?? sandboxes.Options.DefaultLifetimeSeconds;
@@ -95,7 +101,7 @@ public static class E2bSandboxesApi
         var (sandbox, problem) = await sandboxes.CreateAsync(caller,
             new SandboxRequest(runtime, timeout ?? Math.Min(300, lifetime), lifetime, null)
             {
-                Attributes = attributes.ToJson(), WithAccessToken = true, IdleTimeoutAdjustable = true,
+                Attributes = attributes.ToJson(), WithAccessToken = true, IdleTimeoutAdjustable = true, Egress = Egress(body).Policy,
             }, cancellationToken);
         if (problem is not null)
         {
@@ -104,16 +110,48 @@ public static class E2bSandboxesApi
         return TypedResults.Json(Created(sandbox!), statusCode: StatusCodes.Status201Created);
     }
 
+    /// <summary>
+    /// The network an E2B create asks for: 'allowInternetAccess: true' (or an allowOut of 0.0.0.0/0) is every
+    /// destination the operator allows the key; 'network.allowOut' names destinations (domains, host:port). Left out
+    /// or false: none, as ever. E2B's default is the open internet; Executor's is no network unless asked.
+    /// </summary>
+    private static (string? Refused, EgressPolicy? Policy) Egress(JsonObject body)
+    {
+        var all = body["allow_internet_access"]?.GetValueKind() == JsonValueKind.True;
+        List<string> destinations = [];
+        if (body["network"] is JsonObject { } network && network["allowOut"] is { } allowOut)
+        {
+            if (allowOut is not JsonArray list || list.Any(d => d?.GetValueKind() != JsonValueKind.String))
+            {
+                return ("'network.allowOut' must be an array of strings (domains or host:port).", null);
+            }
+            foreach (var destination in list.Select(d => d!.GetValue<string>()))
+            {
+                if (destination is "0.0.0.0/0" or "::/0")
+                {
+                    all = true;
+                }
+                else
+                {
+                    destinations.Add(destination);
+                }
+            }
+        }
+        if (all)
+        {
+            destinations.Add(EgressGate.Everything);
+        }
+        return (null, EgressGate.Request(destinations));
+    }
+
     /// <summary>Why a create asks for what Executor cannot do, or null.</summary>
     private static string? CreateRefusal(JsonObject body)
     {
-        if (body["allow_internet_access"]?.GetValueKind() == JsonValueKind.True)
+        if (body["network"] is JsonObject network
+            && network.Where(p => p.Key != "allowOut" && p.Value is not null && p.Value.GetValueKind() is not (JsonValueKind.False or JsonValueKind.Null))
+                .Select(p => p.Key).FirstOrDefault() is { } setting)
         {
-            return "Executor's sandboxes have no network access: 'allowInternetAccess: true' is not supported (leave it out or set it false).";
-        }
-        if (body["network"] is JsonObject network && network.Count > 0)
-        {
-            return "Executor's sandboxes have no network access: network settings are not supported.";
+            return $"Executor's egress is an allow-list of destinations only: 'network.{setting}' is not supported (use 'network.allowOut').";
         }
         if (body["autoPause"]?.GetValueKind() == JsonValueKind.True || body["autoResume"] is JsonObject)
         {
