@@ -57,6 +57,7 @@ public sealed class RunJobTests
                 : type == typeof(IReadOnlyList<string>) ? new[] { "-v", property.Name }
                 : type == typeof(JsonElement) ? JsonSerializer.SerializeToElement(new { surface = property.Name })
                 : type == typeof(SandboxCommand) ? new SandboxCommand("sbx_1", SandboxCommandKinds.Run, "x + 1", "a.txt", 5, 9)
+                : type == typeof(EgressPolicy) ? new EgressPolicy(["pypi.example.org", "api.example.com:8443"], 1024, 3)
                 : throw new InvalidOperationException($"RunOptions.{property.Name} is of a type this test cannot fill ({type}): teach it");
             options = With(options, property, value);
         }
