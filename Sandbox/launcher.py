@@ -2101,13 +2101,12 @@ class EgressRelay:
                         connection.read(key.fileobj)
                     if events & self.selectors.EVENT_WRITE:
                         connection.write(key.fileobj)
-                except OSError:
-                    self.close(connection)
-                    continue
-                if connection.finished:
-                    self.close(connection)
-                else:
-                    self.watch(connection)
+                    if not connection.finished:
+                        self.watch(connection)
+                        continue
+                except (OSError, ValueError):  # reset, or gone: this connection ends, the relay goes on
+                    pass
+                self.close(connection)
 
     def accept(self):
         socket = self.socket
@@ -2122,11 +2121,11 @@ class EgressRelay:
         upstream.setblocking(False)
         try:
             self.connect(upstream)
-        except OSError:  # no proxy for this run (any more): the script sees its connection closed
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as a direct connection: small writes go at once
+        except OSError:  # no proxy for this run (any more), or the script gave up: the script sees its connection closed
             client.close()
             upstream.close()
             return
-        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as a direct connection: no wait for small writes
         connection = EgressConnection(client, upstream, socket.SHUT_WR)
         self.relays.add(connection)
         self.watch(connection)
@@ -2160,8 +2159,10 @@ class EgressRelay:
 
     def close(self, connection):
         for end in connection.ends:
-            if connection.watched[end]:
+            try:
                 self.selector.unregister(end)
+            except (KeyError, ValueError):
+                pass  # not watched
             end.close()
         connection.closed = True
         self.relays.discard(connection)
