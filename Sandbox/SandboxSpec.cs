@@ -1,5 +1,6 @@
 using System.Globalization;
 using Docker.DotNet.Models;
+using Executor.Contracts;
 
 namespace Executor.Sandbox;
 
@@ -9,10 +10,13 @@ public static class SandboxSpec
     /// <summary>
     /// A sandbox container of <paramref name="language"/> (image, environment, pre-imports) for <paramref name="runtime"/>,
     /// the OCI runtime that will run it (<see cref="SandboxRuntime.Name"/>): the seccomp profile depends on it.
+    /// <paramref name="egressDirectory"/>, for a sandbox with egress, is the runner host's directory of the run's proxy
+    /// socket: mounted read-only at <see cref="LauncherEgress.Directory"/>, the one way out of a container that keeps
+    /// network mode none.
     /// </summary>
     public static CreateContainerParameters Create(
         SandboxOptions options, LanguageRuntime language, string runtime, SandboxLimits limits, SandboxInstance owner, string role,
-        TimeProvider time, string? sessionId = null, string? name = null)
+        TimeProvider time, string? sessionId = null, string? name = null, string? egressDirectory = null)
     {
         var labels = new Dictionary<string, string>
         {
@@ -72,6 +76,10 @@ public static class SandboxSpec
                 Init = false,
                 Runtime = string.IsNullOrWhiteSpace(options.Runtime) ? null : options.Runtime,
                 Tmpfs = Tmpfs(options, gvisor),
+                // A mount, not a bind string: the directory must exist (a bind would make it) and its name may hold ':'.
+                Mounts = egressDirectory is null
+                    ? null
+                    : [new Mount { Type = "bind", Source = egressDirectory, Target = LauncherEgress.Directory, ReadOnly = true }],
                 ShmSize = options.ShmSizeMb * 1024L * 1024,
                 Ulimits =
                 [

@@ -37,6 +37,14 @@
 # written in; raw writes to fds 1 and 2 (os.write, subprocesses) travel on plain pipes. When the script ends normally
 # the child adds an empty b"n" frame if /sandbox/out is empty, which spares the launcher collecting files (a script
 # that forges it only loses its own files).
+#
+# A job (or kernel job) with "egress" in its header may reach the network through its runner host's proxy, and only
+# so: the container has no interface but its own loopback. The launcher listens on that loopback (127.0.0.1, the
+# header's port) and relays every connection, byte for byte, to the proxy's Unix socket (a directory the runner
+# bind-mounts read-only), from a thread of its own: PID 1 is root's, so the script can neither signal it nor take its
+# port (it is bound before the script runs). The script's process gets the usual proxy variables, the deployment's
+# certificate authority when the proxy intercepts TLS, and pip's settings for installing into /sandbox/.local (the
+# user site, put on its sys.path by the launcher: python3 -I has none). Without "egress" none of this happens.
 import _socket  # the kernel's control channel (a Unix socket, to pass each call's stdin): the C module, free to import
 import ast  # the kernel's (stateful sandboxes'): imported before the fork, so a kernel starts without paying for them
 import atexit
@@ -153,24 +161,27 @@ class Child:
             os.close(fd)
         self.out, self.err, self.ordered, self.control, self.stdin = out_r, err_r, ord_r, ctl_w, in_w
 
-    def go(self, job, files, stdin):
+    def go(self, job, files, stdin, egress=None):
         """Hands the child its job; from here on it is the user's program. An interactive job's stdin comes later."""
-        message = json.dumps({
+        message = {
             "entrypoint": job["entrypoint"],
             "args": job.get("args", []),
             "files": [{"path": f["path"], "size": len(content)} for f, content in zip(job["files"], files)],
             "stdin_size": len(stdin),
             "interactive": bool(job.get("interactive")),
-        }).encode()
+        }
+        if egress is not None:
+            message["egress"] = egress
+        message = json.dumps(message).encode()
         write_all(self.control, struct.pack(">I", len(message)) + message)
         for content in files:
             write_all(self.control, content)
         write_all(self.control, stdin)
         os.close(self.control)
 
-    def go_kernel(self):
+    def go_kernel(self, egress=None):
         """Makes the child a kernel (frames.md, section 7): its calls follow on the control socket, one at a time."""
-        message = json.dumps({"mode": "kernel"}).encode()
+        message = json.dumps({"mode": "kernel", **({"egress": egress} if egress is not None else {})}).encode()
         write_all(self.control, struct.pack(">I", len(message)) + message)
         os.set_blocking(self.control, False)
 
@@ -202,6 +213,8 @@ def child_main(user, out_w, err_w, ord_w, ctl_r, in_r):
     # Wait for the job; write its files as the sandbox's user.
     size = struct.unpack(">I", read_exactly(CONTROL_FD, 4))[0]
     job = json.loads(read_exactly(CONTROL_FD, size))
+    if "egress" in job:
+        enter_egress(job["egress"])
     if job.get("mode") == "kernel":
         os.close(CONTROL_FD + 1)
         Kernel(stdout, stderr).serve()
@@ -360,11 +373,12 @@ class OrderedReader:
 
 
 class Supervisor:
-    def __init__(self, job, child, user, source):
+    def __init__(self, job, child, user, source, egress=None):
         self.job = job
         self.child = child
         self.user = user
         self.source = source
+        self.egress = egress  # what the script's process sets for the run's egress (start_egress), or None
         self.limit = int(job.get("output_limit_bytes", 1 << 20))
         self.emitted = 0
         self.over_limit = False
@@ -414,7 +428,7 @@ class Supervisor:
         poller.register(exited, select.POLLIN)
         feed = StdinFeed(child.stdin, poller, self.source, stdin) if self.job.get("interactive") else None
         started = time.monotonic()
-        child.go(self.job, files, b"" if feed else stdin)
+        child.go(self.job, files, b"" if feed else stdin, self.egress)
         if feed is None:
             os.close(child.stdin)
         deadline = started + self.job.get("timeout_ms", 10000) / 1000
@@ -1262,7 +1276,7 @@ class KernelProcess:
     """The launcher's side of one kernel: its process and pipes, the parser of its ordered frames, and the calls' bytes
     that wait for room on its control socket (the kernel reads them only between calls)."""
 
-    def __init__(self, child):
+    def __init__(self, child, egress=None):
         self.child = child
         self.pid = child.pid
         self.reader = OrderedReader(KERNEL_STREAMS)
@@ -1275,7 +1289,7 @@ class KernelProcess:
         for fd in (child.out, child.err, child.ordered):
             os.set_blocking(fd, False)
         os.close(child.stdin)
-        child.go_kernel()
+        child.go_kernel(egress)
 
     @property
     def fds(self):
@@ -1348,8 +1362,8 @@ class KernelSupervisor(Supervisor):
     """Kernel mode's supervisor: reads kernel requests from stdin, runs calls one at a time in the kernel, answers file
     operations at once, and writes kernel frames, each call ending with its record (frames.md, section 7)."""
 
-    def __init__(self, job, child, user, source):
-        super().__init__({}, child, user, source)
+    def __init__(self, job, child, user, source, egress=None):
+        super().__init__({}, child, user, source, egress)
         bounds = job.get("files") or {}
         self.max_file_bytes = int(bounds.get("max_file_bytes", 16 << 20))
         self.max_total_bytes = int(bounds.get("max_total_bytes", 64 << 20))
@@ -1631,7 +1645,7 @@ class KernelSupervisor(Supervisor):
 
     def start_kernel(self, child):
         self.generation += 1
-        self.kernel = KernelProcess(child)
+        self.kernel = KernelProcess(child, self.egress)
         for fd in self.kernel.fds:
             self.poller.register(fd, select.POLLIN)
 
@@ -1992,6 +2006,215 @@ def open_directory(name, directory):
     return open_same(name, st, os.O_DIRECTORY, directory)
 
 
+# Egress (frames.md, the job header's "egress"): the loopback relay to the run's proxy, and what the script's process sets.
+EGRESS_HOST = "127.0.0.1"
+EGRESS_RELAYS_MAX = 100  # connections relayed at once (two descriptors each, within the sandbox's open files limit)
+EGRESS_CONNECT_SECONDS = 5.0
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+EGRESS_CA_BUNDLE = "/tmp/.executor-egress-ca.pem"  # root's, readable by the script (the work directory is closed to root)
+USER_BASE = os.path.join(WORK_DIR, ".local")  # pip's user scheme: $PYTHONUSERBASE/lib/pythonX.Y/site-packages, bin
+
+
+def start_egress(egress):
+    """Starts relaying the sandbox's loopback port to the run's proxy socket and returns what the script's process must
+    set (the control message's "egress": its environment and the user site), or None for a job without egress."""
+    if not egress:
+        return None
+    port = int(egress.get("port") or 3128)
+    relay = EgressRelay(port, egress["socket"])
+    threading.Thread(target=relay.serve, name="egress", daemon=True).start()
+    proxy = f"http://{EGRESS_HOST}:{port}"
+    env = {
+        "HTTP_PROXY": proxy, "HTTPS_PROXY": proxy, "http_proxy": proxy, "https_proxy": proxy,
+        "NO_PROXY": "", "no_proxy": "",
+        # pip installs into the user site under /sandbox (the root file system is read-only): Debian marks its Python
+        # externally managed (PEP 668), which refuses even a user install without this; the system is untouched.
+        "PYTHONUSERBASE": USER_BASE, "PIP_BREAK_SYSTEM_PACKAGES": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_NO_CACHE_DIR": "1",
+        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin") + ":" + os.path.join(USER_BASE, "bin"),
+    }
+    if egress.get("authority"):
+        env.update(dict.fromkeys(("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "CURL_CA_BUNDLE"),
+                                 write_ca_bundle(egress["authority"])))
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    return {"env": env, "user_site": os.path.join(USER_BASE, "lib", version, "site-packages")}
+
+
+def write_ca_bundle(authority):
+    """The system's CA bundle (if the image has one) and the deployment's egress authority, in one file the script reads."""
+    bundle = ""
+    if os.path.isfile(SYSTEM_CA_BUNDLE):
+        with open(SYSTEM_CA_BUNDLE) as f:
+            bundle = f.read()
+    if bundle and not bundle.endswith("\n"):
+        bundle += "\n"
+    with open(EGRESS_CA_BUNDLE, "w") as f:
+        f.write(bundle + authority.strip() + "\n")
+    os.chmod(EGRESS_CA_BUNDLE, 0o644)
+    return EGRESS_CA_BUNDLE
+
+
+def enter_egress(egress):
+    """In the script's process (the sandbox user): the run's environment, and its user site on sys.path where site.py would
+    put it (before the system's packages; made now, so that the import system finds what pip installs there later)."""
+    os.environ.update(egress["env"])
+    user_site = egress["user_site"]
+    os.makedirs(user_site, exist_ok=True)
+    import site
+    before = list(sys.path)
+    site.addsitedir(user_site)  # appends it, and what its .pth files name (packages installed by an earlier call)
+    added = sys.path[len(before):]
+    at = next((i for i, path in enumerate(before) if path.endswith(("site-packages", "dist-packages"))), len(before))
+    sys.path[:] = before[:at] + added + before[at:]
+
+
+class EgressRelay:
+    """Relays each connection to 127.0.0.1:port, byte for byte and each direction's end too, to the proxy's Unix socket.
+    One thread serves every connection (the sandbox's pids limit counts threads), in this process (root's: the script
+    cannot signal it)."""
+
+    def __init__(self, port, socket_path):
+        import selectors
+        import socket
+        self.selectors, self.socket = selectors, socket
+        self.socket_path = socket_path
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind((EGRESS_HOST, port))
+        self.listener.listen(128)
+        self.listener.setblocking(False)
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.listener, selectors.EVENT_READ)
+        self.relays = set()
+
+    def serve(self):
+        while True:
+            for key, events in self.selector.select():
+                if key.fileobj is self.listener:
+                    self.accept()
+                    continue
+                connection = key.data
+                if connection.closed:
+                    continue  # closed by an earlier event of this round
+                try:
+                    if events & self.selectors.EVENT_READ:
+                        connection.read(key.fileobj)
+                    if events & self.selectors.EVENT_WRITE:
+                        connection.write(key.fileobj)
+                    if not connection.finished:
+                        self.watch(connection)
+                        continue
+                except (OSError, ValueError):  # reset, or gone: this connection ends, the relay goes on
+                    pass
+                self.close(connection)
+
+    def accept(self):
+        socket = self.socket
+        try:
+            client, _ = self.listener.accept()
+        except BlockingIOError:
+            return
+        except OSError:  # out of descriptors: let the connections that hold them end first
+            time.sleep(0.05)
+            return
+        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        upstream.setblocking(False)
+        try:
+            self.connect(upstream)
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as a direct connection: small writes go at once
+        except OSError:  # no proxy for this run (any more), or the script gave up: the script sees its connection closed
+            client.close()
+            upstream.close()
+            return
+        connection = EgressConnection(client, upstream, socket.SHUT_WR)
+        self.relays.add(connection)
+        self.watch(connection)
+        if len(self.relays) >= EGRESS_RELAYS_MAX:
+            self.selector.unregister(self.listener)  # the rest wait in the backlog
+
+    def connect(self, upstream):
+        """A Unix socket's connect fails at once (EAGAIN), rather than waiting, while the proxy's backlog is full: a burst
+        of connections. Try again until the proxy has accepted enough of them."""
+        deadline = time.monotonic() + EGRESS_CONNECT_SECONDS
+        while True:
+            try:
+                return upstream.connect(self.socket_path)
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
+    def watch(self, connection):
+        for end in connection.ends:
+            events = connection.interest(end, self.selectors.EVENT_READ, self.selectors.EVENT_WRITE)
+            if events == connection.watched[end]:
+                continue
+            if not events:
+                self.selector.unregister(end)
+            elif connection.watched[end]:
+                self.selector.modify(end, events, connection)
+            else:
+                self.selector.register(end, events, connection)
+            connection.watched[end] = events
+
+    def close(self, connection):
+        for end in connection.ends:
+            try:
+                self.selector.unregister(end)
+            except (KeyError, ValueError):
+                pass  # not watched
+            end.close()
+        connection.closed = True
+        self.relays.discard(connection)
+        if len(self.relays) == EGRESS_RELAYS_MAX - 1:
+            self.selector.register(self.listener, self.selectors.EVENT_READ)
+
+
+class EgressConnection:
+    """One relayed connection: the script's socket, the proxy's, and what each sent that the other has not taken yet.
+    A side that ends its sending has its peer's sending shut once everything before that end is delivered."""
+
+    def __init__(self, client, upstream, shut_write):
+        for end in (client, upstream):
+            end.setblocking(False)
+        self.ends = (client, upstream)
+        self.shut_write = shut_write
+        self.pending = {client: bytearray(), upstream: bytearray()}  # read from this end, for its peer
+        self.ended = set()  # ends that sent their end
+        self.shut = set()  # ends whose sending is shut (their peer's end passed on)
+        self.watched = {client: 0, upstream: 0}
+        self.closed = False
+
+    def peer(self, end):
+        return self.ends[1] if end is self.ends[0] else self.ends[0]
+
+    def interest(self, end, read, write):
+        return (read if end not in self.ended and not self.pending[end] else 0) | (write if self.pending[self.peer(end)] else 0)
+
+    @property
+    def finished(self):
+        return len(self.ended) == 2 and not any(self.pending.values())
+
+    def read(self, end):
+        data = end.recv(READ_SIZE)
+        if not data:
+            self.ended.add(end)
+        self.pending[end] += data
+        self.write(self.peer(end))  # at once: most writes fit
+
+    def write(self, end):
+        source = self.peer(end)
+        data = self.pending[source]
+        if data:
+            try:
+                del data[:end.send(data)]
+            except BlockingIOError:
+                return
+        if not data and source in self.ended and end not in self.shut:
+            self.shut.add(end)
+            end.shutdown(self.shut_write)
+
+
 def main():
     user = sys.argv[1] if len(sys.argv) > 1 else "65534:65534"
     prepare([name for name in (sys.argv[2] if len(sys.argv) > 2 else "").split(",") if name])
@@ -2001,10 +2224,11 @@ def main():
         source = Source()
         job, files, stdin = receive_job(source)
         emit(b"a", b"")  # the job is here: whatever happens now, it must not run anywhere else
+        egress = start_egress(job.get("egress"))
         if job.get("mode") == "kernel":
-            KernelSupervisor(job, child, user, source).run()
+            KernelSupervisor(job, child, user, source, egress).run()
         else:
-            Supervisor(job, child, user, source).run(files, stdin)
+            Supervisor(job, child, user, source, egress).run(files, stdin)
     except Exception as e:  # the launcher's own failure: say so rather than end without a record
         kill_everything_else()
         emit(b"x", json.dumps({"outcome": "launcher_error", "detail": f"{type(e).__name__}: {e}"}).encode())

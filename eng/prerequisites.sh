@@ -60,18 +60,20 @@ registry_reachable() {
 
 # The runtimes (see RuntimeCatalog): python-3.11, the standard library only (the full python3 package: python3-minimal
 # lacks json, asyncio, sqlite3, unittest...), and python-3.11-data, the same interpreter with numpy, pandas, scipy,
-# matplotlib and pytest. Offline, each comes from Debian bookworm's own packages; with a registry, from its Dockerfile.
+# matplotlib and pytest. Both have pip, for a run with egress to install packages into its work directory (Debian's
+# python3-pip brings ca-certificates, the system's CA bundle, with it). Offline, each comes from Debian bookworm's own
+# packages; with a registry, from its Dockerfile.
 build_offline() {
   local image=$1 runtime=$2
   case $runtime in
     python-3.11)
       # pytest too: POST /execute_pytest runs in it.
-      debootstrap_image "$image" python3,python3-pytest "$home_link" \
+      debootstrap_image "$image" python3,python3-pip,python3-pytest "$home_link" \
         --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' --change 'ENV LANG=C.UTF-8' --change 'CMD ["python3"]' ;;
     python-3.11-data)
       # matplotlib's font list, built once here: the launcher copies it into MPLCONFIGDIR (the root is read-only). No
       # documentation, and no C compiler (scipy's pythran pulls gcc in; nothing in a sandbox may compile): ~250 MB less.
-      debootstrap_image "$image" python3,python3-numpy,python3-pandas,python3-scipy,python3-matplotlib,python3-pytest \
+      debootstrap_image "$image" python3,python3-pip,python3-numpy,python3-pandas,python3-scipy,python3-matplotlib,python3-pytest \
         "$home_link && MPLCONFIGDIR=/usr/share/executor/matplotlib MPLBACKEND=Agg python3 -c 'import matplotlib.pyplot' && chmod -R a+rX /usr/share/executor \
           && rm -rf /usr/share/doc/* /usr/share/man/* /usr/share/info/* /usr/share/locale/* /usr/lib/gcc/x86_64-linux-gnu/*/cc1* \
              /usr/lib/gcc/x86_64-linux-gnu/*/lto1 /usr/lib/x86_64-linux-gnu/lib*san.so*" \
@@ -83,6 +85,8 @@ build_offline() {
 # /sandbox, the sandbox's own working directory, under that name too.
 home_link='mkdir -p /home && ln -sfn /sandbox /home/user'
 home_check='import os; assert os.readlink("/home/user") == "/sandbox"'
+# pip, run as a script runs it (an image built before runs with egress lacks it).
+pip_check='import subprocess, sys; subprocess.run([sys.executable, "-m", "pip", "--version"], check=True, capture_output=True)'
 
 build_registry() {
   local image=$1 runtime=$2
@@ -113,10 +117,10 @@ ensure_image() {
 }
 
 ensure_images() {
-  ensure_image "$image" python-3.11 "import json, asyncio, sqlite3, unittest, ssl, uuid, pytest; $home_check"
+  ensure_image "$image" python-3.11 "import json, asyncio, sqlite3, unittest, ssl, uuid, pytest; $home_check; $pip_check"
   [ -n "$data_image" ] || return 0
   ensure_image "$data_image" python-3.11-data \
-    "import json, asyncio, sqlite3, numpy, pandas, scipy, matplotlib, pytest; matplotlib.use('Agg'); import matplotlib.pyplot; $home_check"
+    "import json, asyncio, sqlite3, numpy, pandas, scipy, matplotlib, pytest; matplotlib.use('Agg'); import matplotlib.pyplot; $home_check; $pip_check"
 }
 
 ensure_compose() {

@@ -12,7 +12,8 @@ namespace Executor.Runner.Runs;
 /// </summary>
 public static class LauncherJob
 {
-    public static byte[] Encode(RunJob request, SandboxLimits limits)
+    /// <param name="egress">For a run with egress: the launcher relays its loopback port to the run's proxy (frames.md).</param>
+    public static byte[] Encode(RunJob request, SandboxLimits limits, LauncherEgress? egress = null)
     {
         var stdin = Encoding.UTF8.GetBytes(request.Stdin ?? "");
         var header = new Header(
@@ -23,7 +24,10 @@ public static class LauncherJob
             (long)limits.Timeout.TotalMilliseconds,
             limits.OutputLimitBytes,
             request.Interactive,
-            new OutFiles(limits.OutFilesMaxCount, limits.OutFilesMaxBytes));
+            new OutFiles(limits.OutFilesMaxCount, limits.OutFilesMaxBytes))
+        {
+            Egress = egress,
+        };
 
         var buffer = new MemoryStream();
         using (var writer = new Utf8JsonWriter(buffer))
@@ -47,7 +51,12 @@ public static class LauncherJob
         long TimeoutMs,
         long OutputLimitBytes,
         bool Interactive,
-        OutFiles OutFiles);
+        OutFiles OutFiles)
+    {
+        /// <summary>Absent for a run without egress: its header's bytes are those of before egress existed.</summary>
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public LauncherEgress? Egress { get; init; }
+    }
 
     internal sealed record HeaderFile(string Path, long Size);
 

@@ -7,6 +7,10 @@ namespace Executor.Runner.Sandboxes;
 internal sealed record KernelHeader(string Mode, KernelFileBounds Files)
 {
     public const string Kernel = "kernel";
+
+    /// <summary>For a sandbox with egress (as a run's job has it); absent otherwise, leaving the header's bytes as before.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public LauncherEgress? Egress { get; init; }
 }
 
 /// <summary>The bounds of a sandbox's working directory as its file operations see them.</summary>

@@ -94,7 +94,7 @@ public sealed partial class LiveSandbox : IAsyncDisposable
         _reading = ReadAsync();
         try
         {
-            var header = KernelFrameReader.Line(new KernelHeader(KernelHeader.Kernel, _settings.Files), KernelJsonContext.Default.KernelHeader);
+            var header = KernelFrameReader.Line(new KernelHeader(KernelHeader.Kernel, _settings.Files) { Egress = _settings.Egress }, KernelJsonContext.Default.KernelHeader);
             await WriteAsync(header, cancellationToken);
             await Task.WhenAny(_kernelReady.Task, _ended.Task).WaitAsync(within, _time, cancellationToken);
         }
@@ -577,4 +577,8 @@ public sealed record SandboxCallSettings(
     TimeSpan FileTimeout,
     TimeSpan KillGrace,
     SessionClient Session,
-    string Host);
+    string Host)
+{
+    /// <summary>For a sandbox with egress: its kernel job tells the launcher to relay to the sandbox's proxy (frames.md).</summary>
+    public LauncherEgress? Egress { get; init; }
+}

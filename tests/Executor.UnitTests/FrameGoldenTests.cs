@@ -61,7 +61,11 @@ public class FrameGoldenTests
             OutFilesMaxBytes = limits.GetProperty("out_files_max_bytes").GetInt64(),
         };
 
-        Assert.Equal(golden.GetProperty("hex").GetString(), Convert.ToHexStringLower(LauncherJob.Encode(request, sandboxLimits)));
+        var egress = golden.GetProperty("header").TryGetProperty("egress", out var e)
+            ? new LauncherEgress(e.GetProperty("socket").GetString()!, e.GetProperty("port").GetInt32(), e.GetProperty("authority").GetString())
+            : null;
+
+        Assert.Equal(golden.GetProperty("hex").GetString(), Convert.ToHexStringLower(LauncherJob.Encode(request, sandboxLimits, egress)));
     }
 
     [Theory]

@@ -20,15 +20,21 @@ public class KernelFrameGoldenTests
 
     public static TheoryData<string> Frames => Names("kernel_frames");
 
-    [Fact]
-    public void The_kernel_job_is_encoded_to_its_golden_bytes()
+    public static TheoryData<string> Jobs => Names("kernel_job");
+
+    [Theory]
+    [MemberData(nameof(Jobs))]
+    public void The_kernel_job_is_encoded_to_its_golden_bytes(string name)
     {
-        var golden = Golden.GetProperty("kernel_job")[0];
+        var golden = Case("kernel_job", name);
         var files = golden.GetProperty("header").GetProperty("files");
         var bounds = new KernelFileBounds(files.GetProperty("max_file_bytes").GetInt64(), files.GetProperty("max_total_bytes").GetInt64(),
             files.GetProperty("max_count").GetInt32());
+        var egress = golden.GetProperty("header").TryGetProperty("egress", out var e)
+            ? new LauncherEgress(e.GetProperty("socket").GetString()!, e.GetProperty("port").GetInt32(), e.GetProperty("authority").GetString())
+            : null;
 
-        var header = KernelFrameReader.Line(new KernelHeader(KernelHeader.Kernel, bounds), KernelJsonContext.Default.KernelHeader);
+        var header = KernelFrameReader.Line(new KernelHeader(KernelHeader.Kernel, bounds) { Egress = egress }, KernelJsonContext.Default.KernelHeader);
 
         Assert.Equal(Hex(golden, "hex"), header);
     }

@@ -1,3 +1,6 @@
+using System.Text.Json;
+using Docker.DotNet.Models;
+using Executor.Contracts;
 using Executor.Sandbox;
 using Microsoft.Extensions.Time.Testing;
 
@@ -35,6 +38,31 @@ public class SandboxSpecTests
         Assert.Equal("true", spec.Labels[SandboxLabels.Managed]);
         Assert.Equal("default", spec.Labels[SandboxLabels.Deployment]);
         Assert.DoesNotContain(spec.Env, e => e.StartsWith("DOCKER", StringComparison.Ordinal) || e.Contains("SECRET", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Without_egress_nothing_is_mounted_and_with_it_the_proxy_directory_is_the_one_read_only_mount()
+    {
+        var options = new SandboxOptions();
+        var runner = new SandboxInstance("runner");
+        CreateContainerParameters Create(string? egressDirectory = null) => SandboxSpec.Create(options, RuntimeCatalogTests.Python(options), "runc",
+            SandboxLimits.Defaults(options), runner, SandboxLabels.ColdRole, new FakeTimeProvider(), "abc", "name",
+            egressDirectory);
+
+        var without = Create();
+        var with = Create("/var/lib/executor/egress/abc");
+
+        Assert.Null(without.HostConfig!.Mounts);
+        Assert.Null(without.HostConfig.Binds);
+        var mount = Assert.Single(with.HostConfig!.Mounts!);
+        Assert.Equal(("bind", "/var/lib/executor/egress/abc", LauncherEgress.Directory, true), (mount.Type, mount.Source, mount.Target, mount.ReadOnly));
+        Assert.Null(with.HostConfig.Binds);
+        Assert.Equal("none", with.HostConfig.NetworkMode);
+        Assert.True(with.NetworkDisabled);
+        // Everything else is the spec without egress, to the byte.
+        var withoutMounts = JsonSerializer.SerializeToNode(with)!;
+        withoutMounts["HostConfig"]!["Mounts"] = null;
+        Assert.Equal(JsonSerializer.Serialize(without), withoutMounts.ToJsonString());
     }
 
     [Theory]

@@ -15,7 +15,7 @@ import sys
 import time
 import unittest
 
-from sources import LAUNCHER_PATH, kernel_writes, launcher, parse_frames
+from sources import LAUNCHER_PATH, FakeProxy, kernel_writes, launcher, parse_frames
 
 SANDBOX_USER = "65534:65534"
 WHOLE = os.getpid() == 1 and os.getuid() == 0
@@ -45,7 +45,7 @@ def memory_limit():
 class KernelSession:
     """A launcher in kernel mode: its frames read as they come."""
 
-    def __init__(self, test, preimport="", env=None, files=None):
+    def __init__(self, test, preimport="", env=None, files=None, egress=None):
         shutil.rmtree(launcher.WORK_DIR, ignore_errors=True)
         os.mkdir(launcher.WORK_DIR)
         os.chown(launcher.WORK_DIR, 65534, 65534)
@@ -58,6 +58,8 @@ class KernelSession:
         self.test = test
         self.data = b""
         header = {"mode": "kernel", "files": files or {"max_file_bytes": 1 << 20, "max_total_bytes": 4 << 20, "max_count": 50}}
+        if egress is not None:
+            header["egress"] = egress
         self.write(json.dumps(header).encode() + b"\n")
         self.started = [self.next_frame(60)[0] for _ in range(3)]
 
@@ -466,6 +468,35 @@ class KernelTests(unittest.TestCase):
         walls.sort()
         print(f"\nkernel call x + 1: median {walls[25]:.3f} ms, p90 {walls[45]:.3f} ms (in the launcher)", file=sys.stderr)
         self.assertLess(walls[25], 10)  # ~0.2-0.7 ms measured; loose for a loaded machine
+
+
+@unittest.skipUnless(WHOLE, WHY)
+class KernelEgressTests(unittest.TestCase):
+    """A kernel job with "egress": every call, and every kernel after a restart, reaches the proxy as a run's script does."""
+
+    def setUp(self):
+        self.proxy = FakeProxy()
+        self.addCleanup(self.proxy.close)
+        self.kernel = KernelSession(self, egress=self.proxy.header(authority="-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"))
+
+    def test_the_kernel_has_the_runs_environment_and_reaches_the_proxy(self):
+        call = self.kernel.call("import os, urllib.request\n"
+                                "print([os.environ.get(n) for n in ('HTTPS_PROXY', 'no_proxy', 'SSL_CERT_FILE', 'PYTHONUSERBASE')])\n"
+                                "print(urllib.request.urlopen('http://example.test/kernel', timeout=10).read().decode())")
+        self.assertEqual(("ok", f"['http://127.0.0.1:3128', '', '{launcher.EGRESS_CA_BUNDLE}', '/sandbox/.local']\n"
+                                "GET http://example.test/kernel HTTP/1.1\n"), (call.status, call.stdout))
+
+    def test_a_package_pip_installs_is_importable_in_the_next_call_and_after_a_restart(self):
+        install = self.kernel.call("import subprocess, sys\n"
+                                   "r = subprocess.run([sys.executable, '-m', 'pip', 'install', '--index-url', 'http://index.test/simple',\n"
+                                   "                    '--trusted-host', 'index.test', 'hsdemo'], capture_output=True, text=True)\n"
+                                   "print(r.returncode, r.stderr[-2000:] if r.returncode else '')", seconds=60)
+        self.assertEqual(("ok", "0 \n"), (install.status, install.stdout))
+        self.assertEqual("42", self.kernel.call("import hsdemo\nhsdemo.VALUE").result["data"]["text/plain"])
+        self.kernel.send(b"R", json.dumps({"id": "r1"}).encode())
+        self.assertEqual("restarted", json.loads(self.kernel.until("y")[-1][1])["status"])
+        call = self.kernel.call("import hsdemo, os\nprint(hsdemo.VALUE, os.environ['HTTP_PROXY'])")
+        self.assertEqual(("ok", "42 http://127.0.0.1:3128\n"), (call.status, call.stdout))
 
 
 @unittest.skipUnless(WHOLE and memory_limit() is not None, WHY + ", with a memory limit")

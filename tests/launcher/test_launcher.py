@@ -19,7 +19,7 @@ import tempfile
 import time
 import unittest
 
-from sources import LAUNCHER_PATH, launcher, parse_frames, pipe_with, read_all
+from sources import LAUNCHER_PATH, FakeProxy, launcher, parse_frames, pipe_with, read_all
 
 SANDBOX_USER = "65534:65534"
 
@@ -274,10 +274,8 @@ def files_of(frames):
     return result
 
 
-@unittest.skipUnless(os.getpid() == 1 and os.getuid() == 0,
-                     "the whole launcher runs only as a child of PID 1 of a container of its own, as root (see the module's doc)")
-class WholeLauncherTests(unittest.TestCase):
-    """The launcher as a sandbox starts it, given a job on stdin; its frames read from stdout up to the exit record."""
+class LauncherRun:
+    """Runs the launcher as a sandbox starts it, given a job on stdin; its frames read from stdout up to the exit record."""
 
     def run_launcher(self, script, stdin=b"", input_frames=None, files=(), **job):
         # A fresh work directory, the sandbox user's, as each sandbox container has.
@@ -317,6 +315,15 @@ class WholeLauncherTests(unittest.TestCase):
                 break
             data += chunk
         self.fail(f"no exit record: {data[:2000]!r}")
+
+
+WHOLE = os.getpid() == 1 and os.getuid() == 0
+WHY = "the whole launcher runs only as a child of PID 1 of a container of its own, as root (see the module's doc)"
+
+
+@unittest.skipUnless(WHOLE, WHY)
+class WholeLauncherTests(LauncherRun, unittest.TestCase):
+    """The launcher as a sandbox starts it, given a job on stdin; its frames read from stdout up to the exit record."""
 
     def test_ready_then_accepted_then_output_in_write_order_then_the_exit_record(self):
         run = self.run_launcher("import sys\nprint('a')\nprint('b', file=sys.stderr)\nprint('c')\n")
@@ -400,6 +407,94 @@ class WholeLauncherTests(unittest.TestCase):
         self.assertEqual(["r", "x"], run.kinds)
         self.assertEqual("launcher_error", run.exit["outcome"])
         self.assertIn("ValueError", run.exit["detail"])
+
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "NO_PROXY", "no_proxy")
+BUNDLE_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "CURL_CA_BUNDLE")
+AUTHORITY = "-----BEGIN CERTIFICATE-----\nMIIBtestauthority\n-----END CERTIFICATE-----\n"  # read, never parsed, by the launcher
+
+
+@unittest.skipUnless(WHOLE, WHY)
+class EgressTests(LauncherRun, unittest.TestCase):
+    """A job with "egress": the script reaches the run's proxy (a Unix socket) through the launcher's relay on
+    127.0.0.1:3128, the only way out of a container whose network is none."""
+
+    def setUp(self):
+        self.proxy = FakeProxy()
+        self.addCleanup(self.proxy.close)
+
+    def test_a_scripts_http_request_reaches_the_proxy_through_the_loopback_port(self):
+        run = self.run_launcher("import urllib.request\nprint(urllib.request.urlopen('http://example.test/hello', timeout=10).read().decode())\n",
+                                egress=self.proxy.header())
+        self.assertEqual(("GET http://example.test/hello HTTP/1.1\n", 0), (run.stdout, run.exit["exit_code"]))
+        self.assertEqual(["GET http://example.test/hello HTTP/1.1"], self.proxy.requests)
+
+    def test_bytes_travel_unchanged_both_ways_and_each_directions_end_too(self):
+        script = ("import hashlib, os, socket, threading\n"
+                  "data = b'ECHO' + os.urandom(4 << 20)\n"
+                  "s = socket.create_connection(('127.0.0.1', 3128))\n"
+                  "def send():\n    s.sendall(data)\n    s.shutdown(socket.SHUT_WR)\n"
+                  "threading.Thread(target=send).start()\n"
+                  "got = bytearray()\n"
+                  "while chunk := s.recv(1 << 20):\n    got += chunk\n"
+                  "print(got == data, len(got))\n")
+        run = self.run_launcher(script, egress=self.proxy.header())
+        self.assertEqual(f"True {4 + (4 << 20)}\n", run.stdout)
+
+    def test_the_script_sees_the_proxy_and_pip_settings_and_its_user_site_on_sys_path(self):
+        script = ("import json, os, sys\n"
+                  "site = '/sandbox/.local/lib/python%d.%d/site-packages' % sys.version_info[:2]\n"
+                  "packages = [i for i, p in enumerate(sys.path) if p.endswith(('site-packages', 'dist-packages'))]\n"
+                  "print(json.dumps({'env': dict(os.environ), 'site': os.path.isdir(site) and packages[0] == sys.path.index(site),\n"
+                  "                  'bundle': open(os.environ['SSL_CERT_FILE']).read()}))\n")
+        run = self.run_launcher(script, egress=self.proxy.header(authority=AUTHORITY))
+        seen = json.loads(run.stdout)
+        env = seen["env"]
+        self.assertEqual(["http://127.0.0.1:3128"] * 4 + [""] * 2, [env.get(name) for name in PROXY_VARIABLES])
+        self.assertEqual([launcher.EGRESS_CA_BUNDLE] * 4, [env.get(name) for name in BUNDLE_VARIABLES])
+        self.assertEqual(("/sandbox/.local", "1", "1", "1"), (env.get("PYTHONUSERBASE"), env.get("PIP_BREAK_SYSTEM_PACKAGES"),
+                                                             env.get("PIP_DISABLE_PIP_VERSION_CHECK"), env.get("PIP_NO_CACHE_DIR")))
+        self.assertTrue(env["PATH"].endswith(":/sandbox/.local/bin"), env["PATH"])
+        self.assertTrue(seen["site"], "the user site exists and comes before the system's packages")
+        self.assertTrue(seen["bundle"].endswith(AUTHORITY), seen["bundle"][-200:])
+        if os.path.isfile(launcher.SYSTEM_CA_BUNDLE):  # the image's own authorities stay trusted
+            with open(launcher.SYSTEM_CA_BUNDLE) as f:
+                self.assertTrue(seen["bundle"].startswith(f.read()))
+
+    def test_without_an_authority_no_bundle_is_set(self):
+        run = self.run_launcher("import os\nprint([n for n in %r if n in os.environ])\n" % (BUNDLE_VARIABLES,),
+                                egress=self.proxy.header())
+        self.assertEqual("[]\n", run.stdout)
+
+    def test_without_egress_there_is_no_listener_no_variable_and_no_user_site(self):
+        script = ("import os, socket, sys\n"
+                  "try:\n    socket.create_connection(('127.0.0.1', 3128), timeout=5)\n    print('connected')\n"
+                  "except ConnectionRefusedError:\n    print('refused')\n"
+                  "print(sorted(n for n in os.environ if 'PROXY' in n.upper() or n.startswith('PIP_') or n in %r))\n"
+                  "print(any('.local' in p for p in sys.path), os.path.exists('/sandbox/.local'))\n" % (BUNDLE_VARIABLES,))
+        run = self.run_launcher(script)
+        self.assertEqual("refused\n[]\nFalse False\n", run.stdout)
+
+    def test_the_script_cannot_kill_the_relay(self):
+        script = ("import os, signal, urllib.request\n"
+                  "for pid in [int(p) for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()]:\n"
+                  "    try:\n        os.kill(pid, signal.SIGKILL)\n        print('killed', pid)\n"
+                  "    except (PermissionError, ProcessLookupError):\n        pass\n"
+                  "try:\n    os.kill(os.getppid(), signal.SIGKILL)\nexcept PermissionError:\n    print('not the launcher')\n"
+                  "print(urllib.request.urlopen('http://example.test/after', timeout=10).read().decode())\n")
+        run = self.run_launcher(script, egress=self.proxy.header())
+        self.assertEqual("not the launcher\nGET http://example.test/after HTTP/1.1\n", run.stdout)
+
+    def test_pip_installs_from_an_index_through_the_proxy_and_the_script_imports_it_at_once(self):
+        # Plain HTTP, so the fake proxy can read it (pip wants --trusted-host for that); HTTPS would be CONNECTed alike.
+        script = ("import subprocess, sys\n"
+                  "r = subprocess.run([sys.executable, '-m', 'pip', 'install', '--index-url', 'http://index.test/simple',\n"
+                  "                    '--trusted-host', 'index.test', 'hsdemo'], capture_output=True, text=True)\n"
+                  "print(r.returncode, r.stderr[-2000:] if r.returncode else '')\n"
+                  "import hsdemo\nprint(hsdemo.VALUE, hsdemo.__file__)\n")
+        run = self.run_launcher(script, egress=self.proxy.header(), timeout_ms=60000)
+        self.assertEqual("0 \n42 /sandbox/.local/lib/python%d.%d/site-packages/hsdemo/__init__.py\n" % sys.version_info[:2], run.stdout)
+        self.assertIn("GET http://index.test/files/hsdemo-1.0-py3-none-any.whl HTTP/1.1", self.proxy.requests)
 
 
 def command_of(pid):
