@@ -70,6 +70,8 @@ internal sealed partial class EgressExchange(EgressProxy proxy, EgressLease leas
         {
             var asked = head?.Target ?? "";
             _record = lease.Record(asked.Length > 260 ? asked[..260] : asked);
+            // A malformed request is an attempt too: a run cannot hammer its proxy without meeting its limit.
+            lease.TryAttempt();
             await RefuseAsync(stream, EgressRefusals.BadRequest, HttpStatusCode.BadRequest,
                 "The egress proxy takes one request a connection: CONNECT host:port, or a method with an absolute http:// URL.");
             return;
@@ -77,8 +79,7 @@ internal sealed partial class EgressExchange(EgressProxy proxy, EgressLease leas
         var record = _record = lease.Record(target.Destination);
         if (!lease.TryAttempt() || lease.LimitExceeded.IsCancellationRequested)
         {
-            var bytes = lease.LimitDetail?.Contains("bytes", StringComparison.Ordinal) == true;
-            await RefuseAsync(stream, bytes ? EgressRefusals.ByteLimit : EgressRefusals.ConnectionLimit, HttpStatusCode.TooManyRequests, lease.LimitDetail ?? "");
+            await RefuseAsync(stream, lease.LimitRefusal ?? EgressRefusals.ConnectionLimit, HttpStatusCode.TooManyRequests, lease.LimitDetail ?? "");
             return;
         }
         if (!EgressDestinations.Allows(lease.Policy.Destinations, target.Host, target.Port))
@@ -367,7 +368,8 @@ internal sealed partial class EgressExchange(EgressProxy proxy, EgressLease leas
         {
             return null;
         }
-        return new Target(uri.IdnHost.ToLowerInvariant(), uri.Port, Connect: false, uri.PathAndQuery);
+        var name = uri.IdnHost.ToLowerInvariant();
+        return new Target(uri.HostNameType == UriHostNameType.IPv6 && !name.StartsWith('[') ? "[" + name + "]" : name, uri.Port, Connect: false, uri.PathAndQuery);
     }
 
     [LoggerMessage(Level = LogLevel.Information,

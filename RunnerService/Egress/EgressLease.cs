@@ -64,6 +64,9 @@ public sealed partial class EgressLease : IAsyncDisposable
     /// <summary>Which limit the run passed, in a sentence, once <see cref="LimitExceeded"/> is cancelled.</summary>
     public string? LimitDetail { get; private set; }
 
+    /// <summary>The refusal that stands for the limit passed (byte_limit or connection_limit), for the attempts after it.</summary>
+    internal string? LimitRefusal { get; private set; }
+
     /// <summary>Stopped on dispose and when a limit is passed: every connection of the lease ends then.</summary>
     internal CancellationToken Cut => _cut.Token;
 
@@ -104,7 +107,8 @@ public sealed partial class EgressLease : IAsyncDisposable
         {
             return true;
         }
-        Exceed(string.Create(CultureInfo.InvariantCulture, $"The run opened more than {Policy.MaxConnections} connections through the egress proxy."));
+        Exceed(EgressRefusals.ConnectionLimit,
+            string.Create(CultureInfo.InvariantCulture, $"The run opened more than {Policy.MaxConnections} connections through the egress proxy."));
         return false;
     }
 
@@ -115,11 +119,11 @@ public sealed partial class EgressLease : IAsyncDisposable
         {
             return true;
         }
-        Exceed(string.Create(CultureInfo.InvariantCulture, $"The run moved more than {Policy.MaxBytes} bytes through the egress proxy."));
+        Exceed(EgressRefusals.ByteLimit, string.Create(CultureInfo.InvariantCulture, $"The run moved more than {Policy.MaxBytes} bytes through the egress proxy."));
         return false;
     }
 
-    private void Exceed(string detail)
+    private void Exceed(string refusal, string detail)
     {
         lock (_lock)
         {
@@ -127,6 +131,7 @@ public sealed partial class EgressLease : IAsyncDisposable
             {
                 return;
             }
+            LimitRefusal = refusal;
             LimitDetail = detail;
         }
         LogLimit(_proxy.Logger, RunId, detail);

@@ -259,6 +259,41 @@ public sealed class EgressProxyTests : IDisposable
         var connection = Assert.Single(lease.Connections);
         Assert.Equal(EgressRefusals.ByteLimit, connection.Refused);
         Assert.True(connection.BytesSent + connection.BytesReceived <= 100_000);
+
+        // Until the runner has ended the run, what it still tries is refused and recorded.
+        using var late = await ConnectAsync(lease);
+        Assert.StartsWith("HTTP/1.1 429", await AskAsync(late, $"CONNECT 127.0.0.1:{server.Port} HTTP/1.1\r\n\r\n", toEnd: true), StringComparison.Ordinal);
+        Assert.Equal(EgressRefusals.ByteLimit, lease.Connections[^1].Refused);
+    }
+
+    [Fact]
+    public async Task A_name_that_does_not_resolve_is_refused_with_502()
+    {
+        using var proxy = Proxy();
+        await using var lease = await Open(proxy, "*.invalid:*");
+        using var stream = await ConnectAsync(lease);
+
+        var answer = await AskAsync(stream, "CONNECT no-such-host.invalid:443 HTTP/1.1\r\n\r\n", toEnd: true);
+
+        Assert.StartsWith("HTTP/1.1 502", answer, StringComparison.Ordinal);
+        Assert.Equal(EgressRefusals.Unresolved, Assert.Single(lease.Connections).Refused);
+    }
+
+    [Theory]
+    [InlineData("[::1]", "::1")]
+    [InlineData("169.254.169.254", "169.254.169.254")]
+    [InlineData("127.0.0.2", "127.0.0.2")] // loopback, but not within the listed 127.0.0.1/32
+    public async Task An_allowed_address_literal_that_is_not_public_is_refused(string host, string address)
+    {
+        using var proxy = Proxy();
+        await using var lease = await Open(proxy, host + ":*");
+        using var stream = await ConnectAsync(lease);
+
+        var answer = await AskAsync(stream, $"CONNECT {host}:80 HTTP/1.1\r\n\r\n", toEnd: true);
+
+        Assert.StartsWith("HTTP/1.1 403", answer, StringComparison.Ordinal);
+        var connection = Assert.Single(lease.Connections);
+        Assert.Equal((EgressRefusals.PrivateAddress, address), (connection.Refused, connection.Address));
     }
 
     [Fact]
