@@ -69,6 +69,18 @@ public sealed class EgressProxyTests : IDisposable
         return Encoding.ASCII.GetString(answer.ToArray());
     }
 
+    /// <summary>Opens a lease allowing <paramref name="destinations"/>, sends one request, and returns the answer and its record.</summary>
+    private static async Task<(string Answer, EgressConnection Connection)> AskOnceAsync(EgressProxy proxy, string request, params string[] destinations)
+    {
+        await using var lease = await Open(proxy, destinations);
+        using (var stream = await ConnectAsync(lease))
+        {
+            var answer = await AskAsync(stream, request, toEnd: true);
+            await lease.DisposeAsync();
+            return (answer, Assert.Single(lease.Connections));
+        }
+    }
+
     /// <summary>An HttpClient whose proxy is the lease's socket, as the launcher makes it the sandbox's.</summary>
     private static HttpClient Client(EgressLease lease, string? trustedPem = null)
     {
@@ -131,14 +143,11 @@ public sealed class EgressProxyTests : IDisposable
     {
         await using var server = LoopbackServer.Echo();
         using var proxy = Proxy();
-        await using var lease = await Open(proxy, "127.0.0.1:1");
-        using var stream = await ConnectAsync(lease);
 
-        var answer = await AskAsync(stream, $"CONNECT 127.0.0.1:{server.Port} HTTP/1.1\r\n\r\n", toEnd: true);
+        var (answer, connection) = await AskOnceAsync(proxy, $"CONNECT 127.0.0.1:{server.Port} HTTP/1.1\r\n\r\n", "127.0.0.1:1");
 
         Assert.StartsWith("HTTP/1.1 403", answer, StringComparison.Ordinal);
         Assert.Contains($"127.0.0.1:{server.Port} is not allowed", answer, StringComparison.Ordinal);
-        var connection = Assert.Single(lease.Connections);
         Assert.Equal((false, EgressRefusals.NotAllowed, null), (connection.Allowed, connection.Refused, connection.Address));
         Assert.Equal(0, server.Accepted);
     }
@@ -148,13 +157,10 @@ public sealed class EgressProxyTests : IDisposable
     {
         await using var server = LoopbackServer.Echo();
         using var proxy = Proxy(o => o.AllowedPrivateAddresses = []);
-        await using var lease = await Open(proxy, "localhost:*");
-        using var stream = await ConnectAsync(lease);
 
-        var answer = await AskAsync(stream, $"CONNECT localhost:{server.Port} HTTP/1.1\r\n\r\n", toEnd: true);
+        var (answer, connection) = await AskOnceAsync(proxy, $"CONNECT localhost:{server.Port} HTTP/1.1\r\n\r\n", "localhost:*");
 
         Assert.StartsWith("HTTP/1.1 403", answer, StringComparison.Ordinal);
-        var connection = Assert.Single(lease.Connections);
         Assert.Equal((false, EgressRefusals.PrivateAddress), (connection.Allowed, connection.Refused));
         Assert.True(IPAddress.IsLoopback(IPAddress.Parse(connection.Address!)), connection.Address);
         Assert.Equal(0, server.Accepted);
@@ -231,13 +237,11 @@ public sealed class EgressProxyTests : IDisposable
         using var certificate = upstreamAuthority.Issue("localhost");
         await using var server = LoopbackServer.Http(certificate: certificate);
         using var proxy = Proxy(o => o.Credentials = [new() { Host = "localhost", Header = "X-Api-Key", Value = Secret }]);
-        await using var lease = await Open(proxy, $"localhost:{server.Port}");
-        using var stream = await ConnectAsync(lease);
 
-        var answer = await AskAsync(stream, $"CONNECT localhost:{server.Port} HTTP/1.1\r\n\r\n", toEnd: true);
+        var (answer, connection) = await AskOnceAsync(proxy, $"CONNECT localhost:{server.Port} HTTP/1.1\r\n\r\n", $"localhost:{server.Port}");
 
         Assert.StartsWith("HTTP/1.1 502", answer, StringComparison.Ordinal);
-        Assert.Equal(EgressRefusals.ConnectFailed, Assert.Single(lease.Connections).Refused);
+        Assert.Equal(EgressRefusals.ConnectFailed, connection.Refused);
     }
 
     [Fact]
@@ -269,14 +273,10 @@ public sealed class EgressProxyTests : IDisposable
     [Fact]
     public async Task A_name_that_does_not_resolve_is_refused_with_502()
     {
-        using var proxy = Proxy();
-        await using var lease = await Open(proxy, "*.invalid:*");
-        using var stream = await ConnectAsync(lease);
-
-        var answer = await AskAsync(stream, "CONNECT no-such-host.invalid:443 HTTP/1.1\r\n\r\n", toEnd: true);
+        var (answer, connection) = await AskOnceAsync(Proxy(), "CONNECT no-such-host.invalid:443 HTTP/1.1\r\n\r\n", "*.invalid:*");
 
         Assert.StartsWith("HTTP/1.1 502", answer, StringComparison.Ordinal);
-        Assert.Equal(EgressRefusals.Unresolved, Assert.Single(lease.Connections).Refused);
+        Assert.Equal(EgressRefusals.Unresolved, connection.Refused);
     }
 
     [Theory]
@@ -285,14 +285,9 @@ public sealed class EgressProxyTests : IDisposable
     [InlineData("127.0.0.2", "127.0.0.2")] // loopback, but not within the listed 127.0.0.1/32
     public async Task An_allowed_address_literal_that_is_not_public_is_refused(string host, string address)
     {
-        using var proxy = Proxy();
-        await using var lease = await Open(proxy, host + ":*");
-        using var stream = await ConnectAsync(lease);
-
-        var answer = await AskAsync(stream, $"CONNECT {host}:80 HTTP/1.1\r\n\r\n", toEnd: true);
+        var (answer, connection) = await AskOnceAsync(Proxy(), $"CONNECT {host}:80 HTTP/1.1\r\n\r\n", host + ":*");
 
         Assert.StartsWith("HTTP/1.1 403", answer, StringComparison.Ordinal);
-        var connection = Assert.Single(lease.Connections);
         Assert.Equal((EgressRefusals.PrivateAddress, address), (connection.Refused, connection.Address));
     }
 
@@ -320,14 +315,10 @@ public sealed class EgressProxyTests : IDisposable
     [Fact]
     public async Task A_request_that_is_not_a_proxy_request_is_refused_as_bad()
     {
-        using var proxy = Proxy();
-        await using var lease = await Open(proxy, "127.0.0.1:*");
-        using var stream = await ConnectAsync(lease);
-
-        var answer = await AskAsync(stream, "GET /relative HTTP/1.1\r\nHost: x\r\n\r\n", toEnd: true);
+        var (answer, connection) = await AskOnceAsync(Proxy(), "GET /relative HTTP/1.1\r\nHost: x\r\n\r\n", "127.0.0.1:*");
 
         Assert.StartsWith("HTTP/1.1 400", answer, StringComparison.Ordinal);
-        Assert.Equal(EgressRefusals.BadRequest, Assert.Single(lease.Connections).Refused);
+        Assert.Equal(EgressRefusals.BadRequest, connection.Refused);
     }
 
     [Fact]
