@@ -11,8 +11,11 @@ namespace Executor.Runner.Egress;
 /// </summary>
 public sealed partial class EgressLease : IAsyncDisposable
 {
-    /// <summary>Records kept past the connection limit: a run hammering its proxy cannot grow its result without end.</summary>
-    private const int ExtraRecords = 16;
+    /// <summary>
+    /// Records kept, and connections held open at once, past the connection limit: a run hammering its proxy can grow
+    /// neither its result nor the host's memory and descriptors without end.
+    /// </summary>
+    private const int Slack = 16;
 
     private readonly EgressProxy _proxy;
     private readonly Socket _listener;
@@ -92,7 +95,7 @@ public sealed partial class EgressLease : IAsyncDisposable
         var record = new ConnectionRecord(_proxy.Time.GetUtcNow(), _proxy.Time.GetTimestamp(), destination);
         lock (_lock)
         {
-            if (_records.Count < Policy.MaxConnections + ExtraRecords)
+            if (_records.Count < Policy.MaxConnections + Slack)
             {
                 _records.Add(record);
             }
@@ -156,6 +159,12 @@ public sealed partial class EgressLease : IAsyncDisposable
                 // A failed accept (out of descriptors, say) must not end the run's proxy; breathe and go on.
                 LogAcceptFailed(_proxy.Logger, RunId, e.SocketErrorCode);
                 await Task.Delay(TimeSpan.FromMilliseconds(50), _proxy.Time, CancellationToken.None);
+                continue;
+            }
+            if (_open.Count >= Policy.MaxConnections + Slack)
+            {
+                // More at once than the run may ever be allowed: not even read, nor recorded.
+                client.Dispose();
                 continue;
             }
             var exchange = Task.Run(() => new EgressExchange(_proxy, this, client).RunAsync());
