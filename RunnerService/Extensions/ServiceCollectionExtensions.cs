@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Executor.Contracts;
+using Executor.Runner.Egress;
 using Executor.Runner.Runs;
 using Executor.Runner.Sandboxes;
 using Executor.Sandbox;
@@ -52,6 +53,7 @@ public static class ServiceCollectionExtensions
 
         builder.AddSessionClient();
         builder.AddPrewarmClient();
+        builder.AddEgress();
         return builder;
     }
 

@@ -1,16 +1,14 @@
 using System.Net;
 using System.Net.Sockets;
+using Executor.Contracts;
 using Microsoft.Extensions.Options;
 
 namespace Executor.SessionCore.Callbacks;
 
 /// <summary>
 /// Keeps callbacks off the service's own networks (SSRF): a callback_url must be http(s), and every address its host
-/// resolves to must be public — not loopback, private, carrier-grade NAT (Alibaba Cloud's metadata at 100.100.100.200),
-/// link-local (cloud metadata at 169.254.169.254), the clouds' own service addresses (Azure's wire server
-/// 168.63.129.16, Oracle's 192.0.0.192, AWS's IPv6 metadata fd00:ec2::254), multicast, reserved, documentation or
-/// unspecified, in IPv4 or IPv6 (IPv4-mapped, NAT64 and 6to4 addresses are judged by the IPv4 address they carry) —
-/// unless Callbacks:AllowedHosts allows it. Checked when the session is submitted, and again at every delivery by the
+/// resolves to must be public (<see cref="AddressRules.IsPublic"/>: not loopback, private, link-local, cloud metadata...)
+/// — unless Callbacks:AllowedHosts allows it. Checked when the session is submitted, and again at every delivery by the
 /// connection itself (DNS may have changed): the delivery connects only to an address checked then.
 /// A refusal never says what a name resolved to, nor whether it resolved at all: a caller must not learn the
 /// service's internal names and addresses from it.
@@ -22,59 +20,15 @@ public sealed class CallbackAddressGuard(
 {
     public const int MaxUrlLength = 2048;
 
-    private static readonly IPNetwork[] NotPublic =
-    [
-        .. new[]
-        {
-            "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24",
-            "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
-            "::/96", "::1/128", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32", "3fff::/20", "fc00::/7", "fe80::/10",
-            "fec0::/10", "ff00::/8",
-            // Special-purpose ranges that route nowhere a receiver lives (AS112, AMT, the IPv6 dummy prefix, SRv6 SIDs).
-            "192.31.196.0/24", "192.52.193.0/24", "192.175.48.0/24", "2620:4f:8000::/48", "100:0:0:1::/64", "5f00::/16",
-            // A public address that Azure answers on from inside its network: the wire server.
-            "168.63.129.16/32",
-        }.Select(IPNetwork.Parse),
-    ];
-
-    private static readonly IPNetwork Nat64 = IPNetwork.Parse("64:ff9b::/96");
-    private static readonly IPNetwork SixToFour = IPNetwork.Parse("2002::/16");
-
     private readonly Func<string, CancellationToken, Task<IPAddress[]>> _resolve = resolve ?? Dns.GetHostAddressesAsync;
     private readonly Func<IPEndPoint, CancellationToken, ValueTask<Stream>> _connect = connect ?? ConnectSocketAsync;
 
-    /// <summary>Whether an address is one of the Internet's: none of the ranges above.</summary>
-    public static bool IsPublic(IPAddress address)
-    {
-        if (address.IsIPv4MappedToIPv6)
-        {
-            return IsPublic(address.MapToIPv4());
-        }
-        if (address.AddressFamily == AddressFamily.InterNetworkV6)
-        {
-            var bytes = address.GetAddressBytes();
-            if (Nat64.Contains(address))
-            {
-                return IsPublic(new IPAddress(bytes.AsSpan(12, 4)));
-            }
-            if (SixToFour.Contains(address))
-            {
-                return IsPublic(new IPAddress(bytes.AsSpan(2, 4)));
-            }
-        }
-        else if (address.AddressFamily != AddressFamily.InterNetwork)
-        {
-            return false;
-        }
-        return !NotPublic.Any(network => network.Contains(address));
-    }
-
     /// <summary>Whether a callback to <paramref name="host"/> may go to <paramref name="address"/>: public, or allowed by Callbacks:AllowedHosts.</summary>
-    public bool IsAllowed(string host, IPAddress address) => IsPublic(address) || IsAllowListed(host, address);
+    public bool IsAllowed(string host, IPAddress address) => AddressRules.IsPublic(address) || IsAllowListed(host, address);
 
     private bool IsAllowListed(string host, IPAddress address)
     {
-        var mapped = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+        var mapped = AddressRules.Unmapped(address);
         foreach (var entry in options.CurrentValue.AllowedHosts)
         {
             var allowed = entry.Trim();
@@ -162,7 +116,7 @@ public sealed class CallbackAddressGuard(
         try
         {
             var addresses = await ResolveAsync(host, cancellationToken);
-            return addresses.Length == 0 || !addresses.All(IsPublic);
+            return addresses.Length == 0 || !addresses.All(AddressRules.IsPublic);
         }
         catch (SocketException)
         {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using Executor.Contracts;
 using Executor.SessionCore.Callbacks;
 using Microsoft.Extensions.Options;
 
@@ -58,7 +59,7 @@ public class CallbackGuardTests
     [InlineData("169.254.170.2")] // AWS ECS task metadata
     [InlineData("fd00:ec2::254")] // AWS's IPv6 metadata
     [InlineData("fd00:ec2::253")] // AWS's IPv6 DNS
-    public void Non_public_addresses_are_refused(string address) => Assert.False(CallbackAddressGuard.IsPublic(IPAddress.Parse(address)));
+    public void Non_public_addresses_are_refused(string address) => Assert.False(AddressRules.IsPublic(IPAddress.Parse(address)));
 
     [Theory]
     [InlineData("8.8.8.8")]
@@ -68,7 +69,7 @@ public class CallbackGuardTests
     [InlineData("2606:4700:4700::1111")]
     [InlineData("::ffff:8.8.8.8")]
     [InlineData("64:ff9b::808:808")] // NAT64 of 8.8.8.8
-    public void Public_addresses_pass(string address) => Assert.True(CallbackAddressGuard.IsPublic(IPAddress.Parse(address)));
+    public void Public_addresses_pass(string address) => Assert.True(AddressRules.IsPublic(IPAddress.Parse(address)));
 
     /// <summary>Every range Microsoft's AntiSSRF library denies by default is refused here too (its first and last address).</summary>
     [Fact]
@@ -83,8 +84,8 @@ public class CallbackGuardTests
             {
                 last[bit / 8] |= (byte)(0x80 >> (bit % 8));
             }
-            Assert.False(CallbackAddressGuard.IsPublic(new IPAddress(first)), $"{range}: {new IPAddress(first)}");
-            Assert.False(CallbackAddressGuard.IsPublic(new IPAddress(last)), $"{range}: {new IPAddress(last)}");
+            Assert.False(AddressRules.IsPublic(new IPAddress(first)), $"{range}: {new IPAddress(first)}");
+            Assert.False(AddressRules.IsPublic(new IPAddress(last)), $"{range}: {new IPAddress(last)}");
         }
     }
 
