@@ -44,6 +44,13 @@ internal static class PassedSettings
         new("Runtime", "Sandbox__Runtime", PassedTo.RunnerHost),
         new("ReapIntervalSeconds", "Sandbox__ReapIntervalSeconds", PassedTo.RunnerHost),
 
+        // Egress: what keys may ask for (SessionService grants it), what each host's proxy may connect to and adds.
+        new("EgressAllowedHosts", "Egress__AllowedHosts", PassedTo.Session, IsList: true),
+        new("EgressMaxBytes", "Egress__MaxBytes", PassedTo.Session),
+        new("EgressMaxConnections", "Egress__MaxConnections", PassedTo.Session),
+        new("EgressAllowedPrivateAddresses", "Egress__AllowedPrivateAddresses", PassedTo.Runner, IsList: true),
+        new("EgressUpstreamCaFile", "Egress__UpstreamCaFile", PassedTo.Runner),
+
         new("PoolSize", "Pool__TargetSize", PassedTo.Prewarm),
         new("UseWarmPool", "Runner__UseWarmPool", PassedTo.Runner),
         new("MaxConcurrentRuns", "Runner__MaxConcurrentRuns", PassedTo.Runner),

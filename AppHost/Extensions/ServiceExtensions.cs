@@ -57,6 +57,40 @@ internal static class ServiceExtensions
     }
 
     /// <summary>
+    /// Where the host's egress proxy keeps its per-run sockets and the deployment's certificate authority, unless the
+    /// environment says (Egress__SocketDirectory, Egress__CertificateDirectory). Sockets go under a short path (a
+    /// Unix socket's path is at most 107 bytes), one directory per deployment and host (/run/executor/egress/&lt;12 hex&gt;); the authority lives with the
+    /// deployment's data, so every host of a deployment started here trusts and is trusted the same way.
+    /// Executor:EgressCredentials ("host=Header: value", comma-separated) become the proxy's Egress:Credentials.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithEgress(this IResourceBuilder<ProjectResource> runner, RunnerHost host, ExecutorSettings executor)
+    {
+        var configuration = runner.ApplicationBuilder.Configuration;
+        if (configuration["Egress:SocketDirectory"] is null)
+        {
+            // Short whatever the deployment's name: a hash of where this deployment's data lives and which host it is.
+            var tag = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+                System.Text.Encoding.UTF8.GetBytes($"{executor.DataDirectory}|{executor.Deployment}|{host.Suffix}")))[..12];
+            runner.WithEnvironment("Egress__SocketDirectory", $"/run/executor/egress/{tag}");
+        }
+        if (configuration["Egress:CertificateDirectory"] is null)
+        {
+            runner.WithEnvironment("Egress__CertificateDirectory", Path.Combine(executor.DataDirectory, "egress-ca"));
+        }
+        var credentials = (executor["EgressCredentials"] ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        for (var i = 0; i < credentials.Length; i++)
+        {
+            var (destination, header) = credentials[i].Split('=', 2) is [var d, var h] ? (d, h) : throw new InvalidOperationException(
+                "Executor:EgressCredentials holds 'host=Header: value' entries, comma-separated");
+            var (name, value) = header.Split(':', 2) is [var n, var v] ? (n.Trim(), v.Trim()) : ("Authorization", header.Trim());
+            runner.WithEnvironment($"Egress__Credentials__{i}__Host", destination.Trim())
+                .WithEnvironment($"Egress__Credentials__{i}__Header", name)
+                .WithEnvironment($"Egress__Credentials__{i}__Value", value);
+        }
+        return runner;
+    }
+
+    /// <summary>
     /// The host's own credential, derived from the deployment's host secret as SessionService checks it: it can act as
     /// this host only (Sandbox:Host's default is the machine's name).
     /// </summary>

@@ -57,6 +57,19 @@ public sealed partial class EgressProxy : IDisposable
     /// </summary>
     public string? AuthorityPem => _authority?.Value.CertificatePem;
 
+    /// <summary>What the launcher of a sandbox with egress is told: where its proxy's socket is, and the authority to trust.</summary>
+    public LauncherEgress LauncherSide => new(LauncherEgress.Directory + "/" + LauncherEgress.SocketName, LauncherEgress.DefaultPort, AuthorityPem);
+
+    /// <summary>
+    /// Why a sandbox of this host cannot have egress, or null when it can. Under gVisor (runsc) a sandbox reaches a host
+    /// socket only if the runtime is registered with --host-uds=open, which this host does not ask of the engine: such
+    /// a run is refused rather than given a network that does not work.
+    /// </summary>
+    public static string? RefusalFor(string isolation) => Executor.Sandbox.SeccompProfile.IsGvisor(isolation)
+        ? "Egress is not available on this runner host: it isolates sandboxes with gVisor (runsc), whose sandboxes cannot reach the "
+            + "host's egress proxy. Ask for no egress, or use a host that isolates with runc."
+        : null;
+
     internal TimeProvider Time { get; }
 
     internal ILogger Logger { get; }

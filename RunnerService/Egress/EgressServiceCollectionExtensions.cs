@@ -12,7 +12,9 @@ public static class EgressServiceCollectionExtensions
     /// </summary>
     public static IHostApplicationBuilder AddEgress(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<EgressOptions>().BindConfiguration(EgressOptions.Section).ValidateOnStart();
+        builder.Services.AddOptions<EgressOptions>().BindConfiguration(EgressOptions.Section)
+            .PostConfigure<IConfiguration>((egress, configuration) => egress.ReadListValues(name => configuration[$"{EgressOptions.Section}:{name}"]))
+            .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<EgressOptions>, EgressOptionsValidator>();
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<EgressProxy>();

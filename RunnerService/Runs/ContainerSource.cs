@@ -23,8 +23,18 @@ public sealed class ContainerSource(
     /// A warm container of the runtime, or a cold one started with <paramref name="limits"/> (pool containers are built with
     /// their runtime's memory limit, so another memory goes cold; the timeout travels with the job, so any fits).
     /// </summary>
-    public async Task<AcquiredContainer> AcquireAsync(string sessionId, LanguageRuntime language, SandboxLimits limits, CancellationToken cancellationToken)
+    public async Task<AcquiredContainer> AcquireAsync(
+        string sessionId, LanguageRuntime language, SandboxLimits limits, CancellationToken cancellationToken, Egress.EgressLease? egress = null)
     {
+        if (egress is not null)
+        {
+            // The proxy's directory is mounted when the container is created, so a container with egress is always cold.
+            using var cold = SandboxRunner.ActivitySource.StartActivity("acquire container");
+            cold?.SetTag("executor.warm", false);
+            cold?.SetTag("executor.egress", true);
+            cancellationToken.ThrowIfCancellationRequested();
+            return new AcquiredContainer(await StartColdAsync(sessionId, language, limits, egress.Directory), Warm: false);
+        }
         using var activity = SandboxRunner.ActivitySource.StartActivity("acquire container");
         activity?.SetTag("executor.runtime", language.Id);
         var options = runnerOptions.Value;
@@ -48,10 +58,12 @@ public sealed class ContainerSource(
     }
 
     /// <summary>Never cancelled half-way (see <see cref="IContainerEngine"/>): the caller removes what it returns.</summary>
-    public async Task<string> StartColdAsync(string sessionId, LanguageRuntime language, SandboxLimits limits)
+    /// <param name="egressDirectory">The run's egress proxy directory, mounted read-only in the container (egress is never warm: the mount is made at creation).</param>
+    public async Task<string> StartColdAsync(string sessionId, LanguageRuntime language, SandboxLimits limits, string? egressDirectory = null)
     {
         var name = RunName(sessionId);
-        var spec = SandboxSpec.Create(sandboxOptions.Value, language, runtime.Name, limits, instance, SandboxLabels.ColdRole, time, sessionId, name);
+        var spec = SandboxSpec.Create(sandboxOptions.Value, language, runtime.Name, limits, instance, SandboxLabels.ColdRole, time, sessionId, name,
+            egressDirectory);
         // Known by its name from before it exists until the caller holds its id: on a loaded engine, creating and
         // starting it can outlast two of the reaper's sweeps, which would otherwise take it for an orphan mid-start.
         _starting[name] = true;

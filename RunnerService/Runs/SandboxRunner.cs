@@ -20,6 +20,7 @@ public sealed partial class SandboxRunner(
     SandboxRuntime runtime,
     RuntimeCatalog catalog,
     SessionClient session,
+    Egress.EgressProxy egressProxy,
     IOptions<SandboxOptions> sandboxOptions,
     IOptions<RunnerOptions> runnerOptions,
     TimeProvider time,
@@ -50,13 +51,19 @@ public sealed partial class SandboxRunner(
             return Complete(Failure(RunStatus.InternalError, $"The job was invalid: {string.Join("; ", invalid.SelectMany(e => e.Value))}"),
                 limits, null, startedAt, started, language);
         }
+        if (request.Egress is not null && Egress.EgressProxy.RefusalFor(runtime.Name) is { } noEgress)
+        {
+            return Complete(Failure(RunStatus.InternalError, noEgress), limits, null, startedAt, started, language);
+        }
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, run.CancelToken);
+        Egress.EgressLease? egress = null;
         try
         {
-            var sandbox = await containers.AcquireAsync(request.SessionId, language, limits, linked.Token);
+            egress = request.Egress is { } policy ? await egressProxy.OpenAsync(request.SessionId, policy, linked.Token) : null;
+            var sandbox = await containers.AcquireAsync(request.SessionId, language, limits, linked.Token, egress);
             (containerId, var warm) = (sandbox.ContainerId, sandbox.Warm);
             run.Attach(containerId, warm);
-            var result = await ExecuteAsync(request, limits, sandbox, run, linked.Token);
+            var result = await ExecuteAsync(request, limits, sandbox, run, egress, linked.Token);
             if (result is null && warm)
             {
                 // The warm container died before it took the job (engine restart, stale pool): go cold once.
@@ -65,10 +72,10 @@ public sealed partial class SandboxRunner(
                 linked.Token.ThrowIfCancellationRequested();
                 containerId = await containers.StartColdAsync(request.SessionId, language, limits);
                 run.Attach(containerId, warm: false);
-                result = await ExecuteAsync(request, limits, new AcquiredContainer(containerId, Warm: false), run, linked.Token);
+                result = await ExecuteAsync(request, limits, new AcquiredContainer(containerId, Warm: false), run, egress, linked.Token);
             }
             result ??= Failure(RunStatus.InternalError, "The sandbox ended before it received the script.");
-            return Complete(result, limits, containerId, startedAt, started, language);
+            return Complete(result with { Egress = egress?.Connections }, limits, containerId, startedAt, started, language);
         }
         catch (OperationCanceledException) when (run.CancelRequested)
         {
@@ -90,6 +97,10 @@ public sealed partial class SandboxRunner(
         }
         finally
         {
+            if (egress is not null)
+            {
+                await egress.DisposeAsync(); // its connections end with the run, whatever the container still does
+            }
             run.SetRemoval(containerId is null ? Task.CompletedTask : janitor.RemoveAsync(containerId, now: run.CancelRequested));
             // Replace a used slot only now: leasing and attaching during the run would compete with it for the engine.
             containers.Replenish();
@@ -98,7 +109,7 @@ public sealed partial class SandboxRunner(
 
     /// <summary>Null when the container ended without reading anything: nothing of the user's ran.</summary>
     private async Task<RunResult?> ExecuteAsync(
-        RunJob request, SandboxLimits limits, AcquiredContainer sandbox, ActiveRun run, CancellationToken cancellationToken)
+        RunJob request, SandboxLimits limits, AcquiredContainer sandbox, ActiveRun run, Egress.EgressLease? egress, CancellationToken cancellationToken)
     {
         var (containerId, warm) = (sandbox.ContainerId, sandbox.Warm);
         using var activity = ActivitySource.StartActivity("run container");
@@ -111,7 +122,7 @@ public sealed partial class SandboxRunner(
         MultiplexedStream? stream = sandbox.Stream;
         using (ActivitySource.StartActivity("send job"))
         {
-            var job = LauncherJob.Encode(request, limits);
+            var job = LauncherJob.Encode(request, limits, egress is null ? null : egressProxy.LauncherSide);
             try
             {
                 stream ??= await engine.AttachAsync(containerId, cancellationToken);
@@ -139,7 +150,8 @@ public sealed partial class SandboxRunner(
 
         // From here the run ends one of four ways: the exit record, a cancel, the outside deadline, or too much output.
         using var deadline = new CancellationTokenSource(limits.Timeout + TimeSpan.FromSeconds(runnerOptions.Value.KillGraceSeconds), time);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token, run.CancelToken);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(
+            [cancellationToken, deadline.Token, run.CancelToken, egress?.LimitExceeded ?? CancellationToken.None]);
         var diagnostics = new List<byte>();
         var killed = false;
         using (var collect = ActivitySource.StartActivity("collect output"))
@@ -167,7 +179,9 @@ public sealed partial class SandboxRunner(
             await engine.KillAsync(containerId, CancellationToken.None);
         }
 
-        var result = await InterpretAsync(containerId, limits, output, diagnostics, run, deadline.IsCancellationRequested, killed);
+        var result = egress is { LimitExceeded.IsCancellationRequested: true } && output.Exit is null
+            ? WithOutput(output, RunStatus.EgressLimitExceeded, egress.LimitDetail) with { Signal = 9 }
+            : await InterpretAsync(containerId, limits, output, diagnostics, run, deadline.IsCancellationRequested, killed);
         activity?.SetTag("executor.status", result?.Status);
         activity?.SetTag("executor.exit_code", result?.ExitCode);
         return result is null ? null : result with { WarmStart = warm };

@@ -40,6 +40,7 @@ public sealed partial class SandboxRegistry : BackgroundService
     private readonly ConcurrentDictionary<Task, bool> _work = new();
 
     private readonly ContainerSource _containers;
+    private readonly Egress.EgressProxy _egress;
     private readonly IContainerEngine _engine;
     private readonly ContainerJanitor _janitor;
     private readonly ResultReporter _reporter;
@@ -57,6 +58,7 @@ public sealed partial class SandboxRegistry : BackgroundService
 
     public SandboxRegistry(
         ContainerSource containers,
+        Egress.EgressProxy egress,
         IContainerEngine engine,
         ContainerJanitor janitor,
         ResultReporter reporter,
@@ -71,8 +73,8 @@ public sealed partial class SandboxRegistry : BackgroundService
         ILoggerFactory loggers,
         IHostApplicationLifetime lifetime)
     {
-        (_containers, _engine, _janitor, _reporter, _session, _finished, _catalog, _isolation) =
-            (containers, engine, janitor, reporter, session, finished, catalog, isolation);
+        (_containers, _egress, _engine, _janitor, _reporter, _session, _finished, _catalog, _isolation) =
+            (containers, egress, engine, janitor, reporter, session, finished, catalog, isolation);
         (_sandbox, _options, _time, _loggers, _stopping) = (sandbox.Value, options.Value, time, loggers, lifetime.ApplicationStopping);
         _logger = loggers.CreateLogger<SandboxRegistry>();
         var meter = meterFactory.Create(TelemetryNames.Runner);
@@ -274,11 +276,18 @@ public sealed partial class SandboxRegistry : BackgroundService
         }
     }
 
+    /// <summary>A call's result with the connections the sandbox tried since the last call's (each call reports its own).</summary>
+    private static async Task<RunResult> WithEgressAsync(Task<RunResult> call, Egress.EgressLease? egress)
+    {
+        var result = await call;
+        return egress is null ? result : result with { Egress = egress.TakeNew() };
+    }
+
     private int CallTimeout(RunJob job) => Math.Clamp(job.TimeoutSeconds ?? _sandbox.TimeoutSeconds, 1, _sandbox.MaxTimeoutSeconds);
 
     private Task<RunResult> CommandAsync(RunJob job, SandboxCommand command, Held held) => command.Kind switch
     {
-        SandboxCommandKinds.Run or SandboxCommandKinds.Restart => held.Sandbox.Enqueue(job, CallTimeout(job)),
+        SandboxCommandKinds.Run or SandboxCommandKinds.Restart => WithEgressAsync(held.Sandbox.Enqueue(job, CallTimeout(job)), held.Egress),
         SandboxCommandKinds.PutFile or SandboxCommandKinds.GetFile or SandboxCommandKinds.ListFiles or SandboxCommandKinds.DeleteFile =>
             held.Sandbox.FileAsync(job, _stopping),
         _ => Task.FromResult(SandboxResults.Failure(RunStatus.InternalError, SandboxStatus.Failed,
@@ -289,6 +298,7 @@ public sealed partial class SandboxRegistry : BackgroundService
     {
         var id = command.SandboxId;
         string? containerId = null;
+        Egress.EgressLease? egress = null;
         try
         {
             if (language is null)
@@ -304,16 +314,25 @@ public sealed partial class SandboxRegistry : BackgroundService
                 return (SandboxResults.Failure(RunStatus.InternalError, SandboxStatus.Failed,
                     $"The runner host '{Host}' holds {_options.MaxSandboxes} sandboxes already."), null);
             }
-            var container = await _containers.AcquireAsync(id, language, limits, _stopping);
+            if (job.Egress is { } policy)
+            {
+                if (Egress.EgressProxy.RefusalFor(_isolation.Name) is { } noEgress)
+                {
+                    return (SandboxResults.Failure(RunStatus.InternalError, SandboxStatus.Failed, noEgress), null);
+                }
+                // The sandbox's proxy lasts as long as it does: its limits hold over its whole life.
+                egress = await _egress.OpenAsync(id, policy, _stopping);
+            }
+            var container = await _containers.AcquireAsync(id, language, limits, _stopping, egress);
             _creating[id] = containerId = container.ContainerId;
-            var (sandbox, problem, retry) = await StartKernelAsync(id, container, limits);
+            var (sandbox, problem, retry) = await StartKernelAsync(id, container, limits, egress);
             if (sandbox is null && retry && !_stopping.IsCancellationRequested)
             {
                 // The warm container died before it took the kernel job (engine restart, stale pool): go cold once.
                 _ = _janitor.RemoveAsync(container.ContainerId, now: true);
                 containerId = null;
                 _creating[id] = containerId = await _containers.StartColdAsync(id, language, limits);
-                (sandbox, problem, _) = await StartKernelAsync(id, new AcquiredContainer(containerId, Warm: false), limits);
+                (sandbox, problem, _) = await StartKernelAsync(id, new AcquiredContainer(containerId, Warm: false), limits, egress);
             }
             if (sandbox is null)
             {
@@ -322,7 +341,8 @@ public sealed partial class SandboxRegistry : BackgroundService
             }
             Adopt(new Held(sandbox, language, limits,
                 command.IdleTimeoutSeconds is > 0 and var idle ? TimeSpan.FromSeconds(idle) : null,
-                command.LifetimeSeconds is > 0 and var life ? TimeSpan.FromSeconds(life) : null));
+                command.LifetimeSeconds is > 0 and var life ? TimeSpan.FromSeconds(life) : null) { Egress = egress });
+            egress = null; // the held sandbox's from here on
             return (new RunResult { Status = RunStatus.Completed, WarmStart = sandbox.Warm, Sandbox = new SandboxOutcome(SandboxStatus.Ok) }, containerId);
         }
         catch
@@ -335,6 +355,10 @@ public sealed partial class SandboxRegistry : BackgroundService
         }
         finally
         {
+            if (egress is not null)
+            {
+                await egress.DisposeAsync(); // not adopted: the sandbox never started
+            }
             _creating.TryRemove(id, out _); // adopted by then, so the reaper never sees it unowned
             _endWhenCreated.TryRemove(id, out _);
             _containers.Replenish();
@@ -342,7 +366,8 @@ public sealed partial class SandboxRegistry : BackgroundService
     }
 
     /// <summary>Attaches (unless the container came attached) and starts the kernel; the sandbox, or why it did not start.</summary>
-    private async Task<(LiveSandbox? Sandbox, string? Problem, bool Retry)> StartKernelAsync(string id, AcquiredContainer container, SandboxLimits limits)
+    private async Task<(LiveSandbox? Sandbox, string? Problem, bool Retry)> StartKernelAsync(
+        string id, AcquiredContainer container, SandboxLimits limits, Egress.EgressLease? egress)
     {
         if (container.Stream is null)
         {
@@ -358,7 +383,8 @@ public sealed partial class SandboxRegistry : BackgroundService
                 return (null, "its container could not be attached", container.Warm);
             }
         }
-        var sandbox = new LiveSandbox(id, container, Settings(limits), _time, _loggers.CreateLogger<LiveSandbox>());
+        var settings = Settings(limits) with { Egress = egress is null ? null : _egress.LauncherSide };
+        var sandbox = new LiveSandbox(id, container, settings, _time, _loggers.CreateLogger<LiveSandbox>());
         if (await sandbox.StartAsync(TimeSpan.FromSeconds(_options.SandboxStartSeconds), _stopping) is not { } problem)
         {
             return (sandbox, null, false);
@@ -412,6 +438,10 @@ public sealed partial class SandboxRegistry : BackgroundService
         {
             _live.TryRemove(new KeyValuePair<string, Held>(id, held));
             await held.Sandbox.DisposeAsync();
+            if (held.Egress is { } egress)
+            {
+                await egress.DisposeAsync();
+            }
             held.Removed.TrySetResult();
         }
     }
@@ -422,6 +452,9 @@ public sealed partial class SandboxRegistry : BackgroundService
         public bool ToldByCenter { get; set; }
 
         public TaskCompletionSource Removed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>The sandbox's egress proxy, for its whole life (null: no network).</summary>
+        public Egress.EgressLease? Egress { get; init; }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Sandbox {SandboxId} started in container {ContainerId} (warm: {Warm})")]

@@ -387,6 +387,10 @@ public sealed record CallView(
     string CallId, string Status, string Stdout, string Stderr, IReadOnlyList<JsonElement> Results, IReadOnlyList<JsonElement> Outputs,
     CallError? Error, int? ExecutionCount, double DurationMs, bool KernelRestarted, string? Detail)
 {
+    [Description("The connections the call tried through the sandbox's egress proxy (omitted when the sandbox has no egress).")]
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<EgressConnection>? Egress { get; init; }
+
     public static CallView From(SessionRecord call)
     {
         var result = call.Result!;
@@ -407,7 +411,7 @@ public sealed record CallView(
             _ => SandboxStatus.KernelDied,
         };
         return new CallView(call.Id, status, result.Stdout, result.Stderr, results, outputs, error, outcome?.ExecutionCount, result.DurationMs,
-            outcome?.KernelRestarted ?? false, result.Detail);
+            outcome?.KernelRestarted ?? false, result.Detail) { Egress = result.Egress };
     }
 
     private static string Text(JsonElement output, string name) =>

@@ -38,7 +38,8 @@ public sealed class SandboxRegistryTests : IAsyncLifetime
         var isolation = new SandboxRuntime(null!, sandbox, catalog, NullLogger<SandboxRuntime>.Instance);
         var containers = new ContainerSource(_engine, prewarm, slots, new SandboxInstance("runner"), isolation, sandbox, runner, _time);
         _reporter = new ResultReporter(_session.Client, sandbox, _time, NullLogger<ResultReporter>.Instance);
-        _registry = new SandboxRegistry(containers, _engine, janitor, _reporter, _session.Client, new MemoryCache(new MemoryCacheOptions { SizeLimit = 100 }),
+        var egress = new Executor.Runner.Egress.EgressProxy(Options.Create(new EgressOptions()), _time, NullLogger<Executor.Runner.Egress.EgressProxy>.Instance);
+        _registry = new SandboxRegistry(containers, egress, _engine, janitor, _reporter, _session.Client, new MemoryCache(new MemoryCacheOptions { SizeLimit = 100 }),
             catalog, isolation, sandbox, runner, _time, new MeterFactory(), NullLoggerFactory.Instance, _lifetime);
     }
 
