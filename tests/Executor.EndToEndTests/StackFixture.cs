@@ -293,7 +293,8 @@ public sealed class GvisorStackFixture : StackFixture
 
     protected override int DataPoolSize => 0;
 
-    protected override IEnumerable<string> ExtraArguments => ["--Executor:Runtime=runsc"];
+    // Egress allowed to a loopback server, so that a run asking for it reaches the host, which refuses it under gVisor.
+    protected override IEnumerable<string> ExtraArguments => ["--Executor:Runtime=runsc", "--Executor:EgressAllowedHosts=127.0.0.3:*"];
 }
 
 [CollectionDefinition(Name)]
