@@ -2,8 +2,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Aspire.Hosting.ApplicationModel;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Executor.EndToEndTests;
 
@@ -25,22 +23,7 @@ public sealed class KeyedStackFixture : StackFixture
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        var logs = App.Services.GetRequiredService<ResourceLoggerService>();
-        foreach (var name in new[] { "gateway", "session", "runner", "prewarm" })
-        {
-            // Logs are kept by the resource's id (the name plus a suffix), which its notifications carry.
-            var resource = (await App.ResourceNotifications.WaitForResourceAsync(name, _ => true)).ResourceId;
-            _ = Task.Run(async () =>
-            {
-                await foreach (var batch in logs.WatchAsync(resource))
-                {
-                    lock (Logs)
-                    {
-                        Logs.AddRange(batch.Select(line => line.Content));
-                    }
-                }
-            });
-        }
+        await CollectLogsAsync(Logs, "gateway", "session", "runner", "prewarm");
     }
 
     /// <summary>A client of the gateway presenting the key.</summary>

@@ -51,7 +51,11 @@ public sealed class EgressStackFixture : StackFixture
         Directory.CreateDirectory(DataDirectory);
         await File.WriteAllTextAsync(_authorityFile, Authority.Pem);
         await base.InitializeAsync();
+        await CollectLogsAsync(Logs, "session");
     }
+
+    /// <summary>SessionService's log lines (the audit trail among them), from the start.</summary>
+    public List<string> Logs { get; } = [];
 
     public override async Task DisposeAsync()
     {
@@ -119,6 +123,39 @@ public sealed class EgressTests(EgressStackFixture stack)
         Assert.Equal(($"127.0.0.2:{stack.Credentialed.Port}", false, "not_allowed"),
             (refused.GetProperty("destination").GetString(), refused.GetProperty("allowed").GetBoolean(), refused.GetProperty("refused").GetString()));
         Assert.DoesNotContain(stack.Credentialed.Requests, r => r.StartsWith("GET /never", StringComparison.Ordinal)); // never reached
+    }
+
+    [Fact]
+    public async Task Every_attempt_is_in_the_run_s_trace_and_the_audit_log()
+    {
+        stack.Plain.Serve("/traced", "traced");
+        var sessionId = await stack.Gateway.SubmitAsync(Fetch + $"""
+
+            print(fetch("http://{stack.Plain.Destination}/traced"))
+            print(fetch("http://127.0.0.3:1/"))
+            """, Egress(stack.Plain.Destination));
+        var result = await stack.Gateway.WaitForResultAsync(sessionId);
+        Assert.Equal("200 traced\n403 refused\n", Stdout(result));
+
+        await ExecutorApi.WaitUntilAsync(() => Task.FromResult(stack.Telemetry.Spans.Count(s => s.Name == "egress connection"
+            && s.Attributes.GetValueOrDefault("executor.run_id") == sessionId) == 2), "both connections' spans are exported");
+        var spans = stack.Telemetry.Spans.Where(s => s.Name == "egress connection" && s.Attributes.GetValueOrDefault("executor.run_id") == sessionId).ToList();
+        var runTrace = stack.Telemetry.Spans.First(s => s.Attributes.GetValueOrDefault("executor.session_id") == sessionId).TraceId;
+        Assert.All(spans, s => Assert.Equal(runTrace, s.TraceId)); // in the run's own trace
+        Assert.Contains(spans, s => s.Attributes.GetValueOrDefault("egress.refused") == "not_allowed");
+
+        await ExecutorApi.WaitUntilAsync(() =>
+        {
+            lock (stack.Logs)
+            {
+                return Task.FromResult(stack.Logs.Count(l => l.Contains($"Egress: caller anonymous, session {sessionId}", StringComparison.Ordinal)) == 2);
+            }
+        }, "both attempts are in the audit log");
+        lock (stack.Logs)
+        {
+            Assert.Contains(stack.Logs, l => l.Contains($"session {sessionId}, {stack.Plain.Destination} allowed", StringComparison.Ordinal));
+            Assert.Contains(stack.Logs, l => l.Contains($"session {sessionId}, 127.0.0.3:1 refused not_allowed", StringComparison.Ordinal));
+        }
     }
 
     [Fact]

@@ -5,6 +5,7 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Docker.DotNet;
 using Docker.DotNet.Models;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Executor.EndToEndTests;
 
@@ -123,6 +124,27 @@ public class StackFixture : IAsyncLifetime
         Sessions = [.. SessionNames.Select(name => _app.CreateHttpClient(name))];
         Runners = [.. HostNames.Select(h => Internal(_app.CreateHttpClient(h.Runner)))];
         Prewarms = [.. HostNames.Select(h => Internal(_app.CreateHttpClient(h.Prewarm)))];
+    }
+
+    /// <summary>Adds every line the resources write, from their start, to <paramref name="lines"/> (lock it to read).</summary>
+    protected async Task CollectLogsAsync(List<string> lines, params string[] resources)
+    {
+        var logs = App.Services.GetRequiredService<ResourceLoggerService>();
+        foreach (var name in resources)
+        {
+            // Logs are kept by the resource's id (the name plus a suffix), which its notifications carry.
+            var resource = (await App.ResourceNotifications.WaitForResourceAsync(name, _ => true)).ResourceId;
+            _ = Task.Run(async () =>
+            {
+                await foreach (var batch in logs.WatchAsync(resource))
+                {
+                    lock (lines)
+                    {
+                        lines.AddRange(batch.Select(line => line.Content));
+                    }
+                }
+            });
+        }
     }
 
     /// <summary>A client of a runner host's own service: it presents the host's internal token, as its other service does.</summary>
