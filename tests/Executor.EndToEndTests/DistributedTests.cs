@@ -19,7 +19,8 @@ public sealed class DistributedStackFixture : StackFixture
     public const string RevokedHost = "revoked-host";
 
     protected override IEnumerable<string> ExtraArguments =>
-        ["--Executor:Mode=distributed", "--Executor:SessionReplicas=2", "--Executor:RunnerHosts=2", $"--Executor:RevokedHosts={RevokedHost}"];
+        ["--Executor:Mode=distributed", "--Executor:SessionReplicas=2", "--Executor:RunnerHosts=2", $"--Executor:RevokedHosts={RevokedHost}",
+            "--Executor:EgressAllowedHosts=127.0.0.3:*", "--Executor:EgressAllowedPrivateAddresses=127.0.0.3/32"];
 
     protected override int DataPoolSize => 0;
 
@@ -247,6 +248,21 @@ public sealed class DistributedTests(DistributedStackFixture stack)
         var hosts = await stack.Operator.GetFromJsonAsync<JsonElement>("/admin/hosts");
         Assert.Equal(["host-1", "host-2"], hosts.EnumerateArray().Select(h => h.GetProperty("id").GetString()).Order());
         Assert.All(hosts.EnumerateArray(), h => Assert.Equal("alive", h.GetProperty("state").GetString()));
+    }
+
+    [Fact]
+    public async Task Each_host_s_own_proxy_carries_the_egress_of_the_runs_it_claims()
+    {
+        await using var origin = new EgressOrigin(IPAddress.Parse("127.0.0.3"));
+        origin.Serve("/", "through this host's proxy");
+        var script = $"import time, urllib.request\nprint(urllib.request.urlopen('http://{origin.Destination}/', timeout=10).read().decode())\ntime.sleep(1)\n";
+        var ids = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => stack.Gateway.SubmitAsync(script, ("egress", origin.Destination))));
+
+        var results = await Task.WhenAll(ids.Select(stack.Gateway.WaitForResultAsync));
+
+        Assert.All(results, r => Assert.True(r.GetProperty("stdout").GetString() == "through this host's proxy\n", $"the result: {r}"));
+        Assert.All(results, r => Assert.True(Assert.Single(r.GetProperty("egress").EnumerateArray()).GetProperty("allowed").GetBoolean()));
+        Assert.Equal(["host-1", "host-2"], results.Select(r => r.GetProperty("runner_host").GetString()).Distinct().Order());
     }
 
     [Fact]
