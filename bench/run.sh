@@ -7,6 +7,7 @@
 #   bench/run.sh --runtimes import numpy, pandas, matplotlib: Executor's warm data runtime vs docker run vs host python3
 #   bench/run.sh --sandboxes stateful sandboxes: create to first result, a call vs host python3, pandas, idle memory
 #   bench/run.sh --clients  E2B's SDK and @jupyterlab/services vs the native API: a sandbox created, then 1 + 1
+#   bench/run.sh --egress   egress to a loopback server: print(1) with and without it (warm, cold), 64 MiB through the proxy vs direct
 #   bench/run.sh --load     overload: 1,000 submissions at concurrency 50; every one refused or ended, none lost
 #   bench/run.sh --load --postgres   the same in the distributed mode's store (PostgreSQL)
 set -euo pipefail

@@ -4,7 +4,7 @@ using Docker.DotNet;
 using Executor.Bench;
 
 // One command, one machine, one run: every figure below is measured side by side.
-//   dotnet run -c Release --project bench/Executor.Bench [-- --quick | --latency | --live | --runtimes | --sandboxes | --clients | --load [--postgres]]
+//   dotnet run -c Release --project bench/Executor.Bench [-- --quick | --latency | --live | --runtimes | --sandboxes | --clients | --egress | --load [--postgres]]
 var postgresMode = args.Contains("--postgres");
 if (args.Contains("--load"))
 {
@@ -54,6 +54,42 @@ if (args.Contains("--clients"))
         Console.WriteLine($"| {surface} | {create.Median.ToString("0.0", c)} | {total.Median.ToString("0.0", c)} | {total.P95.ToString("0.0", c)} | "
             + $"{total.Min.ToString("0.0", c)} | {total.Count} | {(total.Median - native.Total.Median).ToString("+0.0;-0.0", c)} |");
     }
+    return;
+}
+
+if (args.Contains("--egress"))
+{
+    // Egress: what asking for it costs a run that sends nothing, and the proxy's throughput against a direct download.
+    var c = CultureInfo.InvariantCulture;
+    Console.WriteLine($"load average before: {File.ReadAllText("/proc/loadavg").Trim()} ({Environment.ProcessorCount} cores)");
+    EgressFigures egress;
+    await using (var stack = await Stack.StartAsync(warmPool: true, poolSize: 2, settings: Egress.Settings))
+    {
+        egress = await Egress.MeasureAsync(stack, runs: args.Contains("--quick") ? 10 : 30, downloads: args.Contains("--quick") ? 3 : 5);
+    }
+    Console.WriteLine($"load average after: {File.ReadAllText("/proc/loadavg").Trim()}");
+    string Ms(double v) => v.ToString(v < 100 ? "0.0" : "0", c);
+    Console.WriteLine();
+    Console.WriteLine("| Egress: print(1), submit → result (wait mode) | median ms | p90 ms | min ms | runs |");
+    Console.WriteLine("|---|---:|---:|---:|---:|");
+    foreach (var s in new[] { egress.Warm, egress.Cold, egress.WithEgress })
+    {
+        Console.WriteLine($"| {s.Name} | {Ms(s.Median)} | {Ms(s.P90)} | {Ms(s.Min)} | {s.Count} |");
+    }
+    Console.WriteLine();
+    Console.WriteLine("| Ratio | value |");
+    Console.WriteLine("|---|---:|");
+    Console.WriteLine($"| with egress / without, warm, medians | {(egress.WithEgress.Median / egress.Warm.Median).ToString("0.0", c)}× |");
+    Console.WriteLine($"| with egress / without, cold, medians | {(egress.WithEgress.Median / egress.Cold.Median).ToString("0.00", c)} |");
+    Console.WriteLine($"| with egress − without, cold, medians | {(egress.WithEgress.Median - egress.Cold.Median).ToString("+0.0;-0.0", c)} ms |");
+    Console.WriteLine();
+    Console.WriteLine("| Download over HTTP/1.1 from a loopback server | median MiB/s | min–max MiB/s | downloads |");
+    Console.WriteLine("|---|---:|---:|---:|");
+    foreach (var s in new[] { egress.Proxied, egress.Direct })
+    {
+        Console.WriteLine($"| {s.Name} | {s.Median.ToString("0", c)} | {s.Min.ToString("0", c)}–{s.Max.ToString("0", c)} | {s.Count} |");
+    }
+    Console.WriteLine($"| ratio: through the proxy / direct, medians | {(egress.Proxied.Median / egress.Direct.Median).ToString("0.00", c)} | | |");
     return;
 }
 

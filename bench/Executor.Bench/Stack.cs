@@ -46,8 +46,9 @@ public sealed class Stack : IAsyncDisposable
     /// Starts a stack; <paramref name="runtime"/> is the sandboxes' OCI runtime: null for the engine's default (runc),
     /// "runsc" for gVisor. <paramref name="postgres"/>: the distributed mode's store (a PostgreSQL started by the
     /// AppHost from eng/postgres.sh), with one replica and one host, so that only the store differs from embedded.
+    /// <paramref name="settings"/>: more AppHost arguments (--Executor:Name=value), as a mode needs them.
     /// </summary>
-    public static async Task<Stack> StartAsync(bool warmPool, int poolSize, string? runtime = null, bool postgres = false)
+    public static async Task<Stack> StartAsync(bool warmPool, int poolSize, string? runtime = null, bool postgres = false, IReadOnlyList<string>? settings = null)
     {
         // The bench measures the service, not its quotas: the anonymous caller's (4 at once, 64 queued, 120 a minute, 5 sandboxes by
         // default) are lifted, through the environment the services inherit, as ./run.sh's settings reach them.
@@ -69,6 +70,7 @@ public sealed class Stack : IAsyncDisposable
                 $"--Executor:InternalToken={InternalToken}",
                 .. runtime is null ? Array.Empty<string>() : [$"--Executor:Runtime={runtime}"],
                 .. postgres ? ["--Executor:Mode=distributed", "--Executor:SessionReplicas=1", "--Executor:RunnerHosts=1"] : Array.Empty<string>(),
+                .. settings ?? [],
             ],
             (options, _) => options.DisableDashboard = true);
         // The services' own logs go to their OTLP exporters; here they would only bury the figures.

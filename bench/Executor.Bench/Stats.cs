@@ -9,6 +9,8 @@ public sealed class Stats(string name, IReadOnlyList<double> samples)
 
     public double Median => Percentile(0.5);
 
+    public double P90 => Percentile(0.90);
+
     public double P95 => Percentile(0.95);
 
     public double Min => samples.Count == 0 ? double.NaN : samples.Min();
