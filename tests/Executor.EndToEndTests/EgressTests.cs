@@ -45,7 +45,7 @@ public sealed class EgressStackFixture : StackFixture
     public override async Task InitializeAsync()
     {
         Credentialed = new EgressOrigin(IPAddress.Parse("127.0.0.2"));
-        CredentialedTls = new EgressOrigin(IPAddress.Parse("127.0.0.2"), Authority.Issue(IPAddress.Parse("127.0.0.2")));
+        CredentialedTls = new EgressOrigin(IPAddress.Parse("127.0.0.2"), Authority.Issue("127.0.0.2"));
         Plain = new EgressOrigin(IPAddress.Parse("127.0.0.3"));
         _authorityFile = Path.Combine(DataDirectory, "origin-authority.pem");
         Directory.CreateDirectory(DataDirectory);

@@ -195,7 +195,7 @@ public sealed class EgressProxyTests : IDisposable
     [Fact]
     public async Task Https_to_a_host_with_a_credential_is_intercepted_and_the_credential_added_where_the_sandbox_cannot_see_it()
     {
-        using var upstreamAuthority = new TestAuthority();
+        using var upstreamAuthority = new Executor.EndToEndTests.OriginAuthority();
         using var certificate = upstreamAuthority.Issue("localhost");
         await using var server = LoopbackServer.Http("secure hello", certificate: certificate);
         var caFile = Path.Combine(_root, "upstream-ca.pem");
@@ -233,7 +233,7 @@ public sealed class EgressProxyTests : IDisposable
     [Fact]
     public async Task Https_to_an_upstream_no_authority_vouches_for_is_refused()
     {
-        using var upstreamAuthority = new TestAuthority();
+        using var upstreamAuthority = new Executor.EndToEndTests.OriginAuthority();
         using var certificate = upstreamAuthority.Issue("localhost");
         await using var server = LoopbackServer.Http(certificate: certificate);
         using var proxy = Proxy(o => o.Credentials = [new() { Host = "localhost", Header = "X-Api-Key", Value = Secret }]);
