@@ -129,7 +129,10 @@ public sealed class EgressTests(EgressServiceFixture service) : IClassFixture<Eg
         var listedId = (await listed.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("sandboxID").GetString()!;
         Assert.Equal(Index, service.Host.CreatedSandboxes[listedId].Egress!.Destinations);
         using var closed = await e2b.PostAsJsonAsync("/e2b/sandboxes", new { templateID = "base" });
-        Assert.Null(service.Host.CreatedSandboxes[(await closed.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("sandboxID").GetString()!].Egress);
+        var closedId = (await closed.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("sandboxID").GetString()!;
+        Assert.Null(service.Host.CreatedSandboxes[closedId].Egress);
+        Assert.True((await e2b.GetFromJsonAsync<JsonElement>($"/e2b/sandboxes/{openId}")).GetProperty("allowInternetAccess").GetBoolean());
+        Assert.False((await e2b.GetFromJsonAsync<JsonElement>($"/e2b/sandboxes/{closedId}")).GetProperty("allowInternetAccess").GetBoolean());
     }
 
     [Fact]

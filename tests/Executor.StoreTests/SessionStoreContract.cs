@@ -186,7 +186,8 @@ public abstract class SessionStoreContract : IAsyncLifetime
     {
         var options = new RunOptions(["-v", "x y"], "input\n", 7, 64, Interactive: true, CallbackUrl: "https://example.test/hook", Runtime: "python-3.11",
             Surface: "surface", SurfaceData: JsonSerializer.SerializeToElement(new { language_id = 71, expected = "42" }),
-            Sandbox: new SandboxCommand("sbx_1", SandboxCommandKinds.Run, Code: "x + 1", Path: "a.txt", IdleTimeoutSeconds: 5, LifetimeSeconds: 9));
+            Sandbox: new SandboxCommand("sbx_1", SandboxCommandKinds.Run, Code: "x + 1", Path: "a.txt", IdleTimeoutSeconds: 5, LifetimeSeconds: 9),
+            Egress: new EgressPolicy(["pypi.example.org", "*.data.example:443"], 1024, 3));
         // A new option fails here until it is given a value: a default would pass unseen.
         foreach (var property in typeof(RunOptions).GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance))
         {

@@ -20,6 +20,9 @@ public sealed record E2bAttributes(
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    /// <summary>Whether the sandbox was granted egress (getInfo's allowInternetAccess).</summary>
+    public bool InternetAccess { get; init; }
+
     public static E2bAttributes Of(SandboxRecord sandbox)
     {
         E2bAttributes? read = null;
@@ -31,7 +34,10 @@ public sealed record E2bAttributes(
         {
             // a sandbox another surface made: no E2B attributes
         }
-        return new E2bAttributes(read?.Template ?? sandbox.Runtime ?? "", read?.Metadata ?? [], read?.EnvVars ?? [], read?.Contexts ?? []);
+        return new E2bAttributes(read?.Template ?? sandbox.Runtime ?? "", read?.Metadata ?? [], read?.EnvVars ?? [], read?.Contexts ?? [])
+        {
+            InternetAccess = read?.InternetAccess ?? false,
+        };
     }
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);

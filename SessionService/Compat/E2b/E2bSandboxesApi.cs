@@ -97,11 +97,12 @@ public static class E2bSandboxesApi
         {
             return Error(StatusCodes.Status400BadRequest, $"'timeout' must be from 1 to {lifetime} seconds for this key (a sandbox's lifetime); got {asked}.");
         }
-        var attributes = new E2bAttributes(template, metadata, envVars, []);
+        var egress = Egress(body).Policy;
+        var attributes = new E2bAttributes(template, metadata, envVars, []) { InternetAccess = egress is not null };
         var (sandbox, problem) = await sandboxes.CreateAsync(caller,
             new SandboxRequest(runtime, timeout ?? Math.Min(300, lifetime), lifetime, null)
             {
-                Attributes = attributes.ToJson(), WithAccessToken = true, IdleTimeoutAdjustable = true, Egress = Egress(body).Policy,
+                Attributes = attributes.ToJson(), WithAccessToken = true, IdleTimeoutAdjustable = true, Egress = egress,
             }, cancellationToken);
         if (problem is not null)
         {
@@ -304,7 +305,7 @@ public static class E2bSandboxesApi
         ["diskSizeMB"] = 0,
         ["envdVersion"] = E2bSandbox.EnvdVersion,
         ["metadata"] = JsonSerializer.SerializeToNode(attributes.Metadata),
-        ["allowInternetAccess"] = false,
+        ["allowInternetAccess"] = attributes.InternetAccess,
         ["domain"] = null,
     };
 
