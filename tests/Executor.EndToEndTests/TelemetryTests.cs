@@ -24,7 +24,9 @@ public sealed class TelemetryTests(StackFixture stack, Xunit.Abstractions.ITestO
             // The runner's "run session" ends last (after its POST of the result), so it may come in a later batch.
             return Task.FromResult(trace.Any(s => s.Name == "store result") && trace.Any(s => s.Service == "gateway" && s.ParentSpanId is null)
                 && trace.Any(s => s.Name == "collect output") && trace.Any(s => s.Service == "gateway" && s.Name == "POST")
-                && trace.Any(s => s.Service == "runner" && s.Name == "run session") && trace.Any(s => s.Service == "runner" && s.Name == "POST"));
+                && trace.Any(s => s.Service == "runner" && s.Name == "run session") && trace.Any(s => s.Service == "runner" && s.Name == "POST")
+                // A parent ends after its children (SessionService's POST /execute after a wait): it may come in a later batch.
+                && trace.All(s => s.ParentSpanId is null || trace.Any(p => p.SpanId == s.ParentSpanId)));
         }, "the execution's trace is exported by every service");
 
         var start = trace.Min(s => s.StartNanos);
