@@ -26,19 +26,12 @@ public sealed class ContainerSource(
     public async Task<AcquiredContainer> AcquireAsync(
         string sessionId, LanguageRuntime language, SandboxLimits limits, CancellationToken cancellationToken, Egress.EgressLease? egress = null)
     {
-        if (egress is not null)
-        {
-            // The proxy's directory is mounted when the container is created, so a container with egress is always cold.
-            using var cold = SandboxRunner.ActivitySource.StartActivity("acquire container");
-            cold?.SetTag("executor.warm", false);
-            cold?.SetTag("executor.egress", true);
-            cancellationToken.ThrowIfCancellationRequested();
-            return new AcquiredContainer(await StartColdAsync(sessionId, language, limits, egress.Directory), Warm: false);
-        }
         using var activity = SandboxRunner.ActivitySource.StartActivity("acquire container");
         activity?.SetTag("executor.runtime", language.Id);
         var options = runnerOptions.Value;
-        if (options.UseWarmPool && limits.MemoryMb == language.MemoryMb)
+        activity?.SetTag("executor.egress", egress is not null);
+        // The egress proxy's directory is mounted when the container is created, so a container with egress is always cold.
+        if (options.UseWarmPool && limits.MemoryMb == language.MemoryMb && egress is null)
         {
             var slot = language.IsDefault ? slots.TryTake() : null;
             // Not cancelled half-way (the call is bounded by its own timeout): a granted lease must reach this process.
@@ -54,7 +47,7 @@ public sealed class ContainerSource(
         }
         activity?.SetTag("executor.warm", false);
         cancellationToken.ThrowIfCancellationRequested();
-        return new AcquiredContainer(await StartColdAsync(sessionId, language, limits), Warm: false);
+        return new AcquiredContainer(await StartColdAsync(sessionId, language, limits, egress?.Directory), Warm: false);
     }
 
     /// <summary>Never cancelled half-way (see <see cref="IContainerEngine"/>): the caller removes what it returns.</summary>
