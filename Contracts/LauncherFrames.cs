@@ -32,6 +32,15 @@ public static class LauncherFrames
     /// <summary>Stdout: the exit record, as JSON; always the last frame.</summary>
     public const byte Exit = (byte)'x';
 
+    /// <summary>Stdout: how a compiled language's compile stage ended, as JSON, its output in it (frames.md, section 8).</summary>
+    public const byte Build = (byte)'b';
+
+    /// <summary>
+    /// Stdout: one test case's end (frames.md, section 8): 4 bytes big-endian length of a JSON header, the header, then
+    /// the case's stdout and stderr bytes (their sizes in the header).
+    /// </summary>
+    public const byte Case = (byte)'t';
+
     /// <summary>Stdin, after an interactive job: bytes for the script's stdin.</summary>
     public const byte Input = (byte)'i';
 

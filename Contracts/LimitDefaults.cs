@@ -25,6 +25,12 @@ public static class LimitDefaults
     /// <summary>The largest stdin (Sessions:MaxStdinBytes).</summary>
     public const long StdinBytes = 1024 * 1024;
 
+    /// <summary>The compile stage's time limit when a submission names none (Sandbox:CompileTimeoutSeconds).</summary>
+    public const int CompileTimeoutSeconds = 20;
+
+    /// <summary>All of a submission's test cases together: their stdin and expected outputs (Sessions:MaxTestCaseBytes).</summary>
+    public const long TestCaseBytes = 8 * 1024 * 1024;
+
     /// <summary>Room for a multipart form's envelope beyond its files and stdin.</summary>
     public const long EnvelopeBytes = 64 * 1024;
 
@@ -35,5 +41,5 @@ public static class LimitDefaults
     public const long SandboxFileBytes = 16L * 1024 * 1024;
 
     /// <summary>The largest upload with the default limits: what the gateway lets through to the upload routes.</summary>
-    public const long UploadBytes = TotalFileBytes + StdinBytes + EnvelopeBytes;
+    public const long UploadBytes = TotalFileBytes + StdinBytes + TestCaseBytes + EnvelopeBytes;
 }

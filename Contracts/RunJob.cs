@@ -9,6 +9,8 @@ namespace Executor.Contracts;
 /// <param name="Interactive">stdin_mode=interactive: the script's stdin stays open and takes what its attached client sends (the runner host fetches it from SessionService).</param>
 /// <param name="Runtime">The runtime to run it in (GET /runtimes); null for the host's default.</param>
 /// <param name="Egress">The network the run may reach, through its host's egress proxy only; null (the default): none at all.</param>
+/// <param name="Grading">Test cases: the program is prepared once and run once per case, each from the same clean state; null: one run.</param>
+/// <param name="Build">For a compiled language: what the compile stage adds to the runtime's own command.</param>
 /// <param name="Sandbox">
 /// Set when this is not a run but a command to a stateful sandbox (create it, run code in it, restart it, a file
 /// operation). A sandbox's commands other than create are claimed only by the host that holds the sandbox. For a
@@ -27,7 +29,9 @@ public sealed record RunJob(
     bool Interactive = false,
     string? Runtime = null,
     SandboxCommand? Sandbox = null,
-    EgressPolicy? Egress = null);
+    EgressPolicy? Egress = null,
+    GradingSpec? Grading = null,
+    BuildOptions? Build = null);
 
 /// <summary>A file of the run's working directory.</summary>
 public sealed record RunFile(string Path, byte[] Content);

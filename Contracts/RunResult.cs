@@ -14,8 +14,12 @@ public static class RunStatus
     /// <summary>The run moved more bytes or opened more connections through the egress proxy than its limits: it was killed.</summary>
     public const string EgressLimitExceeded = "egress_limit_exceeded";
 
+    /// <summary>A compiled language's program did not compile: nothing ran (the result's compile section says why).</summary>
+    public const string CompilationError = "compilation_error";
+
     /// <summary>Every terminal status, for the documents that list them.</summary>
-    public static IReadOnlyList<string> All { get; } = [Completed, Failed, TimedOut, MemoryExceeded, OutputLimitExceeded, Cancelled, InternalError, EgressLimitExceeded];
+    public static IReadOnlyList<string> All { get; } =
+        [Completed, Failed, TimedOut, MemoryExceeded, OutputLimitExceeded, Cancelled, InternalError, EgressLimitExceeded, CompilationError];
 }
 
 /// <summary>How a run ended, as its runner host measured it. SessionService stores the first one it gets for a session.</summary>
@@ -64,6 +68,15 @@ public sealed record RunResult
 
     /// <summary>The container the run used (the last one, if a dead warm one was replaced). For operators and tests.</summary>
     public string? ContainerId { get; init; }
+
+    /// <summary>How a compiled language's compile stage ended (null for a language that does not compile).</summary>
+    public CompileOutcome? Compile { get; init; }
+
+    /// <summary>A graded run's verdict per test case, in the cases' order (null for a run without cases).</summary>
+    public IReadOnlyList<TestResult>? TestResults { get; init; }
+
+    /// <summary>A graded run in one line (null for a run without cases).</summary>
+    public TestSummary? TestSummary { get; init; }
 
     /// <summary>What a stateful sandbox's command produced (null for a run): see <see cref="SandboxCommand"/>.</summary>
     public SandboxOutcome? Sandbox { get; init; }

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Configuration;
+using Executor.Contracts;
 using Microsoft.Extensions.Options;
 
 namespace Executor.Sandbox;
@@ -9,6 +10,13 @@ namespace Executor.Sandbox;
 /// before it forks the script's process, so a warm sandbox of this runtime finds them in sys.modules;
 /// <see cref="Packages"/> is what GET /runtimes reports the versions of.
 /// </summary>
+/// <param name="Compile">
+/// A compiled language's compile command (null: none), run once before the program, as the sandbox's user in /sandbox.
+/// Its tokens: {source} (the entry file), {options} (the submission's compiler options, spliced), {main_class} (Java:
+/// the class that declares main, found by the launcher).
+/// </param>
+/// <param name="Run">The program's command, with {source}, {main_class} and {args} (spliced); null: Python, run in the booted launcher itself.</param>
+/// <param name="VersionCommand">What prints the language's version (GET /runtimes); null: the Python interpreter's.</param>
 public sealed record LanguageRuntime(
     string Id,
     string Language,
@@ -19,7 +27,28 @@ public sealed record LanguageRuntime(
     IReadOnlyList<string> Preimport,
     IReadOnlyList<string> Packages,
     IReadOnlyDictionary<string, string> Environment,
-    bool IsDefault);
+    bool IsDefault,
+    IReadOnlyList<string>? Compile = null,
+    IReadOnlyList<string>? Run = null,
+    IReadOnlyList<string>? VersionCommand = null)
+{
+    /// <summary>Whether its programs run as a command of their own rather than in the booted Python launcher.</summary>
+    public bool RunsCommand => Run is not null;
+
+    /// <summary>
+    /// The compile command for this job (null when the language does not compile), its {options} spliced; {source} and
+    /// {main_class} are the launcher's to fill.
+    /// </summary>
+    public IReadOnlyList<string>? CompileCommand(IReadOnlyList<string>? compilerOptions) =>
+        Compile is null ? null : Splice(Compile, "{options}", compilerOptions ?? []);
+
+    /// <summary>The run command for this job, its {args} spliced (with no {args} token, they follow the command).</summary>
+    public IReadOnlyList<string> RunCommand(IReadOnlyList<string> args) =>
+        Run!.Contains("{args}") ? Splice(Run!, "{args}", args) : [.. Run!, .. args];
+
+    private static string[] Splice(IReadOnlyList<string> command, string token, IReadOnlyList<string> values) =>
+        [.. command.SelectMany(part => part == token ? values : [part])];
+}
 
 /// <summary>
 /// One runtime's settings, bound from Runtimes:{id}. Every one is optional for a built-in runtime (null keeps the
@@ -47,14 +76,24 @@ public sealed class RuntimeSettings
     /// <summary>Variables the sandbox's processes get, on top of PATH, LANG and HOME.</summary>
     public Dictionary<string, string>? Environment { get; set; }
 
+    /// <summary>The compile command, space-separated (see <see cref="LanguageRuntime.Compile"/>); "" removes a built-in one.</summary>
+    public string? Compile { get; set; }
+
+    /// <summary>The run command, space-separated (see <see cref="LanguageRuntime.Run"/>).</summary>
+    public string? Run { get; set; }
+
+    /// <summary>What prints the language's version, space-separated, e.g. "gcc -dumpfullversion".</summary>
+    public string? VersionCommand { get; set; }
+
     /// <summary>false removes a built-in runtime (never the default one).</summary>
     public bool? Enabled { get; set; }
 }
 
 /// <summary>
 /// The runtimes this runner host offers: python-3.11 (the image of Sandbox:Image, the standard library and pytest: the
-/// default, see Sandbox:DefaultRuntime) and python-3.11-data (numpy, pandas, scipy, matplotlib with the Agg backend,
-/// pytest), changed or extended by the Runtimes section. RunnerService and PrewarmService of one host read the same
+/// default, see Sandbox:DefaultRuntime), python-3.11-data (numpy, pandas, scipy, matplotlib with the Agg backend,
+/// pytest), and the languages graders' students write: c-gcc-12, cpp-gcc-12, java-17, javascript-node-18 (the image of
+/// Sandbox:LanguagesImage) and bash-5.2 (Sandbox:Image); changed or extended by the Runtimes section. RunnerService and PrewarmService of one host read the same
 /// settings, so warm and cold sandboxes of a runtime are the same. Invalid settings fail the start.
 /// </summary>
 public sealed partial class RuntimeCatalog
@@ -62,6 +101,20 @@ public sealed partial class RuntimeCatalog
     public const string Section = "Runtimes";
     public const string Python = "python-3.11";
     public const string PythonData = "python-3.11-data";
+    public const string C = "c-gcc-12";
+    public const string Cpp = "cpp-gcc-12";
+    public const string Java = "java-17";
+    public const string JavaScript = "javascript-node-18";
+    public const string Bash = "bash-5.2";
+
+    /// <summary>
+    /// What a JVM needs to start fast and fit a sandbox (half a CPU, 64 processes, 256 MiB): one GC thread, the client
+    /// compiler only, no shared perf-data file in /tmp. javac is a JVM too (-J passes them to it).
+    /// </summary>
+    private static readonly string[] JvmOptions = ["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1", "-XX:-UsePerfData", "-Xshare:auto"];
+
+    /// <summary>The memory a Java run gets unless it asks for another: a JVM's own needs are about 40 MiB before any program.</summary>
+    public const int JavaMemoryMb = 256;
 
     /// <summary>
     /// What importing numpy, pandas, scipy and matplotlib.pyplot costs a sandbox: 86 MiB of resident memory in the
@@ -81,9 +134,9 @@ public sealed partial class RuntimeCatalog
     {
         var builtIn = new Dictionary<string, LanguageRuntime>(StringComparer.Ordinal)
         {
-            [Python] = new(Python, "python", "3.11", sandbox.Image, sandbox.MemoryMb, 0, [], ["pytest"], new Dictionary<string, string>(), false),
+            [Python] = new(Python, SourceLanguages.Python, "3.11", sandbox.Image, sandbox.MemoryMb, 0, [], ["pytest"], new Dictionary<string, string>(), false),
             // Within a lower Sandbox:MaxMemoryMb, if an operator set one.
-            [PythonData] = new(PythonData, "python", "3.11", "executor-python-data:3.11", Math.Min(DataMemoryMb, sandbox.MaxMemoryMb), 1,
+            [PythonData] = new(PythonData, SourceLanguages.Python, "3.11", "executor-python-data:3.11", Math.Min(DataMemoryMb, sandbox.MaxMemoryMb), 1,
                 ["numpy", "pandas", "scipy", "matplotlib", "matplotlib.pyplot"],
                 ["numpy", "pandas", "scipy", "matplotlib", "pytest"],
                 new Dictionary<string, string>
@@ -98,6 +151,10 @@ public sealed partial class RuntimeCatalog
                 },
                 false),
         };
+        foreach (var language in Languages(sandbox))
+        {
+            builtIn[language.Id] = language;
+        }
         var problems = new List<string>();
         foreach (var (id, custom) in settings)
         {
@@ -130,6 +187,9 @@ public sealed partial class RuntimeCatalog
                 Preimport = custom.Preimport is null ? basis.Preimport : List(custom.Preimport),
                 Packages = custom.Packages is null ? basis.Packages : List(custom.Packages),
                 Environment = custom.Environment is null ? basis.Environment : new Dictionary<string, string>(custom.Environment),
+                Compile = custom.Compile is null ? basis.Compile : custom.Compile.Length == 0 ? null : Words(custom.Compile),
+                Run = custom.Run is null ? basis.Run : Words(custom.Run),
+                VersionCommand = custom.VersionCommand is null ? basis.VersionCommand : Words(custom.VersionCommand),
             };
         }
         if (!builtIn.ContainsKey(sandbox.DefaultRuntime))
@@ -149,6 +209,10 @@ public sealed partial class RuntimeCatalog
             if (runtime.Preimport.FirstOrDefault(m => !ModulePattern().IsMatch(m)) is { } module)
             {
                 problems.Add($"Runtimes:{runtime.Id}:Preimport holds '{module}', which is not a module name");
+            }
+            if (runtime.Compile is not null && runtime.Run is null)
+            {
+                problems.Add($"Runtimes:{runtime.Id}: a runtime that compiles needs a Run command too");
             }
             if (runtime.Environment.Keys.FirstOrDefault(k => !VariablePattern().IsMatch(k) || k is "PATH" or "HOME") is { } variable)
             {
@@ -174,6 +238,32 @@ public sealed partial class RuntimeCatalog
 
     /// <summary>The runtime of that id (the default one for null); null when this host has no such runtime.</summary>
     public LanguageRuntime? Find(string? id) => id is null ? Default : _runtimes.GetValueOrDefault(id);
+
+    /// <summary>
+    /// The built-in languages besides Python, as Judge0 and Piston run them: the program's file compiled (C, C++, Java)
+    /// into /sandbox, then run with the submission's arguments. Java runs the class that declares main, whatever its file
+    /// is called. Their warm containers (Sandbox:LanguagePoolSize each) have the launcher booted and the compiler on disk.
+    /// </summary>
+    private static IEnumerable<LanguageRuntime> Languages(SandboxOptions sandbox)
+    {
+        var none = new Dictionary<string, string>();
+        LanguageRuntime Language(string id, string language, string version, string image, int memoryMb,
+            string[]? compile, string[] run, string[] versionCommand) =>
+            new(id, language, version, image, Math.Min(memoryMb, sandbox.MaxMemoryMb), sandbox.LanguagePoolSize, [], [], none, false, compile, run, versionCommand);
+        yield return Language(C, SourceLanguages.C, "12", sandbox.LanguagesImage, sandbox.MemoryMb,
+            ["gcc", "-O2", "-pipe", "-std=gnu17", "-o", "main", "{options}", "{source}", "-lm"], ["./main", "{args}"], ["gcc", "-dumpfullversion"]);
+        yield return Language(Cpp, SourceLanguages.Cpp, "12", sandbox.LanguagesImage, sandbox.MemoryMb,
+            ["g++", "-O2", "-pipe", "-std=gnu++17", "-o", "main", "{options}", "{source}"], ["./main", "{args}"], ["g++", "-dumpfullversion"]);
+        yield return Language(Java, SourceLanguages.Java, "17", sandbox.LanguagesImage, JavaMemoryMb,
+            ["javac", .. JvmOptions.Select(o => "-J" + o), "-encoding", "UTF-8", "-d", ".", "{options}", "{source}"],
+            ["java", .. JvmOptions, "-cp", ".", "{main_class}", "{args}"], ["javac", "-version"]);
+        yield return Language(JavaScript, SourceLanguages.JavaScript, "18", sandbox.LanguagesImage, sandbox.MemoryMb,
+            null, ["node", "{source}", "{args}"], ["node", "--version"]);
+        yield return Language(Bash, SourceLanguages.Bash, "5.2", sandbox.Image, sandbox.MemoryMb,
+            null, ["bash", "{source}", "{args}"], ["bash", "-c", "echo $BASH_VERSION"]);
+    }
+
+    private static string[] Words(string value) => value.Split(' ', StringSplitOptions.RemoveEmptyEntries);
 
     private static Dictionary<string, RuntimeSettings> Bind(IConfigurationSection section) =>
         section.GetChildren().ToDictionary(child => child.Key, child => child.Get<RuntimeSettings>() ?? new RuntimeSettings(), StringComparer.Ordinal);

@@ -15,6 +15,21 @@ public sealed class SandboxOptions
     [Required]
     public string Image { get; set; } = "executor-python:3.11";
 
+    /// <summary>
+    /// The image of the compiled and scripting languages' runtimes (C, C++, Java, JavaScript: gcc, g++, OpenJDK 17 and
+    /// Node.js, built by eng/prerequisites.sh). Bash runs in <see cref="Image"/>.
+    /// </summary>
+    public string LanguagesImage { get; set; } = "executor-languages:1";
+
+    /// <summary>Warm containers each language runtime (C, C++, Java, JavaScript, Bash) keeps ready; a runtime's own PoolSize overrides it.</summary>
+    public int LanguagePoolSize { get; set; } = 1;
+
+    /// <summary>The compile stage's wall-clock limit when a submission names none (compiled languages).</summary>
+    public int CompileTimeoutSeconds { get; set; } = LimitDefaults.CompileTimeoutSeconds;
+
+    /// <summary>The most of the compiler's output a result keeps.</summary>
+    public int CompileOutputLimitBytes { get; set; } = 64 * 1024;
+
     /// <summary>The runtime of requests that name none (see <see cref="RuntimeCatalog"/>).</summary>
     [Required]
     public string DefaultRuntime { get; set; } = RuntimeCatalog.Python;

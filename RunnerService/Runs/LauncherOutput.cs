@@ -13,7 +13,7 @@ namespace Executor.Runner.Runs;
 /// the output limit per buffer, nor more files than their limits, whatever the sandbox sends: it checks names, counts
 /// and sizes again.
 /// </summary>
-public sealed class LauncherOutput(long limitBytes, int maxFiles = 0, long maxFileBytes = 0)
+public sealed class LauncherOutput(long limitBytes, int maxFiles = 0, long maxFileBytes = 0, long caseLimitBytes = 0)
 {
     private const int HeaderSize = LauncherFrames.HeaderSize;
     private const int MaxExitRecordBytes = 64 * 1024;
@@ -35,6 +35,14 @@ public sealed class LauncherOutput(long limitBytes, int maxFiles = 0, long maxFi
     private ArrayBufferWriter<byte>? _exitRecord;
 
     public LauncherExit? Exit { get; private set; }
+
+    /// <summary>How the compile stage ended, once the launcher has said (compiled languages only).</summary>
+    public LauncherBuild? Build { get; private set; }
+
+    /// <summary>The test cases that have ended so far, in order, with what each wrote (a graded job only).</summary>
+    public IReadOnlyList<CaseOutput> Cases => _cases;
+
+    private readonly List<CaseOutput> _cases = [];
 
     /// <summary>The launcher said it has read the job: from then on the script may have run, and is never run again elsewhere.</summary>
     public bool JobAccepted { get; private set; }
@@ -157,9 +165,12 @@ public sealed class LauncherOutput(long limitBytes, int maxFiles = 0, long maxFi
         _kind = _header[0];
         var length = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(1));
         if (_kind is not (LauncherFrames.Stdout or LauncherFrames.Stderr or LauncherFrames.Exit or LauncherFrames.Ready
-                or LauncherFrames.Accepted or LauncherFrames.File or LauncherFrames.Dropped) || length > int.MaxValue
+                or LauncherFrames.Accepted or LauncherFrames.File or LauncherFrames.Dropped or LauncherFrames.Build or LauncherFrames.Case)
+            || length > int.MaxValue
             || (_kind is LauncherFrames.Ready or LauncherFrames.Accepted && length != 0)
             || (_kind == LauncherFrames.Exit && length > MaxExitRecordBytes)
+            || (_kind == LauncherFrames.Build && length > MaxExitRecordBytes + BuildOutputLimitBytes * 2)
+            || (_kind == LauncherFrames.Case && length > 4 + MaxExitRecordBytes + 2 * caseLimitBytes)
             || (_kind == LauncherFrames.Dropped && length > MaxDroppedRecordBytes)
             || (_kind == LauncherFrames.File && length > LauncherFrames.PathLengthSize + MaxPathBytes + maxFileBytes))
         {
@@ -167,7 +178,7 @@ public sealed class LauncherOutput(long limitBytes, int maxFiles = 0, long maxFi
             return;
         }
         _remaining = (int)length;
-        if (_kind is LauncherFrames.Exit or LauncherFrames.File or LauncherFrames.Dropped)
+        if (_kind is LauncherFrames.Exit or LauncherFrames.File or LauncherFrames.Dropped or LauncherFrames.Build or LauncherFrames.Case)
         {
             _exitRecord = new ArrayBufferWriter<byte>((int)Math.Min(length, 1 << 20) + 1);
         }
@@ -181,7 +192,7 @@ public sealed class LauncherOutput(long limitBytes, int maxFiles = 0, long maxFi
     {
         switch (_kind)
         {
-            case LauncherFrames.Exit or LauncherFrames.File or LauncherFrames.Dropped:
+            case LauncherFrames.Exit or LauncherFrames.File or LauncherFrames.Dropped or LauncherFrames.Build or LauncherFrames.Case:
                 _exitRecord!.Write(chunk);
                 break;
             default:
@@ -293,6 +304,16 @@ public sealed class LauncherOutput(long limitBytes, int maxFiles = 0, long maxFi
             AcceptDropped(_exitRecord!.WrittenSpan);
             return;
         }
+        if (_kind == LauncherFrames.Build)
+        {
+            Build = Record(_exitRecord!.WrittenSpan, LauncherJsonContext.Default.LauncherBuild);
+            return;
+        }
+        if (_kind == LauncherFrames.Case)
+        {
+            AcceptCase(_exitRecord!.WrittenSpan);
+            return;
+        }
         if (_kind != LauncherFrames.Exit) // 'r' (ready) matters only to the pool, which watches a container's start
         {
             return;
@@ -307,6 +328,43 @@ public sealed class LauncherOutput(long limitBytes, int maxFiles = 0, long maxFi
         {
             Corrupt = true;
         }
+    }
+
+    /// <summary>The most of the compiler's output a build record may carry (its JSON may escape each byte to six).</summary>
+    public const int BuildOutputLimitBytes = 6 * 256 * 1024;
+
+    private T? Record<T>(ReadOnlySpan<byte> payload, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type) where T : class
+    {
+        try
+        {
+            var record = JsonSerializer.Deserialize(payload, type);
+            Corrupt |= record is null;
+            return record;
+        }
+        catch (JsonException)
+        {
+            Corrupt = true;
+            return null;
+        }
+    }
+
+    /// <summary>A case frame: 4 bytes big-endian header length, the JSON header, the case's stdout, its stderr.</summary>
+    private void AcceptCase(ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length < 4 || BinaryPrimitives.ReadUInt32BigEndian(payload) is var headerLength && headerLength > payload.Length - 4)
+        {
+            Corrupt = true;
+            return;
+        }
+        var record = Record(payload.Slice(4, (int)headerLength), LauncherJsonContext.Default.LauncherCase);
+        var rest = payload[(4 + (int)headerLength)..];
+        if (record is null || record.StdoutSize < 0 || record.StderrSize < 0 || record.StdoutSize + record.StderrSize != rest.Length
+            || record.StdoutSize > caseLimitBytes || record.StderrSize > caseLimitBytes || record.Index != _cases.Count)
+        {
+            Corrupt = true;
+            return;
+        }
+        _cases.Add(new CaseOutput(record, rest[..(int)record.StdoutSize].ToArray(), rest[(int)record.StdoutSize..].ToArray()));
     }
 
     /// <summary>A file frame: 2 bytes big-endian path length, the path (relative to out/), the content.</summary>
@@ -364,6 +422,9 @@ public sealed class LauncherOutput(long limitBytes, int maxFiles = 0, long maxFi
             _dropped.Add(new DroppedFile(path, Math.Max(0, size), reason.Length > 40 ? reason[..40] : reason));
         }
     }
+
+    /// <summary>One test case's end: the launcher's record and what the program wrote.</summary>
+    public sealed record CaseOutput(LauncherCase Record, byte[] Stdout, byte[] Stderr);
 
     // Invalid UTF-8 from the script becomes U+FFFD: the result is always valid JSON text.
     private static string Decode(ArrayBufferWriter<byte> bytes) => Encoding.UTF8.GetString(bytes.WrittenSpan);

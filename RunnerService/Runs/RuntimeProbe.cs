@@ -27,17 +27,24 @@ public sealed partial class RuntimeProbe(
     private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(60);
 
-    // importlib.metadata reads the installed distributions' metadata without importing them.
+    // importlib.metadata reads the installed distributions' metadata without importing them. A language other than
+    // Python names the command that prints its version (argv[1], JSON): its first dotted number is the version.
     private const string Script = """
-        import json, sys
+        import json, re, subprocess, sys
         from importlib import metadata
+        command = json.loads(sys.argv[1])
         found = {}
-        for name in sys.argv[1:]:
+        for name in sys.argv[2:]:
             try:
                 found[name] = metadata.version(name)
             except metadata.PackageNotFoundError:
                 pass
-        print(json.dumps({"python": sys.version.split()[0], "packages": found}))
+        version = sys.version.split()[0]
+        if command:
+            said = subprocess.run(command, capture_output=True, text=True, timeout=50, cwd="/tmp")
+            match = re.search(r"[0-9]+(?:[.][0-9]+)+", said.stdout + said.stderr)
+            version = match.group(0) if said.returncode == 0 and match else None
+        print(json.dumps({"python": version, "packages": found}))
         """;
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RuntimeInfo> _found = new();
@@ -80,7 +87,7 @@ public sealed partial class RuntimeProbe(
         var options = sandboxOptions.Value;
         var spec = SandboxSpec.Create(options, language, isolation.Name, SandboxLimits.Defaults(options, language), instance,
             SandboxLabels.ColdRole, time, name: $"{SandboxLabels.RunNamePrefix}probe-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}");
-        spec.Cmd = ["python3", "-I", "-c", Script, .. language.Packages];
+        spec.Cmd = ["python3", "-I", "-c", Script, JsonSerializer.Serialize(language.VersionCommand ?? []), .. language.Packages];
         spec.User = options.User;
         string? id = null;
         try
@@ -96,10 +103,12 @@ public sealed partial class RuntimeProbe(
             var report = JsonSerializer.Deserialize<ProbeReport>(stdout.Trim().Split('\n')[^1])
                 ?? throw new InvalidDataException("the probe printed nothing");
             var missing = language.Packages.Where(p => !report.Packages.ContainsKey(p)).ToList();
-            var problem = missing.Count > 0 ? $"the image {language.Image} lacks {string.Join(", ", missing)}" : null;
+            var problem = missing.Count > 0 ? $"the image {language.Image} lacks {string.Join(", ", missing)}"
+                : report.Python is null ? $"the image {language.Image} cannot run '{string.Join(' ', language.VersionCommand ?? [])}'"
+                : null;
             var found = string.Join(", ", report.Packages.Select(p => $"{p.Key} {p.Value}"));
-            LogProbed(language.Id, report.Python, found, problem ?? "ok");
-            return Describe(language, report.Python, report.Packages, problem);
+            LogProbed(language.Id, report.Python ?? "?", found, problem ?? "ok");
+            return problem is null ? Describe(language, report.Python, report.Packages, null) : Describe(language, null, null, problem);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
@@ -125,11 +134,11 @@ public sealed partial class RuntimeProbe(
             packages ?? new Dictionary<string, string>(), python, Available: python is not null && problem is null, problem);
 
     private sealed record ProbeReport(
-        [property: System.Text.Json.Serialization.JsonPropertyName("python")] string Python,
+        [property: System.Text.Json.Serialization.JsonPropertyName("python")] string? Python,
         [property: System.Text.Json.Serialization.JsonPropertyName("packages")] Dictionary<string, string> Packages);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Runtime {Runtime}: Python {Python}; {Packages} ({Problem})")]
-    private partial void LogProbed(string runtime, string python, string packages, string problem);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Runtime {Runtime}: version {Version}; {Packages} ({Problem})")]
+    private partial void LogProbed(string runtime, string version, string packages, string problem);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Runtime {Runtime} is unavailable: {Reason} ({Cause})")]
     private partial void LogProbeFailed(string runtime, string reason, string cause);

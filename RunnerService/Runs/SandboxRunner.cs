@@ -63,7 +63,7 @@ public sealed partial class SandboxRunner(
             var sandbox = await containers.AcquireAsync(request.SessionId, language, limits, linked.Token, egress);
             (containerId, var warm) = (sandbox.ContainerId, sandbox.Warm);
             run.Attach(containerId, warm);
-            var result = await ExecuteAsync(request, limits, sandbox, run, egress, linked.Token);
+            var result = await ExecuteAsync(request, language, limits, sandbox, run, egress, linked.Token);
             if (result is null && warm)
             {
                 // The warm container died before it took the job (engine restart, stale pool): go cold once.
@@ -72,7 +72,7 @@ public sealed partial class SandboxRunner(
                 linked.Token.ThrowIfCancellationRequested();
                 containerId = await containers.StartColdAsync(request.SessionId, language, limits);
                 run.Attach(containerId, warm: false);
-                result = await ExecuteAsync(request, limits, new AcquiredContainer(containerId, Warm: false), run, egress, linked.Token);
+                result = await ExecuteAsync(request, language, limits, new AcquiredContainer(containerId, Warm: false), run, egress, linked.Token);
             }
             result ??= Failure(RunStatus.InternalError, "The sandbox ended before it received the script.");
             return Complete(result with { Egress = egress?.Connections }, limits, containerId, startedAt, started, language);
@@ -108,8 +108,8 @@ public sealed partial class SandboxRunner(
     }
 
     /// <summary>Null when the container ended without reading anything: nothing of the user's ran.</summary>
-    private async Task<RunResult?> ExecuteAsync(
-        RunJob request, SandboxLimits limits, AcquiredContainer sandbox, ActiveRun run, Egress.EgressLease? egress, CancellationToken cancellationToken)
+    private async Task<RunResult?> ExecuteAsync(RunJob request, LanguageRuntime language, SandboxLimits limits, AcquiredContainer sandbox, ActiveRun run,
+        Egress.EgressLease? egress, CancellationToken cancellationToken)
     {
         var (containerId, warm) = (sandbox.ContainerId, sandbox.Warm);
         using var activity = ActivitySource.StartActivity("run container");
@@ -117,12 +117,15 @@ public sealed partial class SandboxRunner(
         activity?.SetTag("executor.container_id", ContainerIds.Abbreviate(containerId));
         activity?.SetTag("executor.warm", warm);
 
-        var output = new LauncherOutput(limits.OutputLimitBytes, limits.OutFilesMaxCount, limits.OutFilesMaxBytes);
+        var stages = LauncherJob.Stages.For(request, limits, language, sandboxOptions.Value);
+        var output = new LauncherOutput(limits.OutputLimitBytes, limits.OutFilesMaxCount, limits.OutFilesMaxBytes,
+            caseLimitBytes: request.Grading is null ? 0 : limits.OutputLimitBytes);
+        var judge = request.Grading is { } grading ? new CaseJudge(grading) : null;
         await using var relay = new OutputRelay(session, sandboxOptions.Value.Host, request.SessionId, logger);
         MultiplexedStream? stream = sandbox.Stream;
         using (ActivitySource.StartActivity("send job"))
         {
-            var job = LauncherJob.Encode(request, limits, egress is null ? null : egressProxy.LauncherSide);
+            var job = LauncherJob.Encode(request, limits, egress is null ? null : egressProxy.LauncherSide, language, stages);
             try
             {
                 stream ??= await engine.AttachAsync(containerId, cancellationToken);
@@ -148,8 +151,9 @@ public sealed partial class SandboxRunner(
             ? new StdinRelay(session, sandboxOptions.Value.Host, request.SessionId, stream, time, logger).RunAsync(inputEnds.Token)
             : Task.CompletedTask;
 
-        // From here the run ends one of four ways: the exit record, a cancel, the outside deadline, or too much output.
-        using var deadline = new CancellationTokenSource(limits.Timeout + TimeSpan.FromSeconds(runnerOptions.Value.KillGraceSeconds), time);
+        // From here the run ends one of five ways: the exit record, a cancel, the outside deadline, too much output, or a
+        // failed case of a graded run that asked to stop there. The deadline covers every stage: compile, run or cases.
+        using var deadline = new CancellationTokenSource(stages.Total + TimeSpan.FromSeconds(runnerOptions.Value.KillGraceSeconds), time);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(
             [cancellationToken, deadline.Token, run.CancelToken, egress?.LimitExceeded ?? CancellationToken.None]);
         var diagnostics = new List<byte>();
@@ -158,7 +162,7 @@ public sealed partial class SandboxRunner(
         {
             try
             {
-                await ReadUntilExitAsync(stream, sandbox.Read, output, relay, diagnostics, stop.Token);
+                await ReadUntilExitAsync(stream, sandbox.Read, output, relay, diagnostics, judge, stop.Token);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -173,7 +177,8 @@ public sealed partial class SandboxRunner(
             collect?.SetTag("executor.files", output.Files.Count);
         }
 
-        if (killed || (output.OverLimit && output.Exit is null))
+        var stoppedEarly = judge is { ShouldStop: true } && output.Exit is null;
+        if (killed || stoppedEarly || (output.OverLimit && output.Exit is null))
         {
             killed = true;
             await engine.KillAsync(containerId, CancellationToken.None);
@@ -181,14 +186,17 @@ public sealed partial class SandboxRunner(
 
         var result = egress is { LimitExceeded.IsCancellationRequested: true } && output.Exit is null
             ? WithOutput(output, RunStatus.EgressLimitExceeded, egress.LimitDetail) with { Signal = 9 }
-            : await InterpretAsync(containerId, limits, output, diagnostics, run, deadline.IsCancellationRequested, killed);
+            : stoppedEarly
+                ? WithOutput(output, RunStatus.Completed, "Stopped at the first failing test case, as asked.")
+                : await InterpretAsync(containerId, limits, output, diagnostics, run, deadline.IsCancellationRequested, killed);
+        result = result is null ? null : WithStages(result, output, judge, stoppedEarly);
         activity?.SetTag("executor.status", result?.Status);
         activity?.SetTag("executor.exit_code", result?.ExitCode);
         return result is null ? null : result with { WarmStart = warm };
     }
 
     private static async Task ReadUntilExitAsync(
-        MultiplexedStream stream, PendingRead? pending, LauncherOutput output, OutputRelay relay, List<byte> diagnostics,
+        MultiplexedStream stream, PendingRead? pending, LauncherOutput output, OutputRelay relay, List<byte> diagnostics, CaseJudge? judge,
         CancellationToken cancellationToken)
     {
         var buffer = pending?.Buffer ?? new byte[ReadBufferSize];
@@ -206,6 +214,11 @@ public sealed partial class SandboxRunner(
             if (read.Target == MultiplexedStream.TargetStream.StandardOut)
             {
                 output.Feed(buffer.AsSpan(0, read.Count));
+                judge?.Take(output.Cases);
+                if (judge is { ShouldStop: true } && output.Exit is null)
+                {
+                    return; // the caller kills the sandbox: the remaining cases are skipped
+                }
                 if (output.Exit is null)
                 {
                     output.TakeNew(relay.Send); // live, for whoever follows the run; what comes with the exit record goes with the result
@@ -261,6 +274,7 @@ public sealed partial class SandboxRunner(
             "timed_out" => (RunStatus.TimedOut, $"Killed after the {limits.TimeoutSeconds} s time limit."),
             "output_limit_exceeded" => (RunStatus.OutputLimitExceeded, OutputLimitDetail(limits)),
             "launcher_error" => (RunStatus.InternalError, $"The sandbox could not start the script: {exit.Detail}"),
+            "compile_error" => (RunStatus.CompilationError, "The program did not compile: the compile section has the compiler's output."),
             _ when exit.Signal == 9 && exit.OomKills > 0 => (RunStatus.MemoryExceeded, MemoryDetail(limits)),
             _ when exit.ExitCode == 0 => (RunStatus.Completed, null),
             _ when exit.Signal is { } signal => (RunStatus.Failed, $"Killed by signal {signal}."),
@@ -277,6 +291,51 @@ public sealed partial class SandboxRunner(
             StderrTruncated = exit.StderrTruncated || output.StderrTruncated,
         };
     }
+
+    /// <summary>
+    /// A result with what a compiled language's compile stage and a graded run's cases add: the compile section, each
+    /// case's verdict (those that did not run: skipped after a stop or a compile error, internal_error when the sandbox
+    /// ended before them), and the summary.
+    /// </summary>
+    private static RunResult WithStages(RunResult result, LauncherOutput output, CaseJudge? judge, bool stoppedEarly)
+    {
+        var compile = output.Build is { } build ? CompileOf(build) : null;
+        result = result with { Compile = compile };
+        if (judge is null)
+        {
+            return result;
+        }
+        if (result.Status == RunStatus.Failed && output.Exit?.Outcome == "exited")
+        {
+            result = result with { Status = RunStatus.Completed }; // every case ran: how each did is its verdict's business
+        }
+        var compiled = compile?.Succeeded != false;
+        var rest = !compiled ? Verdicts.CompilationError
+            : stoppedEarly || result.Status == RunStatus.Completed ? Verdicts.Skipped
+            : result.Status == RunStatus.Cancelled ? Verdicts.Skipped
+            : Verdicts.InternalError;
+        var cases = judge.Results(rest);
+        var summary = TestSummary.Of(cases);
+        return result with
+        {
+            TestResults = cases,
+            TestSummary = compiled ? summary : summary with { Verdict = Verdicts.CompilationError },
+        };
+    }
+
+    private static CompileOutcome CompileOf(LauncherBuild build) => new(
+        build.Outcome switch
+        {
+            "exited" when build.ExitCode == 0 => "ok",
+            "exited" => "failed",
+            var other => other,
+        },
+        build.ExitCode,
+        build.Signal,
+        build.Output ?? "",
+        build.OutputTruncated,
+        build.WallMs ?? 0,
+        build.CpuMs);
 
     private static string OutputLimitDetail(SandboxLimits limits) =>
         $"Killed after writing more than {limits.OutputLimitBytes} bytes of output.";

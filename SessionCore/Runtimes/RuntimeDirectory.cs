@@ -49,6 +49,42 @@ public sealed class RuntimeDirectory(IHostDirectory directory, TimeProvider time
     }
 
     /// <summary>
+    /// The runtime a program of <paramref name="entrypoint"/>'s language runs in when the submission names none: the
+    /// default one for Python (or any file the default runtime's language takes), else the first runtime some host can run
+    /// that is of the file's language (by id); null when there is none (<see cref="ResolveAsync"/> then refuses it with the
+    /// default runtime's mismatch).
+    /// </summary>
+    public async Task<string?> ForEntrypointAsync(string entrypoint, CancellationToken cancellationToken)
+    {
+        var runtimes = await ListAsync(cancellationToken);
+        if (runtimes.FirstOrDefault(r => r.Default) is { } standard && SourceLanguages.Fits(standard.Language, entrypoint))
+        {
+            return null;
+        }
+        var language = SourceLanguages.OfFile(entrypoint);
+        return runtimes.Where(r => r.Language == language).OrderByDescending(r => r.Available).ThenBy(r => r.Id, StringComparer.Ordinal).FirstOrDefault()?.Id;
+    }
+
+    /// <summary>
+    /// A problem when the entry point is not a program of the runtime's language (a .c file for python-3.11); null when it
+    /// is, or when the runtime is not listed (no host reports runtimes: the hosts decide).
+    /// </summary>
+    public async Task<ProblemDetails?> MismatchAsync(string? runtime, string entrypoint, CancellationToken cancellationToken)
+    {
+        var runtimes = await ListAsync(cancellationToken);
+        var listing = runtimes.FirstOrDefault(r => r.Id == runtime) ?? (runtime is null ? runtimes.FirstOrDefault(r => r.Default) : null);
+        if (listing is null || SourceLanguages.Fits(listing.Language, entrypoint))
+        {
+            return null;
+        }
+        var language = SourceLanguages.OfFile(entrypoint);
+        var fitting = runtimes.Where(r => r.Language == language).Select(r => r.Id).ToList();
+        return Problems.Create(StatusCodes.Status400BadRequest, "entrypoint-language-mismatch", "Wrong language for this runtime",
+            $"The entry point '{entrypoint}' is not a {listing.Language} program, which the runtime '{listing.Id}' runs. "
+            + (fitting.Count > 0 ? $"Runtimes of its language: {string.Join(", ", fitting)}." : $"No runtime here runs {language ?? "it"}."));
+    }
+
+    /// <summary>
     /// The runtime a submission runs in: the one it names, or the default; or a problem: 400 for a runtime no live host
     /// offers (listing those that are offered), 503 for one that every host offering it found unusable (its image is
     /// missing). With no host reporting runtimes at all, the request's own value passes unchanged (the hosts decide).

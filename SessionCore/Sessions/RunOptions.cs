@@ -16,6 +16,8 @@ namespace Executor.SessionCore.Sessions;
 /// The network it asked for: as the surface read it until <see cref="Access.EgressGate.Grant"/> checks it; granted
 /// (normalized, with the deployment's limits) once stored. Null: no network at all.
 /// </param>
+/// <param name="Grading">Test cases to judge the program against (prepared once, run once per case); null: one run.</param>
+/// <param name="Build">A compiled language's compile options (Judge0's compiler_options).</param>
 /// <param name="Sandbox">Set when the session is a command to a stateful sandbox rather than a run (see <see cref="SandboxCommand"/>).</param>
 public sealed record RunOptions(
     IReadOnlyList<string> Args,
@@ -28,7 +30,9 @@ public sealed record RunOptions(
     string? Surface = null,
     JsonElement? SurfaceData = null,
     SandboxCommand? Sandbox = null,
-    EgressPolicy? Egress = null)
+    EgressPolicy? Egress = null,
+    GradingSpec? Grading = null,
+    BuildOptions? Build = null)
 {
     public static RunOptions None { get; } = new([], null, null, null);
 }

@@ -22,5 +22,7 @@ public static class RunRequests
         options.Interactive,
         options.Runtime,
         options.Sandbox,
-        options.Egress);
+        options.Egress,
+        options.Grading,
+        options.Build);
 }

@@ -86,5 +86,17 @@ public sealed class SessionServiceOptions
     public int MaxStreamsPerKey { get; set; } = 16;
 
     /// <summary>The largest request body: files, stdin and room for the multipart envelope.</summary>
-    public long MaxUploadBytes => MaxTotalFileBytes + MaxStdinBytes + LimitDefaults.EnvelopeBytes;
+    public long MaxUploadBytes => MaxTotalFileBytes + MaxStdinBytes + MaxTestCaseBytes + LimitDefaults.EnvelopeBytes;
+
+    /// <summary>The most test cases one submission may carry.</summary>
+    [Range(1, 10_000)]
+    public int MaxTestCases { get; set; } = 100;
+
+    /// <summary>All of a submission's test cases together: their stdin and expected outputs, in bytes.</summary>
+    [Range(0, long.MaxValue)]
+    public long MaxTestCaseBytes { get; set; } = LimitDefaults.TestCaseBytes;
+
+    /// <summary>The most a graded submission may take in all: its compile stage and every case's time limit together.</summary>
+    [Range(1, 3600)]
+    public int MaxGradingSeconds { get; set; } = 300;
 }

@@ -41,11 +41,16 @@ public sealed class SessionSubmitter(
     public const int DefaultTimeoutSeconds = LimitDefaults.TimeoutSeconds;
 
     /// <summary>
-    /// How long a synchronous surface waits for a run's end: its timeout (10 s when
-    /// it names none) and 15 s for the sandbox to start and report, within Sessions:MaxWaitSeconds.
+    /// How long a synchronous surface waits for a run's end: its timeout (10 s when it names none; a graded run's cases'
+    /// and compile stage's together) and 15 s for the sandbox to start and report, within Sessions:MaxWaitSeconds.
     /// </summary>
     public TimeSpan RunWait(Submission upload) =>
-        TimeSpan.FromSeconds(Math.Min(options.Value.MaxWaitSeconds, (upload.Options.TimeoutSeconds ?? DefaultTimeoutSeconds) + 15));
+        TimeSpan.FromSeconds(Math.Min(options.Value.MaxWaitSeconds, RunSeconds(upload.Options) + 15));
+
+    /// <summary>The most a run can take by its own limits: its timeout, or a graded run's cases' and compile stage's time limits together.</summary>
+    public static double RunSeconds(RunOptions options) => options.Grading is { } grading
+        ? Submissions.SubmissionRules.GradingSeconds(grading, options) + (options.Build?.CompileTimeoutSeconds is null ? LimitDefaults.CompileTimeoutSeconds : 0)
+        : options.TimeoutSeconds ?? DefaultTimeoutSeconds;
 
     /// <summary>
     /// Stores the session and queues it, then waits up to <paramref name="wait"/> for its end. A refusal comes back as
@@ -66,7 +71,10 @@ public sealed class SessionSubmitter(
             context.Response.Headers.RetryAfter = EngineRetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
             return SubmitOutcome.Refused(Problems.EngineUnavailable(why, EngineRetryAfterSeconds));
         }
-        var (runtime, runtimeProblem) = await runtimes.ResolveAsync(upload.Options.Runtime, cancellationToken);
+        var requested = upload.Options.Runtime
+            ?? (upload.Options.Sandbox is null ? await runtimes.ForEntrypointAsync(upload.Entrypoint, cancellationToken) : null);
+        var (runtime, runtimeProblem) = await runtimes.ResolveAsync(requested, cancellationToken);
+        runtimeProblem ??= upload.Options.Sandbox is null ? await runtimes.MismatchAsync(runtime, upload.Entrypoint, cancellationToken) : null;
         if (runtimeProblem is not null)
         {
             telemetry.Rejected("bad_runtime");

@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Text;
 using System.Text.RegularExpressions;
+using Executor.Contracts;
 using Executor.SessionCore.Sessions;
 
 namespace Executor.SessionCore.Submissions;
@@ -57,10 +58,10 @@ public sealed partial class WorkingDirectory(SessionServiceOptions options)
         if (!string.IsNullOrWhiteSpace(requested))
         {
             var path = CheckedPath(requested);
-            if (!_files.ContainsKey(path) || !path.EndsWith(".py", StringComparison.Ordinal))
+            if (!_files.ContainsKey(path) || SourceLanguages.OfFile(path) is null)
             {
                 throw UploadRejectedException.BadRequest("bad-entrypoint", "No such entry point",
-                    $"The entrypoint '{requested}' is not one of the uploaded .py files ({string.Join(", ", PythonFiles())}).");
+                    $"The entrypoint '{requested}' is not one of the uploaded programs ({string.Join(", ", SourceFiles())}).");
             }
             return path;
         }
@@ -68,14 +69,25 @@ public sealed partial class WorkingDirectory(SessionServiceOptions options)
         {
             return DefaultEntrypoint;
         }
-        return PythonFiles().ToList() switch
+        // Python first, as ever; then a program of another language: the only one, or the only main.* among them.
+        var candidates = PythonFiles().ToList() is { Count: > 0 } python ? python : SourceFiles().ToList();
+        if (candidates.Count > 1 && candidates.Where(IsMain).ToList() is [var main])
+        {
+            return main;
+        }
+        return candidates switch
         {
             [var only] => only,
-            [] => throw UploadRejectedException.BadRequest("no-entrypoint", "Nothing to run", "The upload holds no .py file."),
+            [] => throw UploadRejectedException.BadRequest("no-entrypoint", "Nothing to run",
+                "The upload holds no program: a .py file (or .c, .cpp, .java, .js or .sh with a runtime of that language)."),
             var many => throw UploadRejectedException.BadRequest("ambiguous-entrypoint", "Which file should run?",
-                $"The upload holds several .py files ({string.Join(", ", many)}) and no main.py: name one in the 'entrypoint' field."),
+                $"The upload holds several programs ({string.Join(", ", many)}) and no main.py: name one in the 'entrypoint' field."),
         };
     }
+
+    private static bool IsMain(string path) => Path.GetFileNameWithoutExtension(path) is "main" or "Main" && !path.Contains('/', StringComparison.Ordinal);
+
+    private IEnumerable<string> SourceFiles() => _files.Keys.Where(p => SourceLanguages.OfFile(p) is not null).Order(StringComparer.Ordinal);
 
     private IEnumerable<string> PythonFiles() => _files.Keys.Where(p => p.EndsWith(".py", StringComparison.Ordinal)).Order(StringComparer.Ordinal);
 

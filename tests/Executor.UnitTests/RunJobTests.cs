@@ -58,6 +58,8 @@ public sealed class RunJobTests
                 : type == typeof(JsonElement) ? JsonSerializer.SerializeToElement(new { surface = property.Name })
                 : type == typeof(SandboxCommand) ? new SandboxCommand("sbx_1", SandboxCommandKinds.Run, "x + 1", "a.txt", 5, 9)
                 : type == typeof(EgressPolicy) ? new EgressPolicy(["pypi.example.org", "api.example.com:8443"], 1024, 3)
+                : type == typeof(GradingSpec) ? new GradingSpec([new TestCase("one", "1 2", "3", 2.5)], Comparisons.Tokens, 0.01, StopOnFailure: true)
+                : type == typeof(BuildOptions) ? new BuildOptions(["-Wall"], 5)
                 : throw new InvalidOperationException($"RunOptions.{property.Name} is of a type this test cannot fill ({type}): teach it");
             options = With(options, property, value);
         }

@@ -18,11 +18,12 @@ public class RuntimeCatalogTests
     }
 
     [Fact]
-    public void Two_runtimes_are_built_in_and_the_plain_one_is_the_default()
+    public void Seven_runtimes_are_built_in_and_the_plain_python_one_is_the_default()
     {
         var catalog = FromSettings(new SandboxOptions { Image = "my-python:3.11", MemoryMb = 200 });
 
-        Assert.Equal([RuntimeCatalog.Python, RuntimeCatalog.PythonData], catalog.All.Select(r => r.Id));
+        Assert.Equal([RuntimeCatalog.Python, RuntimeCatalog.Bash, RuntimeCatalog.C, RuntimeCatalog.Cpp, RuntimeCatalog.Java, RuntimeCatalog.JavaScript,
+            RuntimeCatalog.PythonData], catalog.All.Select(r => r.Id));
         var python = catalog.Default;
         Assert.True(python.IsDefault);
         Assert.Equal(("my-python:3.11", 200), (python.Image, python.MemoryMb)); // Sandbox:Image and Sandbox:MemoryMb, as before
@@ -58,12 +59,46 @@ public class RuntimeCatalogTests
             ("Runtimes:python-3.12:Image", "python:3.12-slim"), ("Runtimes:python-3.12:Version", "3.12"),
             ("Runtimes:python-3.11-data:Enabled", "false"));
 
-        Assert.Equal(["python-3.12", RuntimeCatalog.Python], catalog.All.Select(r => r.Id));
+        Assert.Equal(["python-3.12", RuntimeCatalog.Bash, RuntimeCatalog.C, RuntimeCatalog.Cpp, RuntimeCatalog.Java, RuntimeCatalog.JavaScript,
+            RuntimeCatalog.Python], catalog.All.Select(r => r.Id));
         Assert.Equal(("python:3.12-slim", "3.12", true), (catalog.Default.Image, catalog.Default.Version, catalog.Default.IsDefault));
         Assert.Null(catalog.Find(RuntimeCatalog.PythonData));
     }
 
+    [Fact]
+    public void The_languages_compile_once_and_run_their_program_with_the_submission_s_arguments()
+    {
+        var catalog = FromSettings(new SandboxOptions { LanguagesImage = "langs:1", LanguagePoolSize = 2 });
+
+        var c = catalog.Find(RuntimeCatalog.C)!;
+        Assert.Equal(("c", "langs:1", 2, true), (c.Language, c.Image, c.PoolSize, c.RunsCommand));
+        Assert.Equal(["gcc", "-O2", "-pipe", "-std=gnu17", "-o", "main", "-Wall", "-DX=1", "{source}", "-lm"], c.CompileCommand(["-Wall", "-DX=1"]));
+        Assert.Equal(["./main", "a b", "c"], c.RunCommand(["a b", "c"]));
+        var java = catalog.Find(RuntimeCatalog.Java)!;
+        Assert.Equal(RuntimeCatalog.JavaMemoryMb, java.MemoryMb);
+        Assert.Contains("{main_class}", java.RunCommand([]));
+        Assert.Null(catalog.Find(RuntimeCatalog.JavaScript)!.CompileCommand(["-O3"]));
+        Assert.Equal(["node", "{source}"], catalog.Find(RuntimeCatalog.JavaScript)!.RunCommand([]));
+        Assert.Equal("executor-python:3.11", catalog.Find(RuntimeCatalog.Bash)!.Image); // bash is in every image: the plain one
+        Assert.False(catalog.Default.RunsCommand); // Python runs in the booted launcher, as ever
+    }
+
+    [Fact]
+    public void An_operator_adds_a_language_of_their_own_by_its_commands()
+    {
+        var catalog = FromSettings(new SandboxOptions(),
+            ("Runtimes:rust-1.63:Image", "my-rust:1"), ("Runtimes:rust-1.63:Language", "rust"),
+            ("Runtimes:rust-1.63:Compile", "rustc -O -o main {options} {source}"), ("Runtimes:rust-1.63:Run", "./main"),
+            ("Runtimes:c-gcc-12:Compile", "gcc -O0 -o main {source}"));
+
+        var rust = catalog.Find("rust-1.63")!;
+        Assert.Equal(["rustc", "-O", "-o", "main", "{source}"], rust.CompileCommand([]));
+        Assert.Equal(["./main", "x"], rust.RunCommand(["x"]));
+        Assert.Equal(["gcc", "-O0", "-o", "main", "{source}"], catalog.Find(RuntimeCatalog.C)!.CompileCommand(["-Wall"]));
+    }
+
     [Theory]
+    [InlineData("Runtimes:ruby:Compile", "rubyc {source}", "needs an Image")]
     [InlineData("Runtimes:ruby:Version", "3", "needs an Image")]
     [InlineData("Runtimes:Bad Id:Image", "x", "runtime id")]
     [InlineData("Runtimes:python-3.11-data:MemoryMb", "4096", "MemoryMb must be from 16")]
