@@ -74,6 +74,20 @@ public sealed record SessionResult
         + "null when the run asked for no egress.")]
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<EgressConnection>? Egress { get; init; }
+
+    [Description("How a compiled language's compile stage ended (status ok, failed, timed_out or output_limit_exceeded; the compiler's output); "
+        + "null for a language that does not compile.")]
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public CompileOutcome? Compile { get; init; }
+
+    [Description("A submission with test_cases: each case's verdict (accepted, wrong_answer with a short diff, time_limit_exceeded, "
+        + "memory_limit_exceeded, runtime_error, output_limit_exceeded, compilation_error, skipped), time, memory and output.")]
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<TestResult>? TestResults { get; init; }
+
+    [Description("A submission with test_cases in one line: passed, total, the overall verdict and the first failing case.")]
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public TestSummary? TestSummary { get; init; }
 }
 
 /// <summary>A file a script left in /sandbox/out/.</summary>

@@ -37,6 +37,9 @@ public static class SessionResults
             Files = [.. (run.Files ?? []).Select(f => new ResultFile(f.Path, f.Size, f.Sha256, f.ContentType, FileUrl(session.Id, f.Path)))],
             DroppedFiles = run.DroppedFiles ?? [],
             Egress = run.Egress,
+            Compile = run.Compile,
+            TestResults = run.TestResults,
+            TestSummary = run.TestSummary,
         };
     }
 
