@@ -40,6 +40,12 @@ internal static class PassedSettings
         new("RuntimeImage", "Sandbox__Image", PassedTo.RunnerHost),
         new("DataRuntimeImage", "Runtimes__python-3.11-data__Image", PassedTo.RunnerHost),
         new("DataPoolSize", "Runtimes__python-3.11-data__PoolSize", PassedTo.RunnerHost),
+        // The languages graders' students write (C, C++, Java, JavaScript): their image, and the warm containers of each.
+        new("LanguagesImage", "Sandbox__LanguagesImage", PassedTo.RunnerHost),
+        new("LanguagePoolSize", "Sandbox__LanguagePoolSize", PassedTo.RunnerHost),
+        new("CompileTimeoutSeconds", "Sandbox__CompileTimeoutSeconds", PassedTo.RunnerHost),
+        new("MaxTestCases", "Sessions__MaxTestCases", PassedTo.Session),
+        new("MaxGradingSeconds", "Sessions__MaxGradingSeconds", PassedTo.Session),
         new("Deployment", "Sandbox__Deployment", PassedTo.RunnerHost),
         new("Runtime", "Sandbox__Runtime", PassedTo.RunnerHost),
         new("ReapIntervalSeconds", "Sandbox__ReapIntervalSeconds", PassedTo.RunnerHost),

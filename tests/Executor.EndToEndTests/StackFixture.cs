@@ -60,6 +60,12 @@ public class StackFixture : IAsyncLifetime
     /// </summary>
     protected virtual int DataPoolSize => 1;
 
+    /// <summary>
+    /// Warm containers of each language runtime (C, C++, Java, JavaScript, bash): none, but in the stack that tests the
+    /// languages, so that the other stacks start no sandbox they do not use.
+    /// </summary>
+    protected virtual int LanguagePoolSize => 0;
+
     public DistributedApplication App => _app ?? throw new InvalidOperationException("The stack has not started");
 
     public HttpClient Gateway { get; private set; } = null!;
@@ -89,6 +95,7 @@ public class StackFixture : IAsyncLifetime
                 $"--Executor:DataDirectory={_dataDirectory}",
                 $"--Executor:PoolSize={PoolSize}",
                 $"--Executor:DataPoolSize={DataPoolSize}",
+                $"--Executor:LanguagePoolSize={LanguagePoolSize}",
                 // Any free port: the suite must not collide with a stack started by ./run.sh on 5000. Every address: a test
                 // calls from one that is not loopback (the open mode must refuse it).
                 $"--Executor:GatewayPort={FreePort()}",
