@@ -8,6 +8,7 @@
 #   bench/run.sh --sandboxes stateful sandboxes: create to first result, a call vs host python3, pandas, idle memory
 #   bench/run.sh --clients  E2B's SDK and @jupyterlab/services vs the native API: a sandbox created, then 1 + 1
 #   bench/run.sh --egress   egress to a loopback server: print(1) with and without it (warm, cold), 64 MiB through the proxy vs direct
+#   bench/run.sh --languages C, Java, JavaScript warm hello world vs the host's gcc, java, node and docker run; 20 cases in one submission vs 20 submissions
 #   bench/run.sh --load     overload: 1,000 submissions at concurrency 50; every one refused or ended, none lost
 #   bench/run.sh --load --postgres   the same in the distributed mode's store (PostgreSQL)
 set -euo pipefail
@@ -18,5 +19,14 @@ if ! /usr/bin/python3 -c 'import numpy, pandas, matplotlib' 2>/dev/null; then
   [ "$(id -u)" = 0 ] || { echo "error: install python3-numpy, python3-pandas and python3-matplotlib on the host first" >&2; exit 1; }
   echo "==> installing python3-numpy, python3-pandas, python3-matplotlib on the host (the data runtime's baseline)"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-numpy python3-pandas python3-matplotlib python3-scipy >/dev/null
+fi
+# The languages' baselines: the host's own gcc, node and java (Debian's packages, as in the image).
+if [[ " $* " == *" --languages "* ]]; then
+  for tool in gcc:gcc node:nodejs javac:openjdk-17-jdk-headless; do
+    command -v "${tool%%:*}" >/dev/null 2>&1 && continue
+    [ "$(id -u)" = 0 ] || { echo "error: install ${tool#*:} on the host first" >&2; exit 1; }
+    echo "==> installing ${tool#*:} on the host (a languages baseline)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${tool#*:}" >/dev/null
+  done
 fi
 exec dotnet run -c Release --project bench/Executor.Bench -- "$@"
