@@ -41,6 +41,13 @@ public sealed class QuotaGate(IOptions<AuthOptions> options, IOptions<SessionSer
         {
             return (requested, Ceiling("timeout_seconds", timeout, maxTimeout, "seconds"));
         }
+        // A graded run's cases and compile stage are each a run's worth of time: the key's ceiling holds for each of them.
+        if (caller.Quotas.MaxTimeoutSeconds is { } caseCeiling
+            && (requested.Grading?.Cases ?? []).Select(c => c.TimeoutSeconds).Append(requested.Build?.CompileTimeoutSeconds)
+                .FirstOrDefault(t => t > caseCeiling) is { } caseTimeout)
+        {
+            return (requested, Ceiling("timeout_seconds", (int)Math.Ceiling(caseTimeout), caseCeiling, "seconds"));
+        }
         if (requested.MemoryMb is { } memory && caller.Quotas.MaxMemoryMb is { } maxMemory && memory > maxMemory)
         {
             return (requested, Ceiling("memory_mb", memory, maxMemory, "MiB"));
