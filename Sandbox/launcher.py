@@ -2093,6 +2093,9 @@ JAVA_PUBLIC = re.compile(r"\bpublic\s+(?:(?:abstract|final|strictfp|sealed|non-s
 
 
 class CommandJob:
+    """A job with a "command" (or a Python job with "cases"): files written, the compile stage, then the run command once
+    (one-shot, the Supervisor's run) or once per case."""
+
     def __init__(self, job, child, user, source, egress=None):
         self.job = job
         self.child = child
@@ -2114,8 +2117,7 @@ class CommandJob:
         if compile_command and not self.compile(substitute(compile_command, tokens)):
             return
         # Nothing of the preparation's runs on; the forked child (which would hold the one-shot's files) neither.
-        kill_everything_else()
-        wait_for_children(set())
+        end_user_processes()
         for fd in (self.child.out, self.child.err, self.child.ordered, self.child.control, self.child.stdin, self.child.usage):
             os.close(fd)
         if "cases" not in self.job:
@@ -2151,14 +2153,11 @@ class CommandJob:
                                   command.get("compile_output_limit_bytes", 65536), merged=True)
         finally:
             os.close(stdin)
-        emit(b"k", json.dumps({"outcome": result.outcome, **result.end, "output": result.stdout.decode("utf-8", "replace"),
-                               "output_truncated": result.stdout_truncated}).encode())
+        emit(b"k", compile_record(result))
         if result.outcome == "exited" and result.end["exit_code"] == 0:
             return True
-        kill_everything_else()
-        wait_for_children(set())
-        emit(b"x", json.dumps({"outcome": "compile_error", **result.end, "oom_kills": result.oom_kills,
-                               "stdout_truncated": False, "stderr_truncated": False}).encode())
+        end_user_processes()
+        emit(b"x", command_record("compile_error", result.end, result.oom_kills))
         return False
 
     def run_cases(self, argv):
@@ -2168,8 +2167,7 @@ class CommandJob:
         started = time.monotonic()
         cpu_ms = max_rss = oom_total = 0
         for index, case in enumerate(self.job["cases"]):
-            kill_everything_else()
-            wait_for_children(set())
+            end_user_processes()
             as_user(self.user, lambda _: restore_snapshot(snapshot))
             stdin = os.memfd_create("stdin")
             try:
@@ -2178,19 +2176,48 @@ class CommandJob:
                 result = run_captured(self.user, argv, self.env, stdin, case.get("timeout_ms", 10000), limit, merged=False)
             finally:
                 os.close(stdin)
-            header = json.dumps({"index": index, "outcome": result.outcome, **result.end, "oom_kills": result.oom_kills,
-                                 "stdout_size": len(result.stdout), "stderr_size": len(result.stderr),
-                                 "stdout_truncated": result.stdout_truncated,
-                                 "stderr_truncated": result.stderr_truncated}).encode()
-            emit(b"t", struct.pack(">I", len(header)) + header + result.stdout + result.stderr)
+            emit(b"t", case_result(index, result))
             cpu_ms += result.end["cpu_ms"]
             max_rss = max(max_rss, result.end["max_rss_bytes"])
             oom_total += result.oom_kills
+        end_user_processes()
+        end = {"exit_code": 0, "signal": None, "cpu_ms": round(cpu_ms, 3), "max_rss_bytes": max_rss,
+               "wall_ms": round((time.monotonic() - started) * 1000, 3)}
+        emit(b"x", command_record("exited", end, oom_total))
+
+
+def end_user_processes():
+    """Kills every process but this one and reaps them all, again until none is left: a process that forked while kill(-1)
+    went through the list could leave a child it missed."""
+    while True:
         kill_everything_else()
-        wait_for_children(set())
-        emit(b"x", json.dumps({"outcome": "exited", "exit_code": 0, "signal": None, "cpu_ms": round(cpu_ms, 3),
-                               "max_rss_bytes": max_rss, "wall_ms": round((time.monotonic() - started) * 1000, 3),
-                               "oom_kills": oom_total, "stdout_truncated": False, "stderr_truncated": False}).encode())
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] != 0:
+                pass
+        except ChildProcessError:
+            return
+        time.sleep(0.001)
+
+
+def compile_record(result):
+    """The b"k" frame's payload: how the compile stage ended, and the compiler's messages (stdout and stderr as one)."""
+    return json.dumps({"outcome": result.outcome, **result.end, "output": result.stdout.decode("utf-8", "replace"),
+                       "output_truncated": result.stdout_truncated}).encode()
+
+
+def command_record(outcome, end, oom_kill_count):
+    """The b"x" record that ends a job with a compile error (end: the compiler's) or its cases (end: the cases' total CPU,
+    their peak memory, the wall time since the first started): an exit record's fields, no output of its own."""
+    return json.dumps({"outcome": outcome, **end, "oom_kills": oom_kill_count, "stdout_truncated": False,
+                       "stderr_truncated": False}).encode()
+
+
+def case_result(index, result):
+    """The b"t" frame's payload: the length of its JSON header, the header, then the case's stdout and stderr bytes."""
+    header = json.dumps({"index": index, "outcome": result.outcome, **result.end, "oom_kills": result.oom_kills,
+                         "stdout_size": len(result.stdout), "stderr_size": len(result.stderr),
+                         "stdout_truncated": result.stdout_truncated, "stderr_truncated": result.stderr_truncated}).encode()
+    return struct.pack(">I", len(header)) + header + result.stdout + result.stderr
 
 
 def substitute(argv, tokens):

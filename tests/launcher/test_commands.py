@@ -74,6 +74,9 @@ class JavaClassTests(unittest.TestCase):
 class LanguageTests(LauncherRun, unittest.TestCase):
     """One-shot runs of programs: compiled (a b"k" record first) or interpreted, framed live as a Python script is."""
 
+    def tearDown(self):
+        launcher.reap_orphans()  # what the programs orphaned ends as children of this PID 1
+
     def run_program(self, name, source, command, **job):
         run = self.run_launcher(source, name=name, command=command, seconds=60, **job)
         compiled = [json.loads(payload) for kind, payload in run.frames if kind == "k"]
@@ -148,7 +151,9 @@ class CaseTests(LauncherRun, unittest.TestCase):
     """Test cases: the program prepared once, then run once per case from the same clean state, a b"t" frame each."""
 
     def tearDown(self):
-        # What the last case left (a sandbox's container ends with its job; this one runs the next test).
+        # What the last case left (a sandbox's container ends with its job; this one runs the next test): its files, and
+        # the killed processes it had orphaned, which end as children of this PID 1.
+        launcher.reap_orphans()
         for directory in ("/tmp", "/dev/shm"):
             for entry in os.scandir(directory):
                 if entry.stat(follow_symlinks=False).st_uid == 65534:
