@@ -472,13 +472,9 @@ class Supervisor:
         status = rusage = None
 
         def pump(fd):
-            data = os.read(fd, READ_SIZE)
-            if not data:
-                poller.unregister(fd)
-                del sources[fd]
-                return
             kind = sources[fd]
-            for k, chunk in ([(kind, data)] if kind else ordered.feed(data)):
+            data = read_stream(poller, sources, fd)
+            for k, chunk in ([(kind, data)] if kind else ordered.feed(data)) if data else ():
                 self.forward(k, chunk)
 
         while status is None:
@@ -521,6 +517,15 @@ class Supervisor:
             self.pending += collect_files(self.user, self.job.get("out_files") or {})
         self.pending += frame(b"x", record)
         self.flush()
+
+
+def read_stream(poller, streams, fd):
+    """What a child's pipe holds now; at its end (b""), the pipe leaves the poller and streams."""
+    data = os.read(fd, READ_SIZE)
+    if not data:
+        poller.unregister(fd)
+        del streams[fd]
+    return data
 
 
 def exit_record(outcome, status, rusage, wall, oom_kill_count, truncated, measured_kb=None):
@@ -2079,7 +2084,7 @@ def open_directory(name, directory):
 
 # Egress (frames.md, the job header's "egress"): the loopback relay to the run's proxy, and what the script's process sets.
 # Commands and test cases (frames.md, section 8): a job with a "command" runs programs rather than a Python script in
-# this interpreter: an optional compile stage, then the run command, once as a one-shot run (framed live, as a script
+# this interpreter: an optional compile stage (its b"b" record), then the run command, once as a one-shot run (framed live, as a script
 # is) or once per test case, each case from the same clean state: the work directory as the compile stage left it (a
 # snapshot this process keeps), nothing of an earlier case's in /tmp, /dev/shm or System V IPC, no process of its left.
 # A Python job with "cases" runs its entry script as such a command. Every command is the sandbox user's.
@@ -2145,7 +2150,7 @@ class CommandJob:
         return tokens
 
     def compile(self, argv):
-        """The compile stage: its b"k" record; False (after a b"x" compile_error) when it did not exit 0."""
+        """The compile stage: its b"b" record; False (after a b"x" compile_error) when it did not exit 0."""
         command = self.command
         stdin = os.open(os.devnull, os.O_RDONLY)
         try:
@@ -2153,7 +2158,7 @@ class CommandJob:
                                   command.get("compile_output_limit_bytes", 65536), merged=True)
         finally:
             os.close(stdin)
-        emit(b"k", compile_record(result))
+        emit(b"b", compile_record(result))
         if result.outcome == "exited" and result.end["exit_code"] == 0:
             return True
         end_user_processes()
@@ -2200,7 +2205,7 @@ def end_user_processes():
 
 
 def compile_record(result):
-    """The b"k" frame's payload: how the compile stage ended, and the compiler's messages (stdout and stderr as one)."""
+    """The b"b" frame's payload: how the compile stage ended, and the compiler's messages (stdout and stderr as one)."""
     return json.dumps({"outcome": result.outcome, **result.end, "output": result.stdout.decode("utf-8", "replace"),
                        "output_truncated": result.stdout_truncated}).encode()
 
@@ -2308,12 +2313,8 @@ def run_captured(user, argv, env, stdin, timeout_ms, limit, merged):
     deadline = started + timeout_ms / 1000
 
     def pump(fd):
-        data = os.read(fd, READ_SIZE)
-        if not data:
-            poller.unregister(fd)
-            del streams[fd]
-            return
         stream = streams[fd]
+        data = read_stream(poller, streams, fd)
         room = limit - len(kept[stream])
         if len(data) > room:
             truncated.add(stream)

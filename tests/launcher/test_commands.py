@@ -72,19 +72,19 @@ class JavaClassTests(unittest.TestCase):
 
 @unittest.skipUnless(WHOLE and tools_present(), WHY + ", in the languages image")
 class LanguageTests(LauncherRun, unittest.TestCase):
-    """One-shot runs of programs: compiled (a b"k" record first) or interpreted, framed live as a Python script is."""
+    """One-shot runs of programs: compiled (a b"b" record first) or interpreted, framed live as a Python script is."""
 
     def tearDown(self):
         launcher.reap_orphans()  # what the programs orphaned ends as children of this PID 1
 
     def run_program(self, name, source, command, **job):
         run = self.run_launcher(source, name=name, command=command, seconds=60, **job)
-        compiled = [json.loads(payload) for kind, payload in run.frames if kind == "k"]
+        compiled = [json.loads(payload) for kind, payload in run.frames if kind == "b"]
         return run, compiled
 
     def test_c_hello_world_is_compiled_then_run_with_stdin_and_its_own_small_memory(self):
         run, compiled = self.run_program("main.c", C_SUM, GCC, stdin=b"40 2\n")
-        self.assertEqual(["r", "a", "k"], run.kinds[:3])
+        self.assertEqual(["r", "a", "b"], run.kinds[:3])
         self.assertEqual(("exited", 0, None, "", False), tuple(compiled[0][k] for k in ("outcome", "exit_code", "signal", "output", "output_truncated")))
         self.assertGreater(compiled[0]["wall_ms"], 0)
         self.assertEqual(("42\n", "exited", 0), (run.stdout, run.exit["outcome"], run.exit["exit_code"]))
@@ -93,7 +93,7 @@ class LanguageTests(LauncherRun, unittest.TestCase):
 
     def test_a_compile_error_gives_the_compilers_record_then_compile_error_and_nothing_runs(self):
         run, compiled = self.run_program("main.c", "int main(void) { return x; }\n", GCC)
-        self.assertEqual(["r", "a", "k", "x"], run.kinds)
+        self.assertEqual(["r", "a", "b", "x"], run.kinds)
         self.assertEqual(("exited", 1), (compiled[0]["outcome"], compiled[0]["exit_code"]))
         self.assertIn("main.c:1", compiled[0]["output"])
         self.assertIn("error", compiled[0]["output"])
@@ -170,7 +170,7 @@ class CaseTests(LauncherRun, unittest.TestCase):
 
     def test_three_cases_with_different_stdin_in_order(self):
         run, results = self.run_cases("main.c", C_SUM, GCC, [b"1 2", b"40 2\n", b"x"])
-        self.assertEqual(["r", "a", "k", "t", "t", "t", "x"], run.kinds)
+        self.assertEqual(["r", "a", "b", "t", "t", "t", "x"], run.kinds)
         self.assertEqual([(0, "exited", 0, b"3\n"), (1, "exited", 0, b"42\n"), (2, "exited", 3, b"")],
                          [(h["index"], h["outcome"], h["exit_code"], out) for h, out, _ in results])
         self.assertTrue(all(h["max_rss_bytes"] < 5 << 20 for h, _, _ in results), [h["max_rss_bytes"] for h, _, _ in results])
@@ -208,7 +208,7 @@ class CaseTests(LauncherRun, unittest.TestCase):
 
     def test_a_compile_error_runs_no_case(self):
         run, results = self.run_cases("main.c", "int main(void) { return x; }\n", GCC, [b"", b""])
-        self.assertEqual((["r", "a", "k", "x"], "compile_error"), (run.kinds, run.exit["outcome"]))
+        self.assertEqual((["r", "a", "b", "x"], "compile_error"), (run.kinds, run.exit["outcome"]))
 
     def test_a_java_program_judged_against_cases(self):
         source = ("public class Main {\n  public static void main(String[] a) throws Exception {\n"

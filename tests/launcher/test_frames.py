@@ -75,10 +75,10 @@ class CommandFrameTests(unittest.TestCase):
     def test_the_launcher_writes_each_golden_command_frame(self):
         for name, case, data in cases("command_frames"):
             with self.subTest(name):
-                if case["kind"] == "k":
+                if case["kind"] == "b":
                     record = case["record"]
                     output = bytes.fromhex(case["output_hex"]) if "output_hex" in case else record["output"].encode()
-                    encoded = launcher.frame(b"k", launcher.compile_record(captured(record, output, b"", record["output_truncated"])))
+                    encoded = launcher.frame(b"b", launcher.compile_record(captured(record, output, b"", record["output_truncated"])))
                 elif case["kind"] == "t":
                     header = case["header"]
                     result = captured(header, bytes.fromhex(case["stdout_hex"]), bytes.fromhex(case["stderr_hex"]),
