@@ -251,23 +251,46 @@ def first_to_die():
 
 
 MEASURE = "/usr/local/libexec/executor-measure"  # Sandbox/measure.c, in the languages image
+# Sandbox/measure.c in Python, for an image without it (the Python runtimes, an operator's own): a fresh interpreter
+# (-S: no site, ~6 MB) rather than this one, which may hold pandas (~90 MB) that a program exec'd from its fork would count.
+MEASURE_PY = """import ctypes, os, resource, signal, sys
+fd = int(sys.argv[1])
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
+pid = os.fork()
+if pid == 0:
+    os.close(fd)
+    for signum in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(signum, signal.SIG_DFL)
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    except OSError as e:
+        os.write(2, f"{sys.argv[2]}: {e.strerror}\\n".encode(errors="replace"))
+        os._exit(127 if isinstance(e, FileNotFoundError) else 126)
+_, status, usage = os.wait4(pid, 0)
+os.write(fd, b"%d %d %d\\n" % (usage.ru_maxrss, usage.ru_utime * 1e6, usage.ru_stime * 1e6))
+if os.WIFSIGNALED(status):
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+    os.kill(os.getpid(), os.WTERMSIG(status))
+    os._exit(128 + os.WTERMSIG(status))
+os._exit(os.WEXITSTATUS(status))
+"""
 
 
 def exec_command(argv, env):
     """Becomes a command of the job's (frames.md, section 8), in the work directory: this process is the sandbox user's
-    already, its streams set and USAGE_FD open. Through the measuring helper when the image has it: a process exec'd from
-    this one would report this interpreter's memory as its own (ru_maxrss keeps the pre-exec high-water mark)."""
+    already, its streams set and USAGE_FD open. Through a measuring helper (MEASURE, or MEASURE_PY where the image has
+    none): a process exec'd from this one would report this interpreter's memory as its own (ru_maxrss keeps the pre-exec
+    high-water mark)."""
     for signum in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):  # ignored or handled by Python: defaults for a program
         signal.signal(signum, signal.SIG_DFL)
     os.closerange(3, USAGE_FD)
     environment = {**os.environ, **env}
+    measure = [MEASURE] if os.path.exists(MEASURE) else [sys.executable, "-I", "-S", "-c", MEASURE_PY]
     try:
         os.chdir(WORK_DIR)
-        if os.path.exists(MEASURE):
-            os.set_inheritable(USAGE_FD, True)
-            os.execve(MEASURE, [MEASURE, str(USAGE_FD), *argv], environment)
-        os.close(USAGE_FD)
-        os.execvpe(argv[0], argv, environment)
+        os.set_inheritable(USAGE_FD, True)
+        os.execve(measure[0], [*measure, str(USAGE_FD), *argv], environment)
     except OSError as e:
         os.write(2, f"{argv[0]}: {e.strerror}\n".encode(errors="replace"))
         os._exit(127 if isinstance(e, FileNotFoundError) else 126)  # as a shell says "not found" and "cannot execute"

@@ -216,6 +216,13 @@ class CaseTests(LauncherRun, unittest.TestCase):
         _, results = self.run_cases("Main.java", source, JAVA, [b"abc", b"hello"], timeout_ms=20000)
         self.assertEqual([b"3\n", b"5\n"], [out for _, out, _ in results], [err for _, _, err in results])
 
+
+
+@unittest.skipUnless(WHOLE, WHY)
+class PythonCaseTests(LauncherRun, unittest.TestCase):
+    """A Python job with cases, in every image: its script run per case by a fresh interpreter, measured (by the image's
+    helper, or by its Python twin where the image has none), never by the launcher's own memory."""
+
     def test_a_python_job_with_cases_runs_its_script_per_case(self):
         run = self.run_launcher("import sys\nprint(sys.stdin.read()[::-1], sys.argv[1:])\nopen('left', 'w')\n", args=["x"],
                                 cases=[{"stdin_size": 2, "timeout_ms": 5000}, {"stdin_size": 3, "timeout_ms": 5000}],
@@ -223,6 +230,17 @@ class CaseTests(LauncherRun, unittest.TestCase):
         results = [case_of(payload) for kind, payload in run.frames if kind == "t"]
         self.assertEqual([b"ba ['x']\n", b"edc ['x']\n"], [out for _, out, _ in results], [err for _, _, err in results])
         self.assertEqual(["r", "a", "t", "t", "x"], run.kinds)
+        self.assertTrue(all(0 < h["max_rss_bytes"] < 30 << 20 for h, _, _ in results), [h["max_rss_bytes"] for h, _, _ in results])
+
+    def test_a_case_killed_by_a_signal_and_one_that_is_not_found(self):
+        run = self.run_launcher("import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\n", command={"run": ["python3", "{source}"]},
+                                cases=[{"stdin_size": 0, "timeout_ms": 5000}], case_inputs=[b""], seconds=60)
+        self.assertEqual([("exited", None, signal.SIGTERM)], [(h["outcome"], h["exit_code"], h["signal"])
+                                                             for h, _, _ in (case_of(p) for k, p in run.frames if k == "t")])
+        run = self.run_launcher("", command={"run": ["no-such-program"]}, cases=[{"stdin_size": 0, "timeout_ms": 5000}],
+                                case_inputs=[b""], seconds=60)
+        self.assertEqual([(127, b"no-such-program: No such file or directory\n")],
+                         [(h["exit_code"], err) for h, _, err in (case_of(p) for k, p in run.frames if k == "t")])
 
 
 def case_of(payload):
