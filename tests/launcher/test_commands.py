@@ -9,7 +9,7 @@ import signal
 import struct
 import unittest
 
-from sources import launcher
+from sources import FakeProxy, launcher
 from test_launcher import WHOLE, WHY, LauncherRun
 
 C_SUM = "#include <stdio.h>\nint main(void) { long a, b; if (scanf(\"%ld %ld\", &a, &b) != 2) return 3; printf(\"%ld\\n\", a + b); return 0; }\n"
@@ -140,6 +140,18 @@ class LanguageTests(LauncherRun, unittest.TestCase):
     def test_a_program_past_its_timeout_is_killed(self):
         run, _ = self.run_program("main.sh", "echo started\nsleep 60\n", {"run": ["bash", "{source}"]}, timeout_ms=300)
         self.assertEqual(("timed_out", signal.SIGKILL, "started\n"), (run.exit["outcome"], run.exit["signal"], run.stdout))
+
+    def test_an_interactive_program_reads_its_input_frames_until_their_end(self):
+        frames = launcher.frame(b"i", b"a\nb") + launcher.frame(b"i", b"\n") + launcher.frame(b"c", b"")
+        run, _ = self.run_program("main.sh", "while read -r line; do echo \"got $line\"; done; echo end\n", {"run": ["bash", "{source}"]},
+                                  input_frames=frames, interactive=True)
+        self.assertEqual(("got a\ngot b\nend\n", 0), (run.stdout, run.exit["exit_code"]))
+
+    def test_a_program_with_egress_gets_the_proxy_variables(self):
+        proxy = FakeProxy()
+        self.addCleanup(proxy.close)
+        run, _ = self.run_program("main.sh", "echo \"$HTTPS_PROXY $no_proxy.\"\n", {"run": ["bash", "{source}"]}, egress=proxy.header())
+        self.assertEqual("http://127.0.0.1:3128 .\n", run.stdout)
 
     def test_files_left_in_out_come_back(self):
         run, _ = self.run_program("main.sh", "echo hi > out/a.txt\n", {"run": ["bash", "{source}"]})
