@@ -200,6 +200,15 @@ class CaseTests(LauncherRun, unittest.TestCase):
         self.assertGreaterEqual(results[0][0]["wall_ms"], 300)
         self.assertEqual(b"slept 0\n", results[1][1])
 
+    def test_a_case_past_its_timeout_still_says_its_memory(self):
+        source = ("#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n"
+                  "int main(void) { size_t n = 32u << 20; char *p = malloc(n); memset(p, 1, n); puts(\"filled\"); fflush(stdout);\n"
+                  "  for (;;) p[rand() % n]++; }\n")
+        _, results = self.run_cases("main.c", source, GCC, [b""], timeout_ms=300)
+        header, out, _ = results[0]
+        self.assertEqual(("timed_out", b"filled\n"), (header["outcome"], out))
+        self.assertTrue(32 << 20 < header["max_rss_bytes"] < 40 << 20, header["max_rss_bytes"])
+
     def test_output_past_the_case_limit_ends_the_case(self):
         run, results = self.run_cases("main.sh", "yes | head -c 100000\necho done >&2\n", {"run": ["bash", "{source}"]}, [b""],
                                       case_output_limit_bytes=1000)
