@@ -1393,6 +1393,7 @@ class KernelProcess:
         for fd in (child.out, child.err, child.ordered):
             os.set_blocking(fd, False)
         os.close(child.stdin)
+        os.close(child.usage)  # a kernel runs no command
         child.go_kernel(egress)
 
     @property
@@ -2459,12 +2460,15 @@ def take_snapshot(fd):
             for entry in sorted(listing, key=lambda e: e.name):
                 st = entry.stat(follow_symlinks=False)
                 path = prefix + entry.name
+                mode = stat.S_IMODE(st.st_mode)
                 if stat.S_ISDIR(st.st_mode):
-                    entries.append((path, "d", stat.S_IMODE(st.st_mode), b""))
+                    entries.append((path, "d", mode, b""))
+                    os.chmod(entry.path, mode | 0o700)  # the user's own, closed by the build: opened to be read
                     walk(entry.path, path + "/")
                 elif stat.S_ISREG(st.st_mode):
+                    os.chmod(entry.path, mode | 0o400)
                     with open(entry.path, "rb") as f:
-                        entries.append((path, "f", stat.S_IMODE(st.st_mode), f.read()))
+                        entries.append((path, "f", mode, f.read()))
                 elif stat.S_ISLNK(st.st_mode):
                     entries.append((path, "l", 0, os.fsencode(os.readlink(entry.path))))
 

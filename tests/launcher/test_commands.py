@@ -227,6 +227,12 @@ class CaseTests(LauncherRun, unittest.TestCase):
         run, results = self.run_cases("main.c", source, GCC, [b"", b""])
         self.assertEqual([b"same\n", b"same\n"], [out for _, out, _ in results], run.frames)
 
+    def test_files_the_build_closed_are_restored_closed(self):
+        build = {"compile": ["bash", "-c", "mkdir -p shut/in && echo x > shut/in/f && echo y > secret && chmod 000 secret shut/in/f shut"],
+                 "run": ["bash", "-c", "ls -ld secret shut | cut -c1-10; chmod -R u+rwx shut; chmod u+r secret; cat secret shut/in/f"]}
+        _, results = self.run_cases("main.sh", "", build, [b"", b""])
+        self.assertEqual([b"----------\nd---------\ny\nx\n"] * 2, [out for _, out, _ in results], [err for _, _, err in results])
+
     def test_a_compile_error_runs_no_case(self):
         run, results = self.run_cases("main.c", "int main(void) { return x; }\n", GCC, [b"", b""])
         self.assertEqual((["r", "a", "b", "x"], "compile_error"), (run.kinds, run.exit["outcome"]))
