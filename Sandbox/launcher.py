@@ -13,6 +13,12 @@
 # file operations, frames each call's output and ends it with a record the kernel cannot forge, and replaces the kernel
 # (forked afresh from this booted process) when it is killed or dies.
 #
+# Or, given a job with a "command" (C, C++, Java, JavaScript, bash: frames.md, section 8), a process of the sandbox user's
+# becomes that program (exec'd, no interpreter of ours left in it), after an optional compile stage; given "cases", it
+# runs once per test case, each from the same clean state (the work directory as the compile stage left it, nothing of
+# an earlier case's anywhere), its output captured and sent back in one b"t" frame per case. Every program is measured by
+# a small helper (Sandbox/measure.c) so that its peak memory is its own, not this interpreter's.
+#
 # A runtime's heavy packages (argv[2], comma-separated module names, e.g. numpy and pandas for python-3.11-data) are
 # imported before the child is forked: the script finds them in sys.modules, already paid for.
 #
@@ -29,7 +35,7 @@
 #   b"r" ready (empty: booted, waiting for a job), b"a" accepted (empty: the job was read; from here on it never runs
 #   elsewhere), b"o" stdout bytes, b"e" stderr bytes, b"f" a file the script left in /sandbox/out (2 bytes big-endian
 #   path length, the path relative to out/, the content), b"d" a file left out (JSON: path, size, reason), b"x" exit
-#   record (JSON).
+#   record (JSON). A job with a command adds b"b" (its compile stage's record) and b"t" (a test case's record and output).
 # Frames on stdin after the job, when it is interactive ("interactive": true): b"i" bytes for the script's stdin, b"c"
 # (empty) end of input. The end of the launcher's stdin is the end of input too.
 # Between the child and the launcher, sys.stdout/sys.stderr writes travel on one "ordered" pipe (fd 3) as
