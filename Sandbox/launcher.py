@@ -2389,7 +2389,7 @@ def run_captured(user, argv, env, stdin, timeout_ms, limit, merged):
     return Captured(outcome or "exited", end, oom_kills() - oom_before, bytes(kept["o"]), bytes(kept["e"]), truncated)
 
 
-MEASURED_END_SECONDS = 0.2
+MEASURED_END_SECONDS = 1.0
 
 
 def end_measured(pid):

@@ -14,7 +14,7 @@ from test_launcher import WHOLE, WHY, LauncherRun
 
 C_SUM = "#include <stdio.h>\nint main(void) { long a, b; if (scanf(\"%ld %ld\", &a, &b) != 2) return 3; printf(\"%ld\\n\", a + b); return 0; }\n"
 GCC = {"compile": ["gcc", "-O2", "-o", "main", "{source}", "-lm"], "run": ["./main"]}
-JAVA = {"compile": ["javac", "-encoding", "UTF-8", "{source}"], "run": ["java", "-cp", ".", "{main_class}"]}
+JAVA = {"compile": ["javac", "-encoding", "UTF-8", "{source}"], "run": ["java", "-cp", ".", "{main_class}"], "compile_timeout_ms": 60000}
 # What a case sees of what an earlier one left: files of the work directory (one it changed, one it added, a directory it
 # closed), its files in /tmp and /dev/shm, a process still running, and room in the file systems it filled.
 LEAVE_SOMETHING = r"""
