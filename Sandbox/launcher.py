@@ -13,6 +13,12 @@
 # file operations, frames each call's output and ends it with a record the kernel cannot forge, and replaces the kernel
 # (forked afresh from this booted process) when it is killed or dies.
 #
+# Or, given a job with a "command" (C, C++, Java, JavaScript, bash: frames.md, section 8), a process of the sandbox user's
+# becomes that program (exec'd, no interpreter of ours left in it), after an optional compile stage; given "cases", it
+# runs once per test case, each from the same clean state (the work directory as the compile stage left it, nothing of
+# an earlier case's anywhere), its output captured and sent back in one b"t" frame per case. Every program is measured by
+# a small helper (Sandbox/measure.c) so that its peak memory is its own, not this interpreter's.
+#
 # A runtime's heavy packages (argv[2], comma-separated module names, e.g. numpy and pandas for python-3.11-data) are
 # imported before the child is forked: the script finds them in sys.modules, already paid for.
 #
@@ -29,7 +35,7 @@
 #   b"r" ready (empty: booted, waiting for a job), b"a" accepted (empty: the job was read; from here on it never runs
 #   elsewhere), b"o" stdout bytes, b"e" stderr bytes, b"f" a file the script left in /sandbox/out (2 bytes big-endian
 #   path length, the path relative to out/, the content), b"d" a file left out (JSON: path, size, reason), b"x" exit
-#   record (JSON).
+#   record (JSON). A job with a command adds b"b" (its compile stage's record) and b"t" (a test case's record and output).
 # Frames on stdin after the job, when it is interactive ("interactive": true): b"i" bytes for the script's stdin, b"c"
 # (empty) end of input. The end of the launcher's stdin is the end of input too.
 # Between the child and the launcher, sys.stdout/sys.stderr writes travel on one "ordered" pipe (fd 3) as
@@ -55,6 +61,7 @@ import ctypes
 import io
 import json
 import linecache
+import marshal
 import os
 import re
 import runpy
@@ -73,6 +80,7 @@ WORK_DIR = "/sandbox"
 OUT_DIR = os.path.join(WORK_DIR, "out")
 ORDERED_FD = 3
 CONTROL_FD = 4
+USAGE_FD = CONTROL_FD + 2  # the measuring helper's line (a command's own resource usage), CONTROL_FD + 1 being stdin's
 ORDERED_MAX_PAYLOAD = 4093  # frame of at most PIPE_BUF bytes: atomic, never interleaved between writers
 HEADER_LIMIT = 1 << 20
 READ_SIZE = 65536
@@ -151,18 +159,20 @@ class Child:
         # A Unix socket rather than a pipe: a kernel is handed each call's stdin as a file descriptor on it.
         ctl_w, ctl_r = (end.detach() for end in _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM))
         in_r, in_w = os.pipe()  # the script's stdin when the job is interactive
+        use_r, use_w = os.pipe()  # what the measuring helper says of a command (frames.md, section 8)
         self.pid = os.fork()
         if self.pid == 0:
             try:
-                child_main(user, out_w, err_w, ord_w, ctl_r, in_r)
+                child_main(user, out_w, err_w, ord_w, ctl_r, in_r, use_w)
             finally:
                 os._exit(70)
-        for fd in (out_w, err_w, ord_w, ctl_r, in_r):
+        for fd in (out_w, err_w, ord_w, ctl_r, in_r, use_w):
             os.close(fd)
-        self.out, self.err, self.ordered, self.control, self.stdin = out_r, err_r, ord_r, ctl_w, in_w
+        self.out, self.err, self.ordered, self.control, self.stdin, self.usage = out_r, err_r, ord_r, ctl_w, in_w, use_r
 
-    def go(self, job, files, stdin, egress=None):
-        """Hands the child its job; from here on it is the user's program. An interactive job's stdin comes later."""
+    def go(self, job, files, stdin, egress=None, command=None):
+        """Hands the child its job; from here on it is the user's program (or, given a command, becomes it). An
+        interactive job's stdin comes later."""
         message = {
             "entrypoint": job["entrypoint"],
             "args": job.get("args", []),
@@ -170,7 +180,9 @@ class Child:
             "stdin_size": len(stdin),
             "interactive": bool(job.get("interactive")),
         }
-        if egress is not None:
+        if command is not None:
+            message["exec"] = {"argv": command, "env": egress["env"] if egress else {}}
+        elif egress is not None:
             message["egress"] = egress
         message = json.dumps(message).encode()
         write_all(self.control, struct.pack(">I", len(message)) + message)
@@ -186,10 +198,8 @@ class Child:
         os.set_blocking(self.control, False)
 
 
-def child_main(user, out_w, err_w, ord_w, ctl_r, in_r):
-    # A kernel forked afresh inherits the kernel supervisor's SIGCHLD handler and wakeup pipe: neither is the child's.
-    signal.set_wakeup_fd(-1)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+def child_main(user, out_w, err_w, ord_w, ctl_r, in_r, use_w):
+    leave_supervisor_signals()  # a kernel forked afresh inherits the kernel supervisor's
     become(user)
     # Before anything else: never hold the launcher's stdin (the job) or stdout (the frames).
     devnull = os.open(os.devnull, os.O_RDONLY)
@@ -199,14 +209,10 @@ def child_main(user, out_w, err_w, ord_w, ctl_r, in_r):
     os.dup2(ord_w, ORDERED_FD)
     os.dup2(ctl_r, CONTROL_FD)
     os.dup2(in_r, CONTROL_FD + 1)
-    os.closerange(CONTROL_FD + 2, 1 << 16)
+    os.dup2(use_w, USAGE_FD)
+    os.closerange(USAGE_FD + 1, 1 << 16)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        # Under memory pressure the kernel should kill the user's process, never the launcher.
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write("1000")
-    except OSError:
-        pass
+    first_to_die()
     stdout = text_stream(OrderedWriter(b"o", 1), "surrogateescape")
     stderr = text_stream(OrderedWriter(b"e", 2), "backslashreplace")
 
@@ -217,6 +223,7 @@ def child_main(user, out_w, err_w, ord_w, ctl_r, in_r):
         enter_egress(job["egress"])
     if job.get("mode") == "kernel":
         os.close(CONTROL_FD + 1)
+        os.close(USAGE_FD)
         Kernel(stdout, stderr).serve()
     for f in job["files"]:
         write_file(f["path"], read_exactly(CONTROL_FD, f["size"]))
@@ -234,7 +241,65 @@ def child_main(user, out_w, err_w, ord_w, ctl_r, in_r):
         os.close(stdin)
     os.close(CONTROL_FD + 1)
     os.close(CONTROL_FD)
+    if "exec" in job:
+        exec_command(job["exec"]["argv"], job["exec"]["env"])
+    os.close(USAGE_FD)
     run_user_program(job, stdout, stderr)
+
+
+def first_to_die():
+    """Under memory pressure the kernel should kill the user's process, never the launcher."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
+
+
+MEASURE = "/usr/local/libexec/executor-measure"  # Sandbox/measure.c, in the languages image
+# Sandbox/measure.c in Python, for an image without it (the Python runtimes, an operator's own): a fresh interpreter
+# (-S: no site, ~6 MB) rather than this one, which may hold pandas (~90 MB) that a program exec'd from its fork would count.
+MEASURE_PY = """import ctypes, os, resource, signal, sys
+fd = int(sys.argv[1])
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
+pid = os.fork()
+if pid == 0:
+    os.close(fd)
+    for signum in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(signum, signal.SIG_DFL)
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    except OSError as e:
+        os.write(2, f"{sys.argv[2]}: {e.strerror}\\n".encode(errors="replace"))
+        os._exit(127 if isinstance(e, FileNotFoundError) else 126)
+_, status, usage = os.wait4(pid, 0)
+os.write(fd, b"%d %d %d\\n" % (usage.ru_maxrss, usage.ru_utime * 1e6, usage.ru_stime * 1e6))
+if os.WIFSIGNALED(status):
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+    os.kill(os.getpid(), os.WTERMSIG(status))
+    os._exit(128 + os.WTERMSIG(status))
+os._exit(os.WEXITSTATUS(status))
+"""
+
+
+def exec_command(argv, env):
+    """Becomes a command of the job's (frames.md, section 8), in the work directory: this process is the sandbox user's
+    already, its streams set and USAGE_FD open. Through a measuring helper (MEASURE, or MEASURE_PY where the image has
+    none): a process exec'd from this one would report this interpreter's memory as its own (ru_maxrss keeps the pre-exec
+    high-water mark)."""
+    for signum in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):  # ignored or handled by Python: defaults for a program
+        signal.signal(signum, signal.SIG_DFL)
+    os.closerange(3, USAGE_FD)
+    environment = {**os.environ, **env}
+    measure = [MEASURE] if os.path.exists(MEASURE) else [sys.executable, "-I", "-S", "-c", MEASURE_PY]
+    try:
+        os.chdir(WORK_DIR)
+        os.set_inheritable(USAGE_FD, True)
+        os.execve(measure[0], [*measure, str(USAGE_FD), *argv], environment)
+    except OSError as e:
+        os.write(2, f"{argv[0]}: {e.strerror}\n".encode(errors="replace"))
+        os._exit(127 if isinstance(e, FileNotFoundError) else 126)  # as a shell says "not found" and "cannot execute"
 
 
 def become(user):
@@ -417,7 +482,7 @@ class Supervisor:
         until = deadline if self.pending_since is None else min(deadline, self.pending_since + FLUSH_AFTER)
         return max(0, (until - time.monotonic()) * 1000)
 
-    def run(self, files, stdin):
+    def run(self, files, stdin, command=None):
         child = self.child
         exited, acknowledge = exit_watch(child.pid)
         ordered = OrderedReader()
@@ -428,7 +493,7 @@ class Supervisor:
         poller.register(exited, select.POLLIN)
         feed = StdinFeed(child.stdin, poller, self.source, stdin) if self.job.get("interactive") else None
         started = time.monotonic()
-        child.go(self.job, files, b"" if feed else stdin, self.egress)
+        child.go(self.job, files, b"" if feed else stdin, self.egress, command)
         if feed is None:
             os.close(child.stdin)
         deadline = started + self.job.get("timeout_ms", 10000) / 1000
@@ -436,13 +501,9 @@ class Supervisor:
         status = rusage = None
 
         def pump(fd):
-            data = os.read(fd, READ_SIZE)
-            if not data:
-                poller.unregister(fd)
-                del sources[fd]
-                return
             kind = sources[fd]
-            for k, chunk in ([(kind, data)] if kind else ordered.feed(data)):
+            data = read_stream(poller, sources, fd)
+            for k, chunk in ([(kind, data)] if kind else ordered.feed(data)) if data else ():
                 self.forward(k, chunk)
 
         while status is None:
@@ -478,7 +539,8 @@ class Supervisor:
                     pump(fd)
         if self.over_limit:
             outcome = "output_limit_exceeded"
-        record = exit_record(outcome or "exited", status, rusage, time.monotonic() - started, oom_kills(), self.truncated)
+        record = exit_record(outcome or "exited", status, rusage, time.monotonic() - started, oom_kills(), self.truncated,
+                             read_usage(child.usage))
         # A short script's output, its files and its exit record leave in one write (one trip through the engine).
         if not self.out_empty:
             self.pending += collect_files(self.user, self.job.get("out_files") or {})
@@ -486,19 +548,46 @@ class Supervisor:
         self.flush()
 
 
-def exit_record(outcome, status, rusage, wall, oom_kill_count, truncated):
+def read_stream(poller, streams, fd):
+    """What a child's pipe holds now; at its end (b""), the pipe leaves the poller and streams."""
+    data = os.read(fd, READ_SIZE)
+    if not data:
+        poller.unregister(fd)
+        del streams[fd]
+    return data
+
+
+def exit_record(outcome, status, rusage, wall, oom_kill_count, truncated, measured_kb=None):
     """The b"x" frame's payload: how the entry script's process (wait status, rusage) ended, as JSON."""
-    return json.dumps({
-        "outcome": outcome,
+    return json.dumps({"outcome": outcome, **process_end(status, rusage, wall, measured_kb), "oom_kills": oom_kill_count,
+                       "stdout_truncated": b"o" in truncated, "stderr_truncated": b"e" in truncated}).encode()
+
+
+def process_end(status, rusage, wall, measured_kb=None):
+    """How a process ended and what it used. Its peak memory is the measuring helper's figure when there is one (never
+    more than wait4's, which counts the interpreter it was forked from: a forged line can only lower it)."""
+    max_rss_kb = rusage.ru_maxrss if measured_kb is None else min(measured_kb, rusage.ru_maxrss)
+    return {
         "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
         "cpu_ms": round((rusage.ru_utime + rusage.ru_stime) * 1000, 3),
-        "max_rss_bytes": rusage.ru_maxrss * 1024,
+        "max_rss_bytes": max_rss_kb * 1024,
         "wall_ms": round(wall * 1000, 3),
-        "oom_kills": oom_kill_count,
-        "stdout_truncated": b"o" in truncated,
-        "stderr_truncated": b"e" in truncated,
-    }).encode()
+    }
+
+
+def read_usage(fd):
+    """The measuring helper's peak memory (kB) of the process it ran, from its line on fd (written before it ended), or
+    None: a Python script (the child closes the pipe), no helper in the image, or a helper killed before it wrote."""
+    try:
+        os.set_blocking(fd, False)
+        line = os.read(fd, 256)
+    except OSError:
+        line = b""
+    finally:
+        os.close(fd)
+    fields = line.split()
+    return int(fields[0]) if len(fields) == 3 and fields[0].isdigit() else None
 
 
 class StdinFeed:
@@ -773,14 +862,32 @@ def exit_watch(pid):
     try:
         return os.pidfd_open(pid), lambda: None
     except OSError:
+        wake_r = sigchld_wakeup()
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # cannot happen: the child waits for its job
+            raise ChildProcessError("the script's process ended before its job")
+        return wake_r, lambda: drain(wake_r)
+
+
+SIGCHLD_WAKEUP = []
+
+
+def sigchld_wakeup():
+    """A pipe the SIGCHLD handler writes to, one for the launcher's life: where there is no pidfd, readable means "a
+    child may have ended"."""
+    if not SIGCHLD_WAKEUP:
         wake_r, wake_w = os.pipe()
         for fd in (wake_r, wake_w):
             os.set_blocking(fd, False)
         signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so the wakeup fd is written
         signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # cannot happen: the child waits for its job
-            raise ChildProcessError("the script's process ended before its job")
-        return wake_r, lambda: drain(wake_r)
+        SIGCHLD_WAKEUP.append(wake_r)
+    return SIGCHLD_WAKEUP[0]
+
+
+def leave_supervisor_signals():
+    """In a process forked from the launcher: the SIGCHLD handler and wakeup pipe are the supervisor's, not its own."""
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
 
 
 def drain(fd):
@@ -875,7 +982,10 @@ def receive_job(source):
         safe_path(f["path"])
         files.append(source.read_exact(f["size"]))
     safe_path(job["entrypoint"])
-    return job, files, source.read_exact(job.get("stdin_size", 0))
+    stdin = source.read_exact(job.get("stdin_size", 0))
+    for case in job.get("cases", []):  # each case's input follows, in case order (frames.md, section 8)
+        case["stdin"] = source.read_exact(case.get("stdin_size", 0))
+    return job, files, stdin
 
 
 def prepare(preimport):
@@ -1289,6 +1399,7 @@ class KernelProcess:
         for fd in (child.out, child.err, child.ordered):
             os.set_blocking(fd, False)
         os.close(child.stdin)
+        os.close(child.usage)  # a kernel runs no command
         child.go_kernel(egress)
 
     @property
@@ -1421,11 +1532,7 @@ class KernelSupervisor(Supervisor):
     def child_watch():
         """A pipe the SIGCHLD handler writes to: the kernel's death, a file operation's end and orphans all wake the
         supervisor, which then asks wait4 about each."""
-        wake_r, wake_w = os.pipe()
-        for fd in (wake_r, wake_w):
-            os.set_blocking(fd, False)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
-        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        wake_r = sigchld_wakeup()
         return wake_r, lambda: drain(wake_r)
 
     def kernel_poll_timeout(self):
@@ -1857,8 +1964,7 @@ def file_worker(answer, user, op, parts, content, bounds):
         os.dup2(devnull, fd)
     os.closerange(3, answer)
     os.closerange(answer + 1, 1 << 16)
-    signal.set_wakeup_fd(-1)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    leave_supervisor_signals()
     become(user)
     try:
         result, data = FileWorker(*bounds).run(op, parts, content)
@@ -2007,6 +2113,441 @@ def open_directory(name, directory):
 
 
 # Egress (frames.md, the job header's "egress"): the loopback relay to the run's proxy, and what the script's process sets.
+# Commands and test cases (frames.md, section 8): a job with a "command" runs programs rather than a Python script in
+# this interpreter: an optional compile stage (its b"b" record), then the run command, once as a one-shot run (framed live, as a script
+# is) or once per test case, each case from the same clean state: the work directory as the compile stage left it (a
+# snapshot this process keeps), nothing of an earlier case's in /tmp, /dev/shm or System V IPC, no process of its left.
+# A Python job with "cases" runs its entry script as such a command. Every command is the sandbox user's.
+SNAPSHOT_MAX = 64 << 20  # the prepared work directory, as this process keeps it for the cases (the sandbox's memory)
+CLEANED = ("/tmp", "/dev/shm", "/dev/mqueue")  # where a case may leave files besides the work directory
+IPC_RMID = 0
+JAVA_NOISE = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
+JAVA_TYPE = re.compile(r"\b(class|interface|enum|record)\s+([A-Za-z_$][\w$]*)")
+JAVA_MAIN = re.compile(r"\bstatic\b[\w\s]*?\bvoid\s+main\s*\(")
+JAVA_PUBLIC = re.compile(r"\bpublic\s+(?:(?:abstract|final|strictfp|sealed|non-sealed)\s+)*$")
+
+
+class CommandJob:
+    """A job with a "command" (or a Python job with "cases"): files written, the compile stage, then the run command once
+    (one-shot, the Supervisor's run) or once per case."""
+
+    def __init__(self, job, child, user, source, egress=None):
+        self.job = job
+        self.child = child
+        self.user = user
+        self.source = source
+        self.egress = egress
+        self.env = {**os.environ, **(egress["env"] if egress else {})}
+        self.command = job.get("command") or {"run": [sys.executable, os.path.join(WORK_DIR, "{source}"), *job.get("args", [])]}
+
+    def run(self, files, stdin):
+        tokens = self.prepare_entry(files)
+        run = substitute(self.command["run"], tokens)
+        compile_command = self.command.get("compile")
+        if not compile_command and "cases" not in self.job:
+            # The one-shot run of a program that needs no preparing: the forked child writes the files and becomes it.
+            Supervisor(self.job, self.child, self.user, self.source, self.egress).run(files, stdin, run)
+            return
+        as_user(self.user, lambda _: write_files(self.job["files"], files))
+        if compile_command and not self.compile(substitute(compile_command, tokens)):
+            return
+        # Nothing of the preparation's runs on; the forked child (which would hold the one-shot's files) neither.
+        end_user_processes()
+        for fd in (self.child.out, self.child.err, self.child.ordered, self.child.control, self.child.stdin, self.child.usage):
+            os.close(fd)
+        if "cases" not in self.job:
+            Supervisor(self.job, fork_child(self.user), self.user, self.source, self.egress).run([], stdin, run)
+            return
+        self.run_cases(run)
+
+    def prepare_entry(self, files):
+        """The tokens' values: {source}, the entry's path (a Java entry first renamed after its public class, as javac
+        wants), and {main_class}, the class that declares main."""
+        entry = self.job["entrypoint"]
+        tokens = {"{source}": entry, "{main_class}": "Main"}
+        if not entry.endswith(".java"):
+            return tokens
+        index = next((i for i, f in enumerate(self.job["files"]) if f["path"] == entry), None)
+        if index is None:
+            return tokens
+        public, main = java_classes(files[index].decode("utf-8", "replace"))
+        tokens["{main_class}"] = main or public or "Main"
+        if public:
+            renamed = posix_join(os.path.dirname(entry), public + ".java")
+            if renamed != entry and all(f["path"] != renamed for f in self.job["files"]):
+                self.job["files"][index] = {**self.job["files"][index], "path": renamed}
+                self.job["entrypoint"] = tokens["{source}"] = renamed
+        return tokens
+
+    def compile(self, argv):
+        """The compile stage: its b"b" record; False (after a b"x" compile_error) when it did not exit 0."""
+        command = self.command
+        stdin = os.open(os.devnull, os.O_RDONLY)
+        try:
+            result = run_captured(self.user, argv, self.env, stdin, command.get("compile_timeout_ms", 15000),
+                                  command.get("compile_output_limit_bytes", 65536), merged=True)
+        finally:
+            os.close(stdin)
+        emit(b"b", compile_record(result))
+        if result.outcome == "exited" and result.end["exit_code"] == 0:
+            return True
+        end_user_processes()
+        emit(b"x", command_record("compile_error", result.end, result.oom_kills))
+        return False
+
+    def run_cases(self, argv):
+        """Each case from the clean state (a b"t" frame each, in order), then a b"x" record of them all."""
+        snapshot = as_user(self.user, take_snapshot, SNAPSHOT_MAX)
+        limit = self.job.get("case_output_limit_bytes", 65536)
+        started = time.monotonic()
+        cpu_ms = max_rss = oom_total = 0
+        for index, case in enumerate(self.job["cases"]):
+            end_user_processes()
+            as_user(self.user, lambda _: restore_snapshot(snapshot))
+            stdin = os.memfd_create("stdin")
+            try:
+                write_all(stdin, case["stdin"])
+                os.lseek(stdin, 0, os.SEEK_SET)
+                result = run_captured(self.user, argv, self.env, stdin, case.get("timeout_ms", 10000), limit, merged=False)
+            finally:
+                os.close(stdin)
+            emit(b"t", case_result(index, result))
+            cpu_ms += result.end["cpu_ms"]
+            max_rss = max(max_rss, result.end["max_rss_bytes"])
+            oom_total += result.oom_kills
+        end_user_processes()
+        end = {"exit_code": 0, "signal": None, "cpu_ms": round(cpu_ms, 3), "max_rss_bytes": max_rss,
+               "wall_ms": round((time.monotonic() - started) * 1000, 3)}
+        emit(b"x", command_record("exited", end, oom_total))
+
+
+def end_user_processes():
+    """Kills every process but this one and reaps them all, again until none is left: a process that forked while kill(-1)
+    went through the list could leave a child it missed."""
+    while True:
+        kill_everything_else()
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] != 0:
+                pass
+        except ChildProcessError:
+            return
+        time.sleep(0.001)
+
+
+def compile_record(result):
+    """The b"b" frame's payload: how the compile stage ended, and the compiler's messages (stdout and stderr as one)."""
+    return json.dumps({"outcome": result.outcome, **result.end, "output": result.stdout.decode("utf-8", "replace"),
+                       "output_truncated": result.stdout_truncated}).encode()
+
+
+def command_record(outcome, end, oom_kill_count):
+    """The b"x" record that ends a job with a compile error (end: the compiler's) or its cases (end: the cases' total CPU,
+    their peak memory, the wall time since the first started): an exit record's fields, no output of its own."""
+    return json.dumps({"outcome": outcome, **end, "oom_kills": oom_kill_count, "stdout_truncated": False,
+                       "stderr_truncated": False}).encode()
+
+
+def case_result(index, result):
+    """The b"t" frame's payload: the length of its JSON header, the header, then the case's stdout and stderr bytes."""
+    header = json.dumps({"index": index, "outcome": result.outcome, **result.end, "oom_kills": result.oom_kills,
+                         "stdout_size": len(result.stdout), "stderr_size": len(result.stderr),
+                         "stdout_truncated": result.stdout_truncated, "stderr_truncated": result.stderr_truncated}).encode()
+    return struct.pack(">I", len(header)) + header + result.stdout + result.stderr
+
+
+def substitute(argv, tokens):
+    """The command with its tokens replaced inside each item."""
+    result = []
+    for item in argv:
+        for token, value in tokens.items():
+            item = item.replace(token, value)
+        result.append(item)
+    return result
+
+
+def posix_join(directory, name):
+    return f"{directory}/{name}" if directory else name
+
+
+def java_classes(source):
+    """(the public top-level class, the class that declares static main) of a Java source, either None; a class nested in
+    another is named as the JVM names it (Outer$Inner). Comments and literals are blanked first, so that no "class" in
+    them counts."""
+    code = JAVA_NOISE.sub(lambda m: " " * len(m.group()), source)
+    spans = []  # (name, start of the body, end of the body)
+    for match in JAVA_TYPE.finditer(code):
+        opening = code.find("{", match.end())
+        if opening < 0:
+            continue
+        depth, at = 0, opening
+        while at < len(code):
+            depth += {"{": 1, "}": -1}.get(code[at], 0)
+            if depth == 0:
+                break
+            at += 1
+        spans.append((match.group(2), opening, at, match.start()))
+    public = next((name for name, _, _, start in spans
+                   if not any(o < start < c for _, o, c, _ in spans) and JAVA_PUBLIC.search(code[:start])), None)
+    main = JAVA_MAIN.search(code)
+    if main is None:
+        return public, None
+    enclosing = [name for name, opening, closing, _ in spans if opening < main.start() < closing]
+    return public, "$".join(enclosing) or None
+
+
+class Captured:
+    """A command run to its end with its output captured (run_captured)."""
+
+    def __init__(self, outcome, end, oom_kills, stdout, stderr, truncated):
+        self.outcome = outcome
+        self.end = end  # process_end's fields
+        self.oom_kills = oom_kills
+        self.stdout, self.stderr = stdout, stderr
+        self.stdout_truncated, self.stderr_truncated = "o" in truncated, "e" in truncated
+
+
+def run_captured(user, argv, env, stdin, timeout_ms, limit, merged):
+    """Runs a command of the sandbox user's with stdin (a file descriptor), its stdout and stderr each kept up to limit
+    bytes (merged: one buffer for both, as a compiler's messages are read); past limit or timeout_ms it is killed.
+    Whatever it leaves running is killed when it ends."""
+    out_r, out_w = os.pipe()
+    err_r, err_w = (out_r, out_w) if merged else os.pipe()
+    use_r, use_w = os.pipe()
+    oom_before = oom_kills()
+    wake = sigchld_wakeup()  # before the fork: a child that ends at once still wakes the loop
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            leave_supervisor_signals()
+            become(user)
+            for fd, target in ((stdin, 0), (out_w, 1), (err_w, 2), (use_w, USAGE_FD)):
+                os.dup2(fd, target)
+            first_to_die()
+            exec_command(argv, env)
+        finally:
+            os._exit(127)
+    for fd in {out_w, err_w, use_w}:
+        os.close(fd)
+    try:
+        watch = os.pidfd_open(pid)
+    except OSError:  # gVisor has no pidfd: the SIGCHLD wakeup pipe
+        watch = None
+    streams = {out_r: "o"} if merged else {out_r: "o", err_r: "e"}
+    kept = {"o": bytearray(), "e": bytearray()}
+    truncated = set()
+    poller = select.poll()
+    for fd in streams:
+        poller.register(fd, select.POLLIN)
+    poller.register(watch if watch is not None else wake, select.POLLIN)
+    deadline = started + timeout_ms / 1000
+
+    def pump(fd):
+        stream = streams[fd]
+        data = read_stream(poller, streams, fd)
+        room = limit - len(kept[stream])
+        if len(data) > room:
+            truncated.add(stream)
+        kept[stream] += data[:max(room, 0)]
+
+    outcome = status = rusage = None
+    found, status, rusage = os.wait4(pid, os.WNOHANG)
+    if found == 0:
+        status = None
+    while status is None:
+        if deadline - time.monotonic() <= 0:
+            outcome = "timed_out"
+            break
+        for fd, _ in poller.poll(max(0, (deadline - time.monotonic()) * 1000)):
+            if fd in streams:
+                pump(fd)
+            elif fd in (watch, wake):
+                if fd == wake:
+                    drain(wake)
+                found, status, rusage = os.wait4(pid, os.WNOHANG)
+                if found == 0:
+                    status = None
+        if truncated:
+            outcome = "output_limit_exceeded"
+            break
+    if status is None:
+        status, rusage = end_measured(pid)
+    kill_everything_else()
+    if status is None:
+        _, status, rusage = os.wait4(pid, 0)
+    reap_orphans()
+    drain_until = time.monotonic() + 1  # what is still in the pipes (the writers are dead)
+    while streams and not truncated and time.monotonic() < drain_until:
+        for fd, _ in poller.poll(100):
+            if fd in streams:
+                pump(fd)
+    if truncated:
+        outcome = "output_limit_exceeded"
+    for fd in [*{out_r, err_r}, *([watch] if watch is not None else [])]:
+        os.close(fd)
+    end = process_end(status, rusage, time.monotonic() - started, read_usage(use_r))
+    return Captured(outcome or "exited", end, oom_kills() - oom_before, bytes(kept["o"]), bytes(kept["e"]), truncated)
+
+
+MEASURED_END_SECONDS = 1.0
+
+
+def end_measured(pid):
+    """Kills the program a measuring helper (pid) runs, before the helper, which then still writes what the program used
+    (a case past its time says its memory too): its (wait status, rusage) once it has ended, or (None, None)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                parent = int(f.read().rsplit(b")", 1)[1].split()[1])
+            if parent == pid:
+                os.kill(int(entry), signal.SIGKILL)
+        except (OSError, ValueError, IndexError):
+            continue  # gone, or not ours to read
+    until = time.monotonic() + MEASURED_END_SECONDS
+    while time.monotonic() < until:
+        found, status, rusage = os.wait4(pid, os.WNOHANG)
+        if found:
+            return status, rusage
+        time.sleep(0.002)
+    return None, None
+
+
+def as_user(user, work, limit=0):
+    """work(fd) in a process of the sandbox user's forked for it (the work directory is closed to this root without
+    capabilities); returns what it wrote on fd, at most limit bytes. Its failure is the launcher's: a case never starts
+    from a state that could not be made clean."""
+    read_r, read_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(read_r)
+            leave_supervisor_signals()
+            become(user)
+            work(read_w)
+            code = 0
+        except BaseException as e:
+            os.write(2, f"executor launcher: {type(e).__name__}: {e}\n".encode(errors="replace"))
+        finally:
+            os._exit(code)
+    os.close(read_w)
+    data = bytearray()
+    while len(data) <= limit and (chunk := os.read(read_r, READ_SIZE)):
+        data += chunk
+    os.close(read_r)
+    if len(data) > limit:
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    if len(data) > limit:
+        raise OSError(f"the work directory is larger than {limit} bytes, the most a snapshot holds")
+    if status != 0:
+        raise OSError(f"preparing the work directory failed ({work.__name__}: wait status {status})")
+    return bytes(data)
+
+
+def write_files(entries, contents):
+    for f, content in zip(entries, contents):
+        write_file(f["path"], content)
+    try:
+        os.mkdir(OUT_DIR, 0o755)
+    except OSError:
+        pass
+
+
+def take_snapshot(fd):
+    """The work directory (directories, files with their modes, links), marshalled onto fd for the launcher to keep. Only
+    a process of the sandbox user's reads it back (restore_snapshot): the launcher never parses it."""
+    entries = []
+
+    def walk(directory, prefix):
+        with os.scandir(directory) as listing:
+            for entry in sorted(listing, key=lambda e: e.name):
+                st = entry.stat(follow_symlinks=False)
+                path = prefix + entry.name
+                mode = stat.S_IMODE(st.st_mode)
+                if stat.S_ISDIR(st.st_mode):
+                    entries.append((path, "d", mode, b""))
+                    os.chmod(entry.path, mode | 0o700)  # the user's own, closed by the build: opened to be read
+                    walk(entry.path, path + "/")
+                elif stat.S_ISREG(st.st_mode):
+                    os.chmod(entry.path, mode | 0o400)
+                    with open(entry.path, "rb") as f:
+                        entries.append((path, "f", mode, f.read()))
+                elif stat.S_ISLNK(st.st_mode):
+                    entries.append((path, "l", 0, os.fsencode(os.readlink(entry.path))))
+
+    walk(WORK_DIR, "")
+    write_all(fd, marshal.dumps(entries))
+
+
+def restore_snapshot(snapshot):
+    """The clean state of a case: the work directory as the snapshot has it, and nothing of the sandbox user's left in
+    /tmp, /dev/shm, /dev/mqueue or System V IPC."""
+    remove_owned(WORK_DIR, every=True)
+    for directory in CLEANED:
+        remove_owned(directory, every=False)
+    remove_ipc()
+    directories = []
+    for path, kind, mode, data in marshal.loads(snapshot):
+        full = os.path.join(WORK_DIR, path)
+        if kind == "d":
+            os.mkdir(full, 0o700)
+            directories.append((full, mode))
+        elif kind == "f":
+            fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            try:
+                write_all(fd, data)
+                os.fchmod(fd, mode)
+            finally:
+                os.close(fd)
+        else:
+            os.symlink(os.fsdecode(data), full)
+    for full, mode in reversed(directories):  # deepest first: a directory the snapshot closed is filled before
+        os.chmod(full, mode)
+
+
+def remove_owned(directory, every):
+    """Empties directory of what the sandbox user owns (every: of everything, the work directory being the user's)."""
+    try:
+        listing = list(os.scandir(directory))
+    except FileNotFoundError:
+        return  # no /dev/mqueue here
+    uid = os.getuid()
+    for entry in listing:
+        st = entry.stat(follow_symlinks=False)
+        if not every and st.st_uid != uid:
+            continue  # root's (the egress authority in /tmp): not the cases'
+        if stat.S_ISDIR(st.st_mode):
+            os.chmod(entry.path, 0o700)  # a case may have closed it
+            remove_owned(entry.path, every=True)
+            os.rmdir(entry.path)
+        else:
+            os.unlink(entry.path)
+
+
+def remove_ipc():
+    """Removes the sandbox user's System V shared memory, message queues and semaphores (the container's IPC namespace
+    outlives a case)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    uid = os.getuid()
+    for kind, remove in (("shm", lambda i: libc.shmctl(i, IPC_RMID, None)), ("msg", lambda i: libc.msgctl(i, IPC_RMID, None)),
+                         ("sem", lambda i: libc.semctl(i, 0, IPC_RMID))):
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue  # a kernel without it (gVisor)
+        if not lines:
+            continue
+        columns = lines[0].split()
+        for line in lines[1:]:
+            fields = dict(zip(columns, line.split()))
+            if int(fields.get("uid", -1)) == uid:
+                remove(int(fields[columns[1]]))
+
+
 EGRESS_HOST = "127.0.0.1"
 EGRESS_RELAYS_MAX = 100  # connections relayed at once (two descriptors each, within the sandbox's open files limit)
 EGRESS_CONNECT_SECONDS = 5.0
@@ -2227,6 +2768,8 @@ def main():
         egress = start_egress(job.get("egress"))
         if job.get("mode") == "kernel":
             KernelSupervisor(job, child, user, source, egress).run()
+        elif "command" in job or "cases" in job:
+            CommandJob(job, child, user, source, egress).run(files, stdin)
         else:
             Supervisor(job, child, user, source, egress).run(files, stdin)
     except Exception as e:  # the launcher's own failure: say so rather than end without a record

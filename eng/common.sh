@@ -33,11 +33,17 @@ debian_mirror() {
   echo "$uri"
 }
 
-# debootstrap_image IMAGE PACKAGES SETUP [--change ...]: a Debian bookworm image built from the machine's mirror, no
-# registry. SETUP (may be empty) is a shell command run inside the new root before it becomes the image.
+# debootstrap_image IMAGE PACKAGES SETUP [--copy FILE PATH]... [--change ...]: a Debian bookworm image built from the
+# machine's mirror, no registry. Each --copy puts FILE at PATH inside the new root (a source SETUP builds); SETUP (may
+# be empty) is a shell command run inside the new root before it becomes the image.
 debootstrap_image() {
   local image=$1 packages=$2 setup=$3
   shift 3
+  local copies=()
+  while [ "${1:-}" = --copy ]; do
+    copies+=("$2" "$3")
+    shift 3
+  done
   is_root || die "building $image offline needs root (debootstrap)"
   command -v debootstrap >/dev/null 2>&1 || { say "installing debootstrap"; apt-get install -y -qq debootstrap >/dev/null; }
   local mirror rootfs log
@@ -49,6 +55,10 @@ debootstrap_image() {
     rm -rf "$rootfs"
     die "debootstrap failed; see $log"
   fi
+  local i
+  for ((i = 0; i < ${#copies[@]}; i += 2)); do
+    install -D -m 0644 "${copies[i]}" "$rootfs${copies[i + 1]}"
+  done
   if [ -n "$setup" ] && ! chroot "$rootfs" /bin/sh -c "$setup" >>"$log" 2>&1; then
     rm -rf "$rootfs"
     die "setting up $image failed; see $log"

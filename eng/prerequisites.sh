@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure everything Executor needs outside .NET is present: a reachable Docker engine and the
-# runtime images that sandboxes run (python-3.11, python-3.11-data). Safe to run repeatedly; does nothing that is already done.
+# runtime images that sandboxes run (python-3.11, python-3.11-data, the languages). Safe to run repeatedly; does nothing that is already done.
 #
 #   eng/prerequisites.sh            engine + runtime images
 #   eng/prerequisites.sh --compose  also docker-compose (the tests check the compose file with it)
@@ -10,12 +10,14 @@
 #   eng/prerequisites.sh --test-clients  also the tests' JavaScript clients (tests/clients, from its lock file)
 #   EXECUTOR_RUNTIME_IMAGE=name     the python-3.11 runtime's image (default executor-python:3.11)
 #   EXECUTOR_DATA_RUNTIME_IMAGE=name the python-3.11-data runtime's image (default executor-python-data:3.11; empty: skip it)
+#   EXECUTOR_LANGUAGES_IMAGE=name   the languages runtimes' image: C, C++, Java, JavaScript, bash (default executor-languages:1; empty: skip it)
 #   EXECUTOR_RUNTIME_BUILD=offline|registry|auto   how to build the image when missing (default auto)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 image=${EXECUTOR_RUNTIME_IMAGE:-executor-python:3.11}
 data_image=${EXECUTOR_DATA_RUNTIME_IMAGE-executor-python-data:3.11}
+languages_image=${EXECUTOR_LANGUAGES_IMAGE-executor-languages:1}
 mode=${EXECUTOR_RUNTIME_BUILD:-auto}
 
 # shellcheck source=eng/common.sh
@@ -78,8 +80,36 @@ build_offline() {
           && rm -rf /usr/share/doc/* /usr/share/man/* /usr/share/info/* /usr/share/locale/* /usr/lib/gcc/x86_64-linux-gnu/*/cc1* \
              /usr/lib/gcc/x86_64-linux-gnu/*/lto1 /usr/lib/x86_64-linux-gnu/lib*san.so*" \
         --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' --change 'ENV LANG=C.UTF-8' --change 'CMD ["python3"]' ;;
+    languages)
+      # One image for C, C++, Java, JavaScript and bash (python3 runs the launcher), with the launcher's measuring helper
+      # (Sandbox/measure.c: a program's own peak memory, not the Python launcher's it was forked from). No documentation.
+      debootstrap_image "$image" python3,gcc,g++,libc6-dev,openjdk-17-jdk-headless,nodejs \
+        "$home_link && $measure_build && rm -rf /usr/share/doc/* /usr/share/man/* /usr/share/info/*" \
+        --copy "$here/../Sandbox/measure.c" /usr/local/src/executor-measure.c \
+        --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' --change 'ENV LANG=C.UTF-8' --change 'CMD ["bash"]' ;;
   esac
 }
+
+# The measuring helper, static: the process it forks starts from its own few hundred kilobytes.
+measure_build='mkdir -p /usr/local/libexec && gcc -O2 -static -o /usr/local/libexec/executor-measure /usr/local/src/executor-measure.c && rm /usr/local/src/executor-measure.c'
+# Every language's tool chain, run as a program of the sandbox runs it (a small program each), and the measuring helper.
+languages_check='import os, subprocess, tempfile
+os.chdir(tempfile.mkdtemp())
+sources = {"a.c": "#include <stdio.h>\nint main(void) { puts(\"c\"); return 0; }\n",
+           "b.cpp": "#include <iostream>\nint main() { std::cout << \"c++\" << std::endl; }\n",
+           "Main.java": "public class Main { public static void main(String[] a) { System.out.println(\"java\"); } }\n"}
+for name, text in sources.items():
+    open(name, "w").write(text)
+def run(*argv):
+    return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+run("gcc", "-o", "a", "a.c"); run("g++", "-o", "b", "b.cpp"); run("javac", "Main.java")
+r, w = os.pipe()
+assert subprocess.run(["/usr/local/libexec/executor-measure", str(w), "./a"], pass_fds=[w], capture_output=True, text=True).stdout == "c\n"
+os.close(w)
+assert len(os.read(r, 100).split()) == 3
+got = [run("./b"), run("java", "-cp", ".", "Main"), run("node", "-e", "console.log(\"js\")"), run("bash", "-c", "echo sh")]
+assert got == ["c++\n", "java\n", "js\n", "sh\n"], got
+assert os.readlink("/home/user") == "/sandbox"'
 
 # E2B's clients (and the code agents write for them) use /home/user, E2B's working directory: in every image it is
 # /sandbox, the sandbox's own working directory, under that name too.
@@ -89,9 +119,14 @@ home_check='import os; assert os.readlink("/home/user") == "/sandbox"'
 pip_check='import subprocess, sys; subprocess.run([sys.executable, "-m", "pip", "--version"], check=True, capture_output=True)'
 
 build_registry() {
-  local image=$1 runtime=$2
+  local image=$1 runtime=$2 context=$here/runtimes/$runtime
   say "building $image from eng/runtimes/$runtime/Dockerfile"
-  "$(docker_cli)" build -q -t "$image" "$here/runtimes/$runtime" >/dev/null
+  if [ "$runtime" = languages ]; then  # its build compiles the measuring helper, whose source is the launcher's neighbour
+    context=$(mktemp -d)
+    cp "$here/runtimes/languages/Dockerfile" "$here/../Sandbox/measure.c" "$context/"
+  fi
+  "$(docker_cli)" build -q -t "$image" "$context" >/dev/null
+  [ "$context" = "$here/runtimes/$runtime" ] || rm -rf "$context"
 }
 
 # ensure_image IMAGE RUNTIME CHECK: builds the image when it is missing, or lacks what CHECK (Python) imports (an image
@@ -121,6 +156,8 @@ ensure_images() {
   [ -n "$data_image" ] || return 0
   ensure_image "$data_image" python-3.11-data \
     "import json, asyncio, sqlite3, numpy, pandas, scipy, matplotlib, pytest; matplotlib.use('Agg'); import matplotlib.pyplot; $home_check; $pip_check"
+  [ -n "$languages_image" ] || return 0
+  ensure_image "$languages_image" languages "$languages_check"
 }
 
 ensure_compose() {

@@ -15,9 +15,11 @@ public sealed class LauncherCollection
 /// launcher.py's own tests (tests/launcher, Python's unittest) inside the runtime image, one xunit case per Python test
 /// so that a failure names it. One container runs them all (tests/launcher/report.py as its PID 1, root, no network, the
 /// repository mounted read-only, a memory and a pids limit for the kernel's memory and fork bomb cases): no stack, under a
-/// minute; a second one, of the data runtime's image, runs the cases that need its packages (which the first skips). The
-/// cases are listed from the test files' text; a test that ran but is not listed, or one listed that did not run, fails
-/// <see cref="Every_launcher_test_ran_and_passed"/>.
+/// minute; a second one, of the data runtime's image, runs the cases that need its packages (which the first skips); a
+/// third, of the languages image (C, C++, Java, JavaScript, bash), runs the commands' and test cases' tests and the whole
+/// launcher's again there. The cases are listed from the test files' text; a test that ran but is not listed, or one
+/// listed that did not run, fails <see cref="Every_launcher_test_ran_and_passed"/>. Without the languages image (built by
+/// eng/prerequisites.sh) the tests that need it are not listed.
 /// </summary>
 [Collection(LauncherCollection.Name)]
 public sealed class LauncherTests(LauncherTestRun run) : IClassFixture<LauncherTestRun>
@@ -52,6 +54,29 @@ public sealed partial class LauncherTestRun : IAsyncLifetime
     /// <summary>The tests that need the data runtime's packages (matplotlib, pandas): skipped in the default image.</summary>
     private const string DataTests = "test_kernel.KernelDataTests";
 
+    /// <summary>The tests of commands and test cases, which need the languages image's tool chains (skipped elsewhere).</summary>
+    private const string LanguageTests = "test_commands";
+
+    /// <summary>The whole launcher's tests (and the frames'), run again in the languages image: its Python runs them too.</summary>
+    private static readonly string[] AlsoInLanguages = ["test_launcher.WholeLauncherTests", "test_frames"];
+
+    /// <summary>The languages runtimes' image (eng/prerequisites.sh, EXECUTOR_LANGUAGES_IMAGE).</summary>
+    public static string LanguagesImage { get; } =
+        Environment.GetEnvironmentVariable("EXECUTOR_LANGUAGES_IMAGE") is { Length: > 0 } image ? image : "executor-languages:1";
+
+    private static readonly Lazy<bool> LanguagesImagePresent = new(() =>
+    {
+        using var inspect = Process.Start(new ProcessStartInfo("docker", ["image", "inspect", LanguagesImage])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        inspect.StandardOutput.ReadToEnd();
+        inspect.StandardError.ReadToEnd();
+        inspect.WaitForExit();
+        return inspect.ExitCode == 0;
+    });
+
     public Dictionary<string, (string Outcome, string Detail)> Outcomes { get; } = [];
 
     public int ExitCode { get; private set; }
@@ -65,6 +90,10 @@ public sealed partial class LauncherTestRun : IAsyncLifetime
         foreach (var file in Directory.EnumerateFiles(Path.Combine(Repository.Root, "tests", "launcher"), "test_*.py").Order())
         {
             var module = Path.GetFileNameWithoutExtension(file);
+            if (module == LanguageTests && !LanguagesImagePresent.Value)
+            {
+                continue;
+            }
             string? testClass = null;
             foreach (var line in File.ReadLines(file))
             {
@@ -82,24 +111,50 @@ public sealed partial class LauncherTestRun : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var (exitCode, errors, outcomes) = await RunAsync(RuntimeImages.Default, "512m");
-        var (dataExitCode, dataErrors, dataOutcomes) = await RunAsync(RuntimeImages.Data, "1g", DataTests);
-        ExitCode = exitCode != 0 ? exitCode : dataExitCode;
-        Errors = errors + dataErrors;
-        foreach (var (test, result) in outcomes.Concat(dataOutcomes))  // the data run's outcome replaces the default's skip
+        List<(int ExitCode, string Errors, Dictionary<string, (string Outcome, string Detail)> Outcomes)> runs =
+        [
+            await RunAsync(RuntimeImages.Default, "512m"),
+            await RunAsync(RuntimeImages.Data, "1g", [DataTests]),
+        ];
+        if (LanguagesImagePresent.Value)
         {
-            Outcomes[test] = result;
+            // /tmp a small tmpfs, as a sandbox's: a test case fills it and the next must have room.
+            runs.Add(await RunAsync(LanguagesImage, "1g", [LanguageTests, .. AlsoInLanguages], ["--tmpfs", "/tmp:rw,nosuid,nodev,size=64m"]));
+        }
+        ExitCode = runs.Select(r => r.ExitCode).FirstOrDefault(code => code != 0);
+        Errors = string.Concat(runs.Select(r => r.Errors));
+        // A test counts as it went where it could run: a failure anywhere fails it, a pass replaces another image's skip.
+        foreach (var (test, result) in runs.SelectMany(r => r.Outcomes))
+        {
+            if (!Outcomes.TryGetValue(test, out var earlier) || Rank(result.Outcome) > Rank(earlier.Outcome))
+            {
+                Outcomes[test] = result;
+            }
+        }
+        if (!LanguagesImagePresent.Value)
+        {
+            foreach (var test in Outcomes.Keys.Where(test => test.StartsWith(LanguageTests + ".", StringComparison.Ordinal)).ToList())
+            {
+                Outcomes.Remove(test);
+            }
         }
     }
 
+    private static int Rank(string outcome) => outcome switch
+    {
+        "failed" => 2,
+        "passed" => 1,
+        _ => 0,
+    };
+
     private static async Task<(int ExitCode, string Errors, Dictionary<string, (string Outcome, string Detail)> Outcomes)> RunAsync(
-        string image, string memory, params string[] tests)
+        string image, string memory, string[]? tests = null, string[]? options = null)
     {
         var name = $"executor-launcher-tests-{Guid.NewGuid():N}";
         var start = new ProcessStartInfo("docker",
         [
             "run", "--rm", "--name", name, "--network", "none", "--memory", memory, "--memory-swap", memory, "--pids-limit", "512",
-            "-v", $"{Repository.Root}:/src:ro", image, "python3", "/src/tests/launcher/report.py", .. tests,
+            .. options ?? [], "-v", $"{Repository.Root}:/src:ro", image, "python3", "/src/tests/launcher/report.py", .. tests ?? [],
         ])
         {
             RedirectStandardOutput = true,

@@ -49,10 +49,55 @@ class LauncherOutputTests(unittest.TestCase):
 
 def exit_record_of(record):
     """launcher.exit_record of what gives this record: a wait status, a rusage, the wall time, the truncated streams."""
-    status = record["exit_code"] << 8 if record["exit_code"] is not None else record["signal"]
-    rusage = types.SimpleNamespace(ru_utime=record["cpu_ms"] / 1000, ru_stime=0.0, ru_maxrss=record["max_rss_bytes"] // 1024)
     truncated = {k for k, field in ((b"o", "stdout_truncated"), (b"e", "stderr_truncated")) if record[field]}
-    return launcher.exit_record(record["outcome"], status, rusage, record["wall_ms"] / 1000, record["oom_kills"], truncated)
+    return launcher.exit_record(record["outcome"], *wait_of(record), record["wall_ms"] / 1000, record["oom_kills"], truncated)
+
+
+def wait_of(record):
+    """The wait status and rusage that give a record's exit_code, signal, cpu_ms and max_rss_bytes."""
+    status = record["exit_code"] << 8 if record["exit_code"] is not None else record["signal"]
+    return status, types.SimpleNamespace(ru_utime=record["cpu_ms"] / 1000, ru_stime=0.0, ru_maxrss=record["max_rss_bytes"] // 1024)
+
+
+class CommandJobTests(unittest.TestCase):
+    def test_the_golden_command_job_is_read_with_each_cases_input(self):
+        for name, case, data in cases("command_job"):
+            with self.subTest(name):
+                job, files, stdin = read_job(data)
+                inputs = [c.pop("stdin") for c in job.get("cases", [])]
+                self.assertEqual(case["header"], job)
+                self.assertEqual([bytes.fromhex(f["content_hex"]) for f in case["files"]], files)
+                self.assertEqual(bytes.fromhex(case.get("stdin_hex", "")), stdin)
+                self.assertEqual([bytes.fromhex(i) for i in case["case_inputs_hex"]], inputs)
+
+
+class CommandFrameTests(unittest.TestCase):
+    def test_the_launcher_writes_each_golden_command_frame(self):
+        for name, case, data in cases("command_frames"):
+            with self.subTest(name):
+                if case["kind"] == "b":
+                    record = case["record"]
+                    output = bytes.fromhex(case["output_hex"]) if "output_hex" in case else record["output"].encode()
+                    encoded = launcher.frame(b"b", launcher.compile_record(captured(record, output, b"", record["output_truncated"])))
+                elif case["kind"] == "t":
+                    header = case["header"]
+                    result = captured(header, bytes.fromhex(case["stdout_hex"]), bytes.fromhex(case["stderr_hex"]),
+                                      header["stdout_truncated"], header["stderr_truncated"])
+                    encoded = launcher.frame(b"t", launcher.case_result(header["index"], result))
+                else:
+                    record = case["record"]
+                    encoded = launcher.frame(b"x", launcher.command_record(record["outcome"], end_of(record), record["oom_kills"]))
+                self.assertEqual(data.hex(), encoded.hex())
+
+
+def end_of(record):
+    """launcher.process_end of what gives these fields: a wait status, a rusage, the wall time."""
+    return launcher.process_end(*wait_of(record), record["wall_ms"] / 1000)
+
+
+def captured(record, stdout, stderr, stdout_truncated=False, stderr_truncated=False):
+    truncated = {stream for stream, cut in (("o", stdout_truncated), ("e", stderr_truncated)) if cut}
+    return launcher.Captured(record["outcome"], end_of(record), record.get("oom_kills", 0), stdout, stderr, truncated)
 
 
 class LauncherInputTests(unittest.TestCase):

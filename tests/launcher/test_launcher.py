@@ -277,13 +277,13 @@ def files_of(frames):
 class LauncherRun:
     """Runs the launcher as a sandbox starts it, given a job on stdin; its frames read from stdout up to the exit record."""
 
-    def run_launcher(self, script, stdin=b"", input_frames=None, files=(), **job):
+    def run_launcher(self, script, stdin=b"", input_frames=None, files=(), name="main.py", case_inputs=(), seconds=20, **job):
         # A fresh work directory, the sandbox user's, as each sandbox container has.
         shutil.rmtree(launcher.WORK_DIR, ignore_errors=True)
         os.mkdir(launcher.WORK_DIR)
         os.chown(launcher.WORK_DIR, 65534, 65534)
-        files = [("main.py", script.encode()), *files]
-        header = {"entrypoint": "main.py", "args": [], "files": [{"path": p, "size": len(c)} for p, c in files],
+        files = [(name, script.encode()), *files]
+        header = {"entrypoint": name, "args": [], "files": [{"path": p, "size": len(c)} for p, c in files],
                   "stdin_size": len(stdin), "timeout_ms": 10000, "output_limit_bytes": 1 << 20, "interactive": False,
                   "out_files": {"max_count": 32, "max_bytes": 1 << 20}}
         header.update(job)
@@ -292,11 +292,11 @@ class LauncherRun:
         with subprocess.Popen([sys.executable, "-I", "-c", source, SANDBOX_USER, ""],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
             try:
-                process.stdin.write(json.dumps(header).encode() + b"\n" + b"".join(c for _, c in files) + stdin)
+                process.stdin.write(json.dumps(header).encode() + b"\n" + b"".join(c for _, c in files) + stdin + b"".join(case_inputs))
                 if input_frames is not None:
                     process.stdin.write(input_frames)
                 process.stdin.close()
-                frames = self.read_until_exit(process)
+                frames = self.read_until_exit(process, seconds)
             finally:
                 process.kill()  # it lingers a second after its record, for the engine's sake
             errors = process.stderr.read()
