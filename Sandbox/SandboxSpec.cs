@@ -108,7 +108,8 @@ public static class SandboxSpec
     {
         var tmpfs = new Dictionary<string, string>
         {
-            [Launcher.WorkDirectory] = $"rw,nosuid,nodev,size={options.WorkDirSizeMb}m,uid={Uid(options)},gid={Gid(options)},mode=0700",
+            // exec: a compiled language's program runs from the work directory (Docker's tmpfs default is noexec).
+            [Launcher.WorkDirectory] = $"rw,exec,nosuid,nodev,size={options.WorkDirSizeMb}m,uid={Uid(options)},gid={Gid(options)},mode=0700",
             ["/tmp"] = $"rw,nosuid,nodev,noexec,size={options.TmpSizeMb}m",
         };
         if (gvisor)
