@@ -107,6 +107,20 @@ public sealed class Judge0Tests : IClassFixture<SessionServiceFixture>
     }
 
     [Fact]
+    public async Task A_language_no_host_offers_is_neither_listed_nor_run()
+    {
+        var languages = await _service.Client.GetFromJsonAsync<JsonElement>("/languages");
+        Assert.DoesNotContain(50, languages.EnumerateArray().Select(l => l.GetProperty("id").GetInt32()));
+        using var language = await _service.Client.GetAsync("/languages/50");
+        Assert.Equal(HttpStatusCode.NotFound, language.StatusCode);
+        Assert.Empty((await _service.Client.GetFromJsonAsync<JsonElement>("/config_info")).GetProperty("allowed_languages_for_compile_options").EnumerateArray());
+
+        using var submitted = await _service.Client.PostAsJsonAsync("/submissions", new { source_code = "int main(void) { return 0; }", language_id = 50 });
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, submitted.StatusCode);
+        Assert.Equal("language with id 50 doesn't exist", (await submitted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("language_id")[0].GetString());
+    }
+
+    [Fact]
     public async Task What_executor_does_not_do_is_refused_never_ignored()
     {
         async Task<JsonElement> RefusedAsync(object submission, HttpStatusCode expected)
