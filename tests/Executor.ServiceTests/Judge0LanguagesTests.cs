@@ -162,14 +162,7 @@ public sealed class Judge0LanguagesTests : IClassFixture<LanguagesServiceFixture
         Assert.DoesNotContain('-', tokens[1]);
         Assert.Null((await _service.Host.JobAsync(tokens[4])).Grading);
 
-        JsonElement[] submissions = [];
-        await ExecutorApi.WaitUntilAsync(async () =>
-        {
-            var batch = await _service.Client.GetFromJsonAsync<JsonElement>(
-                $"/submissions/batch?tokens={string.Join(',', tokens)}&base64_encoded=false&fields=token,stdin,expected_output,stdout,stderr,status,compile_output,memory,time,message");
-            submissions = [.. batch.GetProperty("submissions").EnumerateArray()];
-            return submissions.All(s => Status(s) > 2);
-        }, "every submission of the batch ended");
+        var submissions = await _service.Client.EndedBatchAsync(tokens, "token,stdin,expected_output,stdout,stderr,status,compile_output,memory,time,message");
         Assert.Equal(tokens, submissions.Select(s => s.GetProperty("token").GetString()));
         var (accepted, wrong, crashed) = (submissions[0], submissions[2], submissions[3]);
         Assert.Equal((3, "1", "2\n", "1024", "0.001"), (Status(accepted), accepted.GetProperty("stdin").GetString(), accepted.GetProperty("stdout").GetString(),
@@ -200,13 +193,7 @@ public sealed class Judge0LanguagesTests : IClassFixture<LanguagesServiceFixture
         var tokens = (await created.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray().Select(a => a.GetProperty("token").GetString()!).ToList();
         Assert.Single(tokens.Select(t => t[..t.LastIndexOf('-')]).Distinct());
 
-        JsonElement[] submissions = [];
-        await ExecutorApi.WaitUntilAsync(async () =>
-        {
-            var batch = await _service.Client.GetFromJsonAsync<JsonElement>($"/submissions/batch?tokens={string.Join(',', tokens)}&base64_encoded=false&fields=status,compile_output");
-            submissions = [.. batch.GetProperty("submissions").EnumerateArray()];
-            return submissions.All(s => Status(s) > 2);
-        }, "both submissions ended");
+        var submissions = await _service.Client.EndedBatchAsync(tokens, "status,compile_output");
         Assert.All(submissions, s => Assert.Equal((6, true), (Status(s), s.GetProperty("compile_output").GetString()!.Contains("undeclared", StringComparison.Ordinal))));
     }
 

@@ -70,15 +70,9 @@ public sealed class Judge0Tests : IClassFixture<SessionServiceFixture>
         var answers = (await created.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray().ToList();
         Assert.Equal(3, answers.Count);
         Assert.Contains("doesn't exist", answers[2].GetProperty("language_id")[0].GetString(), StringComparison.Ordinal);
-        var tokens = string.Join(',', answers.Take(2).Select(a => a.GetProperty("token").GetString()));
+        var tokens = answers.Take(2).Select(a => a.GetProperty("token").GetString()!);
 
-        JsonElement[] submissions = [];
-        await ExecutorApi.WaitUntilAsync(async () =>
-        {
-            var batch = await _service.Client.GetFromJsonAsync<JsonElement>($"/submissions/batch?tokens={tokens}&base64_encoded=false&fields=stdout,status");
-            submissions = [.. batch.GetProperty("submissions").EnumerateArray()];
-            return submissions.All(s => Status(s) > 2);
-        }, "both submissions of the batch ended");
+        var submissions = await _service.Client.EndedBatchAsync(tokens, "stdout,status");
         Assert.Equal(["one\n", "two\n"], submissions.Select(s => s.GetProperty("stdout").GetString()));
     }
 
