@@ -90,13 +90,13 @@ public static class Judge0Api
     public static async Task<IResult> ConfigInfoAsync(
         IOptions<SessionServiceOptions> options, IOptions<Executor.Contracts.EgressOptions> egress, RuntimeDirectory runtimes, CancellationToken cancellationToken)
     {
-        // Only the languages that compile take compiler options.
+        // Only the languages that compile take compiler options (an empty list would mean every language, to Judge0's clients).
         var compiled = (await OfferedAsync(runtimes, cancellationToken)).Where(l => l.Language.CompileCmd is not null).Select(l => l.Name).ToList();
         return TypedResults.Json(new
         {
             maintenance_mode = false,
             enable_wait_result = true,
-            enable_compiler_options = true,
+            enable_compiler_options = compiled.Count > 0,
             allowed_languages_for_compile_options = compiled,
             enable_command_line_arguments = true,
             enable_submission_delete = false,

@@ -22,14 +22,14 @@ public static class PistonApi
 {
     private static readonly string[] PythonAliases = ["py", "py3", "python3", "python3.11"];
 
-    /// <summary>Piston's names and aliases of the languages besides Python (its package set's, by runtime language).</summary>
-    private static readonly Dictionary<string, (string Name, string[] Aliases)> Names = new(StringComparer.Ordinal)
+    /// <summary>Piston's names and aliases of the languages besides Python (its package set's, by runtime language), and whether they compile.</summary>
+    private static readonly Dictionary<string, (string Name, string[] Aliases, bool Compiles)> Names = new(StringComparer.Ordinal)
     {
-        [SourceLanguages.C] = ("c", ["gcc"]),
-        [SourceLanguages.Cpp] = ("c++", ["cpp", "g++"]),
-        [SourceLanguages.Java] = ("java", []),
-        [SourceLanguages.JavaScript] = ("javascript", ["node-javascript", "node-js", "js", "node"]),
-        [SourceLanguages.Bash] = ("bash", ["sh"]),
+        [SourceLanguages.C] = ("c", ["gcc"], true),
+        [SourceLanguages.Cpp] = ("c++", ["cpp", "g++"], true),
+        [SourceLanguages.Java] = ("java", [], true),
+        [SourceLanguages.JavaScript] = ("javascript", ["node-javascript", "node-js", "js", "node"], false),
+        [SourceLanguages.Bash] = ("bash", ["sh"], false),
     };
 
     public static IEndpointRouteBuilder MapPistonApi(this IEndpointRouteBuilder app)
@@ -116,8 +116,10 @@ public static class PistonApi
         {
             return Error(limitError);
         }
-        // The compile stage runs in the run's sandbox: it gets the larger of the two limits (a compiler may need more than the program).
-        var sandboxMemory = compileMemory.Value is { } forCompile ? Math.Max(forCompile, memory.Value ?? runtime.MemoryMb) : memory.Value;
+        // piston-client sends its compile limits for every language: they count only where there is a compile stage (a
+        // key's timeout ceiling holds for it). That stage runs in the run's sandbox, which gets the larger memory limit.
+        var compiles = Names.TryGetValue(runtime.Language, out var named) && named.Compiles;
+        var sandboxMemory = compiles && compileMemory.Value is { } forCompile ? Math.Max(forCompile, memory.Value ?? runtime.MemoryMb) : memory.Value;
         Submission upload;
         try
         {
@@ -127,7 +129,7 @@ public static class PistonApi
                 : Array.Empty<string>();
             upload = SubmissionRules.Complete(directory, EntryName(files[0], 0, runtime.Language),
                 new RunOptions(args, Text(body, "stdin") ?? "", timeout.Value, sandboxMemory, Runtime: runtime.Id,
-                    Build: compileTimeout.Value is { } seconds ? new BuildOptions(CompileTimeoutSeconds: seconds) : null), limits);
+                    Build: compiles && compileTimeout.Value is { } seconds ? new BuildOptions(CompileTimeoutSeconds: seconds) : null), limits);
         }
         catch (UploadRejectedException e)
         {

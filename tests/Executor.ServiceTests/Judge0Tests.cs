@@ -107,7 +107,9 @@ public sealed class Judge0Tests : IClassFixture<SessionServiceFixture>
         Assert.DoesNotContain(50, languages.EnumerateArray().Select(l => l.GetProperty("id").GetInt32()));
         using var language = await _service.Client.GetAsync("/languages/50");
         Assert.Equal(HttpStatusCode.NotFound, language.StatusCode);
-        Assert.Empty((await _service.Client.GetFromJsonAsync<JsonElement>("/config_info")).GetProperty("allowed_languages_for_compile_options").EnumerateArray());
+        var config = await _service.Client.GetFromJsonAsync<JsonElement>("/config_info");
+        Assert.False(config.GetProperty("enable_compiler_options").GetBoolean());
+        Assert.Empty(config.GetProperty("allowed_languages_for_compile_options").EnumerateArray());
 
         using var submitted = await _service.Client.PostAsJsonAsync("/submissions", new { source_code = "int main(void) { return 0; }", language_id = 50 });
         Assert.Equal(HttpStatusCode.UnprocessableEntity, submitted.StatusCode);

@@ -41,7 +41,7 @@ public sealed class PistonLanguagesTests : IClassFixture<LanguagesServiceFixture
         },
         _ => Runs.Completed($"{job.Entrypoint} in {job.Runtime} read {job.Stdin}\n") with
         {
-            Compile = job.Runtime == "java-17" ? new CompileOutcome("ok", 0, null, "", false, 400) : null,
+            Compile = job.Runtime is "java-17" or "cpp-gcc-12" ? new CompileOutcome("ok", 0, null, "", false, 400) : null,
         },
     };
 
@@ -109,16 +109,20 @@ public sealed class PistonLanguagesTests : IClassFixture<LanguagesServiceFixture
             ("java", "Solution.java", "Solution.java", "java-17", true),
             ("java", null, "Main.java", "java-17", true),
             ("sh", null, "main.sh", "bash-5.2", false),
-            ("c++", "prog.cc", "prog.cc", "cpp-gcc-12", false),
+            ("c++", "prog.cc", "prog.cc", "cpp-gcc-12", true),
         })
         {
             var response = await ExecuteAsync(new
             {
-                language, version = "*", stdin = "42",
+                language, version = "*", stdin = "42", compile_timeout = 10000, compile_memory_limit = 400_000_000,
                 files = new object[] { name is null ? new { content = "x" } : new { name, content = "x" }, new { name = "data.txt", content = "1 2 3" } },
             });
             Assert.Equal($"{entry} in {runtime} read 42\n", response.GetProperty("run").GetProperty("stdout").GetString());
             Assert.Equal(compiles, response.TryGetProperty("compile", out _));
+            // piston-client's compile limits count only where there is a compile stage.
+            var job = _jobs.Last();
+            Assert.Equal(compiles, job.Build is not null);
+            Assert.Equal(compiles ? 382 : null, job.MemoryMb);
         }
     }
 
