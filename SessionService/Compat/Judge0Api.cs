@@ -2,8 +2,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Executor.Session.Uploads;
 using Executor.Contracts;
+using Executor.Session.Uploads;
 using Executor.SessionCore.Access;
 using Executor.SessionCore.Runtimes;
 using Executor.SessionCore.Sessions;
@@ -88,7 +88,7 @@ public static class Judge0Api
             : TypedResults.Json(new { error = "Not Found" }, statusCode: StatusCodes.Status404NotFound);
 
     public static async Task<IResult> ConfigInfoAsync(
-        IOptions<SessionServiceOptions> options, IOptions<Executor.Contracts.EgressOptions> egress, RuntimeDirectory runtimes, CancellationToken cancellationToken)
+        IOptions<SessionServiceOptions> options, IOptions<EgressOptions> egress, RuntimeDirectory runtimes, CancellationToken cancellationToken)
     {
         // Only the languages that compile take compiler options (an empty list would mean every language, to Judge0's clients).
         var compiled = (await OfferedAsync(runtimes, cancellationToken)).Where(l => l.Language.CompileCmd is not null).Select(l => l.Name).ToList();
