@@ -15,11 +15,22 @@ namespace Executor.Session.Compat;
 /// Piston's v2 API (engineer-man/piston), as its clients call it: GET /api/v2/runtimes and a synchronous
 /// POST /api/v2/execute (also under /api/v2/piston/), with Piston's request, response, status letters and
 /// <c>400 {"message"}</c> errors. The body is read as JSON whatever its Content-Type (piston-client sends none). Runs go
-/// through the same submission as POST /execute: the same keys, quotas and ownership.
+/// through the same submission as POST /execute: the same keys, quotas and ownership. Every language a host offers is
+/// listed under Piston's name and aliases; C, C++ and Java answer with Piston's compile stage.
 /// </summary>
 public static class PistonApi
 {
     private static readonly string[] PythonAliases = ["py", "py3", "python3", "python3.11"];
+
+    /// <summary>Piston's names and aliases of the languages besides Python (its package set's, by runtime language), and whether they compile.</summary>
+    private static readonly Dictionary<string, (string Name, string[] Aliases, bool Compiles)> Names = new(StringComparer.Ordinal)
+    {
+        [SourceLanguages.C] = ("c", ["gcc"], true),
+        [SourceLanguages.Cpp] = ("c++", ["cpp", "g++"], true),
+        [SourceLanguages.Java] = ("java", [], true),
+        [SourceLanguages.JavaScript] = ("javascript", ["node-javascript", "node-js", "js", "node"], false),
+        [SourceLanguages.Bash] = ("bash", ["sh"], false),
+    };
 
     public static IEndpointRouteBuilder MapPistonApi(this IEndpointRouteBuilder app)
     {
@@ -34,7 +45,10 @@ public static class PistonApi
                 .WithName(prefix.EndsWith("piston", StringComparison.Ordinal) ? "PistonExecuteAlias" : "PistonExecute")
                 .WithSummary("Piston: runs files and answers with the run's output (synchronous)")
                 .WithDescription("Piston v2's request: language, version (exact, *, or a semver range such as 3.x), files [{name, content, "
-                    + "encoding: utf8|base64|hex}] (the first runs), stdin, args, run_timeout (ms), run_memory_limit (bytes; -1 the default).")
+                    + "encoding: utf8|base64|hex}] (the first runs; unnamed, it is main.py, main.c, main.cpp, Main.java, main.js or main.sh), "
+                    + "stdin, args, run_timeout and compile_timeout (ms), run_memory_limit and compile_memory_limit (bytes; -1 the default). "
+                    + "C, C++ and Java answer with a compile stage too; a program that did not compile has no run stage. Both stages run in "
+                    + "one sandbox, whose memory limit is the larger of the two.")
                 .Produces<PistonExecuteResponse>()
                 .Produces<PistonError>(StatusCodes.Status400BadRequest)
                 .DisableAntiforgery();
@@ -45,9 +59,16 @@ public static class PistonApi
     public static async Task<IResult> RuntimesAsync(RuntimeDirectory runtimes, CancellationToken cancellationToken) =>
         TypedResults.Json((await runtimes.ListAsync(cancellationToken)).Where(r => r.Available).Select(Describe).ToList(), Json);
 
+    /// <summary>
+    /// A runtime under Piston's name: the default one (Python) under its language with Python's aliases, the other
+    /// languages under Piston's names and aliases (c, c++, java, javascript, bash), any other runtime under its id. The
+    /// runtime's id is an alias too.
+    /// </summary>
     private static PistonRuntime Describe(RuntimeListing runtime) => runtime.Default
         ? new PistonRuntime(runtime.Language, FullVersion(runtime), [.. PythonAliases, runtime.Id], runtime.Id)
-        : new PistonRuntime(runtime.Id, FullVersion(runtime), [], runtime.Id);
+        : Names.TryGetValue(runtime.Language, out var named)
+            ? new PistonRuntime(named.Name, FullVersion(runtime), [.. named.Aliases, runtime.Id], runtime.Id)
+            : new PistonRuntime(runtime.Id, FullVersion(runtime), [], runtime.Id);
 
     private static string FullVersion(RuntimeListing runtime) => runtime.LanguageVersion ?? runtime.Version + ".0";
 
@@ -89,19 +110,26 @@ public static class PistonApi
         var limits = options.Value;
         var timeout = Limit(body, "run_timeout", 1000.0, limits.MaxTimeoutSeconds, "run_timeout");
         var memory = Limit(body, "run_memory_limit", 1024.0 * 1024, limits.MaxMemoryMb, "run_memory_limit");
-        if ((timeout.Error ?? memory.Error) is { } limitError)
+        var compileTimeout = Limit(body, "compile_timeout", 1000.0, limits.MaxTimeoutSeconds, "compile_timeout");
+        var compileMemory = Limit(body, "compile_memory_limit", 1024.0 * 1024, limits.MaxMemoryMb, "compile_memory_limit");
+        if ((timeout.Error ?? memory.Error ?? compileTimeout.Error ?? compileMemory.Error) is { } limitError)
         {
             return Error(limitError);
         }
+        // piston-client sends its compile limits for every language: they count only where there is a compile stage (a
+        // key's timeout ceiling holds for it). That stage runs in the run's sandbox, which gets the larger memory limit.
+        var compiles = Names.TryGetValue(runtime.Language, out var named) && named.Compiles;
+        var sandboxMemory = compiles && compileMemory.Value is { } forCompile ? Math.Max(forCompile, memory.Value ?? runtime.MemoryMb) : memory.Value;
         Submission upload;
         try
         {
-            var directory = await JsonUploadReader.DirectoryAsync(JsonUploadReader.Files(null, Files(files)), limits, cancellationToken);
+            var directory = await ProgramFiles.DirectoryAsync(JsonUploadReader.Files(null, Files(files, runtime.Language)), runtime.Language, limits, cancellationToken);
             var args = body.TryGetProperty("args", out var given) && given.ValueKind == JsonValueKind.Array
                 ? [.. given.EnumerateArray().Select(a => a.ValueKind == JsonValueKind.String ? a.GetString()! : a.GetRawText())]
                 : Array.Empty<string>();
-            upload = SubmissionRules.Complete(directory, EntryName(files[0], 0),
-                new RunOptions(args, Text(body, "stdin") ?? "", timeout.Value, memory.Value, Runtime: runtime.Id), limits);
+            upload = SubmissionRules.Complete(directory, EntryName(files[0], 0, runtime.Language),
+                new RunOptions(args, Text(body, "stdin") ?? "", timeout.Value, sandboxMemory, Runtime: runtime.Id,
+                    Build: compiles && compileTimeout.Value is { } seconds ? new BuildOptions(CompileTimeoutSeconds: seconds) : null), limits);
         }
         catch (UploadRejectedException e)
         {
@@ -119,7 +147,26 @@ public static class PistonApi
             return TypedResults.Json(new PistonError($"The run did not finish within {wait.TotalSeconds:0} s; its result will be at "
                 + $"/result/{submission.SessionId}"), Json, statusCode: StatusCodes.Status504GatewayTimeout);
         }
-        return TypedResults.Json(new PistonExecuteResponse(Describe(runtime).Language, FullVersion(runtime), Stage(run)), Json);
+        // As Piston: a program that did not compile has a compile stage and no run stage.
+        var compiled = run.Status != RunStatus.CompilationError && run.Compile?.Succeeded != false;
+        return TypedResults.Json(new PistonExecuteResponse(Describe(runtime).Language, FullVersion(runtime), compiled ? Stage(run) : null,
+            run.Compile is { } compile ? CompileStage(compile) : null), Json);
+    }
+
+    /// <summary>A compiled language's compile stage as Piston's: the compiler's output (on stderr, where compilers write) and its end.</summary>
+    internal static PistonStage CompileStage(CompileOutcome compile)
+    {
+        var (status, message) = compile.Status switch
+        {
+            "ok" => ((string?)null, (string?)null),
+            "failed" when compile.Signal is not null => ("SG", $"Killed by signal {SignalName(compile.Signal)}"),
+            "failed" => ("RE", $"Exited with code {compile.ExitCode}"),
+            "timed_out" => ("TO", "Timeout"),
+            "output_limit_exceeded" => ("OL", "stdout length exceeded"),
+            var other => ("XX", other),
+        };
+        return new PistonStage("", compile.Output, compile.Output, compile.Signal is null ? compile.ExitCode : null, SignalName(compile.Signal), message, status,
+            (long)Math.Round(compile.CpuTimeMs ?? 0), (long)Math.Round(compile.DurationMs), 0);
     }
 
     /// <summary>A finished run as Piston's run stage.</summary>
@@ -226,25 +273,32 @@ public static class PistonApi
         return 0;
     }
 
-    /// <summary>Piston's files as the native JSON's: names given (the first runs, so it must be a .py file), encodings kept.</summary>
-    private static List<(string? Name, string Content, string Encoding)> Files(JsonElement files) =>
+    /// <summary>Piston's files as the native JSON's: names given (the first runs, so it must be a file of the language), encodings kept.</summary>
+    private static List<(string? Name, string Content, string Encoding)> Files(JsonElement files, string language) =>
     [
         .. files.EnumerateArray().Select((file, i) => (
-            (string?)EntryName(file, i),
+            (string?)EntryName(file, i, language),
             file.ValueKind == JsonValueKind.Object && file.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String
                 ? c.GetString()!
                 : throw JsonUploadReader.BadJson("each of 'files' is an object with a string 'content' (and a 'name')"),
             Text(file, "encoding") ?? "utf8")),
     ];
 
-    private static string EntryName(JsonElement file, int index)
+    /// <summary>
+    /// A file's name: as given, except that the first (the program) gets the language's extension when it lacks one (as
+    /// Piston's compile scripts rename it), and an unnamed one the language's default name (main.c, Main.java...; for
+    /// the others, file1.c...). Java runs the class that declares main whatever its file is called.
+    /// </summary>
+    private static string EntryName(JsonElement file, int index, string language)
     {
         var name = file.ValueKind == JsonValueKind.Object ? Text(file, "name") : null;
+        var standard = SourceLanguages.DefaultFile(language);
+        var extension = Path.GetExtension(standard);
         if (string.IsNullOrWhiteSpace(name))
         {
-            return index == 0 ? WorkingDirectory.DefaultEntrypoint : $"file{index}.py";
+            return index == 0 ? standard : $"file{index}{extension}";
         }
-        return index == 0 && !name.EndsWith(".py", StringComparison.Ordinal) ? name + ".py" : name;
+        return index == 0 && !SourceLanguages.Fits(language, name) ? name + extension : name;
     }
 
     private static string? Text(JsonElement element, string name) =>
@@ -286,6 +340,8 @@ public sealed record PistonError(string Message);
 /// <param name="Version">"3.11.2", or "*" or a semver range such as "3.x".</param>
 /// <param name="RunTimeout">Milliseconds; -1 for the default.</param>
 /// <param name="RunMemoryLimit">Bytes; -1 for the default.</param>
+/// <param name="CompileTimeout">Milliseconds; -1 for the default (C, C++ and Java).</param>
+/// <param name="CompileMemoryLimit">Bytes; -1 for the default. Both stages share one sandbox: it gets the larger limit.</param>
 public sealed record PistonExecuteRequest(
     string Language,
     string Version,
@@ -293,11 +349,19 @@ public sealed record PistonExecuteRequest(
     string? Stdin,
     IReadOnlyList<string>? Args,
     int? RunTimeout,
-    long? RunMemoryLimit);
+    long? RunMemoryLimit,
+    int? CompileTimeout = null,
+    long? CompileMemoryLimit = null);
 
 public sealed record PistonFile(string? Name, string Content, string? Encoding);
 
-public sealed record PistonExecuteResponse(string Language, string Version, PistonStage Run);
+/// <param name="Run">The run stage; absent when the program did not compile.</param>
+/// <param name="Compile">The compile stage of a compiled language (C, C++, Java); absent for the others.</param>
+public sealed record PistonExecuteResponse(
+    string Language,
+    string Version,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] PistonStage? Run,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] PistonStage? Compile = null);
 
 /// <param name="Output">stdout and stderr together, in the order written.</param>
 /// <param name="Code">The exit code; null when a signal ended it.</param>

@@ -16,6 +16,19 @@ public static class Judge0Api
         return await response.Content.ReadFromJsonAsync<JsonElement>();
     }
 
+    /// <summary>GET /submissions/batch of <paramref name="tokens"/> (in plain text) once every one has ended, in their order.</summary>
+    public static async Task<JsonElement[]> EndedBatchAsync(this HttpClient client, IEnumerable<string> tokens, string fields)
+    {
+        JsonElement[] submissions = [];
+        await ExecutorApi.WaitUntilAsync(async () =>
+        {
+            var batch = await client.GetFromJsonAsync<JsonElement>($"/submissions/batch?tokens={string.Join(',', tokens)}&base64_encoded=false&fields={fields}");
+            submissions = [.. batch.GetProperty("submissions").EnumerateArray()];
+            return submissions.All(s => Status(s) > 2);
+        }, "every submission of the batch ended");
+        return submissions;
+    }
+
     /// <summary>The verdict's id (3 Accepted, 4 Wrong Answer, 5 Time Limit Exceeded, ...).</summary>
     public static int Status(JsonElement submission) => submission.GetProperty("status").GetProperty("id").GetInt32();
 

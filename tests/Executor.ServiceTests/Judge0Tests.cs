@@ -70,15 +70,9 @@ public sealed class Judge0Tests : IClassFixture<SessionServiceFixture>
         var answers = (await created.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray().ToList();
         Assert.Equal(3, answers.Count);
         Assert.Contains("doesn't exist", answers[2].GetProperty("language_id")[0].GetString(), StringComparison.Ordinal);
-        var tokens = string.Join(',', answers.Take(2).Select(a => a.GetProperty("token").GetString()));
+        var tokens = answers.Take(2).Select(a => a.GetProperty("token").GetString()!);
 
-        JsonElement[] submissions = [];
-        await ExecutorApi.WaitUntilAsync(async () =>
-        {
-            var batch = await _service.Client.GetFromJsonAsync<JsonElement>($"/submissions/batch?tokens={tokens}&base64_encoded=false&fields=stdout,status");
-            submissions = [.. batch.GetProperty("submissions").EnumerateArray()];
-            return submissions.All(s => Status(s) > 2);
-        }, "both submissions of the batch ended");
+        var submissions = await _service.Client.EndedBatchAsync(tokens, "stdout,status");
         Assert.Equal(["one\n", "two\n"], submissions.Select(s => s.GetProperty("stdout").GetString()));
     }
 
@@ -104,6 +98,22 @@ public sealed class Judge0Tests : IClassFixture<SessionServiceFixture>
         Assert.Equal(HttpStatusCode.UnprocessableEntity, badBase64.StatusCode);
         using var unknown = await _service.Client.GetAsync("/submissions/0123456789abcdef0123456789abcdef");
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_language_no_host_offers_is_neither_listed_nor_run()
+    {
+        var languages = await _service.Client.GetFromJsonAsync<JsonElement>("/languages");
+        Assert.DoesNotContain(50, languages.EnumerateArray().Select(l => l.GetProperty("id").GetInt32()));
+        using var language = await _service.Client.GetAsync("/languages/50");
+        Assert.Equal(HttpStatusCode.NotFound, language.StatusCode);
+        var config = await _service.Client.GetFromJsonAsync<JsonElement>("/config_info");
+        Assert.False(config.GetProperty("enable_compiler_options").GetBoolean());
+        Assert.Empty(config.GetProperty("allowed_languages_for_compile_options").EnumerateArray());
+
+        using var submitted = await _service.Client.PostAsJsonAsync("/submissions", new { source_code = "int main(void) { return 0; }", language_id = 50 });
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, submitted.StatusCode);
+        Assert.Equal("language with id 50 doesn't exist", (await submitted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("language_id")[0].GetString());
     }
 
     [Fact]

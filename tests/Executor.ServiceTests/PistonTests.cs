@@ -32,6 +32,8 @@ public sealed class PistonTests : IClassFixture<SessionServiceFixture>
             ("{\"language\":\"python\",\"version\":\"*\"}", "files is required as an array"),
             ("{\"version\":\"*\",\"files\":[{\"content\":\"print(1)\"}]}", "language is required as a string"),
             ("{\"language\":\"cobol\",\"version\":\"*\",\"files\":[{\"content\":\"x\"}]}", "cobol-* runtime is unknown"),
+            // A language no host offers (this one offers Python alone).
+            ("{\"language\":\"gcc\",\"version\":\"*\",\"files\":[{\"content\":\"x\"}]}", "gcc-* runtime is unknown"),
             ("{\"language\":\"python\",\"version\":\"*\",\"files\":[{\"content\":\"print(1)\"}],\"run_timeout\":9999999}", "run_timeout cannot exceed"),
             ("not json", "not valid JSON"),
         })
