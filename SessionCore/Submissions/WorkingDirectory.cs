@@ -39,10 +39,12 @@ public sealed partial class WorkingDirectory(SessionServiceOptions options)
         }
 
         var path = onlyFile ? SingleScriptPath(clientName) : CheckedPath(clientName);
-        if (onlyFile && !path.EndsWith(".py", StringComparison.OrdinalIgnoreCase))
+        // A lone file is the program: Python's source, or another language's (which a runtime of that language runs).
+        if (onlyFile && SourceLanguages.OfFile(path) is null)
         {
-            throw UploadRejectedException.BadRequest("not-python", "Not a Python script",
-                $"'{clientName}' is not a Python script: the file name must end in .py (or upload a .zip, or several files).");
+            throw UploadRejectedException.BadRequest("not-python", "Not a program",
+                $"'{clientName}' is not a program: the file name must end in .py (or .c, .cpp, .java, .js or .sh with a runtime of that "
+                + "language), or upload a .zip, or several files.");
         }
         if (length == 0 && onlyFile)
         {
