@@ -98,7 +98,7 @@ public static class RunOptionsReader
                 {
                     throw BadCases($"{at} is not an object with 'stdin' and 'expected_output'.");
                 }
-                if (item.EnumerateObject().FirstOrDefault(p => !CaseMembers.Contains(p.Name)) is { Name: { } unknown })
+                if (item.EnumerateObject().Select(p => p.Name).FirstOrDefault(n => !CaseMembers.Contains(n)) is { } unknown)
                 {
                     throw BadCases($"{at} has '{Cut(unknown)}'; a test case has only {string.Join(", ", CaseMembers)}.");
                 }

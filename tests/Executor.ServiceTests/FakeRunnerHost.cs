@@ -43,7 +43,16 @@ public sealed class FakeRunnerHost : IAsyncDisposable
         new("python-3.11", "python", "3.11", Default: true, MemoryMb: 256, new Dictionary<string, string>(), "3.11.2", Available: true, Problem: null),
         new("python-3.11-data", "python", "3.11", Default: false, MemoryMb: 384,
             new Dictionary<string, string> { ["numpy"] = "1.24.2", ["pandas"] = "1.5.3", ["matplotlib"] = "3.6.3" }, "3.11.2", Available: true, Problem: null),
+        // The other languages' built-in runtimes (Sandbox/RuntimeCatalog.cs), as a host with the languages image reports them.
+        Language("c-gcc-12", "c", "12", "12.2.0"),
+        Language("cpp-gcc-12", "cpp", "12", "12.2.0"),
+        Language("java-17", "java", "17", "17.0.9"),
+        Language("javascript-node-18", "javascript", "18", "18.19.0"),
+        Language("bash-5.2", "bash", "5.2", "5.2.15"),
     ];
+
+    private static RuntimeInfo Language(string id, string language, string version, string exact) =>
+        new(id, language, version, Default: false, MemoryMb: 256, new Dictionary<string, string>(), exact, Available: true, Problem: null);
 
     /// <summary>Beats and claims in the background from now on (a heartbeat is held open until the interval is over).</summary>
     public void Start() => _loops = Task.WhenAll(Task.Run(() => BeatAsync(_stop.Token)), Task.Run(() => ClaimAsync(_stop.Token)),

@@ -78,7 +78,7 @@ public sealed class McpTests : IClassFixture<SessionServiceFixture>
         }, _service.Client));
 
         var tools = await client.ListToolsAsync();
-        Assert.Equal(["list_runtimes", "run_python", "sandbox_close", "sandbox_create", "sandbox_download", "sandbox_list_files", "sandbox_run",
+        Assert.Equal(["grade", "list_runtimes", "run_code", "run_python", "sandbox_close", "sandbox_create", "sandbox_download", "sandbox_list_files", "sandbox_run",
             "sandbox_upload"], tools.Select(t => t.Name).Order(StringComparer.Ordinal));
         var run = tools.Single(t => t.Name == "run_python");
         Assert.Contains("no network", run.Description, StringComparison.OrdinalIgnoreCase);
