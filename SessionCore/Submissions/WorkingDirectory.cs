@@ -185,12 +185,16 @@ public sealed partial class WorkingDirectory(SessionServiceOptions options)
         return buffer.ToArray();
     }
 
-    /// <summary>A lone script keeps its name when it is a plain, safe file name (tracebacks then read naturally), else main.py.</summary>
+    /// <summary>
+    /// A lone script keeps its name when it is a plain, safe file name (tracebacks then read naturally), else its
+    /// language's default name (main.py, main.c, ...), so that it stays a program of the language it was sent as.
+    /// </summary>
     private static string SingleScriptPath(string clientName)
     {
         var name = CheckedName(clientName);
         var baseName = name[(name.LastIndexOf('/') + 1)..];
-        return SafeSegment().IsMatch(baseName) ? baseName : DefaultEntrypoint;
+        return SafeSegment().IsMatch(baseName) ? baseName
+            : SourceLanguages.OfFile(baseName) is { } language ? SourceLanguages.DefaultFile(language) : DefaultEntrypoint;
     }
 
     /// <summary>A path inside the work directory, or a 400: never absolute, never "..", only plain characters.</summary>

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 
 namespace Executor.ServiceTests;
@@ -111,6 +110,19 @@ public sealed class GradingApiTests : IClassFixture<SessionServiceFixture>
         Assert.Equal(["-Xlint:all"], job.Build!.CompilerOptions!);
     }
 
+    [Theory]
+    [InlineData("my solution.c", "main.c", "c-gcc-12")]
+    [InlineData("run.sh", "run.sh", "bash-5.2")]
+    [InlineData("Solution.java", "Solution.java", "java-17")]
+    [InlineData("prog.mjs", "prog.mjs", "javascript-node-18")]
+    public async Task A_lone_program_runs_in_its_language_s_runtime_and_keeps_its_language_when_its_name_is_unsafe(string name, string entrypoint, string runtime)
+    {
+        using var form = new MultipartFormDataContent();
+        form.AddFile(name, "program text\n");
+        var job = await _service.Host.JobAsync(await _service.Client.SubmitFormAsync(form));
+        Assert.Equal((entrypoint, runtime, null), (job.Entrypoint, job.Runtime, job.Grading));
+    }
+
     [Fact]
     public async Task Python_keeps_its_default_runtime_and_a_run_without_cases_carries_no_grading()
     {
@@ -155,11 +167,7 @@ public sealed class GradingApiTests : IClassFixture<SessionServiceFixture>
     [Fact]
     public async Task The_mcp_grade_tool_judges_through_the_same_submission_and_run_code_runs_another_language()
     {
-        await using var client = await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions
-        {
-            Endpoint = new Uri(_service.Client.BaseAddress!, "/mcp"),
-            TransportMode = HttpTransportMode.StreamableHttp,
-        }, _service.Client));
+        await using var client = await _service.McpClientAsync();
 
         var graded = await client.CallToolAsync("grade", new Dictionary<string, object?>
         {
