@@ -183,7 +183,7 @@ public sealed class ExecuteFormTransformer : IOpenApiOperationTransformer
                                     Description = "true: no case runs after the first that fails (the rest are 'skipped'). Default false.",
                                 },
                                 [RunOptionsReader.CompilerOptionsField] = Text(CompilerOptionsText + " One string split as a shell splits it "
-                                    + "(quotes respected, nothing expanded), or a JSON array of strings."),
+                                    + "(quotes respected, nothing expanded), or one field per option, or a JSON array of strings."),
                                 [RunOptionsReader.CompileTimeoutField] = new OpenApiSchema
                                 {
                                     Type = JsonSchemaType.Number,

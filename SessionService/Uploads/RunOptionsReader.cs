@@ -120,7 +120,8 @@ public static class RunOptionsReader
             : throw BadCases($"{at}'s '{name}' must be {what}.");
 
     /// <summary>
-    /// compiler_options (a line split as a shell splits it, quotes respected, or a JSON array of strings) and
+    /// compiler_options (a line split as a shell splits it, quotes respected; or a JSON array of strings, or the field
+    /// repeated, one option each) and
     /// compile_timeout_seconds; null when neither is given.
     /// </summary>
     private static BuildOptions? Build(IReadOnlyDictionary<string, StringValues> fields)
@@ -128,7 +129,8 @@ public static class RunOptionsReader
         IReadOnlyList<string>? compilerOptions = null;
         if (Text(fields, CompilerOptionsField) is { } line)
         {
-            compilerOptions = line.StartsWith('[')
+            // As args: a field that repeats is one option a value, a single JSON array the whole list; else one line to split.
+            compilerOptions = line.StartsWith('[') || fields[CompilerOptionsField].Count > 1
                 ? List(fields, CompilerOptionsField, "bad-compiler-options", "[\"-O2\", \"-DLOCAL\"]")
                 : ShellWords.Split(line) ?? throw UploadRejectedException.BadRequest("bad-compiler-options", "Unreadable compiler options",
                     $"'{CompilerOptionsField}' has a quote left open or ends in a lone backslash: '{Cut(line)}'.");

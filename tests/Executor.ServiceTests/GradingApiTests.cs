@@ -110,6 +110,19 @@ public sealed class GradingApiTests : IClassFixture<SessionServiceFixture>
         Assert.Equal(["-Xlint:all"], job.Build!.CompilerOptions!);
     }
 
+    [Fact]
+    public async Task Compiler_options_may_also_be_one_form_field_each()
+    {
+        using var form = new MultipartFormDataContent();
+        form.AddFile("main.cpp", "int main() {}\n");
+        form.Add(new StringContent("-O2"), "compiler_options");
+        form.Add(new StringContent("-DNAME=a b"), "compiler_options");
+        var job = await _service.Host.JobAsync(await _service.Client.SubmitFormAsync(form));
+        Assert.Equal(("cpp-gcc-12", null), (job.Runtime, job.Grading));
+        Assert.Equal(["-O2", "-DNAME=a b"], job.Build!.CompilerOptions!);
+        Assert.Null(job.Build.CompileTimeoutSeconds);
+    }
+
     [Theory]
     [InlineData("my solution.c", "main.c", "c-gcc-12")]
     [InlineData("run.sh", "run.sh", "bash-5.2")]
