@@ -30,7 +30,7 @@ public sealed class GradingRefusalTests(GradingRefusalTests.Fixture service) : I
     {
         { "test_cases", "[{\"stdin\": \"1\"}, {\"stdin\": \"2\"}, {\"stdin\": \"3\"}, {\"stdin\": \"4\"}]", "bad-test-cases", HttpStatusCode.BadRequest },
         { "test_cases", "[]", "bad-test-cases", HttpStatusCode.BadRequest },
-        { "test_cases", $"[{{\"stdin\": \"{new string('1', 600)}\", \"expected_output\": \"{new string('2', 600)}\"}}]", "upload-too-large", HttpStatusCode.RequestEntityTooLarge },
+        { "test_cases", $"[{{\"stdin\": \"{new string('1', 600)}\", \"expected_output\": \"{new string('2', 600)}\"}}]", "bad-test-cases", HttpStatusCode.BadRequest },
         { "test_cases", "[{\"timeout_seconds\": 20}, {\"timeout_seconds\": 20}]", "bad-test-cases", HttpStatusCode.BadRequest },
         { "test_cases", "[{\"timeout_seconds\": 0.01}]", "bad-test-cases", HttpStatusCode.BadRequest },
         { "test_cases", "[{\"stdin\": \"1\"", "bad-test-cases", HttpStatusCode.BadRequest },
