@@ -18,10 +18,11 @@ public sealed class FakeRunnerHost : IAsyncDisposable
     private Task _loops = Task.CompletedTask;
     private long _receivedSeq;
 
-    public FakeRunnerHost(HttpClient session, string name, string secret)
+    public FakeRunnerHost(HttpClient session, string name, string secret, IReadOnlyList<RuntimeInfo>? runtimes = null)
     {
         _session = session;
         Name = name;
+        Offered = runtimes ?? Runtimes;
         _session.DefaultRequestHeaders.Add(ContractsJson.HostTokenHeader, HostCredentials.For(secret, name));
     }
 
@@ -43,16 +44,23 @@ public sealed class FakeRunnerHost : IAsyncDisposable
         new("python-3.11", "python", "3.11", Default: true, MemoryMb: 256, new Dictionary<string, string>(), "3.11.2", Available: true, Problem: null),
         new("python-3.11-data", "python", "3.11", Default: false, MemoryMb: 384,
             new Dictionary<string, string> { ["numpy"] = "1.24.2", ["pandas"] = "1.5.3", ["matplotlib"] = "3.6.3" }, "3.11.2", Available: true, Problem: null),
-        // The other languages' built-in runtimes (Sandbox/RuntimeCatalog.cs), as a host with the languages image reports them.
-        Language("c-gcc-12", "c", "12", "12.2.0"),
-        Language("cpp-gcc-12", "cpp", "12", "12.2.0"),
-        Language("java-17", "java", "17", "17.0.9"),
-        Language("javascript-node-18", "javascript", "18", "18.19.0"),
-        Language("bash-5.2", "bash", "5.2", "5.2.15"),
     ];
 
-    private static RuntimeInfo Language(string id, string language, string version, string exact) =>
-        new(id, language, version, Default: false, MemoryMb: 256, new Dictionary<string, string>(), exact, Available: true, Problem: null);
+    /// <summary>
+    /// The languages graders' students write, as a host with the languages image reports them (the built-in runtimes'
+    /// ids and the versions their probes find).
+    /// </summary>
+    public static IReadOnlyList<RuntimeInfo> Languages { get; } =
+    [
+        new("c-gcc-12", "c", "12", Default: false, MemoryMb: 256, new Dictionary<string, string>(), "12.2.0", Available: true, Problem: null),
+        new("cpp-gcc-12", "cpp", "12", Default: false, MemoryMb: 256, new Dictionary<string, string>(), "12.2.0", Available: true, Problem: null),
+        new("java-17", "java", "17", Default: false, MemoryMb: 256, new Dictionary<string, string>(), "17.0.13", Available: true, Problem: null),
+        new("javascript-node-18", "javascript", "18", Default: false, MemoryMb: 256, new Dictionary<string, string>(), "18.20.4", Available: true, Problem: null),
+        new("bash-5.2", "bash", "5.2", Default: false, MemoryMb: 256, new Dictionary<string, string>(), "5.2.15", Available: true, Problem: null),
+    ];
+
+    /// <summary>The runtimes this host reports (<see cref="Runtimes"/> unless its fixture names others).</summary>
+    public IReadOnlyList<RuntimeInfo> Offered { get; }
 
     /// <summary>Beats and claims in the background from now on (a heartbeat is held open until the interval is over).</summary>
     public void Start() => _loops = Task.WhenAll(Task.Run(() => BeatAsync(_stop.Token)), Task.Run(() => ClaimAsync(_stop.Token)),
@@ -89,7 +97,7 @@ public sealed class FakeRunnerHost : IAsyncDisposable
 
     private Heartbeat Describe() =>
         new(_instance, [.. _running.Keys], Capacity: 8, new PoolStatus(Ready: PoolTarget, Target: PoolTarget, Starting: 0, MaxSize: 8), EngineProblem: null,
-            PrewarmGeneration: 0, Runtimes, [.. Sandboxes.Keys]);
+            PrewarmGeneration: 0, Offered, [.. Sandboxes.Keys]);
 
     private async Task BeatAsync(CancellationToken cancellationToken)
     {
@@ -124,7 +132,7 @@ public sealed class FakeRunnerHost : IAsyncDisposable
         {
             try
             {
-                var request = new ClaimRequest(_instance, Capacity: 8, WarmReady: 2, _receivedSeq, [.. Runtimes.Select(r => r.Id)]);
+                var request = new ClaimRequest(_instance, Capacity: 8, WarmReady: 2, _receivedSeq, [.. Offered.Select(r => r.Id)]);
                 using var response = await _session.PostAsJsonAsync(HostRoutes.ClaimsOf(Name), request, ContractsJson.Options, cancellationToken);
                 var claim = await response.Content.ReadFromJsonAsync<ClaimResponse>(ContractsJson.Options, cancellationToken);
                 if (claim is null || claim.Jobs.Count == 0)
@@ -147,7 +155,7 @@ public sealed class FakeRunnerHost : IAsyncDisposable
         {
             try
             {
-                var request = new ClaimRequest(_instance, Capacity: 4, WarmReady: 2, 0, [.. Runtimes.Select(r => r.Id)]);
+                var request = new ClaimRequest(_instance, Capacity: 4, WarmReady: 2, 0, [.. Offered.Select(r => r.Id)]);
                 using var response = await _session.PostAsJsonAsync(HostRoutes.SandboxClaimsOf(Name), request, ContractsJson.Options, cancellationToken);
                 var claim = await response.Content.ReadFromJsonAsync<ClaimResponse>(ContractsJson.Options, cancellationToken);
                 await TakeAsync(claim?.Jobs ?? [], Command, cancellationToken);
@@ -227,10 +235,10 @@ public sealed class FakeRunnerHost : IAsyncDisposable
             // A run starts when its host has it (a warm container takes it at once) and ends when it is reported.
             StartedAt = result.StartedAt == default ? claimedAt : result.StartedAt,
             FinishedAt = result.FinishedAt == default ? now : result.FinishedAt,
-            Runtime = result.Runtime ?? job.Runtime ?? Runtimes[0].Id,
+            Runtime = result.Runtime ?? job.Runtime ?? Offered[0].Id,
             // A real host's defaults (Sandbox:TimeoutSeconds, Cpus, PidsLimit, OutputLimitBytes) where the job names none.
             Limits = result.Limits ?? new RunLimits(job.TimeoutSeconds ?? 10,
-                job.MemoryMb ?? Runtimes.First(r => r.Id == (job.Runtime ?? Runtimes[0].Id)).MemoryMb, 0.5, 64, 1024 * 1024),
+                job.MemoryMb ?? Offered.First(r => r.Id == (job.Runtime ?? Offered[0].Id)).MemoryMb, 0.5, 64, 1024 * 1024),
         };
         using var response = await _session.PostAsJsonAsync(HostRoutes.ResultOf(Name, sessionId), result, ContractsJson.Options, cancellationToken);
         response.EnsureSuccessStatusCode();

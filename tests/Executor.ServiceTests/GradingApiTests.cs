@@ -11,7 +11,7 @@ namespace Executor.ServiceTests;
 /// comparison and compile options reach the runner host's job as the client wrote them, the runtime follows the entry
 /// point's language, and the result shows the compile stage, each case's verdict and the summary as the host reports them.
 /// </summary>
-public sealed class GradingApiTests : IClassFixture<SessionServiceFixture>
+public sealed class GradingApiTests : IClassFixture<LanguagesServiceFixture>
 {
     private const string Adder = "#include <stdio.h>\nint main(void) { int a, b; scanf(\"%d %d\", &a, &b); printf(\"%d\\n\", a + b); }\n";
 
@@ -19,9 +19,9 @@ public sealed class GradingApiTests : IClassFixture<SessionServiceFixture>
     private static readonly string[] Optimize = ["-O2"];
     private static readonly string[] Arguments = ["a"];
 
-    private readonly SessionServiceFixture _service;
+    private readonly LanguagesServiceFixture _service;
 
-    public GradingApiTests(SessionServiceFixture service)
+    public GradingApiTests(LanguagesServiceFixture service)
     {
         _service = service;
         _service.Host.Respond = job => job.Grading is null ? Runs.Echo(job) : Judged(job);

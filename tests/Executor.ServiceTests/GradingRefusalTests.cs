@@ -13,9 +13,11 @@ namespace Executor.ServiceTests;
 /// </summary>
 public sealed class GradingRefusalTests(GradingRefusalTests.Fixture service) : IClassFixture<GradingRefusalTests.Fixture>
 {
-    /// <summary>Small limits, so that a test passes them without megabytes.</summary>
+    /// <summary>A host offering the languages too, and small limits, so that a test passes them without megabytes.</summary>
     public sealed class Fixture : SessionServiceFixture
     {
+        protected override IReadOnlyList<RuntimeInfo> Runtimes => [.. FakeRunnerHost.Runtimes, .. FakeRunnerHost.Languages];
+
         protected override IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string>
         {
             ["Sessions:MaxTestCases"] = "3",

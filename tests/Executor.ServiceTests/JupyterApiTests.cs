@@ -21,7 +21,7 @@ public sealed partial class JupyterApiTests(KeyedServiceFixture service) : IClas
 
         Assert.Equal("python3", specs.GetProperty("default").GetString());
         var names = specs.GetProperty("kernelspecs").EnumerateObject().Select(p => p.Name).ToList();
-        Assert.Equal(["python3", .. FakeRunnerHost.Runtimes.Where(r => r.Language == "python").Select(r => r.Id)], names);
+        Assert.Equal(["python3", .. FakeRunnerHost.Runtimes.Select(r => r.Id)], names);
         var python = specs.GetProperty("kernelspecs").GetProperty("python3");
         Assert.Equal(("python", JsonValueKind.Array), (python.GetProperty("spec").GetProperty("language").GetString(),
             python.GetProperty("spec").GetProperty("argv").ValueKind));

@@ -36,6 +36,9 @@ public class SessionServiceFixture : IAsyncLifetime
     /// <summary>Settings a derived fixture adds (configuration keys, as the AppHost passes them).</summary>
     protected virtual IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string>();
 
+    /// <summary>The runtimes the fixture's runner host offers.</summary>
+    protected virtual IReadOnlyList<RuntimeInfo> Runtimes => FakeRunnerHost.Runtimes;
+
     /// <summary>SessionService.</summary>
     public WebApplicationFactory<Program> Factory { get; private set; } = null!;
 
@@ -78,7 +81,7 @@ public class SessionServiceFixture : IAsyncLifetime
         });
         Client = With(null);
         Operator = With(OperatorKey);
-        Host = new FakeRunnerHost(Factory.CreateClient(), "fake-host-1", HostSecret);
+        Host = new FakeRunnerHost(Factory.CreateClient(), "fake-host-1", HostSecret, Runtimes);
         Host.Start();
         // SessionService refuses submissions while no host is alive: wait until it has heard from this one.
         using var admin = Direct(OperatorKey);
@@ -152,6 +155,12 @@ public sealed class KeyedServiceFixture : SessionServiceFixture
 
     // A short rate window, so that a test sees runs_per_minute refuse and recover (as the end-to-end keyed stack).
     protected override IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string> { ["Auth:RateWindowSeconds"] = "6" };
+}
+
+/// <summary>The service with a runner host that offers the languages graders' students write besides Python.</summary>
+public sealed class LanguagesServiceFixture : SessionServiceFixture
+{
+    protected override IReadOnlyList<RuntimeInfo> Runtimes => [.. FakeRunnerHost.Runtimes, .. FakeRunnerHost.Languages];
 }
 
 /// <summary>The service signing callbacks with the receivers' secret, and allowed to call them on 127.0.0.1.</summary>
