@@ -24,6 +24,19 @@ public static class SourceLanguages
         (Bash, "main.sh", [".sh", ".bash"]),
     ];
 
+    /// <summary>Every language listed here, Python first.</summary>
+    public static IReadOnlyList<string> All { get; } = [.. Known.Select(k => k.Language)];
+
+    /// <summary>
+    /// The language a client names: its id (cpp, javascript) or one of its extensions without the dot (cc, js, sh, py);
+    /// null for a name that is neither.
+    /// </summary>
+    public static string? Named(string name)
+    {
+        var given = name.Trim().ToLowerInvariant();
+        return All.Contains(given) ? given : given.Length > 0 && !given.Contains('.', StringComparison.Ordinal) ? OfFile("." + given) : null;
+    }
+
     /// <summary>The language of a file by its extension; null for a file that is not a program's source.</summary>
     public static string? OfFile(string path) =>
         Known.FirstOrDefault(k => k.Extensions.Any(e => path.EndsWith(e, StringComparison.OrdinalIgnoreCase))).Language;

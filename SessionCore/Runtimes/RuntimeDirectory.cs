@@ -65,6 +65,10 @@ public sealed class RuntimeDirectory(IHostDirectory directory, TimeProvider time
         return runtimes.Where(r => r.Language == language).OrderByDescending(r => r.Available).ThenBy(r => r.Id, StringComparer.Ordinal).FirstOrDefault()?.Id;
     }
 
+    /// <summary>The language of a runtime (the default one's for null); null when no live host lists it.</summary>
+    public async Task<string?> LanguageOfAsync(string? runtime, CancellationToken cancellationToken) =>
+        (await ListAsync(cancellationToken)).FirstOrDefault(r => runtime is null ? r.Default : r.Id == runtime)?.Language;
+
     /// <summary>
     /// A problem when the entry point is not a program of the runtime's language (a .c file for python-3.11); null when it
     /// is, or when the runtime is not listed (no host reports runtimes: the hosts decide).

@@ -106,7 +106,18 @@ public sealed partial class SandboxOperations(
         {
             return (null, runtimeProblem);
         }
-        var runtimeMemory = (await runtimes.ListAsync(cancellationToken)).FirstOrDefault(r => r.Id == runtime)?.MemoryMb;
+        var listed = await runtimes.ListAsync(cancellationToken);
+        // A sandbox is a kernel that keeps its namespace between calls: Python's. The other languages run programs, not calls.
+        if (listed.FirstOrDefault(r => r.Id == runtime) is { } chosen && chosen.Language != SourceLanguages.Python)
+        {
+            string[] stateful = [.. listed.Where(r => r.Language == SourceLanguages.Python).Select(r => r.Id)];
+            var problem = Problems.Create(StatusCodes.Status400BadRequest, "runtime-not-stateful", "Not a runtime for sandboxes",
+                $"'{chosen.Id}' runs {chosen.Language} programs, one per run (POST /execute); a sandbox keeps a Python kernel between calls. "
+                + $"Runtimes a sandbox can have: {string.Join(", ", stateful)}.");
+            problem.Extensions["runtimes"] = stateful;
+            return (null, problem);
+        }
+        var runtimeMemory = listed.FirstOrDefault(r => r.Id == runtime)?.MemoryMb;
         var (limited, ceiling) = QuotaGate.ApplyCeilings(caller, new RunOptions([], null, null, request.MemoryMb, Runtime: runtime), runtimeMemory);
         if (ceiling is not null)
         {

@@ -104,8 +104,9 @@ public static class SubmissionRules
         var bytes = grading.Cases.Sum(c => (long)Encoding.UTF8.GetByteCount(c.Stdin) + (c.ExpectedOutput is null ? 0 : Encoding.UTF8.GetByteCount(c.ExpectedOutput)));
         if (bytes > limits.MaxTestCaseBytes)
         {
-            throw UploadRejectedException.TooLarge(
-                $"The test cases' input and expected output come to {bytes} bytes; at most {limits.MaxTestCaseBytes} are allowed in all.");
+            // A limit of the cases, as their count and time are (bad-test-cases), not of the body, which may hold far more.
+            throw BadCases($"The test cases' input and expected output come to {bytes} bytes; at most {limits.MaxTestCaseBytes} are allowed in all.",
+                "Test cases too large");
         }
         for (var i = 0; i < grading.Cases.Count; i++)
         {

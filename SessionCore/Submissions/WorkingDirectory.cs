@@ -39,10 +39,12 @@ public sealed partial class WorkingDirectory(SessionServiceOptions options)
         }
 
         var path = onlyFile ? SingleScriptPath(clientName) : CheckedPath(clientName);
-        if (onlyFile && !path.EndsWith(".py", StringComparison.OrdinalIgnoreCase))
+        // A lone file is the program: Python's source, or another language's (which a runtime of that language runs).
+        if (onlyFile && SourceLanguages.OfFile(path) is null)
         {
-            throw UploadRejectedException.BadRequest("not-python", "Not a Python script",
-                $"'{clientName}' is not a Python script: the file name must end in .py (or upload a .zip, or several files).");
+            throw UploadRejectedException.BadRequest("not-python", "Not a program",
+                $"'{clientName}' is not a program: the file name must end in .py (or .c, .cpp, .java, .js or .sh with a runtime of that "
+                + "language), or upload a .zip, or several files.");
         }
         if (length == 0 && onlyFile)
         {
@@ -183,12 +185,16 @@ public sealed partial class WorkingDirectory(SessionServiceOptions options)
         return buffer.ToArray();
     }
 
-    /// <summary>A lone script keeps its name when it is a plain, safe file name (tracebacks then read naturally), else main.py.</summary>
+    /// <summary>
+    /// A lone script keeps its name when it is a plain, safe file name (tracebacks then read naturally), else its
+    /// language's default name (main.py, main.c, ...), so that it stays a program of the language it was sent as.
+    /// </summary>
     private static string SingleScriptPath(string clientName)
     {
         var name = CheckedName(clientName);
         var baseName = name[(name.LastIndexOf('/') + 1)..];
-        return SafeSegment().IsMatch(baseName) ? baseName : DefaultEntrypoint;
+        return SafeSegment().IsMatch(baseName) ? baseName
+            : SourceLanguages.OfFile(baseName) is { } language ? SourceLanguages.DefaultFile(language) : DefaultEntrypoint;
     }
 
     /// <summary>A path inside the work directory, or a 400: never absolute, never "..", only plain characters.</summary>

@@ -1,6 +1,7 @@
 using Executor.Session.Live;
 using Executor.Session.Uploads;
 using Executor.SessionCore;
+using Executor.SessionCore.Runtimes;
 using Executor.SessionCore.Sessions;
 using Executor.SessionCore.Submissions;
 using Executor.SessionCore.Telemetry;
@@ -22,11 +23,14 @@ public static class SessionsApi
 
         api.MapPost("/execute", ExecuteAsync)
             .WithName(ExecuteEndpointName)
-            .WithSummary("Submits a Python script to run in a fresh sandbox")
-            .WithDescription("multipart/form-data with the script (a UTF-8 .py file) in the field 'file' (or the same fields as application/json, "
+            .WithSummary("Submits a program to run in a fresh sandbox, once or against test cases")
+            .WithDescription("multipart/form-data with the script (a UTF-8 .py file, or a .c, .cpp, .java, .js or .sh file) in the field 'file' (or the same fields as application/json, "
                 + "with 'code' or 'files' [{name, content, encoding: utf8|base64|hex}] for the files) — or several 'file' fields, "
                 + "or a .zip, which become the working directory — and optional 'entrypoint', 'stdin', 'args', 'timeout_seconds' and "
-                + "'memory_mb', 'runtime' (GET /runtimes lists them; default python-3.11), 'stdin_mode' (batch or interactive: attach with GET /result/{session_id}/attach) and 'callback_url' (POSTed the "
+                + "'memory_mb', 'runtime' (GET /runtimes lists them; default python-3.11, or the first runtime of the entry point's language), "
+                + "'test_cases' (a JSON array of {name, stdin, expected_output, timeout_seconds}: the program is prepared once and judged "
+                + "against each; with 'comparison', 'tolerance' and 'stop_on_failure'), 'compiler_options' and 'compile_timeout_seconds' "
+                + "(C, C++, Java), 'stdin_mode' (batch or interactive: attach with GET /result/{session_id}/attach) and 'callback_url' (POSTed the "
                 + "result when the session ends, signed as Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature). Files the script writes under /sandbox/out/ come back with the "
                 + "result. Answers at once with the session id; read the outcome from GET /result/{session_id}. With ?wait=true "
                 + "(or ?wait_seconds=N) it answers 200 with the whole result when the run ends within the wait (30 s by default, at "
@@ -54,7 +58,7 @@ public static class SessionsApi
 
     public static async Task<Results<Ok<ExecuteResponse>, Ok<SessionResult>, Accepted<PendingResponse>, ProblemHttpResult>> ExecuteAsync(
         HttpContext context, SessionSubmitter submitter, SessionTelemetry telemetry, IOptions<SessionServiceOptions> options, StreamGate gate,
-        [FromQuery] bool? wait, [FromQuery(Name = "wait_seconds")] int? waitSeconds, CancellationToken cancellationToken)
+        RuntimeDirectory runtimes, [FromQuery] bool? wait, [FromQuery(Name = "wait_seconds")] int? waitSeconds, CancellationToken cancellationToken)
     {
         if (WaitFor(wait, waitSeconds, options.Value) is not { } waitFor)
         {
@@ -70,7 +74,7 @@ public static class SessionsApi
         {
             // The form, or the same fields as JSON.
             (upload, var problem) = JsonUploadReader.IsJson(context.Request)
-                ? await JsonUploadReader.ReadAsync(context.Request, options.Value, cancellationToken)
+                ? await JsonUploadReader.ReadAsync(context.Request, options.Value, runtimes, cancellationToken)
                 : await UploadReader.ReadAsync(context.Request, options.Value, cancellationToken);
             if (problem is not null)
             {

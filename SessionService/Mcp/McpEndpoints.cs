@@ -10,8 +10,9 @@ public static class McpEndpoints
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddMcpServer(options =>
             {
-                options.ServerInfo = new() { Name = "executor", Title = "Executor: Python in a sandbox", Version = "1.0" };
+                options.ServerInfo = new() { Name = "executor", Title = "Executor: code in a sandbox", Version = "1.0" };
                 options.ServerInstructions = "Run Python code in isolated, single-use sandboxes (no network) with run_python; "
+                    + "programs in C, C++, Java, JavaScript or bash with run_code; judge a program against test cases with grade; "
                     + "list_runtimes says which packages each runtime has.";
             })
             // Stateless: no session to keep, so SessionService replicas behind a load balancer each answer any request.

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Executor.Contracts;
+using Executor.SessionCore.Runtimes;
 using Executor.SessionCore.Sessions;
 using Executor.SessionCore.Submissions;
 using Microsoft.AspNetCore.Http.Features;
@@ -13,7 +15,8 @@ namespace Executor.Session.Uploads;
 /// POST /execute as JSON: <c>{"code": "..."}</c> or <c>{"files": [{"name", "content", "encoding": "utf8"|"base64"}]}</c>,
 /// with the form's other fields under the same names. The files go through the same <see cref="WorkingDirectory"/>
 /// checks and the fields through the same <see cref="RunOptionsReader"/> as a multipart form, so both ways of
-/// submitting are refused alike, with the same problem types.
+/// submitting are refused alike, with the same problem types. test_cases and compiler_options may be JSON themselves
+/// (an array) or a string holding what the form's field holds.
 /// </summary>
 public static class JsonUploadReader
 {
@@ -24,7 +27,15 @@ public static class JsonUploadReader
     private static readonly string[] ScalarFields =
     [
         UploadReader.EntrypointField, RunOptionsReader.StdinField, RunOptionsReader.TimeoutField, RunOptionsReader.MemoryField,
-        RunOptionsReader.RuntimeField, RunOptionsReader.CallbackField, RunOptionsReader.StdinModeField,
+        RunOptionsReader.RuntimeField, RunOptionsReader.CallbackField, RunOptionsReader.StdinModeField, RunOptionsReader.ComparisonField,
+        RunOptionsReader.ToleranceField, RunOptionsReader.StopOnFailureField, RunOptionsReader.CompileTimeoutField,
+    ];
+
+    /// <summary>The fields that are JSON arrays in the body, or a string as in the form, with the problem of a value that is neither.</summary>
+    private static readonly (string Field, string Problem, string Shape)[] ArrayFields =
+    [
+        (RunOptionsReader.TestCasesField, "bad-test-cases", "a JSON array of test cases (or a string holding one)"),
+        (RunOptionsReader.CompilerOptionsField, "bad-compiler-options", "an array of strings, or one string split as a shell splits it"),
     ];
 
     public static bool IsJson(HttpRequest request) =>
@@ -32,12 +43,12 @@ public static class JsonUploadReader
             || type.Split(';')[0].Trim().EndsWith("+json", StringComparison.OrdinalIgnoreCase));
 
     public static async Task<(Submission? Submission, ProblemDetails? Problem)> ReadAsync(
-        HttpRequest request, SessionServiceOptions options, CancellationToken cancellationToken)
+        HttpRequest request, SessionServiceOptions options, RuntimeDirectory runtimes, CancellationToken cancellationToken)
     {
         try
         {
             using var document = await ParseAsync(request, options, cancellationToken);
-            return (await ReadAsync(document.RootElement, options, cancellationToken), null);
+            return (await ReadAsync(document.RootElement, options, runtimes, cancellationToken), null);
         }
         catch (UploadRejectedException e)
         {
@@ -46,13 +57,12 @@ public static class JsonUploadReader
     }
 
     /// <summary>The submission a JSON object asks for.</summary>
-    private static async Task<Submission> ReadAsync(JsonElement body, SessionServiceOptions options, CancellationToken cancellationToken)
+    private static async Task<Submission> ReadAsync(JsonElement body, SessionServiceOptions options, RuntimeDirectory runtimes, CancellationToken cancellationToken)
     {
         if (body.ValueKind != JsonValueKind.Object)
         {
             throw BadJson("the body must be a JSON object");
         }
-        var directory = await DirectoryAsync(Files(body), options, cancellationToken);
         var fields = new Dictionary<string, StringValues>(StringComparer.Ordinal);
         foreach (var field in ScalarFields)
         {
@@ -75,13 +85,31 @@ public static class JsonUploadReader
                     : throw UploadRejectedException.BadRequest(problem, $"Unreadable {field}", $"'{field}' must be an array of strings.");
             }
         }
+        foreach (var (field, problem, shape) in ArrayFields)
+        {
+            if (body.TryGetProperty(field, out var value) && value.ValueKind != JsonValueKind.Null)
+            {
+                fields[field] = value.ValueKind switch
+                {
+                    JsonValueKind.Array => value.GetRawText(),
+                    JsonValueKind.String => value.GetString(),
+                    _ => throw UploadRejectedException.BadRequest(problem, $"Unreadable {field}", $"'{field}' must be {shape}."),
+                };
+            }
+        }
         var entrypoint = fields.TryGetValue(UploadReader.EntrypointField, out var named) ? named.FirstOrDefault() : null;
+        // A lone script that comes without a name is named for its language: the runtime's (main.c for c-gcc-12), else main.py.
+        var runtime = fields.TryGetValue(RunOptionsReader.RuntimeField, out var id) && !string.IsNullOrWhiteSpace(id) ? id.ToString().Trim() : null;
+        var unnamed = string.IsNullOrWhiteSpace(entrypoint)
+            ? SourceLanguages.DefaultFile(await runtimes.LanguageOfAsync(runtime, cancellationToken) ?? SourceLanguages.Python)
+            : entrypoint.Trim();
+        var directory = await DirectoryAsync(Files(body, unnamed), options, cancellationToken);
         return SubmissionRules.Complete(directory, entrypoint, RunOptionsReader.Read(fields, options), options);
     }
 
     /// <summary>
     /// The working directory of a JSON request (the native one's, or a tool call's): one script as <c>code</c>, or
-    /// <c>files</c>, each with a name (one alone may go without: main.py), its content and that content's encoding.
+    /// <c>files</c>, each with a name (one alone may go without), its content and that content's encoding.
     /// </summary>
     public static async Task<WorkingDirectory> DirectoryAsync(
         IReadOnlyList<(string Name, byte[] Content)> files, SessionServiceOptions options, CancellationToken cancellationToken)
@@ -94,7 +122,7 @@ public static class JsonUploadReader
         return directory;
     }
 
-    private static List<(string Name, byte[] Content)> Files(JsonElement body)
+    private static List<(string Name, byte[] Content)> Files(JsonElement body, string unnamed)
     {
         var hasCode = body.TryGetProperty(CodeField, out var code) && code.ValueKind != JsonValueKind.Null;
         var hasFiles = body.TryGetProperty(FilesField, out var files) && files.ValueKind != JsonValueKind.Null;
@@ -116,11 +144,15 @@ public static class JsonUploadReader
                     file.TryGetProperty("encoding", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString()! : "utf8"));
             }
         }
-        return Files(hasCode ? code.ValueKind == JsonValueKind.String ? code.GetString() : "" : null, hasFiles ? list ?? [] : null);
+        return Files(hasCode ? code.ValueKind == JsonValueKind.String ? code.GetString() : "" : null, hasFiles ? list ?? [] : null, unnamed);
     }
 
-    /// <summary>The files of <c>code</c> or <c>files</c> (not both), decoded; refused as the native JSON API refuses them.</summary>
-    public static List<(string Name, byte[] Content)> Files(string? code, IReadOnlyList<(string? Name, string Content, string Encoding)>? files)
+    /// <summary>
+    /// The files of <c>code</c> or <c>files</c> (not both), decoded; refused as the native JSON API refuses them. The script
+    /// given as code, or a lone file without a name, is <paramref name="unnamed"/> (main.py unless the language is another).
+    /// </summary>
+    public static List<(string Name, byte[] Content)> Files(
+        string? code, IReadOnlyList<(string? Name, string Content, string Encoding)>? files, string unnamed = WorkingDirectory.DefaultEntrypoint)
     {
         if (code is not null && files is not null)
         {
@@ -128,7 +160,7 @@ public static class JsonUploadReader
         }
         if (code is not null)
         {
-            return [(WorkingDirectory.DefaultEntrypoint, Encoding.UTF8.GetBytes(code))];
+            return [(unnamed, Encoding.UTF8.GetBytes(code))];
         }
         if (files is not { Count: > 0 })
         {
@@ -139,7 +171,7 @@ public static class JsonUploadReader
         foreach (var (given, content, encoding) in files)
         {
             var name = given is { Length: > 0 } ? given
-                : files.Count == 1 ? WorkingDirectory.DefaultEntrypoint
+                : files.Count == 1 ? unnamed
                 : throw BadJson("with several files, each needs a 'name'");
             list.Add((name, Decode(name, content, encoding)));
         }

@@ -57,7 +57,13 @@ public static class UploadReader
             {
                 limit.MaxRequestBodySize = options.MaxUploadBytes;
             }
-            return await request.ReadFormAsync(new FormOptions { MultipartBodyLengthLimit = options.MaxUploadBytes }, cancellationToken);
+            // A field may be as large as the whole body allows (4 MiB by default): test_cases holds up to
+            // Sessions:MaxTestCaseBytes of input and expected output, and its size is the rules' to refuse, with their problem.
+            return await request.ReadFormAsync(new FormOptions
+            {
+                MultipartBodyLengthLimit = options.MaxUploadBytes,
+                ValueLengthLimit = (int)Math.Min(int.MaxValue, Math.Max(new FormOptions().ValueLengthLimit, options.MaxUploadBytes)),
+            }, cancellationToken);
         }
         catch (Exception e) when (e is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge }
             || (e is InvalidDataException && e.Message.Contains("length limit", StringComparison.OrdinalIgnoreCase)))

@@ -36,7 +36,7 @@ public sealed class McpTests(StackFixture stack)
             console.log(JSON.stringify({ tools: tools.tools.map(t => t.name), hello, plot }));
             """, Endpoint.ToString())).RootElement;
 
-        Assert.Equal(["list_runtimes", "run_python", "sandbox_close", "sandbox_create", "sandbox_download", "sandbox_list_files", "sandbox_run",
+        Assert.Equal(["grade", "list_runtimes", "run_code", "run_python", "sandbox_close", "sandbox_create", "sandbox_download", "sandbox_list_files", "sandbox_run",
             "sandbox_upload"], output.GetProperty("tools").EnumerateArray().Select(t => t.GetString()).Order(StringComparer.Ordinal));
         var hello = output.GetProperty("hello").GetProperty("content")[0];
         Assert.Equal("text", hello.GetProperty("type").GetString());

@@ -43,7 +43,8 @@ public sealed class ApiDocsTests(SessionServiceFixture service) : IClassFixture<
         var form = execute.GetProperty("post").GetProperty("requestBody").GetProperty("content").GetProperty("multipart/form-data").GetProperty("schema");
         var fields = form.GetProperty("properties");
         Assert.Equal("binary", fields.GetProperty("file").GetProperty("items").GetProperty("format").GetString());
-        foreach (var field in new[] { "entrypoint", "stdin", "args", "timeout_seconds", "memory_mb", "stdin_mode", "callback_url", "runtime" })
+        foreach (var field in new[] { "entrypoint", "stdin", "args", "timeout_seconds", "memory_mb", "stdin_mode", "callback_url", "runtime", "test_cases", "comparison",
+            "tolerance", "stop_on_failure", "compiler_options", "compile_timeout_seconds" })
         {
             Assert.True(fields.TryGetProperty(field, out _), $"the form field '{field}' is not documented");
         }
@@ -58,7 +59,8 @@ public sealed class ApiDocsTests(SessionServiceFixture service) : IClassFixture<
         Assert.True(model.TryGetProperty("exit_code", out _));
         Assert.True(model.TryGetProperty("limits", out _));
         Assert.Equal(
-            ["completed", "failed", "timed_out", "memory_exceeded", "output_limit_exceeded", "cancelled", "internal_error", "egress_limit_exceeded"],
+            ["completed", "failed", "timed_out", "memory_exceeded", "output_limit_exceeded", "cancelled", "internal_error", "egress_limit_exceeded",
+                "compilation_error"],
             model.GetProperty("status").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
         Assert.Contains("memory_exceeded", model.GetProperty("status").GetProperty("description").GetString(), StringComparison.Ordinal);
     }

@@ -36,11 +36,7 @@ public sealed class McpTests : IClassFixture<SessionServiceFixture>
     [Fact]
     public async Task The_sandbox_tools_keep_a_sandbox_across_calls_give_plots_as_images_move_files_and_close_it()
     {
-        await using var client = await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions
-        {
-            Endpoint = new Uri(_service.Client.BaseAddress!, "/mcp"),
-            TransportMode = HttpTransportMode.StreamableHttp,
-        }, _service.Client));
+        await using var client = await _service.McpClientAsync();
 
         var created = await client.CallToolAsync("sandbox_create", new Dictionary<string, object?>());
         Assert.True(created.IsError != true, created.Content.OfType<TextContentBlock>().FirstOrDefault()?.Text);
@@ -71,14 +67,10 @@ public sealed class McpTests : IClassFixture<SessionServiceFixture>
     [Fact]
     public async Task The_csharp_sdk_client_lists_the_tools_runs_hello_world_and_gets_a_plot_back_as_an_image()
     {
-        await using var client = await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions
-        {
-            Endpoint = new Uri(_service.Client.BaseAddress!, "/mcp"),
-            TransportMode = HttpTransportMode.StreamableHttp,
-        }, _service.Client));
+        await using var client = await _service.McpClientAsync();
 
         var tools = await client.ListToolsAsync();
-        Assert.Equal(["list_runtimes", "run_python", "sandbox_close", "sandbox_create", "sandbox_download", "sandbox_list_files", "sandbox_run",
+        Assert.Equal(["grade", "list_runtimes", "run_code", "run_python", "sandbox_close", "sandbox_create", "sandbox_download", "sandbox_list_files", "sandbox_run",
             "sandbox_upload"], tools.Select(t => t.Name).Order(StringComparer.Ordinal));
         var run = tools.Single(t => t.Name == "run_python");
         Assert.Contains("no network", run.Description, StringComparison.OrdinalIgnoreCase);
@@ -105,4 +97,16 @@ public sealed class McpTests : IClassFixture<SessionServiceFixture>
         Assert.True(refused.IsError);
         Assert.Contains("cobol", refused.Content.OfType<TextContentBlock>().First().Text, StringComparison.Ordinal);
     }
+}
+
+/// <summary>How the service tests reach the MCP server.</summary>
+public static class McpClients
+{
+    /// <summary>The C# SDK's client of the service's MCP server, through the gateway, as an anonymous caller.</summary>
+    public static Task<McpClient> McpClientAsync(this SessionServiceFixture service) =>
+        McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions
+        {
+            Endpoint = new Uri(service.Client.BaseAddress!, "/mcp"),
+            TransportMode = HttpTransportMode.StreamableHttp,
+        }, service.Client));
 }

@@ -61,10 +61,13 @@ public static class JupyterApi
             ? TypedResults.Json(Spec(found.Name, found.Runtime))
             : TypedResults.Problem(NoSuchSpec(name));
 
-    /// <summary>"python3" (the default runtime), then one spec per runtime some host offers.</summary>
+    /// <summary>
+    /// "python3" (the default runtime), then one spec per Python runtime some host offers: a kernel is a sandbox, and
+    /// sandboxes keep a Python kernel (the other languages' runtimes run programs, not calls).
+    /// </summary>
     private static async Task<IReadOnlyList<(string Name, RuntimeListing? Runtime)>> SpecsAsync(RuntimeDirectory runtimes, CancellationToken cancellationToken)
     {
-        var listed = await runtimes.ListAsync(cancellationToken);
+        var listed = (await runtimes.ListAsync(cancellationToken)).Where(r => r.Language == SourceLanguages.Python).ToList();
         return [(JupyterKernels.DefaultKernelName, listed.FirstOrDefault(r => r.Default)), .. listed.Select(r => (r.Id, (RuntimeListing?)r))];
     }
 
