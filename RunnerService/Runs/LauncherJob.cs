@@ -41,7 +41,7 @@ public static class LauncherJob
                     stages.CompileTimeoutMs, stages.CompileOutputLimitBytes)
                 : null,
             Cases = caseInputs is null ? null : [.. caseInputs.Select((input, i) => new CaseHeader(input.Length, stages.CaseTimeoutsMs[i]))],
-            CaseOutputLimitBytes = caseInputs is null ? null : limits.OutputLimitBytes,
+            CaseOutputLimitBytes = caseInputs is null ? null : stages.CaseOutputLimitBytes,
         };
 
         var buffer = new MemoryStream();
@@ -66,7 +66,8 @@ public static class LauncherJob
     /// The time a job's stages have: the compile stage (a compiled language's; zero otherwise), then one run, or each
     /// test case (its own limit, or the run's). <see cref="Total"/> bounds the whole job from outside.
     /// </summary>
-    public sealed record Stages(long CompileTimeoutMs, long CompileOutputLimitBytes, IReadOnlyList<long> CaseTimeoutsMs, TimeSpan Total)
+    /// <param name="CaseOutputLimitBytes">Each case's own output limit (stdout and stderr each): the run's.</param>
+    public sealed record Stages(long CompileTimeoutMs, long CompileOutputLimitBytes, IReadOnlyList<long> CaseTimeoutsMs, TimeSpan Total, long CaseOutputLimitBytes)
     {
         public static Stages For(RunJob request, SandboxLimits limits, LanguageRuntime? language, SandboxOptions? options)
         {
@@ -77,7 +78,7 @@ public static class LauncherJob
                 ? [.. grading.Cases.Select(c => (long)((c.TimeoutSeconds ?? limits.TimeoutSeconds) * 1000))]
                 : [];
             var runMs = request.Grading is null ? (long)limits.Timeout.TotalMilliseconds : cases.Sum();
-            return new Stages(compileMs, options?.CompileOutputLimitBytes ?? 64 * 1024, cases, TimeSpan.FromMilliseconds(compileMs + runMs));
+            return new Stages(compileMs, options?.CompileOutputLimitBytes ?? 64 * 1024, cases, TimeSpan.FromMilliseconds(compileMs + runMs), limits.OutputLimitBytes);
         }
     }
 

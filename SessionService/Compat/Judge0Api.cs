@@ -396,11 +396,11 @@ public static class Judge0Api
         try
         {
             // Judge0's additional files are a zip beside the source: unpacked by the upload's own rules and limits.
-            var directory = await ProgramFiles.DirectoryAsync(
+            var directory = await JsonUploadReader.DirectoryAsync(
             [
                 (sourceFile, Encoding.UTF8.GetBytes(source!)),
                 .. additional is null ? [] : new[] { (AdditionalFilesName, JsonUploadReader.Decode(AdditionalFilesName, additional, "base64")) },
-            ], language.Language.Language, options, cancellationToken);
+            ], options, cancellationToken);
             var run = new RunOptions(args ?? [], stdin, timeout, memoryKb is { } k ? Math.Max(SubmissionRules.MinMemoryMb, (int)Math.Ceiling(k / 1024.0)) : null,
                 CallbackUrl: string.IsNullOrWhiteSpace(callback) ? null : callback.Trim(), Runtime: language.Runtime,
                 // The network, when asked for, is what the operator allows the key (Egress:AllowedHosts or its own list).

@@ -275,69 +275,6 @@ public static class Judge0Tokens
     }
 }
 
-/// <summary>Judge0 runs compiler_options and command_line_arguments through a shell: they are split as bash splits words.</summary>
-public static class ShellWords
-{
-    /// <summary>The words of <paramref name="line"/> (quotes and backslashes as bash reads them, no expansion); null when a quote is not closed.</summary>
-    public static IReadOnlyList<string>? Split(string line)
-    {
-        var words = new List<string>();
-        var word = new StringBuilder();
-        var inWord = false;
-        for (var i = 0; i < line.Length; i++)
-        {
-            var c = line[i];
-            switch (c)
-            {
-                case ' ' or '\t' or '\n':
-                    if (inWord)
-                    {
-                        words.Add(word.ToString());
-                        word.Clear();
-                        inWord = false;
-                    }
-                    continue;
-                case '\'':
-                    var close = line.IndexOf('\'', i + 1);
-                    if (close < 0)
-                    {
-                        return null;
-                    }
-                    word.Append(line, i + 1, close - i - 1);
-                    i = close;
-                    break;
-                case '"':
-                    for (i++; i < line.Length && line[i] != '"'; i++)
-                    {
-                        // Within double quotes a backslash escapes only what bash lets it: $ ` " \\ and a newline.
-                        if (line[i] == '\\' && i + 1 < line.Length && line[i + 1] is '$' or '`' or '"' or '\\' or '\n')
-                        {
-                            i++;
-                        }
-                        word.Append(line[i]);
-                    }
-                    if (i >= line.Length)
-                    {
-                        return null;
-                    }
-                    break;
-                case '\\' when i + 1 < line.Length:
-                    word.Append(line[++i]);
-                    break;
-                default:
-                    word.Append(c);
-                    break;
-            }
-            inWord = true;
-        }
-        if (inWord)
-        {
-            words.Add(word.ToString());
-        }
-        return words;
-    }
-}
-
 /// <summary>
 /// What a Judge0 submission keeps beyond the core's options (<see cref="RunOptions.SurfaceData"/>): its language, the
 /// output it expects (Accepted or Wrong Answer by it) and whether its stdout is the combined output.

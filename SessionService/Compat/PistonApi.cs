@@ -123,7 +123,7 @@ public static class PistonApi
         Submission upload;
         try
         {
-            var directory = await ProgramFiles.DirectoryAsync(JsonUploadReader.Files(null, Files(files, runtime.Language)), runtime.Language, limits, cancellationToken);
+            var directory = await JsonUploadReader.DirectoryAsync(JsonUploadReader.Files(null, Files(files, runtime.Language)), limits, cancellationToken);
             var args = body.TryGetProperty("args", out var given) && given.ValueKind == JsonValueKind.Array
                 ? [.. given.EnumerateArray().Select(a => a.ValueKind == JsonValueKind.String ? a.GetString()! : a.GetRawText())]
                 : Array.Empty<string>();

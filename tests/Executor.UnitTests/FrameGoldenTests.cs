@@ -40,6 +40,90 @@ public class FrameGoldenTests
 
     public static TheoryData<string, string> RunOutput => Cases("run_output");
 
+    public static TheoryData<string, string> CommandJob => Cases("command_job");
+
+    public static TheoryData<string, string> CommandFrames => Cases("command_frames");
+
+    [Theory]
+    [MemberData(nameof(CommandJob))]
+    public void A_command_job_is_encoded_to_its_golden_bytes(string framing, string name)
+    {
+        var golden = Case(framing, name);
+        var header = golden.GetProperty("header");
+        var hasCommand = header.TryGetProperty("command", out var command); // none: Python, in the booted launcher
+        string[] Strings(JsonElement array) => [.. array.EnumerateArray().Select(a => a.GetString()!)];
+        var inputs = golden.GetProperty("case_inputs_hex").EnumerateArray().Select(h => Convert.FromHexString(h.GetString()!)).ToList();
+        var caseHeaders = header.TryGetProperty("cases", out var c) ? c.EnumerateArray().ToList() : [];
+        var request = new RunJob("s1",
+            [.. golden.GetProperty("files").EnumerateArray().Select(f => new RunFile(f.GetProperty("path").GetString()!, Hex(f, "content_hex")))],
+            header.GetProperty("entrypoint").GetString()!, Strings(header.GetProperty("args")),
+            golden.TryGetProperty("stdin_hex", out var stdin) ? Encoding.UTF8.GetString(Convert.FromHexString(stdin.GetString()!)) : null,
+            TimeoutSeconds: null, MemoryMb: null,
+            Grading: inputs.Count == 0 ? null : new GradingSpec([.. inputs.Select(i => new TestCase(null, Encoding.UTF8.GetString(i), null))]));
+        // The runtime's commands as the header has them (the job's arguments are already in "run").
+        var language = new LanguageRuntime("golden", "c", "1", "image", 128, 0, [], [], new Dictionary<string, string>(), false,
+            hasCommand && command.TryGetProperty("compile", out var compile) ? Strings(compile) : null, hasCommand ? Strings(command.GetProperty("run")) : null);
+        var limits = new SandboxLimits((int)(header.GetProperty("timeout_ms").GetInt64() / 1000), 128, 1, 64, header.GetProperty("output_limit_bytes").GetInt64())
+        {
+            OutFilesMaxCount = header.GetProperty("out_files").GetProperty("max_count").GetInt32(),
+            OutFilesMaxBytes = header.GetProperty("out_files").GetProperty("max_bytes").GetInt64(),
+        };
+        var stages = new LauncherJob.Stages(hasCommand ? command.GetProperty("compile_timeout_ms").GetInt64() : 0,
+            hasCommand ? command.GetProperty("compile_output_limit_bytes").GetInt64() : 0,
+            [.. caseHeaders.Select(h => h.GetProperty("timeout_ms").GetInt64())], TimeSpan.Zero,
+            header.TryGetProperty("case_output_limit_bytes", out var caseLimit) ? caseLimit.GetInt64() : 0);
+
+        Assert.Equal(golden.GetProperty("hex").GetString(), Convert.ToHexStringLower(LauncherJob.Encode(request, limits, null, language, stages)));
+    }
+
+    [Theory]
+    [MemberData(nameof(CommandFrames))]
+    public void A_command_frame_decodes_to_its_values(string framing, string name)
+    {
+        var golden = Case(framing, name);
+        var output = new LauncherOutput(1 << 20, caseLimitBytes: 1 << 16);
+        // Cases arrive in order: a golden case of index N follows N others.
+        var index = golden.TryGetProperty("header", out var caseHeader) ? caseHeader.GetProperty("index").GetInt32() : 0;
+        for (var i = 0; i < index; i++)
+        {
+            var earlier = Encoding.UTF8.GetBytes($$"""{"index": {{i}}, "outcome": "exited", "exit_code": 0, "signal": null, "cpu_ms": 1, "max_rss_bytes": 1, "wall_ms": 1, "oom_kills": 0, "stdout_size": 0, "stderr_size": 0, "stdout_truncated": false, "stderr_truncated": false}""");
+            output.Feed(LauncherFrames.Encode(LauncherFrames.Case, [.. new byte[] { 0, 0, 0, (byte)earlier.Length }, .. earlier]));
+        }
+
+        output.Feed(Hex(golden, "hex"));
+
+        Assert.False(output.Corrupt);
+        switch (golden.GetProperty("kind").GetString())
+        {
+            case "b":
+                var record = golden.GetProperty("record");
+                Assert.Equal(new LauncherBuild(
+                    record.GetProperty("outcome").GetString()!,
+                    record.GetProperty("exit_code").ValueKind == JsonValueKind.Null ? null : record.GetProperty("exit_code").GetInt32(),
+                    record.GetProperty("signal").ValueKind == JsonValueKind.Null ? null : record.GetProperty("signal").GetInt32(),
+                    record.GetProperty("wall_ms").GetDouble(),
+                    record.GetProperty("cpu_ms").GetDouble(),
+                    record.GetProperty("max_rss_bytes").GetInt64(),
+                    record.GetProperty("output").GetString(),
+                    record.GetProperty("output_truncated").GetBoolean()), output.Build);
+                break;
+            case "t":
+                var header = golden.GetProperty("header");
+                var ended = output.Cases[^1];
+                Assert.Equal((header.GetProperty("outcome").GetString(), header.GetProperty("max_rss_bytes").GetInt64(), header.GetProperty("wall_ms").GetDouble()),
+                    (ended.Record.Outcome, ended.Record.MaxRssBytes!.Value, ended.Record.WallMs!.Value));
+                Assert.Equal((golden.GetProperty("stdout_hex").GetString(), golden.GetProperty("stderr_hex").GetString()),
+                    (Convert.ToHexStringLower(ended.Stdout), Convert.ToHexStringLower(ended.Stderr)));
+                break;
+            case "x":
+                Assert.Equal(golden.GetProperty("record").GetProperty("outcome").GetString(), output.Exit!.Outcome);
+                break;
+            default:
+                Assert.Fail($"no check for kind {golden.GetProperty("kind")}");
+                break;
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Job))]
     public void The_job_is_encoded_to_its_golden_bytes(string framing, string name)

@@ -2,6 +2,7 @@ using Executor.Contracts;
 using Executor.Session.Compat;
 using Executor.SessionCore.Sessions;
 using Executor.SessionCore.Storage;
+using Executor.SessionCore.Submissions;
 
 namespace Executor.UnitTests;
 
