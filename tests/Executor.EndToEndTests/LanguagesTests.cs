@@ -281,3 +281,20 @@ public sealed class LanguagesTests(LanguagesStackFixture stack)
         Assert.Equal("still fine\n", after.GetProperty("stdout").GetString());
     }
 }
+
+/// <summary>Under gVisor (runsc): a compiled language and a graded run work as under runc.</summary>
+[Collection(GvisorCollection.Name)]
+public sealed class LanguagesUnderGvisorTests(GvisorStackFixture stack)
+{
+    [Fact]
+    public async Task A_C_program_compiles_runs_and_is_judged_under_gvisor()
+    {
+        var result = await LanguagesTests.RunProgramAsync(stack.Gateway, "main.c",
+            "#include <stdio.h>\nint main(void) { int n; if (scanf(\"%d\", &n) != 1) return 1; printf(\"%d\\n\", n * n); }\n",
+            ("runtime", "c-gcc-12"), ("test_cases", """[{"stdin": "3", "expected_output": "9"}, {"stdin": "4", "expected_output": "15"}]"""));
+
+        Assert.True(result.GetProperty("status").GetString() == "completed", result.ToString());
+        Assert.Equal("runsc", result.GetProperty("isolation").GetString());
+        Assert.Equal(["accepted", "wrong_answer"], result.GetProperty("test_results").EnumerateArray().Select(r => r.GetProperty("verdict").GetString()));
+    }
+}

@@ -18,17 +18,25 @@ public sealed class RuntimeTests(StackFixture stack)
         (await stack.Prewarm.GetFromJsonAsync<JsonElement>("/pool")).GetProperty("runtimes").GetProperty(Data);
 
     [Fact]
-    public async Task Runtimes_lists_both_runtimes_with_the_versions_their_images_hold()
+    public async Task Runtimes_lists_every_runtime_with_the_versions_their_images_hold()
     {
         var runtimes = await stack.Gateway.GetFromJsonAsync<JsonElement>("/runtimes");
 
-        var list = runtimes.EnumerateArray().ToList();
-        Assert.Equal(["python-3.11", Data], list.Select(r => r.GetProperty("id").GetString()));
+        var all = runtimes.EnumerateArray().ToList();
+        Assert.Equal(["python-3.11", .. LanguagesTests.LanguageRuntimes.Order(StringComparer.Ordinal), Data], all.Select(r => r.GetProperty("id").GetString()));
+        var list = all.Where(r => r.GetProperty("language").GetString() == "python").ToList();
         var (python, data) = (list[0], list[1]);
         Assert.True(python.GetProperty("default").GetBoolean());
         Assert.False(data.GetProperty("default").GetBoolean());
         Assert.All(list, r => Assert.Equal(("python", "3.11", true),
             (r.GetProperty("language").GetString(), r.GetProperty("version").GetString(), r.GetProperty("available").GetBoolean())));
+        // The languages' versions, as their compilers and interpreters print them in the image.
+        var versions = all.Where(r => r.GetProperty("language").GetString() != "python")
+            .ToDictionary(r => r.GetProperty("id").GetString()!, r => r.GetProperty("language_version").GetString()!);
+        Assert.Matches(@"^12\.\d+\.\d+$", versions["c-gcc-12"]);
+        Assert.Matches(@"^17\.", versions["java-17"]);
+        Assert.Matches(@"^18\.", versions["javascript-node-18"]);
+        Assert.Matches(@"^5\.2\.", versions["bash-5.2"]);
         Assert.StartsWith("3.11.", python.GetProperty("language_version").GetString());
         Assert.Equal(128, python.GetProperty("memory_mb").GetInt32());
         Assert.Equal(384, data.GetProperty("memory_mb").GetInt32());
@@ -171,7 +179,8 @@ public sealed class RuntimeTests(StackFixture stack)
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("urn:executor:problem:unknown-runtime", problem.GetProperty("type").GetString());
         Assert.Contains("python-2.7", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
-        Assert.Equal(["python-3.11", Data], problem.GetProperty("runtimes").EnumerateArray().Select(r => r.GetString()));
+        Assert.Equal(["python-3.11", .. LanguagesTests.LanguageRuntimes.Order(StringComparer.Ordinal), Data],
+            problem.GetProperty("runtimes").EnumerateArray().Select(r => r.GetString()));
         Assert.False(problem.TryGetProperty("session_id", out _));
         Assert.True((await stack.ContainersAsync()).Count <= before, "a refused request started a container");
     }
