@@ -121,7 +121,6 @@ public static class LauncherJob
     internal sealed record OutFiles(int MaxCount, long MaxBytes);
 }
 
-/// <summary>The launcher's closing record: how the entry script's process ended, measured inside the sandbox.</summary>
 /// <summary>The launcher's record of a compile stage (a <see cref="LauncherFrames.Build"/> frame).</summary>
 public sealed record LauncherBuild(
     string Outcome,
@@ -148,6 +147,7 @@ public sealed record LauncherCase(
     bool StdoutTruncated,
     bool StderrTruncated);
 
+/// <summary>The launcher's closing record: how the entry script's process ended, measured inside the sandbox.</summary>
 public sealed record LauncherExit(
     string Outcome,
     int? ExitCode,

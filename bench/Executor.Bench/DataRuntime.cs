@@ -83,44 +83,8 @@ public static class DataRuntime
     }
 
     /// <summary>Waits until the data runtime's pool holds a booted container and none is starting.</summary>
-    public static async Task WaitForDataPoolAsync(Stack stack)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
-        while (DateTime.UtcNow < deadline)
-        {
-            var pool = (await stack.Prewarm.GetFromJsonAsync<JsonElement>("/pool")).GetProperty("runtimes").GetProperty(Runtime);
-            if (pool.GetProperty("ready").GetInt32() >= 1 && pool.GetProperty("starting").GetInt32() == 0)
-            {
-                await Task.Delay(200); // the previous run's container removal
-                return;
-            }
-            await Task.Delay(50);
-        }
-        throw new TimeoutException("the data runtime's pool did not refill");
-    }
+    public static Task WaitForDataPoolAsync(Stack stack) => stack.WaitForPoolAsync(Runtime);
 
-    private static async Task<List<double>> TimeProcessAsync(string file, string[] arguments, int runs, int warmUp)
-    {
-        var samples = new List<double>();
-        for (var i = 0; i < runs + warmUp; i++)
-        {
-            var start = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
-            start.Environment["MPLBACKEND"] = "Agg";
-            var sw = Stopwatch.StartNew();
-            using var process = Process.Start(start)!;
-            var output = process.StandardOutput.ReadToEndAsync();
-            var errors = process.StandardError.ReadToEndAsync();
-            await process.WaitForExitAsync();
-            if (process.ExitCode != 0)
-            {
-                throw new InvalidOperationException($"{file} failed ({process.ExitCode}): {await errors}");
-            }
-            if (i >= warmUp)
-            {
-                samples.Add(sw.Elapsed.TotalMilliseconds);
-            }
-            await output;
-        }
-        return samples;
-    }
+    private static Task<List<double>> TimeProcessAsync(string file, string[] arguments, int runs, int warmUp) =>
+        Processes.TimeAsync(file, arguments, null, runs, warmUp, new Dictionary<string, string> { ["MPLBACKEND"] = "Agg" });
 }

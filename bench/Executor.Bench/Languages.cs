@@ -34,7 +34,7 @@ public static class Languages
         var cold = 0;
         for (var i = 0; i < runs + 1; i++)
         {
-            await WaitForPoolAsync(stack, runtime);
+            await stack.WaitForPoolAsync(runtime);
             var (ms, result) = await SubmitAsync(stack.Gateway, runtime, file, code, null);
             cold += result.GetProperty("warm_start").GetBoolean() ? 0 : 1;
             if (i >= 1)
@@ -58,7 +58,7 @@ public static class Languages
         var concurrent = new List<double>();
         for (var round = 0; round < rounds + 1; round++)
         {
-            await WaitForPoolAsync(stack, "cpp-gcc-12");
+            await stack.WaitForPoolAsync("cpp-gcc-12");
             var (ms, result) = await SubmitAsync(stack.Gateway, "cpp-gcc-12", "main.cpp", CppSum, JsonSerializer.Serialize(cases));
             var summary = result.GetProperty("test_summary");
             if (summary.GetProperty("passed").GetInt32() != 20)
@@ -68,11 +68,11 @@ public static class Languages
             var sw = Stopwatch.StartNew();
             foreach (var c in cases)
             {
-                await WaitForPoolAsync(stack, "cpp-gcc-12");
+                await stack.WaitForPoolAsync("cpp-gcc-12");
                 await SubmitAsync(stack.Gateway, "cpp-gcc-12", "main.cpp", CppSum, JsonSerializer.Serialize(new[] { c }));
             }
             var one = sw.Elapsed.TotalMilliseconds;
-            await WaitForPoolAsync(stack, "cpp-gcc-12");
+            await stack.WaitForPoolAsync("cpp-gcc-12");
             sw.Restart();
             await Task.WhenAll(cases.Select(c => SubmitAsync(stack.Gateway, "cpp-gcc-12", "main.cpp", CppSum, JsonSerializer.Serialize(new[] { c }))));
             var all = sw.Elapsed.TotalMilliseconds;
@@ -96,7 +96,7 @@ public static class Languages
             await File.WriteAllTextAsync(Path.Combine(directory.FullName, "main.c"), CHello);
             await File.WriteAllTextAsync(Path.Combine(directory.FullName, "main.js"), JsHello);
             await File.WriteAllTextAsync(Path.Combine(directory.FullName, "Main.java"), JavaHello);
-            return new Stats(name, await TimeAsync("/bin/sh", ["-c", shell], directory.FullName, runs, warmUp: 2));
+            return new Stats(name, await Processes.TimeAsync("/bin/sh", ["-c", shell], directory.FullName, runs, warmUp: 2));
         }
         finally
         {
@@ -111,9 +111,9 @@ public static class Languages
             "run", "--rm", "--network", "none", "--memory", "128m", "--memory-swap", "128m", "--cpus", "0.5", "--pids-limit", "64",
             "--read-only", "--tmpfs", "/tmp:rw,nosuid,nodev,size=16m", "--tmpfs", "/sandbox:rw,exec,nosuid,nodev,size=16m,uid=65534,gid=65534",
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--user", "65534:65534", "--log-driver", "none", "-w", "/sandbox",
-            Image, "sh", "-c", $"printf '%s' '{CHello.Replace("\n", "\\n", StringComparison.Ordinal)}' > main.c && gcc -O2 -pipe -o main main.c && ./main",
+            Image, "sh", "-c", $"printf '%b' '{CHello.Replace("\n", "\\n", StringComparison.Ordinal)}' > main.c && gcc -O2 -pipe -o main main.c && ./main",
         ];
-        return new Stats("docker run --rm, same image and limits: gcc, then run", await TimeAsync("/usr/bin/docker", arguments, null, runs, warmUp: 1));
+        return new Stats("docker run --rm, same image and limits: gcc, then run", await Processes.TimeAsync("/usr/bin/docker", arguments, null, runs, warmUp: 1));
     }
 
     private static async Task<(double Ms, JsonElement Result)> SubmitAsync(HttpClient gateway, string runtime, string file, string code, string? cases)
@@ -136,47 +136,6 @@ public static class Languages
             throw new InvalidOperationException($"the {runtime} program did not complete: {(int)response.StatusCode} {result}");
         }
         return (ms, result);
-    }
-
-    /// <summary>Waits until the runtime's pool holds a booted container and none is starting.</summary>
-    public static async Task WaitForPoolAsync(Stack stack, string runtime)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
-        while (DateTime.UtcNow < deadline)
-        {
-            var pool = (await stack.Prewarm.GetFromJsonAsync<JsonElement>("/pool")).GetProperty("runtimes").GetProperty(runtime);
-            if (pool.GetProperty("ready").GetInt32() >= 1 && pool.GetProperty("starting").GetInt32() == 0)
-            {
-                await Task.Delay(200); // the previous run's container removal
-                return;
-            }
-            await Task.Delay(50);
-        }
-        throw new TimeoutException($"the {runtime} pool did not refill");
-    }
-
-    private static async Task<List<double>> TimeAsync(string file, string[] arguments, string? directory, int runs, int warmUp)
-    {
-        var samples = new List<double>();
-        for (var i = 0; i < runs + warmUp; i++)
-        {
-            var start = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory ?? "" };
-            var sw = Stopwatch.StartNew();
-            using var process = Process.Start(start)!;
-            var output = process.StandardOutput.ReadToEndAsync();
-            var errors = process.StandardError.ReadToEndAsync();
-            await process.WaitForExitAsync();
-            if (process.ExitCode != 0)
-            {
-                throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} failed ({process.ExitCode}): {await errors}");
-            }
-            if (i >= warmUp)
-            {
-                samples.Add(sw.Elapsed.TotalMilliseconds);
-            }
-            await output;
-        }
-        return samples;
     }
 
     public static void Print(IReadOnlyList<(string Group, Stats[] Rows)> groups)

@@ -158,6 +158,23 @@ public sealed class Stack : IAsyncDisposable
     public static IReadOnlyList<(string Service, double Mib)> ServiceMemory() =>
         [.. Services.Select(name => (name, Process.GetProcessesByName(name).Sum(p => p.WorkingSet64) / 1024.0 / 1024))];
 
+    /// <summary>Waits until a runtime's pool holds a booted container and none is starting (then for the previous run's removal).</summary>
+    public async Task WaitForPoolAsync(string runtime)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        while (DateTime.UtcNow < deadline)
+        {
+            var pool = (await Prewarm.GetFromJsonAsync<JsonElement>("/pool")).GetProperty("runtimes").GetProperty(runtime);
+            if (pool.GetProperty("ready").GetInt32() >= 1 && pool.GetProperty("starting").GetInt32() == 0)
+            {
+                await Task.Delay(200);
+                return;
+            }
+            await Task.Delay(50);
+        }
+        throw new TimeoutException($"the {runtime} pool did not refill");
+    }
+
     public async ValueTask DisposeAsync()
     {
         Gateway.Dispose();
