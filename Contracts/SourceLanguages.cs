@@ -45,6 +45,9 @@ public static class SourceLanguages
     public static string DefaultFile(string language) =>
         Known.FirstOrDefault(k => k.Language == language).DefaultFile ?? "main.py";
 
+    /// <summary>Whether the built-in runtimes of that language compile a program before it runs (C, C++, Java).</summary>
+    public static bool Compiles(string? language) => language is C or Cpp or Java;
+
     /// <summary>Whether <paramref name="path"/> can be the entry point of a runtime of <paramref name="language"/> (any source file, for a language not listed).</summary>
     public static bool Fits(string language, string path) =>
         Known.Any(k => k.Language == language) ? OfFile(path) == language : OfFile(path) is not null;

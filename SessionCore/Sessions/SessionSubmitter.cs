@@ -42,15 +42,21 @@ public sealed class SessionSubmitter(
 
     /// <summary>
     /// How long a synchronous surface waits for a run's end: its timeout (10 s when it names none; a graded run's cases'
-    /// and compile stage's together) and 15 s for the sandbox to start and report, within Sessions:MaxWaitSeconds.
+    /// together), a compiled language's compile stage, and 15 s for the sandbox to start and report, within
+    /// Sessions:MaxWaitSeconds.
     /// </summary>
     public TimeSpan RunWait(Submission upload) =>
-        TimeSpan.FromSeconds(Math.Min(options.Value.MaxWaitSeconds, RunSeconds(upload.Options) + 15));
+        TimeSpan.FromSeconds(Math.Min(options.Value.MaxWaitSeconds, RunSeconds(upload.Options, upload.Entrypoint) + 15));
 
-    /// <summary>The most a run can take by its own limits: its timeout, or a graded run's cases' and compile stage's time limits together.</summary>
-    public static double RunSeconds(RunOptions options) => options.Grading is { } grading
-        ? Submissions.SubmissionRules.GradingSeconds(grading, options) + (options.Build?.CompileTimeoutSeconds is null ? LimitDefaults.CompileTimeoutSeconds : 0)
-        : options.TimeoutSeconds ?? DefaultTimeoutSeconds;
+    /// <summary>The most a run can take by its own limits: its timeout or its cases', and the compile stage of a language that compiles.</summary>
+    public static double RunSeconds(RunOptions options, string entrypoint)
+    {
+        var run = options.Grading is { } grading
+            ? grading.Cases.Sum(c => c.TimeoutSeconds ?? options.TimeoutSeconds ?? DefaultTimeoutSeconds)
+            : options.TimeoutSeconds ?? DefaultTimeoutSeconds;
+        var compiles = SourceLanguages.Compiles(SourceLanguages.OfFile(entrypoint)) || options.Build is not null;
+        return run + (compiles ? options.Build?.CompileTimeoutSeconds ?? LimitDefaults.CompileTimeoutSeconds : 0);
+    }
 
     /// <summary>
     /// Stores the session and queues it, then waits up to <paramref name="wait"/> for its end. A refusal comes back as
