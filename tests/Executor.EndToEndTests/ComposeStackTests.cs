@@ -39,7 +39,7 @@ public sealed class ComposeStackTests(OfflineImages images) : IClassFixture<Offl
         [
             ("EXECUTOR_POSTGRES_PASSWORD", "e2e-" + Guid.NewGuid().ToString("N")), ("EXECUTOR_HOST_SECRET", hostSecret),
             ("EXECUTOR_POSTGRES_IMAGE", "executor-postgres:15"), ("EXECUTOR_PORT", port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("EXECUTOR_OPERATOR_KEY", OperatorKey), ("EXECUTOR_DATA_POOL_SIZE", "0"),
+            ("EXECUTOR_OPERATOR_KEY", OperatorKey), ("EXECUTOR_DATA_POOL_SIZE", "0"), ("EXECUTOR_LANGUAGE_POOL_SIZE", "0"),
         ];
         // The runner host reaches the central tier's gateway (its one published port) through the machine's own address,
         // with a credential of its own, derived from the secret as an operator would (HMAC of its name).
@@ -88,7 +88,7 @@ public sealed class ComposeStackTests(OfflineImages images) : IClassFixture<Offl
             await Script(TimeSpan.FromMinutes(5),
             [
                 "-p", Project, "up", "-d", "--no-build", ("EXECUTOR_PORT", port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-                ("EXECUTOR_OPERATOR_KEY", OperatorKey), ("EXECUTOR_DATA_POOL_SIZE", "0"), .. StackSecrets.Cast<object>(),
+                ("EXECUTOR_OPERATOR_KEY", OperatorKey), ("EXECUTOR_DATA_POOL_SIZE", "0"), ("EXECUTOR_LANGUAGE_POOL_SIZE", "0"), .. StackSecrets.Cast<object>(),
             ]);
             using var api = Client(port);
             await ExecutorApi.WaitUntilAsync(async () =>
@@ -127,7 +127,7 @@ public sealed class ComposeStackTests(OfflineImages images) : IClassFixture<Offl
         {
             await Script(TimeSpan.FromMinutes(3),
             [
-                "-p", Project, "down", "-v", "--remove-orphans", ("EXECUTOR_OPERATOR_KEY", OperatorKey), ("EXECUTOR_DATA_POOL_SIZE", "0"),
+                "-p", Project, "down", "-v", "--remove-orphans", ("EXECUTOR_OPERATOR_KEY", OperatorKey), ("EXECUTOR_DATA_POOL_SIZE", "0"), ("EXECUTOR_LANGUAGE_POOL_SIZE", "0"),
                 .. StackSecrets.Cast<object>(),
             ]);
         }
