@@ -138,19 +138,16 @@ public static class Languages
         return (ms, result);
     }
 
-    public static void Print(IReadOnlyList<(string Group, Stats[] Rows)> groups)
+    public static void Print(string group, Stats[] rows)
     {
         var c = CultureInfo.InvariantCulture;
         string Ms(double v) => v.ToString(v < 100 ? "0.0" : "0", c);
-        foreach (var (group, rows) in groups)
+        Console.WriteLine();
+        Console.WriteLine($"| {group} | median ms | p90 ms | min ms | runs | / first row |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|");
+        foreach (var s in rows)
         {
-            Console.WriteLine();
-            Console.WriteLine($"| {group} | median ms | p90 ms | min ms | runs | / first row |");
-            Console.WriteLine("|---|---:|---:|---:|---:|---:|");
-            foreach (var s in rows)
-            {
-                Console.WriteLine($"| {s.Name} | {Ms(s.Median)} | {Ms(s.P90)} | {Ms(s.Min)} | {s.Count} | {(s.Median / rows[0].Median).ToString("0.00", c)} |");
-            }
+            Console.WriteLine($"| {s.Name} | {Ms(s.Median)} | {Ms(s.P90)} | {Ms(s.Min)} | {s.Count} | {(s.Median / rows[0].Median).ToString("0.00", c)} |");
         }
     }
 }
