@@ -187,7 +187,9 @@ public abstract class SessionStoreContract : IAsyncLifetime
         var options = new RunOptions(["-v", "x y"], "input\n", 7, 64, Interactive: true, CallbackUrl: "https://example.test/hook", Runtime: "python-3.11",
             Surface: "surface", SurfaceData: JsonSerializer.SerializeToElement(new { language_id = 71, expected = "42" }),
             Sandbox: new SandboxCommand("sbx_1", SandboxCommandKinds.Run, Code: "x + 1", Path: "a.txt", IdleTimeoutSeconds: 5, LifetimeSeconds: 9),
-            Egress: new EgressPolicy(["pypi.example.org", "*.data.example:443"], 1024, 3));
+            Egress: new EgressPolicy(["pypi.example.org", "*.data.example:443"], 1024, 3),
+            Grading: new GradingSpec([new TestCase("one", "1 2\n", "3\n", 1.5), new TestCase(null, "", null)], Comparisons.Tokens, 1e-3, StopOnFailure: true),
+            Build: new BuildOptions(["-O2", "-DX=\"a b\""], 12.5));
         // A new option fails here until it is given a value: a default would pass unseen.
         foreach (var property in typeof(RunOptions).GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance))
         {
