@@ -311,8 +311,7 @@ public sealed partial class SandboxRunner(
         }
         var compiled = compile?.Succeeded != false;
         var rest = !compiled ? Verdicts.CompilationError
-            : stoppedEarly || result.Status == RunStatus.Completed ? Verdicts.Skipped
-            : result.Status == RunStatus.Cancelled ? Verdicts.Skipped
+            : stoppedEarly || result.Status is RunStatus.Completed or RunStatus.Cancelled ? Verdicts.Skipped
             : Verdicts.InternalError;
         var cases = judge.Results(rest);
         var summary = TestSummary.Of(cases);

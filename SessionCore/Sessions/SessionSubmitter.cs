@@ -51,9 +51,7 @@ public sealed class SessionSubmitter(
     /// <summary>The most a run can take by its own limits: its timeout or its cases', and the compile stage of a language that compiles.</summary>
     public static double RunSeconds(RunOptions options, string entrypoint)
     {
-        var run = options.Grading is { } grading
-            ? grading.Cases.Sum(c => c.TimeoutSeconds ?? options.TimeoutSeconds ?? DefaultTimeoutSeconds)
-            : options.TimeoutSeconds ?? DefaultTimeoutSeconds;
+        var run = options.Grading is { } grading ? SubmissionRules.CaseSeconds(grading, options) : options.TimeoutSeconds ?? DefaultTimeoutSeconds;
         var compiles = SourceLanguages.Compiles(SourceLanguages.OfFile(entrypoint)) || options.Build is not null;
         return run + (compiles ? options.Build?.CompileTimeoutSeconds ?? LimitDefaults.CompileTimeoutSeconds : 0);
     }

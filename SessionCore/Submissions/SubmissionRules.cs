@@ -137,10 +137,13 @@ public static class SubmissionRules
         }
     }
 
-    /// <summary>The most a graded submission can take: every case's time limit (the submission's timeout for those that name none) and the compile stage's.</summary>
+    /// <summary>The most a graded submission can take: its cases' time limits and the compile stage's, when it names one.</summary>
     public static double GradingSeconds(GradingSpec grading, RunOptions options) =>
-        grading.Cases.Sum(c => c.TimeoutSeconds ?? options.TimeoutSeconds ?? LimitDefaults.TimeoutSeconds)
-        + (options.Build?.CompileTimeoutSeconds ?? 0);
+        CaseSeconds(grading, options) + (options.Build?.CompileTimeoutSeconds ?? 0);
+
+    /// <summary>Every case's time limit together (the submission's timeout for those that name none).</summary>
+    public static double CaseSeconds(GradingSpec grading, RunOptions options) =>
+        grading.Cases.Sum(c => c.TimeoutSeconds ?? options.TimeoutSeconds ?? LimitDefaults.TimeoutSeconds);
 
     private static void CheckBuild(BuildOptions build, SessionServiceOptions limits)
     {
