@@ -6,6 +6,8 @@
 #   ./run.sh --runtime runsc    every sandbox under gVisor (installs and registers runsc first)
 #   ./run.sh --distributed      PostgreSQL, two SessionService replicas and two runner hosts (the second on a Docker
 #                               engine of its own); with ConnectionStrings__executor set, that server instead
+#   ./run.sh --dev              Debug builds in the Development environment (the framework's development behaviour);
+#                               without it the services run optimized (Release) in Production, as the benchmark measures
 #
 # Any setting of docs/operations.md (Configuration) can be given as an environment variable, e.g.
 #   Sandbox__MemoryMb=256 Pool__TargetSize=4 ./run.sh
@@ -14,12 +16,14 @@ cd "$(dirname "$0")"
 
 runtime=""
 distributed=""
+configuration=Release
 while [ $# -gt 0 ]; do
   case $1 in
     --distributed) distributed=1; shift ;;
+    --dev) configuration=Debug; export Executor__Environment=Development; shift ;;
     --runtime) runtime=${2:?--runtime needs a value, e.g. runsc}; shift 2 ;;
     --runtime=*) runtime=${1#--runtime=}; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "error: unknown option $1 (see ./run.sh --help)" >&2; exit 2 ;;
   esac
 done
@@ -33,11 +37,11 @@ command -v dotnet >/dev/null 2>&1 || { echo "error: the .NET 10 SDK (dotnet) is 
 [ -n "$distributed" ] && export Executor__Mode=distributed
 
 cat <<TXT
-==> starting Executor (first start builds the solution)${runtime:+, sandboxes under $runtime}${distributed:+, distributed: PostgreSQL, 2 replicas, 2 runner hosts}
+==> starting Executor ($configuration build; the first start builds the solution)${runtime:+, sandboxes under $runtime}${distributed:+, distributed: PostgreSQL, 2 replicas, 2 runner hosts}
     Playground   http://localhost:5000/
     API          http://localhost:5000          e.g. curl -F file=@hello.py http://localhost:5000/execute
     MCP          http://localhost:5000/mcp      (for AI agents: see the README)
     API docs     http://localhost:5000/apidocs  (Swagger UI)   http://localhost:5000/scalar (Scalar)
     Dashboard    http://localhost:15080         (the login link with its token is printed below)
 TXT
-exec dotnet run --project AppHost --launch-profile http
+exec dotnet run -c "$configuration" --project AppHost --launch-profile http

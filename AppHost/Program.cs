@@ -46,5 +46,6 @@ builder.AddProject<Projects.Gateway>("gateway")
     .WithPublicEndpoint(executor)
     .WithHttpHealthCheck("/health");
 
+builder.WithServiceEnvironment(executor);
 builder.WithTelemetryExport(executor);
 builder.Build().Run();

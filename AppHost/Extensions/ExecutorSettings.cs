@@ -23,6 +23,7 @@ internal sealed class ExecutorSettings
         SessionReplicas = Distributed ? Count("SessionReplicas", 2) : 1;
         RunnerHostCount = Distributed ? Count("RunnerHosts", 2) : 1;
         Deployment = _section["Deployment"] ?? "default";
+        ServiceEnvironment = Given("Environment") ?? "Production";
         // The secret each runner host's own credential is derived from, new at every start unless given (tests that
         // act as a host derive credentials from it).
         HostSecret = Given("HostSecret") ?? NewSecret();
@@ -45,6 +46,12 @@ internal sealed class ExecutorSettings
     public string Deployment { get; }
 
     public string HostSecret { get; }
+
+    /// <summary>
+    /// The services' hosting environment (Executor:Environment): Production by default, Development for those who
+    /// want the framework's development behaviour (<c>./run.sh --dev</c>).
+    /// </summary>
+    public string ServiceEnvironment { get; }
 
     /// <summary>
     /// The services' own ports are free ones (not the launch profiles') for tests and the benchmark, which may run beside

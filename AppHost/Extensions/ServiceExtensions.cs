@@ -114,6 +114,24 @@ internal static class ServiceExtensions
             .WithExternalHttpEndpoints();
 
     /// <summary>
+    /// Every service runs in <see cref="ExecutorSettings.ServiceEnvironment"/> (Production unless Executor:Environment
+    /// says otherwise, e.g. <c>./run.sh --dev</c>), whatever its launch profile says: what ./run.sh runs is what the
+    /// benchmark measures and what the tests prove.
+    /// </summary>
+    public static IDistributedApplicationBuilder WithServiceEnvironment(this IDistributedApplicationBuilder builder, ExecutorSettings executor)
+    {
+        foreach (var service in builder.Resources.OfType<ProjectResource>())
+        {
+            builder.CreateResourceBuilder(service).WithEnvironment(context =>
+            {
+                context.EnvironmentVariables["ASPNETCORE_ENVIRONMENT"] = executor.ServiceEnvironment;
+                context.EnvironmentVariables["DOTNET_ENVIRONMENT"] = executor.ServiceEnvironment;
+            });
+        }
+        return builder;
+    }
+
+    /// <summary>
     /// Every service's telemetry goes to the OTLP/HTTP collector of Executor:OtlpEndpoint (the tests' own) when given,
     /// instead of to the dashboard.
     /// </summary>
