@@ -50,6 +50,15 @@ public sealed class SandboxOptions
     [RegularExpression("^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
     public string Host { get; set; } = Environment.MachineName;
 
+    /// <summary>
+    /// A directory of the runner host (the engine sees it at the same path) where the launcher is kept compiled for each
+    /// Python the images run (<see cref="LauncherFiles"/>), mounted read-only in every sandbox: a container then boots
+    /// from the compiled code instead of compiling the launcher's source, and its command is a few hundred bytes instead
+    /// of the whole source. Empty: every container compiles the source from its command, as an engine that cannot see
+    /// this host's files needs (the services fall back to that by themselves when the directory is not shared).
+    /// </summary>
+    public string LauncherDirectory { get; set; } = "/run/executor/launcher";
+
     /// <summary>How often the services look for containers nobody owns any more.</summary>
     [Range(1, 3600)]
     public int ReapIntervalSeconds { get; set; } = 30;

@@ -42,6 +42,7 @@ public static class SandboxServiceCollectionExtensions
         });
         builder.Services.AddSingleton<IContainerEngine, DockerContainerEngine>();
         builder.Services.AddSingleton<RuntimeCatalog>();
+        builder.Services.AddSingleton<LauncherFiles>();
         builder.Services.AddSingleton<SandboxRuntime>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<SandboxRuntime>());
         builder.Services.AddHealthChecks().AddCheck<DockerHealthCheck>("docker");

@@ -12,12 +12,23 @@ public static class SandboxSpec
     /// the OCI runtime that will run it (<see cref="SandboxRuntime.Name"/>): the seccomp profile depends on it.
     /// <paramref name="egressDirectory"/>, for a sandbox with egress, is the runner host's directory of the run's proxy
     /// socket: mounted read-only at <see cref="LauncherEgress.Directory"/>, the one way out of a container that keeps
-    /// network mode none.
+    /// network mode none. <paramref name="launcher"/>: the host's compiled launcher, which the sandbox boots from once
+    /// it is ready (without it, or until then, the container compiles the launcher's source from its command).
     /// </summary>
     public static CreateContainerParameters Create(
         SandboxOptions options, LanguageRuntime language, string runtime, SandboxLimits limits, SandboxInstance owner, string role,
-        TimeProvider time, string? sessionId = null, string? name = null, string? egressDirectory = null)
+        TimeProvider time, string? sessionId = null, string? name = null, string? egressDirectory = null, LauncherFiles? launcher = null)
     {
+        var (command, launcherMount) = launcher?.Boot(options.User, language.Preimport) ?? (Launcher.Command(options.User, language.Preimport), null);
+        List<Mount> mounts = [];
+        if (launcherMount is not null)
+        {
+            mounts.Add(launcherMount);
+        }
+        if (egressDirectory is not null)
+        {
+            mounts.Add(new Mount { Type = "bind", Source = egressDirectory, Target = LauncherEgress.Directory, ReadOnly = true });
+        }
         var labels = new Dictionary<string, string>
         {
             [SandboxLabels.Managed] = "true",
@@ -40,7 +51,7 @@ public static class SandboxSpec
         {
             Name = name,
             Image = language.Image,
-            Cmd = Launcher.Command(options.User, language.Preimport),
+            Cmd = command,
             // The launcher starts as root and the script's process drops to options.User (launcher.py says why).
             User = "0:0",
             Labels = labels,
@@ -77,9 +88,7 @@ public static class SandboxSpec
                 Runtime = string.IsNullOrWhiteSpace(options.Runtime) ? null : options.Runtime,
                 Tmpfs = Tmpfs(options, gvisor),
                 // A mount, not a bind string: the directory must exist (a bind would make it) and its name may hold ':'.
-                Mounts = egressDirectory is null
-                    ? null
-                    : [new Mount { Type = "bind", Source = egressDirectory, Target = LauncherEgress.Directory, ReadOnly = true }],
+                Mounts = mounts.Count == 0 ? null : mounts,
                 ShmSize = options.ShmSizeMb * 1024L * 1024,
                 Ulimits =
                 [

@@ -15,6 +15,7 @@ public sealed class ContainerSource(
     WarmSlots slots,
     SandboxInstance instance,
     SandboxRuntime runtime,
+    LauncherFiles launcher,
     IOptions<SandboxOptions> sandboxOptions,
     IOptions<RunnerOptions> runnerOptions,
     TimeProvider time)
@@ -56,7 +57,7 @@ public sealed class ContainerSource(
     {
         var name = RunName(sessionId);
         var spec = SandboxSpec.Create(sandboxOptions.Value, language, runtime.Name, limits, instance, SandboxLabels.ColdRole, time, sessionId, name,
-            egressDirectory);
+            egressDirectory, launcher);
         // Known by its name from before it exists until the caller holds its id: on a loaded engine, creating and
         // starting it can outlast two of the reaper's sweeps, which would otherwise take it for an orphan mid-start.
         _starting[name] = true;

@@ -20,6 +20,7 @@ public sealed partial class RuntimeProbe(
     RuntimeCatalog catalog,
     SandboxRuntime isolation,
     SandboxInstance instance,
+    LauncherFiles launcher,
     IOptions<SandboxOptions> sandboxOptions,
     TimeProvider time,
     ILogger<RuntimeProbe> logger) : BackgroundService
@@ -44,7 +45,7 @@ public sealed partial class RuntimeProbe(
             said = subprocess.run(command, capture_output=True, text=True, timeout=50, cwd="/tmp")
             match = re.search(r"[0-9]+(?:[.][0-9]+)+", said.stdout + said.stderr)
             version = match.group(0) if said.returncode == 0 and match else None
-        print(json.dumps({"python": version, "packages": found}))
+        print(json.dumps({"python": version, "packages": found, "cache_tag": sys.implementation.cache_tag}))
         """;
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RuntimeInfo> _found = new();
@@ -84,23 +85,11 @@ public sealed partial class RuntimeProbe(
 
     private async Task<RuntimeInfo> ProbeAsync(LanguageRuntime language, CancellationToken cancellationToken)
     {
-        var options = sandboxOptions.Value;
-        var spec = SandboxSpec.Create(options, language, isolation.Name, SandboxLimits.Defaults(options, language), instance,
-            SandboxLabels.ColdRole, time, name: $"{SandboxLabels.RunNamePrefix}probe-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}");
+        var spec = ProbeSpec(language);
         spec.Cmd = ["python3", "-I", "-c", Script, JsonSerializer.Serialize(language.VersionCommand ?? []), .. language.Packages];
-        spec.User = options.User;
-        string? id = null;
         try
         {
-            // Create and start are never cancelled half-way (see IContainerEngine); the removal below follows either way.
-            id = await engine.CreateAsync(spec);
-            _held[id] = true;
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(ProbeTimeout);
-            using var output = await engine.WatchAsync(id, CancellationToken.None);
-            await engine.StartCreatedAsync(id);
-            var (stdout, stderr) = await output.ReadOutputToEndAsync(timeout.Token);
-            var report = JsonSerializer.Deserialize<ProbeReport>(stdout.Trim().Split('\n')[^1])
+            var report = JsonSerializer.Deserialize<ProbeReport>((await RunAsync(spec, cancellationToken)).Trim().Split('\n')[^1])
                 ?? throw new InvalidDataException("the probe printed nothing");
             var missing = language.Packages.Where(p => !report.Packages.ContainsKey(p)).ToList();
             var problem = missing.Count > 0 ? $"the image {language.Image} lacks {string.Join(", ", missing)}"
@@ -108,6 +97,10 @@ public sealed partial class RuntimeProbe(
                 : null;
             var found = string.Join(", ", report.Packages.Select(p => $"{p.Key} {p.Value}"));
             LogProbed(language.Id, report.Python ?? "?", found, problem ?? "ok");
+            if (report.CacheTag is { } cacheTag && launcher.Shared && !launcher.CompiledFor(cacheTag))
+            {
+                await CompileLauncherAsync(language, cancellationToken);
+            }
             return problem is null ? Describe(language, report.Python, report.Packages, null) : Describe(language, null, null, problem);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
@@ -118,6 +111,60 @@ public sealed partial class RuntimeProbe(
             // What the engine said reaches only the log: the reason is shown to callers (GET /runtimes, 503 problems).
             LogProbeFailed(language.Id, why, e.Message);
             return Describe(language, null, null, why);
+        }
+    }
+
+    /// <summary>
+    /// Has the image's Python compile the launcher from the host's directory (see <see cref="LauncherFiles"/>); a failure
+    /// (an engine that does not see the directory) leaves sandboxes compiling the source, as they would without it.
+    /// </summary>
+    private async Task CompileLauncherAsync(LanguageRuntime language, CancellationToken cancellationToken)
+    {
+        if (launcher.CompileCommand() is not var (command, mount))
+        {
+            return;
+        }
+        var spec = ProbeSpec(language);
+        spec.Cmd = command;
+        spec.HostConfig!.Mounts = [mount]; // SandboxSpec always makes a HostConfig
+        try
+        {
+            if (!launcher.Store(await RunAsync(spec, cancellationToken)))
+            {
+                LogLauncherNotCompiled(language.Image, "it printed no compiled launcher");
+            }
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            LogLauncherNotCompiled(language.Image, e.Message);
+        }
+    }
+
+    /// <summary>A short sandbox of the runtime (the same limits and isolation as a run), as the non-root user, whose command the caller sets.</summary>
+    private Docker.DotNet.Models.CreateContainerParameters ProbeSpec(LanguageRuntime language)
+    {
+        var options = sandboxOptions.Value;
+        var spec = SandboxSpec.Create(options, language, isolation.Name, SandboxLimits.Defaults(options, language), instance,
+            SandboxLabels.ColdRole, time, name: $"{SandboxLabels.RunNamePrefix}probe-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}");
+        spec.User = options.User;
+        return spec;
+    }
+
+    /// <summary>Runs a probe container to its end and returns its standard output; the container is removed either way.</summary>
+    private async Task<string> RunAsync(Docker.DotNet.Models.CreateContainerParameters spec, CancellationToken cancellationToken)
+    {
+        string? id = null;
+        try
+        {
+            // Create and start are never cancelled half-way (see IContainerEngine); the removal below follows either way.
+            id = await engine.CreateAsync(spec);
+            _held[id] = true;
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(ProbeTimeout);
+            using var output = await engine.WatchAsync(id, CancellationToken.None);
+            await engine.StartCreatedAsync(id);
+            var (stdout, _) = await output.ReadOutputToEndAsync(timeout.Token);
+            return stdout;
         }
         finally
         {
@@ -135,10 +182,14 @@ public sealed partial class RuntimeProbe(
 
     private sealed record ProbeReport(
         [property: System.Text.Json.Serialization.JsonPropertyName("python")] string? Python,
-        [property: System.Text.Json.Serialization.JsonPropertyName("packages")] Dictionary<string, string> Packages);
+        [property: System.Text.Json.Serialization.JsonPropertyName("packages")] Dictionary<string, string> Packages,
+        [property: System.Text.Json.Serialization.JsonPropertyName("cache_tag")] string? CacheTag);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Runtime {Runtime}: version {Version}; {Packages} ({Problem})")]
     private partial void LogProbed(string runtime, string version, string packages, string problem);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The launcher could not be compiled in {Image} ({Reason}): its sandboxes compile the launcher's source")]
+    private partial void LogLauncherNotCompiled(string image, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Runtime {Runtime} is unavailable: {Reason} ({Cause})")]
     private partial void LogProbeFailed(string runtime, string reason, string cause);

@@ -49,6 +49,48 @@ public abstract class SandboxLimitsSuite(StackFixture stack)
     }
 
     [Fact]
+    public async Task Once_the_host_has_compiled_the_launcher_a_sandbox_boots_from_it_mounted_read_only()
+    {
+        // The runner's probe has each image's Python compile the launcher into the host's directory at start.
+        var compiled = false;
+        for (var i = 0; i < 600 && !compiled; i++)
+        {
+            compiled = Directory.Exists(LauncherDirectory)
+                && Directory.EnumerateFiles(LauncherDirectory, "launcher-*.cpython-*").Any(f => !f.EndsWith(".tmp", StringComparison.Ordinal));
+            await Task.Delay(compiled ? 0 : 100);
+        }
+        Assert.True(compiled, "the launcher was not compiled into " + LauncherDirectory);
+        await Task.Delay(TimeSpan.FromSeconds(1.5)); // the services look at the directory again at most a second later
+
+        // Its own memory: a cold container, made now.
+        var sessionId = await stack.Gateway.SubmitAsync("""
+            import os, sys
+            print(sorted(f.rsplit(".", 1)[-1] for f in os.listdir("/run/executor/launcher")))
+            try:
+                open("/run/executor/launcher/x", "w")
+            except OSError as e:
+                print("launcher directory read-only", e.errno)
+            import time
+            time.sleep(5)
+            """, ("memory_mb", "200"));
+        var containerId = await stack.Runner.WaitForContainerAsync(sessionId);
+        var container = await stack.Docker.Containers.InspectContainerAsync(containerId);
+
+        Assert.InRange(container.Config!.Cmd[3].Length, 1, 1024); // the loader, not the launcher's 120 KB source
+        var mount = Assert.Single(container.Mounts, m => m.Destination == LauncherDirectory);
+        Assert.False(mount.RW);
+        Assert.Equal(LauncherDirectory, mount.Source);
+        var result = await stack.Gateway.WaitForResultAsync(sessionId);
+        Assert.Equal("completed", result.GetProperty("status").GetString());
+        var stdout = result.GetProperty("stdout").GetString()!;
+        Assert.Contains("'py'", stdout, StringComparison.Ordinal);
+        Assert.Contains("'cpython-311'", stdout, StringComparison.Ordinal); // the code its Python boots from
+        Assert.Contains("launcher directory read-only", stdout, StringComparison.Ordinal);
+    }
+
+    private const string LauncherDirectory = "/run/executor/launcher";
+
+    [Fact]
     public async Task Inside_the_sandbox_the_script_is_unprivileged_offline_and_read_only()
     {
         var result = await stack.Gateway.RunAsync("""

@@ -36,7 +36,8 @@ public sealed class SandboxRegistryTests : IAsyncLifetime
         var prewarm = new PrewarmClient(new HttpClient(_session) { BaseAddress = new Uri("http://prewarm") }, NullLogger<PrewarmClient>.Instance);
         var slots = new WarmSlots(_engine, prewarm, janitor, runner, _time, NullLogger<WarmSlots>.Instance);
         var isolation = new SandboxRuntime(null!, sandbox, catalog, NullLogger<SandboxRuntime>.Instance);
-        var containers = new ContainerSource(_engine, prewarm, slots, new SandboxInstance("runner"), isolation, sandbox, runner, _time);
+        var launcher = new LauncherFiles(Options.Create(new SandboxOptions { LauncherDirectory = "" }), _time, NullLogger<LauncherFiles>.Instance);
+        var containers = new ContainerSource(_engine, prewarm, slots, new SandboxInstance("runner"), isolation, launcher, sandbox, runner, _time);
         _reporter = new ResultReporter(_session.Client, sandbox, _time, NullLogger<ResultReporter>.Instance);
         var egress = new Executor.Runner.Egress.EgressProxy(Options.Create(new EgressOptions()), _time, NullLogger<Executor.Runner.Egress.EgressProxy>.Instance);
         _registry = new SandboxRegistry(containers, egress, _engine, janitor, _reporter, _session.Client, new MemoryCache(new MemoryCacheOptions { SizeLimit = 100 }),
