@@ -31,12 +31,19 @@ public sealed partial class PoolFiller(
             await _defaultFilled.Task.WaitAsync(stoppingToken);
         }
         var interval = TimeSpan.FromSeconds(poolOptions.Value.CheckIntervalSeconds);
+        long? recycled = null;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
                 await pool.RenameLeasedAsync();
-                await pool.RecycleAsync(stoppingToken);
+                // On the check's interval, not at every refill: a recycle lists the pool's containers, a call that costs
+                // the engine as much as the runs around it would (a refill follows every lease under traffic).
+                if (recycled is not { } last || time.GetElapsedTime(last) >= interval)
+                {
+                    recycled = time.GetTimestamp();
+                    await pool.RecycleAsync(stoppingToken);
+                }
                 await pool.FillAsync(stoppingToken);
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)

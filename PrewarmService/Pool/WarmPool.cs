@@ -17,6 +17,7 @@ public sealed partial class WarmPool
     private readonly ContainerJanitor _janitor;
     private readonly SandboxRuntime _runtime;
     private readonly SandboxInstance _instance;
+    private readonly LauncherFiles _launcher;
     private readonly IOptions<SandboxOptions> _sandboxOptions;
     private readonly PoolOptions _options;
     private readonly TimeProvider _time;
@@ -31,6 +32,7 @@ public sealed partial class WarmPool
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _held = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _creating = new();
     private int _starting;
+    private int _waiting; // leases waiting for a container
     private volatile bool _stopping;
     private int _target;
     private readonly PoolDemand _demand;
@@ -43,6 +45,7 @@ public sealed partial class WarmPool
         ContainerJanitor janitor,
         SandboxRuntime runtime,
         SandboxInstance instance,
+        LauncherFiles launcher,
         IOptions<SandboxOptions> sandboxOptions,
         PoolOptions options,
         TimeProvider time,
@@ -54,6 +57,7 @@ public sealed partial class WarmPool
         _janitor = janitor;
         _runtime = runtime;
         _instance = instance;
+        _launcher = launcher;
         _sandboxOptions = sandboxOptions;
         _options = options;
         _time = time;
@@ -114,25 +118,34 @@ public sealed partial class WarmPool
         RequestRefill();
         if (!_ready.Reader.TryRead(out var container))
         {
-            if (wait <= TimeSpan.Zero)
-            {
-                Counts.Miss();
-                _metrics.Miss(Language.Id);
-                _demand.Leased(); // a run that wanted one: demand all the same
-                return null;
-            }
-            using var timeout = new CancellationTokenSource(wait, _time);
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
+            // A container already booting is ready sooner than a cold one would be (a cold start is the same create, start
+            // and boot, begun later) and costs the engine nothing more: wait for it, unless earlier leases wait for
+            // every one that is booting. Only a lease that nothing booting can serve goes cold at once.
+            var waiters = Interlocked.Increment(ref _waiting);
             try
             {
-                container = await _ready.Reader.ReadAsync(linked.Token);
+                if (wait <= TimeSpan.Zero && waiters <= Starting)
+                {
+                    wait = StartingWait;
+                }
+                if (wait <= TimeSpan.Zero)
+                {
+                    return Missed();
+                }
+                using var timeout = new CancellationTokenSource(wait, _time);
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
+                try
+                {
+                    container = await _ready.Reader.ReadAsync(linked.Token);
+                }
+                catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+                {
+                    return Missed();
+                }
             }
-            catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+            finally
             {
-                Counts.Miss();
-                _metrics.Miss(Language.Id);
-                _demand.Leased(); // a run that wanted one: demand all the same
-                return null;
+                Interlocked.Decrement(ref _waiting);
             }
         }
         Counts.Hit();
@@ -145,6 +158,20 @@ public sealed partial class WarmPool
         // sweeps it up mid-run.
         _toRename.Enqueue(container.Id);
         return container.Id;
+    }
+
+    /// <summary>
+    /// The longest a lease waits for a container that is booting: twice the measured time a container takes to be ready
+    /// (the one it waits for started at most that long ago), within [250 ms, 2 s].
+    /// </summary>
+    private TimeSpan StartingWait => TimeSpan.FromSeconds(Math.Clamp(2 * _demand.RefillSeconds, 0.25, 2));
+
+    private string? Missed()
+    {
+        Counts.Miss();
+        _metrics.Miss(Language.Id);
+        _demand.Leased(); // a run that wanted one: demand all the same
+        return null;
     }
 
     /// <summary>Time since the last lease: the filler holds back while leases come in quick succession (a burst).</summary>
@@ -195,7 +222,7 @@ public sealed partial class WarmPool
             {
                 var sandbox = _sandboxOptions.Value;
                 var spec = SandboxSpec.Create(sandbox, Language, _runtime.Name, SandboxLimits.Defaults(sandbox, Language), _instance,
-                    SandboxLabels.PoolRole, _time, name: SandboxLabels.PoolNamePrefix + Suffix());
+                    SandboxLabels.PoolRole, _time, name: SandboxLabels.PoolNamePrefix + Suffix(), launcher: _launcher);
                 activity?.SetTag("executor.runtime", Language.Id);
                 var id = await StartBootedAsync(spec, ct);
                 activity?.SetTag("executor.container_id", ContainerIds.Abbreviate(id));

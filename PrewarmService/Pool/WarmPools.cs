@@ -19,6 +19,7 @@ public sealed class WarmPools
         ContainerJanitor janitor,
         SandboxRuntime runtime,
         SandboxInstance instance,
+        LauncherFiles launcher,
         IOptions<SandboxOptions> sandboxOptions,
         IOptions<PoolOptions> options,
         TimeProvider time,
@@ -27,7 +28,7 @@ public sealed class WarmPools
     {
         var logger = loggers.CreateLogger<WarmPool>();
         All = [.. catalog.All.Select(language => new WarmPool(language, language.IsDefault ? options.Value.TargetSize : language.PoolSize,
-            engine, janitor, runtime, instance, sandboxOptions, options.Value, time, metrics, logger))];
+            engine, janitor, runtime, instance, launcher, sandboxOptions, options.Value, time, metrics, logger))];
         _pools = All.ToDictionary(p => p.Language.Id, StringComparer.Ordinal);
         Default = All[0];
         metrics.Meter.CreateObservableGauge("executor.pool.size",

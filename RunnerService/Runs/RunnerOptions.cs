@@ -38,7 +38,10 @@ public sealed class RunnerOptions
     [Range(0, 64)]
     public int AttachedSlots { get; set; } = 2;
 
-    /// <summary>When no warm container is ready: 0 starts a cold one at once; more waits that long for a warm one first.</summary>
+    /// <summary>
+    /// When no warm container is ready: 0 waits only for one the pool is already booting and no earlier run waits for
+    /// (it is ready sooner than a cold one would be), else starts a cold one at once; more waits that long for a warm one first.
+    /// </summary>
     [Range(0, 60_000)]
     public int EmptyPoolWaitMs { get; set; }
 

@@ -20,7 +20,7 @@ public sealed partial class WarmSlots(
 {
     private static readonly TimeSpan MaxSlotAge = TimeSpan.FromMinutes(10);
     private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(500);
-    private static readonly TimeSpan ReplenishDelay = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan ReplenishDelay = TimeSpan.FromMilliseconds(15);
 
     private readonly Channel<AttachedSandbox> _slots = Channel.CreateBounded<AttachedSandbox>(
         new BoundedChannelOptions(Math.Max(1, options.Value.AttachedSlots)) { FullMode = BoundedChannelFullMode.Wait });

@@ -69,6 +69,42 @@ public sealed class WarmPoolTests : IDisposable
     }
 
     [Fact]
+    public async Task A_lease_waits_for_a_booting_container_and_one_that_none_can_serve_misses_at_once()
+    {
+        var (pool, engine, time) = Create(new PoolOptions { TargetSize = 1, RefillConcurrency = 1 });
+        engine.Booting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var fill = pool.FillAsync(CancellationToken.None);
+        while (pool.Starting == 0)
+        {
+            await Task.Delay(5);
+        }
+
+        // The booting container is promised to the first lease; the second has nothing to wait for: cold, at once.
+        var first = pool.LeaseAsync(TimeSpan.Zero, CancellationToken.None);
+        var second = await pool.LeaseAsync(TimeSpan.Zero, CancellationToken.None);
+        Assert.Null(second);
+        Assert.False(first.IsCompleted);
+
+        engine.Booting.SetResult();
+        await fill;
+        Assert.Equal("c1", await first);
+        Assert.Equal((1, 1), (pool.Counts.Hits, pool.Counts.Misses));
+
+        // A container that boots for longer than twice the measured refill time is given up on: the lease goes cold.
+        engine.Booting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        fill = pool.FillAsync(CancellationToken.None);
+        while (pool.Starting == 0)
+        {
+            await Task.Delay(5);
+        }
+        var late = pool.LeaseAsync(TimeSpan.Zero, CancellationToken.None);
+        time.Advance(TimeSpan.FromSeconds(2 * pool.Demand.RefillSeconds + 0.3));
+        Assert.Null(await late);
+        engine.Booting.SetResult();
+        await fill;
+    }
+
+    [Fact]
     public async Task Resizing_is_bounded_by_the_maximum()
     {
         var (pool, _, _) = Create(new PoolOptions { TargetSize = 2, MaxSize = 5 });
@@ -173,7 +209,8 @@ public sealed class WarmPoolTests : IDisposable
         var sandbox = new SandboxOptions();
         var catalog = new RuntimeCatalog(sandbox, new Dictionary<string, RuntimeSettings>());
         var runtime = new SandboxRuntime(null!, Options.Create(sandbox), catalog, NullLogger<SandboxRuntime>.Instance);
-        var pool = new WarmPool(catalog.Default, options.TargetSize, engine, janitor, runtime, new SandboxInstance("prewarm"), Options.Create(sandbox),
+        var launcher = new LauncherFiles(Options.Create(new SandboxOptions { LauncherDirectory = "" }), time, NullLogger<LauncherFiles>.Instance);
+        var pool = new WarmPool(catalog.Default, options.TargetSize, engine, janitor, runtime, new SandboxInstance("prewarm"), launcher, Options.Create(sandbox),
             options, time, new PoolMetrics(new TestMeterFactory()), NullLogger<WarmPool>.Instance);
         return (pool, engine, time);
     }
@@ -202,7 +239,10 @@ public sealed class WarmPoolTests : IDisposable
             return Task.FromResult(id);
         }
 
-        public Task StartCreatedAsync(string containerId) => Task.CompletedTask;
+        /// <summary>While set and not completed, containers stay booting (their start has not returned).</summary>
+        public TaskCompletionSource? Booting { get; set; }
+
+        public Task StartCreatedAsync(string containerId) => Booting?.Task ?? Task.CompletedTask;
 
         public Task<MultiplexedStream> WatchAsync(string containerId, CancellationToken cancellationToken) =>
             Task.FromResult(new MultiplexedStream(new MemoryStream([1, 0, 0, 0, 0, 0, 0, 5, (byte)'r', 0, 0, 0, 0]), multiplexed: true));
