@@ -43,31 +43,62 @@ public sealed class SessionCompletions(ISessionStore store, SessionSignals signa
         return await WaitAsync(sessionId, Listen(sessionId), wait, cancellationToken);
     }
 
+    /// <summary>
+    /// Starts listening for the end of a session about to be queued, here and on the other replicas: nothing can end it
+    /// before it is queued, so its wait (<see cref="WaitAsync(string, Listening, TimeSpan, CancellationToken)"/>) needs no
+    /// first look at the store. <see cref="Forget"/> it if it is not queued after all.
+    /// </summary>
+    public Listening ListenBeforeQueued(string sessionId) => new(Listen(sessionId), signals.WhenEnded(sessionId, CancellationToken.None));
+
+    /// <summary>Stops listening for a session that was never queued.</summary>
+    public void Forget(string sessionId)
+    {
+        _waiters.TryRemove(sessionId, out _);
+        signals.ForgetEnded(sessionId);
+    }
+
     /// <summary>Waits for a session listened to with <see cref="Listen"/>.</summary>
-    public async Task<SessionRecord?> WaitAsync(string sessionId, Task<SessionRecord?> ended, TimeSpan wait, CancellationToken cancellationToken)
+    public Task<SessionRecord?> WaitAsync(string sessionId, Task<SessionRecord?> ended, TimeSpan wait, CancellationToken cancellationToken) =>
+        WaitAsync(sessionId, ended, null, wait, cancellationToken);
+
+    /// <summary>Waits for a session listened to with <see cref="ListenBeforeQueued"/>: it looks at the store only once woken, or after a while.</summary>
+    public Task<SessionRecord?> WaitAsync(string sessionId, Listening listening, TimeSpan wait, CancellationToken cancellationToken) =>
+        WaitAsync(sessionId, listening.Here, listening.Elsewhere, wait, cancellationToken);
+
+    private async Task<SessionRecord?> WaitAsync(
+        string sessionId, Task<SessionRecord?> ended, Task? endedElsewhere, TimeSpan wait, CancellationToken cancellationToken)
     {
         var deadline = time.GetUtcNow() + wait;
+        var elsewhere = endedElsewhere;
         while (true)
         {
-            // Listen first, then look: a result stored in between is never missed.
-            var elsewhere = signals.WhenEnded(sessionId, cancellationToken);
-            var session = await store.FindAsync(sessionId, cancellationToken);
-            if (session is null || SessionStatus.IsTerminal(session.Status))
+            if (elsewhere is null)
             {
-                _waiters.TryRemove(sessionId, out _); // it ended elsewhere: nobody will complete the listener here
-                return session;
+                // Listen first, then look: a result stored in between is never missed.
+                elsewhere = signals.WhenEnded(sessionId, cancellationToken);
+                var session = await store.FindAsync(sessionId, cancellationToken);
+                if (session is null || SessionStatus.IsTerminal(session.Status))
+                {
+                    _waiters.TryRemove(sessionId, out _); // it ended elsewhere: nobody will complete the listener here
+                    return session;
+                }
+                if (deadline <= time.GetUtcNow())
+                {
+                    return session;
+                }
             }
-            var left = deadline - time.GetUtcNow();
-            if (left <= TimeSpan.Zero)
-            {
-                return session;
-            }
-            var woken = await Task.WhenAny(ended, elsewhere, Task.Delay(left < LookAgain ? left : LookAgain, time, cancellationToken));
+            var pause = TimeSpan.FromTicks(Math.Clamp((deadline - time.GetUtcNow()).Ticks, 0, LookAgain.Ticks));
+            await Task.WhenAny(ended, elsewhere, Task.Delay(pause, time, cancellationToken));
             cancellationToken.ThrowIfCancellationRequested();
-            if (woken == ended && await ended is { } stored)
+            // Stored here: no need to read it back (whichever woke first: a result stored here also signals its end).
+            if (ended.IsCompleted && await ended is { } stored)
             {
-                return stored; // stored here: no need to read it back
+                return stored;
             }
+            elsewhere = null; // look at the store
         }
     }
 }
+
+/// <summary>A session's end as heard here (with its stored record) and as signalled by another replica.</summary>
+public readonly record struct Listening(Task<SessionRecord?> Here, Task Elsewhere);

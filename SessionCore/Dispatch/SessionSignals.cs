@@ -68,6 +68,9 @@ public sealed class SessionSignals
 
     public Task WhenEnded(string sessionId, CancellationToken cancellationToken) => Wait(Done + sessionId, cancellationToken);
 
+    /// <summary>Stops waiting for the end of a session that was never queued (nothing would ever end it).</summary>
+    public void ForgetEnded(string sessionId) => _waiters.TryRemove(Done + sessionId, out _);
+
     /// <summary>Completes when any session ends (here or on another replica): the callbacks have work.</summary>
     public Task WhenAnyEnded(CancellationToken cancellationToken) => Volatile.Read(ref _anyEnded).Task.WaitAsync(cancellationToken);
 

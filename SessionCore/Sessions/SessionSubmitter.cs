@@ -110,6 +110,9 @@ public sealed class SessionSubmitter(
         var sessionId = SessionIds.New();
         Activity.Current?.SetTag(SessionTelemetry.SessionId, sessionId);
         var job = RunRequests.For(sessionId, upload.Entrypoint, [.. upload.Files.Select(f => new RunFile(f.Path, f.Content))], upload.Options, Activity.Current?.Id);
+        // Listening before the session is stored lets the wait skip its first look at the store (with PostgreSQL, a
+        // round trip beside the run's own).
+        Listening? listening = wait > TimeSpan.Zero ? completions.ListenBeforeQueued(sessionId) : null;
         using (var persist = SessionTelemetry.Source.StartActivity("persist session"))
         {
             persist?.SetTag(SessionTelemetry.SessionId, sessionId);
@@ -119,8 +122,19 @@ public sealed class SessionSubmitter(
                 MaxUnfinished = maxUnfinished,
                 MaxStoredBytes = maxStored,
             };
-            if (await store.CreateAsync(created, options.Value.QueueCapacity, cancellationToken) is not SessionAdmission.Created and var admission)
+            SessionAdmission admission;
+            try
             {
+                admission = await store.CreateAsync(created, options.Value.QueueCapacity, cancellationToken);
+            }
+            catch
+            {
+                completions.Forget(sessionId);
+                throw;
+            }
+            if (admission != SessionAdmission.Created)
+            {
+                completions.Forget(sessionId);
                 telemetry.Rejected(admission switch
                 {
                     SessionAdmission.OwnerUnfinished => "over_quota",
@@ -135,14 +149,13 @@ public sealed class SessionSubmitter(
             }
         }
         Audit.Accepted(loggers, caller, sessionId, upload);
-        var ended = wait > TimeSpan.Zero ? completions.Listen(sessionId) : null;
         submitted.Add(job);
         signals.WorkArrived();
-        if (ended is null)
+        if (listening is not { } heard)
         {
             return new SubmitOutcome(sessionId, null, null);
         }
-        var session = await completions.WaitAsync(sessionId, ended, wait, cancellationToken);
+        var session = await completions.WaitAsync(sessionId, heard, wait, cancellationToken);
         return new SubmitOutcome(sessionId, session, null);
     }
 }

@@ -58,12 +58,7 @@ public sealed class PostgresStore(NpgsqlDataSource dataSource, TimeProvider time
     /// <summary>The first key of the per-owner advisory locks (the second is the owner's hash): "Quot".</summary>
     private const int OwnerLocks = 0x51756f74;
 
-    protected override async Task LockOwnerAsync(DbConnection connection, DbTransaction transaction, string owner, CancellationToken cancellationToken)
-    {
-        await using var command = Command(connection, transaction, $"SELECT pg_advisory_xact_lock({OwnerLocks}, hashtext(@owner))");
-        command.Add("@owner", owner);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+    protected override string LockOwnerSql { get; } = $"SELECT pg_advisory_xact_lock({OwnerLocks}, hashtext(@owner));";
 
     protected override Task<DbTransaction?> BeginAsync(DbConnection connection, CancellationToken cancellationToken) =>
         Task.FromResult<DbTransaction?>(null);

@@ -34,17 +34,16 @@ public abstract partial class SqlStore(TimeProvider time) : ISessionStore, IWork
         // The session goes in only while the queue has room and its owner is within its limits; its files and callback
         // only if it went in. The owner's limits are checked in the same transaction as the insert, with the owner's
         // submissions serialized (SQLite: one writer; PostgreSQL: a lock per owner), so simultaneous submissions never
-        // pass them together.
+        // pass them together. It is one command, so one round trip to PostgreSQL (a batch is one transaction there):
+        // a submission waits for the server once, not for a lock, an insert and a commit in turn.
         var owned = session.Owner is not null && (session.MaxUnfinished is not null || session.MaxStoredBytes is not null);
         await using var writing = await OpenWriteAsync(cancellationToken);
-        await using var transaction = await writing.Connection.BeginTransactionAsync(cancellationToken);
-        if (owned)
-        {
-            await LockOwnerAsync(writing.Connection, transaction, session.Owner!, cancellationToken);
-        }
+        await using var transaction = await BeginAsync(writing.Connection, cancellationToken);
         await using var insert = Command(writing.Connection, transaction, "");
         var options = JsonSerializer.Serialize(session.Options, Json);
-        var sql = new System.Text.StringBuilder($"""
+        var sql = new System.Text.StringBuilder(owned ? LockOwnerSql : "");
+        sql.Append($"""
+
             INSERT INTO sessions (id, status, created_at, entrypoint, options, trace_parent, owner, max_running, stdin_closed_at, runtime, sandbox_id, pin_host)
             SELECT @id, 'queued', @now, @entrypoint, @options, @trace, @owner, @max_running, @stdin_closed, @runtime, @sandbox, @pin_host
             WHERE (SELECT COUNT(*) FROM sessions WHERE status = 'queued') < @capacity
@@ -74,10 +73,33 @@ public abstract partial class SqlStore(TimeProvider time) : ISessionStore, IWork
                 """);
             insert.Add("@callback", callback).Add("@destination", Callbacks.CallbackDispatcher.DestinationOf(callback));
         }
+        // The last statement answers only when the session stayed out, with what its owner holds (under the same lock),
+        // so that the refusal names the limit it met.
+        sql.Append($"""
+
+            SELECT {(owned ? $"(SELECT COUNT(*) FROM sessions WHERE owner = @owner AND status IN {Unfinished}), ({StoredBytes})" : "0, 0")}
+            WHERE NOT EXISTS (SELECT 1 FROM sessions WHERE id = @id);
+            """);
         insert.CommandText = sql.ToString();
-        var admission = await insert.ExecuteNonQueryAsync(cancellationToken) > 0 ? SessionAdmission.Created
-            : await WhyNotAdmittedAsync(writing.Connection, transaction, session, owned, options, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        var admission = SessionAdmission.Created;
+        await using (var reader = await insert.ExecuteReaderAsync(cancellationToken))
+        {
+            do
+            {
+                // Each statement has its own result (SQLite: only those with columns); the refusal's has two.
+                if (reader.FieldCount == 2 && await reader.ReadAsync(cancellationToken))
+                {
+                    admission = WhyNotAdmitted(session, owned, options,
+                        Convert.ToInt64(reader.GetValue(0), System.Globalization.CultureInfo.InvariantCulture),
+                        Convert.ToInt64(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture));
+                }
+            }
+            while (await reader.NextResultAsync(cancellationToken));
+        }
+        if (transaction is not null)
+        {
+            await transaction.CommitAsync(cancellationToken);
+        }
         return admission;
     }
 
@@ -95,29 +117,30 @@ public abstract partial class SqlStore(TimeProvider time) : ISessionStore, IWork
     private static long SizeOf(NewSession session, string options) =>
         session.Files.Sum(f => (long)f.Content.Length) + System.Text.Encoding.UTF8.GetByteCount(options);
 
-    /// <summary>Serializes one owner's submissions until the transaction ends (SQLite: nothing to do, it has one writer).</summary>
-    protected virtual Task LockOwnerAsync(DbConnection connection, DbTransaction transaction, string owner, CancellationToken cancellationToken) =>
-        Task.CompletedTask;
+    /// <summary>
+    /// The statement that serializes one owner's submissions until the transaction ends, over @owner (SQLite: none, it
+    /// has one writer).
+    /// </summary>
+    protected virtual string LockOwnerSql => "";
 
-    private static async Task<SessionAdmission> WhyNotAdmittedAsync(
-        DbConnection connection, DbTransaction transaction, NewSession session, bool owned, string options, CancellationToken cancellationToken)
+    /// <summary>Serializes one owner's changes until the transaction ends (<see cref="LockOwnerSql"/>).</summary>
+    protected async Task LockOwnerAsync(DbConnection connection, DbTransaction transaction, string owner, CancellationToken cancellationToken)
     {
-        if (!owned)
+        if (LockOwnerSql.Length == 0)
         {
-            return SessionAdmission.QueueFull;
+            return;
         }
-        await using var command = Command(connection, transaction, $"""
-            SELECT (SELECT COUNT(*) FROM sessions WHERE owner = @owner AND status IN {Unfinished}), ({StoredBytes})
-            """);
-        command.Add("@owner", session.Owner);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        var unfinished = Convert.ToInt64(reader.GetValue(0), System.Globalization.CultureInfo.InvariantCulture);
-        var stored = Convert.ToInt64(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture);
-        return unfinished >= session.MaxUnfinished ? SessionAdmission.OwnerUnfinished
-            : stored + SizeOf(session, options) > session.MaxStoredBytes ? SessionAdmission.OwnerStorage
-            : SessionAdmission.QueueFull;
+        await using var command = Command(connection, transaction, LockOwnerSql);
+        command.Add("@owner", owner);
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
+
+    /// <summary>Which limit kept a session out, from what its owner held (queued and running sessions, stored bytes).</summary>
+    private static SessionAdmission WhyNotAdmitted(NewSession session, bool owned, string options, long unfinished, long stored) =>
+        !owned ? SessionAdmission.QueueFull
+        : unfinished >= session.MaxUnfinished ? SessionAdmission.OwnerUnfinished
+        : stored + SizeOf(session, options) > session.MaxStoredBytes ? SessionAdmission.OwnerStorage
+        : SessionAdmission.QueueFull;
 
     public async Task<long> CountStoredBytesAsync(string owner, CancellationToken cancellationToken)
     {

@@ -43,7 +43,7 @@ public sealed class SqliteStoreTests : SessionStoreContract
         Directory.Delete(_directory, recursive: true);
     }
 
-    private sealed class Environment(string root) : IHostEnvironment
+    internal sealed class Environment(string root) : IHostEnvironment
     {
         public string EnvironmentName { get; set; } = "Tests";
         public string ApplicationName { get; set; } = "Executor.StoreTests";
