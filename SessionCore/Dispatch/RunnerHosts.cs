@@ -23,6 +23,9 @@ public sealed partial class RunnerHosts(
 
     private (DateTimeOffset At, string? Problem) _availability = (DateTimeOffset.MinValue, null);
 
+    /// <summary>When this process began to hear heartbeats.</summary>
+    private readonly DateTimeOffset _listeningSince = time.GetUtcNow();
+
     /// <summary>Records a heartbeat and answers with what the host must do, as soon as there is something (or after the interval).</summary>
     public async Task<HeartbeatResponse> BeatAsync(string host, Heartbeat beat, TimeSpan hold, CancellationToken cancellationToken)
     {
@@ -89,6 +92,12 @@ public sealed partial class RunnerHosts(
     public async Task SweepDeadAsync(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
+        if (now - _listeningSince < HostRoutes.HostTimeout)
+        {
+            // Just started: while this process was down (a restart of the one replica) no host could reach it, so a host
+            // gets a whole timeout to come back through its heartbeat's retries before its silence counts against it.
+            return;
+        }
         foreach (var host in await directory.MarkDeadAsync(now - HostRoutes.HostTimeout, cancellationToken))
         {
             LogDead(host, (int)HostRoutes.HostTimeout.TotalSeconds);

@@ -96,14 +96,26 @@ public sealed class FaultTests(FaultStackFixture stack) : IAsyncLifetime
     private async Task RestartSessionServiceAsync()
     {
         var marker = "Sessions__DatabasePath=" + Path.Combine(stack.DataDirectory, "sessions.db");
-        var pid = Process.GetProcessesByName("SessionService")
-            .Single(p => File.ReadAllText($"/proc/{p.Id}/environ").Split('\0').Contains(marker)).Id;
+        var pid = Process.GetProcessesByName("SessionService").Single(p => EnvironmentOf(p.Id).Contains(marker)).Id;
         using (var process = Process.GetProcessById(pid))
         {
             await Shell.RunAsync($"kill -TERM {pid}");
             Assert.True(process.WaitForExit(30_000), "SessionService did not stop within 30 s of SIGTERM");
         }
         await StartAgainAsync("session");
+    }
+
+    /// <summary>A process's environment; empty for one that ended meanwhile (another stack's, on a shared machine).</summary>
+    private static string[] EnvironmentOf(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/environ").Split('\0');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
     }
 
     /// <summary>Starts a resource whose process has ended, once the orchestrator has seen it end.</summary>
