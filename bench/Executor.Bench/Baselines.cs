@@ -15,16 +15,23 @@ public static class Baselines
         var samples = new List<double>();
         for (var i = 0; i < runs + 3; i++)
         {
-            var sw = Stopwatch.StartNew();
-            using var process = Process.Start(new ProcessStartInfo("/usr/bin/python3", ["-c", "print(1)"]) { RedirectStandardOutput = true })!;
-            await process.StandardOutput.ReadToEndAsync();
-            await process.WaitForExitAsync();
+            var ms = await HostPythonOnceAsync();
             if (i >= 3)
             {
-                samples.Add(sw.Elapsed.TotalMilliseconds);
+                samples.Add(ms);
             }
         }
         return new Stats("host python3 -c 'print(1)'", samples);
+    }
+
+    /// <summary>One /usr/bin/python3 -c 'print(1)', spawn to exit, in ms.</summary>
+    public static async Task<double> HostPythonOnceAsync()
+    {
+        var sw = Stopwatch.StartNew();
+        using var process = Process.Start(new ProcessStartInfo("/usr/bin/python3", ["-c", "print(1)"]) { RedirectStandardOutput = true })!;
+        await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return sw.Elapsed.TotalMilliseconds;
     }
 
     /// <summary>What the seed did: docker run --rm with the same limits as a sandbox.</summary>
@@ -33,22 +40,31 @@ public static class Baselines
         var samples = new List<double>();
         for (var i = 0; i < runs + 1; i++)
         {
-            var sw = Stopwatch.StartNew();
-            using var process = Process.Start(new ProcessStartInfo(DockerCli(),
-            [
-                "run", "--rm", "--network", "none", "--memory", "128m", "--memory-swap", "128m", "--cpus", "0.5",
-                "--pids-limit", "64", "--read-only", "--tmpfs", "/tmp:rw,nosuid,nodev,noexec,size=16m", "--cap-drop", "ALL",
-                "--security-opt", "no-new-privileges", "--user", "65534:65534", "--log-driver", "none", "-i",
-                Image, "python3", "-c", "print('Hello from Python')",
-            ]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-            await process.StandardOutput.ReadToEndAsync();
-            await process.WaitForExitAsync();
+            var ms = await DockerRunOnceAsync();
             if (i >= 1)
             {
-                samples.Add(sw.Elapsed.TotalMilliseconds);
+                samples.Add(ms);
             }
         }
         return new Stats("docker run --rm (same limits)", samples);
+    }
+
+    /// <summary>One docker run --rm of hello world with a sandbox's limits, start to exit, in ms.</summary>
+    public static async Task<double> DockerRunOnceAsync()
+    {
+        var sw = Stopwatch.StartNew();
+        using var process = Process.Start(new ProcessStartInfo(DockerCli(),
+        [
+            "run", "--rm", "--network", "none", "--memory", "128m", "--memory-swap", "128m", "--cpus", "0.5",
+            "--pids-limit", "64", "--read-only", "--tmpfs", "/tmp:rw,nosuid,nodev,noexec,size=16m", "--cap-drop", "ALL",
+            "--security-opt", "no-new-privileges", "--user", "65534:65534", "--log-driver", "none", "-i",
+            Image, "python3", "-c", "print('Hello from Python')",
+        ]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        await errors;
+        return sw.Elapsed.TotalMilliseconds;
     }
 
     /// <summary>

@@ -15,7 +15,7 @@ namespace Executor.Bench;
 /// </summary>
 public static class Load
 {
-    public static async Task RunAsync(Stack stack, IDockerClient docker, int submissions, int concurrency, string mode)
+    public static async Task RunAsync(Stack stack, IDockerClient docker, Report report, int submissions, int concurrency, string mode)
     {
         Console.WriteLine($"load: {submissions} submissions at concurrency {concurrency} ({mode}) ...");
         var refused = new ConcurrentDictionary<int, int>();
@@ -76,7 +76,7 @@ public static class Load
         var containers = await docker.Containers.ListContainersAsync(new ContainersListParameters
         {
             All = true,
-            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { ["executor.deployment=bench"] = true } },
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"executor.deployment={Stack.Deployment}"] = true } },
         });
         var expected = pool.GetProperty("ready").GetInt32() + runner.GetProperty("slots_ready").GetInt32();
 
@@ -98,5 +98,14 @@ public static class Load
         Console.WriteLine($"| orphan containers afterwards | {containers.Count - expected} ({containers.Count} present, {expected} are the pool and the runner's slots) |");
         Console.WriteLine($"| submitting took | {submitSeconds:0.0} s |");
         Console.WriteLine($"| all accepted ended after | {endSeconds:0.0} s |");
+        var ended = statuses.Where(s => s.Key is not ("LOST" or "STUCK")).Sum(s => s.Value);
+        report.Throughput.Add(new ThroughputPoint("overload", concurrency, Math.Round(ended / endSeconds, 3), null));
+        report.Row($"overload ({mode}): accepted", accepted.Count, "submissions");
+        report.Row($"overload ({mode}): refused at submit", refused.Values.Sum(), "submissions");
+        report.Row($"overload ({mode}): ended", ended, "submissions");
+        report.Row($"overload ({mode}): lost or stuck", statuses.GetValueOrDefault("LOST") + statuses.GetValueOrDefault("STUCK"), "submissions");
+        report.Row($"overload ({mode}): orphan containers afterwards", containers.Count - expected, "containers");
+        report.Row($"overload ({mode}): all accepted ended after", Math.Round(endSeconds, 1), "s");
+        report.Row($"overload ({mode}): runs ended a second", Math.Round(ended / endSeconds, 2), "runs/s");
     }
 }

@@ -171,7 +171,7 @@ public static class Sandboxes
             var mib = new List<double>();
             foreach (var container in containers)
             {
-                mib.Add(await ContainerMemoryMibAsync(docker, container));
+                mib.Add(await ContainerMemoryMibAsync(docker, container) ?? throw new InvalidOperationException($"no memory figures of the idle sandbox {container}"));
             }
             return new IdleMemory(runtime ?? "python-3.11 (default)", new Stats("idle", mib), limitMb);
         }
@@ -184,21 +184,60 @@ public static class Sandboxes
         }
     }
 
-    /// <summary>The memory of the sandbox's container: its cgroup's usage less the inactive page cache, as docker stats shows it.</summary>
-    private static async Task<double> ContainerMemoryMibAsync(IDockerClient docker, string containerId)
+    /// <summary>The memory of each ready container in the warm pools of this bench's stack (named executor-pool-*), in MiB.</summary>
+    public static async Task<List<double>> PoolContainersMemoryMibAsync(IDockerClient docker)
     {
-        ContainerStatsResponse? stats = null;
-        await docker.Containers.GetContainerStatsAsync(containerId, new ContainerStatsParameters { Stream = false },
-            new Progress<ContainerStatsResponse>(s => stats = s), CancellationToken.None);
-        for (var i = 0; stats is null && i < 50; i++)
+        var containers = await docker.Containers.ListContainersAsync(new ContainersListParameters
         {
-            await Task.Delay(20); // Progress<T> reports on the thread pool
+            Filters = new Dictionary<string, IDictionary<string, bool>>
+            {
+                ["label"] = new Dictionary<string, bool> { [$"executor.deployment={Stack.Deployment}"] = true, ["executor.role=pool"] = true },
+                ["name"] = new Dictionary<string, bool> { ["executor-pool-"] = true },
+                ["status"] = new Dictionary<string, bool> { ["running"] = true },
+            },
+        });
+        var mib = new List<double>();
+        foreach (var container in containers)
+        {
+            if (await ContainerMemoryMibAsync(docker, container.ID) is { } used)
+            {
+                mib.Add(used);
+            }
         }
-        var memory = stats?.MemoryStats ?? throw new InvalidOperationException($"no stats of container {containerId}");
+        return mib;
+    }
+
+    /// <summary>
+    /// The memory of the sandbox's container: its cgroup's usage less the inactive page cache, as docker stats shows it;
+    /// null when the container is gone (a pool container leased or replaced meanwhile).
+    /// </summary>
+    private static async Task<double?> ContainerMemoryMibAsync(IDockerClient docker, string containerId)
+    {
+        var stats = new Latest<ContainerStatsResponse>();
+        try
+        {
+            await docker.Containers.GetContainerStatsAsync(containerId, new ContainerStatsParameters { Stream = false }, stats, CancellationToken.None);
+        }
+        catch (DockerContainerNotFoundException)
+        {
+            return null;
+        }
+        if (stats.Value?.MemoryStats is not { Usage: > 0 } memory)
+        {
+            return null; // an exited container has no memory figures
+        }
         var cache = memory.Stats is { } s
             ? s.TryGetValue("total_inactive_file", out var v1) ? v1 : s.TryGetValue("inactive_file", out var v2) ? v2 : 0
             : 0;
-        return ((double)(memory.Usage ?? 0) - cache) / 1024 / 1024;
+        return ((double)memory.Usage.Value - cache) / 1024 / 1024;
+    }
+
+    /// <summary>Keeps the last value reported, on the reporting thread (Progress&lt;T&gt; would post it to the thread pool, later).</summary>
+    private sealed class Latest<T> : IProgress<T>
+    {
+        public T? Value { get; private set; }
+
+        public void Report(T value) => Value = value;
     }
 
     internal static async Task<string> CreateAsync(HttpClient gateway, string? runtime) =>

@@ -6,6 +6,8 @@ using System.Net.Sockets;
 using System.Text.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.Testing;
+using Docker.DotNet;
+using Docker.DotNet.Models;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -23,6 +25,12 @@ public sealed class Stack : IAsyncDisposable
 
     private static readonly (string Quota, string Value)[] AnonymousQuotas =
         [("MaxConcurrentRuns", "1000"), ("MaxQueued", "100000"), ("RunsPerMinute", "100000"), ("MaxSandboxes", "1000")];
+
+    /// <summary>
+    /// This bench process's deployment label: the services sweep up only their own deployment's leftovers, so two benches
+    /// (or a bench and a test run) on one engine never remove each other's containers.
+    /// </summary>
+    public static readonly string Deployment = $"bench-{Environment.ProcessId}";
 
     private readonly DistributedApplication _app;
 
@@ -50,15 +58,33 @@ public sealed class Stack : IAsyncDisposable
     /// </summary>
     public static async Task<Stack> StartAsync(bool warmPool, int poolSize, string? runtime = null, bool postgres = false, IReadOnlyList<string>? settings = null)
     {
+        try
+        {
+            return await StartOnceAsync(warmPool, poolSize, runtime, postgres, settings);
+        }
+        catch (DistributedApplicationException e)
+        {
+            // The gateway's port is picked free, then released until the gateway binds it: on a busy machine another
+            // process may take it meanwhile. Once more, with another port.
+            Console.WriteLine($"  note: the stack did not start ({e.Message}); starting it once more");
+            return await StartOnceAsync(warmPool, poolSize, runtime, postgres, settings);
+        }
+    }
+
+    private static async Task<Stack> StartOnceAsync(bool warmPool, int poolSize, string? runtime, bool postgres, IReadOnlyList<string>? settings)
+    {
         // The bench measures the service, not its quotas: the anonymous caller's (4 at once, 64 queued, 120 a minute, 5 sandboxes by
         // default) are lifted, through the environment the services inherit, as ./run.sh's settings reach them.
         foreach (var (quota, value) in AnonymousQuotas)
         {
             Environment.SetEnvironmentVariable($"Auth__Defaults__{quota}", value);
         }
+        // Nor the streams and waiting requests a key may hold open (16 by default): concurrency 50, or a steady rate on a
+        // slow machine, waits for more results at once.
+        Environment.SetEnvironmentVariable("Sessions__MaxStreamsPerKey", "1000");
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
             [
-                "--Executor:Deployment=bench",
+                $"--Executor:Deployment={Deployment}",
                 "--Executor:ServicePorts=random",
                 $"--Executor:DataDirectory={Path.Combine(Path.GetTempPath(), "executor-bench-" + Guid.NewGuid().ToString("N"))}",
                 $"--Executor:PoolSize={poolSize}",
@@ -85,10 +111,19 @@ public sealed class Stack : IAsyncDisposable
         });
         var app = await builder.BuildAsync();
         using var startup = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await app.StartAsync(startup.Token);
-        foreach (var resource in new[] { "prewarm", "runner", "session", "gateway" })
+        try
         {
-            await app.ResourceNotifications.WaitForResourceHealthyAsync(resource, startup.Token);
+            await app.StartAsync(startup.Token);
+            foreach (var resource in new[] { "prewarm", "runner", "session", "gateway" })
+            {
+                await app.ResourceNotifications.WaitForResourceHealthyAsync(resource, startup.Token);
+            }
+        }
+        catch (DistributedApplicationException)
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+            throw;
         }
         var gateway = new HttpClient { BaseAddress = app.GetEndpoint("gateway", "http"), Timeout = TimeSpan.FromMinutes(2) };
         var prewarm = new HttpClient { BaseAddress = app.GetEndpoint("prewarm", "http"), DefaultRequestHeaders = { { "X-Executor-Internal-Token", InternalToken } } };
@@ -97,6 +132,36 @@ public sealed class Stack : IAsyncDisposable
         await stack.WaitForPoolAsync(poolSize);
         return stack;
     }
+
+    /// <summary>
+    /// Removes what earlier benches left behind: the containers of a bench-&lt;pid&gt; deployment whose process is gone (the
+    /// services sweep only their own deployment's, and each bench has its own).
+    /// </summary>
+    public static async Task SweepLeftoversAsync(IDockerClient docker)
+    {
+        var containers = await docker.Containers.ListContainersAsync(new ContainersListParameters
+        {
+            All = true,
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { ["executor.deployment"] = true } },
+        });
+        foreach (var container in containers)
+        {
+            var deployment = container.Labels["executor.deployment"];
+            if (deployment.StartsWith("bench-", StringComparison.Ordinal) && int.TryParse(deployment["bench-".Length..], out var pid) && !Alive(pid))
+            {
+                try
+                {
+                    await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
+                }
+                catch (DockerApiException)
+                {
+                    // Gone meanwhile, or its removal already under way: either way not left behind.
+                }
+            }
+        }
+    }
+
+    private static bool Alive(int pid) => Directory.Exists($"/proc/{pid}");
 
     /// <summary>Submits hello world and waits for its result; returns the wall time and whether it ran warm.</summary>
     public Task<(double Ms, bool Warm)> HelloWorldAsync() => HelloWorldAsync(Gateway);
@@ -117,6 +182,16 @@ public sealed class Stack : IAsyncDisposable
             throw new InvalidOperationException($"hello world did not complete: {(int)response.StatusCode} {result}");
         }
         return (ms, result.GetProperty("warm_start").GetBoolean());
+    }
+
+    /// <summary>Connections, and enough calls for the JIT to move the hot paths to optimized (tier-1) code; then a full pool.</summary>
+    public async Task WarmUpAsync(int runs)
+    {
+        for (var i = 0; i < runs; i++)
+        {
+            await HelloWorldAsync();
+        }
+        await WaitForPoolAsync(2);
     }
 
     public async Task ResizePoolAsync(int size)
@@ -154,9 +229,53 @@ public sealed class Stack : IAsyncDisposable
             && runner.GetProperty("pending_removals").GetInt32() == 0;
     }
 
-    /// <summary>Resident memory of each service process, in MiB.</summary>
+    /// <summary>Resident memory of each service process of this bench's stacks (not another bench's or test run's), in MiB.</summary>
     public static IReadOnlyList<(string Service, double Mib)> ServiceMemory() =>
-        [.. Services.Select(name => (name, Process.GetProcessesByName(name).Sum(p => p.WorkingSet64) / 1024.0 / 1024))];
+        [.. Services.Select(name => (name, Process.GetProcessesByName(name).Where(p => Ours(p.Id)).Sum(p => p.WorkingSet64) / 1024.0 / 1024))];
+
+    /// <summary>The four services' proportional set size together (Pss of /proc/&lt;pid&gt;/smaps_rollup), in MiB.</summary>
+    public static double ServiceProportionalMemory() =>
+        Services.SelectMany(Process.GetProcessesByName).Where(p => Ours(p.Id)).Sum(p => ProportionalKib(p.Id)) / 1024.0;
+
+    private static long ProportionalKib(int pid)
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{pid}/smaps_rollup").FirstOrDefault(l => l.StartsWith("Pss:", StringComparison.Ordinal));
+            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return 0; // ended meanwhile
+        }
+    }
+
+    /// <summary>
+    /// Whether the process descends from this bench: the orchestrator (DCP) that starts the services is watched by the
+    /// process that started it (--monitor &lt;pid&gt;), whichever process adopted it.
+    /// </summary>
+    private static bool Ours(int pid)
+    {
+        var self = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        for (var depth = 0; pid > 1 && depth < 16; depth++)
+        {
+            try
+            {
+                if (pid == Environment.ProcessId || File.ReadAllText($"/proc/{pid}/cmdline").Split('\0').SkipWhile(a => a != "--monitor").Skip(1).FirstOrDefault() == self)
+                {
+                    return true;
+                }
+                // /proc/<pid>/stat: "pid (name) state ppid ..."; the name may hold spaces, so read after its closing parenthesis.
+                var stat = File.ReadAllText($"/proc/{pid}/stat");
+                pid = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+            }
+            catch (IOException)
+            {
+                return false; // the process ended meanwhile
+            }
+        }
+        return false;
+    }
 
     /// <summary>Waits until a runtime's pool holds a booted container and none is starting (then for the previous run's removal).</summary>
     public async Task WaitForPoolAsync(string runtime)

@@ -5,6 +5,8 @@ public sealed class Stats(string name, IReadOnlyList<double> samples)
 {
     public string Name { get; } = name;
 
+    public IReadOnlyList<double> Samples => samples;
+
     public int Count => samples.Count;
 
     public double Median => Percentile(0.5);
@@ -17,7 +19,8 @@ public sealed class Stats(string name, IReadOnlyList<double> samples)
 
     public double Max => samples.Count == 0 ? double.NaN : samples.Max();
 
-    private double Percentile(double p)
+    /// <summary>The p-quantile (0 to 1), interpolated between the two nearest samples.</summary>
+    public double Percentile(double p)
     {
         if (samples.Count == 0)
         {
