@@ -48,6 +48,7 @@ public static class SessionCoreServiceCollectionExtensions
         builder.Services.AddOptions<EgressOptions>().BindConfiguration(EgressOptions.Section)
             .PostConfigure<IConfiguration>((egress, configuration) => egress.ReadListValues(name => configuration[$"{EgressOptions.Section}:{name}"]));
         builder.Services.AddHostedService<SessionMaintenance>();
+        builder.Services.AddHostedService<StoreWatch>();
         return builder;
     }
 

@@ -20,9 +20,6 @@ public sealed partial class ClaimBroker(
     TimeProvider time,
     ILogger<ClaimBroker> logger)
 {
-    /// <summary>How often a waiting claim looks at the queue on its own (a signal from another replica may be lost).</summary>
-    private static readonly TimeSpan LookAgain = TimeSpan.FromSeconds(1);
-
     public async Task<ClaimResponse> ClaimAsync(string host, ClaimRequest request, TimeSpan wait, CancellationToken cancellationToken)
     {
         var released = await queue.ReleaseUnreceivedAsync(host, request.Instance, request.ReceivedSeq, cancellationToken);
@@ -46,7 +43,8 @@ public sealed partial class ClaimBroker(
             {
                 return new ClaimResponse(0, []);
             }
-            await Task.WhenAny(waiter.Woken, Task.Delay(left < LookAgain ? left : LookAgain, time, cancellationToken));
+            // Woken by new work, or by the replica's watch of the queue (StoreWatch), or the wait is over.
+            await Task.WhenAny(waiter.Woken, Task.Delay(left, time, cancellationToken));
             cancellationToken.ThrowIfCancellationRequested();
         }
     }
@@ -62,7 +60,7 @@ public sealed partial class ClaimBroker(
         while (true)
         {
             // Listen first, then look: a command queued in between is never missed.
-            var woken = signals.WhenSandboxWork(cancellationToken);
+            var woken = signals.WhenSandboxWork(host, cancellationToken);
             var claim = await sandboxes.ClaimSandboxCommandsAsync(host, request.Instance, Math.Max(0, request.Capacity), request.Runtimes, cancellationToken);
             if (claim.Sessions.Count > 0)
             {
@@ -73,7 +71,7 @@ public sealed partial class ClaimBroker(
             {
                 return new ClaimResponse(0, []);
             }
-            await Task.WhenAny(woken, Task.Delay(left < LookAgain ? left : LookAgain, time, cancellationToken));
+            await Task.WhenAny(woken, Task.Delay(left, time, cancellationToken));
             cancellationToken.ThrowIfCancellationRequested();
         }
     }

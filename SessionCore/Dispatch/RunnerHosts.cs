@@ -21,7 +21,10 @@ public sealed partial class RunnerHosts(
     private static readonly TimeSpan ListingGrace = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan AvailabilityCacheTime = TimeSpan.FromSeconds(1);
 
+    private static readonly TimeSpan PrewarmCacheTime = TimeSpan.FromSeconds(1);
+
     private (DateTimeOffset At, string? Problem) _availability = (DateTimeOffset.MinValue, null);
+    private (DateTimeOffset At, PrewarmCommand? Latest) _prewarm = (DateTimeOffset.MinValue, null);
 
     /// <summary>When this process began to hear heartbeats.</summary>
     private readonly DateTimeOffset _listeningSince = time.GetUtcNow();
@@ -41,11 +44,12 @@ public sealed partial class RunnerHosts(
 
         var deadline = time.GetUtcNow() + hold;
         var endSandboxes = await sandboxes.ReconcileAsync(host, beat, cancellationToken);
+        var woken = false;
         while (true)
         {
             var called = signals.WhenHostCalled(host, cancellationToken);
             var cancels = await directory.CancelsForAsync(host, cancellationToken);
-            var prewarm = await directory.LatestPrewarmAsync(cancellationToken);
+            var prewarm = await LatestPrewarmAsync(fresh: woken, cancellationToken);
             if (prewarm is not null && prewarm.Generation <= beat.PrewarmGeneration)
             {
                 prewarm = null;
@@ -57,12 +61,35 @@ public sealed partial class RunnerHosts(
             }
             await Task.WhenAny(called, Task.Delay(left, time, cancellationToken));
             cancellationToken.ThrowIfCancellationRequested();
-            if (called.IsCompleted && beat.Sandboxes is { Count: > 0 })
+            if (!called.IsCompleted)
+            {
+                // The interval is over and nobody called: nothing new to say (what a lost signal would have said, the
+                // host hears at its next beat, which follows at once).
+                return new HeartbeatResponse([], null, []);
+            }
+            woken = true;
+            if (beat.Sandboxes is { Count: > 0 })
             {
                 // Called because one of its sandboxes ended here (deleted, idle, expired)? Then it must remove it now.
                 endSandboxes = await sandboxes.ReconcileAsync(host, beat with { SandboxesEnded = null }, cancellationToken);
             }
         }
+    }
+
+    /// <summary>
+    /// The latest prewarm request, read at most once a second for all the heartbeats of this replica, unless
+    /// <paramref name="fresh"/> (the heartbeat was woken: a request was just made, here or on another replica).
+    /// </summary>
+    private async Task<PrewarmCommand?> LatestPrewarmAsync(bool fresh, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var (at, latest) = _prewarm;
+        if (fresh || now - at >= PrewarmCacheTime)
+        {
+            latest = await directory.LatestPrewarmAsync(cancellationToken);
+            _prewarm = (now, latest);
+        }
+        return latest;
     }
 
     /// <summary>Null while some live host can run scripts; otherwise why none can (asked at most once a second).</summary>

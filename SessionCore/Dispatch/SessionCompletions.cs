@@ -7,12 +7,11 @@ namespace Executor.SessionCore.Dispatch;
 /// <summary>
 /// Lets a request wait for a session to end (POST /execute?wait=true, GET /result?wait_seconds=N) instead of polling,
 /// whichever replica the result reaches. A result stored here hands the stored session to its waiters at once; one
-/// stored by another replica arrives as a signal, and a waiter also looks at the store every second on its own.
+/// stored by another replica arrives as a signal, and the replica's <see cref="StoreWatch"/> looks at the store every
+/// second for all the sessions waited for here (a relayed signal can be lost).
 /// </summary>
 public sealed class SessionCompletions(ISessionStore store, SessionSignals signals, TimeProvider time)
 {
-    private static readonly TimeSpan LookAgain = TimeSpan.FromSeconds(1);
-
     private readonly ConcurrentDictionary<string, TaskCompletionSource<SessionRecord?>> _waiters = new();
 
     /// <summary>Called once a session's result is stored here, with the stored session: wakes every waiter, here and elsewhere.</summary>
@@ -87,7 +86,7 @@ public sealed class SessionCompletions(ISessionStore store, SessionSignals signa
                     return session;
                 }
             }
-            var pause = TimeSpan.FromTicks(Math.Clamp((deadline - time.GetUtcNow()).Ticks, 0, LookAgain.Ticks));
+            var pause = TimeSpan.FromTicks(Math.Max(0, (deadline - time.GetUtcNow()).Ticks));
             await Task.WhenAny(ended, elsewhere, Task.Delay(pause, time, cancellationToken));
             cancellationToken.ThrowIfCancellationRequested();
             // Stored here: no need to read it back (whichever woke first: a result stored here also signals its end).

@@ -1,13 +1,16 @@
 using System.Collections.Concurrent;
+using Executor.SessionCore.Storage;
 
 namespace Executor.SessionCore.Dispatch;
 
 /// <summary>
 /// Wake-ups between the requests of this replica, and through <see cref="ISignalRelay"/> of every replica: new work
 /// for waiting claims, a session's end for its waiters, a cancel or a prewarm for a host's heartbeat. A signal only
-/// says "look again": the store stays the truth, and every waiter also looks again on its own after a short while
-/// (a relayed signal can be lost). New work wakes one waiting claim per signal, the one with the most warm
-/// containers first: a hundred waiting hosts are not a hundred claims racing for one session.
+/// says "look again": the store stays the truth. A waiting claim does not look on its own: <see cref="StoreWatch"/> looks
+/// at the queue once a second for the whole replica and wakes the claims that queued work is for (a relayed signal can be
+/// lost, and a woken claim may not take what woke it). New work wakes one waiting claim per signal, the one with the
+/// most warm containers first, and a sandbox command only its host's: a hundred waiting hosts are not a hundred claims
+/// racing for one session.
 /// </summary>
 public sealed class SessionSignals
 {
@@ -50,12 +53,59 @@ public sealed class SessionSignals
     /// <summary>Every host has something to hear (a prewarm request).</summary>
     public void CallAllHosts() => Publish(AllHosts);
 
+    /// <summary>
+    /// A sandbox command was queued: the sandbox lane's claim of <paramref name="pinnedHost"/>, the host that holds the
+    /// sandbox, looks again; for a create (no host yet) every waiting claim of the lane does.
+    /// </summary>
+    public void SandboxWorkArrived(string? pinnedHost) => Publish(pinnedHost is null ? SandboxWork : SandboxWorkFor(pinnedHost));
+
+    /// <summary>Completes when a create is queued, or a command for one of <paramref name="host"/>'s sandboxes.</summary>
+    public Task WhenSandboxWork(string host, CancellationToken cancellationToken) =>
+        Task.WhenAny(Wait(SandboxWork, cancellationToken), Wait(SandboxWorkFor(host), cancellationToken));
+
+    /// <summary>
+    /// What the queue holds, as <see cref="StoreWatch"/> reads it, wakes the claims of this replica it is for: every
+    /// waiting claim of the run lane when runs are queued, and the sandbox lane's as <see cref="SandboxWorkArrived"/> does.
+    /// Here only: each replica watches for itself.
+    /// </summary>
+    public void Queued(QueuedWork work)
+    {
+        if (work.Runs)
+        {
+            List<WorkWaiter> all;
+            lock (_workLock)
+            {
+                all = [.. _workWaiters];
+                _workWaiters.Clear();
+            }
+            all.ForEach(w => w.Wake());
+        }
+        if (work.Creates)
+        {
+            Raise(SandboxWork);
+        }
+        foreach (var host in work.PinnedHosts)
+        {
+            Raise(SandboxWorkFor(host));
+        }
+    }
+
+    /// <summary>The sessions some request here waits to see end (at most 1,000), for <see cref="StoreWatch"/> to look at.</summary>
+    public IReadOnlyList<string> AwaitedEnds() =>
+        [.. _waiters.Keys.Where(k => k.StartsWith(Done, StringComparison.Ordinal)).Take(1000).Select(k => k[Done.Length..])];
+
+    /// <summary>These sessions have ended (as the store says): their waiters here read them. Here only.</summary>
+    public void EndedElsewhere(IEnumerable<string> sessionIds)
+    {
+        foreach (var id in sessionIds)
+        {
+            Raise(Done + id);
+        }
+    }
+
+    private static string SandboxWorkFor(string host) => SandboxWork + ":" + host;
+
     /// <summary>A claim waiting for work, woken by one "work" signal; dispose it once done waiting.</summary>
-    /// <summary>A sandbox command was queued: every waiting claim of the sandbox lane looks again (it may be pinned to any host).</summary>
-    public void SandboxWorkArrived() => Publish(SandboxWork);
-
-    public Task WhenSandboxWork(CancellationToken cancellationToken) => Wait(SandboxWork, cancellationToken);
-
     public WorkWaiter WaitForWork(int warmReady)
     {
         var waiter = new WorkWaiter(this, warmReady, Interlocked.Increment(ref _arrivals));

@@ -359,7 +359,7 @@ public sealed partial class SandboxOperations(
         // The claim on this replica hands the host the job as built here, without reading its files back.
         submitted.Add(RunRequests.For(commandId, created.Entrypoint, [.. files.Select(f => new RunFile(f.Path, f.Content))], created.Options,
             created.TraceParent));
-        signals.SandboxWorkArrived();
+        signals.SandboxWorkArrived(created.PinHost);
         return (commandId, null);
     }
 

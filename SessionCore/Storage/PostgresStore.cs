@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Executor.Contracts;
 using Npgsql;
 
 namespace Executor.SessionCore.Storage;
@@ -92,6 +93,21 @@ public sealed class PostgresStore(NpgsqlDataSource dataSource, TimeProvider time
             seq = reader.GetInt64(5);
         }
         return claimed.Count == 0 ? Claim.None : new Claim(host, seq, Oldest(claimed));
+    }
+
+    /// <summary>
+    /// One statement, one round trip (a heartbeat comes every 2 s from every host): the previous process is read from the
+    /// snapshot the upsert starts from.
+    /// </summary>
+    public override async Task<string?> BeatAsync(string host, Heartbeat beat, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            WITH previous AS (SELECT instance FROM hosts WHERE id = @host),
+            beat AS ({UpsertHostSql} RETURNING 1)
+            SELECT (SELECT instance FROM previous), (SELECT count(*) FROM beat)
+            """);
+        AddBeat(command, host, beat);
+        return await command.ExecuteScalarAsync(cancellationToken) is string previous && previous != beat.Instance ? previous : null;
     }
 
     protected override string SkipLocked => "FOR UPDATE OF c SKIP LOCKED";

@@ -364,7 +364,48 @@ public abstract partial class SqlStore(TimeProvider time) : ISessionStore, IWork
         return files.ToDictionary(f => f.Key, f => (IReadOnlyList<RunFile>)f.Value);
     }
 
-    public async Task<string?> BeatAsync(string host, Heartbeat beat, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<string>> FinishedAmongAsync(IReadOnlyCollection<string> sessionIds, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReadAsync(cancellationToken);
+        await using var command = Command(connection, null, "");
+        command.CommandText = $"SELECT id FROM sessions WHERE id IN ({command.AddList("@id", sessionIds)}) AND status NOT IN ('queued', 'running')";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var ended = new List<string>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            ended.Add(reader.GetString(0));
+        }
+        return ended;
+    }
+
+    public async Task<QueuedWork> QueuedWorkAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReadAsync(cancellationToken);
+        // The queued sessions only (the partial index sessions_queued), one row per kind of work and pinned host.
+        await using var command = Command(connection, null, """
+            SELECT DISTINCT sandbox_id IS NULL, pin_host FROM sessions WHERE status = 'queued' LIMIT 10000
+            """);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var (runs, creates, pinned) = (false, false, new List<string>());
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            if (reader.GetBoolean(0))
+            {
+                runs = true;
+            }
+            else if (reader.IsDBNull(1))
+            {
+                creates = true;
+            }
+            else
+            {
+                pinned.Add(reader.GetString(1));
+            }
+        }
+        return runs || creates || pinned.Count > 0 ? new QueuedWork(runs, creates, pinned) : QueuedWork.Nothing;
+    }
+
+    public virtual async Task<string?> BeatAsync(string host, Heartbeat beat, CancellationToken cancellationToken)
     {
         await using var writing = await OpenWriteAsync(cancellationToken);
         await using var transaction = await writing.Connection.BeginTransactionAsync(cancellationToken);
@@ -377,7 +418,17 @@ public abstract partial class SqlStore(TimeProvider time) : ISessionStore, IWork
                 previous = instance;
             }
         }
-        await using (var upsert = Command(writing.Connection, transaction, """
+        await using (var upsert = Command(writing.Connection, transaction, UpsertHostSql))
+        {
+            AddBeat(upsert, host, beat);
+            await upsert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return previous;
+    }
+
+    /// <summary>Records a heartbeat: the host's row, made at its first beat, its first_seen kept while its process is the same.</summary>
+    protected const string UpsertHostSql = """
             INSERT INTO hosts (id, instance, state, first_seen, last_seen, claim_seq, capacity, running, pool, engine_problem, prewarm_generation, runtimes)
             VALUES (@host, @instance, 'alive', @now, @now, 0, @capacity, @running, @pool, @engine, @prewarm, @runtimes)
             ON CONFLICT (id) DO UPDATE SET
@@ -385,17 +436,13 @@ public abstract partial class SqlStore(TimeProvider time) : ISessionStore, IWork
                 instance = excluded.instance, state = 'alive', last_seen = excluded.last_seen, capacity = excluded.capacity,
                 running = excluded.running, pool = excluded.pool, engine_problem = excluded.engine_problem,
                 prewarm_generation = excluded.prewarm_generation, runtimes = excluded.runtimes
-            """))
-        {
-            upsert.Add("@host", host).Add("@instance", beat.Instance).Add("@now", Time.GetUtcNow()).Add("@capacity", beat.Capacity)
-                .Add("@running", beat.Running.Count).Add("@pool", beat.Pool is null ? null : JsonSerializer.Serialize(beat.Pool, Json))
-                .Add("@engine", beat.EngineProblem).Add("@prewarm", beat.PrewarmGeneration)
-                .Add("@runtimes", beat.Runtimes is null ? null : JsonSerializer.Serialize(beat.Runtimes, Json));
-            await upsert.ExecuteNonQueryAsync(cancellationToken);
-        }
-        await transaction.CommitAsync(cancellationToken);
-        return previous;
-    }
+            """;
+
+    protected void AddBeat(DbCommand command, string host, Heartbeat beat) =>
+        command.Add("@host", host).Add("@instance", beat.Instance).Add("@now", Time.GetUtcNow()).Add("@capacity", beat.Capacity)
+            .Add("@running", beat.Running.Count).Add("@pool", beat.Pool is null ? null : JsonSerializer.Serialize(beat.Pool, Json))
+            .Add("@engine", beat.EngineProblem).Add("@prewarm", beat.PrewarmGeneration)
+            .Add("@runtimes", beat.Runtimes is null ? null : JsonSerializer.Serialize(beat.Runtimes, Json));
 
     public async Task<IReadOnlyList<HostRecord>> ListHostsAsync(CancellationToken cancellationToken)
     {

@@ -16,6 +16,9 @@ public interface ISessionStore
     /// <summary>Brings the schema to this version (versioned migrations; safe when several replicas start at once).</summary>
     Task InitializeAsync(CancellationToken cancellationToken);
 
+    /// <summary>Those of the sessions that have ended (one statement for any number of waiting requests).</summary>
+    Task<IReadOnlyList<string>> FinishedAmongAsync(IReadOnlyCollection<string> sessionIds, CancellationToken cancellationToken);
+
     /// <summary>
     /// Stores a new, queued session with its files, unless <paramref name="queueCapacity"/> sessions are queued already,
     /// or its owner is at one of the session's limits (<see cref="NewSession.MaxUnfinished"/>,
@@ -55,6 +58,15 @@ public interface IWorkQueue
     Task<int> ReleaseUnreceivedAsync(string host, string instance, long receivedSeq, CancellationToken cancellationToken);
 
     Task<IReadOnlyDictionary<string, IReadOnlyList<RunFile>>> LoadFilesAsync(IReadOnlyCollection<string> sessionIds, CancellationToken cancellationToken);
+
+    /// <summary>What the queue holds, in brief: whether runs and sandbox creates wait, and the hosts whose sandboxes have commands waiting.</summary>
+    Task<QueuedWork> QueuedWorkAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>What is queued, for <see cref="Dispatch.StoreWatch"/> to wake the claims it is for.</summary>
+public sealed record QueuedWork(bool Runs, bool Creates, IReadOnlyList<string> PinnedHosts)
+{
+    public static QueuedWork Nothing { get; } = new(false, false, []);
 }
 
 /// <summary>The runner hosts: their heartbeats, which runs they hold, what they must be told.</summary>

@@ -21,13 +21,15 @@ public sealed class SessionCompletionsTests : IAsyncLifetime
     private readonly OtherReplica _otherReplica = new();
     private SqlStore _store = null!;
     private SessionCompletions _completions = null!;
+    private SessionSignals _signals = null!;
 
     public async Task InitializeAsync()
     {
         _store = new SqliteStore(Options.Create(new SessionServiceOptions { DatabasePath = Path.Combine(_directory, "sessions.db") }),
             new SqliteStoreTests.Environment(_directory), _time);
         await _store.InitializeAsync(CancellationToken.None);
-        _completions = new SessionCompletions(_store, new SessionSignals(_otherReplica), _time);
+        _signals = new SessionSignals(_otherReplica);
+        _completions = new SessionCompletions(_store, _signals, _time);
         await _store.BeatAsync(Host, new Heartbeat(Instance, [], 4, null, null, 0), CancellationToken.None);
     }
 
@@ -68,18 +70,21 @@ public sealed class SessionCompletionsTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_wait_still_looks_at_the_store_when_no_signal_comes()
+    public async Task A_wait_whose_signal_was_lost_learns_of_the_end_from_the_replica_s_store_watch()
     {
         var (id, waiting) = await SubmitAndWaitAsync();
         await EndAsync(id);
+        using var watch = new StoreWatch(_store, _store, _signals, _time, Microsoft.Extensions.Logging.Abstractions.NullLogger<StoreWatch>.Instance);
+        await watch.StartAsync(CancellationToken.None);
 
-        while (!waiting.IsCompleted) // the signal was lost: the next look finds the end
+        while (!waiting.IsCompleted) // the signal was lost: the watch's next look finds the end
         {
-            _time.Advance(TimeSpan.FromSeconds(1));
+            _time.Advance(StoreWatch.Interval);
             await Task.WhenAny(waiting, Task.Delay(50));
         }
 
         Assert.Equal(SessionStatus.Completed, (await waiting)!.Status);
+        await watch.StopAsync(CancellationToken.None);
     }
 
     private async Task QueueAsync(string id) =>

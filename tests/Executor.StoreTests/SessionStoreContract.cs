@@ -465,6 +465,25 @@ public abstract class SessionStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_store_watch_reads_what_is_queued_for_which_claims_and_which_awaited_sessions_ended()
+    {
+        await BeatAsync();
+        Assert.Same(QueuedWork.Nothing, await _store.QueuedWorkAsync(CancellationToken.None));
+        var run = await SubmitAsync();
+        var waiting = await SubmitAsync();
+        await CommandAsync(await NewSandboxAsync(), SandboxCommandKinds.Create, pinHost: null);
+        await CommandAsync(await NewSandboxAsync(), SandboxCommandKinds.Run, "host-b");
+
+        var queued = await _store.QueuedWorkAsync(CancellationToken.None);
+
+        Assert.Equal((true, true), (queued.Runs, queued.Creates));
+        Assert.Equal(["host-b"], queued.PinnedHosts);
+        Assert.Equal([run], (await _store.ClaimAsync(Host, Instance, 1, CancellationToken.None)).Sessions.Select(s => s.Id));
+        Assert.NotNull(await _store.CompleteAsync(run, Result(), Host, CancellationToken.None));
+        Assert.Equal([run], await _store.FinishedAmongAsync([run, waiting, "unknown"], CancellationToken.None));
+    }
+
+    [Fact]
     public async Task A_restarted_host_loses_the_runs_of_its_earlier_process_only()
     {
         Assert.Null(await BeatAsync());
