@@ -31,6 +31,15 @@ public static class Pictures
         {
             drawn.Add(Throughput(report, Path.Combine(directory, $"{report.Mode}-throughput.png")));
         }
+        if (report.Scale.Count > 0)
+        {
+            drawn.Add(ScaleLines(report, "Sessions a second end to end at saturation (32 clients back to back)", "sessions / s",
+                p => p.SessionsPerSecond, null, Path.Combine(directory, $"{report.Mode}-throughput.png")));
+            drawn.Add(ScaleLines(report, "Submitted to claimed at a steady 20 sessions/s with sandbox calls beside (p50 solid, p99 dashed)", "ms",
+                p => p.ClaimP50Ms, p => p.ClaimP99Ms, Path.Combine(directory, $"{report.Mode}-claim-latency.png")));
+            drawn.Add(ScaleLines(report, "What idle hosts cost: PostgreSQL transactions a second with no work (heartbeats, waiting claims)", "transactions / s",
+                p => p.IdleTransactionsPerSecond, null, Path.Combine(directory, $"{report.Mode}-idle-cost.png")));
+        }
         if (report.Memory.Count > 1)
         {
             drawn.Add(Memory(report, Path.Combine(directory, $"{report.Mode}-memory.png")));
@@ -145,6 +154,43 @@ public static class Pictures
         plot.Axes.SetLimitsY(0, report.Throughput.Max(p => Math.Max(p.ExecutorRunsPerSecond, p.EngineRunsPerSecond ?? 0)) * 1.15);
         plot.ShowLegend(Alignment.UpperLeft);
         return Save(plot, report, "Hello world runs a second against concurrency", "concurrent clients (log scale)", "runs / s", path, 620);
+    }
+
+    /// <summary>One line per replica count against the number of simulated hosts; a second, dashed, when <paramref name="second"/> is given.</summary>
+    private static string ScaleLines(Report report, string title, string y, Func<Scale.ScalePoint, double> first, Func<Scale.ScalePoint, double>? second, string path)
+    {
+        var plot = NewPlot();
+        var index = 0;
+        foreach (var replicas in report.Scale.GroupBy(p => p.Replicas).OrderBy(g => g.Key))
+        {
+            var points = replicas.OrderBy(p => p.Hosts).ToArray();
+            var color = Palette.GetColor(index++);
+            var label = replicas.Key == 1 ? "1 replica" : $"{replicas.Key} replicas";
+            var line = plot.Add.Scatter(points.Select(p => Math.Log10(p.Hosts)).ToArray(), points.Select(first).ToArray());
+            line.LegendText = second is null ? label : $"{label}, p50";
+            line.Color = color;
+            line.LineWidth = 2;
+            line.MarkerSize = 8;
+            if (second is not null)
+            {
+                var tail = plot.Add.Scatter(points.Select(p => Math.Log10(p.Hosts)).ToArray(), points.Select(second).ToArray());
+                tail.LegendText = $"{label}, p99";
+                tail.Color = color;
+                tail.LinePattern = LinePattern.Dashed;
+                tail.LineWidth = 2;
+                tail.MarkerSize = 6;
+            }
+        }
+        var ticks = new NumericManual();
+        foreach (var hosts in report.Scale.Select(p => p.Hosts).Distinct().Order())
+        {
+            ticks.AddMajor(Math.Log10(hosts), hosts.ToString(CultureInfo.InvariantCulture));
+        }
+        plot.Axes.Bottom.TickGenerator = ticks;
+        var top = report.Scale.Max(p => Math.Max(first(p), second?.Invoke(p) ?? 0));
+        plot.Axes.SetLimitsY(0, double.IsNaN(top) || top <= 0 ? 1 : top * 1.15);
+        plot.ShowLegend(Alignment.UpperLeft);
+        return Save(plot, report, title, "simulated runner hosts (log scale)", y, path, 560);
     }
 
     private static string Memory(Report report, string path)

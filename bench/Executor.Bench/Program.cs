@@ -23,7 +23,7 @@ var postgresMode = args.Contains("--postgres");
 var quick = args.Contains("--quick") || args.Contains("--latency");
 var latencyRuns = quick ? 20 : 60;
 var throughputSeconds = quick ? 6 : 15;
-string[] modes = ["--load", "--live", "--runtimes", "--clients", "--languages", "--egress", "--sandboxes", "--traffic", "--latency", "--quick"];
+string[] modes = ["--load", "--live", "--runtimes", "--clients", "--languages", "--egress", "--sandboxes", "--traffic", "--scale", "--latency", "--quick"];
 var mode = modes.FirstOrDefault(args.Contains)?.TrimStart('-') ?? "full";
 var report = Report.Begin(mode == "load" && postgresMode ? "load-postgres" : mode);
 using var docker = new DockerClientBuilder().WithEndpoint(new Uri("unix:///var/run/docker.sock")).Build();
@@ -31,6 +31,12 @@ await Stack.SweepLeftoversAsync(docker);
 var timeline = new Timeline(docker, report);
 try
 {
+    if (args.Contains("--scale"))
+    {
+        await Executor.Bench.Scale.ScaleRun.RunAsync(report, args.Contains("--quick"), args);
+        return;
+    }
+
     if (args.Contains("--load"))
     {
         report.Mark($"overload ({(postgresMode ? "postgres" : "embedded")})");

@@ -38,6 +38,9 @@ public sealed class Report
     /// <summary>Where each part of the run began, in seconds from its start (the memory picture marks them).</summary>
     public List<Phase> Phases { get; set; } = [];
 
+    /// <summary>--scale: what the central tier did for each count of replicas and simulated hosts.</summary>
+    public List<Scale.ScalePoint> Scale { get; set; } = [];
+
     /// <summary>Single figures: memory after the run, an idle pool container, ratios, counts.</summary>
     public List<Row> Rows { get; set; } = [];
 
@@ -102,6 +105,7 @@ public sealed class Report
             merged.Series.AddRange(more.Series);
             merged.Throughput.AddRange(more.Throughput);
             merged.Rows.AddRange(more.Rows);
+            merged.Scale.AddRange(more.Scale);
         }
         return merged;
     }

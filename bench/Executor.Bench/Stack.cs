@@ -73,6 +73,32 @@ public sealed class Stack : IAsyncDisposable
 
     private static async Task<Stack> StartOnceAsync(bool warmPool, int poolSize, string? runtime, bool postgres, IReadOnlyList<string>? settings)
     {
+        var app = await StartAppAsync(
+            [
+                $"--Executor:DataDirectory={Path.Combine(Path.GetTempPath(), "executor-bench-" + Guid.NewGuid().ToString("N"))}",
+                $"--Executor:PoolSize={poolSize}",
+                $"--Executor:UseWarmPool={warmPool}",
+                // The runner host's own services answer only this token (and their probes): the bench reads their state.
+                $"--Executor:InternalToken={InternalToken}",
+                .. runtime is null ? Array.Empty<string>() : [$"--Executor:Runtime={runtime}"],
+                .. postgres ? ["--Executor:Mode=distributed", "--Executor:SessionReplicas=1", "--Executor:RunnerHosts=1"] : Array.Empty<string>(),
+                .. settings ?? [],
+            ],
+            ["prewarm", "runner", "session", "gateway"]);
+        var gateway = new HttpClient { BaseAddress = app.GetEndpoint("gateway", "http"), Timeout = TimeSpan.FromMinutes(2) };
+        var prewarm = new HttpClient { BaseAddress = app.GetEndpoint("prewarm", "http"), DefaultRequestHeaders = { { "X-Executor-Internal-Token", InternalToken } } };
+        var runner = new HttpClient { BaseAddress = app.GetEndpoint("runner", "http"), DefaultRequestHeaders = { { "X-Executor-Internal-Token", InternalToken } } };
+        var stack = new Stack(app, gateway, prewarm, runner);
+        await stack.WaitForPoolAsync(poolSize);
+        return stack;
+    }
+
+    /// <summary>
+    /// Starts the AppHost with the bench's own deployment label, free ports, the open mode with quotas lifted and
+    /// <paramref name="settings"/> (--Executor:Name=value), and waits until the <paramref name="resources"/> are healthy.
+    /// </summary>
+    public static async Task<DistributedApplication> StartAppAsync(IReadOnlyList<string> settings, IReadOnlyList<string> resources)
+    {
         // The bench measures the service, not its quotas: the anonymous caller's (4 at once, 64 queued, 120 a minute, 5 sandboxes by
         // default) are lifted, through the environment the services inherit, as ./run.sh's settings reach them.
         foreach (var (quota, value) in AnonymousQuotas)
@@ -86,17 +112,10 @@ public sealed class Stack : IAsyncDisposable
             [
                 $"--Executor:Deployment={Deployment}",
                 "--Executor:ServicePorts=random",
-                $"--Executor:DataDirectory={Path.Combine(Path.GetTempPath(), "executor-bench-" + Guid.NewGuid().ToString("N"))}",
-                $"--Executor:PoolSize={poolSize}",
-                $"--Executor:UseWarmPool={warmPool}",
                 $"--Executor:GatewayPort={FreePort()}",
                 $"--Executor:OperatorKey={OperatorKey}",
                 "--Executor:AuthMode=open",
-                // The runner host's own services answer only this token (and their probes): the bench reads their state.
-                $"--Executor:InternalToken={InternalToken}",
-                .. runtime is null ? Array.Empty<string>() : [$"--Executor:Runtime={runtime}"],
-                .. postgres ? ["--Executor:Mode=distributed", "--Executor:SessionReplicas=1", "--Executor:RunnerHosts=1"] : Array.Empty<string>(),
-                .. settings ?? [],
+                .. settings,
             ],
             (options, _) => options.DisableDashboard = true);
         // The services' own logs go to their OTLP exporters; here they would only bury the figures.
@@ -114,7 +133,7 @@ public sealed class Stack : IAsyncDisposable
         try
         {
             await app.StartAsync(startup.Token);
-            foreach (var resource in new[] { "prewarm", "runner", "session", "gateway" })
+            foreach (var resource in resources)
             {
                 await app.ResourceNotifications.WaitForResourceHealthyAsync(resource, startup.Token);
             }
@@ -125,12 +144,7 @@ public sealed class Stack : IAsyncDisposable
             await app.DisposeAsync();
             throw;
         }
-        var gateway = new HttpClient { BaseAddress = app.GetEndpoint("gateway", "http"), Timeout = TimeSpan.FromMinutes(2) };
-        var prewarm = new HttpClient { BaseAddress = app.GetEndpoint("prewarm", "http"), DefaultRequestHeaders = { { "X-Executor-Internal-Token", InternalToken } } };
-        var runner = new HttpClient { BaseAddress = app.GetEndpoint("runner", "http"), DefaultRequestHeaders = { { "X-Executor-Internal-Token", InternalToken } } };
-        var stack = new Stack(app, gateway, prewarm, runner);
-        await stack.WaitForPoolAsync(poolSize);
-        return stack;
+        return app;
     }
 
     /// <summary>
@@ -254,7 +268,7 @@ public sealed class Stack : IAsyncDisposable
     /// Whether the process descends from this bench: the orchestrator (DCP) that starts the services is watched by the
     /// process that started it (--monitor &lt;pid&gt;), whichever process adopted it.
     /// </summary>
-    private static bool Ours(int pid)
+    public static bool Ours(int pid)
     {
         var self = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         for (var depth = 0; pid > 1 && depth < 16; depth++)
