@@ -11,6 +11,9 @@
 #   bench/run.sh --clients  E2B's SDK and @jupyterlab/services vs the native API: a sandbox created, then 1 + 1
 #   bench/run.sh --egress   egress to a loopback server: print(1) with and without it (warm, cold), 64 MiB through the proxy vs direct
 #   bench/run.sh --languages C, Java, JavaScript warm hello world vs the host's gcc, java, node and docker run; 20 cases in one submission vs 20 submissions
+#   bench/run.sh --scale    the distributed mode's central tier (gateway, replicas, PostgreSQL) against 2-100 simulated runner hosts and
+#                           1, 2, 4 replicas: throughput, claim latency, what the tier spends, nothing lost (--quick: fewer steps;
+#                           --replicas 1,2 --hosts 10,100 to choose them; ~12 min)
 #   bench/run.sh --load     overload: 1,000 submissions at concurrency 50; every one refused or ended, none lost
 #   bench/run.sh --load --postgres   the same in the distributed mode's store (PostgreSQL)
 #   bench/run.sh --draw bench/results/full.json [bench/results/load.json]   redraw the pictures from saved figures alone
