@@ -32,7 +32,7 @@ public sealed partial class ClaimBroker(
         while (true)
         {
             // Listen first, then look: work queued in between is never missed.
-            using var waiter = signals.WaitForWork(request.WarmReady);
+            using var waiter = signals.WaitForWork(request.WarmReady, request.Runtimes);
             var claim = await queue.ClaimAsync(host, request.Instance, Math.Max(1, request.Capacity), request.Runtimes, cancellationToken);
             if (claim.Sessions.Count > 0)
             {

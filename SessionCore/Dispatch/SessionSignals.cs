@@ -64,22 +64,27 @@ public sealed class SessionSignals
         Task.WhenAny(Wait(SandboxWork, cancellationToken), Wait(SandboxWorkFor(host), cancellationToken));
 
     /// <summary>
-    /// What the queue holds, as <see cref="StoreWatch"/> reads it, wakes the claims of this replica it is for: every
-    /// waiting claim of the run lane when runs are queued, and the sandbox lane's as <see cref="SandboxWorkArrived"/> does.
+    /// What the queue holds, as <see cref="StoreWatch"/> reads it, wakes the claims of this replica it is for: as many
+    /// waiting claims of the run lane as there are queued runs they can take, and the sandbox lane's as
+    /// <see cref="SandboxWorkArrived"/> does.
     /// Here only: each replica watches for itself.
     /// </summary>
     public void Queued(QueuedWork work)
     {
-        if (work.Runs)
+        var woken = new List<WorkWaiter>();
+        lock (_workLock)
         {
-            List<WorkWaiter> all;
-            lock (_workLock)
+            // As many claims as sessions of each runtime are queued, among those that can run it, the warmest first:
+            // a queue of one session wakes one claim, not every host's.
+            foreach (var runs in work.Runs)
             {
-                all = [.. _workWaiters];
-                _workWaiters.Clear();
+                var chosen = _workWaiters.Where(w => w.CanRun(runs.Runtime)).OrderByDescending(w => w.WarmReady).ThenBy(w => w.Arrival)
+                    .Take(runs.Count).ToList();
+                chosen.ForEach(w => _workWaiters.Remove(w));
+                woken.AddRange(chosen);
             }
-            all.ForEach(w => w.Wake());
         }
+        woken.ForEach(w => w.Wake());
         if (work.Creates)
         {
             Raise(SandboxWork);
@@ -106,9 +111,10 @@ public sealed class SessionSignals
     private static string SandboxWorkFor(string host) => SandboxWork + ":" + host;
 
     /// <summary>A claim waiting for work, woken by one "work" signal; dispose it once done waiting.</summary>
-    public WorkWaiter WaitForWork(int warmReady)
+    /// <param name="runtimes">The runtimes the claiming host can run (null: any).</param>
+    public WorkWaiter WaitForWork(int warmReady, IReadOnlyCollection<string>? runtimes = null)
     {
-        var waiter = new WorkWaiter(this, warmReady, Interlocked.Increment(ref _arrivals));
+        var waiter = new WorkWaiter(this, warmReady, Interlocked.Increment(ref _arrivals), runtimes);
         lock (_workLock)
         {
             _workWaiters.Add(waiter);
@@ -181,8 +187,11 @@ public sealed class SessionSignals
     }
 
     /// <summary>One waiting claim: <see cref="Woken"/> completes at the "work" signal meant for it.</summary>
-    public sealed class WorkWaiter(SessionSignals signals, int warmReady, long arrival) : IDisposable
+    public sealed class WorkWaiter(SessionSignals signals, int warmReady, long arrival, IReadOnlyCollection<string>? runtimes = null) : IDisposable
     {
+        /// <summary>Whether the claim can take a session of the runtime (null: the default runtime, which every host runs).</summary>
+        public bool CanRun(string? runtime) => runtime is null || runtimes is null || runtimes.Contains(runtime);
+
         private readonly TaskCompletionSource _woken = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public int WarmReady { get; } = warmReady;

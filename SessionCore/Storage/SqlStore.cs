@@ -381,28 +381,29 @@ public abstract partial class SqlStore(TimeProvider time) : ISessionStore, IWork
     public async Task<QueuedWork> QueuedWorkAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenReadAsync(cancellationToken);
-        // The queued sessions only (the partial index sessions_queued), one row per kind of work and pinned host.
+        // The queued sessions only (the partial index sessions_queued), counted by kind of work, runtime and pinned host.
         await using var command = Command(connection, null, """
-            SELECT DISTINCT sandbox_id IS NULL, pin_host FROM sessions WHERE status = 'queued' LIMIT 10000
+            SELECT sandbox_id IS NULL, pin_host, runtime, COUNT(*) FROM sessions WHERE status = 'queued'
+            GROUP BY sandbox_id IS NULL, pin_host, runtime
             """);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var (runs, creates, pinned) = (false, false, new List<string>());
+        var (runs, creates, pinned) = (new List<QueuedRuns>(), false, new List<string>());
         while (await reader.ReadAsync(cancellationToken))
         {
             if (reader.GetBoolean(0))
             {
-                runs = true;
+                runs.Add(new QueuedRuns(reader.IsDBNull(2) ? null : reader.GetString(2), (int)reader.GetInt64(3)));
             }
             else if (reader.IsDBNull(1))
             {
                 creates = true;
             }
-            else
+            else if (!pinned.Contains(reader.GetString(1)))
             {
                 pinned.Add(reader.GetString(1));
             }
         }
-        return runs || creates || pinned.Count > 0 ? new QueuedWork(runs, creates, pinned) : QueuedWork.Nothing;
+        return runs.Count > 0 || creates || pinned.Count > 0 ? new QueuedWork(runs, creates, pinned) : QueuedWork.Nothing;
     }
 
     public virtual async Task<string?> BeatAsync(string host, Heartbeat beat, CancellationToken cancellationToken)

@@ -59,15 +59,18 @@ public interface IWorkQueue
 
     Task<IReadOnlyDictionary<string, IReadOnlyList<RunFile>>> LoadFilesAsync(IReadOnlyCollection<string> sessionIds, CancellationToken cancellationToken);
 
-    /// <summary>What the queue holds, in brief: whether runs and sandbox creates wait, and the hosts whose sandboxes have commands waiting.</summary>
+    /// <summary>What the queue holds, in brief: how many runs of each runtime, whether sandbox creates wait, and the hosts whose sandboxes have commands waiting.</summary>
     Task<QueuedWork> QueuedWorkAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>What is queued, for <see cref="Dispatch.StoreWatch"/> to wake the claims it is for.</summary>
-public sealed record QueuedWork(bool Runs, bool Creates, IReadOnlyList<string> PinnedHosts)
+public sealed record QueuedWork(IReadOnlyList<QueuedRuns> Runs, bool Creates, IReadOnlyList<string> PinnedHosts)
 {
-    public static QueuedWork Nothing { get; } = new(false, false, []);
+    public static QueuedWork Nothing { get; } = new([], false, []);
 }
+
+/// <summary>Runs queued for one runtime (null: the default runtime).</summary>
+public sealed record QueuedRuns(string? Runtime, int Count);
 
 /// <summary>The runner hosts: their heartbeats, which runs they hold, what they must be told.</summary>
 public interface IHostDirectory

@@ -28,22 +28,24 @@ public sealed class SessionSignalsTests
     }
 
     [Fact]
-    public async Task The_store_watch_s_reading_wakes_every_claim_waiting_for_runs_and_the_sandbox_lane_of_the_hosts_named()
+    public async Task The_store_watch_s_reading_wakes_as_many_claims_as_runs_are_queued_among_those_that_can_run_them_and_the_hosts_named()
     {
         var signals = new SessionSignals(new LocalSignalRelay());
-        using var warm = signals.WaitForWork(warmReady: 2);
-        using var cold = signals.WaitForWork(warmReady: 0);
+        using var warm = signals.WaitForWork(warmReady: 2, ["python-3.11"]);
+        using var cold = signals.WaitForWork(warmReady: 0, ["python-3.11"]);
+        using var languages = signals.WaitForWork(warmReady: 0, ["python-3.11", "java-17"]);
+        using var idle = signals.WaitForWork(warmReady: 1, ["python-3.11"]);
         var a = signals.WhenSandboxWork("host-a", CancellationToken.None);
         var b = signals.WhenSandboxWork("host-b", CancellationToken.None);
 
         signals.Queued(QueuedWork.Nothing);
         await Task.Delay(100);
-        Assert.False(warm.Woken.IsCompleted || cold.Woken.IsCompleted || a.IsCompleted || b.IsCompleted);
+        Assert.False(warm.Woken.IsCompleted || cold.Woken.IsCompleted || languages.Woken.IsCompleted || a.IsCompleted || b.IsCompleted);
 
-        signals.Queued(new QueuedWork(Runs: true, Creates: false, PinnedHosts: ["host-a"]));
-        await Task.WhenAll(warm.Woken, cold.Woken, a).WaitAsync(Soon);
+        signals.Queued(new QueuedWork([new QueuedRuns("java-17", 1), new QueuedRuns(null, 1)], Creates: false, PinnedHosts: ["host-a"]));
+        await Task.WhenAll(languages.Woken, warm.Woken, a).WaitAsync(Soon);
         await Task.Delay(100);
-        Assert.False(b.IsCompleted);
+        Assert.False(cold.Woken.IsCompleted || idle.Woken.IsCompleted || b.IsCompleted);
     }
 
     [Fact]
