@@ -279,9 +279,7 @@ public sealed class Stack : IAsyncDisposable
                 {
                     return true;
                 }
-                // /proc/<pid>/stat: "pid (name) state ppid ..."; the name may hold spaces, so read after its closing parenthesis.
-                var stat = File.ReadAllText($"/proc/{pid}/stat");
-                pid = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+                pid = (int)StatFields(pid)[1];
             }
             catch (IOException)
             {
@@ -289,6 +287,18 @@ public sealed class Stack : IAsyncDisposable
             }
         }
         return false;
+    }
+
+    /// <summary>
+    /// The fields of /proc/&lt;pid&gt;/stat after the process's name, as numbers where they are (state is 0): ppid is [1],
+    /// utime [11], stime [12], cutime [13], cstime [14]. The name may hold spaces, so they are read after its closing
+    /// parenthesis. Throws IOException when the process has ended.
+    /// </summary>
+    public static long[] StatFields(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        return [.. stat[(stat.LastIndexOf(')') + 2)..].Split(' ')
+            .Select(f => long.TryParse(f, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : 0)];
     }
 
     /// <summary>Waits until a runtime's pool holds a booted container and none is starting (then for the previous run's removal).</summary>
@@ -317,7 +327,7 @@ public sealed class Stack : IAsyncDisposable
         await _app.DisposeAsync();
     }
 
-    private static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

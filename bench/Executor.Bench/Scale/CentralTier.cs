@@ -49,7 +49,7 @@ public sealed class CentralTier : IAsyncDisposable
     public static async Task<CentralTier> StartAsync(int replicas)
     {
         var data = Path.Combine(Path.GetTempPath(), "executor-scale-" + Guid.NewGuid().ToString("N"));
-        var port = FreePort();
+        var port = Stack.FreePort();
         var secret = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
         var app = await Stack.StartAppAsync(
             [
@@ -122,11 +122,8 @@ public sealed class CentralTier : IAsyncDisposable
     {
         try
         {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            // After the name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14), in clock ticks (100 a second).
-            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)
-                + long.Parse(fields[13], CultureInfo.InvariantCulture) + long.Parse(fields[14], CultureInfo.InvariantCulture)) / 100.0;
+            var fields = Stack.StatFields(pid);
+            return (fields[11] + fields[12] + fields[13] + fields[14]) / 100.0; // clock ticks, 100 a second
         }
         catch (IOException)
         {
@@ -138,20 +135,12 @@ public sealed class CentralTier : IAsyncDisposable
     {
         try
         {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], CultureInfo.InvariantCulture);
+            return (int)Stack.StatFields(pid)[1];
         }
         catch (IOException)
         {
             return 0;
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public async ValueTask DisposeAsync()

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net.Http.Json;
 using System.Text;
@@ -56,11 +55,7 @@ public sealed partial class SimulatedHost(string name, string secret, HttpClient
             {
                 _sandboxes.TryRemove(end.SandboxId, out _);
             }
-            // Nothing here can be cancelled mid-run (a simulated run only waits): a cancelled run ends as such at its end.
-            foreach (var id in answer.Cancel)
-            {
-                ledger.Cancelled.TryAdd(id, true);
-            }
+            // answer.Cancel stays empty: the bench cancels nothing (and a simulated run only waits out its hold).
         }
     }
 
@@ -138,7 +133,6 @@ public sealed partial class SimulatedHost(string name, string secret, HttpClient
             {
                 if (await CallAsync<JsonElement?>("result", HostRoutes.ResultOf(name, job.SessionId), result, cancellationToken) is not null)
                 {
-                    ledger.Reported();
                     break;
                 }
             }
@@ -200,7 +194,6 @@ public sealed partial class SimulatedHost(string name, string secret, HttpClient
             OutputFrames.Write(pipe.Writer, stdout: true, Encoding.UTF8.GetByteCount(output.ToString()), line);
             await pipe.Writer.FlushAsync(cancellationToken);
             output.Append($"frame {i}\n");
-            ledger.Framed();
         }
         await pipe.Writer.CompleteAsync();
         try
@@ -235,7 +228,6 @@ public sealed partial class SimulatedHost(string name, string secret, HttpClient
     /// <summary>One protocol call; null (after a short pause) when it failed, recorded in the ledger by its kind.</summary>
     private async Task<T?> CallAsync<T>(string what, string path, object body, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body, body.GetType(), options: ContractsJson.Options) };
@@ -243,10 +235,6 @@ public sealed partial class SimulatedHost(string name, string secret, HttpClient
             using var response = await session.SendAsync(request, cancellationToken);
             if (response.IsSuccessStatusCode)
             {
-                if (what == "claim")
-                {
-                    ledger.ClaimCalls.Add(clock.Elapsed.TotalMilliseconds);
-                }
                 return await response.Content.ReadFromJsonAsync<T>(ContractsJson.Options, cancellationToken);
             }
             ledger.Failed(what, ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -315,31 +303,16 @@ public sealed partial record SimulatedScript(int HoldMs, int Frames, string Toke
 public sealed class HostLedger
 {
     private long _heartbeats;
-    private long _results;
-    private long _frames;
 
     public long Heartbeats => Interlocked.Read(ref _heartbeats);
 
-    public long Results => Interlocked.Read(ref _results);
-
-    public long Frames => Interlocked.Read(ref _frames);
-
     public void Beat() => Interlocked.Increment(ref _heartbeats);
-
-    public void Reported() => Interlocked.Increment(ref _results);
-
-    public void Framed() => Interlocked.Increment(ref _frames);
-
-    /// <summary>Each claim call's round trip (a long poll: it waits while there is no work).</summary>
-    public ConcurrentBag<double> ClaimCalls { get; } = [];
 
     /// <summary>Each session id a host was given, with the hosts that were given it.</summary>
     public ConcurrentDictionary<string, string> ClaimedBy { get; } = new();
 
     /// <summary>When each session reached a host.</summary>
     public ConcurrentDictionary<string, DateTimeOffset> ClaimedAt { get; } = new();
-
-    public ConcurrentDictionary<string, bool> Cancelled { get; } = new();
 
     /// <summary>Sessions given to a host more than once (must stay empty).</summary>
     public ConcurrentDictionary<string, string> Duplicates { get; } = new();
