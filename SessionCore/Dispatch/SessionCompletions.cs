@@ -60,7 +60,7 @@ public sealed class SessionCompletions(ISessionStore store, SessionSignals signa
     public Task<SessionRecord?> WaitAsync(string sessionId, Task<SessionRecord?> ended, TimeSpan wait, CancellationToken cancellationToken) =>
         WaitAsync(sessionId, ended, null, wait, cancellationToken);
 
-    /// <summary>Waits for a session listened to with <see cref="ListenBeforeQueued"/>: it looks at the store only once woken, or after a while.</summary>
+    /// <summary>Waits for a session listened to with <see cref="ListenBeforeQueued"/>: it looks at the store only once woken (by the end here, a signal, or the replica's StoreWatch) or at its deadline.</summary>
     public Task<SessionRecord?> WaitAsync(string sessionId, Listening listening, TimeSpan wait, CancellationToken cancellationToken) =>
         WaitAsync(sessionId, listening.Here, listening.Elsewhere, wait, cancellationToken);
 
