@@ -86,6 +86,9 @@ HEADER_LIMIT = 1 << 20
 READ_SIZE = 65536
 FLUSH_BYTES = 65536
 FLUSH_AFTER = 0.005  # seconds output may wait to travel with more
+# seconds a line that is not yet whole may wait for its end (print writes a line and its newline apart; a busy machine
+# can run the supervisor between the two): live output comes in whole lines, as a Jupyter kernel's, which waits 0.2 s
+LINE_AFTER = 0.05
 LINGER_AFTER_RECORD = 1.0  # seconds
 OUT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}\Z")  # as uploads' names (SessionService WorkingDirectory)
 OUT_PATH_MAX = 255
@@ -453,6 +456,7 @@ class Supervisor:
         # then travels with its exit record in one.
         self.pending = bytearray()
         self.pending_since = None
+        self.mid_line = False  # the last output held ends within a line: the batch waits a little longer for the rest
 
     def forward(self, kind, data):
         if kind == b"n":
@@ -465,21 +469,39 @@ class Supervisor:
             self.truncated.add(kind)
         if data:
             self.emitted += len(data)
-            self.pending += frame(kind, data)
-            if self.pending_since is None:
-                self.pending_since = time.monotonic()
-            if len(self.pending) >= FLUSH_BYTES:
-                self.flush()
+            self.hold(frame(kind, data), mid_line=not data.endswith(b"\n"))
+
+    def hold(self, framed, mid_line=False):
+        """Adds a frame to the batch, which leaves when it is full or due (flush_due)."""
+        self.pending += framed
+        self.mid_line = mid_line
+        if self.pending_since is None:
+            self.pending_since = time.monotonic()
+        if len(self.pending) >= FLUSH_BYTES:
+            self.flush()
+
+    def flush_due(self):
+        """When the batch held must leave, or None when nothing is held."""
+        if self.pending_since is None:
+            return None
+        return self.pending_since + (LINE_AFTER if self.mid_line else FLUSH_AFTER)
+
+    def flush_if_due(self):
+        due = self.flush_due()
+        if due is not None and time.monotonic() >= due:
+            self.flush()
 
     def flush(self):
         if self.pending:
             write_all(1, self.pending)
             self.pending = bytearray()
         self.pending_since = None
+        self.mid_line = False
 
     def poll_timeout(self, deadline):
         """Until the deadline, or until buffered output is due, whichever is sooner (ms)."""
-        until = deadline if self.pending_since is None else min(deadline, self.pending_since + FLUSH_AFTER)
+        due = self.flush_due()
+        until = deadline if due is None else min(deadline, due)
         return max(0, (until - time.monotonic()) * 1000)
 
     def run(self, files, stdin, command=None):
@@ -523,8 +545,7 @@ class Supervisor:
             if self.over_limit:
                 outcome = "output_limit_exceeded"
                 break
-            if self.pending_since is not None and time.monotonic() - self.pending_since >= FLUSH_AFTER:
-                self.flush()
+            self.flush_if_due()
         # The run is over when the entry script's process ends: whatever it left behind dies with it.
         kill_everything_else()
         if status is None:
@@ -1522,8 +1543,7 @@ class KernelSupervisor(Supervisor):
                     break
             self.check_deadlines()
             self.start_next_call()
-            if self.pending_since is not None and time.monotonic() - self.pending_since >= FLUSH_AFTER:
-                self.flush()
+            self.flush_if_due()
         self.flush()
         kill_everything_else()
         wait_for_children(self.operation_pids)  # all of them: none is left a zombie to whoever reaps after this process
@@ -1538,8 +1558,9 @@ class KernelSupervisor(Supervisor):
     def kernel_poll_timeout(self):
         now = time.monotonic()
         until = now + 1
-        if self.pending_since is not None:
-            until = min(until, self.pending_since + FLUSH_AFTER)
+        due = self.flush_due()
+        if due is not None:
+            until = min(until, due)
         if self.call is not None:
             until = min(until, self.call.kill_at if self.call.kill_at is not None else self.call.deadline)
         for operation in self.operations.values():
@@ -1731,11 +1752,7 @@ class KernelSupervisor(Supervisor):
                 self.interrupt("output_limit_exceeded")
                 return
             self.emitted += len(data)
-            self.pending += frame(b"m", data)
-            if self.pending_since is None:
-                self.pending_since = time.monotonic()
-            if len(self.pending) >= FLUSH_BYTES:
-                self.flush()
+            self.hold(frame(b"m", data))
 
     def drain_kernel(self):
         for fd in self.kernel.fds[:2]:
