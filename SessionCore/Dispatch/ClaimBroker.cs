@@ -36,6 +36,7 @@ public sealed partial class ClaimBroker(
             var claim = await queue.ClaimAsync(host, request.Instance, Math.Max(1, request.Capacity), request.Runtimes, cancellationToken);
             if (claim.Sessions.Count > 0)
             {
+                waiter.PassOn();
                 return new ClaimResponse(claim.Seq, await JobsAsync(claim, cancellationToken));
             }
             var left = deadline - time.GetUtcNow();

@@ -202,6 +202,19 @@ public sealed class SessionSignals
 
         internal void Wake() => _woken.TrySetResult();
 
+        /// <summary>
+        /// The claim took work it had looked for before this waiter was woken: the wake, which may be for a session it
+        /// did not see, goes on to another waiting claim (else that session would wait for the store watch, and the claim
+        /// that went on looking, with free slots, would take it).
+        /// </summary>
+        public void PassOn()
+        {
+            if (_woken.Task.IsCompleted)
+            {
+                signals.WakeOneForWork();
+            }
+        }
+
         public void Dispose() => signals.Forget(this);
     }
 }

@@ -63,6 +63,23 @@ public sealed class SessionSignalsTests
     }
 
     [Fact]
+    public async Task A_wake_taken_by_a_claim_that_was_already_looking_goes_on_to_the_next_claim()
+    {
+        var signals = new SessionSignals(new LocalSignalRelay());
+        using var looking = signals.WaitForWork(warmReady: 2); // its look began before the second session was queued
+        using var waiting = signals.WaitForWork(warmReady: 0);
+        looking.PassOn(); // not woken: nothing to pass on
+
+        signals.WorkArrived(); // the second session: the warmer claim is woken, but its look took the first alone
+        await looking.Woken.WaitAsync(Soon);
+        await Task.Delay(100);
+        Assert.False(waiting.Woken.IsCompleted);
+        looking.PassOn();
+
+        await waiting.Woken.WaitAsync(Soon);
+    }
+
+    [Fact]
     public async Task The_watch_wakes_the_requests_waiting_for_sessions_that_ended_and_lists_what_they_wait_for()
     {
         var signals = new SessionSignals(new LocalSignalRelay());
