@@ -80,6 +80,9 @@ public sealed partial class SandboxOperations(
     /// <summary>How long a file operation, a restart or a call past its timeout may take to be answered.</summary>
     public static readonly TimeSpan CommandGrace = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long a completed create's sandbox may stay starting while the ledger records it (<see cref="StartedAsync"/>).</summary>
+    private static readonly TimeSpan LedgerGrace = TimeSpan.FromSeconds(5);
+
     public SandboxServiceOptions Options => options.Value;
 
     /// <summary>Creates a sandbox and waits until its host has it running (201), or says why not.</summary>
@@ -151,7 +154,9 @@ public sealed partial class SandboxOperations(
             return (null, create.Problem);
         }
         var ended = await WaitAsync(create.CommandId!, TimeSpan.FromSeconds(settings.CreateWaitSeconds), cancellationToken);
-        var created = await store.FindSandboxAsync(id, cancellationToken);
+        var created = ended?.Result?.Status == RunStatus.Completed
+            ? await StartedAsync(create.CommandId!, id, cancellationToken)
+            : await store.FindSandboxAsync(id, cancellationToken);
         if (created?.State == SandboxStates.Running)
         {
             return (created, null);
@@ -162,6 +167,28 @@ public sealed partial class SandboxOperations(
         created = await ledger.EndAsync(id, reason, cancellationToken);
         return (null, Problems.Create(StatusCodes.Status503ServiceUnavailable, "sandbox-not-created", "The sandbox could not be created",
             $"Sandbox {id} ended: {created?.EndedReason ?? reason}."));
+    }
+
+    /// <summary>
+    /// The sandbox of a create that completed. Its result is stored a moment before the ledger starts the sandbox, and its
+    /// end is announced only after that (<see cref="SessionCommands.CompleteAsync"/>): a wait woken in between, by the
+    /// replica's <see cref="StoreWatch"/>, listens for that announcement, for a little while, and looks again.
+    /// </summary>
+    private async Task<SandboxRecord?> StartedAsync(string commandId, string sandboxId, CancellationToken cancellationToken)
+    {
+        var deadline = time.GetUtcNow() + LedgerGrace;
+        while (true)
+        {
+            var announced = signals.WhenEnded(commandId, cancellationToken);
+            var sandbox = await store.FindSandboxAsync(sandboxId, cancellationToken);
+            var left = deadline - time.GetUtcNow();
+            if (sandbox?.State != SandboxStates.Starting || left <= TimeSpan.Zero)
+            {
+                return sandbox;
+            }
+            await Task.WhenAny(announced, Task.Delay(left, time, cancellationToken));
+            cancellationToken.ThrowIfCancellationRequested();
+        }
     }
 
     /// <summary>The sandbox if it exists and the caller may see it (its own; an operator sees every one); null otherwise.</summary>
