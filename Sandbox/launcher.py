@@ -86,8 +86,9 @@ HEADER_LIMIT = 1 << 20
 READ_SIZE = 65536
 FLUSH_BYTES = 65536
 FLUSH_AFTER = 0.005  # seconds output may wait to travel with more
-# seconds a line that is not yet whole may wait for its end (print writes a line and its newline apart; a busy machine
-# can run the supervisor between the two): live output comes in whole lines, as a Jupyter kernel's, which waits 0.2 s
+# seconds a kernel call's line that is not yet whole may wait for its end (print writes a line and its newline apart; a
+# busy machine can run the supervisor between the two): a call's live output comes in whole lines, as a Jupyter
+# kernel's stream messages do (it waits 0.2 s). A run's stays a byte stream, its prompts shown at once.
 LINE_AFTER = 0.05
 LINGER_AFTER_RECORD = 1.0  # seconds
 OUT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}\Z")  # as uploads' names (SessionService WorkingDirectory)
@@ -441,6 +442,8 @@ class OrderedReader:
 
 
 class Supervisor:
+    line_wait = FLUSH_AFTER  # how long a batch that ends within a line may wait (KernelSupervisor: LINE_AFTER)
+
     def __init__(self, job, child, user, source, egress=None):
         self.job = job
         self.child = child
@@ -484,7 +487,7 @@ class Supervisor:
         """When the batch held must leave, or None when nothing is held."""
         if self.pending_since is None:
             return None
-        return self.pending_since + (LINE_AFTER if self.mid_line else FLUSH_AFTER)
+        return self.pending_since + (self.line_wait if self.mid_line else FLUSH_AFTER)
 
     def flush_if_due(self):
         due = self.flush_due()
@@ -1493,6 +1496,7 @@ class FileOperation:
 class KernelSupervisor(Supervisor):
     """Kernel mode's supervisor: reads kernel requests from stdin, runs calls one at a time in the kernel, answers file
     operations at once, and writes kernel frames, each call ending with its record (frames.md, section 7)."""
+    line_wait = LINE_AFTER
 
     def __init__(self, job, child, user, source, egress=None):
         super().__init__({}, child, user, source, egress)

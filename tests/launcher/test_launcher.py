@@ -158,8 +158,9 @@ class SupervisorOutputTests(unittest.TestCase):
         self.assertTrue(supervisor.over_limit)
         self.assertEqual({b"e", b"o"}, supervisor.truncated)
 
-    def test_a_line_not_yet_whole_waits_for_its_end_and_a_whole_one_leaves_soon(self):
-        supervisor = self.supervisor(100)
+    def test_a_kernel_call_s_line_not_yet_whole_waits_for_its_end_and_a_whole_one_leaves_soon(self):
+        supervisor = launcher.KernelSupervisor({}, None, SANDBOX_USER, None)
+        supervisor.limit = 100
         supervisor.forward(b"o", b"one")  # print writes the line, then its newline: a busy machine runs us between them
         self.assertEqual(supervisor.pending_since + launcher.LINE_AFTER, supervisor.flush_due())
         supervisor.forward(b"o", b"\n")
@@ -176,6 +177,11 @@ class SupervisorOutputTests(unittest.TestCase):
             launcher.write_all = saved
         self.assertEqual([launcher.frame(b"o", b"one") + launcher.frame(b"o", b"\n") + launcher.frame(b"e", b"progress 50%\r")], written)
         self.assertIsNone(supervisor.flush_due())
+
+    def test_a_run_s_output_is_a_byte_stream_a_prompt_leaves_at_once(self):
+        supervisor = self.supervisor(100)
+        supervisor.forward(b"o", b"Your name? ")
+        self.assertEqual(supervisor.pending_since + launcher.FLUSH_AFTER, supervisor.flush_due())
 
     def test_the_empty_out_marker_is_not_output(self):
         supervisor = self.supervisor(5)
