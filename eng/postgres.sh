@@ -54,6 +54,7 @@ ensure_cluster() {
     || die "could not create the database; see $root/initdb.log"
 }
 
+# max_connections: the AppHost shares it out among the SessionService replicas' pools (InfrastructureExtensions).
 server_options() { echo "-p $port -h 127.0.0.1 -k $data -c max_connections=200 -c shared_buffers=64MB -c log_min_messages=warning"; }
 
 case $command in

@@ -11,9 +11,17 @@ internal sealed record SessionDatabase(IResourceBuilder<IResourceWithConnectionS
 /// <summary>What the services stand on that is not a service of ours: PostgreSQL and the runner hosts' private engines.</summary>
 internal static class InfrastructureExtensions
 {
+    /// <summary>The max_connections of the server eng/postgres.sh runs.</summary>
+    private const int ServerConnections = 200;
+
+    /// <summary>What the replicas' pools leave of them: for an operator's psql, a backup, the bench's readings.</summary>
+    private const int SpareConnections = 10;
+
     /// <summary>
     /// The store of the distributed mode: the server of ConnectionStrings:executor when given, otherwise one started
-    /// from eng/postgres.sh in the data folder (on Executor:PostgresPort, or a free port).
+    /// from eng/postgres.sh in the data folder (on Executor:PostgresPort, or a free port). The replicas' pools share that
+    /// server's connections (Npgsql's default of 100 each would ask 400 of its 200 at 4 replicas, and the last ones in would be
+    /// refused): a replica waits for one of its own instead.
     /// </summary>
     public static SessionDatabase AddSessionDatabase(this IDistributedApplicationBuilder builder, ExecutorSettings executor)
     {
@@ -25,8 +33,9 @@ internal static class InfrastructureExtensions
         var port = (executor["PostgresPort"] is { } given ? int.Parse(given, CultureInfo.InvariantCulture) : ExecutorSettings.FreePort())
             .ToString(CultureInfo.InvariantCulture);
         var server = builder.AddExecutable("postgres", "bash", executor.Repository, "eng/postgres.sh", "run", root, port);
+        var pool = Math.Min(100, (ServerConnections - SpareConnections) / executor.SessionReplicas).ToString(CultureInfo.InvariantCulture);
         var database = builder.AddConnectionString("executor", ReferenceExpression.Create(
-            $"Host=127.0.0.1;Port={port};Database=executor;Username=executor;Password={PostgresPassword(root)}"));
+            $"Host=127.0.0.1;Port={port};Database=executor;Username=executor;Password={PostgresPassword(root)};Maximum Pool Size={pool}"));
         return new SessionDatabase(database, server);
     }
 

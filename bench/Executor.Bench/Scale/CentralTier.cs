@@ -20,13 +20,20 @@ public sealed class CentralTier : IAsyncDisposable
 
     private readonly string _postmasterPid;
 
-    private CentralTier(DistributedApplication app, int replicas, string secret, string connectionString, string data)
+    /// <summary>
+    /// The bench's own connection, opened before any host joins: the readings never compete with the replicas' pools
+    /// for PostgreSQL's last connections (a hundred hosts joining at once can take them all). One reader at a time.
+    /// </summary>
+    private readonly NpgsqlConnection _connection;
+    private readonly SemaphoreSlim _reading = new(1, 1);
+
+    private CentralTier(DistributedApplication app, int replicas, string secret, NpgsqlConnection connection, string data)
     {
         _app = app;
+        _connection = connection;
         _postmasterPid = Path.Combine(data, "postgres", "data", "postmaster.pid");
         Replicas = replicas;
         HostSecret = secret;
-        ConnectionString = connectionString;
         Gateway = new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5) })
         {
             BaseAddress = app.GetEndpoint("gateway", "http"),
@@ -38,8 +45,6 @@ public sealed class CentralTier : IAsyncDisposable
     public int Replicas { get; }
 
     public string HostSecret { get; }
-
-    public string ConnectionString { get; }
 
     public HttpClient Gateway { get; }
 
@@ -62,7 +67,9 @@ public sealed class CentralTier : IAsyncDisposable
             ],
             [.. Enumerable.Range(1, replicas).Select(i => replicas == 1 ? "session" : $"session-{i}"), "gateway"]);
         var password = (await File.ReadAllTextAsync(Path.Combine(data, "postgres", "password"))).Trim();
-        return new CentralTier(app, replicas, secret, $"Host=127.0.0.1;Port={port};Database=executor;Username=executor;Password={password};Pooling=false", data);
+        var connection = new NpgsqlConnection($"Host=127.0.0.1;Port={port};Database=executor;Username=executor;Password={password};Pooling=false");
+        await connection.OpenAsync();
+        return new CentralTier(app, replicas, secret, connection, data);
     }
 
     /// <summary>What the tier's processes and PostgreSQL have spent so far; two of these make a <see cref="Usage"/>.</summary>
@@ -86,17 +93,28 @@ public sealed class CentralTier : IAsyncDisposable
             .Select(d => int.TryParse(Path.GetFileName(d), out var pid) ? pid : 0)
             .Where(pid => pid > 0 && ParentOf(pid) == postmaster)
             .Sum(CpuSeconds);
-        await using var connection = new NpgsqlConnection(ConnectionString);
-        await connection.OpenAsync();
+        await _reading.WaitAsync();
+        try
+        {
+            return await ReadStatisticsAsync(Stopwatch.GetTimestamp(), cpu, rss);
+        }
+        finally
+        {
+            _reading.Release();
+        }
+    }
+
+    private async Task<Reading> ReadStatisticsAsync(long at, Dictionary<string, double> cpu, Dictionary<string, double> rss)
+    {
         await using var command = new NpgsqlCommand("""
             SELECT xact_commit + xact_rollback, tup_returned + tup_fetched, tup_inserted + tup_updated + tup_deleted, deadlocks,
                    (SELECT count(*) FROM pg_stat_activity WHERE datname = 'executor'),
                    (SELECT count(*) FROM pg_stat_activity WHERE datname = 'executor' AND wait_event_type = 'Lock')
             FROM pg_stat_database WHERE datname = 'executor'
-            """, connection);
+            """, _connection);
         await using var reader = await command.ExecuteReaderAsync();
         await reader.ReadAsync();
-        return new Reading(Stopwatch.GetTimestamp(), cpu, rss, reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3),
+        return new Reading(at, cpu, rss, reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3),
             (int)reader.GetInt64(4) - 1, (int)reader.GetInt64(5));
     }
 
@@ -104,17 +122,23 @@ public sealed class CentralTier : IAsyncDisposable
     public async Task<Dictionary<string, (string Status, DateTimeOffset CreatedAt, string? Logs)>> SessionsAsync(IReadOnlyCollection<string> ids)
     {
         var found = new Dictionary<string, (string, DateTimeOffset, string?)>();
-        await using var connection = new NpgsqlConnection(ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(
-            "SELECT id, status, created_at, result::json->>'logs' FROM sessions WHERE id = ANY(@ids)", connection);
-        command.Parameters.AddWithValue("ids", ids.ToArray());
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
+        await _reading.WaitAsync();
+        try
         {
-            found[reader.GetString(0)] = (reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2), reader.IsDBNull(3) ? null : reader.GetString(3));
+            await using var command = new NpgsqlCommand(
+                "SELECT id, status, created_at, result::json->>'logs' FROM sessions WHERE id = ANY(@ids)", _connection);
+            command.Parameters.AddWithValue("ids", ids.ToArray());
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                found[reader.GetString(0)] = (reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2), reader.IsDBNull(3) ? null : reader.GetString(3));
+            }
+            return found;
         }
-        return found;
+        finally
+        {
+            _reading.Release();
+        }
     }
 
     /// <summary>utime + stime of the process, and of its children it waited for (a backend that ended), in seconds.</summary>
@@ -146,6 +170,8 @@ public sealed class CentralTier : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Gateway.Dispose();
+        await _connection.DisposeAsync();
+        _reading.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
     }
