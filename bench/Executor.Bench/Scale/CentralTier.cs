@@ -93,40 +93,29 @@ public sealed class CentralTier : IAsyncDisposable
             .Select(d => int.TryParse(Path.GetFileName(d), out var pid) ? pid : 0)
             .Where(pid => pid > 0 && ParentOf(pid) == postmaster)
             .Sum(CpuSeconds);
-        await _reading.WaitAsync();
-        try
+        return await OnConnectionAsync(async connection =>
         {
-            return await ReadStatisticsAsync(Stopwatch.GetTimestamp(), cpu, rss);
-        }
-        finally
-        {
-            _reading.Release();
-        }
-    }
-
-    private async Task<Reading> ReadStatisticsAsync(long at, Dictionary<string, double> cpu, Dictionary<string, double> rss)
-    {
-        await using var command = new NpgsqlCommand("""
+            var at = Stopwatch.GetTimestamp();
+            await using var command = new NpgsqlCommand("""
             SELECT xact_commit + xact_rollback, tup_returned + tup_fetched, tup_inserted + tup_updated + tup_deleted, deadlocks,
                    (SELECT count(*) FROM pg_stat_activity WHERE datname = 'executor'),
                    (SELECT count(*) FROM pg_stat_activity WHERE datname = 'executor' AND wait_event_type = 'Lock')
             FROM pg_stat_database WHERE datname = 'executor'
-            """, _connection);
-        await using var reader = await command.ExecuteReaderAsync();
-        await reader.ReadAsync();
-        return new Reading(at, cpu, rss, reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3),
-            (int)reader.GetInt64(4) - 1, (int)reader.GetInt64(5));
+            """, connection);
+            await using var reader = await command.ExecuteReaderAsync();
+            await reader.ReadAsync();
+            return new Reading(at, cpu, rss, reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3),
+                (int)reader.GetInt64(4) - 1, (int)reader.GetInt64(5));
+        });
     }
 
     /// <summary>Each session's status, creation time and output, as the store has them (the check after a run).</summary>
-    public async Task<Dictionary<string, (string Status, DateTimeOffset CreatedAt, string? Logs)>> SessionsAsync(IReadOnlyCollection<string> ids)
-    {
-        var found = new Dictionary<string, (string, DateTimeOffset, string?)>();
-        await _reading.WaitAsync();
-        try
+    public Task<Dictionary<string, (string Status, DateTimeOffset CreatedAt, string? Logs)>> SessionsAsync(IReadOnlyCollection<string> ids) =>
+        OnConnectionAsync(async connection =>
         {
+            var found = new Dictionary<string, (string, DateTimeOffset, string?)>();
             await using var command = new NpgsqlCommand(
-                "SELECT id, status, created_at, result::json->>'logs' FROM sessions WHERE id = ANY(@ids)", _connection);
+                "SELECT id, status, created_at, result::json->>'logs' FROM sessions WHERE id = ANY(@ids)", connection);
             command.Parameters.AddWithValue("ids", ids.ToArray());
             await using var reader = await command.ExecuteReaderAsync();
             while (await reader.ReadAsync())
@@ -134,6 +123,15 @@ public sealed class CentralTier : IAsyncDisposable
                 found[reader.GetString(0)] = (reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2), reader.IsDBNull(3) ? null : reader.GetString(3));
             }
             return found;
+        });
+
+    /// <summary>Runs <paramref name="read"/> on the bench's own connection, one reader at a time.</summary>
+    private async Task<T> OnConnectionAsync<T>(Func<NpgsqlConnection, Task<T>> read)
+    {
+        await _reading.WaitAsync();
+        try
+        {
+            return await read(_connection);
         }
         finally
         {
