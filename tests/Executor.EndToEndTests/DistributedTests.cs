@@ -182,6 +182,19 @@ public sealed class DistributedTests(DistributedStackFixture stack)
         static StringContent Forged() => new("""{"status":"completed","stdout":"forged","exit_code":0}""", System.Text.Encoding.UTF8, "application/json");
     }
 
+    /// <summary>
+    /// A client of the gateway whose key may run more at once than one host can: the anonymous caller's 4 are one host's 4
+    /// slots, so one host could take them all while the other found the rest of the queue beyond the caller's quota (and
+    /// the tests of where runs land would be about that quota).
+    /// </summary>
+    private async Task<HttpClient> SpreadingClientAsync(string name)
+    {
+        var (_, key) = await stack.Operator.CreateKeyAsync(name, new { max_concurrent_runs = 100 });
+        var client = new HttpClient { BaseAddress = stack.Gateway.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        return client;
+    }
+
     /// <summary>A client of SessionService's run protocol presenting <paramref name="host"/>'s own credential.</summary>
     private HttpClient HostClient(string host)
     {
@@ -239,9 +252,10 @@ public sealed class DistributedTests(DistributedStackFixture stack)
     [Fact]
     public async Task Runs_land_on_both_hosts_and_each_result_names_its_host()
     {
-        var ids = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => stack.Gateway.SubmitAsync("import time\ntime.sleep(1)\nprint('ok')\n")));
+        using var client = await SpreadingClientAsync("both-hosts");
+        var ids = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => client.SubmitAsync("import time\ntime.sleep(1)\nprint('ok')\n")));
 
-        var results = await Task.WhenAll(ids.Select(stack.Gateway.WaitForResultAsync));
+        var results = await Task.WhenAll(ids.Select(client.WaitForResultAsync));
 
         Assert.All(results, r => Assert.Equal("completed", r.GetProperty("status").GetString()));
         Assert.Equal(["host-1", "host-2"], results.Select(r => r.GetProperty("runner_host").GetString()).Distinct().Order());
@@ -256,9 +270,10 @@ public sealed class DistributedTests(DistributedStackFixture stack)
         await using var origin = new EgressOrigin(IPAddress.Parse("127.0.0.3"));
         origin.Serve("/", "through this host's proxy");
         var script = $"import time, urllib.request\nprint(urllib.request.urlopen('http://{origin.Destination}/', timeout=10).read().decode())\ntime.sleep(1)\n";
-        var ids = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => stack.Gateway.SubmitAsync(script, ("egress", origin.Destination))));
+        using var client = await SpreadingClientAsync("egress-both-hosts");
+        var ids = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => client.SubmitAsync(script, ("egress", origin.Destination))));
 
-        var results = await Task.WhenAll(ids.Select(stack.Gateway.WaitForResultAsync));
+        var results = await Task.WhenAll(ids.Select(client.WaitForResultAsync));
 
         Assert.All(results, r => Assert.True(r.GetProperty("stdout").GetString() == "through this host's proxy\n", $"the result: {r}"));
         Assert.All(results, r => Assert.True(Assert.Single(r.GetProperty("egress").EnumerateArray()).GetProperty("allowed").GetBoolean()));
@@ -270,7 +285,8 @@ public sealed class DistributedTests(DistributedStackFixture stack)
     {
         // Three times what one host runs at once (4 on 2 cores): host-2 has some 18 s to claim its share even when a loaded
         // machine keeps it slow after the previous test's burst, before host-1 would have run them all.
-        var ids = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => stack.Gateway.SubmitAsync(SlowScript)));
+        using var client = await SpreadingClientAsync("host-killed");
+        var ids = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => client.SubmitAsync(SlowScript)));
         try
         {
             await ExecutorApi.WaitUntilAsync(async () => (await ActiveRunsAsync(0)) > 0 && (await ActiveRunsAsync(1)) > 0, "both hosts run some");
@@ -279,7 +295,7 @@ public sealed class DistributedTests(DistributedStackFixture stack)
         {
             var states = await Task.WhenAll(stack.Runners.Select(r => r.GetStringAsync("/state")));
             var hosts = await stack.Operator.GetStringAsync("/admin/hosts");
-            var sessions = await Task.WhenAll(ids.Select(id => stack.Gateway.GetStringAsync($"/result/{id}")));
+            var sessions = await Task.WhenAll(ids.Select(id => client.GetStringAsync($"/result/{id}")));
             throw new InvalidOperationException($"{e.Message}\nrunners: {string.Join("\n", states)}\nhosts: {hosts}\nsessions: {string.Join("\n", sessions.Take(3))}", e);
         }
         var onHost2 = await RunningOnAsync(stack.Runners[1], ids);
@@ -295,7 +311,7 @@ public sealed class DistributedTests(DistributedStackFixture stack)
         // Every session ends: those host-2 was running as internal_error naming it, all others completed (on host-1,
         // or on host-2 once it is back); none stays running.
         await StartAgainAsync("runner-2");
-        var results = (await Task.WhenAll(ids.Select(stack.Gateway.WaitForResultAsync))).Select((r, i) => (Id: ids[i], Result: r)).ToList();
+        var results = (await Task.WhenAll(ids.Select(client.WaitForResultAsync))).Select((r, i) => (Id: ids[i], Result: r)).ToList();
         var lost = results.Where(r => r.Result.GetProperty("status").GetString() == "internal_error").ToList();
         Assert.Superset(onHost2, lost.Select(r => r.Id).ToHashSet());
         Assert.All(lost, r =>
