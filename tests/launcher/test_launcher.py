@@ -175,8 +175,28 @@ class SupervisorOutputTests(unittest.TestCase):
             supervisor.flush_if_due()
         finally:
             launcher.write_all = saved
-        self.assertEqual([launcher.frame(b"o", b"one") + launcher.frame(b"o", b"\n") + launcher.frame(b"e", b"progress 50%\r")], written)
+        # The line and its newline leave as one frame: whatever relays it on shows them as one piece.
+        self.assertEqual([launcher.frame(b"o", b"one\n") + launcher.frame(b"e", b"progress 50%\r")], written)
         self.assertIsNone(supervisor.flush_due())
+
+    def test_output_of_one_stream_joins_its_frame_until_another_frame_or_a_flush_comes_between(self):
+        supervisor = self.supervisor(100)
+        supervisor.forward(b"o", b"a")
+        supervisor.forward(b"o", b"b")
+        supervisor.forward(b"e", b"c")
+        supervisor.hold(launcher.frame(b"m", b"{}"))
+        supervisor.forward(b"e", b"d")
+        supervisor.forward(b"e", b"e")
+        self.assertEqual(launcher.frame(b"o", b"ab") + launcher.frame(b"e", b"c") + launcher.frame(b"m", b"{}")
+                         + launcher.frame(b"e", b"de"), bytes(supervisor.pending))
+        saved = launcher.write_all
+        launcher.write_all = lambda fd, data: None
+        try:
+            supervisor.flush()
+        finally:
+            launcher.write_all = saved
+        supervisor.forward(b"e", b"f")
+        self.assertEqual(launcher.frame(b"e", b"f"), bytes(supervisor.pending))
 
     def test_a_run_s_output_is_a_byte_stream_a_prompt_leaves_at_once(self):
         supervisor = self.supervisor(100)
