@@ -252,7 +252,7 @@ public sealed partial class SandboxRunner(
             return WithOutput(output, RunStatus.OutputLimitExceeded, OutputLimitDetail(limits)) with { Signal = 9 };
         }
 
-        var state = await engine.InspectStateAsync(containerId, CancellationToken.None);
+        var state = await EndStateAsync(containerId, killed);
         if (state?.OOMKilled == true)
         {
             return WithOutput(output, RunStatus.MemoryExceeded, MemoryDetail(limits)) with { Signal = 9 };
@@ -265,6 +265,22 @@ public sealed partial class SandboxRunner(
         var launcherSaid = diagnostics.Count > 0 ? $": {Encoding.UTF8.GetString([.. diagnostics]).Trim()}" : "";
         LogSandboxBroke(containerId, why + launcherSaid);
         return WithOutput(output, RunStatus.InternalError, $"The sandbox {why}.");
+    }
+
+    /// <summary>
+    /// How the container ended. A sandbox killed without a word of its own may have met its memory limit: under gVisor
+    /// the host's OOM killer ends the whole sandbox, and the engine can learn of the OOM (or the exit) after the attach
+    /// stream has closed, so it is asked again, for up to a second, before the run is called broken.
+    /// </summary>
+    private async Task<Docker.DotNet.Models.State?> EndStateAsync(string containerId, bool killed)
+    {
+        var state = await engine.InspectStateAsync(containerId, CancellationToken.None);
+        for (var asked = 1; !killed && asked < 10 && state is { Running: true } or { OOMKilled: false, ExitCode: 137 }; asked++)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(100), time);
+            state = await engine.InspectStateAsync(containerId, CancellationToken.None);
+        }
+        return state;
     }
 
     private static RunResult FromExit(LauncherExit exit, SandboxLimits limits, LauncherOutput output)
