@@ -460,7 +460,7 @@ class Supervisor:
         self.pending = bytearray()
         self.pending_since = None
         self.mid_line = False  # the last output held ends within a line: the batch waits a little longer for the rest
-        self.open_frame = None  # (stream, where its header starts) of the output frame that ends the batch, if one does
+        self.open_frame = None  # where the header of the output frame that ends the batch starts, if one does
 
     def forward(self, kind, data):
         if kind == b"n":
@@ -478,18 +478,15 @@ class Supervisor:
     def hold_output(self, kind, data):
         """Adds output to the batch. Written right after output of the same stream, it joins that frame: a line and its
         newline, which print writes apart, travel and are shown as one piece (an E2B client's onStdout gets the line)."""
-        if self.open_frame is not None and self.open_frame[0] == kind:
-            at = self.open_frame[1]
+        at = self.open_frame
+        if at is not None and self.pending[at:at + 1] == kind:
             struct.pack_into(">I", self.pending, at + 1, struct.unpack_from(">I", self.pending, at + 1)[0] + len(data))
-            self.pending += data
-            self.mid_line = not data.endswith(b"\n")
-            if len(self.pending) >= FLUSH_BYTES:
-                self.flush()
-            return
-        at = len(self.pending)
-        self.hold(frame(kind, data), mid_line=not data.endswith(b"\n"))
+            framed = data
+        else:
+            at, framed = len(self.pending), frame(kind, data)
+        self.hold(framed, mid_line=not data.endswith(b"\n"))
         if self.pending:  # not sent already (a full batch)
-            self.open_frame = (kind, at)
+            self.open_frame = at
 
     def hold(self, framed, mid_line=False):
         """Adds a frame to the batch, which leaves when it is full or due (flush_due)."""

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import unittest
+from unittest import mock
 
 from sources import LAUNCHER_PATH, FakeProxy, launcher, parse_frames, pipe_with, read_all
 
@@ -168,13 +169,9 @@ class SupervisorOutputTests(unittest.TestCase):
         supervisor.forward(b"e", b"progress 50%\r")
         self.assertEqual(supervisor.pending_since + launcher.LINE_AFTER, supervisor.flush_due())
         supervisor.pending_since -= launcher.LINE_AFTER  # however long a line takes, the batch leaves in time
-        saved = launcher.write_all
         written = []
-        launcher.write_all = lambda fd, data: written.append(bytes(data))
-        try:
+        with mock.patch.object(launcher, "write_all", lambda fd, data: written.append(bytes(data))):
             supervisor.flush_if_due()
-        finally:
-            launcher.write_all = saved
         # The line and its newline leave as one frame: whatever relays it on shows them as one piece.
         self.assertEqual([launcher.frame(b"o", b"one\n") + launcher.frame(b"e", b"progress 50%\r")], written)
         self.assertIsNone(supervisor.flush_due())
@@ -189,12 +186,8 @@ class SupervisorOutputTests(unittest.TestCase):
         supervisor.forward(b"e", b"e")
         self.assertEqual(launcher.frame(b"o", b"ab") + launcher.frame(b"e", b"c") + launcher.frame(b"m", b"{}")
                          + launcher.frame(b"e", b"de"), bytes(supervisor.pending))
-        saved = launcher.write_all
-        launcher.write_all = lambda fd, data: None
-        try:
+        with mock.patch.object(launcher, "write_all", lambda fd, data: None):
             supervisor.flush()
-        finally:
-            launcher.write_all = saved
         supervisor.forward(b"e", b"f")
         self.assertEqual(launcher.frame(b"e", b"f"), bytes(supervisor.pending))
 
