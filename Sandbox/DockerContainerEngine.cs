@@ -22,7 +22,14 @@ public sealed class DockerContainerEngine(IDockerClient docker) : IContainerEngi
         Stderr = true,
     };
 
+    // Removing a running container takes the engine well under a second; a removal someone else began is awaited
+    // for up to 30 s before this one fails (and its caller retries).
+    private const int RemovalWaitAsks = 600;
+    private static readonly TimeSpan RemovalWaitInterval = TimeSpan.FromMilliseconds(50);
+
     private readonly ConcurrentDictionary<string, Lazy<Task>> _removals = new();
+    private readonly ConcurrentDictionary<string, Task> _renames = new();
+    private readonly Lock _naming = new();
 
     public async Task<string> StartAsync(CreateContainerParameters spec)
     {
@@ -90,6 +97,10 @@ public sealed class DockerContainerEngine(IDockerClient docker) : IContainerEngi
 
     private async Task RemoveOnceAsync(string containerId)
     {
+        if (RenameInFlight(containerId) is { } renaming)
+        {
+            await renaming;
+        }
         try
         {
             await docker.Containers.RemoveContainerAsync(
@@ -98,10 +109,28 @@ public sealed class DockerContainerEngine(IDockerClient docker) : IContainerEngi
         catch (DockerContainerNotFoundException)
         {
         }
-        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound
-            || (e.StatusCode == HttpStatusCode.Conflict && (e.ResponseBody ?? "").Contains("already in progress", StringComparison.Ordinal)))
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
         {
         }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict
+            && (e.ResponseBody ?? "").Contains("already in progress", StringComparison.Ordinal))
+        {
+            // Another process (the pool, a reaper) is removing it: done means gone, so wait for that removal to end.
+            await WaitUntilGoneAsync(containerId);
+        }
+    }
+
+    private async Task WaitUntilGoneAsync(string containerId)
+    {
+        for (var asked = 0; asked < RemovalWaitAsks; asked++)
+        {
+            if (await InspectStateAsync(containerId, CancellationToken.None) is null)
+            {
+                return;
+            }
+            await Task.Delay(RemovalWaitInterval);
+        }
+        throw new TimeoutException($"Container {containerId} was still being removed after {RemovalWaitAsks * RemovalWaitInterval.TotalSeconds:0} s");
     }
 
     private static bool IsConflict(Exception e) => e is DockerApiException { StatusCode: HttpStatusCode.Conflict };
@@ -132,8 +161,43 @@ public sealed class DockerContainerEngine(IDockerClient docker) : IContainerEngi
         return containers.ToList();
     }
 
-    public Task RenameAsync(string containerId, string name, CancellationToken cancellationToken) =>
-        docker.Containers.RenameContainerAsync(containerId, new ContainerRenameParameters { NewName = name }, cancellationToken);
+    /// <summary>
+    /// Renames it unless its removal has begun. The engine (20.10) loses a container renamed while it is being removed: it
+    /// lists it under the new name, "Removal In Progress", until it restarts, though the container is gone. So in this
+    /// process the two never meet: a removal waits for a rename in flight, and a rename once a removal has begun is
+    /// skipped (the name of a container on its way out no longer matters). Only the process that removes a container
+    /// renames it.
+    /// </summary>
+    public async Task RenameAsync(string containerId, string name, CancellationToken cancellationToken)
+    {
+        var renamed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_naming)
+        {
+            if (_removals.ContainsKey(containerId))
+            {
+                return;
+            }
+            _renames[containerId] = renamed.Task;
+        }
+        try
+        {
+            await docker.Containers.RenameContainerAsync(containerId, new ContainerRenameParameters { NewName = name }, cancellationToken);
+        }
+        finally
+        {
+            _renames.TryRemove(new KeyValuePair<string, Task>(containerId, renamed.Task));
+            renamed.SetResult();
+        }
+    }
+
+    /// <summary>A rename of the container in flight, which its removal (registered before it asks) waits for.</summary>
+    private Task? RenameInFlight(string containerId)
+    {
+        lock (_naming)
+        {
+            return _renames.GetValueOrDefault(containerId);
+        }
+    }
 
     public Task PingAsync(CancellationToken cancellationToken) => docker.System.PingAsync(cancellationToken);
 }

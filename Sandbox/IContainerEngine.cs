@@ -42,6 +42,7 @@ public interface IContainerEngine
     /// <summary>Containers (running or not) that carry all of the given labels.</summary>
     Task<IReadOnlyList<ContainerListResponse>> ListAsync(IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken);
 
+    /// <summary>Renames it; skipped once its removal has begun, and a removal waits for a rename in flight.</summary>
     Task RenameAsync(string containerId, string name, CancellationToken cancellationToken);
 
     Task PingAsync(CancellationToken cancellationToken);
