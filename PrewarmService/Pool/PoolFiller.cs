@@ -36,7 +36,6 @@ public sealed partial class PoolFiller(
         {
             try
             {
-                await pool.RenameLeasedAsync();
                 // On the check's interval, not at every refill: a recycle lists the pool's containers, a call that costs
                 // the engine as much as the runs around it would (a refill follows every lease under traffic).
                 if (recycled is not { } last || time.GetElapsedTime(last) >= interval)
@@ -84,9 +83,17 @@ public sealed partial class PoolFiller(
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        await Task.WhenAll(pools.All.Select(p => p.DrainAsync())); // no lease from here on
+        Drain(); // no lease from here on
         await base.StopAsync(cancellationToken);
-        await Task.WhenAll(pools.All.Select(p => p.DrainAsync())); // what the fills in progress started
+        Drain(); // what the fills in progress started
+    }
+
+    private void Drain()
+    {
+        foreach (var pool in pools.All)
+        {
+            pool.Drain();
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not fill the warm pool of {Runtime}; retrying on the next round")]

@@ -28,7 +28,6 @@ public sealed partial class WarmPool
     private readonly Channel<PooledContainer> _ready;
     private readonly Channel<bool> _refillRequests = Channel.CreateBounded<bool>(
         new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
-    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _toRename = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _held = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _creating = new();
     private int _starting;
@@ -154,9 +153,8 @@ public sealed partial class WarmPool
         System.Diagnostics.Activity.Current?.SetTag("executor.container_id", ContainerIds.Abbreviate(container.Id));
         _held.TryRemove(container.Id, out _);
         Volatile.Write(ref _lastLeaseTicks, _time.GetTimestamp());
-        // Renamed shortly (see RenameLeasedAsync), which marks it as no longer the pool's: a restarted pool never
-        // sweeps it up mid-run.
-        _toRename.Enqueue(container.Id);
+        // The runner that takes it renames it (LeasedNames), which marks it as no longer the pool's: a restarted pool
+        // never sweeps it up mid-run.
         return container.Id;
     }
 
@@ -176,15 +174,6 @@ public sealed partial class WarmPool
 
     /// <summary>Time since the last lease: the filler holds back while leases come in quick succession (a burst).</summary>
     internal TimeSpan SinceLastLease => _time.GetElapsedTime(Volatile.Read(ref _lastLeaseTicks));
-
-    /// <summary>Gives the containers leased since the last call their leased name.</summary>
-    internal async Task RenameLeasedAsync()
-    {
-        while (_toRename.TryDequeue(out var containerId))
-        {
-            await RenameAsync(containerId, SandboxLabels.LeasedNamePrefix + Suffix());
-        }
-    }
 
     /// <summary>Sets how many containers the pool keeps ready (at most <see cref="PoolOptions.MaxSize"/>) and fills up to it.</summary>
     public int Resize(int target)
@@ -323,9 +312,9 @@ public sealed partial class WarmPool
     /// <summary>
     /// Shutdown: no more leases; every container still in the pool goes to the janitor, which removes them all in
     /// parallel before the process ends. Containers still starting were waited for (their fill has ended) and went
-    /// the same way; leased ones get their leased name, so they are plainly the runner's.
+    /// the same way; leased ones are the runner's, which removes them.
     /// </summary>
-    internal async Task DrainAsync()
+    internal void Drain()
     {
         _stopping = true;
         while (_ready.Reader.TryRead(out var container))
@@ -333,25 +322,9 @@ public sealed partial class WarmPool
             _held.TryRemove(container.Id, out _);
             _ = _janitor.RemoveAsync(container.Id, now: true);
         }
-        await RenameLeasedAsync();
-    }
-
-    private async Task RenameAsync(string containerId, string name)
-    {
-        try
-        {
-            await _engine.RenameAsync(containerId, name, CancellationToken.None);
-        }
-        catch (Exception e)
-        {
-            LogRenameFailed(containerId, e.Message);
-        }
     }
 
     private static string Suffix() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Could not rename leased container {ContainerId}: {Reason}")]
-    private partial void LogRenameFailed(string containerId, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Replaced {Count} pool containers of {Runtime}")]
     private partial void LogRecycled(int count, string runtime);

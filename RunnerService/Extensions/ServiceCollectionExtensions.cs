@@ -29,6 +29,8 @@ public static class ServiceCollectionExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RuntimeProbe>());
         builder.Services.AddSingleton<RunnerReaper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RunnerReaper>());
+        builder.Services.AddSingleton<LeasedNames>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LeasedNames>());
         builder.Services.AddSingleton<WarmSlots>();
         builder.Services.AddHostedService(sp =>
         {

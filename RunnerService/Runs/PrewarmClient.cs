@@ -5,9 +5,10 @@ namespace Executor.Runner.Runs;
 
 /// <summary>
 /// This host's PrewarmService: leases warm containers (any failure means "no warm container": the run goes cold), and
-/// relays the pool's state and POST /prewarm between it and SessionService.
+/// relays the pool's state and POST /prewarm between it and SessionService. A leased container is this process's: it
+/// gives it its leased name (<see cref="LeasedNames"/>).
 /// </summary>
-public sealed partial class PrewarmClient(HttpClient http, ILogger<PrewarmClient> logger)
+public sealed partial class PrewarmClient(HttpClient http, LeasedNames names, ILogger<PrewarmClient> logger)
 {
     private static readonly System.Text.Json.JsonSerializerOptions Json = ContractsJson.Options;
 
@@ -53,6 +54,10 @@ public sealed partial class PrewarmClient(HttpClient http, ILogger<PrewarmClient
             }
             response.EnsureSuccessStatusCode();
             var lease = await response.Content.ReadFromJsonAsync<LeaseResponse>(Json, cancellationToken);
+            if (lease?.ContainerId is { } containerId)
+            {
+                names.Leased(containerId);
+            }
             return lease?.ContainerId;
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or Polly.CircuitBreaker.BrokenCircuitException

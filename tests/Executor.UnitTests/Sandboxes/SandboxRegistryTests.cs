@@ -33,7 +33,8 @@ public sealed class SandboxRegistryTests : IAsyncLifetime
         var runner = Options.Create(new RunnerOptions { UseWarmPool = false, MaxSandboxes = 2, SandboxStartSeconds = 1 });
         var catalog = new RuntimeCatalog(sandbox.Value, new Dictionary<string, RuntimeSettings>());
         var janitor = new ContainerJanitor(_engine, TimeProvider.System, NullLogger<ContainerJanitor>.Instance);
-        var prewarm = new PrewarmClient(new HttpClient(_session) { BaseAddress = new Uri("http://prewarm") }, NullLogger<PrewarmClient>.Instance);
+        var prewarm = new PrewarmClient(new HttpClient(_session) { BaseAddress = new Uri("http://prewarm") },
+            new LeasedNames(_engine, TimeProvider.System, NullLogger<LeasedNames>.Instance), NullLogger<PrewarmClient>.Instance);
         var slots = new WarmSlots(_engine, prewarm, janitor, runner, _time, NullLogger<WarmSlots>.Instance);
         var isolation = new SandboxRuntime(null!, sandbox, catalog, NullLogger<SandboxRuntime>.Instance);
         var launcher = new LauncherFiles(Options.Create(new SandboxOptions { LauncherDirectory = "" }), _time, NullLogger<LauncherFiles>.Instance);
