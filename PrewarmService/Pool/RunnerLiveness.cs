@@ -60,7 +60,10 @@ public sealed partial class RunnerLiveness(
     {
         lock (_lock)
         {
-            return _started && _held == 0 && time.GetElapsedTime(_releasedAt) > TimeSpan.FromSeconds(options.Value.RunnerLeaseSeconds)
+            // A stopping pool ends every lease itself (PoolApi aborts them): that says nothing of the runner, which may
+            // be stopping too and removing its containers; sweeping them as well would race its removals.
+            return _started && _held == 0 && !lifetime.ApplicationStopping.IsCancellationRequested
+                && time.GetElapsedTime(_releasedAt) > TimeSpan.FromSeconds(options.Value.RunnerLeaseSeconds)
                 ? _runner ?? NoRunnerYet
                 : null;
         }

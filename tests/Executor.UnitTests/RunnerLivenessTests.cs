@@ -16,7 +16,7 @@ public class RunnerLivenessTests
     public async Task A_pool_that_started_and_was_never_leased_to_removes_the_runners_containers_after_the_lease_time()
     {
         // A runner killed just after its pool restarted, before it held the new pool's lease: its run's container stays.
-        var (liveness, engine, time) = await StartAsync();
+        var (liveness, engine, time, _) = await StartAsync();
 
         await AdvanceAsync(time, TimeSpan.FromSeconds(2));
         Assert.Empty(engine.Removed);
@@ -29,7 +29,7 @@ public class RunnerLivenessTests
     [Fact]
     public async Task A_runner_that_holds_its_lease_keeps_its_containers_and_loses_them_once_it_lapses()
     {
-        var (liveness, engine, time) = await StartAsync();
+        var (liveness, engine, time, _) = await StartAsync();
 
         var lease = liveness.Hold("runner-1");
         await AdvanceAsync(time, TimeSpan.FromSeconds(10));
@@ -44,6 +44,21 @@ public class RunnerLivenessTests
         await liveness.StopAsync(CancellationToken.None);
     }
 
+    [Fact]
+    public async Task A_stopping_pool_takes_the_lease_it_ended_itself_for_no_sign_of_a_dead_runner()
+    {
+        // The whole stack stops: the pool aborts the runner's lease, while the runner removes its own containers.
+        var (liveness, engine, time, lifetime) = await StartAsync();
+        var lease = liveness.Hold("runner-1");
+
+        lifetime.StopApplication();
+        lease.Dispose();
+        await AdvanceAsync(time, TimeSpan.FromSeconds(10));
+
+        Assert.Empty(engine.Removed);
+        await liveness.StopAsync(CancellationToken.None);
+    }
+
     /// <summary>A second at a time, giving the sweep that each tick starts a moment (it runs on the thread pool).</summary>
     private static async Task AdvanceAsync(FakeTimeProvider time, TimeSpan span)
     {
@@ -55,7 +70,7 @@ public class RunnerLivenessTests
     }
 
     /// <summary>A started pool's liveness watch, no runner having held a lease yet.</summary>
-    private static async Task<(RunnerLiveness, FakeEngine, FakeTimeProvider)> StartAsync()
+    private static async Task<(RunnerLiveness, FakeEngine, FakeTimeProvider, ApplicationLifetime)> StartAsync()
     {
         var time = new FakeTimeProvider();
         var engine = new FakeEngine();
@@ -67,7 +82,7 @@ public class RunnerLivenessTests
         lifetime.NotifyStarted();
         await Task.Delay(200); // ExecuteAsync runs on the thread pool: its timer exists once it has begun
         Assert.False(liveness.ExecuteTask!.IsCompleted, liveness.ExecuteTask.Exception?.ToString());
-        return (liveness, engine, time);
+        return (liveness, engine, time, lifetime);
     }
 
     /// <summary>One container of a run, one leased, one the pool's own (never the runner's).</summary>
