@@ -134,8 +134,11 @@ public sealed partial class ContainerJanitor(IContainerEngine engine, TimeProvid
         catch (OperationCanceledException)
         {
         }
+        var left = _removing.Values.ToList();
+        var started = time.GetTimestamp();
+        LogRemovingAtStop(left.Count);
         await Parallel.ForEachAsync(
-            _removing.Values.ToList(),
+            left,
             new ParallelOptions { MaxDegreeOfParallelism = ShutdownParallelism, CancellationToken = cancellationToken },
             async (item, _) =>
             {
@@ -148,7 +151,15 @@ public sealed partial class ContainerJanitor(IContainerEngine engine, TimeProvid
                     LogGaveUp(item.ContainerId, e);
                 }
             });
+        var elapsed = time.GetElapsedTime(started);
+        LogRemovedAtStop(left.Count, elapsed.TotalMilliseconds);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stopping: removing the {Count} container(s) still handed over")]
+    private partial void LogRemovingAtStop(int count);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stopping: the {Count} container(s) are removed ({Milliseconds:0} ms)")]
+    private partial void LogRemovedAtStop(int count, double milliseconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not remove container {ContainerId} (attempt {Attempt}): {Reason}; retrying")]
     private partial void LogRemoveFailed(string containerId, int attempt, string reason);
