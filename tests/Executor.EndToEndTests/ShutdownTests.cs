@@ -31,6 +31,7 @@ public sealed class ShutdownTests
     public async Task Stopping_the_whole_stack_while_the_pool_fills_towards_64_leaves_no_container()
     {
         var stack = new ShutdownStackFixture("tests-stop-all");
+        var since = DateTimeOffset.UtcNow;
         await stack.InitializeAsync();
         try
         {
@@ -38,9 +39,10 @@ public sealed class ShutdownTests
             await stack.Gateway.RunAsync("print('a run before the stop')\n");
 
             // As Ctrl+C on ./run.sh does: the orchestrator stops every service (SIGTERM, a few seconds' grace).
+            var stopping = DateTimeOffset.UtcNow;
             await stack.App.StopAsync();
 
-            Assert.Empty(Describe(await stack.ContainersAsync()));
+            await AssertNoneLeftAsync(since, await stack.ContainersAsync(), $"the stop ran from {stopping:HH:mm:ss.fff} to {DateTimeOffset.UtcNow:HH:mm:ss.fff}");
         }
         finally
         {
@@ -52,6 +54,7 @@ public sealed class ShutdownTests
     public async Task Stopping_the_pool_while_it_fills_towards_64_removes_every_container_it_holds()
     {
         var stack = new ShutdownStackFixture("tests-stop-pool");
+        var since = DateTimeOffset.UtcNow;
         await stack.InitializeAsync();
         try
         {
@@ -59,12 +62,13 @@ public sealed class ShutdownTests
             var pool = await stack.Prewarm.GetFromJsonAsync<JsonElement>("/pool");
             using var process = Process.GetProcessById(pool.GetProperty("pid").GetInt32());
 
+            var stopping = DateTimeOffset.UtcNow;
             await Shell.RunAsync($"kill -TERM {process.Id}");
             Assert.True(process.WaitForExit(30_000), "PrewarmService did not stop within 30 s of SIGTERM");
 
             // What is left is the runner's: its attached slots, leased before the stop.
             var left = (await stack.ContainersAsync()).Where(c => c.Names.Any(n => n.StartsWith("/executor-pool-", StringComparison.Ordinal)));
-            Assert.Empty(Describe([.. left]));
+            await AssertNoneLeftAsync(since, [.. left], $"SIGTERM at {stopping:HH:mm:ss.fff}");
         }
         finally
         {
@@ -87,6 +91,24 @@ public sealed class ShutdownTests
         }, "the pool holds 8 ready and is still starting more", TimeSpan.FromMinutes(3));
     }
 
-    private static List<string> Describe(IList<Docker.DotNet.Models.ContainerListResponse> containers) =>
-        [.. containers.Select(c => $"{c.Names.FirstOrDefault()} ({c.State})")];
+    /// <summary>
+    /// Fails with each container left and what the engine recorded of it (created, renamed, killed, removal begun...):
+    /// the services' own logs end with the stop, and the engine's events tell who did what to it, and when.
+    /// </summary>
+    private static async Task AssertNoneLeftAsync(
+        DateTimeOffset since, IList<Docker.DotNet.Models.ContainerListResponse> left, string stop)
+    {
+        if (left.Count == 0)
+        {
+            return;
+        }
+        var described = new List<string>();
+        foreach (var container in left)
+        {
+            var events = await Shell.RunAsync(
+                $"docker events --since {since.ToUnixTimeSeconds()} --until {DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 1} --filter container={container.ID}");
+            described.Add($"{container.Names.FirstOrDefault()} ({container.State}, {container.Status}); its events:\n{events}");
+        }
+        Assert.Fail($"{left.Count} container(s) left after the stop ({stop}):\n{string.Join("\n", described)}");
+    }
 }
