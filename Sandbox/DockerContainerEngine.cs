@@ -24,8 +24,8 @@ public sealed class DockerContainerEngine(IDockerClient docker) : IContainerEngi
 
     // Removing a running container takes the engine well under a second; a removal someone else began is awaited
     // for up to 30 s before this one fails (and its caller retries).
-    private const int RemovalWaitAsks = 600;
-    private static readonly TimeSpan RemovalWaitInterval = TimeSpan.FromMilliseconds(50);
+    private const int RemovalAsks = 600;
+    private static readonly TimeSpan RemovalRetryInterval = TimeSpan.FromMilliseconds(50);
 
     private readonly ConcurrentDictionary<string, Lazy<Task>> _removals = new();
     private readonly ConcurrentDictionary<string, Task> _renames = new();
@@ -101,36 +101,30 @@ public sealed class DockerContainerEngine(IDockerClient docker) : IContainerEngi
         {
             await renaming;
         }
-        try
+        for (var asked = 1; ; asked++)
         {
-            await docker.Containers.RemoveContainerAsync(
-                containerId, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, CancellationToken.None);
-        }
-        catch (DockerContainerNotFoundException)
-        {
-        }
-        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
-        {
-        }
-        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict
-            && (e.ResponseBody ?? "").Contains("already in progress", StringComparison.Ordinal))
-        {
-            // Another process (the pool, a reaper) is removing it: done means gone, so wait for that removal to end.
-            await WaitUntilGoneAsync(containerId);
-        }
-    }
-
-    private async Task WaitUntilGoneAsync(string containerId)
-    {
-        for (var asked = 0; asked < RemovalWaitAsks; asked++)
-        {
-            if (await InspectStateAsync(containerId, CancellationToken.None) is null)
+            try
+            {
+                await docker.Containers.RemoveContainerAsync(
+                    containerId, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, CancellationToken.None);
+                return;
+            }
+            catch (DockerContainerNotFoundException)
             {
                 return;
             }
-            await Task.Delay(RemovalWaitInterval);
+            catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
+            {
+                return;
+            }
+            catch (DockerApiException e) when (asked < RemovalAsks && e.StatusCode == HttpStatusCode.Conflict
+                && (e.ResponseBody ?? "").Contains("already in progress", StringComparison.Ordinal))
+            {
+                // Another process (the pool, a reaper) is removing it, and done means gone: ask again until the answer is
+                // that it is (or, should that removal fail, until this one removes it).
+                await Task.Delay(RemovalRetryInterval);
+            }
         }
-        throw new TimeoutException($"Container {containerId} was still being removed after {RemovalWaitAsks * RemovalWaitInterval.TotalSeconds:0} s");
     }
 
     private static bool IsConflict(Exception e) => e is DockerApiException { StatusCode: HttpStatusCode.Conflict };
@@ -173,15 +167,15 @@ public sealed class DockerContainerEngine(IDockerClient docker) : IContainerEngi
         var renamed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_naming)
         {
-            if (_removals.ContainsKey(containerId))
+            if (_removals.ContainsKey(containerId) || !_renames.TryAdd(containerId, renamed.Task))
             {
-                return;
+                return; // on its way out, or being renamed already
             }
-            _renames[containerId] = renamed.Task;
         }
         try
         {
-            await docker.Containers.RenameContainerAsync(containerId, new ContainerRenameParameters { NewName = name }, cancellationToken);
+            // Never cancelled half-way: the engine would go on renaming while a removal, no longer held back, began.
+            await docker.Containers.RenameContainerAsync(containerId, new ContainerRenameParameters { NewName = name }, CancellationToken.None);
         }
         finally
         {

@@ -42,7 +42,10 @@ public interface IContainerEngine
     /// <summary>Containers (running or not) that carry all of the given labels.</summary>
     Task<IReadOnlyList<ContainerListResponse>> ListAsync(IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken);
 
-    /// <summary>Renames it; skipped once its removal has begun, and a removal waits for a rename in flight.</summary>
+    /// <summary>
+    /// Renames it; skipped once its removal has begun, and a removal waits for a rename in flight. Never cancelled
+    /// half-way (the token is not passed on).
+    /// </summary>
     Task RenameAsync(string containerId, string name, CancellationToken cancellationToken);
 
     Task PingAsync(CancellationToken cancellationToken);
