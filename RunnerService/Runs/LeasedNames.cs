@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
+using System.Net;
 using System.Security.Cryptography;
 using System.Threading.Channels;
+using Docker.DotNet;
 using Executor.Sandbox;
 
 namespace Executor.Runner.Runs;
@@ -10,22 +12,25 @@ namespace Executor.Runner.Runs;
 /// that it is no longer the pool's. This process renames them, never the pool: the engine loses a container renamed
 /// while it is being removed (see <see cref="DockerContainerEngine.RenameAsync"/>), and only the process that removes
 /// a container can keep the two apart. Renames wait for leases to pause (at most a second), so a burst keeps the cores;
-/// a container removed before its turn is not renamed at all. A lease that never reached this process leaves its
-/// container under its pool name, not held by the pool: the pool's reaper removes it.
+/// a container removed before its turn is not renamed at all, and a rename that failed is tried again. A lease that
+/// never reached this process leaves its container under its pool name, not held by the pool: the pool's reaper
+/// removes it.
 /// </summary>
 public sealed partial class LeasedNames(IContainerEngine engine, TimeProvider time, ILogger<LeasedNames> logger) : BackgroundService
 {
     private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(25);
     private static readonly TimeSpan MaxHoldBack = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
+    private const int MaxAttempts = 5;
 
-    private readonly ConcurrentQueue<string> _pending = new();
+    private readonly ConcurrentQueue<Pending> _pending = new();
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private long _lastLease;
 
     /// <summary>The container was leased to this process: it is renamed shortly.</summary>
     public void Leased(string containerId)
     {
-        _pending.Enqueue(containerId);
+        _pending.Enqueue(new Pending(containerId, Attempt: 1));
         Volatile.Write(ref _lastLease, time.GetTimestamp());
         _wake.Writer.TryWrite(true);
     }
@@ -39,27 +44,48 @@ public sealed partial class LeasedNames(IContainerEngine engine, TimeProvider ti
             {
                 await Task.Delay(Quiet, time, stoppingToken);
             }
-            while (_pending.TryDequeue(out var containerId))
+            var failed = new List<Pending>();
+            // Stopping: the rest are about to be removed, and their names no longer matter.
+            while (!stoppingToken.IsCancellationRequested && _pending.TryDequeue(out var pending))
             {
-                await RenameAsync(containerId);
+                if (!await RenamedAsync(pending) && pending.Attempt < MaxAttempts)
+                {
+                    failed.Add(pending with { Attempt = pending.Attempt + 1 });
+                }
+            }
+            if (failed.Count > 0)
+            {
+                // Under its pool name a container the pool does not hold is an orphan to the pool's reaper (two sweeps
+                // later): the engine being away for a moment must not cost a run its container.
+                await Task.Delay(RetryDelay, time, stoppingToken);
+                failed.ForEach(_pending.Enqueue);
+                _wake.Writer.TryWrite(true);
             }
         }
     }
 
-    private async Task RenameAsync(string containerId)
+    /// <summary>Whether it has its leased name, or needs none (gone already: a short run).</summary>
+    private async Task<bool> RenamedAsync(Pending pending)
     {
         try
         {
-            await engine.RenameAsync(containerId, SandboxLabels.LeasedNamePrefix + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4)),
+            await engine.RenameAsync(pending.ContainerId, SandboxLabels.LeasedNamePrefix + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4)),
                 CancellationToken.None);
+            return true;
+        }
+        catch (Exception e) when (e is DockerContainerNotFoundException or DockerApiException { StatusCode: HttpStatusCode.NotFound })
+        {
+            return true;
         }
         catch (Exception e)
         {
-            // Gone already (a short run), or the engine is away: under its pool name the pool's reaper answers for it.
-            LogRenameFailed(containerId, e.Message);
+            LogRenameFailed(pending.ContainerId, pending.Attempt, e.Message);
+            return false;
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Could not rename leased container {ContainerId}: {Reason}")]
-    private partial void LogRenameFailed(string containerId, string reason);
+    private readonly record struct Pending(string ContainerId, int Attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not rename leased container {ContainerId} (attempt {Attempt}): {Reason}")]
+    private partial void LogRenameFailed(string containerId, int attempt, string reason);
 }
