@@ -135,7 +135,12 @@ public sealed partial class ContainerJanitor(IContainerEngine engine, TimeProvid
         {
         }
         var left = _removing.Values.ToList();
+        if (left.Count == 0)
+        {
+            return;
+        }
         var started = time.GetTimestamp();
+        var removed = 0;
         LogRemovingAtStop(left.Count);
         await Parallel.ForEachAsync(
             left,
@@ -145,6 +150,7 @@ public sealed partial class ContainerJanitor(IContainerEngine engine, TimeProvid
                 try
                 {
                     await RemoveNowAsync(item);
+                    Interlocked.Increment(ref removed);
                 }
                 catch (Exception e)
                 {
@@ -152,14 +158,14 @@ public sealed partial class ContainerJanitor(IContainerEngine engine, TimeProvid
                 }
             });
         var elapsed = time.GetElapsedTime(started);
-        LogRemovedAtStop(left.Count, elapsed.TotalMilliseconds);
+        LogRemovedAtStop(removed, left.Count, elapsed.TotalMilliseconds);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Stopping: removing the {Count} container(s) still handed over")]
     private partial void LogRemovingAtStop(int count);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Stopping: the {Count} container(s) are removed ({Milliseconds:0} ms)")]
-    private partial void LogRemovedAtStop(int count, double milliseconds);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stopping: removed {Removed} of the {Count} container(s) in {Milliseconds:0} ms")]
+    private partial void LogRemovedAtStop(int removed, int count, double milliseconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not remove container {ContainerId} (attempt {Attempt}): {Reason}; retrying")]
     private partial void LogRemoveFailed(string containerId, int attempt, string reason);
