@@ -59,6 +59,14 @@ public sealed class ShutdownTests
         try
         {
             await FillTowardsAsync(stack);
+            // The runner's slots hold their leased name (it renames what it leases, shortly after): from here on a
+            // container under a pool name is the pool's.
+            await ExecutorApi.WaitUntilAsync(async () =>
+            {
+                var state = await stack.Runner.GetFromJsonAsync<JsonElement>("/state");
+                var leased = (await stack.ContainersAsync()).Count(c => c.Names.Any(n => n.StartsWith("/executor-leased-", StringComparison.Ordinal)));
+                return state.GetProperty("slots_ready").GetInt32() == state.GetProperty("slots_target").GetInt32() && leased >= state.GetProperty("slots_target").GetInt32();
+            }, "the runner's slots are filled and renamed");
             var pool = await stack.Prewarm.GetFromJsonAsync<JsonElement>("/pool");
             using var process = Process.GetProcessById(pool.GetProperty("pid").GetInt32());
 
