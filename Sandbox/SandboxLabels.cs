@@ -29,10 +29,10 @@ public static class SandboxLabels
     /// <summary>Name prefix of a pool container nobody has leased yet.</summary>
     public const string PoolNamePrefix = "executor-pool-";
 
-    /// <summary>Name prefix of a pool container handed to the runner and not yet given a session.</summary>
+    /// <summary>Name prefix of a pool container leased to the runner (which renames it so, shortly after the lease).</summary>
     public const string LeasedNamePrefix = "executor-leased-";
 
-    /// <summary>Name prefix of a container running a session (a leased pool container is renamed to it).</summary>
+    /// <summary>Name prefix of a container the runner started itself (a cold run's, a runtime probe's).</summary>
     public const string RunNamePrefix = "executor-run-";
 
     /// <summary>The labels that select every container of one deployment on one runner host.</summary>
