@@ -60,26 +60,13 @@ public sealed partial class PoolFiller(
             try
             {
                 await pool.RefillRequests.ReadAsync(wake.Token);
-                await HoldBackDuringBurstAsync(pool, stoppingToken);
+                await pool.Bursts.PauseAsync(TimeSpan.FromMilliseconds(poolOptions.Value.RefillDelayMs), stoppingToken);
             }
             catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
             {
             }
         }
     }
-
-    private async Task HoldBackDuringBurstAsync(WarmPool pool, CancellationToken stoppingToken)
-    {
-        var quiet = TimeSpan.FromMilliseconds(poolOptions.Value.RefillDelayMs);
-        var started = time.GetTimestamp();
-        do
-        {
-            await Task.Delay(quiet, time, stoppingToken);
-        }
-        while (pool.SinceLastLease < quiet && time.GetElapsedTime(started) < MaxHoldBack);
-    }
-
-    private static readonly TimeSpan MaxHoldBack = TimeSpan.FromSeconds(1);
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {

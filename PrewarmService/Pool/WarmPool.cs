@@ -35,7 +35,6 @@ public sealed partial class WarmPool
     private volatile bool _stopping;
     private int _target;
     private readonly PoolDemand _demand;
-    private long _lastLeaseTicks;
 
     public WarmPool(
         LanguageRuntime language,
@@ -60,6 +59,7 @@ public sealed partial class WarmPool
         _sandboxOptions = sandboxOptions;
         _options = options;
         _time = time;
+        Bursts = new LeaseBursts(time);
         _metrics = metrics;
         _logger = logger;
         _target = Math.Min(targetSize, _options.MaxSize);
@@ -152,7 +152,7 @@ public sealed partial class WarmPool
         _demand.Leased();
         System.Diagnostics.Activity.Current?.SetTag("executor.container_id", ContainerIds.Abbreviate(container.Id));
         _held.TryRemove(container.Id, out _);
-        Volatile.Write(ref _lastLeaseTicks, _time.GetTimestamp());
+        Bursts.Leased();
         // The runner that takes it renames it (LeasedNames), which marks it as no longer the pool's: a restarted pool
         // never sweeps it up mid-run.
         return container.Id;
@@ -172,8 +172,8 @@ public sealed partial class WarmPool
         return null;
     }
 
-    /// <summary>Time since the last lease: the filler holds back while leases come in quick succession (a burst).</summary>
-    internal TimeSpan SinceLastLease => _time.GetElapsedTime(Volatile.Read(ref _lastLeaseTicks));
+    /// <summary>When leases came: the filler holds back while they come in quick succession (a burst).</summary>
+    internal LeaseBursts Bursts { get; }
 
     /// <summary>Sets how many containers the pool keeps ready (at most <see cref="PoolOptions.MaxSize"/>) and fills up to it.</summary>
     public int Resize(int target)

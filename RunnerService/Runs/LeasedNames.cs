@@ -19,19 +19,18 @@ namespace Executor.Runner.Runs;
 public sealed partial class LeasedNames(IContainerEngine engine, TimeProvider time, ILogger<LeasedNames> logger) : BackgroundService
 {
     private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(25);
-    private static readonly TimeSpan MaxHoldBack = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
     private const int MaxAttempts = 5;
 
     private readonly ConcurrentQueue<Pending> _pending = new();
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
-    private long _lastLease;
+    private readonly LeaseBursts _bursts = new(time);
 
     /// <summary>The container was leased to this process: it is renamed shortly.</summary>
     public void Leased(string containerId)
     {
         _pending.Enqueue(new Pending(containerId, Attempt: 1));
-        Volatile.Write(ref _lastLease, time.GetTimestamp());
+        _bursts.Leased();
         _wake.Writer.TryWrite(true);
     }
 
@@ -39,11 +38,7 @@ public sealed partial class LeasedNames(IContainerEngine engine, TimeProvider ti
     {
         while (await _wake.Reader.ReadAsync(stoppingToken))
         {
-            var started = time.GetTimestamp();
-            while (time.GetElapsedTime(Volatile.Read(ref _lastLease)) < Quiet && time.GetElapsedTime(started) < MaxHoldBack)
-            {
-                await Task.Delay(Quiet, time, stoppingToken);
-            }
+            await _bursts.PauseAsync(Quiet, stoppingToken);
             var failed = new List<Pending>();
             // Stopping: the rest are about to be removed, and their names no longer matter.
             while (!stoppingToken.IsCancellationRequested && _pending.TryDequeue(out var pending))
