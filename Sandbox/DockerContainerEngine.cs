@@ -117,7 +117,7 @@ public sealed class DockerContainerEngine(IDockerClient docker) : IContainerEngi
             {
                 return;
             }
-            catch (DockerApiException e) when (asked < RemovalAsks && e.StatusCode == HttpStatusCode.Conflict
+            catch (DockerApiException e) when (asked < RemovalAsks && IsConflict(e)
                 && (e.ResponseBody ?? "").Contains("already in progress", StringComparison.Ordinal))
             {
                 // Another process (the pool, a reaper) is removing it, and done means gone: ask again until the answer is

@@ -64,8 +64,9 @@ public sealed class ShutdownTests
             await ExecutorApi.WaitUntilAsync(async () =>
             {
                 var state = await stack.Runner.GetFromJsonAsync<JsonElement>("/state");
+                var target = state.GetProperty("slots_target").GetInt32();
                 var leased = (await stack.ContainersAsync()).Count(c => c.Names.Any(n => n.StartsWith("/executor-leased-", StringComparison.Ordinal)));
-                return state.GetProperty("slots_ready").GetInt32() == state.GetProperty("slots_target").GetInt32() && leased >= state.GetProperty("slots_target").GetInt32();
+                return state.GetProperty("slots_ready").GetInt32() == target && leased >= target;
             }, "the runner's slots are filled and renamed");
             var pool = await stack.Prewarm.GetFromJsonAsync<JsonElement>("/pool");
             using var process = Process.GetProcessById(pool.GetProperty("pid").GetInt32());
